@@ -1,0 +1,119 @@
+//! erp-poster: consumes the FIFO work queue and reports partial batch
+//! failures, so one document's transient failure never redelivers the rest.
+//!
+//! Per work item the pipeline is: claim in the ledger → fetch → acknowledge →
+//! normalize → map → validate → post → record → confirm (see README, "How a
+//! document flows"). The steps arrive behind [`DocumentPipeline`]; this
+//! module owns the batch semantics that do not change with the pipeline:
+//! malformed messages are recorded and dropped (they would fail forever and
+//! block their FIFO group), permanent failures are recorded and dropped,
+//! retryable ones are reported back to SQS for redelivery.
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use domain::{Failure, FailureKind, WorkItem};
+
+/// The posting pipeline for one work item.
+pub trait DocumentPipeline {
+    fn process(&self, item: &WorkItem) -> impl std::future::Future<Output = Result<(), Failure>> + Send;
+}
+
+/// What happened to each message, for logs and tests.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub done: usize,
+    pub malformed: usize,
+    pub stopped: usize,
+    pub retry: usize,
+}
+
+/// Handles one SQS batch.
+pub async fn handle(pipeline: &impl DocumentPipeline, event: SqsEvent) -> (SqsBatchResponse, BatchOutcome) {
+    let mut response = SqsBatchResponse::default();
+    let mut outcome = BatchOutcome::default();
+    for record in event.records {
+        let message_id = record.message_id.clone().unwrap_or_default();
+        let item = match record.body.as_deref().map(WorkItem::from_json) {
+            Some(Ok(item)) => item,
+            Some(Err(reason)) => {
+                tracing::error!(message_id, %reason, "dropping a malformed work item");
+                outcome.malformed += 1;
+                continue;
+            }
+            None => {
+                tracing::error!(message_id, "dropping a work item without a body");
+                outcome.malformed += 1;
+                continue;
+            }
+        };
+        match pipeline.process(&item).await {
+            Ok(()) => outcome.done += 1,
+            Err(Failure { kind: FailureKind::Retryable { .. }, reason }) => {
+                tracing::warn!(message_id, connection = %item.connection_id, document = %item.document_id, %reason, "will retry");
+                outcome.retry += 1;
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = message_id;
+                response.batch_item_failures.push(failure);
+            }
+            Err(failure) => {
+                tracing::error!(message_id, connection = %item.connection_id, document = %item.document_id, reason = %failure.reason, "document stopped");
+                outcome.stopped += 1;
+            }
+        }
+    }
+    (response, outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lambda_events::sqs::SqsMessage;
+    use domain::{ConcurDocumentId, ConnectionId, DocumentType, WorkSource};
+
+    struct Scripted;
+
+    impl DocumentPipeline for Scripted {
+        async fn process(&self, item: &WorkItem) -> Result<(), Failure> {
+            match item.document_id.as_str() {
+                "retry" => Err(Failure::retryable("ERP answered 429", None)),
+                "stop" => Err(Failure::permanent("account 9999 is not mapped")),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    fn message(id: &str, body: Option<String>) -> SqsMessage {
+        let mut m = SqsMessage::default();
+        m.message_id = Some(id.to_owned());
+        m.body = body;
+        m
+    }
+
+    fn body(doc: &str) -> Option<String> {
+        Some(
+            WorkItem::new(
+                ConnectionId::parse("acme").unwrap(),
+                DocumentType::Expense,
+                ConcurDocumentId::parse(doc).unwrap(),
+                WorkSource::Poll,
+                time::OffsetDateTime::UNIX_EPOCH,
+            )
+            .to_json(),
+        )
+    }
+
+    #[tokio::test]
+    async fn only_retryable_failures_are_reported_back() {
+        let mut event = SqsEvent::default();
+        event.records = vec![
+            message("m1", body("ok")),
+            message("m2", body("retry")),
+            message("m3", body("stop")),
+            message("m4", Some("{not json".into())),
+            message("m5", None),
+        ];
+        let (response, outcome) = handle(&Scripted, event).await;
+        let ids: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        assert_eq!(ids, ["m2"]);
+        assert_eq!(outcome, BatchOutcome { done: 1, malformed: 2, stopped: 1, retry: 1 });
+    }
+}

@@ -1,0 +1,17 @@
+//! The connector's domain: identifiers, the work item that travels through the
+//! queue, settings that shape concurrency, and the failure taxonomy.
+//!
+//! Pure code: no I/O, no AWS, no HTTP. Every other crate of ours may depend on
+//! this one; it depends on none of them.
+
+pub mod connection;
+pub mod failure;
+pub mod ids;
+pub mod secret;
+pub mod work_item;
+
+pub use connection::{Connection, ConnectionStatus, Edition, ErpKind};
+pub use failure::{Failure, FailureKind};
+pub use ids::{CompanyUuid, ConcurDocumentId, ConcurrencyLevel, ConnectionId, DocumentType, ParseError};
+pub use secret::Secret;
+pub use work_item::{MessageGroupId, WorkItem, WorkSource};

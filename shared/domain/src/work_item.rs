@@ -1,0 +1,141 @@
+//! The work item: the small, versioned envelope that travels through the FIFO
+//! work queue. It names a document; it never carries the document's body or
+//! any secret (the poster fetches the body from Concur with the connection's
+//! own token).
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ConcurDocumentId, ConcurrencyLevel, ConnectionId, DocumentType};
+
+/// Where a work item came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkSource {
+    Webhook,
+    Poll,
+    Replay,
+}
+
+/// Version 1 of the queue message body. Unknown fields are refused so a
+/// producer/consumer version skew is caught, not silently misread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkItem {
+    /// Envelope version; always 1 for this struct.
+    pub v: u8,
+    pub connection_id: ConnectionId,
+    pub document_type: DocumentType,
+    pub document_id: ConcurDocumentId,
+    pub source: WorkSource,
+    /// RFC 3339 UTC time the connector first saw the document.
+    pub received_at: String,
+}
+
+impl WorkItem {
+    pub const VERSION: u8 = 1;
+
+    pub fn new(
+        connection_id: ConnectionId,
+        document_type: DocumentType,
+        document_id: ConcurDocumentId,
+        source: WorkSource,
+        received_at: time::OffsetDateTime,
+    ) -> Self {
+        let received_at = received_at
+            .to_offset(time::UtcOffset::UTC)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned());
+        Self { v: Self::VERSION, connection_id, document_type, document_id, source, received_at }
+    }
+
+    /// Parses a queue message body, refusing other versions.
+    pub fn from_json(body: &str) -> Result<Self, String> {
+        let item: WorkItem = serde_json::from_str(body).map_err(|e| format!("work item is malformed: {e}"))?;
+        if item.v != Self::VERSION {
+            return Err(format!("work item version {} is not supported (expected {})", item.v, Self::VERSION));
+        }
+        Ok(item)
+    }
+
+    pub fn to_json(&self) -> String {
+        // Serializing plain strings and enums cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The key that makes the same document land in the same FIFO message
+    /// group every time: document type + id.
+    pub fn document_key(&self) -> String {
+        format!("{}#{}", self.document_type, self.document_id)
+    }
+}
+
+/// SQS FIFO `MessageGroupId` = slot owner + slot.
+///
+/// The slot is a stable hash of the document key modulo the concurrency
+/// level, so (1) one document always maps to one group and is never worked on
+/// twice at the same time, and (2) a tenant never has more than `level`
+/// groups in flight. When a connection borrows concurrency from another, the
+/// *owner* of the slots is the lender, so both share the lender's slots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageGroupId(String);
+
+impl MessageGroupId {
+    pub fn for_document(slot_owner: &ConnectionId, level: ConcurrencyLevel, document_key: &str) -> Self {
+        let slot = fnv1a(document_key.as_bytes()) % u64::from(level.get());
+        Self(format!("{slot_owner}#{slot}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// FNV-1a: tiny, stable across Rust versions and processes (unlike
+/// `DefaultHasher`), good enough to spread ids over at most 25 slots.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item() -> WorkItem {
+        WorkItem::new(
+            ConnectionId::parse("acme").unwrap(),
+            DocumentType::Expense,
+            ConcurDocumentId::parse("e7f810cabc8348cdb051dd9431c8cfbb").unwrap(),
+            WorkSource::Webhook,
+            time::macros::datetime!(2026-11-23 10:00:00 UTC),
+        )
+    }
+
+    #[test]
+    fn round_trips_and_is_small() {
+        let json = item().to_json();
+        assert!(json.len() < 256, "{json}");
+        assert_eq!(WorkItem::from_json(&json).unwrap(), item());
+        assert!(json.contains("\"received_at\":\"2026-11-23T10:00:00Z\""));
+    }
+
+    #[test]
+    fn refuses_other_versions_and_unknown_fields() {
+        let v2 = item().to_json().replace("\"v\":1", "\"v\":2");
+        assert!(WorkItem::from_json(&v2).unwrap_err().contains("version 2"));
+        let extra = item().to_json().replace("{", "{\"body\":\"x\",");
+        assert!(WorkItem::from_json(&extra).is_err());
+    }
+
+    #[test]
+    fn same_document_same_group_and_slots_bounded() {
+        let owner = ConnectionId::parse("lender").unwrap();
+        let level = ConcurrencyLevel::new(4).unwrap();
+        let a = MessageGroupId::for_document(&owner, level, "expense#ABC");
+        assert_eq!(a, MessageGroupId::for_document(&owner, level, "expense#ABC"));
+        let groups: std::collections::BTreeSet<String> = (0..500)
+            .map(|i| MessageGroupId::for_document(&owner, level, &format!("expense#{i}")).as_str().to_owned())
+            .collect();
+        assert_eq!(groups.len(), 4, "500 documents spread over exactly 4 slots: {groups:?}");
+        assert!(groups.iter().all(|g| g.starts_with("lender#")));
+    }
+}

@@ -1,0 +1,28 @@
+//! The ERP side as one trait. Each ERP (Acumatica now; IFS Cloud and Infor
+//! next) is a module implementing [`ErpAdapter`]; the poster and the
+//! reference sync only ever see the trait, so adding an ERP is one module.
+
+use domain::Failure;
+
+/// An ERP document created for a Concur document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErpReference {
+    /// What the ERP calls it (e.g. Acumatica `Bill/000187`).
+    pub reference: String,
+}
+
+/// What every ERP adapter offers the pipeline.
+///
+/// `find_by_external_key` comes before every create: it is the exactly-once
+/// layer that covers a crash after the ERP accepted a document but before
+/// the ledger recorded it.
+pub trait ErpAdapter {
+    /// A cheap authenticated read that proves credentials and URL work.
+    fn check(&self) -> impl std::future::Future<Output = Result<(), Failure>> + Send;
+
+    /// The ERP document already created for this Concur key, if any.
+    fn find_by_external_key(
+        &self,
+        external_key: &str,
+    ) -> impl std::future::Future<Output = Result<Option<ErpReference>, Failure>> + Send;
+}

@@ -1,0 +1,150 @@
+//! The connections table: one `settings` item per connection (plus, in later
+//! items of the same partition, mapping, leases and cursors). Items are
+//! (de)serialized with serde_dynamo so the stored shape is the domain type.
+
+use aws_sdk_dynamodb::{Client, types::AttributeValue};
+use domain::{CompanyUuid, Connection, ConnectionId};
+use serde::{Deserialize, Serialize};
+
+use crate::{StoreError, sdk_error_message};
+
+const SETTINGS: &str = "settings";
+const BY_COMPANY: &str = "by-company";
+
+#[derive(Serialize, Deserialize)]
+struct SettingsItem {
+    item: String,
+    #[serde(flatten)]
+    connection: Connection,
+}
+
+#[derive(Clone)]
+pub struct ConnectionStore {
+    client: Client,
+    table: String,
+}
+
+impl ConnectionStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub async fn get(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("connection_id", AttributeValue::S(id.to_string()))
+            .key("item", AttributeValue::S(SETTINGS.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::new(format!("reading connection {id}"), sdk_error_message(&e)))?;
+        out.item.map(|item| decode(item, id.as_str())).transpose()
+    }
+
+    /// The connection of a Concur company (webhooks name only the company).
+    pub async fn find_by_company(&self, company: &CompanyUuid) -> Result<Option<Connection>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(BY_COMPANY)
+            .key_condition_expression("company_uuid = :c")
+            .expression_attribute_values(":c", AttributeValue::S(company.to_string()))
+            .limit(2)
+            .send()
+            .await
+            .map_err(|e| StoreError::new(format!("finding the connection of company {company}"), sdk_error_message(&e)))?;
+        let mut items = out.items.unwrap_or_default().into_iter();
+        let first = items.next().map(|i| decode(i, company.as_str())).transpose()?;
+        if items.next().is_some() {
+            return Err(StoreError::new(
+                format!("finding the connection of company {company}"),
+                "two connections claim this company; disable one with `connections update`",
+            ));
+        }
+        Ok(first)
+    }
+
+    /// Creates the connection; fails if it exists (no silent overwrite).
+    pub async fn create(&self, connection: &Connection) -> Result<(), StoreError> {
+        let item = encode(connection)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(connection_id)")
+            .send()
+            .await
+            .map_err(|e| {
+                let action = format!("creating connection {}", connection.connection_id);
+                if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) {
+                    StoreError::new(action, "it already exists; use update")
+                } else {
+                    StoreError::new(action, sdk_error_message(&e))
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Replaces the stored settings of an existing connection.
+    pub async fn replace(&self, connection: &Connection) -> Result<(), StoreError> {
+        let item = encode(connection)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_exists(connection_id)")
+            .send()
+            .await
+            .map_err(|e| {
+                let action = format!("updating connection {}", connection.connection_id);
+                if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) {
+                    StoreError::new(action, "it does not exist; create it first")
+                } else {
+                    StoreError::new(action, sdk_error_message(&e))
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Every connection's settings (operator listing, poller fan-out).
+    pub async fn list(&self) -> Result<Vec<Connection>, StoreError> {
+        let mut connections = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("#item = :settings")
+                .expression_attribute_names("#item", "item")
+                .expression_attribute_values(":settings", AttributeValue::S(SETTINGS.into()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::new("listing connections", sdk_error_message(&e)))?;
+            for item in out.items.unwrap_or_default() {
+                connections.push(decode(item, "scan")?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        connections.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
+        Ok(connections)
+    }
+}
+
+fn encode(connection: &Connection) -> Result<std::collections::HashMap<String, AttributeValue>, StoreError> {
+    serde_dynamo::to_item(SettingsItem { item: SETTINGS.into(), connection: connection.clone() })
+        .map_err(|e| StoreError::new(format!("encoding connection {}", connection.connection_id), e))
+}
+
+fn decode(item: std::collections::HashMap<String, AttributeValue>, key: &str) -> Result<Connection, StoreError> {
+    serde_dynamo::from_item::<_, SettingsItem>(item)
+        .map(|s| s.connection)
+        .map_err(|e| StoreError::new(format!("reading connection {key}"), format!("the stored item is malformed: {e}")))
+}

@@ -1,0 +1,46 @@
+//! Everything that knows AWS: configuration from the environment, the SDK
+//! clients, DynamoDB repositories, Secrets Manager with a TTL cache, the SQS
+//! work queue, and logging. Functions build these once per cold start in
+//! `main.rs` and hand them to their handlers.
+
+pub mod audit;
+pub mod aws;
+pub mod config;
+pub mod http_api;
+pub mod connections;
+pub mod queue;
+pub mod secrets;
+pub mod telemetry;
+
+pub use config::{ConfigError, Env};
+
+/// A failed AWS call, with what was being done in words an operator can act on.
+#[derive(Debug, thiserror::Error)]
+#[error("{action}: {message}")]
+pub struct StoreError {
+    pub action: String,
+    pub message: String,
+}
+
+impl StoreError {
+    pub fn new(action: impl Into<String>, err: impl std::fmt::Display) -> Self {
+        Self { action: action.into(), message: err.to_string() }
+    }
+}
+
+/// SDK errors print only "service error" by default; this digs out the code
+/// and message so logs and the audit trail say what AWS said.
+pub fn sdk_error_message<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match err.as_service_error() {
+        Some(service) => format!(
+            "{}: {}",
+            service.code().unwrap_or("ServiceError"),
+            service.message().unwrap_or("no message")
+        ),
+        None => format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(err)),
+    }
+}
