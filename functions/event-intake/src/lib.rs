@@ -84,6 +84,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_well_formed_event_is_kept_for_retry_until_intake_is_deployed() {
-        assert_eq!(handle(&NotYet, post(r#"{"id":"3eabdcbf","topic":"public.concur.expense.report"}"#)).await.status_code, 503);
+        assert_eq!(
+            handle(&NotYet, post(r#"{"id":"3eabdcbf","topic":"public.concur.expense.report"}"#)).await.status_code,
+            503
+        );
     }
 }

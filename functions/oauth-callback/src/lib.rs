@@ -43,7 +43,9 @@ pub fn parse_query(request: &ApiGatewayV2httpRequest) -> Result<ConnectRequest, 
 
 /// What connecting a company produced.
 pub enum ConnectOutcome {
-    Connected { connection_id: String },
+    Connected {
+        connection_id: String,
+    },
     /// Connecting is not deployed in this build (issue 3).
     NotAvailable,
 }
@@ -60,10 +62,17 @@ pub async fn handle(connector: &impl Connector, request: ApiGatewayV2httpRequest
         Err(problem) => {
             let (status, detail) = match problem {
                 QueryProblem::Missing(name) => (400, format!("The link is missing its <code>{name}</code> parameter.")),
-                QueryProblem::Malformed(name) => (400, format!("The link's <code>{name}</code> parameter is not valid.")),
+                QueryProblem::Malformed(name) => {
+                    (400, format!("The link's <code>{name}</code> parameter is not valid."))
+                }
             };
             tracing::warn!(?problem, "refused a connect request");
-            return page(status, "This connect link is incomplete", &detail, "Start again from the Connect button of our listing in the Concur App Center. If it happens again, send us the time of your attempt.");
+            return page(
+                status,
+                "This connect link is incomplete",
+                &detail,
+                "Start again from the Connect button of our listing in the Concur App Center. If it happens again, send us the time of your attempt.",
+            );
         }
     };
     let company = connect.company.to_string();
@@ -143,12 +152,17 @@ mod tests {
         let secret = "5l85ae5a-426f-4d6f-8af4-08648c4b696b";
         let r = handle(
             &NotYet,
-            request(&[("id", "8568a4cd-8ffc-49d6-9417-be2d69aa075f"), ("requestToken", secret), ("userID", "9bdded51")]),
+            request(&[
+                ("id", "8568a4cd-8ffc-49d6-9417-be2d69aa075f"),
+                ("requestToken", secret),
+                ("userID", "9bdded51"),
+            ]),
         )
         .await;
         assert_eq!(r.status_code, 503);
         assert!(!body(&r).contains(secret));
-        let parsed = parse_query(&request(&[("id", "8568a4cd-8ffc-49d6-9417-be2d69aa075f"), ("requestToken", secret)])).unwrap();
+        let parsed =
+            parse_query(&request(&[("id", "8568a4cd-8ffc-49d6-9417-be2d69aa075f"), ("requestToken", secret)])).unwrap();
         assert!(!format!("{parsed:?}").contains(secret));
     }
 }

@@ -61,7 +61,8 @@ struct RawPage {
 impl DocumentPage {
     /// Parses a GET response body in either envelope.
     pub fn parse(body: &[u8]) -> Result<Self, String> {
-        let raw: RawPage = serde_json::from_slice(body).map_err(|e| format!("FI page is not the expected JSON: {e}"))?;
+        let raw: RawPage =
+            serde_json::from_slice(body).map_err(|e| format!("FI page is not the expected JSON: {e}"))?;
         let (docs, next) = match (raw.content, raw.fi_documents) {
             (Some(docs), _) => {
                 let next = raw.links.unwrap_or_default().into_iter().find(|l| l.rel == "next").map(|l| l.href);
@@ -81,7 +82,13 @@ impl DocumentPage {
                 if !document.is_object() {
                     return Err(format!("document {} is not a JSON object", d.id));
                 }
-                Ok(FiDocument { id: d.id, doc_type: d.doc_type, doc_status: d.doc_status, company_uuid: d.company_uuid, document })
+                Ok(FiDocument {
+                    id: d.id,
+                    doc_type: d.doc_type,
+                    doc_status: d.doc_status,
+                    company_uuid: d.company_uuid,
+                    document,
+                })
             })
             .collect::<Result<_, String>>()?;
         Ok(Self { documents, next })

@@ -92,10 +92,16 @@ mod tests {
 
     #[test]
     fn errors_with_quoted_or_numeric_codes() {
-        let e: TokenError = serde_json::from_str(r#"{"code":"108","error":"invalid_grant","error_description":"bad or expired refresh token"}"#).unwrap();
+        let e: TokenError = serde_json::from_str(
+            r#"{"code":"108","error":"invalid_grant","error_description":"bad or expired refresh token"}"#,
+        )
+        .unwrap();
         assert_eq!(e.code, Some(108));
         assert!(e.needs_reconnect());
-        let e: TokenError = serde_json::from_str(r#"{"code":16,"error":"invalid_request","geolocation":"https://emea.api.concursolutions.com"}"#).unwrap();
+        let e: TokenError = serde_json::from_str(
+            r#"{"code":16,"error":"invalid_request","geolocation":"https://emea.api.concursolutions.com"}"#,
+        )
+        .unwrap();
         assert_eq!(e.geolocation.as_deref(), Some("https://emea.api.concursolutions.com"));
         assert!(!e.needs_reconnect());
     }

@@ -67,7 +67,12 @@ impl AuditLog {
             .condition_expression("attribute_not_exists(event_key)")
             .send()
             .await
-            .map_err(|e| StoreError::new(format!("recording audit event {} for {}", event.step, event.document_ref), sdk_error_message(&e)))?;
+            .map_err(|e| {
+                StoreError::new(
+                    format!("recording audit event {} for {}", event.step, event.document_ref),
+                    sdk_error_message(&e),
+                )
+            })?;
         Ok(())
     }
 
@@ -85,7 +90,9 @@ impl AuditLog {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|e| StoreError::new(format!("reading the history of {document_ref}"), sdk_error_message(&e)))?;
+                .map_err(|e| {
+                    StoreError::new(format!("reading the history of {document_ref}"), sdk_error_message(&e))
+                })?;
             for item in out.items.unwrap_or_default() {
                 events.push(serde_dynamo::from_item(item).map_err(|e| StoreError::new("decoding an audit event", e))?);
             }

@@ -9,9 +9,11 @@ pub struct ConfigError {
     pub problem: String,
 }
 
+type Lookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// Reads the process environment, or a given map (tests, the demo).
 pub struct Env {
-    lookup: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    lookup: Lookup,
 }
 
 impl Env {

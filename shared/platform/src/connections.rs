@@ -55,7 +55,9 @@ impl ConnectionStore {
             .limit(2)
             .send()
             .await
-            .map_err(|e| StoreError::new(format!("finding the connection of company {company}"), sdk_error_message(&e)))?;
+            .map_err(|e| {
+                StoreError::new(format!("finding the connection of company {company}"), sdk_error_message(&e))
+            })?;
         let mut items = out.items.unwrap_or_default().into_iter();
         let first = items.next().map(|i| decode(i, company.as_str())).transpose()?;
         if items.next().is_some() {

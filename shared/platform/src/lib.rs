@@ -6,8 +6,8 @@
 pub mod audit;
 pub mod aws;
 pub mod config;
-pub mod http_api;
 pub mod connections;
+pub mod http_api;
 pub mod queue;
 pub mod secrets;
 pub mod telemetry;
@@ -36,11 +36,9 @@ where
     R: std::fmt::Debug,
 {
     match err.as_service_error() {
-        Some(service) => format!(
-            "{}: {}",
-            service.code().unwrap_or("ServiceError"),
-            service.message().unwrap_or("no message")
-        ),
+        Some(service) => {
+            format!("{}: {}", service.code().unwrap_or("ServiceError"), service.message().unwrap_or("no message"))
+        }
         None => format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(err)),
     }
 }

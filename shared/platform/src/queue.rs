@@ -50,7 +50,10 @@ impl WorkQueue {
             return Ok(Vec::new());
         }
         if messages.len() > MAX_BATCH {
-            return Err(StoreError::new("queueing a batch", format!("{} messages given; SQS takes at most {MAX_BATCH}", messages.len())));
+            return Err(StoreError::new(
+                "queueing a batch",
+                format!("{} messages given; SQS takes at most {MAX_BATCH}", messages.len()),
+            ));
         }
         let entries = messages
             .iter()

@@ -10,11 +10,14 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::StoreError;
 
+/// Secret id → (read at, value).
+type Cache = Arc<Mutex<HashMap<String, (Instant, Arc<String>)>>>;
+
 #[derive(Clone)]
 pub struct SecretStore {
     client: Client,
     ttl: Duration,
-    cache: Arc<Mutex<HashMap<String, (Instant, Arc<String>)>>>,
+    cache: Cache,
 }
 
 impl SecretStore {
@@ -58,9 +61,12 @@ impl SecretStore {
             }
         };
         // Never include the secret's text in the error: only the shape problem.
-        serde_json::from_str(&raw)
-            .map(Some)
-            .map_err(|e| StoreError::new(format!("reading secret {id}"), format!("its JSON does not have the expected keys ({})", e.classify_str())))
+        serde_json::from_str(&raw).map(Some).map_err(|e| {
+            StoreError::new(
+                format!("reading secret {id}"),
+                format!("its JSON does not have the expected keys ({})", e.classify_str()),
+            )
+        })
     }
 
     /// Writes a secret, creating it when it does not exist yet.

@@ -56,11 +56,7 @@ impl Backoff {
         if let Some(hint) = retry_after {
             return (hint <= self.policy.max_delay).then_some(hint);
         }
-        let window = self
-            .policy
-            .base_delay
-            .saturating_mul(1u32 << exponent.min(16))
-            .min(self.policy.max_delay);
+        let window = self.policy.base_delay.saturating_mul(1u32 << exponent.min(16)).min(self.policy.max_delay);
         let millis = window.as_millis() as u64;
         Some(Duration::from_millis(rand::rng().random_range(0..=millis)))
     }

@@ -10,9 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use localstack::ProvisionedStack;
-use platform::{
-    Env, audit::AuditLog, connections::ConnectionStore, queue::WorkQueue, secrets::SecretStore,
-};
+use platform::{Env, audit::AuditLog, connections::ConnectionStore, queue::WorkQueue, secrets::SecretStore};
 
 /// One test's resources and the clients that reach them.
 pub struct TestStack {

@@ -45,9 +45,10 @@ pub enum FaultKind {
     ExpiredToken,
 }
 
-/// A rule: which calls it applies to and how often.
+/// A rule: which calls it applies to and how often. (serde cannot combine
+/// `flatten` with `deny_unknown_fields`; [`FaultSpec::from_json`] refuses
+/// unknown keys instead, so a typo never becomes a silent, endless fault.)
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct FaultSpec {
     #[serde(flatten)]
     pub fault: FaultKind,
@@ -68,6 +69,21 @@ pub struct FaultSpec {
 }
 
 impl FaultSpec {
+    const KEYS: [&'static str; 8] =
+        ["kind", "retry_after_seconds", "status", "delay_ms", "count", "fraction", "path_prefix", "method"];
+
+    /// Parses a rule from the control endpoint's JSON, refusing unknown keys.
+    pub fn from_json(body: &[u8]) -> Result<Self, String> {
+        let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        let Some(object) = value.as_object() else {
+            return Err("a fault rule is a JSON object".into());
+        };
+        if let Some(unknown) = object.keys().find(|k| !Self::KEYS.contains(&k.as_str())) {
+            return Err(format!("unknown field `{unknown}`, expected one of {:?}", Self::KEYS));
+        }
+        serde_json::from_value(value).map_err(|e| e.to_string())
+    }
+
     fn validate(&self) -> Result<(), String> {
         if let FaultKind::ServerError { status } = self.fault {
             if !(500..=599).contains(&status) {
@@ -246,9 +262,9 @@ async fn fault_layer(State(faults): State<Faults>, request: Request<Body>, next:
         Some(FaultKind::TooManyRequests { retry_after_seconds }) => {
             faults.responses.too_many_requests(*retry_after_seconds)
         }
-        Some(FaultKind::ServerError { status }) => faults
-            .responses
-            .server_error(StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)),
+        Some(FaultKind::ServerError { status }) => {
+            faults.responses.server_error(StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        }
         Some(FaultKind::ExpiredToken) => faults.responses.expired_token(),
     };
     faults.record(SeenRequest {
@@ -262,9 +278,9 @@ async fn fault_layer(State(faults): State<Faults>, request: Request<Body>, next:
 }
 
 async fn add_fault(State(faults): State<Faults>, body: axum::body::Bytes) -> Response {
-    let spec: FaultSpec = match serde_json::from_slice(&body) {
+    let spec = match FaultSpec::from_json(&body) {
         Ok(spec) => spec,
-        Err(e) => return (StatusCode::BAD_REQUEST, Json(serde_json::json!({"error": e.to_string()}))).into_response(),
+        Err(e) => return (StatusCode::BAD_REQUEST, Json(serde_json::json!({"error": e}))).into_response(),
     };
     match faults.inject(spec) {
         Ok(id) => (StatusCode::CREATED, Json(serde_json::json!({"id": id}))).into_response(),
@@ -348,11 +364,16 @@ mod tests {
 
     #[test]
     fn spec_parses_from_the_documented_json() {
-        let spec: FaultSpec =
-            serde_json::from_str(r#"{"kind":"too_many_requests","retry_after_seconds":2,"count":3,"path_prefix":"/entity"}"#)
-                .unwrap();
+        let spec = FaultSpec::from_json(
+            br#"{"kind":"too_many_requests","retry_after_seconds":2,"count":3,"path_prefix":"/entity"}"#,
+        )
+        .unwrap();
         assert_eq!(spec.fault, FaultKind::TooManyRequests { retry_after_seconds: Some(2) });
         assert!(spec.matches(&Method::PUT, "/entity/Default/24.200.001/Bill"));
         assert!(!spec.matches(&Method::PUT, "/identity/connect/token"));
+        let typo = FaultSpec::from_json(br#"{"kind":"expired_token","cout":1}"#).unwrap_err();
+        assert!(typo.contains("unknown field `cout`"), "{typo}");
+        let server = FaultSpec::from_json(br#"{"kind":"server_error","status":503,"fraction":0.5}"#).unwrap();
+        assert_eq!(server.fault, FaultKind::ServerError { status: 503 });
     }
 }

@@ -1,0 +1,419 @@
+//! Offline tests of the template parser and resolver on the real
+//! `infra/template.yaml`: the key schema the application code depends on, the
+//! queues, and every function's environment.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use localstack::{
+    BUNDLED_TEMPLATE, KeyAttribute, MOTO_ACCOUNT_ID, Projection, ProvisionError, SecretKeys, StackValues, Template,
+    check_app_secret, resolve_function_env,
+};
+use serde_json::json;
+
+fn template() -> Template {
+    Template::bundled().expect("infra/template.yaml parses")
+}
+
+fn s(name: &str) -> KeyAttribute {
+    KeyAttribute { name: name.into(), attribute_type: "S".into() }
+}
+
+/// Resources of a type, counted straight from the YAML text (independently of the parser).
+fn raw_resource_ids(ty: &str) -> BTreeSet<String> {
+    let raw: serde_yaml_ng::Value = serde_yaml_ng::from_str(BUNDLED_TEMPLATE).unwrap();
+    raw["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some(ty))
+        .map(|(k, _)| k.as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn predicted(stack: &str) -> StackValues {
+    let t = template();
+    let mut values = StackValues::predicted(&t, stack, "us-east-1", MOTO_ACCOUNT_ID, &BTreeMap::new()).unwrap();
+    values.parameters.insert(
+        "ConcurAppSecretArn".into(),
+        format!("arn:aws:secretsmanager:us-east-1:{MOTO_ACCOUNT_ID}:secret:{stack}/concur-app-AbCdEf"),
+    );
+    values
+}
+
+#[test]
+fn every_table_of_the_template_is_found() {
+    let t = template();
+    let parsed: BTreeSet<String> = t.tables.keys().cloned().collect();
+    assert_eq!(parsed, raw_resource_ids("AWS::DynamoDB::Table"));
+    assert_eq!(parsed, ["AuditTable", "ConnectionsTable", "LedgerTable"].map(String::from).into());
+    for (id, table) in &t.tables {
+        assert_eq!(table.billing_mode, "PAY_PER_REQUEST", "{id}");
+        assert!(table.point_in_time_recovery, "{id} has point-in-time recovery");
+        assert!(table.sse, "{id} has SSE");
+    }
+}
+
+#[test]
+fn connections_table_keys() {
+    let t = template();
+    let c = &t.tables["ConnectionsTable"];
+    assert_eq!(c.table_name, json!({"Fn::Sub": "${AWS::StackName}-connections"}));
+    assert_eq!(c.hash_key, s("connection_id"));
+    assert_eq!(c.range_key, Some(s("item")));
+    assert_eq!(c.global_secondary_indexes.len(), 1);
+    let gsi = &c.global_secondary_indexes[0];
+    assert_eq!(gsi.name, "by-company");
+    assert_eq!(gsi.hash_key, s("company_uuid"));
+    assert_eq!(gsi.range_key, None);
+    assert_eq!(gsi.projection, Projection::All);
+    assert_eq!(c.ttl_attribute.as_deref(), Some("expires_at"));
+}
+
+#[test]
+fn ledger_table_keys() {
+    let t = template();
+    let l = &t.tables["LedgerTable"];
+    assert_eq!(l.table_name, json!({"Fn::Sub": "${AWS::StackName}-ledger"}));
+    assert_eq!(l.hash_key, s("connection_id"));
+    assert_eq!(l.range_key, Some(s("document_key")));
+    assert_eq!(l.global_secondary_indexes.len(), 1);
+    let gsi = &l.global_secondary_indexes[0];
+    assert_eq!(gsi.name, "by-status");
+    assert_eq!(gsi.hash_key, s("status_key"));
+    assert_eq!(gsi.range_key, Some(s("updated_at")));
+    assert_eq!(gsi.projection, Projection::All);
+    assert_eq!(l.ttl_attribute, None, "the ledger is the exactly-once record: no TTL");
+}
+
+#[test]
+fn audit_table_keys() {
+    let t = template();
+    let a = &t.tables["AuditTable"];
+    assert_eq!(a.table_name, json!({"Fn::Sub": "${AWS::StackName}-audit"}));
+    assert_eq!(a.hash_key, s("document_ref"));
+    assert_eq!(a.range_key, Some(s("event_key")));
+    assert_eq!(a.global_secondary_indexes.len(), 1);
+    let gsi = &a.global_secondary_indexes[0];
+    assert_eq!(gsi.name, "by-connection");
+    assert_eq!(gsi.hash_key, s("connection_id"));
+    assert_eq!(gsi.range_key, Some(s("event_key")));
+    assert_eq!(gsi.projection, Projection::All);
+    assert_eq!(a.ttl_attribute.as_deref(), Some("expires_at"));
+}
+
+#[test]
+fn work_queue_is_high_throughput_fifo_with_a_dead_letter_queue() {
+    let t = template();
+    let parsed: BTreeSet<String> = t.queues.keys().cloned().collect();
+    assert_eq!(parsed, raw_resource_ids("AWS::SQS::Queue"));
+
+    let w = &t.queues["WorkQueue"];
+    assert!(w.fifo);
+    assert_eq!(w.content_based_deduplication, Some(false));
+    assert_eq!(w.deduplication_scope.as_deref(), Some("messageGroup"));
+    assert_eq!(w.fifo_throughput_limit.as_deref(), Some("perMessageGroupId"));
+    assert_eq!(w.sqs_managed_sse, Some(true));
+    let redrive = w.redrive.as_ref().expect("WorkQueue has a RedrivePolicy");
+    assert_eq!(redrive.dead_letter_queue, "WorkDeadLetterQueue");
+    assert_eq!(redrive.max_receive_count, 5);
+
+    let poster_timeout = t.functions["ErpPosterFunction"].timeout.expect("poster timeout");
+    assert!(
+        w.visibility_timeout.unwrap() >= 6 * poster_timeout,
+        "VisibilityTimeout {:?} must be at least 6x the poster's timeout {poster_timeout}",
+        w.visibility_timeout
+    );
+
+    let d = &t.queues["WorkDeadLetterQueue"];
+    assert!(d.fifo);
+    assert_eq!(d.message_retention_period, Some(14 * 86_400));
+    assert!(d.redrive_allow_policy.is_some());
+    let order = t.queue_creation_order().unwrap();
+    let at = |id: &str| order.iter().position(|q| q == id).unwrap();
+    assert!(
+        at("WorkDeadLetterQueue") < at("WorkQueue"),
+        "the DLQ is created before the queue that redrives into it: {order:?}"
+    );
+
+    let values = predicted("unit");
+    assert_eq!(values.resources["WorkQueue"].attributes["QueueName"], "unit-work.fifo");
+    assert_eq!(values.resources["WorkDeadLetterQueue"].attributes["QueueName"], "unit-work-dlq.fifo");
+    let allow = values.resolve_deep(d.redrive_allow_policy.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        allow,
+        json!({"redrivePermission": "byQueue", "sourceQueueArns": ["arn:aws:sqs:us-east-1:123456789012:unit-work.fifo"]})
+    );
+}
+
+#[test]
+fn functions_and_binaries() {
+    let t = template();
+    let parsed: BTreeSet<String> = t.functions.keys().cloned().collect();
+    assert_eq!(parsed, raw_resource_ids("AWS::Serverless::Function"));
+    let binaries: BTreeMap<&str, &str> =
+        t.functions.iter().map(|(id, f)| (id.as_str(), f.binary.as_deref().unwrap_or("<none>"))).collect();
+    assert_eq!(
+        binaries,
+        BTreeMap::from([
+            ("ErpPosterFunction", "erp-poster"),
+            ("EventIntakeFunction", "event-intake"),
+            ("OAuthCallbackFunction", "oauth-callback"),
+            ("ScheduledPollerFunction", "scheduled-poller"),
+        ])
+    );
+    assert_eq!(t.functions["ErpPosterFunction"].events["Work"], "SQS");
+    assert_eq!(t.functions["ScheduledPollerFunction"].events["Schedule"], "ScheduleV2");
+    assert_eq!(t.functions["OAuthCallbackFunction"].events["Connect"], "HttpApi");
+    assert_eq!(t.functions["EventIntakeFunction"].events["Events"], "HttpApi");
+    for f in t.functions.values() {
+        assert_eq!(f.memory_size, Some(256));
+    }
+}
+
+/// The contract with the application code: each function gets exactly these
+/// variables (plus RUST_LOG and STAGE from Globals).
+#[test]
+fn every_function_env_var_resolves() {
+    let t = template();
+    let values = predicted("unit");
+    let env = resolve_function_env(&t, &values).expect("every variable resolves");
+    let names = |id: &str| -> BTreeSet<&str> { env[id].keys().map(String::as_str).collect() };
+    let common = ["RUST_LOG", "STAGE", "CONNECTIONS_TABLE", "AUDIT_TABLE", "AUDIT_RETENTION_DAYS", "WORK_QUEUE_URL"];
+    let with = |extra: &[&'static str]| -> BTreeSet<&str> { common.iter().chain(extra).copied().collect() };
+    assert_eq!(names("OAuthCallbackFunction"), with(&["CONCUR_APP_SECRET_ID", "CONNECTION_SECRET_PREFIX"]));
+    assert_eq!(names("EventIntakeFunction"), with(&["CONCUR_WEBHOOK_PUBLIC_KEY"]));
+    assert_eq!(names("ScheduledPollerFunction"), with(&["CONCUR_APP_SECRET_ID", "CONNECTION_SECRET_PREFIX"]));
+    assert_eq!(names("ErpPosterFunction"), with(&["LEDGER_TABLE", "CONCUR_APP_SECRET_ID", "CONNECTION_SECRET_PREFIX"]));
+
+    let poster = &env["ErpPosterFunction"];
+    assert_eq!(poster["CONNECTIONS_TABLE"], "unit-connections");
+    assert_eq!(poster["LEDGER_TABLE"], "unit-ledger");
+    assert_eq!(poster["AUDIT_TABLE"], "unit-audit");
+    assert_eq!(poster["WORK_QUEUE_URL"], "https://sqs.us-east-1.amazonaws.com/123456789012/unit-work.fifo");
+    assert_eq!(poster["CONNECTION_SECRET_PREFIX"], "unit/connections/");
+    assert_eq!(poster["CONCUR_APP_SECRET_ID"], values.parameters["ConcurAppSecretArn"]);
+    assert_eq!(poster["AUDIT_RETENTION_DAYS"], "400");
+    assert_eq!(poster["RUST_LOG"], "info");
+    assert_eq!(poster["STAGE"], "dev");
+
+    // The public key parameter is the PEM body of events.md §7 on one line: valid base64 DER.
+    let key = &env["EventIntakeFunction"]["CONCUR_WEBHOOK_PUBLIC_KEY"];
+    assert!(key.starts_with("MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"), "{key}");
+    assert!(key.ends_with("8wIDAQAB"), "{key}");
+    assert_eq!(key.len(), 392, "2048-bit RSA SubjectPublicKeyInfo is 294 bytes = 392 base64 chars");
+}
+
+#[test]
+fn parameter_overrides_reach_the_environment() {
+    let t = template();
+    let overrides = BTreeMap::from([
+        ("Stage".to_owned(), "prod".to_owned()),
+        ("LogLevel".to_owned(), "debug".to_owned()),
+        ("AuditRetentionDays".to_owned(), "30".to_owned()),
+        ("ConcurAppSecretArn".to_owned(), "arn:aws:secretsmanager:us-east-1:1:secret:x".to_owned()),
+    ]);
+    let values = StackValues::predicted(&t, "p", "us-east-1", MOTO_ACCOUNT_ID, &overrides).unwrap();
+    let env = resolve_function_env(&t, &values).unwrap();
+    assert_eq!(env["ScheduledPollerFunction"]["STAGE"], "prod");
+    assert_eq!(env["ScheduledPollerFunction"]["RUST_LOG"], "debug");
+    assert_eq!(env["ErpPosterFunction"]["AUDIT_RETENTION_DAYS"], "30");
+
+    let bad = BTreeMap::from([("Stage".to_owned(), "staging".to_owned())]);
+    let err = StackValues::predicted(&t, "p", "us-east-1", MOTO_ACCOUNT_ID, &bad).unwrap_err();
+    assert!(err.reason.contains("allowed values"), "{err}");
+    let unknown = BTreeMap::from([("Nope".to_owned(), "x".to_owned())]);
+    assert!(StackValues::predicted(&t, "p", "us-east-1", MOTO_ACCOUNT_ID, &unknown).is_err());
+}
+
+#[test]
+fn a_parameter_without_default_is_an_error_not_an_empty_string() {
+    let t = template();
+    // ConcurAppSecretArn has no Default and no override here.
+    let values = StackValues::predicted(&t, "unit", "us-east-1", MOTO_ACCOUNT_ID, &BTreeMap::new()).unwrap();
+    let err = resolve_function_env(&t, &values).unwrap_err().to_string();
+    assert!(err.contains("ConcurAppSecretArn"), "{err}");
+    assert!(err.contains("CONCUR_APP_SECRET_ID"), "{err}");
+}
+
+#[test]
+fn connector_secrets_metadata() {
+    let t = template();
+    let app = &t.connector_secrets["ConcurApp"];
+    assert_eq!(app.keys, SecretKeys::Fixed(vec!["client_id".into(), "client_secret".into(), "app_base_url".into()]));
+    let concur = &t.connector_secrets["ConnectionConcur"];
+    assert_eq!(concur.name.as_deref(), Some("<prefix><connection_id>/concur"));
+    assert_eq!(
+        concur.keys,
+        SecretKeys::Fixed(vec!["refresh_token".into(), "refresh_expires_at".into(), "geolocation".into()])
+    );
+    let erp = &t.connector_secrets["ConnectionErp"];
+    assert_eq!(erp.name.as_deref(), Some("<prefix><connection_id>/erp"));
+    let (acumatica, _) = erp.keys_for(Some("acumatica")).unwrap();
+    assert_eq!(acumatica, ["client_id", "client_secret", "username", "password"].map(String::from).into());
+    // One entry per domain::ErpKind (snake_case).
+    let SecretKeys::ByKind(kinds) = &erp.keys else { panic!("ERP keys are per kind") };
+    assert_eq!(kinds.keys().map(String::as_str).collect::<Vec<_>>(), ["acumatica", "ifs_cloud", "infor"]);
+}
+
+#[test]
+fn app_secret_keys_are_checked_against_the_metadata() {
+    let t = template();
+    let good = json!({"client_id": "a", "client_secret": "b", "app_base_url": "http://127.0.0.1:9"});
+    check_app_secret(&t, &good).unwrap();
+
+    let missing = json!({"client_id": "a", "client_secret": "b"});
+    let err = check_app_secret(&t, &missing).unwrap_err();
+    assert!(matches!(err, ProvisionError::AppSecret(_)));
+    assert!(err.to_string().contains("missing keys app_base_url"), "{err}");
+
+    let extra = json!({"client_id": "a", "client_secret": "b", "app_base_url": "u", "password": "p"});
+    let err = check_app_secret(&t, &extra).unwrap_err().to_string();
+    assert!(err.contains("unexpected keys password"), "{err}");
+
+    assert!(check_app_secret(&t, &json!(["client_id"])).is_err());
+}
+
+// ------------------------------------------------------------------ resolver on small templates
+
+const MINI: &str = r#"
+Parameters:
+  Env:
+    Type: String
+    Default: dev
+  Days:
+    Type: Number
+    Default: 7
+Mappings:
+  Sizes:
+    dev:
+      Mem: 128
+Resources:
+  Q:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Sub "${AWS::StackName}-q"
+  T:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName:
+        Fn::Sub: "${AWS::StackName}-t"
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions:
+        - {AttributeName: pk, AttributeType: S}
+      KeySchema:
+        - {AttributeName: pk, KeyType: HASH}
+  Logs:
+    Type: AWS::Logs::LogGroup
+  F:
+    Type: AWS::Serverless::Function
+    Properties:
+      Environment:
+        Variables:
+          SHORT_REF: !Ref T
+          LONG_REF: {Ref: T}
+          SHORT_ARN: !GetAtt Q.Arn
+          LONG_ARN: {"Fn::GetAtt": [Q, Arn]}
+          QUEUE_URL: !GetAtt Q.QueueUrl
+          SUB_ATTR: !Sub "${T.Arn}/index/*"
+          SUB_VARS: !Sub ["${A}-${Env}-${!Literal}", {A: !Ref Days}]
+          PSEUDO: !Sub "arn:${AWS::Partition}:x:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}"
+          JOINED: !Join [",", [a, !Ref Env, 3]]
+          MAPPED: !FindInMap [Sizes, !Ref Env, Mem]
+          NUMBER: 42
+"#;
+
+#[test]
+fn short_and_long_intrinsics_resolve_alike() {
+    let t = Template::parse(MINI).unwrap();
+    let values = StackValues::predicted(&t, "st", "eu-west-1", "111122223333", &BTreeMap::new()).unwrap();
+    let env = resolve_function_env(&t, &values).unwrap();
+    let f = &env["F"];
+    assert_eq!(f["SHORT_REF"], "st-t");
+    assert_eq!(f["LONG_REF"], "st-t");
+    assert_eq!(f["SHORT_ARN"], "arn:aws:sqs:eu-west-1:111122223333:st-q");
+    assert_eq!(f["LONG_ARN"], f["SHORT_ARN"]);
+    assert_eq!(f["QUEUE_URL"], "https://sqs.eu-west-1.amazonaws.com/111122223333/st-q");
+    assert_eq!(f["SUB_ATTR"], "arn:aws:dynamodb:eu-west-1:111122223333:table/st-t/index/*");
+    assert_eq!(f["SUB_VARS"], "7-dev-${Literal}");
+    assert_eq!(f["PSEUDO"], "arn:aws:x:eu-west-1:111122223333:st");
+    assert_eq!(f["JOINED"], "a,dev,3");
+    assert_eq!(f["MAPPED"], "128");
+    assert_eq!(f["NUMBER"], "42");
+}
+
+fn env_error(var_yaml: &str) -> String {
+    let yaml = format!("{}\n          BAD: {var_yaml}\n", MINI.trim_end().rsplit_once('\n').unwrap().0);
+    let t = Template::parse(&yaml).unwrap();
+    let values = StackValues::predicted(&t, "st", "us-east-1", MOTO_ACCOUNT_ID, &BTreeMap::new()).unwrap();
+    resolve_function_env(&t, &values).unwrap_err().to_string()
+}
+
+#[test]
+fn unknown_or_unsupported_intrinsics_are_errors() {
+    let err = env_error("!Base64 abc");
+    assert!(err.contains("Fn::Base64") && err.contains("not supported"), "{err}");
+    let err = env_error("!If [C, a, b]");
+    assert!(err.contains("Fn::If"), "{err}");
+    let err = env_error("!Ref Nowhere");
+    assert!(err.contains("Nowhere is neither a parameter"), "{err}");
+    let err = env_error("!Ref Logs");
+    assert!(err.contains("AWS::Logs::LogGroup"), "{err}");
+    let err = env_error("!GetAtt Q.Nope");
+    assert!(err.contains("no attribute Nope"), "{err}");
+    let err = env_error("!Sub \"${AWS::NotificationARNs}\"");
+    assert!(err.contains("pseudo parameter"), "{err}");
+    let err = env_error("{Fn::Made: up}");
+    assert!(err.contains("Fn::Made"), "{err}");
+    let err = env_error("[a, b]");
+    assert!(err.contains("list"), "{err}");
+    let err = env_error("!Sub \"${Unclosed\"");
+    assert!(err.contains("unterminated"), "{err}");
+    // The error names the function and the variable.
+    assert!(err.contains("F.Environment.Variables.BAD"), "{err}");
+}
+
+#[test]
+fn unsupported_resource_properties_are_errors() {
+    let yaml = MINI.replace(
+        "      BillingMode: PAY_PER_REQUEST\n",
+        "      BillingMode: PAY_PER_REQUEST\n      StreamSpecification: {StreamViewType: NEW_IMAGE}\n",
+    );
+    let err = Template::parse(&yaml).unwrap_err().to_string();
+    assert!(err.contains("StreamSpecification") && err.contains("not supported"), "{err}");
+
+    let yaml = MINI.replace("      BillingMode: PAY_PER_REQUEST\n", "");
+    let err = Template::parse(&yaml).unwrap_err().to_string();
+    assert!(err.contains("PAY_PER_REQUEST"), "{err}");
+
+    let yaml = MINI.replace(
+        "        - {AttributeName: pk, AttributeType: S}\n",
+        "        - {AttributeName: pk, AttributeType: S}\n        - {AttributeName: unused, AttributeType: S}\n",
+    );
+    let err = Template::parse(&yaml).unwrap_err().to_string();
+    assert!(err.contains("unused"), "{err}");
+}
+
+#[test]
+fn describe_prints_the_parsed_template() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_localstack"))
+        .args(["describe", "--stack-name", "desc"])
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["tables"]["LedgerTable"]["global_secondary_indexes"][0]["name"], "by-status");
+    assert_eq!(doc["queues"]["WorkQueue"]["redrive"]["dead_letter_queue"], "WorkDeadLetterQueue");
+    assert_eq!(doc["predicted_function_env"]["ErpPosterFunction"]["LEDGER_TABLE"], "desc-ledger");
+}
+
+#[test]
+fn provision_refuses_to_run_without_a_local_endpoint() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_localstack"))
+        .args(["provision", "--stack-name", "x", "--app-secret-file", "/nonexistent"])
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("AWS_ENDPOINT_URL"));
+}
