@@ -69,7 +69,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("   access token: {:?}, expires in {} s", token.access_token, token.expires_in);
 
     println!("\n== 4. READY Financial Integration documents, every page, from the token's datacenter");
-    println!("   {:<34} {:<12} {:<8} {}", "FI document id", "type", "status", "report / advance");
+    println!("   {:<34} {:<12} {:<8} report / advance", "FI document id", "type", "status");
     for doc_type in DocumentType::ALL {
         let mut next = Some(format!(
             "{}/financialintegration/fi/v4/companies/transactiontypes/{doc_type}/transactions?limit=5",
