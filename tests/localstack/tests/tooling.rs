@@ -88,4 +88,8 @@ fn with_stack_exports_the_endpoint_propagates_the_exit_code_and_stops_moto() {
     assert!(!Path::new("/proc").join(pid).exists(), "moto (pid {pid}) still runs");
     let addr = endpoint.trim_start_matches("http://");
     assert!(std::net::TcpStream::connect(addr).is_err(), "{addr} still accepts connections");
+
+    // A failed command keeps moto's log for diagnosis; this failure was on purpose.
+    let port = addr.rsplit(':').next().unwrap();
+    let _ = std::fs::remove_file(repo_root().join(format!("target/local-stack/moto-{port}.log")));
 }
