@@ -22,9 +22,16 @@ pub fn due_connections(connections: Vec<Connection>) -> (Vec<Connection>, Vec<Sk
     let mut skipped = Vec::new();
     for c in connections {
         let reason = match c.status {
-            ConnectionStatus::Active if c.enabled_document_types.is_empty() => Some("no document type is enabled"),
-            ConnectionStatus::Active if c.geolocation.is_none() => Some("Concur is not connected yet"),
-            ConnectionStatus::Active => None,
+            ConnectionStatus::Active | ConnectionStatus::ReconnectSoon if c.enabled_document_types.is_empty() => {
+                Some("no document type is enabled")
+            }
+            ConnectionStatus::Active | ConnectionStatus::ReconnectSoon if c.geolocation.is_none() => {
+                Some("Concur is not connected yet")
+            }
+            ConnectionStatus::Active | ConnectionStatus::ReconnectSoon if c.erp.is_none() => {
+                Some("no ERP is configured yet (connections update)")
+            }
+            ConnectionStatus::Active | ConnectionStatus::ReconnectSoon => None,
             ConnectionStatus::Pending => Some("Concur is not connected yet"),
             ConnectionStatus::NeedsReauth => Some("the Concur connection needs a reconnect by an admin"),
             ConnectionStatus::Disabled => Some("disabled by an operator"),
@@ -55,23 +62,21 @@ pub struct TickReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use domain::{ConcurrencyLevel, ConnectionId, DocumentType, ErpKind};
+    use domain::{AcumaticaSettings, ConnectionId, DocumentType, ErpSettings, ErpUrl};
 
     fn connection(id: &str, status: ConnectionStatus, types: Vec<DocumentType>) -> Connection {
-        Connection {
-            connection_id: ConnectionId::parse(id).unwrap(),
-            name: id.into(),
-            company_uuid: None,
-            status,
-            erp_kind: ErpKind::Acumatica,
-            edition: None,
-            geolocation: Some("https://us.api.concursolutions.com".into()),
-            concurrency_level: ConcurrencyLevel::new(1).unwrap(),
-            borrow_concurrency_from: None,
-            enabled_document_types: types,
-            created_at: String::new(),
-            updated_at: String::new(),
-        }
+        let erp = ErpSettings::Acumatica(AcumaticaSettings {
+            base_url: ErpUrl::parse("https://acme.acumatica.com").unwrap(),
+            tenant: "Acme".into(),
+            endpoint_name: "Default".into(),
+            endpoint_version: "24.200.001".into(),
+            branch: None,
+        });
+        let mut c = Connection::new(ConnectionId::parse(id).unwrap(), id, Some(erp), "2026-11-23T10:00:00Z");
+        c.status = status;
+        c.geolocation = Some("https://us.api.concursolutions.com".into());
+        c.enabled_document_types = types;
+        c
     }
 
     #[test]
@@ -81,14 +86,17 @@ mod tests {
             connection("b", ConnectionStatus::Active, vec![]),
             connection("c", ConnectionStatus::NeedsReauth, vec![DocumentType::Expense]),
             connection("d", ConnectionStatus::Disabled, vec![DocumentType::Invoice]),
+            connection("e", ConnectionStatus::ReconnectSoon, vec![DocumentType::Invoice]),
+            Connection { erp: None, ..connection("f", ConnectionStatus::Active, vec![DocumentType::Invoice]) },
         ]);
-        assert_eq!(due.iter().map(|c| c.connection_id.as_str()).collect::<Vec<_>>(), ["a"]);
+        assert_eq!(due.iter().map(|c| c.connection_id.as_str()).collect::<Vec<_>>(), ["a", "e"]);
         assert_eq!(
             skipped.iter().map(|s| (s.connection_id.as_str(), s.reason)).collect::<Vec<_>>(),
             [
                 ("b", "no document type is enabled"),
                 ("c", "the Concur connection needs a reconnect by an admin"),
                 ("d", "disabled by an operator"),
+                ("f", "no ERP is configured yet (connections update)"),
             ]
         );
     }

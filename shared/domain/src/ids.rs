@@ -175,6 +175,11 @@ impl ConcurrencyLevel {
     pub fn get(self) -> u8 {
         self.0
     }
+
+    /// Level 1: one document at a time.
+    pub const fn lowest() -> Self {
+        Self(Self::MIN)
+    }
 }
 
 impl TryFrom<u8> for ConcurrencyLevel {

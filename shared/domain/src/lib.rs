@@ -5,13 +5,20 @@
 //! this one; it depends on none of them.
 
 pub mod connection;
+pub mod erp_url;
 pub mod failure;
 pub mod ids;
+pub mod schedule;
 pub mod secret;
 pub mod work_item;
 
-pub use connection::{Connection, ConnectionStatus, Edition, ErpKind};
+pub use connection::{
+    AcumaticaSettings, Connection, ConnectionStatus, Edition, ErpKind, ErpSettings, FlowOptions, IfsCloudSettings,
+    InforSettings, PostingForm,
+};
+pub use erp_url::{ErpUrl, ErpUrlError, UrlPolicy};
 pub use failure::{Failure, FailureKind};
 pub use ids::{CompanyUuid, ConcurDocumentId, ConcurrencyLevel, ConnectionId, DocumentType, ParseError};
+pub use schedule::PollSchedule;
 pub use secret::Secret;
 pub use work_item::{MessageGroupId, WorkItem, WorkSource};

@@ -2,7 +2,7 @@
 //! the SAM template.
 
 use domain::{
-    CompanyUuid, ConcurDocumentId, ConcurrencyLevel, Connection, ConnectionId, ConnectionStatus, DocumentType, ErpKind,
+    CompanyUuid, ConcurDocumentId, ConcurrencyLevel, Connection, ConnectionId, ConnectionStatus, DocumentType,
     MessageGroupId, WorkItem, WorkSource,
 };
 use integration::TestStack;
@@ -13,20 +13,13 @@ const CALLBACK: &str = "OAuthCallbackFunction";
 const INTAKE: &str = "EventIntakeFunction";
 
 fn connection(id: &str, company: Option<&str>) -> Connection {
-    Connection {
-        connection_id: ConnectionId::parse(id).unwrap(),
-        name: format!("{id} corp"),
-        company_uuid: company.map(|c| CompanyUuid::parse(c).unwrap()),
-        status: ConnectionStatus::Active,
-        erp_kind: ErpKind::Acumatica,
-        edition: None,
-        geolocation: Some("https://emea.api.concursolutions.com".into()),
-        concurrency_level: ConcurrencyLevel::new(3).unwrap(),
-        borrow_concurrency_from: None,
-        enabled_document_types: vec![DocumentType::Expense, DocumentType::Invoice],
-        created_at: "2026-11-23T10:00:00Z".into(),
-        updated_at: "2026-11-23T10:00:00Z".into(),
-    }
+    let mut c = Connection::new(ConnectionId::parse(id).unwrap(), format!("{id} corp"), None, "2026-11-23T10:00:00Z");
+    c.company_uuid = company.map(|c| CompanyUuid::parse(c).unwrap());
+    c.status = ConnectionStatus::Active;
+    c.geolocation = Some("https://emea.api.concursolutions.com".into());
+    c.concurrency_level = ConcurrencyLevel::new(3).unwrap();
+    c.enabled_document_types = vec![DocumentType::Expense, DocumentType::Invoice];
+    c
 }
 
 #[tokio::test]

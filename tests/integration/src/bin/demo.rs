@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use concur::{fi::DocumentPage, token::TokenResponse};
-use domain::{CompanyUuid, ConcurrencyLevel, Connection, ConnectionId, ConnectionStatus, DocumentType, ErpKind};
+use domain::{CompanyUuid, ConcurrencyLevel, Connection, ConnectionId, ConnectionStatus, DocumentType};
 use integration::TestStack;
 use simulators::concur::{CompanySpec, ConcurApp, ConcurSim};
 use transport::{HttpClient, Idempotency, RetryPolicy};
@@ -105,18 +105,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let now = "2026-11-23T10:00:00Z".to_owned();
     store
         .create(&Connection {
-            connection_id: ConnectionId::parse("sandbox")?,
-            name: "Sandbox Corp → Acumatica".into(),
             company_uuid: Some(CompanyUuid::parse(COMPANY)?),
             status: ConnectionStatus::Active,
-            erp_kind: ErpKind::Acumatica,
-            edition: None,
             geolocation: Some(token.geolocation.clone()),
             concurrency_level: ConcurrencyLevel::new(4)?,
-            borrow_concurrency_from: None,
-            enabled_document_types: DocumentType::ALL.to_vec(),
-            created_at: now.clone(),
-            updated_at: now,
+            ..Connection::new(ConnectionId::parse("sandbox")?, "Sandbox Corp", None, &now)
         })
         .await?;
     let report = scheduled_poller::handle(&store).await?;
