@@ -21,8 +21,15 @@ pub struct TestStack {
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 impl TestStack {
-    /// Provisions a fresh stack named after the test process and a counter.
+    /// Provisions a fresh stack named after the test process and a counter,
+    /// whose Concur app points nowhere (tests that do not call Concur).
     pub async fn new() -> Self {
+        Self::with_concur_app("test-client", "test-client-secret", "http://127.0.0.1:9").await
+    }
+
+    /// Provisions a fresh stack whose Concur app secret names this client and
+    /// base URL (a Concur simulator's `us_url()`, typically).
+    pub async fn with_concur_app(client_id: &str, client_secret: &str, app_base_url: &str) -> Self {
         assert!(
             std::env::var("AWS_ENDPOINT_URL").is_ok(),
             "AWS_ENDPOINT_URL is not set: run the tests with `tests/run` or `infra/local/with-stack.sh -- cargo nextest run`"
@@ -30,9 +37,9 @@ impl TestStack {
         let sdk = platform::aws::sdk_config().await;
         let name = format!("it-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
         let app_secret = serde_json::json!({
-            "client_id": "test-client",
-            "client_secret": "test-client-secret",
-            "app_base_url": "http://127.0.0.1:9"
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "app_base_url": app_base_url,
         });
         let provisioned = localstack::provision(&sdk, &name, &app_secret)
             .await
@@ -67,6 +74,14 @@ impl TestStack {
 
     pub fn secrets(&self) -> SecretStore {
         SecretStore::new(aws_sdk_secretsmanager::Client::new(&self.sdk), Duration::from_secs(60))
+    }
+
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+    }
+
+    pub fn stack_name(&self) -> &str {
+        &self.provisioned.stack_name
     }
 
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
