@@ -10,11 +10,17 @@
 //! retryable ones are reported back to SQS for redelivery.
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use domain::{Failure, FailureKind, WorkItem};
+use domain::{Failure, FailureKind, QueueMessage, ReferenceSyncRequest, WorkItem};
 
-/// The posting pipeline for one work item.
+/// The posting pipeline for one work item, and the reference-data sync that
+/// shares its queue.
 pub trait DocumentPipeline {
     fn process(&self, item: &WorkItem) -> impl std::future::Future<Output = Result<(), Failure>> + Send;
+
+    fn reference_sync(
+        &self,
+        request: &ReferenceSyncRequest,
+    ) -> impl std::future::Future<Output = Result<(), Failure>> + Send;
 }
 
 /// What happened to each message, for logs and tests.
@@ -32,8 +38,25 @@ pub async fn handle(pipeline: &impl DocumentPipeline, event: SqsEvent) -> (SqsBa
     let mut outcome = BatchOutcome::default();
     for record in event.records {
         let message_id = record.message_id.clone().unwrap_or_default();
-        let item = match record.body.as_deref().map(WorkItem::from_json) {
-            Some(Ok(item)) => item,
+        let item = match record.body.as_deref().map(QueueMessage::from_json) {
+            Some(Ok(QueueMessage::Document(item))) => item,
+            Some(Ok(QueueMessage::ReferenceSync(request))) => {
+                match pipeline.reference_sync(&request).await {
+                    Ok(()) => outcome.done += 1,
+                    Err(Failure { kind: FailureKind::Retryable { .. }, reason }) => {
+                        tracing::warn!(message_id, connection = %request.connection_id, %reason, "reference sync will retry");
+                        outcome.retry += 1;
+                        let mut failure = BatchItemFailure::default();
+                        failure.item_identifier = message_id;
+                        response.batch_item_failures.push(failure);
+                    }
+                    Err(failure) => {
+                        tracing::error!(message_id, connection = %request.connection_id, reason = %failure.reason, "reference sync stopped");
+                        outcome.stopped += 1;
+                    }
+                }
+                continue;
+            }
             Some(Err(reason)) => {
                 tracing::error!(message_id, %reason, "dropping a malformed work item");
                 outcome.malformed += 1;
@@ -79,6 +102,24 @@ mod tests {
                 _ => Ok(()),
             }
         }
+
+        async fn reference_sync(&self, request: &ReferenceSyncRequest) -> Result<(), Failure> {
+            match request.connection_id.as_str() {
+                "busy" => Err(Failure::retryable("ERP answered 503", None)),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    fn sync(connection: &str) -> Option<String> {
+        Some(
+            ReferenceSyncRequest::new(
+                ConnectionId::parse(connection).unwrap(),
+                domain::SyncReason::Connected,
+                time::OffsetDateTime::UNIX_EPOCH,
+            )
+            .to_json(),
+        )
     }
 
     fn message(id: &str, body: Option<String>) -> SqsMessage {
@@ -110,10 +151,12 @@ mod tests {
             message("m3", body("stop")),
             message("m4", Some("{not json".into())),
             message("m5", None),
+            message("m6", sync("acme")),
+            message("m7", sync("busy")),
         ];
         let (response, outcome) = handle(&Scripted, event).await;
         let ids: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
-        assert_eq!(ids, ["m2"]);
-        assert_eq!(outcome, BatchOutcome { done: 1, malformed: 2, stopped: 1, retry: 1 });
+        assert_eq!(ids, ["m2", "m7"]);
+        assert_eq!(outcome, BatchOutcome { done: 2, malformed: 2, stopped: 1, retry: 2 });
     }
 }

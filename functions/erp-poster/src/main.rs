@@ -1,7 +1,7 @@
 //! Cold start: build the clients once, then serve SQS batches.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use domain::{Failure, WorkItem};
+use domain::{Failure, ReferenceSyncRequest, WorkItem};
 use erp_poster::DocumentPipeline;
 use lambda_runtime::{LambdaEvent, service_fn};
 
@@ -19,6 +19,18 @@ impl DocumentPipeline for PipelineNotDeployed {
             ),
             None,
         ))
+    }
+
+    /// The reference sync (ERP → Concur vendors and lists) is a later piece
+    /// of work. Its requests are safe to acknowledge: a sync always brings
+    /// the whole reference state in step, so the next request loses nothing.
+    async fn reference_sync(&self, request: &ReferenceSyncRequest) -> Result<(), Failure> {
+        tracing::info!(
+            connection = %request.connection_id,
+            reason = ?request.reason,
+            "reference sync requested; this build does not sync reference data yet"
+        );
+        Ok(())
     }
 }
 

@@ -21,4 +21,4 @@ pub use failure::{Failure, FailureKind};
 pub use ids::{CompanyUuid, ConcurDocumentId, ConcurrencyLevel, ConnectionId, DocumentType, ParseError};
 pub use schedule::PollSchedule;
 pub use secret::Secret;
-pub use work_item::{MessageGroupId, WorkItem, WorkSource};
+pub use work_item::{MessageGroupId, QueueMessage, ReferenceSyncRequest, SyncReason, WorkItem, WorkSource};

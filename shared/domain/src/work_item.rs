@@ -41,10 +41,7 @@ impl WorkItem {
         source: WorkSource,
         received_at: time::OffsetDateTime,
     ) -> Self {
-        let received_at = received_at
-            .to_offset(time::UtcOffset::UTC)
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned());
+        let received_at = rfc3339(received_at);
         Self { v: Self::VERSION, connection_id, document_type, document_id, source, received_at }
     }
 
@@ -67,6 +64,90 @@ impl WorkItem {
     pub fn document_key(&self) -> String {
         format!("{}#{}", self.document_type, self.document_id)
     }
+}
+
+/// Why a reference-data sync was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncReason {
+    /// A Concur company was just connected: bring its vendors and lists in step first.
+    Connected,
+    Scheduled,
+    Operator,
+}
+
+/// Version 1 of the queue message that asks for a reference-data sync
+/// (ERP → Concur vendors, cost-object lists, purchase orders) of one
+/// connection. It shares the work queue with [`WorkItem`] and is told apart
+/// by its `kind`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceSyncRequest {
+    pub v: u8,
+    /// Always `reference_sync`.
+    pub kind: String,
+    pub connection_id: ConnectionId,
+    pub reason: SyncReason,
+    /// RFC 3339 UTC.
+    pub requested_at: String,
+}
+
+impl ReferenceSyncRequest {
+    pub const KIND: &'static str = "reference_sync";
+
+    pub fn new(connection_id: ConnectionId, reason: SyncReason, requested_at: time::OffsetDateTime) -> Self {
+        Self { v: 1, kind: Self::KIND.to_owned(), connection_id, reason, requested_at: rfc3339(requested_at) }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// All syncs of a connection share one FIFO group: they never overlap,
+    /// and they never hold back the connection's document slots.
+    pub fn group(&self) -> String {
+        format!("{}#sync", self.connection_id)
+    }
+
+    /// One sync per connection per request time.
+    pub fn dedup_id(&self) -> String {
+        let stamp: String = self.requested_at.chars().filter(char::is_ascii_alphanumeric).collect();
+        format!("sync-{}-{stamp}", self.connection_id)
+    }
+}
+
+/// Any message of the work queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueMessage {
+    Document(WorkItem),
+    ReferenceSync(ReferenceSyncRequest),
+}
+
+impl QueueMessage {
+    /// Parses a queue message body: a `kind` of `reference_sync` is a sync
+    /// request; anything else must be a version-1 work item.
+    pub fn from_json(body: &str) -> Result<Self, String> {
+        let value: serde_json::Value =
+            serde_json::from_str(body).map_err(|e| format!("queue message is not JSON: {e}"))?;
+        match value.get("kind").and_then(serde_json::Value::as_str) {
+            Some(ReferenceSyncRequest::KIND) => {
+                let request: ReferenceSyncRequest =
+                    serde_json::from_value(value).map_err(|e| format!("reference sync request is malformed: {e}"))?;
+                if request.v != 1 {
+                    return Err(format!("reference sync request version {} is not supported (expected 1)", request.v));
+                }
+                Ok(QueueMessage::ReferenceSync(request))
+            }
+            Some(other) => Err(format!("queue message kind `{other}` is unknown")),
+            None => WorkItem::from_json(body).map(QueueMessage::Document),
+        }
+    }
+}
+
+fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }
 
 /// SQS FIFO `MessageGroupId` = slot owner + slot.
@@ -124,6 +205,22 @@ mod tests {
         assert!(WorkItem::from_json(&v2).unwrap_err().contains("version 2"));
         let extra = item().to_json().replace("{", "{\"body\":\"x\",");
         assert!(WorkItem::from_json(&extra).is_err());
+    }
+
+    #[test]
+    fn queue_messages_are_told_apart_by_kind() {
+        let json = item().to_json();
+        assert_eq!(QueueMessage::from_json(&json).unwrap(), QueueMessage::Document(item()));
+        let sync = ReferenceSyncRequest::new(
+            ConnectionId::parse("acme").unwrap(),
+            SyncReason::Connected,
+            time::macros::datetime!(2026-11-23 10:00:00 UTC),
+        );
+        assert_eq!(QueueMessage::from_json(&sync.to_json()).unwrap(), QueueMessage::ReferenceSync(sync.clone()));
+        assert_eq!(sync.group(), "acme#sync");
+        assert_eq!(sync.dedup_id(), "sync-acme-20261123T100000Z");
+        assert!(QueueMessage::from_json(r#"{"kind":"other"}"#).unwrap_err().contains("unknown"));
+        assert!(QueueMessage::from_json("{").is_err());
     }
 
     #[test]

@@ -82,7 +82,7 @@ impl ConnectionStore {
             .map_err(|e| {
                 let action = format!("creating connection {}", connection.connection_id);
                 if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) {
-                    StoreError::new(action, "it already exists; use update")
+                    StoreError::conflict(action, "it already exists; use update")
                 } else {
                     StoreError::new(action, sdk_error_message(&e))
                 }
@@ -103,7 +103,7 @@ impl ConnectionStore {
             .map_err(|e| {
                 let action = format!("updating connection {}", connection.connection_id);
                 if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) {
-                    StoreError::new(action, "it does not exist; create it first")
+                    StoreError::conflict(action, "it does not exist; create it first")
                 } else {
                     StoreError::new(action, sdk_error_message(&e))
                 }

@@ -20,11 +20,18 @@ pub use config::{ConfigError, Env};
 pub struct StoreError {
     pub action: String,
     pub message: String,
+    /// A conditional write found the item in another state than required
+    /// (it exists / does not exist / changed): callers may re-read and decide.
+    pub conflict: bool,
 }
 
 impl StoreError {
     pub fn new(action: impl Into<String>, err: impl std::fmt::Display) -> Self {
-        Self { action: action.into(), message: err.to_string() }
+        Self { action: action.into(), message: err.to_string(), conflict: false }
+    }
+
+    pub fn conflict(action: impl Into<String>, err: impl std::fmt::Display) -> Self {
+        Self { conflict: true, ..Self::new(action, err) }
     }
 }
 

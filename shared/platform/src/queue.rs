@@ -2,7 +2,7 @@
 //! connection slot and an explicit deduplication id.
 
 use aws_sdk_sqs::{Client, types::SendMessageBatchRequestEntry};
-use domain::{MessageGroupId, WorkItem};
+use domain::{MessageGroupId, ReferenceSyncRequest, WorkItem};
 
 use crate::StoreError;
 
@@ -40,6 +40,25 @@ impl WorkQueue {
             .send()
             .await
             .map_err(|e| StoreError::new(format!("queueing {}", describe(&message.item)), sqs_message(&e)))?;
+        Ok(())
+    }
+
+    /// Queues a reference-data sync for one connection.
+    pub async fn send_reference_sync(&self, request: &ReferenceSyncRequest) -> Result<(), StoreError> {
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(request.to_json())
+            .message_group_id(request.group())
+            .message_deduplication_id(request.dedup_id())
+            .send()
+            .await
+            .map_err(|e| {
+                StoreError::new(
+                    format!("queueing a reference sync for connection {}", request.connection_id),
+                    sqs_message(&e),
+                )
+            })?;
         Ok(())
     }
 

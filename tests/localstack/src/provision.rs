@@ -269,6 +269,7 @@ pub async fn provision_with(
     }
 
     // 4. Function environments.
+    values.add_local_apis();
     let function_env = resolve_function_env(template, &values)?;
 
     Ok(ProvisionedStack { stack_name: stack_name.to_owned(), tables, queue_urls, app_secret_arn, function_env })

@@ -49,6 +49,9 @@ pub struct StackValues {
     pub resource_types: BTreeMap<String, String>,
 }
 
+/// The id local HTTP APIs resolve to (see [`StackValues::add_local_apis`]).
+pub const LOCAL_API_ID: &str = "local-api";
+
 /// The account id moto reports (and the default for predictions).
 pub const MOTO_ACCOUNT_ID: &str = "123456789012";
 
@@ -127,7 +130,23 @@ impl StackValues {
             let arn = values.arn("sqs", &name);
             values.resources.insert(id.clone(), queue_value(url, arn, name));
         }
+        values.add_local_apis();
         Ok(values)
+    }
+
+    /// API Gateway is not emulated locally (the demo and tests call the
+    /// handlers directly), but functions may name their own public URL
+    /// (`!Sub "https://${HttpApi}.execute-api…"`): such APIs resolve to the
+    /// id [`LOCAL_API_ID`], so the URL is well formed and plainly not real.
+    pub fn add_local_apis(&mut self) {
+        for (id, kind) in &self.resource_types {
+            if kind == "AWS::Serverless::HttpApi" || kind == "AWS::ApiGatewayV2::Api" {
+                self.resources.entry(id.clone()).or_insert_with(|| ResourceValue {
+                    reference: LOCAL_API_ID.to_owned(),
+                    attributes: BTreeMap::new(),
+                });
+            }
+        }
     }
 
     /// `arn:<partition>:<service>:<region>:<account>:<resource>`.

@@ -180,7 +180,13 @@ fn every_function_env_var_resolves() {
     let names = |id: &str| -> BTreeSet<&str> { env[id].keys().map(String::as_str).collect() };
     let common = ["RUST_LOG", "STAGE", "CONNECTIONS_TABLE", "AUDIT_TABLE", "AUDIT_RETENTION_DAYS", "WORK_QUEUE_URL"];
     let with = |extra: &[&'static str]| -> BTreeSet<&str> { common.iter().chain(extra).copied().collect() };
-    assert_eq!(names("OAuthCallbackFunction"), with(&["CONCUR_APP_SECRET_ID", "CONNECTION_SECRET_PREFIX"]));
+    assert_eq!(
+        names("OAuthCallbackFunction"),
+        with(&["CONCUR_APP_SECRET_ID", "CONNECTION_SECRET_PREFIX", "CONCUR_EVENTS_URL", "CONCUR_SUBSCRIPTION_PREFIX"])
+    );
+    let callback = &env["OAuthCallbackFunction"];
+    assert_eq!(callback["CONCUR_EVENTS_URL"], "https://local-api.execute-api.us-east-1.amazonaws.com/concur/events");
+    assert_eq!(callback["CONCUR_SUBSCRIPTION_PREFIX"], "concur-erp-connector.us-east-1.unit");
     assert_eq!(names("EventIntakeFunction"), with(&["CONCUR_WEBHOOK_PUBLIC_KEY"]));
     assert_eq!(names("ScheduledPollerFunction"), with(&["CONCUR_APP_SECRET_ID", "CONNECTION_SECRET_PREFIX"]));
     assert_eq!(names("ErpPosterFunction"), with(&["LEDGER_TABLE", "CONCUR_APP_SECRET_ID", "CONNECTION_SECRET_PREFIX"]));
