@@ -1,11 +1,24 @@
-//! SAP Concur APIs as typed models and clients. No AWS: storage of tokens is
-//! the caller's business.
+//! SAP Concur APIs as typed models and clients. No AWS: where tokens are
+//! stored is the caller's business (the [`tokens::GrantStore`] trait;
+//! `platform` implements it over Secrets Manager and DynamoDB).
 //!
+//! - [`app`]: the partner application's credentials.
 //! - [`token`]: the OAuth2 token response, tolerant of Concur's documented
 //!   quirks (`expires_in` as string or number, `refresh_expires_in` as an
 //!   absolute epoch, optional `id_token`).
+//! - [`client`]: typed calls (token grants, Company Profile, ESS management,
+//!   authorized JSON reads) over the retrying transport.
+//! - [`tokens`]: the per-connection token manager (memory-only access tokens,
+//!   single-flight refresh, cross-process refresh lease, rotation saved once).
 //! - [`fi`]: Financial Integration v4 pages, accepting both the documented
 //!   `content/page/links` envelope and the older `fIDocuments` one.
 
+pub mod app;
+pub mod client;
 pub mod fi;
 pub mod token;
+pub mod tokens;
+
+pub use app::AppCredentials;
+pub use client::{CompanyProfile, ConcurClient, ConcurError, WebhookSubscription};
+pub use tokens::{AccessToken, GrantStore, RefreshHealth, StoredGrant, TokenManager, TokenOptions};

@@ -1,6 +1,13 @@
 //! The ERP side as one trait. Each ERP (Acumatica now; IFS Cloud and Infor
 //! next) is a module implementing [`ErpAdapter`]; the poster and the
 //! reference sync only ever see the trait, so adding an ERP is one module.
+//!
+//! - [`credentials`]: which keys each ERP's credentials secret holds (checked
+//!   by the operator CLI before it stores a credentials file).
+//! - [`acumatica`]: OAuth sign-in with a cached token and a cheap read.
+
+pub mod acumatica;
+pub mod credentials;
 
 use domain::Failure;
 

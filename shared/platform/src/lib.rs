@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod aws;
+pub mod concur_grants;
 pub mod config;
 pub mod connections;
 pub mod http_api;

@@ -3,10 +3,46 @@
 //! Secrets are kept out of logs by construction rather than by scrubbing:
 //! they travel as `domain::Secret`, whose Debug/Display print `***`, and
 //! request/response bodies that may hold tokens are never logged.
+//!
+//! The stack's `LogLevel` (error … trace) applies to *our* crates. Libraries
+//! (the AWS SDK, hyper, reqwest, rustls) stay at `info` whatever the level:
+//! at debug/trace some of them print request bodies and headers, which carry
+//! tokens and secret values. An operator who needs them can still set a full
+//! filter expression (`RUST_LOG=info,aws_smithy_runtime=trace`) knowingly.
+
+use tracing_subscriber::EnvFilter;
+
+/// Targets of this workspace's crates (module paths use underscores).
+const OUR_CRATES: [&str; 10] = [
+    "domain",
+    "concur",
+    "erp",
+    "platform",
+    "transport",
+    "oauth_callback",
+    "event_intake",
+    "scheduled_poller",
+    "erp_poster",
+    "operator",
+];
+
+/// The filter for a `RUST_LOG` value: a bare level is applied to our crates
+/// only (libraries capped at `info`); anything else is taken as written.
+pub fn filter_for(rust_log: &str) -> EnvFilter {
+    let level = rust_log.trim().to_ascii_lowercase();
+    let directives = match level.as_str() {
+        "error" | "warn" => level.clone(),
+        "info" | "debug" | "trace" => {
+            let ours: Vec<String> = OUR_CRATES.iter().map(|c| format!("{c}={level}")).collect();
+            format!("info,{}", ours.join(","))
+        }
+        _ => rust_log.to_owned(),
+    };
+    EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info"))
+}
 
 pub fn init() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = filter_for(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()));
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
@@ -15,4 +51,18 @@ pub fn init() {
         .without_time() // CloudWatch stamps every line
         .with_target(false)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_levels_apply_to_our_crates_and_cap_libraries() {
+        let f = filter_for("trace").to_string();
+        assert!(f.contains("concur=trace") && f.contains("erp_poster=trace"), "{f}");
+        assert!(!f.contains("aws_smithy"), "{f}");
+        assert_eq!(filter_for("warn").to_string(), "warn");
+        assert!(filter_for("info,aws_smithy_runtime=trace").to_string().contains("aws_smithy_runtime=trace"));
+    }
 }

@@ -87,4 +87,109 @@ impl TestStack {
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.sdk)
     }
+
+    /// Every item of a table (by the template's logical id), each rendered
+    /// as text: for "nothing was stored" and "no secret leaked" checks.
+    pub async fn scan_table(&self, logical_id: &str) -> Vec<String> {
+        let table = self.provisioned.table(logical_id).to_owned();
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .dynamodb()
+                .scan()
+                .table_name(&table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("scanning {table}: {e:?}"));
+            items.extend(out.items.unwrap_or_default().into_iter().map(|item| format!("{item:?}")));
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return items;
+            }
+        }
+    }
+
+    /// Receives every message currently visible on a queue (by logical id),
+    /// deleting none: bodies and attributes as text.
+    pub async fn peek_queue(&self, logical_id: &str) -> Vec<String> {
+        let url = self.provisioned.queue_url(logical_id).to_owned();
+        let mut seen = Vec::new();
+        for _ in 0..20 {
+            let out = self
+                .sqs()
+                .receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(10)
+                .visibility_timeout(60)
+                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("receiving from {url}: {e:?}"));
+            let messages = out.messages.unwrap_or_default();
+            if messages.is_empty() {
+                break;
+            }
+            seen.extend(messages.into_iter().map(|m| {
+                let attributes = m.attributes.unwrap_or_default();
+                let attribute = |name| attributes.get(&name).map(String::as_str).unwrap_or("-").to_owned();
+                format!(
+                    "{} [group {}, dedup {}]",
+                    m.body.unwrap_or_default(),
+                    attribute(aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId),
+                    attribute(aws_sdk_sqs::types::MessageSystemAttributeName::MessageDeduplicationId)
+                )
+            }));
+        }
+        seen
+    }
+
+    /// Names of the secrets under this stack's per-connection prefix.
+    pub async fn connection_secret_names(&self) -> Vec<String> {
+        let prefix = format!("{}/connections/", self.provisioned.stack_name);
+        let client = aws_sdk_secretsmanager::Client::new(&self.sdk);
+        let mut names = Vec::new();
+        let mut token = None;
+        loop {
+            let out = client
+                .list_secrets()
+                .set_next_token(token)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("listing secrets: {e:?}"));
+            names.extend(
+                out.secret_list
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|s| s.name)
+                    .filter(|n| n.starts_with(&prefix)),
+            );
+            token = out.next_token;
+            if token.is_none() {
+                names.sort();
+                return names;
+            }
+        }
+    }
+}
+
+/// An API Gateway HTTP API request with this query string (what the
+/// browser's redirect from the App Center becomes).
+pub fn get_request(query: &[(&str, &str)]) -> aws_lambda_events::apigw::ApiGatewayV2httpRequest {
+    let mut request = aws_lambda_events::apigw::ApiGatewayV2httpRequest::default();
+    let map: std::collections::HashMap<String, String> =
+        query.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    request.query_string_parameters = map.into();
+    request.raw_query_string = Some(query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&"));
+    request
+}
+
+/// The text body of a handler's response.
+pub fn body_text(response: &aws_lambda_events::apigw::ApiGatewayV2httpResponse) -> String {
+    match &response.body {
+        Some(aws_lambda_events::encodings::Body::Text(t)) => t.clone(),
+        Some(aws_lambda_events::encodings::Body::Binary(b)) => String::from_utf8_lossy(b).into_owned(),
+        _ => String::new(),
+    }
 }

@@ -3,26 +3,33 @@
 //! Run it with `tests/demo` (which starts moto). It provisions the stack's
 //! tables, queues and secrets from infra/template.yaml, starts the Concur
 //! simulator (US and EMEA datacenters) with a sandbox company whose READY
-//! documents are Concur's official FI examples, performs the Quick Connect
-//! token exchange the way App Center hands it to us, lists the READY
-//! documents page by page, creates the sandbox connection, runs a poller
-//! tick, and shows what the connect page answers today.
+//! documents are Concur's official FI examples, runs the Quick Connect the
+//! way the App Center hands it to us (the oauth-callback handler with its
+//! real flow), shows the connection, secret, webhooks and sync it created,
+//! lists the READY documents page by page through the token manager, and
+//! runs a poller tick.
 
 use std::time::Duration;
 
-use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
-use concur::{fi::DocumentPage, token::TokenResponse};
-use domain::{CompanyUuid, ConcurrencyLevel, Connection, ConnectionId, ConnectionStatus, DocumentType};
-use integration::TestStack;
-use simulators::concur::{CompanySpec, ConcurApp, ConcurSim};
-use transport::{HttpClient, Idempotency, RetryPolicy};
+use concur::app::AppCredentials;
+use concur::client::ConcurClient;
+use concur::fi::DocumentPage;
+use concur::tokens::{TokenManager, TokenOptions};
+use domain::{CompanyUuid, DocumentType};
+use integration::{TestStack, body_text, get_request};
+use oauth_callback::quick_connect::QuickConnect;
+use platform::concur_grants::ConcurGrantStore;
+use simulators::concur::{CompanySpec, ConcurApp, ConcurSim, Grant};
+use transport::{HttpClient, RetryPolicy};
 
 const COMPANY: &str = "8568a4cd-8ffc-49d6-9417-be2d69aa075f";
+const ADMIN: &str = "9bdded51-00b8-4f84-8bef-6d3afe727007";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("== 1. Local AWS stack (moto) provisioned from infra/template.yaml");
-    let stack = TestStack::new().await;
+    let concur = ConcurSim::start(ConcurApp::new("demo-client", "demo-secret")).await;
+    let stack = TestStack::with_concur_app("demo-client", "demo-secret", &concur.us_url()).await;
     for (logical, name) in &stack.provisioned.tables {
         println!("   table  {logical:<18} {name}");
     }
@@ -31,7 +38,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     println!("\n== 2. Concur simulator: sandbox company with the official FI example documents");
-    let concur = ConcurSim::start(ConcurApp::new("demo-client", "demo-secret")).await;
     concur.sim.add_company(CompanySpec {
         uuid: COMPANY.into(),
         name: "Sandbox Corp".into(),
@@ -48,41 +54,59 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("   US datacenter {}  EMEA datacenter {}", concur.us_url(), concur.emea_url());
     println!("   {loaded} example documents queued READY for company {COMPANY} (EMEA)");
 
-    println!("\n== 3. Quick Connect token exchange (password grant, credtype=authtoken) at the app's datacenter");
-    let http = HttpClient::new(transport::build_client(Duration::from_secs(10)), RetryPolicy::default());
+    println!("\n== 3. Quick Connect: the admin clicks Connect in the Concur App Center");
     let request_token = concur.sim.issue_request_token(COMPANY);
-    let token_url = format!("{}/oauth2/v0/token", concur.us_url());
-    let response = http
-        .send("Concur token", Idempotency::Safe, |c| {
-            c.post(&token_url).form(&[
-                ("client_id", "demo-client"),
-                ("client_secret", "demo-secret"),
-                ("grant_type", "password"),
-                ("username", COMPANY),
-                ("password", request_token.as_str()),
-                ("credtype", "authtoken"),
-            ])
-        })
-        .await?;
-    let token: TokenResponse = response.json().await?;
-    println!("   geolocation (base URL for every later call): {}", token.geolocation);
-    println!("   access token: {:?}, expires in {} s", token.access_token, token.expires_in);
+    let link = [("id", COMPANY), ("requestToken", request_token.as_str()), ("userId", ADMIN)];
+    println!("   browser → GET /concur/connect?id={COMPANY}&requestToken=…&userId={ADMIN}");
+    let connector = QuickConnect::from_env(&stack.env_of("OAuthCallbackFunction"), &stack.sdk)?;
+    let page = oauth_callback::handle(&connector, get_request(&link)).await;
+    println!("   HTTP {} — {}", page.status_code, title(&page));
+    println!("   page: {}", paragraphs(&page));
 
-    println!("\n== 4. READY Financial Integration documents, every page, from the token's datacenter");
+    println!("\n== 4. What the connect created");
+    let store = stack.connections("ScheduledPollerFunction");
+    let connection =
+        store.find_by_company(&CompanyUuid::parse(COMPANY)?).await?.ok_or("the connect created no connection")?;
+    let id = connection.connection_id.clone();
+    println!("   connection {id}: status {:?}, edition {:?}", connection.status, connection.edition);
+    println!("   Concur datacenter (from the token): {}", connection.geolocation.as_deref().unwrap_or("-"));
+    println!("   refresh token expires: {}", connection.concur_refresh_expires_at.as_deref().unwrap_or("-"));
+    for name in stack.connection_secret_names().await {
+        println!("   secret {name} (value never printed)");
+    }
+    for subscription in concur.sim.subscriptions() {
+        println!("   webhook subscription {} → {}", subscription.id, subscription.endpoint);
+    }
+    for message in stack.peek_queue("WorkQueue").await {
+        println!("   queued: {message}");
+    }
+
+    println!("\n== 5. READY Financial Integration documents, every page, from the company's datacenter");
+    let poster = stack.env_of("ErpPosterFunction");
+    let grants = ConcurGrantStore::new(
+        stack.secrets(),
+        stack.dynamodb(),
+        poster.required("CONNECTIONS_TABLE")?,
+        poster.required("CONNECTION_SECRET_PREFIX")?,
+    );
+    let app: AppCredentials = serde_json::from_value(serde_json::json!({
+        "client_id": "demo-client", "client_secret": "demo-secret", "app_base_url": concur.us_url()
+    }))?;
+    let http = HttpClient::new(transport::build_client(Duration::from_secs(10)), RetryPolicy::default());
+    let tokens = TokenManager::new(ConcurClient::new(http), app, grants, TokenOptions::default());
     println!("   {:<34} {:<12} {:<8} report / advance", "FI document id", "type", "status");
     for doc_type in DocumentType::ALL {
-        let mut next = Some(format!(
-            "{}/financialintegration/fi/v4/companies/transactiontypes/{doc_type}/transactions?limit=5",
-            token.geolocation
-        ));
-        while let Some(url) = next.take() {
-            let bearer = format!("Bearer {}", token.access_token.expose());
-            let body = http
-                .send("Concur FI", Idempotency::Safe, |c| c.get(&url).header("Authorization", &bearer))
-                .await?
-                .bytes()
+        let mut next =
+            Some(format!("/financialintegration/fi/v4/companies/transactiontypes/{doc_type}/transactions?limit=5"));
+        while let Some(path) = next.take() {
+            let body: serde_json::Value = tokens
+                .with_token(&id, |token| {
+                    let client = tokens.client();
+                    let path = path.clone();
+                    async move { client.get_json(&token, &path).await }
+                })
                 .await?;
-            let page = DocumentPage::parse(&body)?;
+            let page = DocumentPage::parse(body.to_string().as_bytes())?;
             for d in &page.documents {
                 let business_id = d.document["report"]["reportId"]
                     .as_str()
@@ -96,52 +120,50 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     business_id
                 );
             }
-            next = page.next;
+            // Next links are absolute; the token manager adds the base URL itself.
+            next = page.next.map(|url| {
+                url.split_once("/financialintegration")
+                    .map(|(_, rest)| format!("/financialintegration{rest}"))
+                    .unwrap_or(url)
+            });
         }
     }
+    println!(
+        "   Concur token calls: {} password (the connect), {} refresh (one, for all pages)",
+        concur.sim.token_calls(COMPANY, Grant::Password),
+        concur.sim.token_calls(COMPANY, Grant::RefreshToken)
+    );
 
-    println!("\n== 5. The sandbox connection in DynamoDB, and a scheduled-poller tick");
-    let store = stack.connections("ScheduledPollerFunction");
-    let now = "2026-11-23T10:00:00Z".to_owned();
-    store
-        .create(&Connection {
-            company_uuid: Some(CompanyUuid::parse(COMPANY)?),
-            status: ConnectionStatus::Active,
-            geolocation: Some(token.geolocation.clone()),
-            concurrency_level: ConcurrencyLevel::new(4)?,
-            ..Connection::new(ConnectionId::parse("sandbox")?, "Sandbox Corp", None, &now)
-        })
-        .await?;
+    println!("\n== 6. A scheduled-poller tick");
     let report = scheduled_poller::handle(&store).await?;
-    println!("   connections due this tick: {:?}; skipped: {}", report.due, report.skipped.len());
-
-    println!("\n== 6. What the connect page answers today");
-    let mut request = ApiGatewayV2httpRequest::default();
-    let query: std::collections::HashMap<String, String> =
-        [("id", COMPANY), ("requestToken", "shown-to-nobody"), ("userId", "9bdded51")]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-    request.query_string_parameters = query.into();
-    let page = oauth_callback::handle(&NotYet, request).await;
-    println!("   HTTP {} — {}", page.status_code, title(&page));
+    println!("   connections due this tick: {:?}", report.due);
+    for skipped in &report.skipped {
+        println!("   skipped {}: {}", skipped.connection_id, skipped.reason);
+    }
     println!("\nDone. The ERP posting flow joins this demo as the pipeline lands (see README, Status).");
     Ok(())
 }
 
-struct NotYet;
-
-impl oauth_callback::Connector for NotYet {
-    async fn connect(&self, _: oauth_callback::ConnectRequest) -> oauth_callback::ConnectOutcome {
-        oauth_callback::ConnectOutcome::NotAvailable
-    }
+fn title(r: &aws_lambda_events::apigw::ApiGatewayV2httpResponse) -> String {
+    between(&body_text(r), "<h1>", "</h1>").into_iter().next().unwrap_or_default()
 }
 
-fn title(r: &aws_lambda_events::apigw::ApiGatewayV2httpResponse) -> String {
-    match &r.body {
-        Some(aws_lambda_events::encodings::Body::Text(t)) => {
-            t.split("<h1>").nth(1).and_then(|s| s.split("</h1>").next()).unwrap_or("").to_owned()
+/// The page's paragraphs as plain text.
+fn paragraphs(r: &aws_lambda_events::apigw::ApiGatewayV2httpResponse) -> String {
+    let text = between(&body_text(r), "<p>", "</p>").join(" ");
+    let mut plain = String::new();
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => plain.push(c),
+            _ => {}
         }
-        _ => String::new(),
     }
+    plain.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&")
+}
+
+fn between(text: &str, open: &str, close: &str) -> Vec<String> {
+    text.split(open).skip(1).filter_map(|s| s.split(close).next()).map(str::to_owned).collect()
 }

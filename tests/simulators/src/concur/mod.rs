@@ -27,6 +27,7 @@
 mod ess;
 mod fi;
 mod http;
+mod inspect;
 mod profile;
 mod state;
 mod token;

@@ -1,0 +1,425 @@
+//! The Quick Connect flow behind the page: exchange the App Center's request
+//! token for a company grant, store it, create or refresh the connection,
+//! make sure the webhooks exist, and ask for the first reference sync.
+//!
+//! Order matters for "nothing half done":
+//! 1. the exchange (nothing stored yet if Concur refuses);
+//! 2. the grant secret, *before* the connection says `active` — a connection
+//!    that claims to be connected always has a grant behind it;
+//! 3. the connection item (created, or updated keeping every setting and
+//!    mapping when the company is already known);
+//! 4. webhooks and the first sync: useful, not essential (the poller covers
+//!    both), so their failure is reported on the page and in the audit, and
+//!    the connection stands.
+//!
+//! Every step can be repeated: the request token stays valid for 24 hours,
+//! so reloading the page after a failure simply runs the flow again.
+
+use std::time::Duration;
+
+use concur::app::AppCredentials;
+use concur::client::{ConcurClient, ConcurError, WebhookSubscription};
+use concur::tokens::{AccessToken, StoredGrant};
+use domain::{CompanyUuid, Connection, ConnectionId, ConnectionStatus, Edition, ReferenceSyncRequest, SyncReason};
+use platform::{
+    ConfigError, Env, audit::AuditLog, connections::ConnectionStore, queue::WorkQueue, secrets::SecretStore,
+};
+
+use crate::{ConnectOutcome, ConnectRequest, Connector, WebhookSetup};
+
+/// Topics subscribed by default. The invoice topic is not documented by
+/// Concur; it is subscribed only where the application is offered it, and
+/// invoices are polled either way.
+pub const DEFAULT_TOPICS: [&str; 2] = ["public.concur.expense.report", "public.concur.invoice.paymentrequest"];
+
+/// Deployment settings of the flow (from the function's environment).
+#[derive(Debug, Clone)]
+pub struct QuickConnectSettings {
+    pub app_secret_id: String,
+    /// `<stack>/connections/`: the grant lives at `<prefix><connection>/concur`.
+    pub secret_prefix: String,
+    /// Where ESS delivers webhooks (`…/concur/events`).
+    pub events_url: String,
+    /// Globally unique prefix of this deployment's subscription ids.
+    pub subscription_prefix: String,
+    pub topics: Vec<String>,
+}
+
+impl QuickConnectSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let topics = match env.optional("CONCUR_EVENT_TOPICS") {
+            Some(list) => list.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect(),
+            None => DEFAULT_TOPICS.iter().map(|t| (*t).to_owned()).collect(),
+        };
+        Ok(Self {
+            app_secret_id: env.required("CONCUR_APP_SECRET_ID")?,
+            secret_prefix: env.required("CONNECTION_SECRET_PREFIX")?,
+            events_url: env.required("CONCUR_EVENTS_URL")?,
+            subscription_prefix: env.required("CONCUR_SUBSCRIPTION_PREFIX")?,
+            topics,
+        })
+    }
+
+    pub fn grant_secret_id(&self, connection: &ConnectionId) -> String {
+        format!("{}{connection}/concur", self.secret_prefix)
+    }
+
+    /// `<prefix>.<topic without "public.concur.">`, in the alphabet ESS
+    /// accepts (lower-case letters, digits, `.` and `-`).
+    pub fn subscription_id(&self, topic: &str) -> String {
+        let short = topic.strip_prefix("public.concur.").unwrap_or(topic);
+        format!("{}.{short}", self.subscription_prefix)
+            .to_ascii_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-' { c } else { '-' })
+            .collect()
+    }
+}
+
+/// The real connector: Concur over HTTP, state in AWS.
+pub struct QuickConnect {
+    pub concur: ConcurClient,
+    pub secrets: SecretStore,
+    pub connections: ConnectionStore,
+    pub queue: WorkQueue,
+    pub audit: AuditLog,
+    pub settings: QuickConnectSettings,
+}
+
+impl QuickConnect {
+    /// Wires the flow from a function environment (the template's variables)
+    /// and one AWS configuration: `main.rs`, the tests and the demo all build
+    /// it this way.
+    pub fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        // An admin is waiting and API Gateway gives us 30 s in all: short
+        // timeouts and few, short retries; a reload of the page retries more.
+        let policy = transport::RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(6),
+        };
+        let http = transport::HttpClient::new(transport::build_client(policy.request_timeout), policy);
+        let retention = env.parsed("AUDIT_RETENTION_DAYS", 400_i64)?;
+        Ok(Self {
+            concur: ConcurClient::new(http),
+            secrets: SecretStore::new(aws_sdk_secretsmanager::Client::new(sdk), Duration::from_secs(300)),
+            connections: ConnectionStore::new(aws_sdk_dynamodb::Client::new(sdk), env.required("CONNECTIONS_TABLE")?),
+            queue: WorkQueue::new(aws_sdk_sqs::Client::new(sdk), env.required("WORK_QUEUE_URL")?),
+            audit: AuditLog::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                env.required("AUDIT_TABLE")?,
+                retention,
+                "oauth-callback",
+            ),
+            settings: QuickConnectSettings::from_env(env)?,
+        })
+    }
+}
+
+impl Connector for QuickConnect {
+    async fn connect(&self, request: ConnectRequest) -> ConnectOutcome {
+        let company = request.company.clone();
+        match self.run(request).await {
+            Ok(outcome) => outcome,
+            Err(Stop::Outcome(outcome)) => outcome,
+            Err(Stop::Internal(reason)) => {
+                tracing::error!(%company, %reason, "connect failed on our side; nothing the admin did");
+                ConnectOutcome::Unavailable
+            }
+        }
+    }
+}
+
+/// Why the flow stopped early.
+enum Stop {
+    /// An answer for the admin (their link, their company, Concur's availability).
+    Outcome(ConnectOutcome),
+    /// Our side failed (configuration, AWS): logged for the operator.
+    Internal(String),
+}
+
+impl From<platform::StoreError> for Stop {
+    fn from(e: platform::StoreError) -> Self {
+        Stop::Internal(e.to_string())
+    }
+}
+
+impl QuickConnect {
+    async fn run(&self, request: ConnectRequest) -> Result<ConnectOutcome, Stop> {
+        let company = request.company.clone();
+        let app: AppCredentials = self.secrets.get_json(&self.settings.app_secret_id).await?.ok_or_else(|| {
+            Stop::Internal(format!("the Concur app secret {} does not exist", self.settings.app_secret_id))
+        })?;
+
+        let token = self
+            .concur
+            .exchange_request_token(&app, &company, &request.request_token)
+            .await
+            .map_err(|e| refusal(&company, e))?;
+        let grant = StoredGrant::from_token(&token).ok_or_else(|| {
+            Stop::Internal(format!("Concur's token answer for company {company} carried no refresh token"))
+        })?;
+        let access = AccessToken::from_response(&token);
+        // The profile only adds the name and edition: a failure leaves them
+        // unknown (shown to the operator) rather than failing the connect.
+        let profile = match self.concur.company_profile(&access).await {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(%company, error = %e, "could not read the company profile; edition left unknown");
+                None
+            }
+        };
+
+        let now = now_rfc3339();
+        let existing = self.connections.find_by_company(&company).await?;
+        let reconnected = existing.is_some();
+        let mut connection = match existing {
+            Some(c) => c,
+            None => {
+                let name = profile.as_ref().and_then(|p| p.name.clone());
+                Connection::new(new_connection_id(&company, name.as_deref()), display_name(&company, name), None, &now)
+            }
+        };
+        let id = connection.connection_id.clone();
+
+        // 2. The grant first: a connection never claims more than it has.
+        self.secrets
+            .put_json(
+                &self.settings.grant_secret_id(&id),
+                &grant.to_secret_json(),
+                &format!("Concur refresh token of connection {id} (written by oauth-callback and on rotation)"),
+            )
+            .await?;
+
+        // 3. The connection: Concur fields refreshed, every setting kept.
+        connection.company_uuid = Some(company.clone());
+        connection.geolocation = Some(token.geolocation.clone());
+        if let Some(p) = &profile {
+            connection.edition = Some(p.edition());
+            connection.edition_name = p.marketing_name.clone();
+        }
+        connection.connected_by = request.admin_user.clone();
+        connection.connected_at = Some(now.clone());
+        connection.concur_refresh_expires_at = grant.refresh_expires_at.and_then(epoch_rfc3339);
+        if connection.status != ConnectionStatus::Disabled {
+            connection.status = ConnectionStatus::Active;
+            connection.status_reason = None;
+        }
+        connection.updated_at = now.clone();
+        if reconnected {
+            self.connections.replace(&connection).await?;
+        } else if let Err(e) = self.connections.create(&connection).await {
+            if !e.conflict {
+                return Err(e.into());
+            }
+            // Two clicks raced: the other one created it; keep its settings.
+            let mut theirs = self.connections.get(&id).await?.ok_or_else(|| Stop::Internal(e.to_string()))?;
+            theirs.company_uuid = connection.company_uuid.clone();
+            theirs.geolocation = connection.geolocation.clone();
+            theirs.edition = connection.edition;
+            theirs.edition_name = connection.edition_name.clone();
+            theirs.connected_by = connection.connected_by.clone();
+            theirs.connected_at = connection.connected_at.clone();
+            theirs.concur_refresh_expires_at = connection.concur_refresh_expires_at.clone();
+            theirs.updated_at = now.clone();
+            self.connections.replace(&theirs).await?;
+            connection = theirs;
+        }
+        tracing::info!(
+            connection = %id,
+            %company,
+            datacenter = %token.geolocation,
+            edition = ?connection.edition,
+            connected_by = request.admin_user.as_deref().unwrap_or("-"),
+            reconnected,
+            "Concur company connected"
+        );
+        let mut event =
+            self.audit.event(id.as_str(), "connection", if reconnected { "reconnected" } else { "connected" }, "ok");
+        event.detail = Some(format!(
+            "company {company} in {}; edition {}; by user {}",
+            token.geolocation,
+            edition_text(connection.edition, connection.edition_name.as_deref()),
+            request.admin_user.as_deref().unwrap_or("unknown")
+        ));
+        self.record(&event).await;
+
+        // 4. Useful, not essential.
+        let webhooks = self.subscribe(&app, &id).await;
+        let sync = ReferenceSyncRequest::new(id.clone(), SyncReason::Connected, time::OffsetDateTime::now_utc());
+        let sync_queued = match self.queue.send_reference_sync(&sync).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(connection = %id, error = %e, "could not queue the first reference sync; the scheduled sync will cover it");
+                let mut event = self.audit.event(id.as_str(), "connection", "reference_sync_requested", "failed");
+                event.detail = Some(e.to_string());
+                self.record(&event).await;
+                false
+            }
+        };
+
+        Ok(ConnectOutcome::Connected {
+            connection_id: id.to_string(),
+            company_name: profile.and_then(|p| p.name),
+            edition: connection.edition,
+            erp_configured: connection.erp.is_some(),
+            reconnected,
+            webhooks,
+            sync_queued,
+        })
+    }
+
+    /// Creates or refreshes this deployment's webhook subscriptions. They
+    /// belong to the application (Concur adds each connected company), so
+    /// every connect re-asserts the same ids: idempotent, self-healing.
+    async fn subscribe(&self, app: &AppCredentials, connection: &ConnectionId) -> WebhookSetup {
+        let mut setup = WebhookSetup::default();
+        let result: Result<(), ConcurError> = async {
+            let app_token = self.concur.app_token(app).await?;
+            let offered = self.concur.event_topics(app, &app_token.access_token).await?;
+            for topic in &self.settings.topics {
+                if !offered.iter().any(|t| t == topic) {
+                    setup.not_offered.push(topic.clone());
+                    continue;
+                }
+                let subscription = WebhookSubscription {
+                    id: self.settings.subscription_id(topic),
+                    topic: topic.clone(),
+                    endpoint: self.settings.events_url.clone(),
+                    filter: ".*".to_owned(),
+                };
+                self.concur.put_webhook_subscription(app, &app_token.access_token, &subscription).await?;
+                setup.subscribed.push(topic.clone());
+            }
+            Ok(())
+        }
+        .await;
+        let (outcome, detail) = match &result {
+            Ok(()) => (
+                "ok",
+                format!(
+                    "subscribed: {}; not offered to the application: {}",
+                    list_or_none(&setup.subscribed),
+                    list_or_none(&setup.not_offered)
+                ),
+            ),
+            Err(e) => {
+                tracing::error!(%connection, error = %e, advice = e.advice(), "webhook subscriptions could not be set up; polling still runs");
+                setup.error = Some(e.to_string());
+                ("failed", format!("{e} ({})", e.advice()))
+            }
+        };
+        let mut event = self.audit.event(connection.as_str(), "connection", "webhooks", outcome);
+        event.detail = Some(detail);
+        self.record(&event).await;
+        setup
+    }
+
+    /// The audit trail is evidence, not control flow: a failed write is
+    /// logged and the connect goes on.
+    async fn record(&self, event: &platform::audit::AuditEvent) {
+        if let Err(e) = self.audit.record(event).await {
+            tracing::error!(connection = %event.connection_id, step = %event.step, error = %e, "audit write failed");
+        }
+    }
+}
+
+/// Maps a failed exchange to what the admin is told.
+fn refusal(company: &CompanyUuid, error: ConcurError) -> Stop {
+    match &error {
+        ConcurError::Grant(e) if e.error == "invalid_grant" => {
+            tracing::warn!(%company, code = ?e.code, "Concur refused the request token (expired, used up or wrong)");
+            Stop::Outcome(ConnectOutcome::RequestTokenRefused)
+        }
+        // 53: "company is not enabled for this client".
+        ConcurError::Grant(e) if e.code == Some(53) => {
+            tracing::warn!(%company, "Concur says the company is not enabled for this application");
+            Stop::Outcome(ConnectOutcome::CompanyNotEnabled)
+        }
+        ConcurError::Transport(_) => {
+            tracing::warn!(%company, error = %error, "Concur could not be reached for the token exchange");
+            Stop::Outcome(ConnectOutcome::ConcurUnavailable)
+        }
+        // invalid_client (our app credentials), bad request shapes, malformed answers: ours to fix.
+        _ => Stop::Internal(format!("the token exchange for company {company} failed: {error} ({})", error.advice())),
+    }
+}
+
+/// `<slug of the company name>-<first 8 of the UUID>`, or `concur-<8>`:
+/// readable in logs and table keys, unique per company.
+pub fn new_connection_id(company: &CompanyUuid, name: Option<&str>) -> ConnectionId {
+    let short: String = company.as_str().chars().filter(char::is_ascii_hexdigit).take(8).collect();
+    let mut slug = String::new();
+    for c in name.unwrap_or("").chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+        if slug.len() >= 40 {
+            break;
+        }
+    }
+    let slug = slug.trim_matches('-');
+    let raw = if slug.is_empty() { format!("concur-{short}") } else { format!("{slug}-{short}") };
+    // Both forms are in the ConnectionId alphabet; the fallback cannot fail.
+    ConnectionId::parse(&raw).unwrap_or_else(|_| ConnectionId::parse("concur").expect("a literal id is valid"))
+}
+
+fn display_name(company: &CompanyUuid, name: Option<String>) -> String {
+    name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| format!("Concur company {company}"))
+}
+
+fn edition_text(edition: Option<Edition>, raw: Option<&str>) -> String {
+    match (edition, raw) {
+        (Some(Edition::Professional), _) => "Professional".into(),
+        (Some(Edition::Standard), _) => "Standard".into(),
+        (_, Some(raw)) => format!("unknown (\"{raw}\")"),
+        _ => "unknown".into(),
+    }
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() { "none".into() } else { items.join(", ") }
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+fn epoch_rfc3339(epoch: i64) -> Option<String> {
+    time::OffsetDateTime::from_unix_timestamp(epoch).ok()?.format(&time::format_description::well_known::Rfc3339).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_ids_are_readable_and_unique_per_company() {
+        let company = CompanyUuid::parse("8568a4cd-8ffc-49d6-9417-be2d69aa075f").unwrap();
+        assert_eq!(new_connection_id(&company, Some("Sandbox Corp (EMEA)")).as_str(), "sandbox-corp-emea-8568a4cd");
+        assert_eq!(new_connection_id(&company, None).as_str(), "concur-8568a4cd");
+        assert_eq!(new_connection_id(&company, Some("  ---  ")).as_str(), "concur-8568a4cd");
+        assert_eq!(new_connection_id(&company, Some("Ünïcode GmbH")).as_str(), "n-code-gmbh-8568a4cd");
+        let long = "a".repeat(200);
+        assert!(new_connection_id(&company, Some(&long)).as_str().len() <= 64);
+    }
+
+    #[test]
+    fn subscription_ids_fit_what_ess_accepts() {
+        let settings = QuickConnectSettings {
+            app_secret_id: String::new(),
+            secret_prefix: "Stack/connections/".into(),
+            events_url: String::new(),
+            subscription_prefix: "concur-erp-connector.eu-west-1.My_Stack".into(),
+            topics: vec![],
+        };
+        assert_eq!(
+            settings.subscription_id("public.concur.expense.report"),
+            "concur-erp-connector.eu-west-1.my-stack.expense.report"
+        );
+        assert_eq!(settings.grant_secret_id(&ConnectionId::parse("acme").unwrap()), "Stack/connections/acme/concur");
+    }
+}

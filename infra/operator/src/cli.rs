@@ -1,0 +1,142 @@
+//! The command line. Values are kept as text here and parsed by
+//! [`crate::settings`], so every refusal is worded by us, names the flag and
+//! happens before anything is written.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Configure and check the connections of a Concur → ERP connector stack.
+#[derive(Debug, Parser)]
+#[command(name = "connector", version, about)]
+pub struct Cli {
+    /// The SAM stack's name (its tables are `<stack>-connections`, …).
+    #[arg(long, env = "CONNECTOR_STACK", global = true)]
+    pub stack: Option<String>,
+
+    /// The Concur application secret (name or ARN); default `<stack>/concur-app`.
+    #[arg(long, env = "CONCUR_APP_SECRET_ID", global = true)]
+    pub concur_app_secret: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List, show, create, update and test connections.
+    #[command(subcommand)]
+    Connections(ConnectionsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectionsCommand {
+    /// One line per connection.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every setting of one connection (ERP credentials: only where they are stored and their keys).
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a connection (refused if it exists).
+    Create(CreateArgs),
+    /// Change the given settings of a connection; everything else is kept.
+    Update(UpdateArgs),
+    /// Check the Concur side and the ERP side, one line per check.
+    Test { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    pub id: String,
+    /// Display name.
+    #[arg(long)]
+    pub name: String,
+    #[command(flatten)]
+    pub settings: SettingsFlags,
+    /// Create it switched off.
+    #[arg(long)]
+    pub disable: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    pub id: String,
+    /// Display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub settings: SettingsFlags,
+    /// Stop borrowing concurrency from another connection.
+    #[arg(long, conflicts_with = "borrow_concurrency_from")]
+    pub no_borrow: bool,
+    /// Switch the connection on again.
+    #[arg(long, conflicts_with = "disable")]
+    pub enable: bool,
+    /// Switch the connection off (documents stop flowing; nothing is lost).
+    #[arg(long)]
+    pub disable: bool,
+}
+
+/// Settings shared by `create` and `update`; absent = unchanged (update) or default (create).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SettingsFlags {
+    /// The Concur company's UUID.
+    #[arg(long)]
+    pub company_uuid: Option<String>,
+    /// acumatica | ifs_cloud | infor
+    #[arg(long)]
+    pub erp: Option<String>,
+    /// The ERP instance's base URL (https; Acumatica: everything before /entity).
+    #[arg(long)]
+    pub erp_url: Option<String>,
+    /// Acumatica tenant login name.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Acumatica endpoint name (default `Default`).
+    #[arg(long)]
+    pub endpoint_name: Option<String>,
+    /// Acumatica endpoint version (default `24.200.001`).
+    #[arg(long)]
+    pub endpoint_version: Option<String>,
+    /// Acumatica branch ID (`--branch ""` removes it).
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// IFS Cloud namespace (Keycloak realm).
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// IFS Cloud company.
+    #[arg(long)]
+    pub ifs_company: Option<String>,
+    /// JSON file with the ERP credentials (never give credentials on the command line).
+    #[arg(long, value_name = "FILE.json")]
+    pub erp_credentials_file: Option<PathBuf>,
+    /// "every 15m", "every 2h", "daily 06:00", "weekly mon 06:00" (UTC).
+    #[arg(long)]
+    pub schedule: Option<String>,
+    /// Comma list of expense, invoice, cashadvance.
+    #[arg(long)]
+    pub document_types: Option<String>,
+    /// Documents worked on at once, 1–25.
+    #[arg(long, allow_hyphen_values = true)]
+    pub concurrency: Option<String>,
+    /// Use another connection's concurrency slots (same ERP instance).
+    #[arg(long, value_name = "ID")]
+    pub borrow_concurrency_from: Option<String>,
+    /// Confirm postings back to Concur: true | false.
+    #[arg(long)]
+    pub confirm_postings: Option<String>,
+    /// What expense reports become: ap_bill | journal.
+    #[arg(long)]
+    pub expense_as: Option<String>,
+    /// What invoices become: ap_bill | journal.
+    #[arg(long)]
+    pub invoice_as: Option<String>,
+    /// What cash advances become: ap_bill | journal.
+    #[arg(long)]
+    pub cash_advance_as: Option<String>,
+}

@@ -1,0 +1,475 @@
+//! The commands: plain async functions over [`Deps`], writing to `out`.
+//! Every check runs before the first write; writes are the connection item
+//! first (conditional), then the ERP secret.
+
+use std::io::Write;
+use std::path::Path;
+
+use concur::{AppCredentials, ConcurClient, TokenManager, TokenOptions};
+use domain::{Connection, ConnectionId, ConnectionStatus, ErpSettings, ErpUrl};
+use erp::acumatica::{AcumaticaClient, AcumaticaCredentials, AcumaticaError};
+use platform::concur_grants::ConcurGrantStore;
+use serde_json::Value;
+
+use crate::cli::{CreateArgs, SettingsFlags, UpdateArgs};
+use crate::dns::{Resolution, check_host};
+use crate::render::{self, CredentialState};
+use crate::settings::{self, Refusal};
+use crate::{CliError, Deps, Outcome};
+
+const DISABLED_REASON: &str = "switched off by an operator (`connector connections update ID --enable` switches it on)";
+
+fn parse_id(raw: &str) -> Result<ConnectionId, CliError> {
+    ConnectionId::parse(raw.trim()).map_err(|e| CliError::Refused(Refusal(e.to_string())))
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+async fn load(deps: &Deps, id: &ConnectionId) -> Result<Connection, CliError> {
+    deps.connections.get(id).await?.ok_or_else(|| CliError::NotFound(id.to_string()))
+}
+
+async fn credential_state(deps: &Deps, id: &ConnectionId) -> CredentialState {
+    let secret = deps.names.erp_secret(id);
+    let keys = match deps.secrets.get_json::<Value>(&secret).await {
+        Ok(Some(Value::Object(map))) => {
+            let mut keys: Vec<String> = map.keys().cloned().collect();
+            keys.sort();
+            Ok(Some(keys))
+        }
+        Ok(Some(_)) => Err("it is not a JSON object".to_owned()),
+        Ok(None) => Ok(None),
+        Err(e) => Err(e.message),
+    };
+    CredentialState { secret, keys }
+}
+
+/// `connections list`
+pub async fn list(deps: &Deps, json: bool, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    let all = deps.connections.list().await?;
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &all).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+    } else {
+        render::table(&all, out)?;
+    }
+    Ok(Outcome::Done)
+}
+
+/// `connections show ID`
+pub async fn show(deps: &Deps, raw_id: &str, json: bool, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    let id = parse_id(raw_id)?;
+    let connection = load(deps, &id).await?;
+    let credentials = credential_state(deps, &id).await;
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &render::details_json(&connection, &credentials))
+            .map_err(std::io::Error::from)?;
+        writeln!(out)?;
+    } else {
+        render::details(&connection, &credentials, out)?;
+    }
+    Ok(Outcome::Done)
+}
+
+/// A credentials file read and checked for the connection's ERP.
+struct Credentials {
+    file: String,
+    value: Value,
+    keys: Vec<String>,
+}
+
+fn read_credentials(path: Option<&Path>, erp: Option<&ErpSettings>) -> Result<Option<Credentials>, CliError> {
+    let Some(path) = path else { return Ok(None) };
+    let file = path.display().to_string();
+    let Some(erp) = erp else {
+        return Err(Refusal("--erp-credentials-file needs an ERP: add --erp acumatica|ifs_cloud|infor".into()).into());
+    };
+    let bytes = std::fs::read(path).map_err(|e| Refusal(format!("cannot read credentials file {file}: {e}")))?;
+    let (value, keys) = settings::parse_credentials(erp, &file, &bytes)?;
+    Ok(Some(Credentials { file, value, keys }))
+}
+
+/// Resolves each URL's host: refuses non-public answers, warns about names
+/// that do not resolve (they may be created later; `test` checks again).
+async fn check_resolution(deps: &Deps, urls: &[ErpUrl], out: &mut dyn Write) -> Result<(), CliError> {
+    for url in urls {
+        match check_host(url, deps.url_policy, &deps.resolver).await {
+            Resolution::Public => {}
+            Resolution::Unresolved(why) => writeln!(out, "warning: {why}; accepted, but check the name")?,
+            Resolution::NotPublic(why) => return Err(Refusal(why).into()),
+        }
+    }
+    Ok(())
+}
+
+/// The URLs that will receive credentials: the ERP URL (when new or
+/// changed) and those inside a credentials file.
+fn urls_to_resolve(
+    deps: &Deps,
+    before: Option<&ErpSettings>,
+    after: Option<&ErpSettings>,
+    credentials: Option<&Credentials>,
+) -> Result<Vec<ErpUrl>, CliError> {
+    let mut urls = Vec::new();
+    if let Some(url) = after.and_then(ErpSettings::base_url) {
+        if before.and_then(ErpSettings::base_url) != Some(url) {
+            urls.push(url.clone());
+        }
+    }
+    if let (Some(erp), Some(c)) = (after, credentials) {
+        urls.extend(settings::credential_urls(erp.kind(), &c.value, deps.url_policy, &c.file)?);
+    }
+    Ok(urls)
+}
+
+/// Runs the checks that need the other connections.
+async fn check_against_others(deps: &Deps, connection: &Connection, flags: &SettingsFlags) -> Result<(), CliError> {
+    if flags.borrow_concurrency_from.is_none() && flags.company_uuid.is_none() {
+        return Ok(());
+    }
+    let all = deps.connections.list().await?;
+    settings::check_borrowing(connection, &all)?;
+    settings::check_company_unique(connection, &all)?;
+    Ok(())
+}
+
+async fn store_credentials(
+    deps: &Deps,
+    id: &ConnectionId,
+    credentials: &Credentials,
+    what_happened: &str,
+) -> Result<(), CliError> {
+    let secret = deps.names.erp_secret(id);
+    let description = format!("ERP credentials of connection {id} (written by the connector CLI)");
+    deps.secrets.put_json(&secret, &credentials.value, &description).await.map_err(|e| {
+        CliError::Partial(format!(
+            "connection {id} was {what_happened}, but storing its ERP credentials in secret {secret} failed: {e}. \
+             Fix the cause (Secrets Manager permissions or quota in this account/region) and run `connector \
+             connections update {id} --erp-credentials-file {}`",
+            credentials.file
+        ))
+    })
+}
+
+/// `connections create ID --name NAME …`
+pub async fn create(deps: &Deps, args: &CreateArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    let id = parse_id(&args.id)?;
+    let name = settings::text("--name", &args.name, 200)?;
+    let parsed = settings::parse_flags(&args.settings, deps.url_policy)?;
+    let now = now_rfc3339();
+    let mut connection = Connection::new(id.clone(), name, None, &now);
+    let kind = parsed.erp_kind;
+    connection.flow = domain::FlowOptions::default_for(kind);
+    settings::apply(&mut connection, &parsed)?;
+    if args.disable {
+        connection.status = ConnectionStatus::Disabled;
+        connection.status_reason = Some(DISABLED_REASON.into());
+    }
+    let credentials = read_credentials(args.settings.erp_credentials_file.as_deref(), connection.erp.as_ref())?;
+    if deps.connections.get(&id).await?.is_some() {
+        return Err(Refusal(format!(
+            "connection {id} already exists; change it with `connector connections update {id} …`"
+        ))
+        .into());
+    }
+    let urls = urls_to_resolve(deps, None, connection.erp.as_ref(), credentials.as_ref())?;
+    check_resolution(deps, &urls, out).await?;
+    check_against_others(deps, &connection, &args.settings).await?;
+
+    deps.connections.create(&connection).await.map_err(|e| match e.conflict {
+        true => {
+            CliError::Refused(Refusal(format!("connection {id} already exists (created just now by someone else)")))
+        }
+        false => CliError::Store(e),
+    })?;
+    writeln!(out, "created connection {id} ({})", render::status(connection.status))?;
+    match &credentials {
+        Some(c) => {
+            store_credentials(deps, &id, c, "created").await?;
+            writeln!(
+                out,
+                "stored ERP credentials in secret {} (keys: {})",
+                deps.names.erp_secret(&id),
+                c.keys.join(", ")
+            )?;
+        }
+        None if connection.erp.is_some() => writeln!(
+            out,
+            "no ERP credentials given: store them with `connector connections update {id} --erp-credentials-file FILE`"
+        )?,
+        None => {}
+    }
+    writeln!(out, "next: `connector connections test {id}`")?;
+    Ok(Outcome::Done)
+}
+
+/// Top-level settings that differ (by their stored form).
+fn changed_fields(before: &Connection, after: &Connection) -> Vec<String> {
+    let (Ok(Value::Object(a)), Ok(Value::Object(b))) = (serde_json::to_value(before), serde_json::to_value(after))
+    else {
+        return vec!["settings".into()];
+    };
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter().filter(|k| k.as_str() != "updated_at" && a.get(*k) != b.get(*k)).cloned().collect()
+}
+
+/// `connections update ID …`
+pub async fn update(deps: &Deps, args: &UpdateArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    let id = parse_id(&args.id)?;
+    let name = args.name.as_deref().map(|n| settings::text("--name", n, 200)).transpose()?;
+    let parsed = settings::parse_flags(&args.settings, deps.url_policy)?;
+    let current = load(deps, &id).await?;
+    let mut next = current.clone();
+    settings::apply(&mut next, &parsed)?;
+    if let Some(name) = name {
+        next.name = name;
+    }
+    if args.no_borrow {
+        next.borrow_concurrency_from = None;
+    }
+    if args.disable {
+        next.status = ConnectionStatus::Disabled;
+        next.status_reason = Some(DISABLED_REASON.into());
+    } else if args.enable && current.status == ConnectionStatus::Disabled {
+        // The grant's health is re-established by the next token refresh.
+        next.status = if next.connected_at.is_some() { ConnectionStatus::Active } else { ConnectionStatus::Pending };
+        next.status_reason = None;
+    }
+    let old_kind = current.erp.as_ref().map(ErpSettings::kind);
+    let new_kind = next.erp.as_ref().map(ErpSettings::kind);
+    if old_kind.is_some() && old_kind != new_kind && args.settings.erp_credentials_file.is_none() {
+        let (old, new) = (old_kind.map(|k| k.to_string()).unwrap_or_default(), new_kind.map(|k| k.to_string()));
+        return Err(Refusal(format!(
+            "switching connection {id} from {old} to {} needs --erp-credentials-file with its credentials (the stored \
+             ones are for {old})",
+            new.unwrap_or_default()
+        ))
+        .into());
+    }
+    let credentials = read_credentials(args.settings.erp_credentials_file.as_deref(), next.erp.as_ref())?;
+    let urls = urls_to_resolve(deps, current.erp.as_ref(), next.erp.as_ref(), credentials.as_ref())?;
+    check_resolution(deps, &urls, out).await?;
+    check_against_others(deps, &next, &args.settings).await?;
+
+    let changed = changed_fields(&current, &next);
+    if changed.is_empty() && credentials.is_none() {
+        writeln!(out, "connection {id}: nothing to change")?;
+        return Ok(Outcome::Done);
+    }
+    if !changed.is_empty() {
+        next.updated_at = now_rfc3339();
+        deps.connections.replace(&next).await?;
+        writeln!(out, "updated connection {id} (changed: {})", changed.join(", "))?;
+    }
+    if let Some(c) = &credentials {
+        let what = if changed.is_empty() { "left as it was" } else { "updated" };
+        store_credentials(deps, &id, c, what).await?;
+        writeln!(out, "stored ERP credentials in secret {} (keys: {})", deps.names.erp_secret(&id), c.keys.join(", "))?;
+    }
+    Ok(Outcome::Done)
+}
+
+/// One check's line: `✓`, `✗` (with the reason and the fix) or `-` (skipped).
+struct Report<'a> {
+    out: &'a mut dyn Write,
+    passed: usize,
+    failed: usize,
+    skipped: usize,
+}
+
+impl Report<'_> {
+    fn pass(&mut self, what: &str, detail: &str) -> std::io::Result<()> {
+        self.passed += 1;
+        writeln!(self.out, "✓ {what}: {detail}")
+    }
+
+    fn fail(&mut self, what: &str, reason: &str, fix: &str) -> std::io::Result<()> {
+        self.failed += 1;
+        writeln!(self.out, "✗ {what}: {reason}")?;
+        writeln!(self.out, "    fix: {fix}")
+    }
+
+    fn skip(&mut self, what: &str, why: &str) -> std::io::Result<()> {
+        self.skipped += 1;
+        writeln!(self.out, "- {what}: skipped: {why}")
+    }
+}
+
+/// `connections test ID`: each side separately; non-zero exit when any check fails.
+pub async fn test(deps: &Deps, raw_id: &str, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    let id = parse_id(raw_id)?;
+    let connection = load(deps, &id).await?;
+    let erp = connection.erp.as_ref().map_or_else(|| "no ERP".to_owned(), |e| e.kind().to_string());
+    writeln!(out, "connection {id} ({}, {erp})", render::status(connection.status))?;
+    let mut report = Report { out, passed: 0, failed: 0, skipped: 0 };
+    concur_checks(deps, &connection, &mut report).await?;
+    erp_checks(deps, &connection, &mut report).await?;
+    let Report { out, passed, failed, skipped } = report;
+    writeln!(out, "{passed} passed, {failed} failed, {skipped} skipped")?;
+    Ok(if failed > 0 { Outcome::ChecksFailed } else { Outcome::Done })
+}
+
+async fn concur_checks(deps: &Deps, connection: &Connection, report: &mut Report<'_>) -> Result<(), CliError> {
+    const TOKEN: &str = "Concur access token";
+    const PROFILE: &str = "Concur company profile";
+    let app_secret = &deps.names.concur_app_secret;
+    let app = match deps.secrets.get_json::<AppCredentials>(app_secret).await {
+        Ok(Some(app)) => app,
+        Ok(None) => {
+            report.fail(
+                TOKEN,
+                &format!("the Concur application secret {app_secret} does not exist"),
+                "create it (README, Deploy step 1) or name it with --concur-app-secret / CONCUR_APP_SECRET_ID",
+            )?;
+            return Ok(report.skip(PROFILE, "needs an access token")?);
+        }
+        Err(e) => {
+            report.fail(
+                TOKEN,
+                &e.to_string(),
+                "the secret must hold client_id, client_secret and app_base_url (README, Deploy step 1)",
+            )?;
+            return Ok(report.skip(PROFILE, "needs an access token")?);
+        }
+    };
+    let client = ConcurClient::new(deps.http.clone());
+    let store = ConcurGrantStore::new(
+        deps.secrets.clone(),
+        deps.dynamodb.clone(),
+        deps.names.connections_table.clone(),
+        deps.names.secret_prefix.clone(),
+    );
+    let tokens = TokenManager::new(client.clone(), app, store, TokenOptions::default());
+    let token = match tokens.access_token(&connection.connection_id).await {
+        Ok(token) => {
+            report.pass(TOKEN, &format!("issued for datacenter {}", token.geolocation))?;
+            token
+        }
+        Err(e) => {
+            report.fail(TOKEN, &e.to_string(), e.advice())?;
+            return Ok(report.skip(PROFILE, "needs an access token")?);
+        }
+    };
+    match client.company_profile(&token).await {
+        Ok(profile) => {
+            let company = profile.id.as_deref().unwrap_or("no id");
+            let expected = connection.company_uuid.as_ref().map(|c| c.as_str());
+            if expected.is_some_and(|e| !e.eq_ignore_ascii_case(company)) {
+                report.fail(
+                    PROFILE,
+                    &format!(
+                        "the grant belongs to company {company}, but the connection is for {}",
+                        expected.unwrap_or_default()
+                    ),
+                    "an admin of the right company must click Connect in the Concur App Center, or correct \
+                     --company-uuid",
+                )?;
+            } else {
+                let name = profile.name.as_deref().unwrap_or("(no name)");
+                let edition = format!("{:?}", profile.edition()).to_lowercase();
+                report.pass(PROFILE, &format!("{name} ({company}), edition {edition}"))?;
+            }
+        }
+        Err(e) => report.fail(PROFILE, &e.to_string(), e.advice())?,
+    }
+    Ok(())
+}
+
+async fn erp_checks(deps: &Deps, connection: &Connection, report: &mut Report<'_>) -> Result<(), CliError> {
+    let id = &connection.connection_id;
+    match &connection.erp {
+        None => report.fail(
+            "ERP settings",
+            "no ERP is configured for this connection",
+            &format!(
+                "`connector connections update {id} --erp acumatica --erp-url URL --tenant T --erp-credentials-file \
+                 FILE`"
+            ),
+        )?,
+        Some(ErpSettings::Acumatica(settings)) => acumatica_checks(deps, id, settings, report).await?,
+        Some(ErpSettings::IfsCloud(_)) => {
+            report.skip("IFS Cloud sign-in and read", "the check arrives with the IFS Cloud adapter")?
+        }
+        Some(ErpSettings::Infor(_)) => {
+            report.skip("Infor sign-in and read", "the check arrives with the Infor adapter")?
+        }
+    }
+    Ok(())
+}
+
+async fn acumatica_checks(
+    deps: &Deps,
+    id: &ConnectionId,
+    settings: &domain::AcumaticaSettings,
+    report: &mut Report<'_>,
+) -> Result<(), CliError> {
+    const SIGN_IN: &str = "Acumatica sign-in";
+    const READ: &str = "Acumatica read";
+    let secret = deps.names.erp_secret(id);
+    let store_again = format!("`connector connections update {id} --erp-credentials-file FILE`");
+    let credentials = match deps.secrets.get_json::<AcumaticaCredentials>(&secret).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            report.fail(SIGN_IN, &format!("no ERP credentials are stored (secret {secret})"), &store_again)?;
+            return Ok(report.skip(READ, "needs a sign-in")?);
+        }
+        Err(e) => {
+            report.fail(SIGN_IN, &e.to_string(), &store_again)?;
+            return Ok(report.skip(READ, "needs a sign-in")?);
+        }
+    };
+    // DNS may have changed since the URL was stored: check before sending credentials.
+    if let Resolution::NotPublic(why) = check_host(&settings.base_url, deps.url_policy, &deps.resolver).await {
+        report.fail(SIGN_IN, &why, &format!("`connector connections update {id} --erp-url URL`"))?;
+        return Ok(report.skip(READ, "needs a sign-in")?);
+    }
+    let client = AcumaticaClient::new(deps.http.clone(), settings.clone(), credentials.clone());
+    if let Err(e) = client.authenticate().await {
+        report.fail(SIGN_IN, &e.to_string(), &acumatica_fix(&e, id))?;
+        return Ok(report.skip(READ, "needs a sign-in")?);
+    }
+    report.pass(
+        SIGN_IN,
+        &format!("tenant {} at {} as user {}", settings.tenant, settings.base_url, credentials.username),
+    )?;
+    match client.read_probe().await {
+        Ok(()) => report.pass(READ, &format!("{}/{} Vendor", settings.endpoint_name, settings.endpoint_version))?,
+        Err(e) => report.fail(READ, &e.to_string(), &acumatica_fix(&e, id))?,
+    }
+    Ok(())
+}
+
+/// Which command fixes an Acumatica failure.
+fn acumatica_fix(e: &AcumaticaError, id: &ConnectionId) -> String {
+    match e {
+        AcumaticaError::InvalidClient { .. } => format!(
+            "correct the credentials file and store it with `connector connections update {id} \
+             --erp-credentials-file FILE` (or correct the tenant with `--tenant`)"
+        ),
+        AcumaticaError::InvalidUser { .. }
+        | AcumaticaError::InvalidScope { .. }
+        | AcumaticaError::TokenRefused { .. } => {
+            format!(
+                "fix it in Acumatica or in the credentials file, then `connector connections update {id} \
+                 --erp-credentials-file FILE`"
+            )
+        }
+        AcumaticaError::NoTokenEndpoint { .. } | AcumaticaError::Unreachable { .. } => {
+            format!("`connector connections update {id} --erp-url URL` if the URL is wrong; then test again")
+        }
+        AcumaticaError::EndpointNotPublished { .. } => {
+            format!("`connector connections update {id} --endpoint-version V` (and `--endpoint-name N` if it differs)")
+        }
+        AcumaticaError::Unauthorized { .. } | AcumaticaError::Forbidden { .. } => {
+            "give the integration user the rights named above in Acumatica, then test again".to_owned()
+        }
+        AcumaticaError::Unavailable { .. } => "wait a few minutes and test again; nothing to change".to_owned(),
+        AcumaticaError::Rejected { .. } | AcumaticaError::Malformed { .. } => {
+            "check the instance's web service endpoint configuration; report the message if it persists".to_owned()
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! Acumatica's contract-based REST API: OAuth sign-in and a cheap read
+//! (the first piece of the adapter; posting comes with its own issue).
+//!
+//! Sign-in is the OAuth password grant at `{base_url}/identity/connect/token`
+//! with `client_id` = `<guid>@<tenant>` and scope `api offline_access`
+//! (reference §3a), not a cookie session: sessions hold a licensed API seat
+//! until they time out. The access token is kept in memory until shortly
+//! before it expires and then renewed with the refresh token (which
+//! Acumatica rotates); a refused refresh falls back to the password grant.
+//! A 401 on an API call drops the token, signs in again and retries once.
+
+mod error;
+
+use std::time::{Duration, Instant};
+
+use domain::{AcumaticaSettings, Failure, Secret};
+use serde::Deserialize;
+use serde_json::Value;
+use transport::{HttpClient, Idempotency, TransportError};
+
+pub use error::AcumaticaError;
+
+use crate::{ErpAdapter, ErpReference};
+
+const SERVICE: &str = "acumatica";
+const TOKEN_PATH: &str = "/identity/connect/token";
+const SCOPE: &str = "api offline_access";
+/// Renew this long before the token expires (at most half its lifetime).
+const RENEW_MARGIN: Duration = Duration::from_secs(60);
+/// Longest token lifetime believed (guards the clock arithmetic).
+const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// Used when a token answer omits `expires_in` (the reference's usual value).
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
+/// Longest Acumatica error text kept in a message.
+const MESSAGE_LIMIT: usize = 300;
+
+/// The connection's ERP secret for Acumatica (keys listed in
+/// [`crate::credentials::CredentialKeys`]).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AcumaticaCredentials {
+    /// The connected application's client id: its GUID, or the full
+    /// `<guid>@<tenant>` as Acumatica displays it.
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// The integration user.
+    pub username: String,
+    pub password: Secret,
+}
+
+impl AcumaticaCredentials {
+    /// The OAuth `client_id`: `<guid>@<tenant>`. One already carrying an
+    /// `@tenant` suffix is sent as given (it is how SM303010 shows it).
+    pub fn oauth_client_id(&self, tenant: &str) -> String {
+        let id = self.client_id.trim();
+        if id.contains('@') { id.to_owned() } else { format!("{id}@{tenant}") }
+    }
+}
+
+struct CachedToken {
+    value: Secret,
+    renew_at: Instant,
+}
+
+#[derive(Default)]
+struct Tokens {
+    access: Option<CachedToken>,
+    refresh: Option<Secret>,
+}
+
+/// One Acumatica tenant's API, signed in as the integration user.
+pub struct AcumaticaClient {
+    http: HttpClient,
+    settings: AcumaticaSettings,
+    credentials: AcumaticaCredentials,
+    /// Held across a token call so concurrent tasks share one sign-in.
+    tokens: tokio::sync::Mutex<Tokens>,
+}
+
+enum Grant<'a> {
+    Password,
+    Refresh(&'a Secret),
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: Secret,
+    #[serde(default)]
+    expires_in: Option<Value>,
+    #[serde(default)]
+    refresh_token: Option<Secret>,
+}
+
+#[derive(Deserialize)]
+struct OAuthRefusal {
+    error: String,
+}
+
+impl AcumaticaClient {
+    pub fn new(http: HttpClient, settings: AcumaticaSettings, credentials: AcumaticaCredentials) -> Self {
+        Self { http, settings, credentials, tokens: tokio::sync::Mutex::default() }
+    }
+
+    pub fn settings(&self) -> &AcumaticaSettings {
+        &self.settings
+    }
+
+    fn base(&self) -> &str {
+        self.settings.base_url.as_str().trim_end_matches('/')
+    }
+
+    /// `{base}/entity/{endpoint}/{version}/{entity}`.
+    fn entity_url(&self, entity: &str) -> String {
+        format!("{}/entity/{}/{}/{entity}", self.base(), self.settings.endpoint_name, self.settings.endpoint_version)
+    }
+
+    /// Signs in (or reuses the cached token): proves client and user credentials.
+    pub async fn authenticate(&self) -> Result<(), AcumaticaError> {
+        self.access_token().await.map(drop)
+    }
+
+    /// `GET …/Vendor?$top=1&$select=VendorID`: proves URL, endpoint version
+    /// and the user's read access with one small answer.
+    pub async fn read_probe(&self) -> Result<(), AcumaticaError> {
+        let url = format!("{}?$top=1&$select=VendorID", self.entity_url("Vendor"));
+        let response = self.get_authorized(&url).await?;
+        let status = response.status().as_u16();
+        if response.status().is_success() {
+            let bytes = response.bytes().await.map_err(|e| AcumaticaError::Malformed {
+                what: "a Vendor read",
+                detail: format!("the body could not be read: {e}"),
+            })?;
+            return match serde_json::from_slice::<Value>(&bytes) {
+                Ok(Value::Array(_)) => Ok(()),
+                _ => Err(AcumaticaError::Malformed {
+                    what: "a Vendor read",
+                    detail: "expected a JSON array of vendors".into(),
+                }),
+            };
+        }
+        let body = transport::bounded_text(response).await;
+        Err(match status {
+            401 => AcumaticaError::Unauthorized {
+                tenant: self.settings.tenant.clone(),
+                username: self.credentials.username.clone(),
+            },
+            403 => AcumaticaError::Forbidden {
+                tenant: self.settings.tenant.clone(),
+                username: self.credentials.username.clone(),
+                what: "vendors (screen AP303000)",
+            },
+            404 => self.endpoint_not_published().await,
+            _ => AcumaticaError::Rejected { status, what: "a Vendor read", message: error_message(&body) },
+        })
+    }
+
+    /// Sign-in plus one cheap authenticated read.
+    pub async fn check_access(&self) -> Result<(), AcumaticaError> {
+        self.authenticate().await?;
+        self.read_probe().await
+    }
+
+    /// A GET with the bearer token; a 401 drops the token and retries once
+    /// with a new one (the token may have been revoked or expired early).
+    async fn get_authorized(&self, url: &str) -> Result<reqwest::Response, AcumaticaError> {
+        let mut retried = false;
+        loop {
+            let token = self.access_token().await?;
+            let response = self
+                .http
+                .send(SERVICE, Idempotency::Safe, |c| {
+                    c.get(url).bearer_auth(token.expose()).header(reqwest::header::ACCEPT, "application/json")
+                })
+                .await
+                .map_err(|e| self.transport_error(e))?;
+            if response.status().as_u16() == 401 && !retried {
+                tracing::info!(service = SERVICE, "Acumatica refused the access token; signing in again");
+                self.forget(&token).await;
+                retried = true;
+                continue;
+            }
+            return Ok(response);
+        }
+    }
+
+    /// Drops the cached access token if it is still `used`.
+    async fn forget(&self, used: &Secret) {
+        let mut tokens = self.tokens.lock().await;
+        if tokens.access.as_ref().is_some_and(|t| &t.value == used) {
+            tokens.access = None;
+        }
+    }
+
+    /// The cached access token, or a new one: refresh grant first, password
+    /// grant when there is no refresh token or it was refused.
+    async fn access_token(&self) -> Result<Secret, AcumaticaError> {
+        let mut tokens = self.tokens.lock().await;
+        if let Some(cached) = tokens.access.as_ref().filter(|t| Instant::now() < t.renew_at) {
+            return Ok(cached.value.clone());
+        }
+        tokens.access = None;
+        if let Some(refresh) = tokens.refresh.take() {
+            match self.token_call(Grant::Refresh(&refresh)).await {
+                Ok(answer) => return Ok(store(&mut tokens, answer)),
+                Err(e) if e.is_refusal() => {
+                    // Rotated elsewhere, expired or revoked: a fresh sign-in is the fix.
+                    tracing::info!(service = SERVICE, error = %e, "Acumatica refused the refresh token; signing in again");
+                }
+                Err(e) => {
+                    // Unknown whether it was spent; keep it, a later refusal falls back.
+                    tokens.refresh = Some(refresh);
+                    return Err(e);
+                }
+            }
+        }
+        let answer = self.token_call(Grant::Password).await?;
+        Ok(store(&mut tokens, answer))
+    }
+
+    async fn token_call(&self, grant: Grant<'_>) -> Result<TokenAnswer, AcumaticaError> {
+        let url = format!("{}{TOKEN_PATH}", self.base());
+        let tenant = &self.settings.tenant;
+        let client_id = self.credentials.oauth_client_id(tenant);
+        let mut form: Vec<(&str, &str)> =
+            vec![("client_id", client_id.as_str()), ("client_secret", self.credentials.client_secret.expose())];
+        match grant {
+            Grant::Password => form.extend([
+                ("grant_type", "password"),
+                ("username", self.credentials.username.as_str()),
+                ("password", self.credentials.password.expose()),
+                ("scope", SCOPE),
+            ]),
+            Grant::Refresh(refresh) => {
+                form.extend([("grant_type", "refresh_token"), ("refresh_token", refresh.expose())]);
+            }
+        }
+        let response = self
+            .http
+            .send(SERVICE, Idempotency::Safe, |c| c.post(&url).form(&form))
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let status = response.status().as_u16();
+        if response.status().is_success() {
+            let bytes = response.bytes().await.map_err(|e| AcumaticaError::Malformed {
+                what: "the sign-in",
+                detail: format!("the body could not be read: {e}"),
+            })?;
+            // The body holds tokens: describe a problem, never quote it.
+            return serde_json::from_slice(&bytes).map_err(|_| AcumaticaError::Malformed {
+                what: "the sign-in",
+                detail: "the token endpoint's answer has no access_token".into(),
+            });
+        }
+        if status == 404 {
+            return Err(AcumaticaError::NoTokenEndpoint { url });
+        }
+        let body = transport::bounded_text(response).await;
+        let code = serde_json::from_str::<OAuthRefusal>(&body).map(|r| r.error).unwrap_or_default();
+        tracing::warn!(service = SERVICE, status, error = %code, tenant = %tenant, "Acumatica refused a token grant");
+        let tenant = tenant.clone();
+        Err(match code.as_str() {
+            "invalid_client" | "unauthorized_client" => AcumaticaError::InvalidClient { tenant },
+            "invalid_grant" => AcumaticaError::InvalidUser { tenant, username: self.credentials.username.clone() },
+            "invalid_scope" => AcumaticaError::InvalidScope { tenant, scope: SCOPE },
+            "" => AcumaticaError::TokenRefused { tenant, status, error: format!("`{}`", error_message(&body)) },
+            other => AcumaticaError::TokenRefused { tenant, status, error: format!("`{}`", bounded(other)) },
+        })
+    }
+
+    /// A 404 under `/entity/{endpoint}/{version}`: asks `GET {base}/entity`
+    /// (no sign-in needed) which endpoints are published, for the message.
+    async fn endpoint_not_published(&self) -> AcumaticaError {
+        let url = format!("{}/entity", self.base());
+        let published = match self.http.send(SERVICE, Idempotency::Safe, |c| c.get(&url)).await {
+            Ok(r) if r.status().is_success() => match r.json::<Value>().await {
+                Ok(v) => {
+                    let names: Vec<String> = v
+                        .get("endpoints")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|e| Some(format!("{}/{}", e.get("name")?.as_str()?, e.get("version")?.as_str()?)))
+                        .map(|s| bounded(&s))
+                        .collect();
+                    if names.is_empty() { String::new() } else { format!("; published: {}", names.join(", ")) }
+                }
+                Err(_) => String::new(),
+            },
+            _ => String::new(),
+        };
+        AcumaticaError::EndpointNotPublished {
+            endpoint: self.settings.endpoint_name.clone(),
+            version: self.settings.endpoint_version.clone(),
+            base_url: self.base().to_owned(),
+            published,
+        }
+    }
+
+    fn transport_error(&self, e: TransportError) -> AcumaticaError {
+        let base_url = self.base().to_owned();
+        match e {
+            TransportError::Status { .. } => AcumaticaError::Unavailable { base_url, source: e },
+            _ => AcumaticaError::Unreachable { base_url, source: e },
+        }
+    }
+}
+
+fn store(tokens: &mut Tokens, answer: TokenAnswer) -> Secret {
+    let lifetime = match &answer.expires_in {
+        Some(Value::Number(n)) => n.as_u64().map(Duration::from_secs),
+        Some(Value::String(s)) => s.trim().parse().ok().map(Duration::from_secs),
+        _ => None,
+    }
+    .unwrap_or(DEFAULT_LIFETIME)
+    .min(MAX_LIFETIME);
+    let margin = RENEW_MARGIN.min(lifetime / 2);
+    let value = answer.access_token;
+    tokens.access = Some(CachedToken { value: value.clone(), renew_at: Instant::now() + lifetime - margin });
+    if let Some(refresh) = answer.refresh_token {
+        // Acumatica may rotate it: the newest one wins.
+        tokens.refresh = Some(refresh);
+    }
+    value
+}
+
+/// Acumatica's `exceptionMessage` (or `message`), else the body, bounded.
+fn error_message(body: &str) -> String {
+    let parsed = serde_json::from_str::<Value>(body).ok();
+    let text = parsed
+        .as_ref()
+        .and_then(|v| v.get("exceptionMessage").or_else(|| v.get("message")))
+        .and_then(Value::as_str)
+        .unwrap_or(body);
+    bounded(text.trim())
+}
+
+fn bounded(text: &str) -> String {
+    if text.len() <= MESSAGE_LIMIT {
+        return text.to_owned();
+    }
+    let mut cut = MESSAGE_LIMIT;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &text[..cut])
+}
+
+impl ErpAdapter for AcumaticaClient {
+    async fn check(&self) -> Result<(), Failure> {
+        let context = format!("checking Acumatica tenant {} at {}", self.settings.tenant, self.base());
+        self.check_access().await.map_err(|e| e.to_failure(&context))
+    }
+
+    async fn find_by_external_key(&self, _external_key: &str) -> Result<Option<ErpReference>, Failure> {
+        Err(Failure::permanent(
+            "looking documents up in Acumatica is not built yet (it arrives with Acumatica posting); nothing was \
+             looked up or posted",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests;
