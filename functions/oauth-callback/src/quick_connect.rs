@@ -206,9 +206,14 @@ impl QuickConnect {
             connection.status = ConnectionStatus::Active;
             connection.status_reason = None;
         }
-        connection.updated_at = now.clone();
         if reconnected {
-            self.connections.replace(&connection).await?;
+            let seen = std::mem::replace(&mut connection.updated_at, now.clone());
+            if let Err(e) = self.connections.replace_if_unchanged(&connection, &seen).await {
+                // Someone (an operator, a token flag) wrote in between: the
+                // grant is stored; a reload of the page applies the Concur
+                // fields over the newer settings.
+                return Err(Stop::Internal(e.to_string()));
+            }
         } else if let Err(e) = self.connections.create(&connection).await {
             if !e.conflict {
                 return Err(e.into());
@@ -222,8 +227,8 @@ impl QuickConnect {
             theirs.connected_by = connection.connected_by.clone();
             theirs.connected_at = connection.connected_at.clone();
             theirs.concur_refresh_expires_at = connection.concur_refresh_expires_at.clone();
-            theirs.updated_at = now.clone();
-            self.connections.replace(&theirs).await?;
+            let seen = std::mem::replace(&mut theirs.updated_at, now.clone());
+            self.connections.replace_if_unchanged(&theirs, &seen).await?;
             connection = theirs;
         }
         tracing::info!(

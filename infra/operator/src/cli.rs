@@ -140,3 +140,37 @@ pub struct SettingsFlags {
     #[arg(long)]
     pub cash_advance_as: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(["connector", "--stack", "s"].iter().chain(args))
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn contradictory_flags_are_refused_by_the_parser() {
+        assert!(parse(&["connections", "update", "a", "--enable", "--disable"]).is_err());
+        assert!(parse(&["connections", "update", "a", "--no-borrow", "--borrow-concurrency-from", "b"]).is_err());
+        assert!(parse(&["connections", "create", "a"]).is_err(), "create needs --name");
+        assert!(parse(&["connections", "create", "a", "--name", "A", "--enable"]).is_err(), "create has no --enable");
+    }
+
+    #[test]
+    fn values_reach_our_own_validation() {
+        let cli = parse(&["connections", "update", "a", "--concurrency", "-1", "--schedule", "daily 06:00"]).unwrap();
+        let Command::Connections(ConnectionsCommand::Update(args)) = cli.command else { panic!("update expected") };
+        assert_eq!(args.settings.concurrency.as_deref(), Some("-1"));
+        assert_eq!(args.settings.schedule.as_deref(), Some("daily 06:00"));
+        let cli = Cli::try_parse_from(["connector", "connections", "test", "a", "--stack", "s"]).unwrap();
+        assert_eq!(cli.stack.as_deref(), Some("s"), "--stack may come after the command");
+    }
+}

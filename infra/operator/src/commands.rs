@@ -262,7 +262,9 @@ pub async fn update(deps: &Deps, args: &UpdateArgs, out: &mut dyn Write) -> Resu
     }
     if !changed.is_empty() {
         next.updated_at = now_rfc3339();
-        deps.connections.replace(&next).await?;
+        // Only over what was validated: a reconnect or token flag in between
+        // makes this fail with "changed since it was read" instead of being undone.
+        deps.connections.replace_if_unchanged(&next, &current.updated_at).await?;
         writeln!(out, "updated connection {id} (changed: {})", changed.join(", "))?;
     }
     if let Some(c) = &credentials {

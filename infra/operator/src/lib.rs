@@ -145,6 +145,8 @@ where
     match run(&cli.command, &deps, out).await {
         Ok(Outcome::Done) => 0,
         Ok(Outcome::ChecksFailed) => 1,
+        // The reader went away (`connector … | head`): nothing left to say.
+        Err(CliError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
         Err(e) => {
             let _ = writeln!(err, "error: {e}");
             e.exit_code()

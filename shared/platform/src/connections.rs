@@ -111,6 +111,34 @@ impl ConnectionStore {
         Ok(())
     }
 
+    /// Replaces the settings only if nobody wrote them since they were read
+    /// (`updated_at` still `seen_updated_at`): an operator's update and a
+    /// concurrent reconnect or token flag never silently undo each other.
+    /// A `conflict` error means: read again and re-apply.
+    pub async fn replace_if_unchanged(&self, connection: &Connection, seen_updated_at: &str) -> Result<(), StoreError> {
+        let item = encode(connection)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_exists(connection_id) AND updated_at = :seen")
+            .expression_attribute_values(":seen", AttributeValue::S(seen_updated_at.to_owned()))
+            .send()
+            .await
+            .map_err(|e| {
+                let action = format!("updating connection {}", connection.connection_id);
+                if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) {
+                    StoreError::conflict(
+                        action,
+                        "it changed since it was read (or was deleted); read it again and retry",
+                    )
+                } else {
+                    StoreError::new(action, sdk_error_message(&e))
+                }
+            })?;
+        Ok(())
+    }
+
     /// Every connection's settings (operator listing, poller fan-out).
     pub async fn list(&self) -> Result<Vec<Connection>, StoreError> {
         let mut connections = Vec::new();

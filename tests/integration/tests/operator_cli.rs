@@ -485,3 +485,53 @@ async fn test_passes_when_both_sides_work() {
     );
     assert!(run.out.contains("4 passed, 0 failed, 0 skipped"), "{}", run.out);
 }
+
+#[tokio::test]
+async fn a_failed_secret_write_after_create_says_what_is_stored_and_how_to_finish() {
+    use aws_sdk_secretsmanager::config::{Builder, retry::RetryConfig};
+
+    let stack = TestStack::new().await;
+    let (_sim, acu) = acumatica().await;
+    let file = credentials(CLIENT_SECRET);
+    // Secrets Manager unreachable (nothing listens on port 1), DynamoDB fine:
+    // the connection is created, the secret write after it fails.
+    let broken = Builder::from(&stack.sdk).endpoint_url("http://127.0.0.1:1").retry_config(RetryConfig::disabled());
+    let deps = operator::Deps {
+        names: operator::stack::StackNames::new(stack.stack_name(), None).unwrap(),
+        connections: store(&stack),
+        secrets: platform::secrets::SecretStore::new(
+            aws_sdk_secretsmanager::Client::from_conf(broken.build()),
+            std::time::Duration::ZERO,
+        ),
+        dynamodb: stack.dynamodb(),
+        url_policy: domain::UrlPolicy::AllowLoopbackHttp,
+        resolver: operator::dns::Resolver::System,
+        http: HttpClient::new(transport::build_client(std::time::Duration::from_secs(5)), RetryPolicy::default()),
+    };
+    let url = acu.base_url();
+    let args = ["connector", "connections", "create", "acme", "--name", "Acme", "--erp", "acumatica", "--erp-url"];
+    let mut args: Vec<&str> = args.to_vec();
+    args.extend([url.as_str(), "--tenant", "Acme", "--erp-credentials-file", file.path()]);
+    let cli = <operator::cli::Cli as clap::Parser>::try_parse_from(args).unwrap();
+    let mut out = Vec::new();
+    let err = operator::run(&cli.command, &deps, &mut out).await.unwrap_err();
+    let (out, err_text) = (String::from_utf8_lossy(&out).into_owned(), err.to_string());
+    assert_eq!(err.exit_code(), 1, "{err_text}");
+    assert!(out.contains("created connection acme"), "{out}");
+    let secret = format!("{}/connections/acme/erp", stack.stack_name());
+    assert!(
+        err_text.contains(&format!(
+            "connection acme was created, but storing its ERP credentials in secret {secret} failed"
+        )),
+        "{err_text}"
+    );
+    assert!(
+        err_text.contains(&format!("run `connector connections update acme --erp-credentials-file {}`", file.path())),
+        "{err_text}"
+    );
+    assert!(!err_text.contains(CLIENT_SECRET) && !err_text.contains(PASSWORD), "{err_text}");
+    assert!(
+        store(&stack).get(&id("acme")).await.unwrap().is_some(),
+        "the connection stays; only the secret is missing"
+    );
+}

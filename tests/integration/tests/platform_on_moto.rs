@@ -39,6 +39,19 @@ async fn connections_round_trip_and_refuse_silent_overwrites() {
     let ghost = connection("ghost", None);
     assert!(store.replace(&ghost).await.unwrap_err().to_string().contains("does not exist"));
 
+    // Optimistic concurrency: a write over settings read before someone
+    // else's write is refused as a conflict, and changes nothing.
+    let read = store.get(&acme.connection_id).await.unwrap().unwrap();
+    let mut theirs = read.clone();
+    theirs.updated_at = "2026-11-23T11:00:00Z".into();
+    store.replace_if_unchanged(&theirs, &read.updated_at).await.unwrap();
+    let mut mine = read.clone();
+    mine.name = "stale write".into();
+    mine.updated_at = "2026-11-23T11:00:01Z".into();
+    let stale = store.replace_if_unchanged(&mine, &read.updated_at).await.unwrap_err();
+    assert!(stale.conflict, "{stale}");
+    assert_eq!(store.get(&acme.connection_id).await.unwrap(), Some(theirs.clone()));
+
     let company = CompanyUuid::parse("8568A4CD-8FFC-49D6-9417-BE2D69AA075F").unwrap();
     let found = stack.connections(INTAKE).find_by_company(&company).await.unwrap();
     assert_eq!(found.map(|c| c.name), Some("Acme Europe".into()));
@@ -141,12 +154,24 @@ async fn audit_events_are_kept_in_order_with_a_retention_date() {
 async fn the_poller_covers_only_connections_that_are_due() {
     let stack = TestStack::new().await;
     let store = stack.connections("ScheduledPollerFunction");
-    store.create(&connection("acme", None)).await.unwrap();
+    let mut acme = connection("acme", None);
+    acme.erp = Some(domain::ErpSettings::Acumatica(domain::AcumaticaSettings {
+        base_url: domain::ErpUrl::parse("https://acme.acumatica.com").unwrap(),
+        tenant: "Acme".into(),
+        endpoint_name: "Default".into(),
+        endpoint_version: "24.200.001".into(),
+        branch: None,
+    }));
+    store.create(&acme).await.unwrap();
+    store.create(&connection("no-erp", None)).await.unwrap();
     let mut off = connection("dormant", None);
     off.status = ConnectionStatus::Disabled;
     store.create(&off).await.unwrap();
     let report = scheduled_poller::handle(&store).await.unwrap();
     assert_eq!(report.due, ["acme"]);
-    assert_eq!(report.skipped.len(), 1);
-    assert_eq!(report.skipped[0].reason, "disabled by an operator");
+    let skipped: Vec<_> = report.skipped.iter().map(|s| (s.connection_id.as_str(), s.reason)).collect();
+    assert_eq!(
+        skipped,
+        [("dormant", "disabled by an operator"), ("no-erp", "no ERP is configured yet (connections update)")]
+    );
 }

@@ -67,7 +67,10 @@ pub enum AcumaticaError {
     Forbidden { tenant: String, username: String, what: &'static str },
 
     /// No answer (connection refused, DNS, TLS, timeout).
-    #[error("could not reach Acumatica at {base_url}: {source}; check the ERP URL and that the instance is up")]
+    #[error(
+        "could not reach Acumatica at {base_url} ({}); check the ERP URL and that the instance is up",
+        unreachable_detail(.source)
+    )]
     Unreachable {
         base_url: String,
         #[source]
@@ -89,6 +92,15 @@ pub enum AcumaticaError {
     /// A 2xx body we could not read.
     #[error("Acumatica's answer to {what} could not be read: {detail}")]
     Malformed { what: &'static str, detail: String },
+}
+
+/// What went wrong on the way, without repeating "could not reach".
+fn unreachable_detail(e: &TransportError) -> String {
+    match e {
+        TransportError::Connect { message, .. } | TransportError::Other { message, .. } => message.clone(),
+        TransportError::Timeout { timeout, .. } => format!("no answer within {} s", timeout.as_secs()),
+        TransportError::Status { .. } => e.to_string(),
+    }
 }
 
 impl AcumaticaError {
