@@ -2,7 +2,8 @@
 //!
 //! The test runs every flow that handles a secret — Quick Connect (first,
 //! refused, again), token refresh with rotation, a 401 mid-call, a dead
-//! refresh token — with logs captured in the production JSON format at the
+//! refresh token, ERP credentials stored, shown and tested through the
+//! operator CLI — with logs captured in the production JSON format at the
 //! most verbose level the stack allows, then scans everything an operator or
 //! an attacker with read access could see for every credential the Concur
 //! simulator ever issued and every secret the test seeded.
@@ -17,10 +18,14 @@ use domain::CompanyUuid;
 use integration::{TestStack, body_text, get_request};
 use oauth_callback::quick_connect::QuickConnect;
 use platform::concur_grants::ConcurGrantStore;
+use simulators::acumatica::{AcumaticaSim, TenantSpec};
 use simulators::concur::{CompanySpec, ConcurApp, ConcurSim};
 
 const COMPANY: &str = "59c5bfd1-1803-4ca8-b43a-df083a5c60f9";
 const APP_SECRET: &str = "leak-canary-app-client-secret-7d1c0e";
+const ERP_CLIENT_ID: &str = "5E0B3F2A-9C1D-4E7F-8A6B-2C4D6E8F0A1B";
+const ERP_CLIENT_SECRET: &str = "leak-canary-erp-client-secret-41b2";
+const ERP_PASSWORD: &str = "leak-canary-erp-password-93fa";
 
 /// A `MakeWriter` that keeps every log line in memory.
 #[derive(Clone, Default)]
@@ -124,12 +129,53 @@ async fn no_secret_reaches_a_log_a_page_a_table_or_a_queue() {
     concur.sim.expire_access_tokens(COMPANY);
     assert!(tokens.with_token(&connection, profile).await.is_err(), "a dead refresh token fails");
 
+    // An operator stores ERP credentials, then shows, lists and tests the connection.
+    let acumatica = AcumaticaSim::new();
+    acumatica.add_tenant(TenantSpec {
+        name: "Canary".into(),
+        client_id: ERP_CLIENT_ID.into(),
+        client_secret: ERP_CLIENT_SECRET.into(),
+        users: vec![("canary-user".into(), ERP_PASSWORD.into())],
+        branches: vec!["HQ".into()],
+    });
+    let acumatica = acumatica.start().await;
+    let credentials = std::env::temp_dir().join(format!("leak-canary-{}.json", std::process::id()));
+    std::fs::write(
+        &credentials,
+        serde_json::json!({
+            "client_id": format!("{ERP_CLIENT_ID}@Canary"),
+            "client_secret": ERP_CLIENT_SECRET,
+            "username": "canary-user",
+            "password": ERP_PASSWORD,
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let (url, file) = (acumatica.base_url(), credentials.display().to_string());
+    let id = connection.as_str();
+    let update =
+        ["update", id, "--erp", "acumatica", "--erp-url", &url, "--tenant", "Canary", "--erp-credentials-file", &file];
+    let mut operator_output = Vec::new();
+    for args in [&update[..], &["show", id], &["show", id, "--json"], &["list", "--json"], &["test", id]] {
+        let app_secret = format!("{}/concur-app", stack.stack_name());
+        let mut full =
+            vec!["connector", "--stack", stack.stack_name(), "--concur-app-secret", &app_secret, "connections"];
+        full.extend_from_slice(args);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        operator::main_with(full, &mut out, &mut err).await;
+        operator_output.push(format!("{}{}", String::from_utf8_lossy(&out), String::from_utf8_lossy(&err)));
+    }
+    std::fs::remove_file(&credentials).unwrap();
+    assert!(operator_output[0].contains("stored ERP credentials"), "{operator_output:?}");
+    assert!(operator_output[4].contains("Acumatica sign-in"), "{operator_output:?}");
+
     // What anyone with read access to logs, tables or queues would see.
     let log_text = logs.text();
     assert!(log_text.contains("Concur company connected"), "logs were captured: {log_text}");
     assert!(log_text.lines().count() > 20, "a meaningful amount of logging was scanned");
     let mut haystacks = vec![("logs".to_owned(), log_text)];
     haystacks.extend(pages.iter().map(|p| ("page".to_owned(), p.clone())));
+    haystacks.extend(operator_output.iter().map(|o| ("operator CLI output".to_owned(), o.clone())));
     for table in ["ConnectionsTable", "LedgerTable", "AuditTable"] {
         let items = stack.scan_table(table).await;
         haystacks.push((table.to_owned(), items.join("\n")));
@@ -141,7 +187,8 @@ async fn no_secret_reaches_a_log_a_page_a_table_or_a_queue() {
 
     let canaries = concur.sim.issued_credentials();
     assert!(canaries.len() >= 8, "request, refresh and access tokens were issued: {}", canaries.len());
-    for canary in canaries.iter().chain([&APP_SECRET.to_owned()]) {
+    let seeded = [APP_SECRET, ERP_CLIENT_SECRET, ERP_PASSWORD].map(str::to_owned);
+    for canary in canaries.iter().chain(&seeded) {
         for (name, text) in &haystacks {
             assert!(!text.contains(canary.as_str()), "a secret value ({} chars) leaked into {name}", canary.len());
         }

@@ -19,6 +19,7 @@ use domain::{CompanyUuid, DocumentType};
 use integration::{TestStack, body_text, get_request};
 use oauth_callback::quick_connect::QuickConnect;
 use platform::concur_grants::ConcurGrantStore;
+use simulators::acumatica::{AcumaticaSim, TenantSpec};
 use simulators::concur::{CompanySpec, ConcurApp, ConcurSim, Grant};
 use transport::{HttpClient, RetryPolicy};
 
@@ -134,14 +135,85 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         concur.sim.token_calls(COMPANY, Grant::RefreshToken)
     );
 
-    println!("\n== 6. A scheduled-poller tick");
+    println!("\n== 6. The operator finishes the ERP side with the CLI (an Acumatica sandbox tenant)");
+    let acumatica = AcumaticaSim::new();
+    acumatica.add_tenant(TenantSpec {
+        name: "SandboxCorp".into(),
+        client_id: "88358B02-A48D-A50E-F710-39C1636C30F6".into(),
+        client_secret: "demo-acumatica-secret".into(),
+        users: vec![("concur-connector".into(), "demo-acumatica-password".into())],
+        branches: vec!["HQ".into()],
+    });
+    acumatica.add_vendor("SandboxCorp", "EMP0001", "Ann Employee", "Active");
+    let acumatica = acumatica.start().await;
+    let credentials = std::env::temp_dir().join(format!("demo-acumatica-{}.json", std::process::id()));
+    std::fs::write(
+        &credentials,
+        serde_json::json!({
+            "client_id": "88358B02-A48D-A50E-F710-39C1636C30F6@SandboxCorp",
+            "client_secret": "demo-acumatica-secret",
+            "username": "concur-connector",
+            "password": "demo-acumatica-password",
+        })
+        .to_string(),
+    )?;
+    let erp_url = acumatica.base_url();
+    let credentials_path = credentials.display().to_string();
+    operator_cli(
+        &stack,
+        &[
+            "connections",
+            "update",
+            id.as_str(),
+            "--erp",
+            "acumatica",
+            "--erp-url",
+            &erp_url,
+            "--tenant",
+            "SandboxCorp",
+            "--erp-credentials-file",
+            &credentials_path,
+            "--concurrency",
+            "4",
+            "--schedule",
+            "every 15m",
+        ],
+    )
+    .await;
+    std::fs::remove_file(&credentials)?;
+    println!("   (refused on purpose: concurrency 26, and an ERP URL on a private address)");
+    operator_cli(&stack, &["connections", "update", id.as_str(), "--concurrency", "26"]).await;
+    operator_cli(&stack, &["connections", "update", id.as_str(), "--erp-url", "https://10.0.0.8/erp"]).await;
+    operator_cli(&stack, &["connections", "show", id.as_str()]).await;
+    operator_cli(&stack, &["connections", "test", id.as_str()]).await;
+
+    println!("\n== 7. A scheduled-poller tick");
     let report = scheduled_poller::handle(&store).await?;
     println!("   connections due this tick: {:?}", report.due);
     for skipped in &report.skipped {
         println!("   skipped {}: {}", skipped.connection_id, skipped.reason);
     }
-    println!("\nDone. The ERP posting flow joins this demo as the pipeline lands (see README, Status).");
+    println!(
+        "\nDone. Webhook intake, FI polling into the queue and ERP posting join this demo as they land (README, Status)."
+    );
     Ok(())
+}
+
+/// Runs the operator CLI (`connector …`) against the demo's stack and
+/// prints what an operator would see in a terminal.
+async fn operator_cli(stack: &TestStack, args: &[&str]) {
+    let app_secret = format!("{}/concur-app", stack.stack_name());
+    let mut full = vec!["connector", "--stack", stack.stack_name(), "--concur-app-secret", app_secret.as_str()];
+    full.extend_from_slice(args);
+    println!("   $ connector --stack {} {}", stack.stack_name(), args.join(" "));
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = operator::main_with(full, &mut out, &mut err).await;
+    for line in String::from_utf8_lossy(&out).lines().chain(String::from_utf8_lossy(&err).lines()) {
+        println!("     {line}");
+    }
+    if code != 0 {
+        println!("     (exit code {code})");
+    }
 }
 
 fn title(r: &aws_lambda_events::apigw::ApiGatewayV2httpResponse) -> String {
