@@ -3,7 +3,7 @@
 //! (de)serialized with serde_dynamo so the stored shape is the domain type.
 
 use aws_sdk_dynamodb::{Client, types::AttributeValue};
-use domain::{CompanyUuid, Connection, ConnectionId};
+use domain::{CompanyUuid, ConcurrencyLevel, Connection, ConnectionId};
 use serde::{Deserialize, Serialize};
 
 use crate::{StoreError, sdk_error_message};
@@ -137,6 +137,28 @@ impl ConnectionStore {
                 }
             })?;
         Ok(())
+    }
+
+    /// Whose concurrency slots this connection's documents use, and how
+    /// many: its own, or the lender's when it borrows (the operator CLI
+    /// refuses chains, so one hop is enough). A lender that disappeared
+    /// falls back to the connection's own level, loudly.
+    pub async fn slot_owner(&self, connection: &Connection) -> Result<(ConnectionId, ConcurrencyLevel), StoreError> {
+        let own = (connection.connection_id.clone(), connection.concurrency_level);
+        let Some(lender_id) = &connection.borrow_concurrency_from else {
+            return Ok(own);
+        };
+        match self.get(lender_id).await? {
+            Some(lender) => Ok((lender.connection_id, lender.concurrency_level)),
+            None => {
+                tracing::warn!(
+                    connection = %connection.connection_id,
+                    lender = %lender_id,
+                    "borrows concurrency from a connection that does not exist; using its own level"
+                );
+                Ok(own)
+            }
+        }
     }
 
     /// Every connection's settings (operator listing, poller fan-out).

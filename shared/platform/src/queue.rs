@@ -19,6 +19,19 @@ pub struct Outgoing {
     pub dedup_id: String,
 }
 
+impl Outgoing {
+    /// A document's work item in its slot's message group, deduplicated by
+    /// connection + document: every delivery of the same document within
+    /// SQS's 5-minute window — webhook repeats, out-of-order events, a poll
+    /// racing a webhook — becomes one message. Later repeats are harmless:
+    /// the poster's ledger claim posts each document once.
+    pub fn document(item: WorkItem, slot_owner: &domain::ConnectionId, level: domain::ConcurrencyLevel) -> Self {
+        let group = MessageGroupId::for_document(slot_owner, level, &item.document_key());
+        let dedup_id = format!("{}#{}", item.connection_id, item.document_key());
+        Self { item, group, dedup_id }
+    }
+}
+
 #[derive(Clone)]
 pub struct WorkQueue {
     client: Client,
