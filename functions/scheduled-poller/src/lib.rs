@@ -1,103 +1,638 @@
 //! scheduled-poller: on every EventBridge Scheduler tick, find the
-//! connections that are due and queue their READY Financial Integration
-//! documents (the FI polling itself arrives with the intake work, issue 4).
+//! connections that are due and queue one work item per READY Financial
+//! Integration document. Nothing is acknowledged here: the poster does that
+//! when it takes a document on, so a document the poller saw but could not
+//! queue simply stays READY for the next tick.
 //!
-//! This module decides *which* connections a tick covers: active ones with
-//! at least one enabled document type. A connection that needs a reconnect
-//! or is disabled is skipped and said so, so an operator sees why nothing
-//! moves for it.
+//! - **Which connections**: flowing (active / reconnect_soon), Concur
+//!   connected, an ERP configured, at least one document type enabled, and
+//!   due by their own schedule since `last_poll_at`. The rest are skipped
+//!   with a reason an operator can act on, or are simply not due yet.
+//! - **Per tenant**: connections are polled a few at a time; one that fails
+//!   (Concur refusing, a dead refresh token, our own stores) gets the reason
+//!   in `last_poll_error` and an audit event, and the tick goes on.
+//!   `last_poll_at` moves only when every enabled type was read to its last
+//!   page and every document was queued.
+//! - **Deadline**: checked before each connection and each page; a page
+//!   read is abandoned at the deadline. Work not reached stays due and the
+//!   next tick does it; queuing a document twice is harmless (FIFO dedup
+//!   within 5 minutes, and the poster's ledger after that).
 
-use domain::{Connection, ConnectionStatus};
+use std::collections::HashSet;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Poll;
+use std::time::{Duration, Instant, SystemTime};
 
-/// A connection this tick skips, and why.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Skipped {
-    pub connection_id: String,
-    pub reason: &'static str,
+use concur::fi::{DocumentPage, FiDocument, WorkIdSource};
+use concur::{AppCredentials, ConcurClient, ConcurError, GrantStore, TokenManager, TokenOptions};
+use domain::{ConcurrencyLevel, Connection, ConnectionId, ConnectionStatus, DocumentType, WorkItem, WorkSource};
+use platform::audit::AuditLog;
+use platform::concur_grants::ConcurGrantStore;
+use platform::connections::ConnectionStore;
+use platform::queue::{MAX_BATCH, Outgoing, WorkQueue};
+use platform::secrets::SecretStore;
+use platform::{ConfigError, Env, StoreError};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use transport::{HttpClient, RetryPolicy};
+
+/// The function's name in audit events.
+pub const FUNCTION: &str = "scheduled-poller";
+
+/// Everything a tick needs, built once per cold start.
+pub struct Poller<S> {
+    pub connections: ConnectionStore,
+    pub audit: AuditLog,
+    pub queue: WorkQueue,
+    pub tokens: TokenManager<S>,
+    /// Connections polled at the same time.
+    pub concurrency: usize,
 }
 
-/// Splits connections into those to poll now and those skipped.
-pub fn due_connections(connections: Vec<Connection>) -> (Vec<Connection>, Vec<Skipped>) {
-    let mut due = Vec::new();
-    let mut skipped = Vec::new();
-    for c in connections {
-        let reason = match c.status {
-            ConnectionStatus::Active | ConnectionStatus::ReconnectSoon if c.enabled_document_types.is_empty() => {
-                Some("no document type is enabled")
-            }
-            ConnectionStatus::Active | ConnectionStatus::ReconnectSoon if c.geolocation.is_none() => {
-                Some("Concur is not connected yet")
-            }
-            ConnectionStatus::Active | ConnectionStatus::ReconnectSoon if c.erp.is_none() => {
-                Some("no ERP is configured yet (connections update)")
-            }
-            ConnectionStatus::Active | ConnectionStatus::ReconnectSoon => None,
-            ConnectionStatus::Pending => Some("Concur is not connected yet"),
-            ConnectionStatus::NeedsReauth => Some("the Concur connection needs a reconnect by an admin"),
-            ConnectionStatus::Disabled => Some("disabled by an operator"),
-        };
-        match reason {
-            None => due.push(c),
-            Some(reason) => skipped.push(Skipped { connection_id: c.connection_id.to_string(), reason }),
+/// Tuning of the poller (production values by default).
+#[derive(Debug, Clone)]
+pub struct PollerOptions {
+    pub retry: RetryPolicy,
+    pub tokens: TokenOptions,
+    pub concurrency: usize,
+}
+
+impl Default for PollerOptions {
+    fn default() -> Self {
+        Self {
+            // A 429 storm or 5xx that outlasts these retries fails the
+            // connection for this tick only; the next tick tries again.
+            retry: RetryPolicy {
+                max_attempts: 4,
+                base_delay: Duration::from_millis(500),
+                max_delay: Duration::from_secs(10),
+                request_timeout: Duration::from_secs(15),
+            },
+            // Another container (the poster) refreshing the same connection
+            // is not worth a long wait here: the connection fails this tick
+            // with a retryable reason, and the refresh itself stays short
+            // enough to finish inside the deadline margin.
+            tokens: TokenOptions { lease_wait: Duration::from_secs(5), ..TokenOptions::default() },
+            concurrency: 4,
         }
     }
-    (due, skipped)
 }
 
-/// One tick: returns what it did, for the log line and tests.
-pub async fn handle(connections: &platform::connections::ConnectionStore) -> Result<TickReport, platform::StoreError> {
-    let (due, skipped) = due_connections(connections.list().await?);
-    for s in &skipped {
-        tracing::info!(connection = %s.connection_id, reason = s.reason, "skipped this tick");
+/// The poller could not be built (cold start).
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(
+        "the Concur application secret {0} does not exist; create it with the client_id, client_secret and \
+         app_base_url SAP Concur issued (README, Deploy step 1)"
+    )]
+    NoAppSecret(String),
+}
+
+impl Poller<ConcurGrantStore> {
+    /// Wires the poller from the function's environment (the template's
+    /// variables) and one AWS configuration: `main.rs` and the tests both
+    /// build it this way.
+    pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig, options: PollerOptions) -> Result<Self, SetupError> {
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        let connections_table = env.required("CONNECTIONS_TABLE")?;
+        let secrets = SecretStore::new(aws_sdk_secretsmanager::Client::new(sdk), Duration::from_secs(300));
+        let app_secret_id = env.required("CONCUR_APP_SECRET_ID")?;
+        let app: AppCredentials =
+            secrets.get_json(&app_secret_id).await?.ok_or_else(|| SetupError::NoAppSecret(app_secret_id.clone()))?;
+        let grants = ConcurGrantStore::new(
+            secrets,
+            dynamodb.clone(),
+            connections_table.clone(),
+            env.required("CONNECTION_SECRET_PREFIX")?,
+        );
+        let http = HttpClient::new(transport::build_client(options.retry.request_timeout), options.retry.clone());
+        Ok(Self {
+            connections: ConnectionStore::new(dynamodb.clone(), connections_table),
+            audit: AuditLog::new(
+                dynamodb,
+                env.required("AUDIT_TABLE")?,
+                env.parsed("AUDIT_RETENTION_DAYS", 400_i64)?,
+                FUNCTION,
+            ),
+            queue: WorkQueue::new(aws_sdk_sqs::Client::new(sdk), env.required("WORK_QUEUE_URL")?),
+            tokens: TokenManager::new(ConcurClient::new(http), app, grants, options.tokens),
+            concurrency: options.concurrency.max(1),
+        })
     }
-    Ok(TickReport { due: due.into_iter().map(|c| c.connection_id.to_string()).collect(), skipped })
 }
 
-#[derive(Debug, PartialEq, Eq)]
-pub struct TickReport {
-    pub due: Vec<String>,
+/// The moment to stop starting work: the Lambda's deadline minus `margin`
+/// (room for a token refresh in flight and the final writes).
+pub fn deadline_before(lambda_deadline: SystemTime, margin: Duration) -> Instant {
+    let left = lambda_deadline.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
+    Instant::now() + left.saturating_sub(margin)
+}
+
+// ------------------------------------------------------------ which connections
+
+/// A connection this tick skips, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub connection_id: String,
+    pub reason: String,
+}
+
+/// The connections of one tick, sorted into three.
+#[derive(Debug, Default)]
+pub struct Selection {
+    pub due: Vec<Connection>,
+    /// Pollable, but their schedule has no run due since their last poll.
+    pub not_due: Vec<String>,
+    /// Not pollable as they stand.
     pub skipped: Vec<Skipped>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use domain::{AcumaticaSettings, ConnectionId, DocumentType, ErpSettings, ErpUrl};
+/// Sorts connections into due, not due yet and skipped (with the reason).
+pub fn select_due(connections: Vec<Connection>, now: OffsetDateTime) -> Selection {
+    let mut selection = Selection::default();
+    for c in connections {
+        let reason = match c.status {
+            ConnectionStatus::Pending => Some("Concur is not connected yet"),
+            ConnectionStatus::NeedsReauth => Some("the Concur connection needs a reconnect by an admin"),
+            ConnectionStatus::Disabled => Some("disabled by an operator"),
+            ConnectionStatus::Active | ConnectionStatus::ReconnectSoon => {
+                if c.enabled_document_types.is_empty() {
+                    Some("no document type is enabled")
+                } else if c.geolocation.is_none() {
+                    Some("Concur is not connected yet")
+                } else if c.erp.is_none() {
+                    Some("no ERP is configured yet (connections update)")
+                } else {
+                    None
+                }
+            }
+        };
+        if let Some(reason) = reason {
+            selection.skipped.push(Skipped { connection_id: c.connection_id.to_string(), reason: reason.to_owned() });
+        } else if is_due(&c, now) {
+            selection.due.push(c);
+        } else {
+            selection.not_due.push(c.connection_id.to_string());
+        }
+    }
+    selection
+}
 
-    fn connection(id: &str, status: ConnectionStatus, types: Vec<DocumentType>) -> Connection {
-        let erp = ErpSettings::Acumatica(AcumaticaSettings {
-            base_url: ErpUrl::parse("https://acme.acumatica.com").unwrap(),
-            tenant: "Acme".into(),
-            endpoint_name: "Default".into(),
-            endpoint_version: "24.200.001".into(),
-            branch: None,
-        });
-        let mut c = Connection::new(ConnectionId::parse(id).unwrap(), id, Some(erp), "2026-11-23T10:00:00Z");
-        c.status = status;
-        c.geolocation = Some("https://us.api.concursolutions.com".into());
-        c.enabled_document_types = types;
-        c
+fn is_due(c: &Connection, now: OffsetDateTime) -> bool {
+    let last = match c.last_poll_at.as_deref().map(|t| OffsetDateTime::parse(t, &Rfc3339)) {
+        None => None,
+        Some(Ok(at)) => Some(at),
+        Some(Err(_)) => {
+            // Only the poller writes it; a value it cannot read is treated
+            // as "never polled" rather than as "never again".
+            tracing::warn!(connection = %c.connection_id, last_poll_at = ?c.last_poll_at,
+                "last_poll_at is not an RFC 3339 time; polling as if never polled");
+            None
+        }
+    };
+    c.schedule.is_due(last, now)
+}
+
+// ------------------------------------------------------------------- the report
+
+/// How one connection's poll ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PollOutcome {
+    /// Every enabled type read to its last page, every document queued.
+    Completed,
+    /// The deadline came first; still due, the next tick polls it again.
+    Stopped,
+    /// Recorded on the connection (`last_poll_error`) and in the audit.
+    Failed { reason: String },
+}
+
+/// One connection's poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionPoll {
+    pub connection_id: String,
+    pub outcome: PollOutcome,
+    /// READY documents read from Concur.
+    pub read: usize,
+    /// Work items the queue accepted.
+    pub queued: usize,
+}
+
+/// What a tick did: for the log line and the tests.
+#[derive(Debug, Default)]
+pub struct TickReport {
+    pub due: Vec<String>,
+    pub not_due: Vec<String>,
+    pub skipped: Vec<Skipped>,
+    /// One per due connection that was started.
+    pub polls: Vec<ConnectionPoll>,
+    /// Due, but not started before the deadline (still due next tick).
+    pub deferred: Vec<String>,
+}
+
+impl TickReport {
+    pub fn completed(&self) -> usize {
+        self.polls.iter().filter(|p| p.outcome == PollOutcome::Completed).count()
     }
 
-    #[test]
-    fn only_active_connections_with_work_are_due() {
-        let (due, skipped) = due_connections(vec![
-            connection("a", ConnectionStatus::Active, vec![DocumentType::Expense]),
-            connection("b", ConnectionStatus::Active, vec![]),
-            connection("c", ConnectionStatus::NeedsReauth, vec![DocumentType::Expense]),
-            connection("d", ConnectionStatus::Disabled, vec![DocumentType::Invoice]),
-            connection("e", ConnectionStatus::ReconnectSoon, vec![DocumentType::Invoice]),
-            Connection { erp: None, ..connection("f", ConnectionStatus::Active, vec![DocumentType::Invoice]) },
-        ]);
-        assert_eq!(due.iter().map(|c| c.connection_id.as_str()).collect::<Vec<_>>(), ["a", "e"]);
-        assert_eq!(
-            skipped.iter().map(|s| (s.connection_id.as_str(), s.reason)).collect::<Vec<_>>(),
-            [
-                ("b", "no document type is enabled"),
-                ("c", "the Concur connection needs a reconnect by an admin"),
-                ("d", "disabled by an operator"),
-                ("f", "no ERP is configured yet (connections update)"),
-            ]
+    pub fn stopped(&self) -> usize {
+        self.polls.iter().filter(|p| p.outcome == PollOutcome::Stopped).count()
+    }
+
+    pub fn failed(&self) -> Vec<&ConnectionPoll> {
+        self.polls.iter().filter(|p| matches!(p.outcome, PollOutcome::Failed { .. })).collect()
+    }
+
+    pub fn queued(&self) -> usize {
+        self.polls.iter().map(|p| p.queued).sum()
+    }
+
+    pub fn poll_of(&self, connection: &str) -> Option<&ConnectionPoll> {
+        self.polls.iter().find(|p| p.connection_id == connection)
+    }
+
+    /// The one summary line per tick.
+    pub fn log(&self) {
+        let skipped: Vec<String> = self.skipped.iter().map(|s| format!("{}: {}", s.connection_id, s.reason)).collect();
+        let failed: Vec<&str> = self.failed().iter().map(|p| p.connection_id.as_str()).collect();
+        tracing::info!(
+            due = self.due.len(),
+            polled = self.completed(),
+            queued = self.queued(),
+            failed = failed.len(),
+            failed_connections = ?failed,
+            stopped = self.stopped(),
+            deferred = self.deferred.len(),
+            not_due = self.not_due.len(),
+            skipped = self.skipped.len(),
+            skipped_reasons = ?skipped,
+            "tick handled"
         );
     }
 }
+
+// ------------------------------------------------------------------- the tick
+
+/// One tick at `now`, starting no work after `deadline`. Fails only when the
+/// connections cannot be listed at all; a connection's own failure is in
+/// the report, on the connection and in the audit.
+pub async fn handle<S: GrantStore>(
+    poller: &Poller<S>,
+    now: OffsetDateTime,
+    deadline: Instant,
+) -> Result<TickReport, StoreError> {
+    let (connections, unreadable) = poller.connections.list_readable().await?;
+    let selection = select_due(connections, now);
+    let mut report = TickReport {
+        due: selection.due.iter().map(|c| c.connection_id.to_string()).collect(),
+        not_due: selection.not_due,
+        skipped: selection.skipped,
+        ..TickReport::default()
+    };
+    for u in unreadable {
+        tracing::error!(connection = %u.connection_id, error = %u.error,
+            "skipped: its stored settings cannot be read; fix or recreate them with the operator CLI");
+        report.skipped.push(Skipped {
+            connection_id: u.connection_id,
+            reason: format!("its stored settings cannot be read ({})", u.error),
+        });
+    }
+    for s in &report.skipped {
+        tracing::info!(connection = %s.connection_id, reason = %s.reason, "skipped this tick");
+    }
+    for id in &report.not_due {
+        tracing::debug!(connection = %id, "not due yet");
+    }
+
+    let results = Mutex::new((Vec::new(), Vec::new()));
+    for_each_concurrently(&selection.due, poller.concurrency, |connection| {
+        let results = &results;
+        async move {
+            if Instant::now() >= deadline {
+                lock(results).1.push(connection.connection_id.to_string());
+                return;
+            }
+            let poll = poll_connection(poller, connection, now, deadline).await;
+            lock(results).0.push(poll);
+        }
+    })
+    .await;
+    let (mut polls, mut deferred) = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    polls.sort_by(|a: &ConnectionPoll, b| a.connection_id.cmp(&b.connection_id));
+    deferred.sort();
+    if !deferred.is_empty() {
+        tracing::warn!(connections = ?deferred, "the tick's deadline came before these were started; they stay due");
+    }
+    report.polls = polls;
+    report.deferred = deferred;
+    Ok(report)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Results are only ever pushed whole: a poisoned lock still holds valid data.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs `f` over `items`, at most `limit` at a time, on this task (the
+/// futures borrow the poller, so nothing is spawned).
+async fn for_each_concurrently<'a, T, F, Fut>(items: &'a [T], limit: usize, f: F)
+where
+    F: Fn(&'a T) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let next = AtomicUsize::new(0);
+    let (next, f) = (&next, &f);
+    let worker = || async move {
+        while let Some(item) = items.get(next.fetch_add(1, Ordering::Relaxed)) {
+            f(item).await;
+        }
+    };
+    let mut workers: Vec<_> = (0..limit.clamp(1, items.len().max(1))).map(|_| Some(Box::pin(worker()))).collect();
+    std::future::poll_fn(|cx| {
+        for slot in workers.iter_mut() {
+            if let Some(w) = slot {
+                if Pin::as_mut(w).poll(cx).is_ready() {
+                    *slot = None;
+                }
+            }
+        }
+        if workers.iter().all(Option::is_none) { Poll::Ready(()) } else { Poll::Pending }
+    })
+    .await;
+}
+
+/// What one connection's poll has done so far.
+#[derive(Default)]
+struct Progress {
+    read: usize,
+    queued: usize,
+    /// READY documents read per type, for the audit.
+    read_by_type: Vec<(DocumentType, usize)>,
+    /// Document keys already queued this poll (a business id may repeat).
+    keys: HashSet<String>,
+    /// Documents that could not be queued, in words.
+    problems: Vec<String>,
+}
+
+enum Reached {
+    LastPage,
+    Deadline,
+}
+
+async fn poll_connection<S: GrantStore>(
+    poller: &Poller<S>,
+    connection: &Connection,
+    now: OffsetDateTime,
+    deadline: Instant,
+) -> ConnectionPoll {
+    let id = &connection.connection_id;
+    let mut progress = Progress::default();
+    let mut outcome = match read_and_queue(poller, connection, now, deadline, &mut progress).await {
+        Ok(Reached::Deadline) => PollOutcome::Stopped,
+        Ok(Reached::LastPage) if progress.problems.is_empty() => PollOutcome::Completed,
+        Ok(Reached::LastPage) => PollOutcome::Failed {
+            reason: format!(
+                "{} of the {} READY documents read could not be queued ({}); they stay READY in Concur and the next \
+                 tick tries again",
+                progress.problems.len(),
+                progress.read,
+                first_problems(&progress.problems)
+            ),
+        },
+        Err(reason) => PollOutcome::Failed { reason },
+    };
+
+    let stamp = rfc3339_seconds(now);
+    let (audit_outcome, detail) = match &outcome {
+        PollOutcome::Completed => match poller.connections.record_poll_success(id, &stamp).await {
+            Ok(()) => ("ok", format!("read {}; queued {} work items", read_summary(&progress), progress.queued)),
+            Err(e) => {
+                let reason = format!("the documents were queued, but {e}; the next tick polls again");
+                outcome = PollOutcome::Failed { reason: reason.clone() };
+                ("failed", reason)
+            }
+        },
+        PollOutcome::Failed { reason } => {
+            if let Err(e) = poller.connections.record_poll_failure(id, &format!("{stamp}: {reason}")).await {
+                tracing::error!(connection = %id, error = %e, "recording the poll failure on the connection failed");
+            }
+            ("failed", format!("{reason} (read {}; queued {})", read_summary(&progress), progress.queued))
+        }
+        PollOutcome::Stopped => (
+            "skipped",
+            format!(
+                "stopped at the tick's deadline after reading {} and queuing {} work items; still due, the next tick \
+                 polls it again",
+                read_summary(&progress),
+                progress.queued
+            ),
+        ),
+    };
+    let mut event = poller.audit.event(id.as_str(), "connection", "poll", audit_outcome);
+    event.detail = Some(detail);
+    if let Err(e) = poller.audit.record(&event).await {
+        tracing::warn!(connection = %id, error = %e, "recording the poll's audit event failed");
+    }
+    match &outcome {
+        PollOutcome::Failed { reason } => {
+            tracing::warn!(connection = %id, read = progress.read, queued = progress.queued, %reason, "poll failed");
+        }
+        other => tracing::info!(connection = %id, read = progress.read, queued = progress.queued,
+            outcome = ?other, "polled"),
+    }
+    ConnectionPoll { connection_id: id.to_string(), outcome, read: progress.read, queued: progress.queued }
+}
+
+/// Reads every page of every enabled type and queues each page's documents
+/// as soon as it is read. `Err` is the reason the poll failed.
+async fn read_and_queue<S: GrantStore>(
+    poller: &Poller<S>,
+    connection: &Connection,
+    now: OffsetDateTime,
+    deadline: Instant,
+    progress: &mut Progress,
+) -> Result<Reached, String> {
+    let id = &connection.connection_id;
+    let (slot_owner, level) = poller.connections.slot_owner(connection).await.map_err(|e| e.to_string())?;
+    // In a fixed order, each type once, whatever the stored list looks like.
+    let types = DocumentType::ALL.into_iter().filter(|t| connection.enabled_document_types.contains(t));
+    for doc_type in types {
+        let mut page_number = 0_u32;
+        let mut read_of_type = 0;
+        loop {
+            if Instant::now() >= deadline {
+                progress.read_by_type.push((doc_type, read_of_type));
+                return Ok(Reached::Deadline);
+            }
+            let context =
+                format!("polling connection {id}: reading page {page_number} of the READY {doc_type} documents");
+            let page = match read_page(poller, id, doc_type, page_number, deadline).await {
+                Ok(Some(page)) => page,
+                Ok(None) => {
+                    progress.read_by_type.push((doc_type, read_of_type));
+                    return Ok(Reached::Deadline);
+                }
+                Err(e) => return Err(e.to_failure(&context).reason),
+            };
+            // An empty page ends the type even if it claims a next one.
+            let more = page.next.is_some() && !page.documents.is_empty();
+            read_of_type += page.documents.len();
+            progress.read += page.documents.len();
+            let messages = work_items(id, doc_type, page.documents, now, (&slot_owner, level), progress);
+            let sent = send_all(messages, |batch| async move { poller.queue.send_batch(&batch).await }).await;
+            progress.queued += sent.queued;
+            progress.problems.extend(sent.refused);
+            if let Some(e) = sent.error {
+                return Err(format!("{context}: queueing its documents failed: {e}"));
+            }
+            if !more {
+                break;
+            }
+            page_number = page_number.checked_add(1).ok_or_else(|| format!("{context}: too many pages"))?;
+        }
+        progress.read_by_type.push((doc_type, read_of_type));
+    }
+    Ok(Reached::LastPage)
+}
+
+/// One page through the token manager (a 401 costs one refresh). Only the
+/// GET is abandoned at the deadline (`None`): a token refresh is never cut
+/// short, because Concur may have rotated the refresh token and the new
+/// one must be saved.
+async fn read_page<S: GrantStore>(
+    poller: &Poller<S>,
+    id: &ConnectionId,
+    doc_type: DocumentType,
+    page: u32,
+    deadline: Instant,
+) -> Result<Option<DocumentPage>, ConcurError> {
+    let client = poller.tokens.client();
+    poller
+        .tokens
+        .with_token(id, |token| async move {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, client.fi_ready_page(&token, doc_type, page)).await {
+                Ok(result) => result.map(Some),
+                Err(_) => Ok(None),
+            }
+        })
+        .await
+}
+
+/// The work items of one page, each document once per poll, keyed by its
+/// business id (the FI id when it has none usable).
+fn work_items(
+    connection: &ConnectionId,
+    doc_type: DocumentType,
+    documents: Vec<FiDocument>,
+    now: OffsetDateTime,
+    (slot_owner, level): (&ConnectionId, ConcurrencyLevel),
+    progress: &mut Progress,
+) -> Vec<Outgoing> {
+    let mut messages = Vec::with_capacity(documents.len());
+    for document in documents {
+        if document.doc_type != doc_type.as_str() {
+            tracing::warn!(%connection, fi_document = %document.id, listed_as = %doc_type, doc_type = %document.doc_type,
+                "Concur listed a document under another type; queued as the type it was listed under");
+        }
+        let document_id = match document.work_id() {
+            Ok((id, WorkIdSource::Business)) => id,
+            Ok((id, WorkIdSource::FiDocument)) => {
+                tracing::warn!(%connection, fi_document = %document.id, %doc_type,
+                    "the document has no usable business id (reportId / requestId / cashAdvanceId); keyed by its FI \
+                     document id, so a webhook for it would not be recognised as the same document");
+                id
+            }
+            Err(problem) => {
+                tracing::error!(%connection, %problem, "a READY document cannot be queued");
+                progress.problems.push(problem);
+                continue;
+            }
+        };
+        let item = WorkItem::new(connection.clone(), doc_type, document_id, WorkSource::Poll, now);
+        if progress.keys.insert(item.document_key()) {
+            messages.push(Outgoing::document(item, slot_owner, level));
+        }
+    }
+    messages
+}
+
+/// What [`send_all`] managed.
+#[derive(Debug, Default)]
+struct Sent {
+    queued: usize,
+    /// Documents SQS refused twice, in words.
+    refused: Vec<String>,
+    /// A batch call failed as a whole: the rest was not sent.
+    error: Option<StoreError>,
+}
+
+/// Sends in batches of at most ten. Entries SQS refuses are sent once more
+/// (the same deduplication id makes that harmless); still refused, they
+/// are reported. A batch call that fails as a whole stops the sending.
+async fn send_all<F, Fut>(messages: Vec<Outgoing>, send: F) -> Sent
+where
+    F: Fn(Vec<Outgoing>) -> Fut,
+    Fut: Future<Output = Result<Vec<(Outgoing, String)>, StoreError>>,
+{
+    let mut sent = Sent::default();
+    for batch in messages.chunks(MAX_BATCH) {
+        let refused = match send(batch.to_vec()).await {
+            Ok(refused) => refused,
+            Err(e) => {
+                sent.error = Some(e);
+                return sent;
+            }
+        };
+        sent.queued += batch.len() - refused.len();
+        if refused.is_empty() {
+            continue;
+        }
+        let again: Vec<Outgoing> = refused.into_iter().map(|(m, _)| m).collect();
+        let tried = again.len();
+        match send(again).await {
+            Ok(still) => {
+                sent.queued += tried - still.len();
+                sent.refused.extend(
+                    still.into_iter().map(|(m, why)| format!("{} {}: {why}", m.item.document_type, m.item.document_id)),
+                );
+            }
+            Err(e) => {
+                sent.error = Some(e);
+                return sent;
+            }
+        }
+    }
+    sent
+}
+
+fn first_problems(problems: &[String]) -> String {
+    let mut text = problems.iter().take(3).cloned().collect::<Vec<_>>().join("; ");
+    if problems.len() > 3 {
+        text.push_str(&format!("; and {} more", problems.len() - 3));
+    }
+    text
+}
+
+fn read_summary(progress: &Progress) -> String {
+    let per_type: Vec<String> = progress.read_by_type.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    if per_type.is_empty() {
+        format!("{} READY documents", progress.read)
+    } else {
+        format!("{} READY documents ({})", progress.read, per_type.join(", "))
+    }
+}
+
+/// RFC 3339 UTC to the second: `last_poll_at` is shown to operators.
+fn rfc3339_seconds(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    at.replace_nanosecond(0).unwrap_or(at).format(&Rfc3339).unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+}
+
+#[cfg(test)]
+mod tests;

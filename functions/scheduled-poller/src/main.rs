@@ -1,19 +1,28 @@
-//! Cold start: build the clients once, then serve scheduler ticks.
+//! Cold start: build the clients once (stores, queue, the Concur token
+//! manager with the app credentials), then serve scheduler ticks.
+
+use std::time::Duration;
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use platform::{Env, connections::ConnectionStore};
+use platform::Env;
+use scheduled_poller::{Poller, PollerOptions};
+
+/// Stop starting work this long before the Lambda's own timeout: room for
+/// a token refresh already under way (≤5 s lease wait + ≤25 s of token
+/// calls) and the connection and audit writes that close each poll.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     platform::telemetry::init();
-    let env = Env::process();
     let sdk = platform::aws::sdk_config().await;
-    let connections = ConnectionStore::new(aws_sdk_dynamodb::Client::new(&sdk), env.required("CONNECTIONS_TABLE")?);
-    lambda_runtime::run(service_fn(|_tick: LambdaEvent<serde_json::Value>| {
-        let connections = &connections;
+    let poller = Poller::from_env(&Env::process(), &sdk, PollerOptions::default()).await?;
+    lambda_runtime::run(service_fn(|tick: LambdaEvent<serde_json::Value>| {
+        let poller = &poller;
         async move {
-            let report = scheduled_poller::handle(connections).await?;
-            tracing::info!(due = report.due.len(), skipped = report.skipped.len(), "tick handled");
+            let deadline = scheduled_poller::deadline_before(tick.context.deadline(), DEADLINE_MARGIN);
+            let report = scheduled_poller::handle(poller, time::OffsetDateTime::now_utc(), deadline).await?;
+            report.log();
             Ok::<(), lambda_runtime::Error>(())
         }
     }))

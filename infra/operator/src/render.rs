@@ -150,6 +150,9 @@ pub fn details(c: &Connection, credentials: &CredentialState, out: &mut dyn Writ
     line("erp credentials", &credentials.describe())?;
     line("schedule", &format!("{} (UTC)", c.schedule))?;
     line("last poll", c.last_poll_at.as_deref().unwrap_or("never"))?;
+    if let Some(error) = &c.last_poll_error {
+        line("last poll error", error)?;
+    }
     let concurrency = match &c.borrow_concurrency_from {
         Some(lender) => {
             format!("borrows the slots of {lender} (own level {} unused)", c.concurrency_level.get())

@@ -4,9 +4,27 @@
 //! example files use another (`fIDocuments` / `nextPage`); `document` may be a
 //! JSON object or a JSON-encoded string. [`DocumentPage::parse`] accepts all
 //! of these so the rest of the code sees one shape.
+//!
+//! Listing ([`ConcurClient::fi_ready_page`]) asks for pages by number and
+//! uses the envelope's `next` only as the "there is more" signal: the
+//! documented links point at an internal host (`https://fiserviceurlhere/…`),
+//! and the bearer token must only ever go to the token's own geolocation.
 
+use domain::{ConcurDocumentId, DocumentType};
 use serde::Deserialize;
 use serde_json::Value;
+
+use crate::client::{ConcurClient, ConcurError};
+use crate::tokens::AccessToken;
+
+/// Documents per GET page: the documented default (the maximum is not
+/// documented, so we do not ask for more).
+pub const PAGE_SIZE: u32 = 25;
+
+/// The GET path of one page of READY documents of a type (financial-integration-v4.md §3).
+pub fn ready_page_path(doc_type: DocumentType, page: u32, limit: u32) -> String {
+    format!("/financialintegration/fi/v4/companies/transactiontypes/{doc_type}/transactions?limit={limit}&page={page}")
+}
 
 /// One FI document as queued in Concur.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +81,17 @@ impl DocumentPage {
     pub fn parse(body: &[u8]) -> Result<Self, String> {
         let raw: RawPage =
             serde_json::from_slice(body).map_err(|e| format!("FI page is not the expected JSON: {e}"))?;
+        Self::from_raw(raw)
+    }
+
+    /// [`DocumentPage::parse`] for a body already read as JSON.
+    pub fn from_value(body: Value) -> Result<Self, String> {
+        let raw: RawPage =
+            serde_json::from_value(body).map_err(|e| format!("FI page is not the expected JSON: {e}"))?;
+        Self::from_raw(raw)
+    }
+
+    fn from_raw(raw: RawPage) -> Result<Self, String> {
         let (docs, next) = match (raw.content, raw.fi_documents) {
             (Some(docs), _) => {
                 let next = raw.links.unwrap_or_default().into_iter().find(|l| l.rel == "next").map(|l| l.href);
@@ -95,6 +124,63 @@ impl DocumentPage {
     }
 }
 
+/// Which id a document is keyed by (see [`FiDocument::work_id`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkIdSource {
+    /// The business id: `reportId`, `requestId` or `cashAdvanceId`.
+    Business,
+    /// The FI document id, because the business id is missing or unusable.
+    FiDocument,
+}
+
+impl FiDocument {
+    /// The business id inside the document: `report.reportId` (expense),
+    /// `requestHeader.requestId` (invoice), `cashAdvanceData.cashAdvanceId`
+    /// (cash advance); blanks around it trimmed (Concur pads some codes).
+    pub fn business_id(&self) -> Option<&str> {
+        let pointer = match self.doc_type.parse::<DocumentType>().ok()? {
+            DocumentType::Expense => "/report/reportId",
+            DocumentType::Invoice => "/requestHeader/requestId",
+            DocumentType::CashAdvance => "/cashAdvanceData/cashAdvanceId",
+        };
+        self.document.pointer(pointer).and_then(Value::as_str).map(str::trim).filter(|id| !id.is_empty())
+    }
+
+    /// The id the connector keys this document by. The business id comes
+    /// first: webhooks name only the report, and FI's `docId` query accepts
+    /// it, so a document has one key whichever way it arrives. The FI id is
+    /// the fallback for a document without a usable business id.
+    pub fn work_id(&self) -> Result<(ConcurDocumentId, WorkIdSource), String> {
+        if let Some(id) = self.business_id().and_then(|b| ConcurDocumentId::parse(b).ok()) {
+            return Ok((id, WorkIdSource::Business));
+        }
+        ConcurDocumentId::parse(self.id.trim()).map(|id| (id, WorkIdSource::FiDocument)).map_err(|e| {
+            format!(
+                "FI {} document {} has no usable business id and its FI id is unusable too ({e}); report it to SAP \
+                 Concur support",
+                self.doc_type,
+                self.id.chars().take(80).collect::<String>()
+            )
+        })
+    }
+}
+
+impl ConcurClient {
+    /// One page (0-based) of the company's READY documents of `doc_type`,
+    /// [`PAGE_SIZE`] at a time, from the token's geolocation. Nothing is
+    /// acknowledged: a READY document stays listed until the poster does.
+    pub async fn fi_ready_page(
+        &self,
+        token: &AccessToken,
+        doc_type: DocumentType,
+        page: u32,
+    ) -> Result<DocumentPage, ConcurError> {
+        let body: Value = self.get_json(token, &ready_page_path(doc_type, page, PAGE_SIZE)).await?;
+        DocumentPage::from_value(body)
+            .map_err(|e| ConcurError::Malformed(format!("page {page} of the READY {doc_type} documents: {e}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +209,74 @@ mod tests {
             }
         }
         assert_eq!(parsed, 15);
+    }
+
+    fn document(doc_type: &str, id: &str, document: Value) -> FiDocument {
+        FiDocument { id: id.into(), doc_type: doc_type.into(), doc_status: None, company_uuid: None, document }
+    }
+
+    #[test]
+    fn documents_are_keyed_by_their_business_id() {
+        use serde_json::json;
+        let fi = "e7f810cabc8348cdb051dd9431c8cfbb";
+        let cases = [
+            ("expense", json!({"report": {"reportId": "B1041655B4CE4171BDAA"}}), "B1041655B4CE4171BDAA"),
+            ("invoice", json!({"requestHeader": {"requestId": "1D7E2C9A0B5F4E8D"}}), "1D7E2C9A0B5F4E8D"),
+            (
+                "cashadvance",
+                json!({"cashAdvanceData": {"cashAdvanceId": " E2A086D30B88AE4683BC48ADE47B8116  "}}),
+                "E2A086D30B88AE4683BC48ADE47B8116",
+            ),
+        ];
+        for (doc_type, body, expected) in cases {
+            let (id, source) = document(doc_type, fi, body).work_id().unwrap();
+            assert_eq!((id.as_str(), source), (expected, WorkIdSource::Business), "{doc_type}");
+        }
+    }
+
+    #[test]
+    fn without_a_usable_business_id_the_fi_id_is_the_key() {
+        use serde_json::json;
+        let fi = "e7f810cabc8348cdb051dd9431c8cfbb";
+        for body in [
+            json!({}),
+            json!({"report": {"reportId": null}}),
+            json!({"report": {"reportId": ""}}),
+            json!({"report": {"reportId": "has/slash"}}),
+            json!({"report": {"reportId": "X".repeat(33)}}),
+            // The invoice's id under another type's field does not count.
+            json!({"requestHeader": {"requestId": "ABC"}}),
+        ] {
+            let (id, source) = document("expense", fi, body.clone()).work_id().unwrap();
+            assert_eq!((id.as_str(), source), (fi, WorkIdSource::FiDocument), "{body}");
+        }
+        let err = document("payroll", "not/an/id", json!({})).work_id().unwrap_err();
+        assert!(err.contains("not/an/id") && err.contains("SAP Concur"), "{err}");
+    }
+
+    #[test]
+    fn every_shipped_example_has_a_business_id() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/fi-examples");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let page = DocumentPage::parse(&std::fs::read(&path).unwrap()).unwrap();
+                let (id, source) = page.documents[0].work_id().unwrap();
+                assert_eq!(source, WorkIdSource::Business, "{path:?}");
+                // The file names carry the business id.
+                assert!(path.to_string_lossy().contains(id.as_str()), "{path:?} {id}");
+            }
+        }
+    }
+
+    #[test]
+    fn pages_are_asked_for_by_number_and_size() {
+        assert_eq!(
+            ready_page_path(DocumentType::CashAdvance, 2, PAGE_SIZE),
+            "/financialintegration/fi/v4/companies/transactiontypes/cashadvance/transactions?limit=25&page=2"
+        );
+        let page = DocumentPage::from_value(serde_json::json!({"content": [], "links": []})).unwrap();
+        assert_eq!((page.documents.len(), page.next), (0, None));
     }
 
     #[test]

@@ -247,6 +247,9 @@ pub struct Connection {
     /// RFC 3339 UTC of the last poll that read every page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_poll_at: Option<String>,
+    /// Why the last poll did not finish (RFC 3339 time first), until one does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_poll_error: Option<String>,
     pub concurrency_level: ConcurrencyLevel,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub borrow_concurrency_from: Option<ConnectionId>,
@@ -279,6 +282,7 @@ impl Connection {
             concur_refresh_expires_at: None,
             schedule: PollSchedule::default(),
             last_poll_at: None,
+            last_poll_error: None,
             concurrency_level: ConcurrencyLevel::lowest(),
             borrow_concurrency_from: None,
             enabled_document_types: DocumentType::ALL.to_vec(),

@@ -200,3 +200,122 @@ fn decode(item: std::collections::HashMap<String, AttributeValue>, key: &str) ->
         .map(|s| s.connection)
         .map_err(|e| StoreError::new(format!("reading connection {key}"), format!("the stored item is malformed: {e}")))
 }
+
+/// A `settings` item that could not be read as a connection.
+#[derive(Debug)]
+pub struct UnreadableConnection {
+    /// Its `connection_id` attribute, or `?` when even that is missing.
+    pub connection_id: String,
+    pub error: StoreError,
+}
+
+/// Longest poll error kept on a connection (it is shown, not parsed).
+const POLL_ERROR_LIMIT: usize = 1000;
+
+/// Poll bookkeeping. These writes touch only the `last_poll_*` attributes,
+/// never `status` or `updated_at`: a poll is not a settings change, so it
+/// must not turn an operator's concurrent `connections update` into a
+/// conflict. (Such an update may write back the poll fields it read; the
+/// worst case is one extra poll or a stale error until the next poll.)
+impl ConnectionStore {
+    /// Every connection's settings, one malformed item not hiding the rest
+    /// (the poller polls the others and reports the unreadable one).
+    pub async fn list_readable(&self) -> Result<(Vec<Connection>, Vec<UnreadableConnection>), StoreError> {
+        let mut connections = Vec::new();
+        let mut unreadable = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("#item = :settings")
+                .expression_attribute_names("#item", "item")
+                .expression_attribute_values(":settings", AttributeValue::S(SETTINGS.into()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::new("listing connections", sdk_error_message(&e)))?;
+            for item in out.items.unwrap_or_default() {
+                let id = item.get("connection_id").and_then(|v| v.as_s().ok()).cloned().unwrap_or_else(|| "?".into());
+                match decode(item, &id) {
+                    Ok(connection) => connections.push(connection),
+                    Err(error) => unreadable.push(UnreadableConnection { connection_id: id, error }),
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        connections.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
+        unreadable.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
+        Ok((connections, unreadable))
+    }
+
+    /// A poll read every page of every enabled type and queued every
+    /// document: `last_poll_at` = `polled_at` (RFC 3339), the error cleared.
+    pub async fn record_poll_success(&self, id: &ConnectionId, polled_at: &str) -> Result<(), StoreError> {
+        self.update_poll_fields(
+            id,
+            "SET #at = :at REMOVE #error",
+            &[("#at", "last_poll_at"), ("#error", "last_poll_error")],
+            vec![(":at", AttributeValue::S(polled_at.to_owned()))],
+        )
+        .await
+    }
+
+    /// A poll failed: `last_poll_error` = the reason, `last_poll_at` kept
+    /// (the connection stays due and the next tick tries again).
+    pub async fn record_poll_failure(&self, id: &ConnectionId, reason: &str) -> Result<(), StoreError> {
+        let mut reason = reason.trim().to_owned();
+        if reason.len() > POLL_ERROR_LIMIT {
+            let mut cut = POLL_ERROR_LIMIT;
+            while !reason.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            reason.truncate(cut);
+            reason.push('…');
+        }
+        self.update_poll_fields(
+            id,
+            "SET #error = :error",
+            &[("#error", "last_poll_error")],
+            vec![(":error", AttributeValue::S(reason))],
+        )
+        .await
+    }
+
+    async fn update_poll_fields(
+        &self,
+        id: &ConnectionId,
+        expression: &str,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<(), StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("connection_id", AttributeValue::S(id.to_string()))
+            .key("item", AttributeValue::S(SETTINGS.into()))
+            // Never resurrect a deleted connection as a bare poll record.
+            .condition_expression("attribute_exists(connection_id)")
+            .update_expression(expression);
+        for (placeholder, name) in names {
+            update = update.expression_attribute_names(*placeholder, *name);
+        }
+        for (placeholder, value) in values {
+            update = update.expression_attribute_values(placeholder, value);
+        }
+        update.send().await.map_err(|e| {
+            let action = format!("recording the poll of connection {id}");
+            if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) {
+                StoreError::conflict(action, "the connection no longer exists")
+            } else {
+                StoreError::new(action, sdk_error_message(&e))
+            }
+        })?;
+        Ok(())
+    }
+}

@@ -128,8 +128,8 @@ impl HttpClient {
                     TransportError::Timeout { service, timeout: self.policy.request_timeout },
                     idempotency == Idempotency::Safe,
                 ),
-                Err(e) if e.is_connect() => (TransportError::Connect { service, message: e.to_string() }, true),
-                Err(e) => (TransportError::Other { service, message: e.to_string() }, false),
+                Err(e) if e.is_connect() => (TransportError::Connect { service, message: with_causes(&e) }, true),
+                Err(e) => (TransportError::Other { service, message: with_causes(&e) }, false),
             };
             let hint = match &error {
                 TransportError::Status { retry_after, .. } => *retry_after,
@@ -144,6 +144,22 @@ impl HttpClient {
             }
         }
     }
+}
+
+/// reqwest's own text is "error sending request for url (…)"; the reason an
+/// operator can act on (DNS, refused, TLS) is further down the source chain.
+fn with_causes(error: &reqwest::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
 }
 
 /// Reads at most 4 KiB of an error body for messages and the audit trail.

@@ -167,9 +167,12 @@ async fn the_poller_covers_only_connections_that_are_due() {
     let mut off = connection("dormant", None);
     off.status = ConnectionStatus::Disabled;
     store.create(&off).await.unwrap();
-    let report = scheduled_poller::handle(&store).await.unwrap();
-    assert_eq!(report.due, ["acme"]);
-    let skipped: Vec<_> = report.skipped.iter().map(|s| (s.connection_id.as_str(), s.reason)).collect();
+    let (connections, unreadable) = store.list_readable().await.unwrap();
+    assert!(unreadable.is_empty());
+    let selection = scheduled_poller::select_due(connections, time::OffsetDateTime::now_utc());
+    let due: Vec<_> = selection.due.iter().map(|c| c.connection_id.as_str()).collect();
+    assert_eq!(due, ["acme"]);
+    let skipped: Vec<_> = selection.skipped.iter().map(|s| (s.connection_id.as_str(), s.reason.as_str())).collect();
     assert_eq!(
         skipped,
         [("dormant", "disabled by an operator"), ("no-erp", "no ERP is configured yet (connections update)")]

@@ -98,3 +98,17 @@ async fn a_slow_answer_times_out_and_a_safe_request_is_tried_again() {
     let err = client(2).send("test-api", Idempotency::Unsafe, |c| c.put(&url)).await.unwrap_err();
     assert!(matches!(err, TransportError::Timeout { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn an_unreachable_host_is_reported_with_its_cause() {
+    // A port nothing listens on: bind one, note it, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let err = client(2).send("nowhere", Idempotency::Unsafe, |c| c.get(&url)).await.unwrap_err();
+    match &err {
+        TransportError::Connect { message, .. } => {
+            assert!(message.to_lowercase().contains("refused"), "the cause is in the message: {message}");
+        }
+        other => panic!("expected a connect error, got {other:?}"),
+    }
+}

@@ -188,10 +188,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     operator_cli(&stack, &["connections", "test", id.as_str()]).await;
 
     println!("\n== 7. A scheduled-poller tick");
-    let report = scheduled_poller::handle(&store).await?;
+    let poller = scheduled_poller::Poller::from_env(
+        &stack.env_of("ScheduledPollerFunction"),
+        &stack.sdk,
+        scheduled_poller::PollerOptions::default(),
+    )
+    .await?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let report = scheduled_poller::handle(&poller, time::OffsetDateTime::now_utc(), deadline).await?;
     println!("   connections due this tick: {:?}", report.due);
     for skipped in &report.skipped {
         println!("   skipped {}: {}", skipped.connection_id, skipped.reason);
+    }
+    for poll in &report.polls {
+        println!(
+            "   polled {}: {:?}, {} READY read, {} queued",
+            poll.connection_id, poll.outcome, poll.read, poll.queued
+        );
+    }
+    for message in stack.peek_queue("WorkQueue").await {
+        println!("   queued: {message}");
     }
     println!(
         "\nDone. Webhook intake, FI polling into the queue and ERP posting join this demo as they land (README, Status)."

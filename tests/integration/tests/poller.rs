@@ -1,0 +1,475 @@
+//! The scheduled poller against moto (the template's tables, queue and
+//! secrets) and the strict Concur simulator served as two datacenters:
+//! every READY document of every page is queued exactly once, a tenant's
+//! failure stays that tenant's, and a tick stops cleanly at its deadline.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use axum::{
+    Router,
+    extract::Request,
+    http::StatusCode,
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+};
+use concur::{AppCredentials, ConcurClient, GrantStore, StoredGrant};
+use domain::{
+    AcumaticaSettings, CompanyUuid, ConcurrencyLevel, Connection, ConnectionId, ConnectionStatus, DocumentType,
+    ErpSettings, ErpUrl, MessageGroupId, PollSchedule, Secret, WorkItem, WorkSource,
+};
+use integration::TestStack;
+use platform::concur_grants::ConcurGrantStore;
+use scheduled_poller::{PollOutcome, Poller, PollerOptions, TickReport};
+use serde_json::{Value, json};
+use simulators::RunningSimulator;
+use simulators::concur::{CompanySpec, ConcurApp, ConcurSim, DocStatus};
+use simulators::faults::FaultSpec;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use transport::{HttpClient, RetryPolicy};
+
+const POLLER: &str = "ScheduledPollerFunction";
+const CLIENT_ID: &str = "6b4b4c4e-1d2a-4f51-9a55-0c1f7b7f3a01";
+const CLIENT_SECRET: &str = "0f5d8f2e-8c3b-4a6e-b0a1-3e2f6c9d7b02";
+const ACME: &str = "8568a4cd-8ffc-49d6-9417-be2d69aa075f";
+const EURO: &str = "2fbfd79f-90e7-4f2a-b950-680a107c9f93";
+const GONE: &str = "5d0c1a47-3b8e-4f0e-9c61-7a2b9e4d8f10";
+const FI_PATH: &str = "/financialintegration/fi/v4/companies/transactiontypes";
+
+/// Datacenters whose FI API answers 500 to everything (an outage there).
+type Outages = Arc<Mutex<BTreeSet<&'static str>>>;
+
+/// The Concur simulator (us + emea), a fresh stack whose app secret points
+/// at `us`, and the connections' grants from real Quick Connect exchanges.
+struct World {
+    sim: ConcurSim,
+    outages: Outages,
+    _us: RunningSimulator,
+    _emea: RunningSimulator,
+    stack: TestStack,
+    app: AppCredentials,
+}
+
+fn with_outages(router: Router, datacenter: &'static str, outages: Outages) -> Router {
+    router.layer(middleware::from_fn(move |request: Request, next: Next| {
+        let outages = outages.clone();
+        async move {
+            let down = outages.lock().unwrap().contains(datacenter);
+            if down && request.uri().path().starts_with("/financialintegration") {
+                let body = json!({"status": 500, "error": "Internal Server Error", "message": "FI is down"});
+                return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response();
+            }
+            let response: Response = next.run(request).await;
+            response
+        }
+    }))
+}
+
+impl World {
+    async fn new() -> Self {
+        let sim = ConcurSim::new(ConcurApp::new(CLIENT_ID, CLIENT_SECRET));
+        let outages = Outages::default();
+        let us = simulators::spawn(with_outages(sim.router("us"), "us", outages.clone()), 0).await.unwrap();
+        let emea = simulators::spawn(with_outages(sim.router("emea"), "emea", outages.clone()), 0).await.unwrap();
+        sim.set_datacenter_url("us", &us.base_url());
+        sim.set_datacenter_url("emea", &emea.base_url());
+        for (uuid, name, datacenter) in
+            [(ACME, "Acme Corp", "us"), (EURO, "Euro GmbH", "emea"), (GONE, "Gone Inc", "us")]
+        {
+            sim.add_company(CompanySpec {
+                uuid: uuid.into(),
+                name: name.into(),
+                datacenter: datacenter.into(),
+                marketing_name: "CTE".into(),
+            });
+        }
+        let stack = TestStack::with_concur_app(CLIENT_ID, CLIENT_SECRET, &us.base_url()).await;
+        let app_secret_id = stack.env_of(POLLER).required("CONCUR_APP_SECRET_ID").unwrap();
+        let app: AppCredentials = stack.secrets().get_json(&app_secret_id).await.unwrap().unwrap();
+        Self { sim, outages, _us: us, _emea: emea, stack, app }
+    }
+
+    fn grants(&self) -> ConcurGrantStore {
+        let env = self.stack.env_of(POLLER);
+        ConcurGrantStore::new(
+            self.stack.secrets(),
+            self.stack.dynamodb(),
+            env.required("CONNECTIONS_TABLE").unwrap(),
+            env.required("CONNECTION_SECRET_PREFIX").unwrap(),
+        )
+    }
+
+    /// An active connection with an ERP, four slots and all document types,
+    /// whose grant comes from a real Quick Connect exchange.
+    async fn connect(&self, id: &str, company: &str) -> ConnectionId {
+        let connection = ConnectionId::parse(id).unwrap();
+        let now = OffsetDateTime::now_utc().format(&Rfc3339).unwrap();
+        let erp = ErpSettings::Acumatica(AcumaticaSettings {
+            base_url: ErpUrl::parse("https://acme.acumatica.com").unwrap(),
+            tenant: "Acme".into(),
+            endpoint_name: "Default".into(),
+            endpoint_version: "24.200.001".into(),
+            branch: None,
+        });
+        let mut settings = Connection::new(connection.clone(), format!("{id} corp"), Some(erp), &now);
+        let company_uuid = CompanyUuid::parse(company).unwrap();
+        settings.company_uuid = Some(company_uuid.clone());
+        settings.status = ConnectionStatus::Active;
+        settings.concurrency_level = ConcurrencyLevel::new(4).unwrap();
+        let request_token = Secret::new(self.sim.issue_request_token(company));
+        let token = client().exchange_request_token(&self.app, &company_uuid, &request_token).await.unwrap();
+        settings.geolocation = Some(token.geolocation.clone());
+        self.stack.connections(POLLER).create(&settings).await.unwrap();
+        self.grants().save(&connection, &StoredGrant::from_token(&token).unwrap()).await.unwrap();
+        connection
+    }
+
+    /// A poller as a fresh Lambda container builds it (no token cached).
+    async fn poller(&self) -> Poller<ConcurGrantStore> {
+        let options = PollerOptions {
+            retry: RetryPolicy {
+                max_attempts: 3,
+                base_delay: Duration::from_millis(20),
+                max_delay: Duration::from_secs(2),
+                request_timeout: Duration::from_secs(10),
+            },
+            ..PollerOptions::default()
+        };
+        Poller::from_env(&self.stack.env_of(POLLER), &self.stack.sdk, options).await.unwrap()
+    }
+
+    async fn settings(&self, connection: &ConnectionId) -> Connection {
+        self.stack.connections(POLLER).get(connection).await.unwrap().unwrap()
+    }
+
+    /// The connection's poll audit events: (outcome, detail).
+    async fn poll_events(&self, connection: &ConnectionId) -> Vec<(String, String)> {
+        let history = self.stack.audit(POLLER).history(&format!("{connection}#connection")).await.unwrap();
+        history
+            .into_iter()
+            .filter(|e| e.step == "poll")
+            .inspect(|e| assert_eq!(e.function, "scheduled-poller"))
+            .map(|e| (e.outcome, e.detail.unwrap_or_default()))
+            .collect()
+    }
+
+    /// FI GETs the simulator served so far: (path, query, status).
+    fn fi_requests(&self) -> Vec<(String, String, u16)> {
+        self.sim
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "GET" && r.path.starts_with(FI_PATH))
+            .map(|r| (r.path, r.query.unwrap_or_default(), r.status))
+            .collect()
+    }
+
+    /// Receives and deletes every message on the work queue.
+    async fn drain(&self) -> Vec<Received> {
+        let url = self.stack.work_queue_url(POLLER);
+        let sqs = self.stack.sqs();
+        let mut received = Vec::new();
+        for _ in 0..200 {
+            let out = sqs
+                .receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(10)
+                .visibility_timeout(60)
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .send()
+                .await
+                .unwrap();
+            let messages = out.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return received;
+            }
+            for m in messages {
+                let attributes = m.attributes.clone().unwrap_or_default();
+                let body: Value = serde_json::from_str(m.body.as_deref().unwrap()).unwrap();
+                received.push(Received {
+                    item: WorkItem::from_json(m.body.as_deref().unwrap()).unwrap(),
+                    body,
+                    group: attributes[&MessageSystemAttributeName::MessageGroupId].clone(),
+                });
+                sqs.delete_message().queue_url(&url).receipt_handle(m.receipt_handle.unwrap()).send().await.unwrap();
+            }
+        }
+        panic!("the work queue never ran dry");
+    }
+}
+
+struct Received {
+    item: WorkItem,
+    body: Value,
+    group: String,
+}
+
+fn client() -> ConcurClient {
+    let policy = RetryPolicy {
+        max_attempts: 2,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(100),
+        request_timeout: Duration::from_secs(10),
+    };
+    ConcurClient::new(HttpClient::new(transport::build_client(policy.request_timeout), policy))
+}
+
+/// A tick time well inside a 15-minute slot: 12:01 UTC today.
+fn noon() -> OffsetDateTime {
+    OffsetDateTime::now_utc().replace_time(time::macros::time!(12:01))
+}
+
+fn far() -> Instant {
+    Instant::now() + Duration::from_secs(120)
+}
+
+fn stamp(at: OffsetDateTime) -> String {
+    at.replace_nanosecond(0).unwrap().format(&Rfc3339).unwrap()
+}
+
+/// Queues `n` generated READY expense reports; returns their report ids.
+fn add_expenses(sim: &ConcurSim, company: &str, prefix: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let report_id = format!("{prefix}{i:0width$}", width = 20 - prefix.len());
+            let fi_id = uuid_like(&report_id);
+            let document = json!({
+                "employee": {"employeeId": "EMP0001"},
+                "report": {"reportId": report_id, "reportName": format!("Trip {i}"), "employeeCurrencyAlphaCode": "USD"},
+                "expenseEntry": [],
+            });
+            sim.add_fi_document(company, "expense", &fi_id, document);
+            report_id
+        })
+        .collect()
+}
+
+/// A 32-character hex FI id derived from a business id (distinct from it).
+fn uuid_like(seed: &str) -> String {
+    let hash = seed.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    format!("{hash:016x}{:016x}", hash.rotate_left(17))
+}
+
+/// Loads the official FI examples; returns (doc type, business id from the file name) of each.
+fn load_examples(sim: &ConcurSim, company: &str) -> BTreeSet<(DocumentType, String)> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/fi-examples");
+    let mut expected = BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.ends_with(".json") {
+            continue;
+        }
+        sim.load_fi_example(company, &std::fs::read_to_string(&path).unwrap()).unwrap();
+        let (doc_type, rest) = match name.strip_prefix("FI-API-ReportID-") {
+            Some(rest) => (DocumentType::Expense, rest),
+            None => (DocumentType::CashAdvance, name.strip_prefix("FI-API-CashAdvanceID-").unwrap()),
+        };
+        expected.insert((doc_type, rest.split("-Example").next().unwrap().to_owned()));
+    }
+    expected
+}
+
+fn keys(received: &[Received]) -> BTreeSet<(DocumentType, String)> {
+    received.iter().map(|r| (r.item.document_type, r.item.document_id.to_string())).collect()
+}
+
+fn assert_completed(report: &TickReport, connection: &str, queued: usize) {
+    let poll = report.poll_of(connection).unwrap_or_else(|| panic!("{connection} was not polled: {report:?}"));
+    assert_eq!((&poll.outcome, poll.queued), (&PollOutcome::Completed, queued), "{report:?}");
+}
+
+#[tokio::test]
+async fn every_ready_document_of_every_page_is_queued_once_despite_a_429() {
+    let world = World::new().await;
+    let acme = world.connect("acme", ACME).await;
+
+    let mut expected = load_examples(&world.sim, ACME);
+    for id in add_expenses(&world.sim, ACME, "RPT", 40) {
+        expected.insert((DocumentType::Expense, id));
+    }
+    // An invoice (keyed by requestId), and an expense without a reportId
+    // (keyed by its FI id, the fallback).
+    world.sim.add_fi_document(ACME, "invoice", &uuid_like("inv"), json!({"requestHeader": {"requestId": "INV0001"}}));
+    expected.insert((DocumentType::Invoice, "INV0001".into()));
+    let orphan = uuid_like("orphan");
+    world.sim.add_fi_document(ACME, "expense", &orphan, json!({"report": {"reportName": "no id"}}));
+    expected.insert((DocumentType::Expense, orphan));
+    // Not READY any more (another system acknowledged it): not listed, not queued.
+    let acked = add_expenses(&world.sim, ACME, "ACK", 1).remove(0);
+    assert!(world.sim.set_document_status(ACME, &uuid_like(&acked), DocStatus::Acknowledged));
+    // 11 distinct example reports + 40 + the orphan = 52 READY expenses: pages 0, 1, 2.
+    assert_eq!(expected.iter().filter(|(t, _)| *t == DocumentType::Expense).count(), 52);
+
+    // Concur throttles the second expense page once.
+    let throttle = FaultSpec::from_json(
+        br#"{"kind":"too_many_requests","retry_after_seconds":1,"count":1,"fraction":0.5,
+             "path_prefix":"/financialintegration/fi/v4/companies/transactiontypes/expense"}"#,
+    )
+    .unwrap();
+    world.sim.faults().inject(throttle).unwrap();
+
+    let poller = world.poller().await;
+    let now = noon();
+    let report = scheduled_poller::handle(&poller, now, far()).await.unwrap();
+    assert_eq!(report.due, ["acme"]);
+    assert_completed(&report, "acme", expected.len());
+    assert_eq!(report.poll_of("acme").unwrap().read, 52 + 1 + 2, "two example files repeat an FI document");
+
+    let requests = world.fi_requests();
+    let expense = |query: &str| format!("{FI_PATH}/expense/transactions?{query}");
+    assert_eq!(
+        requests.iter().map(|(p, q, s)| (format!("{p}?{q}"), *s)).collect::<Vec<_>>(),
+        [
+            (expense("limit=25&page=0"), 200),
+            (expense("limit=25&page=1"), 429),
+            (expense("limit=25&page=1"), 200),
+            (expense("limit=25&page=2"), 200),
+            (format!("{FI_PATH}/invoice/transactions?limit=25&page=0"), 200),
+            (format!("{FI_PATH}/cashadvance/transactions?limit=25&page=0"), 200),
+        ]
+    );
+
+    let received = world.drain().await;
+    assert_eq!(received.len(), expected.len(), "each document exactly once");
+    assert_eq!(keys(&received), expected);
+    let level = ConcurrencyLevel::new(4).unwrap();
+    let mut slots = BTreeSet::new();
+    for r in &received {
+        assert_eq!(r.group, MessageGroupId::for_document(&acme, level, &r.item.document_key()).as_str());
+        slots.insert(r.group.clone());
+        assert_eq!((r.body["v"].as_u64(), r.body["source"].as_str()), (Some(1), Some("poll")), "{}", r.body);
+        assert_eq!((r.item.source, &r.item.connection_id), (WorkSource::Poll, &acme));
+        assert_eq!(r.item.received_at, stamp(now));
+    }
+    assert_eq!(slots.len(), 4, "spread over the connection's four slots: {slots:?}");
+    // Nothing was acknowledged: the poster does that.
+    assert_eq!(world.sim.document_status(ACME, &uuid_like("RPT00000000000000000")), Some(DocStatus::Ready));
+
+    let settings = world.settings(&acme).await;
+    assert_eq!(settings.last_poll_at, Some(stamp(now)));
+    assert_eq!((settings.last_poll_error, settings.status), (None, ConnectionStatus::Active));
+    let events = world.poll_events(&acme).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].0, "ok");
+    assert!(events[0].1.contains("expense 52, invoice 1, cashadvance 2") && events[0].1.contains("queued 55"));
+
+    // A minute later the 15-minute schedule is not due: nothing is read or queued.
+    let later = scheduled_poller::handle(&poller, now + Duration::from_secs(60), far()).await.unwrap();
+    assert_eq!((later.due.len(), later.polls.len(), later.not_due.clone()), (0, 0, vec!["acme".to_owned()]));
+    assert_eq!(world.fi_requests().len(), requests.len());
+    assert!(world.drain().await.is_empty());
+    assert_eq!(world.settings(&acme).await.last_poll_at, Some(stamp(now)));
+}
+
+#[tokio::test]
+async fn one_tenants_failure_is_recorded_on_it_and_the_others_are_polled() {
+    let world = World::new().await;
+    let acme = world.connect("acme", ACME).await;
+    let euro = world.connect("euro", EURO).await;
+    let gone = world.connect("gone", GONE).await;
+    let idle = world.connect("idle", ACME).await;
+    let mut disabled = world.settings(&idle).await;
+    disabled.status = ConnectionStatus::Disabled;
+    world.stack.connections(POLLER).replace(&disabled).await.unwrap();
+    // A daily schedule that already ran today and its slot passed: due.
+    let mut daily = world.settings(&acme).await;
+    daily.schedule = "daily 06:00".parse::<PollSchedule>().unwrap();
+    daily.last_poll_at = Some(stamp(noon() - Duration::from_secs(24 * 3600)));
+    world.stack.connections(POLLER).replace(&daily).await.unwrap();
+
+    let acme_reports: BTreeSet<_> =
+        add_expenses(&world.sim, ACME, "A", 30).into_iter().map(|id| (DocumentType::Expense, id)).collect();
+    add_expenses(&world.sim, EURO, "E", 5);
+    add_expenses(&world.sim, GONE, "G", 5);
+    world.outages.lock().unwrap().insert("emea");
+    world.sim.revoke_refresh_tokens(GONE);
+
+    let poller = world.poller().await;
+    let now = noon();
+    let report = scheduled_poller::handle(&poller, now, far()).await.unwrap();
+    assert_eq!(report.due, ["acme", "euro", "gone"]);
+    assert_eq!(report.skipped.iter().map(|s| s.connection_id.as_str()).collect::<Vec<_>>(), ["idle"]);
+    assert_completed(&report, "acme", 30);
+    assert_eq!(report.failed().iter().map(|p| p.connection_id.as_str()).collect::<Vec<_>>(), ["euro", "gone"]);
+    assert_eq!(keys(&world.drain().await), acme_reports, "only acme's documents are queued");
+
+    let acme_now = world.settings(&acme).await;
+    assert_eq!((acme_now.last_poll_at, acme_now.last_poll_error), (Some(stamp(now)), None));
+
+    // EMEA's outage: recorded on euro, which stays active and due.
+    let euro_now = world.settings(&euro).await;
+    assert_eq!((euro_now.status, euro_now.last_poll_at), (ConnectionStatus::Active, None));
+    let error = euro_now.last_poll_error.unwrap();
+    assert!(error.starts_with(&stamp(now)) && error.contains("HTTP 500") && error.contains("expense"), "{error}");
+    let events = world.poll_events(&euro).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].0, "failed");
+    assert!(events[0].1.contains("HTTP 500"), "{events:?}");
+
+    // The revoked grant: needs_reauth (set by the token manager), and why.
+    let gone_now = world.settings(&gone).await;
+    assert_eq!((gone_now.status, gone_now.last_poll_at), (ConnectionStatus::NeedsReauth, None));
+    let error = gone_now.last_poll_error.unwrap();
+    assert!(error.contains("refresh token") && error.contains("click Connect"), "{error}");
+    assert!(!error.contains(CLIENT_SECRET), "{error}");
+    assert_eq!(world.poll_events(&gone).await[0].0, "failed");
+
+    // Next tick: EMEA is back. acme is not due, gone is skipped with its
+    // reason, euro (never polled to the end) is polled and its error cleared.
+    world.outages.lock().unwrap().clear();
+    let next = scheduled_poller::handle(&poller, now + Duration::from_secs(300), far()).await.unwrap();
+    assert_eq!(next.due, ["euro"]);
+    assert_eq!(next.not_due, ["acme"]);
+    let skipped: BTreeMap<_, _> = next.skipped.iter().map(|s| (s.connection_id.as_str(), s.reason.as_str())).collect();
+    assert_eq!(skipped["gone"], "the Concur connection needs a reconnect by an admin");
+    assert_completed(&next, "euro", 5);
+    assert_eq!(world.settings(&euro).await.last_poll_error, None);
+    assert_eq!(world.drain().await.len(), 5);
+}
+
+#[tokio::test]
+async fn a_tick_stops_at_its_deadline_and_the_next_one_finishes() {
+    let world = World::new().await;
+    let acme = world.connect("acme", ACME).await;
+    let reports: BTreeSet<_> =
+        add_expenses(&world.sim, ACME, "R", 60).into_iter().map(|id| (DocumentType::Expense, id)).collect();
+    let poller = world.poller().await;
+    let now = noon();
+
+    // The deadline has already passed: nothing is started, nothing recorded.
+    let report = scheduled_poller::handle(&poller, now, Instant::now()).await.unwrap();
+    assert_eq!((report.due.clone(), report.deferred.clone()), (vec!["acme".to_owned()], vec!["acme".to_owned()]));
+    assert!(report.polls.is_empty() && world.fi_requests().is_empty());
+    assert!(world.poll_events(&acme).await.is_empty());
+
+    // The deadline comes while Concur is slow with the second page: the
+    // first page is queued, the second abandoned, last_poll_at not moved.
+    let slow = FaultSpec::from_json(
+        br#"{"kind":"slow","delay_ms":6000,"count":1,"fraction":0.5,"path_prefix":"/financialintegration"}"#,
+    )
+    .unwrap();
+    world.sim.faults().inject(slow).unwrap();
+    let started = Instant::now();
+    let report = scheduled_poller::handle(&poller, now, Instant::now() + Duration::from_secs(2)).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "the slow page was abandoned: {:?}", started.elapsed());
+    let poll = report.poll_of("acme").unwrap();
+    assert_eq!((&poll.outcome, poll.read, poll.queued), (&PollOutcome::Stopped, 25, 25), "{report:?}");
+    let settings = world.settings(&acme).await;
+    assert_eq!((settings.last_poll_at, settings.last_poll_error), (None, None));
+    let events = world.poll_events(&acme).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].0, "skipped");
+    assert!(events[0].1.contains("deadline") && events[0].1.contains("queuing 25"), "{events:?}");
+
+    // The next tick (the queue not drained in between: FIFO deduplication
+    // absorbs the 25 queued again) reads everything.
+    let report = scheduled_poller::handle(&poller, now + Duration::from_secs(300), far()).await.unwrap();
+    assert_completed(&report, "acme", 60);
+    let received = world.drain().await;
+    assert_eq!(received.len(), 60, "each document exactly once");
+    assert_eq!(keys(&received), reports);
+    assert_eq!(world.settings(&acme).await.last_poll_at, Some(stamp(now + Duration::from_secs(300))));
+}
