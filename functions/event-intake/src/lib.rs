@@ -1,35 +1,98 @@
 //! event-intake: Concur Event Subscription Service webhooks
 //! (`POST /concur/events`).
 //!
-//! Answer codes follow ESS's retry rules on purpose: a 2xx only once the work
-//! is durably queued; 5xx/429/401/403 make ESS retry (for up to 72 hours);
-//! any other 4xx tells it never to send that event again. This module owns
-//! the checks that come before any work: body size and shape. Signature
-//! verification and queueing plug in behind [`Intake`] (issue 4); until then
-//! a well-formed event gets 503, so ESS keeps it and retries later — no
-//! event is lost while intake is not deployed.
+//! Answer codes follow ESS's retry rules on purpose (events.md §6, §8): a
+//! 2xx only once the work is durably queued (or there is nothing to do);
+//! 5xx/401 make ESS retry for up to 72 hours; any other 4xx tells it never
+//! to send that event again.
+//!
+//! Checks, in order: body size (413) → `Concur-Signature` over the raw body
+//! (401, nothing else is looked at, nothing recorded) → JSON shape (400) →
+//! notification fields (400) → the company's connection (404 when unknown)
+//! → queue (202, or 503 when SQS or DynamoDB fails). Refusals of a genuine
+//! (signed) delivery are written to the audit table under connection
+//! [`UNROUTED`], so an operator can find events ESS will not resend.
+//!
+//! Duplicates and out-of-order deliveries are normal: every approved report
+//! is queued with the FIFO deduplication id connection + document
+//! ([`Outgoing::document`]), so repeats within SQS's 5-minute window become
+//! one message, and the poster's ledger makes later ones harmless. The
+//! event id is logged and audited, not used for deduplication: two events
+//! about one document must collapse, which an event id cannot do.
+
+use std::future::Future;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use concur::events::{Action, DocumentEvent, Notification, SIGNATURE_HEADER, SignatureError, WebhookVerifier};
+use domain::{CompanyUuid, ConcurrencyLevel, Connection, ConnectionId, ConnectionStatus, DocumentType};
+use domain::{WorkItem, WorkSource};
+use platform::StoreError;
 use platform::http_api::{raw_body, response};
+use platform::queue::Outgoing;
 
-/// Larger bodies are refused before parsing: ESS events are ~1 KB.
+mod aws;
+
+pub use aws::{LiveIntake, SetupError};
+
+/// Larger bodies are refused before anything else: ESS events are ~1 KB.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// What the intake step did with a well-formed event.
-pub enum IntakeOutcome {
-    Queued,
-    /// Intake is not deployed in this build: ESS should retry later.
-    NotAvailable,
+pub use platform::audit::UNROUTED;
+
+/// Looks up the connection of a Concur company and whose slots it uses.
+pub trait ConnectionLookup: Send + Sync {
+    fn find_by_company(
+        &self,
+        company: &CompanyUuid,
+    ) -> impl Future<Output = Result<Option<Connection>, StoreError>> + Send;
+
+    fn slot_owner(
+        &self,
+        connection: &Connection,
+    ) -> impl Future<Output = Result<(ConnectionId, ConcurrencyLevel), StoreError>> + Send;
 }
 
-/// Verification and queueing behind the HTTP checks.
-pub trait Intake {
-    fn accept(
-        &self,
-        raw_body: &[u8],
-        event: &serde_json::Value,
-        request: &ApiGatewayV2httpRequest,
-    ) -> impl std::future::Future<Output = IntakeOutcome> + Send;
+/// Sends one message to the work queue; `Ok` means SQS accepted it.
+pub trait WorkSender: Send + Sync {
+    fn send(&self, message: &Outgoing) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// One audit record, before the store stamps time and retention on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// A connection id, or [`UNROUTED`].
+    pub connection_id: String,
+    /// `{doctype}#{docid}` for a document, `company-{uuid}` or `malformed` for unrouted events.
+    pub subject: String,
+    pub step: &'static str,
+    /// ok | failed | skipped
+    pub outcome: &'static str,
+    pub detail: String,
+}
+
+/// Appends to the audit trail.
+pub trait AuditSink: Send + Sync {
+    fn record(&self, entry: AuditEntry) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// What the handler needs, built once per container.
+pub struct Intake<C, Q, A> {
+    pub verifier: WebhookVerifier,
+    pub connections: C,
+    pub queue: Q,
+    pub audit: A,
+}
+
+/// What became of one notification. Ordered by how much it matters for the
+/// answer to a body that holds several: the most severe one is answered.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Outcome {
+    Ignored(String),
+    Queued,
+    UnknownCompany(CompanyUuid),
+    Malformed(String),
+    /// Our side failed (AWS): ESS must retry.
+    Unavailable,
 }
 
 fn json(status: u16, message: &str) -> ApiGatewayV2httpResponse {
@@ -37,7 +100,19 @@ fn json(status: u16, message: &str) -> ApiGatewayV2httpResponse {
 }
 
 /// Handles one webhook delivery.
-pub async fn handle(intake: &impl Intake, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+pub async fn handle<C, Q, A>(intake: &Intake<C, Q, A>, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse
+where
+    C: ConnectionLookup,
+    Q: WorkSender,
+    A: AuditSink,
+{
+    // Refuse a huge body before decoding it (base64 is 4/3 the size).
+    let encoded = request.body.as_deref().map_or(0, str::len);
+    let limit = if request.is_base64_encoded { MAX_BODY_BYTES.div_ceil(3) * 4 } else { MAX_BODY_BYTES };
+    if encoded > limit {
+        tracing::warn!(bytes = encoded, "refused an oversized event");
+        return json(413, "the event body is larger than 64 KiB");
+    }
     let body = match raw_body(&request) {
         Ok(b) => b,
         Err(problem) => return json(400, problem),
@@ -46,47 +121,216 @@ pub async fn handle(intake: &impl Intake, request: ApiGatewayV2httpRequest) -> A
         tracing::warn!(bytes = body.len(), "refused an oversized event");
         return json(413, "the event body is larger than 64 KiB");
     }
-    let event: serde_json::Value = match serde_json::from_slice(&body) {
-        Ok(v @ (serde_json::Value::Object(_) | serde_json::Value::Array(_))) => v,
-        Ok(_) => return json(400, "the event body must be a JSON object"),
-        Err(e) => return json(400, &format!("the event body is not valid JSON: {e}")),
+
+    // Nothing from an unsigned body is trusted, logged or recorded.
+    let verified = match request.headers.get(SIGNATURE_HEADER) {
+        None => Err(SignatureError::Missing),
+        Some(value) => match value.to_str() {
+            Ok(value) => intake.verifier.verify(value, &body),
+            Err(_) => Err(SignatureError::NotBase64),
+        },
     };
-    match intake.accept(&body, &event, &request).await {
-        IntakeOutcome::Queued => json(202, "queued"),
-        IntakeOutcome::NotAvailable => json(503, "event intake is not deployed yet; retry later"),
+    if let Err(problem) = verified {
+        tracing::warn!(reason = %problem, bytes = body.len(), "refused an event whose signature does not verify");
+        let message = match problem {
+            SignatureError::Missing => "the Concur-Signature header is missing",
+            _ => "the Concur-Signature header does not verify over this body",
+        };
+        return json(401, message);
     }
+
+    let received_at = time::OffsetDateTime::now_utc();
+    let notifications = match concur::events::parse_notifications(&body) {
+        Ok(n) => n,
+        Err(problem) => {
+            tracing::warn!(reason = %problem, "refused a signed event that is not a notification");
+            let entry = AuditEntry {
+                connection_id: UNROUTED.into(),
+                subject: "malformed".into(),
+                step: "rejected",
+                outcome: "failed",
+                detail: format!(
+                    "a signed ESS delivery was refused (400, ESS will not resend it): {problem}; \
+                     report the event to SAP Concur, the document is still picked up by the poll"
+                ),
+            };
+            return match record(&intake.audit, entry).await {
+                Ok(()) => json(400, &problem.to_string()),
+                Err(()) => json(503, "the event could not be recorded; retry later"),
+            };
+        }
+    };
+
+    let mut worst = None;
+    for notification in &notifications {
+        let outcome = take(intake, notification, received_at).await;
+        if worst.as_ref().is_none_or(|w| outcome > *w) {
+            worst = Some(outcome);
+        }
+    }
+    match worst {
+        Some(Outcome::Queued) => json(202, "queued"),
+        Some(Outcome::Ignored(reason)) => json(200, &format!("ignored: {reason}")),
+        Some(Outcome::UnknownCompany(company)) => {
+            json(404, &format!("no connection is set up for Concur company {company}"))
+        }
+        Some(Outcome::Malformed(reason)) => json(400, &reason),
+        Some(Outcome::Unavailable) | None => json(503, "the event could not be queued; retry later"),
+    }
+}
+
+/// Decides and does what one notification asks for.
+async fn take<C, Q, A>(intake: &Intake<C, Q, A>, n: &Notification, received_at: time::OffsetDateTime) -> Outcome
+where
+    C: ConnectionLookup,
+    Q: WorkSender,
+    A: AuditSink,
+{
+    let event = n.event_id();
+    let topic = n.topic_label();
+    match n.action() {
+        Action::Ignore { company, reason } => {
+            tracing::info!(event, topic, company = company_label(company.as_ref()), reason, "event ignored");
+            Outcome::Ignored(reason)
+        }
+        Action::Malformed { company, reason } => {
+            tracing::warn!(event, topic, company = company_label(company.as_ref()), reason, "event refused");
+            let entry = AuditEntry {
+                connection_id: UNROUTED.into(),
+                subject: company.as_ref().map_or_else(|| "malformed".to_owned(), |c| format!("company-{c}")),
+                step: "rejected",
+                outcome: "failed",
+                detail: format!(
+                    "event {event} ({topic}) refused (400, ESS will not resend it): {reason}; \
+                     the document is still picked up by the poll"
+                ),
+            };
+            match record(&intake.audit, entry).await {
+                Ok(()) => Outcome::Malformed(format!("the notification cannot be used: {reason}")),
+                Err(()) => Outcome::Unavailable,
+            }
+        }
+        Action::Queue(document) => queue(intake, &event, &topic, document, received_at).await,
+    }
+}
+
+async fn queue<C, Q, A>(
+    intake: &Intake<C, Q, A>,
+    event: &str,
+    topic: &str,
+    document: DocumentEvent,
+    received_at: time::OffsetDateTime,
+) -> Outcome
+where
+    C: ConnectionLookup,
+    Q: WorkSender,
+    A: AuditSink,
+{
+    let DocumentEvent { company, document_type, document_id } = document;
+    let key = format!("{document_type}#{document_id}");
+    let connection = match intake.connections.find_by_company(&company).await {
+        Ok(Some(connection)) => connection,
+        Ok(None) => {
+            tracing::warn!(event, topic, %company, document = key, "event for a company with no connection");
+            let entry = AuditEntry {
+                connection_id: UNROUTED.into(),
+                subject: format!("company-{company}"),
+                step: "rejected",
+                outcome: "failed",
+                detail: format!(
+                    "event {event} ({topic}) for {key} refused (404, ESS will not resend it): no connection is set \
+                     up for Concur company {company}; connect the company (Quick Connect) and the poll picks the \
+                     document up"
+                ),
+            };
+            return match record(&intake.audit, entry).await {
+                Ok(()) => Outcome::UnknownCompany(company),
+                Err(()) => Outcome::Unavailable,
+            };
+        }
+        Err(e) => {
+            tracing::error!(event, %company, document = key, error = %e, "connection lookup failed; ESS will retry");
+            return Outcome::Unavailable;
+        }
+    };
+    let id = &connection.connection_id;
+
+    if let Some(reason) = not_accepting(&connection, document_type) {
+        tracing::info!(event, topic, connection = %id, document = key, reason, "event ignored");
+        let entry = AuditEntry {
+            connection_id: id.to_string(),
+            subject: key.clone(),
+            step: "received",
+            outcome: "skipped",
+            detail: format!(
+                "webhook event {event} ({topic}) not queued: {reason}; the document stays READY in Concur and the \
+                 poll picks it up once the connection is ready"
+            ),
+        };
+        return match record(&intake.audit, entry).await {
+            Ok(()) => Outcome::Ignored(format!("connection {id}: {reason}")),
+            Err(()) => Outcome::Unavailable,
+        };
+    }
+
+    let (owner, level) = match intake.connections.slot_owner(&connection).await {
+        Ok(slots) => slots,
+        Err(e) => {
+            tracing::error!(event, connection = %id, document = key, error = %e, "slot lookup failed; ESS will retry");
+            return Outcome::Unavailable;
+        }
+    };
+    let item = WorkItem::new(id.clone(), document_type, document_id, WorkSource::Webhook, received_at);
+    let message = Outgoing::document(item, &owner, level);
+    if let Err(e) = intake.queue.send(&message).await {
+        tracing::error!(event, connection = %id, document = key, error = %e, "queueing failed; ESS will retry");
+        return Outcome::Unavailable;
+    }
+    tracing::info!(event, topic, connection = %id, document = key, group = message.group.as_str(), "queued");
+    // The message is queued: a failed audit write must not make ESS resend it.
+    let entry = AuditEntry {
+        connection_id: id.to_string(),
+        subject: key,
+        step: "received",
+        outcome: "ok",
+        detail: format!("webhook event {event} ({topic}) queued in group {}", message.group.as_str()),
+    };
+    let _ = record(&intake.audit, entry).await;
+    Outcome::Queued
+}
+
+/// Why a connection takes no documents now (the poller's rules): the
+/// document stays READY in Concur, so ignoring the event loses nothing.
+fn not_accepting(connection: &Connection, document_type: DocumentType) -> Option<&'static str> {
+    match connection.status {
+        ConnectionStatus::Disabled => Some("disabled by an operator"),
+        ConnectionStatus::Pending => Some("Concur is not connected yet"),
+        ConnectionStatus::NeedsReauth => Some("the Concur connection needs a reconnect by an admin"),
+        ConnectionStatus::Active | ConnectionStatus::ReconnectSoon => {
+            if connection.geolocation.is_none() {
+                Some("Concur is not connected yet")
+            } else if connection.erp.is_none() {
+                Some("no ERP is configured yet (connections update)")
+            } else if !connection.enabled_document_types.contains(&document_type) {
+                Some("this document type is not enabled for the connection")
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// Records an entry; a failure is logged here and returned as `Err(())`.
+async fn record(audit: &impl AuditSink, entry: AuditEntry) -> Result<(), ()> {
+    let (connection, subject, step) = (entry.connection_id.clone(), entry.subject.clone(), entry.step);
+    audit.record(entry).await.map_err(|e| {
+        tracing::error!(connection, subject, step, error = %e, "audit write failed");
+    })
+}
+
+fn company_label(company: Option<&CompanyUuid>) -> &str {
+    company.map_or("-", CompanyUuid::as_str)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    struct NotYet;
-    impl Intake for NotYet {
-        async fn accept(&self, _: &[u8], _: &serde_json::Value, _: &ApiGatewayV2httpRequest) -> IntakeOutcome {
-            IntakeOutcome::NotAvailable
-        }
-    }
-
-    fn post(body: &str) -> ApiGatewayV2httpRequest {
-        let mut r = ApiGatewayV2httpRequest::default();
-        r.body = Some(body.to_owned());
-        r
-    }
-
-    #[tokio::test]
-    async fn malformed_and_oversized_bodies_are_refused_without_retry() {
-        assert_eq!(handle(&NotYet, post("{not json")).await.status_code, 400);
-        assert_eq!(handle(&NotYet, post("42")).await.status_code, 400);
-        let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(MAX_BODY_BYTES));
-        assert_eq!(handle(&NotYet, post(&big)).await.status_code, 413);
-    }
-
-    #[tokio::test]
-    async fn a_well_formed_event_is_kept_for_retry_until_intake_is_deployed() {
-        assert_eq!(
-            handle(&NotYet, post(r#"{"id":"3eabdcbf","topic":"public.concur.expense.report"}"#)).await.status_code,
-            503
-        );
-    }
-}
+mod tests;

@@ -355,10 +355,10 @@ where
     let mut workers: Vec<_> = (0..limit.clamp(1, items.len().max(1))).map(|_| Some(Box::pin(worker()))).collect();
     std::future::poll_fn(|cx| {
         for slot in workers.iter_mut() {
-            if let Some(w) = slot {
-                if Pin::as_mut(w).poll(cx).is_ready() {
-                    *slot = None;
-                }
+            if let Some(w) = slot
+                && Pin::as_mut(w).poll(cx).is_ready()
+            {
+                *slot = None;
             }
         }
         if workers.iter().all(Option::is_none) { Poll::Ready(()) } else { Poll::Pending }

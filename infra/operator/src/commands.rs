@@ -113,10 +113,10 @@ fn urls_to_resolve(
     credentials: Option<&Credentials>,
 ) -> Result<Vec<ErpUrl>, CliError> {
     let mut urls = Vec::new();
-    if let Some(url) = after.and_then(ErpSettings::base_url) {
-        if before.and_then(ErpSettings::base_url) != Some(url) {
-            urls.push(url.clone());
-        }
+    if let Some(url) = after.and_then(ErpSettings::base_url)
+        && before.and_then(ErpSettings::base_url) != Some(url)
+    {
+        urls.push(url.clone());
     }
     if let (Some(erp), Some(c)) = (after, credentials) {
         urls.extend(settings::credential_urls(erp.kind(), &c.value, deps.url_policy, &c.file)?);
@@ -156,6 +156,12 @@ async fn store_credentials(
 /// `connections create ID --name NAME …`
 pub async fn create(deps: &Deps, args: &CreateArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
     let id = parse_id(&args.id)?;
+    if id.as_str() == platform::audit::UNROUTED {
+        return Err(Refusal(format!(
+            "`{id}` is reserved: the audit trail files webhooks no connection could take under it"
+        ))
+        .into());
+    }
     let name = settings::text("--name", &args.name, 200)?;
     let parsed = settings::parse_flags(&args.settings, deps.url_policy)?;
     let now = now_rfc3339();

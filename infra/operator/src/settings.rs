@@ -350,15 +350,15 @@ pub fn parse_credentials(erp: &ErpSettings, file: &str, bytes: &[u8]) -> Result<
         .map_err(|e| Refusal(format!("credentials file {file}: {e}")))?;
     if let ErpSettings::Acumatica(a) = erp {
         let client_id = value.get("client_id").and_then(Value::as_str).unwrap_or_default().trim();
-        if let Some((_, suffix)) = client_id.split_once('@') {
-            if suffix != a.tenant {
-                return refuse(format!(
-                    "credentials file {file}: client_id names tenant `{}` but the connection's tenant is `{}`; the \
+        if let Some((_, suffix)) = client_id.split_once('@')
+            && suffix != a.tenant
+        {
+            return refuse(format!(
+                "credentials file {file}: client_id names tenant `{}` but the connection's tenant is `{}`; the \
                      tenant in the client id decides which tenant's data the connector reaches",
-                    shown(suffix),
-                    a.tenant
-                ));
-            }
+                shown(suffix),
+                a.tenant
+            ));
         }
     }
     Ok((value, keys))

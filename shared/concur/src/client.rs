@@ -372,16 +372,16 @@ impl ConcurClient {
                     return Err(ConcurError::Rejected { status, message: with_correlation(&body, &correlation) });
                 }
             };
-            if refusal.code == Some(16) && !followed {
-                if let Some(elsewhere) = refusal.geolocation.as_deref().filter(|g| usable_base_url(g)) {
-                    if !same_base_url(elsewhere, &base) {
-                        tracing::info!(from = %base, to = %elsewhere, correlation_id = %correlation,
+            if refusal.code == Some(16)
+                && !followed
+                && let Some(elsewhere) = refusal.geolocation.as_deref().filter(|g| usable_base_url(g))
+                && !same_base_url(elsewhere, &base)
+            {
+                tracing::info!(from = %base, to = %elsewhere, correlation_id = %correlation,
                             "Concur token service: the principal lives elsewhere; repeating the call there");
-                        base = trim_base(elsewhere).to_owned();
-                        followed = true;
-                        continue;
-                    }
-                }
+                base = trim_base(elsewhere).to_owned();
+                followed = true;
+                continue;
             }
             tracing::warn!(service = SERVICE_TOKEN, status, error = %refusal.error, code = ?refusal.code,
                 correlation_id = %correlation, "Concur refused a token grant");

@@ -12,9 +12,12 @@
 //!   single-flight refresh, cross-process refresh lease, rotation saved once).
 //! - [`fi`]: Financial Integration v4 pages, accepting both the documented
 //!   `content/page/links` envelope and the older `fIDocuments` one.
+//! - [`events`]: ESS webhooks: the `Concur-Signature` check and what a
+//!   notification asks the connector to do.
 
 pub mod app;
 pub mod client;
+pub mod events;
 pub mod fi;
 pub mod token;
 pub mod tokens;

@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{StoreError, sdk_error_message};
 
+/// The connection id under which webhooks that reached no connection
+/// (malformed, unknown company) are filed; no connection may be named so.
+pub const UNROUTED: &str = "unrouted";
+
 /// One audit event. Never holds a secret or a document body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {

@@ -112,11 +112,23 @@ impl TestStack {
     }
 
     /// Receives every message currently visible on a queue (by logical id),
-    /// deleting none: bodies and attributes as text.
+    /// deleting none: bodies and attributes as text. A FIFO queue hides a
+    /// group's later messages while an earlier one is in flight: use
+    /// [`TestStack::drain_queue`] to see them all.
     pub async fn peek_queue(&self, logical_id: &str) -> Vec<String> {
+        self.receive_all(logical_id, false).await
+    }
+
+    /// Receives and deletes every message of a queue (by logical id), in
+    /// FIFO order per group.
+    pub async fn drain_queue(&self, logical_id: &str) -> Vec<String> {
+        self.receive_all(logical_id, true).await
+    }
+
+    async fn receive_all(&self, logical_id: &str, delete: bool) -> Vec<String> {
         let url = self.provisioned.queue_url(logical_id).to_owned();
-        let mut seen = Vec::new();
-        for _ in 0..20 {
+        let mut received = Vec::new();
+        for _ in 0..200 {
             let out = self
                 .sqs()
                 .receive_message()
@@ -131,18 +143,20 @@ impl TestStack {
             if messages.is_empty() {
                 break;
             }
-            seen.extend(messages.into_iter().map(|m| {
-                let attributes = m.attributes.unwrap_or_default();
-                let attribute = |name| attributes.get(&name).map(String::as_str).unwrap_or("-").to_owned();
-                format!(
-                    "{} [group {}, dedup {}]",
-                    m.body.unwrap_or_default(),
-                    attribute(aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId),
-                    attribute(aws_sdk_sqs::types::MessageSystemAttributeName::MessageDeduplicationId)
-                )
-            }));
+            for m in messages {
+                if let (true, Some(handle)) = (delete, &m.receipt_handle) {
+                    self.sqs()
+                        .delete_message()
+                        .queue_url(&url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .unwrap_or_else(|e| panic!("deleting from {url}: {e:?}"));
+                }
+                received.push(describe_message(m));
+            }
         }
-        seen
+        received
     }
 
     /// Names of the secrets under this stack's per-connection prefix.
@@ -172,6 +186,18 @@ impl TestStack {
             }
         }
     }
+}
+
+/// `body [group …, dedup …]`: what a test or the demo needs of a message.
+fn describe_message(m: aws_sdk_sqs::types::Message) -> String {
+    let attributes = m.attributes.unwrap_or_default();
+    let attribute = |name| attributes.get(&name).map(String::as_str).unwrap_or("-").to_owned();
+    format!(
+        "{} [group {}, dedup {}]",
+        m.body.unwrap_or_default(),
+        attribute(aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId),
+        attribute(aws_sdk_sqs::types::MessageSystemAttributeName::MessageDeduplicationId)
+    )
 }
 
 /// An API Gateway HTTP API request with this query string (what the

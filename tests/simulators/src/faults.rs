@@ -85,23 +85,23 @@ impl FaultSpec {
     }
 
     fn validate(&self) -> Result<(), String> {
-        if let FaultKind::ServerError { status } = self.fault {
-            if !(500..=599).contains(&status) {
-                return Err(format!("server_error status must be 500..=599, got {status}"));
-            }
+        if let FaultKind::ServerError { status } = self.fault
+            && !(500..=599).contains(&status)
+        {
+            return Err(format!("server_error status must be 500..=599, got {status}"));
         }
-        if let Some(f) = self.fraction {
-            if !(0.0..=1.0).contains(&f) || f.is_nan() {
-                return Err(format!("fraction must be within 0.0..=1.0, got {f}"));
-            }
+        if let Some(f) = self.fraction
+            && (!(0.0..=1.0).contains(&f) || f.is_nan())
+        {
+            return Err(format!("fraction must be within 0.0..=1.0, got {f}"));
         }
         if self.count.is_none() && self.fraction.is_none() {
             return Err("give `count` (next N calls) or `fraction` (share of calls), or both".into());
         }
-        if let Some(m) = &self.method {
-            if Method::from_bytes(m.as_bytes()).is_err() {
-                return Err(format!("`{m}` is not an HTTP method"));
-            }
+        if let Some(m) = &self.method
+            && Method::from_bytes(m.as_bytes()).is_err()
+        {
+            return Err(format!("`{m}` is not an HTTP method"));
         }
         Ok(())
     }
@@ -134,10 +134,10 @@ impl ActiveRule {
         if !by_fraction {
             return false;
         }
-        if let Some(count) = self.spec.count {
-            if self.injected >= u64::from(count) {
-                return false;
-            }
+        if let Some(count) = self.spec.count
+            && self.injected >= u64::from(count)
+        {
+            return false;
         }
         self.injected += 1;
         true

@@ -20,7 +20,7 @@ use integration::{TestStack, body_text, get_request};
 use oauth_callback::quick_connect::QuickConnect;
 use platform::concur_grants::ConcurGrantStore;
 use simulators::acumatica::{AcumaticaSim, TenantSpec};
-use simulators::concur::{CompanySpec, ConcurApp, ConcurSim, Grant};
+use simulators::concur::{CompanySpec, ConcurApp, ConcurSim, Grant, webhook};
 use transport::{HttpClient, RetryPolicy};
 
 const COMPANY: &str = "8568a4cd-8ffc-49d6-9417-be2d69aa075f";
@@ -96,6 +96,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let http = HttpClient::new(transport::build_client(Duration::from_secs(10)), RetryPolicy::default());
     let tokens = TokenManager::new(ConcurClient::new(http), app, grants, TokenOptions::default());
     println!("   {:<34} {:<12} {:<8} report / advance", "FI document id", "type", "status");
+    let mut webhook_report = String::new();
     for doc_type in DocumentType::ALL {
         let mut next =
             Some(format!("/financialintegration/fi/v4/companies/transactiontypes/{doc_type}/transactions?limit=5"));
@@ -109,6 +110,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .await?;
             let page = DocumentPage::parse(body.to_string().as_bytes())?;
             for d in &page.documents {
+                if webhook_report.is_empty() && d.doc_type == "expense" {
+                    webhook_report = d.business_id().unwrap_or_default().to_owned();
+                }
                 let business_id = d.document["report"]["reportId"]
                     .as_str()
                     .or_else(|| d.document["cashAdvanceData"]["cashAdvanceId"].as_str())
@@ -187,7 +191,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     operator_cli(&stack, &["connections", "show", id.as_str()]).await;
     operator_cli(&stack, &["connections", "test", id.as_str()]).await;
 
-    println!("\n== 7. A scheduled-poller tick");
+    println!("\n== 7. Concur pushes a webhook: report {webhook_report} was approved and is ready for payment");
+    // The simulated ESS signs with the test key pair; the intake verifies
+    // with its public key (in production: Concur's, the template default).
+    let mut intake_env = stack.provisioned.function_env("EventIntakeFunction").clone();
+    intake_env.insert("CONCUR_WEBHOOK_PUBLIC_KEY".into(), webhook::test_public_key_base64().into());
+    let intake = event_intake::LiveIntake::from_env(&platform::Env::from_map(intake_env), &stack.sdk)?;
+    let event = webhook::ExpenseStatusChanged::approved(COMPANY, &webhook_report);
+    let (body, signature) = event.signed(&webhook::EssSigner::test_key());
+    let answer = event_intake::handle(&intake, post_request(&body, Some(&signature))).await;
+    println!(
+        "   POST /concur/events (Concur-Signature: RSA-PSS SHA-256) → HTTP {} {}",
+        answer.status_code,
+        body_text(&answer)
+    );
+    let answer = event_intake::handle(&intake, post_request(&body, Some("Zm9yZ2Vk"))).await;
+    println!("   the same body with a forged signature → HTTP {} {}", answer.status_code, body_text(&answer));
+    let answer = event_intake::handle(&intake, post_request(&body, Some(&signature))).await;
+    println!("   the same event delivered again → HTTP {} (deduplicated in the queue)", answer.status_code);
+
+    println!("\n== 8. A scheduled-poller tick finds the READY documents (the webhook's report is not queued twice)");
     let poller = scheduled_poller::Poller::from_env(
         &stack.env_of("ScheduledPollerFunction"),
         &stack.sdk,
@@ -206,12 +229,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             poll.connection_id, poll.outcome, poll.read, poll.queued
         );
     }
-    for message in stack.peek_queue("WorkQueue").await {
-        println!("   queued: {message}");
+    let mut documents = 0;
+    for message in stack.drain_queue("WorkQueue").await {
+        let body = message.split(" [group").next().unwrap_or_default();
+        let Ok(item) = serde_json::from_str::<serde_json::Value>(body) else { continue };
+        if item["kind"] == "reference_sync" {
+            continue;
+        }
+        documents += 1;
+        println!(
+            "   queued {:<12} {:<34} via {:<8} [{}",
+            item["document_type"].as_str().unwrap_or("?"),
+            item["document_id"].as_str().unwrap_or("?"),
+            item["source"].as_str().unwrap_or("?"),
+            message.split(" [").nth(1).unwrap_or("]")
+        );
     }
     println!(
-        "\nDone. Webhook intake, FI polling into the queue and ERP posting join this demo as they land (README, Status)."
+        "   {documents} documents in the work queue, one message each (drained here: no poster runs in this demo yet)"
     );
+    println!("\nDone. ERP posting joins this demo as the pipeline lands (README, Status).");
     Ok(())
 }
 
@@ -230,6 +267,17 @@ async fn operator_cli(stack: &TestStack, args: &[&str]) {
     if code != 0 {
         println!("     (exit code {code})");
     }
+}
+
+/// An API Gateway HTTP API POST as ESS's delivery becomes.
+fn post_request(body: &[u8], signature: Option<&str>) -> aws_lambda_events::apigw::ApiGatewayV2httpRequest {
+    let mut request = aws_lambda_events::apigw::ApiGatewayV2httpRequest::default();
+    request.body = Some(String::from_utf8_lossy(body).into_owned());
+    request.headers.insert("content-type", "application/json".parse().expect("a valid header value"));
+    if let Some(signature) = signature {
+        request.headers.insert("concur-signature", signature.parse().expect("base64 is a valid header value"));
+    }
+    request
 }
 
 fn title(r: &aws_lambda_events::apigw::ApiGatewayV2httpResponse) -> String {

@@ -211,10 +211,10 @@ pub(crate) async fn login(State(sim): State<AcumaticaSim>, headers: HeaderMap, b
         return invalid_credentials("Invalid credentials. Please try again.");
     }
     let branch = fields.get("branch").cloned();
-    if let Some(b) = &branch {
-        if !t.has_branch(b) {
-            return invalid_credentials(&format!("The branch '{b}' cannot be found in the system."));
-        }
+    if let Some(b) = &branch
+        && !t.has_branch(b)
+    {
+        return invalid_credentials(&format!("The branch '{b}' cannot be found in the system."));
     }
     let now = Instant::now();
     site.expire_idle_sessions(now);

@@ -205,12 +205,11 @@ fn list(site: &Site, req: &Req, def: &EntityDef) -> Response {
 /// Index of the record addressed by URL segments: one GUID (`id`) or all key values.
 fn locate(tenant: &Tenant, def: &EntityDef, segs: &[String]) -> Option<usize> {
     let records = tenant.records(def.kind);
-    if let [single] = segs {
-        if let Ok(id) = Uuid::parse_str(single) {
-            if let Some(i) = records.iter().position(|r| r.id == id) {
-                return Some(i);
-            }
-        }
+    if let [single] = segs
+        && let Ok(id) = Uuid::parse_str(single)
+        && let Some(i) = records.iter().position(|r| r.id == id)
+    {
+        return Some(i);
     }
     if segs.len() != def.keys.len() {
         return None;
@@ -372,19 +371,17 @@ fn put(site: &mut Site, req: &Req, def: &'static EntityDef) -> Response {
         }
     } else if let Some(keys) = incoming_keys(def, &incoming) {
         let found = locate(tenant, def, &keys);
-        if found.is_none() {
-            if let Some(auto) = def.auto_key {
-                // A create must not invent an auto-numbered key.
-                let mut echo = Record::with_new_id();
-                let mut errors = RecErrors::default();
-                apply(&mut echo, &incoming, def.schema, &[], &mut errors);
-                errors.field(auto, format!("'{}' cannot be found in the system.", schema::label(auto)));
-                errors.record = Some(format!(
-                    "Inserting '{}' record raised at least one error. Please review the errors.",
-                    def.dac
-                ));
-                return entity_error(wire::render(&echo, def.schema, &everything(&req.base, def), 1, Some(&errors)));
-            }
+        if found.is_none()
+            && let Some(auto) = def.auto_key
+        {
+            // A create must not invent an auto-numbered key.
+            let mut echo = Record::with_new_id();
+            let mut errors = RecErrors::default();
+            apply(&mut echo, &incoming, def.schema, &[], &mut errors);
+            errors.field(auto, format!("'{}' cannot be found in the system.", schema::label(auto)));
+            errors.record =
+                Some(format!("Inserting '{}' record raised at least one error. Please review the errors.", def.dac));
+            return entity_error(wire::render(&echo, def.schema, &everything(&req.base, def), 1, Some(&errors)));
         }
         found
     } else if let Some(f) = &q.filter {
@@ -410,13 +407,10 @@ fn put(site: &mut Site, req: &Req, def: &'static EntityDef) -> Response {
             "Precondition failed: a record with these key values already exists.",
         );
     }
-    if let Some(star) = precondition(req.headers, header::IF_MATCH) {
-        if !star || target.is_none() {
-            return message_only(
-                StatusCode::PRECONDITION_FAILED,
-                "Precondition failed: no record matches the request.",
-            );
-        }
+    if let Some(star) = precondition(req.headers, header::IF_MATCH)
+        && (!star || target.is_none())
+    {
+        return message_only(StatusCode::PRECONDITION_FAILED, "Precondition failed: no record matches the request.");
     }
 
     let inserting = target.is_none();

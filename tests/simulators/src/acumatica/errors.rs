@@ -90,10 +90,10 @@ pub(crate) fn too_many_requests(retry_after_seconds: Option<u64>) -> Response {
         "The number of API requests per minute has exceeded the limit set in the license.",
         "PX.Data.PXException",
     );
-    if let Some(seconds) = retry_after_seconds {
-        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
+    if let Some(seconds) = retry_after_seconds
+        && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
     }
     response
 }

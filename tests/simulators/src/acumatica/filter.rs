@@ -299,12 +299,12 @@ impl Parser<'_> {
             return Ok(Expr::Not(Box::new(inner)));
         }
         let left = self.primary()?;
-        if let Some(Tok::Ident(word)) = self.peek() {
-            if let Some(op) = CmpOp::from_word(word) {
-                self.pos += 1;
-                let right = self.primary()?;
-                return Ok(Expr::Cmp(op, Box::new(left), Box::new(right)));
-            }
+        if let Some(Tok::Ident(word)) = self.peek()
+            && let Some(op) = CmpOp::from_word(word)
+        {
+            self.pos += 1;
+            let right = self.primary()?;
+            return Ok(Expr::Cmp(op, Box::new(left), Box::new(right)));
         }
         Ok(left)
     }

@@ -89,15 +89,15 @@ pub(crate) fn check_branch(
     default: Option<String>,
     errors: &mut RecErrors,
 ) {
-    if rec.str(field).is_none() {
-        if let Some(b) = default {
-            rec.set_str(field, b);
-        }
+    if rec.str(field).is_none()
+        && let Some(b) = default
+    {
+        rec.set_str(field, b);
     }
-    if let Some(b) = rec.str(field) {
-        if !tenant.has_branch(b) {
-            errors.field(field, format!("'{}' cannot be found in the system.", label(field)));
-        }
+    if let Some(b) = rec.str(field)
+        && !tenant.has_branch(b)
+    {
+        errors.field(field, format!("'{}' cannot be found in the system.", label(field)));
     }
 }
 
@@ -110,10 +110,11 @@ pub(crate) fn period_of(date: OffsetDateTime) -> String {
 /// and checks an explicit one is a valid `MMYYYY`.
 pub(crate) fn post_period(rec: &mut Record, date_field: &str, incoming: &Incoming, errors: &mut RecErrors) {
     let explicit = incoming.value("PostPeriod").is_some();
-    if !explicit && (incoming.value(date_field).is_some() || rec.str("PostPeriod").is_none()) {
-        if let Some(date) = rec.date(date_field) {
-            rec.set_str("PostPeriod", period_of(date));
-        }
+    if !explicit
+        && (incoming.value(date_field).is_some() || rec.str("PostPeriod").is_none())
+        && let Some(date) = rec.date(date_field)
+    {
+        rec.set_str("PostPeriod", period_of(date));
     }
     if let Some(period) = rec.str("PostPeriod") {
         let valid = period.len() == 6

@@ -362,15 +362,14 @@ fn bind_custom(member: &Value, schema: &Schema, path: &str) -> Result<Vec<(Strin
                 Some(v) => {
                     let value_path = format!("{field_path}.value");
                     let converted = convert(v, ty.value_ty(), &value_path)?;
-                    if ty == CustomType::Guid {
-                        if let Val::Str(s) = &converted {
-                            if Uuid::parse_str(s).is_err() {
-                                return Err(bind_err(
-                                    &value_path,
-                                    format!("Could not convert string to Guid: {s}. Path '{value_path}'."),
-                                ));
-                            }
-                        }
+                    if ty == CustomType::Guid
+                        && let Val::Str(s) = &converted
+                        && Uuid::parse_str(s).is_err()
+                    {
+                        return Err(bind_err(
+                            &value_path,
+                            format!("Could not convert string to Guid: {s}. Path '{value_path}'."),
+                        ));
                     }
                     Some(converted)
                 }

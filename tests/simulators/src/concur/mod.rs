@@ -23,6 +23,8 @@
 //! - `GET  /events/v4/topics`, `GET /events/v4/subscriptions[/{id}]`,
 //!   `PUT /events/v4/subscriptions/webhook`, `DELETE /events/v4/subscriptions/{id}`
 //! - fault control: `/_sim/faults`, `/_sim/requests` (see [`crate::faults`])
+//!
+//! ESS *deliveries* (signed webhook bodies) are built by [`webhook`].
 
 mod ess;
 mod fi;
@@ -31,6 +33,7 @@ mod inspect;
 mod profile;
 mod state;
 mod token;
+pub mod webhook;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -46,6 +49,7 @@ use crate::faults::{Faults, SeenRequest};
 use state::{FiDoc, Principal, State};
 
 pub use state::{DocStatus, Grant, PaymentConfirmationRecord, PostingConfirmationRecord, Subscription, TokenCall};
+pub use webhook::{EssSigner, ExpenseStatusChanged, ReportStatusChange};
 
 /// Scopes a connector application gets by default (auth.md §7).
 pub const DEFAULT_SCOPES: &[&str] = &[
