@@ -23,10 +23,27 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per process: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// List, show, create, update and test connections.
     #[command(subcommand)]
     Connections(ConnectionsCommand),
+    /// Import or export a connection's mapping (Concur codes → ERP accounts, vendors, dimensions).
+    #[command(subcommand)]
+    Mapping(MappingCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MappingCommand {
+    /// Validate a YAML mapping file and store it (all problems are listed; nothing is stored while there is one).
+    Import {
+        id: String,
+        #[arg(value_name = "FILE.yaml")]
+        file: PathBuf,
+    },
+    /// Print the stored mapping as YAML (edit it and import it again).
+    Export { id: String },
 }
 
 #[derive(Debug, Subcommand)]

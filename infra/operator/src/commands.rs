@@ -481,3 +481,60 @@ fn acumatica_fix(e: &AcumaticaError, id: &ConnectionId) -> String {
         }
     }
 }
+
+/// Largest mapping file read: thousands of codes fit in far less.
+const MAX_MAPPING_BYTES: u64 = 1024 * 1024;
+
+/// `mapping import ID FILE.yaml`
+pub async fn mapping_import(
+    deps: &Deps,
+    raw_id: &str,
+    file: &std::path::Path,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let id = parse_id(raw_id)?;
+    let shown = file.display();
+    let size = std::fs::metadata(file).map_err(|e| Refusal(format!("{shown} cannot be read: {e}")))?.len();
+    if size > MAX_MAPPING_BYTES {
+        return Err(Refusal(format!("{shown} is larger than 1 MiB; a mapping is a few KiB")).into());
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| Refusal(format!("{shown} cannot be read as text: {e}")))?;
+    let mapping = domain::mapping::Mapping::from_yaml(&text).map_err(|e| Refusal(format!("{shown}: {e}")))?;
+    if deps.connections.get(&id).await?.is_none() {
+        return Err(CliError::NotFound(id.to_string()));
+    }
+    let store = platform::mappings::MappingStore::new(deps.dynamodb.clone(), deps.names.connections_table.clone());
+    let current = store.get(&id).await?.map(|m| m.revision);
+    let revision = store.put(&id, &mapping, current, &now_rfc3339()).await?;
+    writeln!(
+        out,
+        "stored the mapping of connection {id} (revision {revision}): {} accounts{}, {} payment codes, {} employees, {} dimensions, {} tax rules",
+        mapping.accounts.len(),
+        if mapping.default_account.is_some() { " + a default" } else { "" },
+        mapping.parties.len(),
+        mapping.employees.len(),
+        mapping.dimensions.len(),
+        mapping.taxes.len()
+    )?;
+    Ok(Outcome::Done)
+}
+
+/// `mapping export ID`
+pub async fn mapping_export(deps: &Deps, raw_id: &str, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    let id = parse_id(raw_id)?;
+    if deps.connections.get(&id).await?.is_none() {
+        return Err(CliError::NotFound(id.to_string()));
+    }
+    let store = platform::mappings::MappingStore::new(deps.dynamodb.clone(), deps.names.connections_table.clone());
+    match store.get(&id).await? {
+        Some(stored) => {
+            writeln!(out, "# mapping of connection {id}, revision {} ({})", stored.revision, stored.updated_at)?;
+            write!(out, "{}", stored.mapping.to_yaml())?;
+        }
+        None => writeln!(
+            out,
+            "# connection {id} has no mapping yet: write one and run `connector mapping import {id} FILE.yaml`"
+        )?,
+    }
+    Ok(Outcome::Done)
+}

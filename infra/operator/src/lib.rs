@@ -24,7 +24,7 @@ use domain::UrlPolicy;
 use platform::{StoreError, connections::ConnectionStore, secrets::SecretStore};
 use transport::{HttpClient, RetryPolicy};
 
-use cli::{Cli, Command, ConnectionsCommand};
+use cli::{Cli, Command, ConnectionsCommand, MappingCommand};
 use dns::Resolver;
 use settings::Refusal;
 use stack::StackNames;
@@ -104,7 +104,13 @@ pub enum Outcome {
 
 /// Runs a parsed command.
 pub async fn run(command: &Command, deps: &Deps, out: &mut dyn Write) -> Result<Outcome, CliError> {
-    let Command::Connections(command) = command;
+    let command = match command {
+        Command::Connections(command) => command,
+        Command::Mapping(MappingCommand::Import { id, file }) => {
+            return commands::mapping_import(deps, id, file, out).await;
+        }
+        Command::Mapping(MappingCommand::Export { id }) => return commands::mapping_export(deps, id, out).await,
+    };
     match command {
         ConnectionsCommand::List { json } => commands::list(deps, *json, out).await,
         ConnectionsCommand::Show { id, json } => commands::show(deps, id, *json, out).await,

@@ -8,6 +8,9 @@ pub mod connection;
 pub mod erp_url;
 pub mod failure;
 pub mod ids;
+pub mod journal;
+pub mod mapping;
+pub mod normalize;
 pub mod schedule;
 pub mod secret;
 pub mod work_item;
@@ -19,6 +22,10 @@ pub use connection::{
 pub use erp_url::{ErpUrl, ErpUrlError, UrlPolicy};
 pub use failure::{Failure, FailureKind};
 pub use ids::{CompanyUuid, ConcurDocumentId, ConcurrencyLevel, ConnectionId, DocumentType, ParseError};
+pub use journal::{
+    CostObject, EntryError, EntryHeader, JournalEntry, JournalLine, LineRole, LineSource, Side, TaxKey, Totals,
+};
+pub use normalize::{NonDeductibleTax, NormalizeError, NormalizeOptions, Problem, normalize, normalize_json};
 pub use schedule::PollSchedule;
 pub use secret::Secret;
 pub use work_item::{MessageGroupId, QueueMessage, ReferenceSyncRequest, SyncReason, WorkItem, WorkSource};

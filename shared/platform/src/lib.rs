@@ -9,6 +9,8 @@ pub mod concur_grants;
 pub mod config;
 pub mod connections;
 pub mod http_api;
+pub mod ledger;
+pub mod mappings;
 pub mod queue;
 pub mod secrets;
 pub mod telemetry;

@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use localstack::ProvisionedStack;
-use platform::{Env, audit::AuditLog, connections::ConnectionStore, queue::WorkQueue, secrets::SecretStore};
+use platform::{
+    Env, audit::AuditLog, connections::ConnectionStore, ledger::LedgerStore, queue::WorkQueue, secrets::SecretStore,
+};
 
 /// One test's resources and the clients that reach them.
 pub struct TestStack {
@@ -58,6 +60,10 @@ impl TestStack {
 
     pub fn connections(&self, function: &str) -> ConnectionStore {
         ConnectionStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), self.var(function, "CONNECTIONS_TABLE"))
+    }
+
+    pub fn ledger(&self, function: &str) -> LedgerStore {
+        LedgerStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), self.var(function, "LEDGER_TABLE"))
     }
 
     pub fn audit(&self, function: &str) -> AuditLog {

@@ -1,0 +1,239 @@
+//! FI document → one balanced [`JournalEntry`] (issue 5, "Normalization").
+//!
+//! The rules are those of financial-integration-v4.md §9 (checked against
+//! every official example in `tests/fixtures/fi-examples/EXPECTED.md`):
+//!
+//! * **Expense report** — per `expenseEntry[].allocation[].journal[]` row with
+//!   gross g on account A (fallback: the entry's `clearingAccountCode`):
+//!   the account side gets g, split into `amountNetOfTax` plus one line per
+//!   referenced tax row (`amountReclaim` reclaimable, `amountTax −
+//!   amountReclaim` non-deductible); the counter side gets −g against
+//!   `journalPayee` when `journalPayer` is the company, else against
+//!   `journalPayer` (`EMPL` → the employee, any other code → that payment
+//!   type). Each `cashAdvanceApplication[]` amount (negative = recovered) goes
+//!   to its clearing account, the opposite to the employee.
+//! * **Cash advance** — each `journalData[]` row on its account (DR/CR), the
+//!   opposite against the payee (the employee).
+//! * **Invoice** — no Concur use case or example exists (§9.3 "docs silent");
+//!   the shape follows §8.2: per `lineItem[].allocation[].journal` DR account
+//!   `amountGross − tax`, DR one tax line per tax row, one CR to the vendor for
+//!   the total, which must equal `requestTotal`.
+//!
+//! Zero lines are dropped (a 0 reclaim posts nothing). Nothing is rounded or
+//! netted. Any missing or contradictory input refuses the whole document with
+//! a [`NormalizeError`] naming the JSON path; there is no partial result.
+
+mod cash_advance;
+mod expense;
+mod invoice;
+mod json;
+
+use serde_json::Value;
+
+use crate::ids::{ConcurDocumentId, DocumentType};
+use crate::journal::{CostObject, EntryError, EntryHeader, JournalEntry, JournalLine};
+use json::Node;
+
+/// Where non-deductible tax goes (§9.3 leaves it to the customer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NonDeductibleTax {
+    /// A separate [`LineRole::TaxNonDeductible`](crate::journal::LineRole) line per tax row.
+    #[default]
+    SeparateLine,
+    /// Added to the expense line it belongs to.
+    IntoExpense,
+}
+
+/// Per-connection choices that shape normalization (not the mapping itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NormalizeOptions {
+    pub non_deductible_tax: NonDeductibleTax,
+    /// The payment code that means "the company" (`COMP` in every example).
+    pub company_code: String,
+    /// The payment code that means "the employee" (`EMPL` in every example).
+    pub employee_code: String,
+}
+
+impl Default for NormalizeOptions {
+    fn default() -> Self {
+        Self {
+            non_deductible_tax: NonDeductibleTax::SeparateLine,
+            company_code: "COMP".to_owned(),
+            employee_code: "EMPL".to_owned(),
+        }
+    }
+}
+
+/// What is wrong with the document, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    #[error("{path} is missing, null or empty")]
+    Missing { path: String },
+    #[error("{path} should be {expected} but is {found}")]
+    Invalid { path: String, expected: &'static str, found: String },
+    #[error("{path}: {detail}")]
+    Inconsistent { path: String, detail: String },
+    #[error(transparent)]
+    Entry(#[from] EntryError),
+}
+
+impl Problem {
+    pub(crate) fn missing(path: impl Into<String>) -> Self {
+        Problem::Missing { path: path.into() }
+    }
+
+    pub(crate) fn invalid(path: &str, expected: &'static str, found: &Value) -> Self {
+        let mut found = found.to_string();
+        if found.len() > 60 {
+            let cut = (0..=60).rev().find(|&i| found.is_char_boundary(i)).unwrap_or(0);
+            found.truncate(cut);
+            found.push('…');
+        }
+        Problem::Invalid { path: path.to_owned(), expected, found }
+    }
+
+    pub(crate) fn inconsistent(path: impl Into<String>, detail: impl Into<String>) -> Self {
+        Problem::Inconsistent { path: path.into(), detail: detail.into() }
+    }
+
+    /// The JSON path concerned, when there is one.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            Problem::Missing { path } | Problem::Invalid { path, .. } | Problem::Inconsistent { path, .. } => {
+                Some(path)
+            }
+            Problem::Entry(_) => None,
+        }
+    }
+
+    fn advice(&self) -> &'static str {
+        match self {
+            Problem::Entry(EntryError::Empty) => {
+                "the document carries no amount; if that is expected, confirm it to Concur without an ERP document"
+            }
+            _ => {
+                "the document is incomplete or contradictory as Concur sent it: send an error posting \
+                 confirmation so the processor can recall, fix and resubmit it, or raise it with Concur support"
+            }
+        }
+    }
+}
+
+/// A document refused by the normalizer; nothing of it may be posted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot post {doc_type} document {document_id}: {problem}. Nothing was posted; {}", .problem.advice())]
+pub struct NormalizeError {
+    pub doc_type: DocumentType,
+    pub document_id: ConcurDocumentId,
+    pub problem: Problem,
+}
+
+/// JSON path prefix of the financial document inside the FI envelope.
+pub const DOCUMENT_PATH: &str = "document";
+
+/// Normalizes one FI document (`FiDocument.document`) into a balanced entry.
+pub fn normalize(
+    doc_type: DocumentType,
+    document_id: &ConcurDocumentId,
+    document: &Value,
+    options: &NormalizeOptions,
+) -> Result<JournalEntry, NormalizeError> {
+    let refuse = |problem: Problem| NormalizeError { doc_type, document_id: document_id.clone(), problem };
+    let root = Node::root(document, DOCUMENT_PATH);
+    let draft = match doc_type {
+        DocumentType::Expense => expense::normalize(root, options),
+        DocumentType::CashAdvance => cash_advance::normalize(root, options),
+        DocumentType::Invoice => invoice::normalize(root),
+    }
+    .map_err(refuse)?;
+    let header = EntryHeader {
+        doc_type,
+        document_id: document_id.clone(),
+        business_id: draft.business_id,
+        revision: draft.revision,
+        name: draft.name,
+        currency: draft.currency,
+        ledger_code: draft.ledger_code,
+        employee_id: draft.employee_id,
+        vendor_code: draft.vendor_code,
+        vendor_remit_to: draft.vendor_remit_to,
+        cash_advance_returns: draft.cash_advance_returns,
+    };
+    let lines = draft.lines.into_iter().filter(|l| !l.amount.is_zero()).collect();
+    JournalEntry::new(header, lines).map_err(|e| refuse(e.into()))
+}
+
+/// Like [`normalize`], from the document's JSON text (as the FI API's
+/// `DocumentFormatAs: text` returns it).
+pub fn normalize_json(
+    doc_type: DocumentType,
+    document_id: &ConcurDocumentId,
+    document_json: &str,
+    options: &NormalizeOptions,
+) -> Result<JournalEntry, NormalizeError> {
+    let document: Value = serde_json::from_str(document_json).map_err(|e| NormalizeError {
+        doc_type,
+        document_id: document_id.clone(),
+        problem: Problem::Invalid { path: DOCUMENT_PATH.to_owned(), expected: "JSON", found: e.to_string() },
+    })?;
+    normalize(doc_type, document_id, &document, options)
+}
+
+/// What a document-type normalizer hands back before the entry is checked.
+#[derive(Default)]
+pub(crate) struct Draft {
+    pub business_id: String,
+    pub revision: Option<String>,
+    pub name: Option<String>,
+    pub currency: String,
+    pub ledger_code: Option<String>,
+    pub employee_id: Option<String>,
+    pub vendor_code: Option<String>,
+    pub vendor_remit_to: Option<String>,
+    pub cash_advance_returns: Option<rust_decimal::Decimal>,
+    pub lines: Vec<JournalLine>,
+}
+
+/// An ISO 4217 alphabetic code: three ASCII letters.
+pub(crate) fn currency(node: Node<'_>, key: &str) -> Result<String, Problem> {
+    let code = node.require_text(key)?;
+    if code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphabetic()) {
+        Ok(code.to_ascii_uppercase())
+    } else {
+        Err(Problem::invalid(&node.child_path(key), "an ISO 4217 currency code", &Value::String(code)))
+    }
+}
+
+/// The numbered custom fields `{prefix}{n}Code` / `{prefix}{n}Value`, n = 1..=count,
+/// that carry a code.
+pub(crate) fn cost_objects(node: Node<'_>, prefix: &str, count: u32) -> Result<Vec<CostObject>, Problem> {
+    let mut out = Vec::new();
+    for n in 1..=count {
+        if let Some(code) = node.text(&format!("{prefix}{n}Code"))? {
+            let name = node.text(&format!("{prefix}{n}Value"))?;
+            out.push(CostObject { field: format!("{prefix}{n}"), code, name });
+        }
+    }
+    Ok(out)
+}
+
+/// `a + b` without panicking on overflow.
+pub(crate) fn add(
+    a: rust_decimal::Decimal,
+    b: rust_decimal::Decimal,
+    path: &str,
+) -> Result<rust_decimal::Decimal, Problem> {
+    a.checked_add(b).ok_or_else(|| Problem::inconsistent(path, "amounts too large to add up exactly"))
+}
+
+/// `a - b` without panicking on overflow.
+pub(crate) fn sub(
+    a: rust_decimal::Decimal,
+    b: rust_decimal::Decimal,
+    path: &str,
+) -> Result<rust_decimal::Decimal, Problem> {
+    a.checked_sub(b).ok_or_else(|| Problem::inconsistent(path, "amounts too large to subtract exactly"))
+}
+
+#[cfg(test)]
+mod tests;
