@@ -82,7 +82,9 @@ started=0
 for _attempt in 1 2 3; do
     port="$(free_port)"
     moto_log="$state_dir/moto-$port.log"
-    moto_server -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
+    # moto with one request processed at a time: per-item atomic
+    # conditional writes, as in DynamoDB (see moto_serialized.py).
+    python "$root/infra/local/moto_serialized.py" -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
     moto_pid=$!
     deadline=$((SECONDS + 10))
     while ((SECONDS < deadline)); do

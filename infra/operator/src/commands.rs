@@ -479,6 +479,13 @@ fn acumatica_fix(e: &AcumaticaError, id: &ConnectionId) -> String {
         AcumaticaError::Rejected { .. } | AcumaticaError::Malformed { .. } => {
             "check the instance's web service endpoint configuration; report the message if it persists".to_owned()
         }
+        // Posting errors; `test` only signs in and reads, so these come from posting paths.
+        AcumaticaError::Invalid { .. }
+        | AcumaticaError::Refused { .. }
+        | AcumaticaError::BadRequest { .. }
+        | AcumaticaError::ReleaseFailed { .. } => {
+            "see the message: it names the document, line and field Acumatica refused".to_owned()
+        }
     }
 }
 

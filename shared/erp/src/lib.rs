@@ -4,7 +4,8 @@
 //!
 //! - [`credentials`]: which keys each ERP's credentials secret holds (checked
 //!   by the operator CLI before it stores a credentials file).
-//! - [`acumatica`]: OAuth sign-in with a cached token and a cheap read.
+//! - [`acumatica`]: OAuth sign-in with a cached token, a cheap read, and
+//!   exactly-once creation of Bills and JournalTransactions.
 
 pub mod acumatica;
 pub mod credentials;
@@ -14,7 +15,8 @@ use domain::Failure;
 /// An ERP document created for a Concur document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErpReference {
-    /// What the ERP calls it (e.g. Acumatica `Bill/000187`).
+    /// What the ERP calls it: for Acumatica the entity and its key values as
+    /// in its URL (`Bill/Bill/000187`, `JournalTransaction/GL/000042`).
     pub reference: String,
 }
 

@@ -92,6 +92,31 @@ pub enum AcumaticaError {
     /// A 2xx body we could not read.
     #[error("Acumatica's answer to {what} could not be read: {detail}")]
     Malformed { what: &'static str, detail: String },
+
+    /// Our document broke a rule; nothing was sent.
+    #[error("{document} was not sent to Acumatica: {problem}")]
+    Invalid { document: String, problem: String },
+
+    /// 422: Acumatica's business validation refused the document.
+    #[error(
+        "Acumatica refused {document} (HTTP 422): {errors}. Nothing was created; correct the mapping or the record \
+         in Acumatica (e.g. create or activate the vendor, account or subaccount), then post the document again"
+    )]
+    Refused { document: String, errors: String },
+
+    /// 400: Acumatica could not read our request.
+    #[error(
+        "Acumatica could not read the connector's request for {document} (HTTP 400: {message}); this is a bug in \
+         the connector, not in your data: report it with this message"
+    )]
+    BadRequest { document: String, message: String },
+
+    /// Created, but the requested release failed.
+    #[error(
+        "{document} was created in Acumatica as {reference}, but releasing it failed: {message}; release it in \
+         Acumatica or fix the cause and post the document again (it will not be created twice)"
+    )]
+    ReleaseFailed { document: String, reference: String, message: String },
 }
 
 /// What went wrong on the way, without repeating "could not reach".

@@ -1,5 +1,5 @@
-//! Acumatica's contract-based REST API: OAuth sign-in and a cheap read
-//! (the first piece of the adapter; posting comes with its own issue).
+//! Acumatica's contract-based REST API: OAuth sign-in, a cheap read, and
+//! exactly-once creation of Bills and JournalTransactions ([`posting`]).
 //!
 //! Sign-in is the OAuth password grant at `{base_url}/identity/connect/token`
 //! with `client_id` = `<guid>@<tenant>` and scope `api offline_access`
@@ -9,7 +9,9 @@
 //! Acumatica rotates); a refused refresh falls back to the password grant.
 //! A 401 on an API call drops the token, signs in again and retries once.
 
+mod documents;
 mod error;
+mod posting;
 
 use std::time::{Duration, Instant};
 
@@ -18,6 +20,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use transport::{HttpClient, Idempotency, TransportError};
 
+pub use documents::{
+    AcumaticaBill, AcumaticaJournal, BillLine, JOURNAL_KEY_PREFIX, JournalKeyField, JournalLine, VENDOR_REF_MAX,
+};
 pub use error::AcumaticaError;
 
 use crate::{ErpAdapter, ErpReference};
@@ -67,11 +72,23 @@ struct Tokens {
     refresh: Option<Secret>,
 }
 
+/// How a connection wants documents posted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PostingOptions {
+    /// Release documents after creating them (`ReleaseBill`,
+    /// `ReleaseJournalTransaction`); otherwise bills stay on hold for review.
+    pub release: bool,
+    /// Where journals carry the Concur key; used by
+    /// [`ErpAdapter::find_by_external_key`].
+    pub journal_key_field: JournalKeyField,
+}
+
 /// One Acumatica tenant's API, signed in as the integration user.
 pub struct AcumaticaClient {
     http: HttpClient,
     settings: AcumaticaSettings,
     credentials: AcumaticaCredentials,
+    posting: PostingOptions,
     /// Held across a token call so concurrent tasks share one sign-in.
     tokens: tokio::sync::Mutex<Tokens>,
 }
@@ -97,7 +114,13 @@ struct OAuthRefusal {
 
 impl AcumaticaClient {
     pub fn new(http: HttpClient, settings: AcumaticaSettings, credentials: AcumaticaCredentials) -> Self {
-        Self { http, settings, credentials, tokens: tokio::sync::Mutex::default() }
+        Self { http, settings, credentials, posting: PostingOptions::default(), tokens: tokio::sync::Mutex::default() }
+    }
+
+    /// The connection's posting choices (default: no release, key in `Description`).
+    pub fn with_posting(mut self, posting: PostingOptions) -> Self {
+        self.posting = posting;
+        self
     }
 
     pub fn settings(&self) -> &AcumaticaSettings {
@@ -159,17 +182,29 @@ impl AcumaticaClient {
         self.read_probe().await
     }
 
-    /// A GET with the bearer token; a 401 drops the token and retries once
-    /// with a new one (the token may have been revoked or expired early).
+    /// A GET with the bearer token (see [`Self::send_authorized`]).
     async fn get_authorized(&self, url: &str) -> Result<reqwest::Response, AcumaticaError> {
+        self.send_authorized(Idempotency::Safe, |c, token| {
+            c.get(url).bearer_auth(token).header(reqwest::header::ACCEPT, "application/json")
+        })
+        .await
+    }
+
+    /// A request with the bearer token `build` adds; a 401 drops the token
+    /// and retries once with a new one (the token may have been revoked or
+    /// expired early). A 401 means nothing was processed, so this holds for
+    /// creates too.
+    async fn send_authorized(
+        &self,
+        idempotency: Idempotency,
+        build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, AcumaticaError> {
         let mut retried = false;
         loop {
             let token = self.access_token().await?;
             let response = self
                 .http
-                .send(SERVICE, Idempotency::Safe, |c| {
-                    c.get(url).bearer_auth(token.expose()).header(reqwest::header::ACCEPT, "application/json")
-                })
+                .send(SERVICE, idempotency, |c| build(c, token.expose()))
                 .await
                 .map_err(|e| self.transport_error(e))?;
             if response.status().as_u16() == 401 && !retried {
@@ -350,11 +385,17 @@ impl ErpAdapter for AcumaticaClient {
         self.check_access().await.map_err(|e| e.to_failure(&context))
     }
 
-    async fn find_by_external_key(&self, _external_key: &str) -> Result<Option<ErpReference>, Failure> {
-        Err(Failure::permanent(
-            "looking documents up in Acumatica is not built yet (it arrives with Acumatica posting); nothing was \
-             looked up or posted",
-        ))
+    /// A bill whose `VendorRef` is the key (any vendor), else a journal
+    /// carrying it in the connection's journal key field.
+    async fn find_by_external_key(&self, external_key: &str) -> Result<Option<ErpReference>, Failure> {
+        let context = format!("looking up Concur key `{external_key}` in Acumatica tenant {}", self.settings.tenant);
+        let bill = self.lookup_bill(None, external_key).await.map_err(|e| e.to_failure(&context))?;
+        if let Some(found) = bill {
+            return Ok(Some(found.reference));
+        }
+        self.find_journal_by_key(&self.posting.journal_key_field, external_key)
+            .await
+            .map_err(|e| e.to_failure(&context))
     }
 }
 

@@ -87,9 +87,33 @@ pub(crate) async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let is_put = method == Method::PUT;
+    let response = handle_locked(&sim, method, &uri, &headers, &body);
+    // Only a PUT that saved (200) is subject to after-commit misbehaviour.
+    if !is_put || response.status() != StatusCode::OK {
+        return response;
+    }
+    match sim.take_after_commit() {
+        None => response,
+        Some(super::AfterCommit::ServerError { status }) => {
+            let status = StatusCode::from_u16(status)
+                .ok()
+                .filter(StatusCode::is_server_error)
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            errors::http_error(status, status.canonical_reason().unwrap_or("Server Error"), "System.Web.HttpException")
+        }
+        Some(super::AfterCommit::Delay { ms }) => {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            response
+        }
+    }
+}
+
+/// Every other `/entity/...` route, under the site lock (never held across an await).
+fn handle_locked(sim: &AcumaticaSim, method: Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Response {
     let mut site = sim.lock();
     let now = Instant::now();
-    let caller = match auth::authenticate(&mut site, &headers, now) {
+    let caller = match auth::authenticate(&mut site, headers, now) {
         Ok(c) => c,
         Err(response) => return response,
     };
@@ -104,14 +128,7 @@ pub(crate) async fn handle(
     if segs.len() < 3 || segs[0] != site.endpoint_name || !site.versions.contains(&segs[1]) {
         return not_found(path);
     }
-    let req = Req {
-        path,
-        query: uri.query(),
-        headers: &headers,
-        body: &body,
-        caller,
-        base: format!("/entity/{}/{}", segs[0], segs[1]),
-    };
+    let req = Req { path, query: uri.query(), headers, body, caller, base: format!("/entity/{}/{}", segs[0], segs[1]) };
     if segs[2] == "files" {
         return match (segs.len(), &method) {
             (4, &Method::GET) => download(&site, &req, &segs[3]),

@@ -71,6 +71,20 @@ pub struct TenantSpec {
 pub struct AcumaticaSim {
     site: Arc<Mutex<Site>>,
     faults: Faults,
+    /// Misbehaviour of the next entity PUTs *after* they saved (see [`AfterCommit`]).
+    after_commit: Arc<Mutex<Vec<AfterCommit>>>,
+}
+
+/// What an entity `PUT` does after its record was saved: the "it committed
+/// but the caller never heard" case that the generic fault layer cannot
+/// produce (its faults answer before the handler runs, or delay it before).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterCommit {
+    /// Answer this 5xx (500..=599) instead of the saved record.
+    ServerError { status: u16 },
+    /// Answer normally, but only after this delay (longer than the client's
+    /// timeout, the caller gives up while the record already exists).
+    Delay { ms: u64 },
 }
 
 impl Default for AcumaticaSim {
@@ -88,7 +102,24 @@ impl AcumaticaSim {
     /// A site publishing endpoint `Default` in the given versions.
     pub fn with_versions(versions: &[&str]) -> Self {
         let site = Site::new(versions.iter().map(|v| (*v).to_owned()).collect());
-        AcumaticaSim { site: Arc::new(Mutex::new(site)), faults: Faults::new(errors::AcumaticaFaults) }
+        AcumaticaSim {
+            site: Arc::new(Mutex::new(site)),
+            faults: Faults::new(errors::AcumaticaFaults),
+            after_commit: Arc::default(),
+        }
+    }
+
+    /// The next `count` successful entity `PUT`s (creates or updates, any
+    /// entity, any tenant) save their record and then misbehave as `how` says.
+    pub fn after_commit(&self, count: usize, how: AfterCommit) {
+        let mut queue = self.after_commit.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        queue.extend(std::iter::repeat_n(how, count));
+    }
+
+    /// Takes the next after-commit misbehaviour, if one is queued.
+    fn take_after_commit(&self) -> Option<AfterCommit> {
+        let mut queue = self.after_commit.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if queue.is_empty() { None } else { Some(queue.remove(0)) }
     }
 
     fn lock(&self) -> MutexGuard<'_, Site> {

@@ -1,0 +1,35 @@
+"""moto's server, processing one request at a time.
+
+Real DynamoDB applies a conditional write atomically per item. moto's
+server is multi-threaded and its condition check and write are not: two
+concurrent `UpdateItem`s with `attribute_not_exists(...)` can both succeed,
+which makes an exactly-once test (three workers claiming one document) fail
+for a reason production cannot have. Serialising requests restores the
+per-item atomicity the connector relies on; connections are still accepted
+concurrently, so keep-alive clients never block each other.
+
+Caveat: an SQS long poll (WaitTimeSeconds > 0) would hold the lock for its
+whole wait; the tests and the demo use short polls only.
+
+Usage: python moto_serialized.py -H 127.0.0.1 -p PORT (the same flags as moto_server).
+"""
+
+import threading
+
+from moto import server
+
+_lock = threading.Lock()
+_Dispatcher = server.DomainDispatcherApplication
+
+
+class SerializedDispatcher(_Dispatcher):
+    def __call__(self, environ, start_response):
+        with _lock:
+            # Materialise the body inside the lock: moto builds it eagerly anyway.
+            return list(super().__call__(environ, start_response))
+
+
+server.DomainDispatcherApplication = SerializedDispatcher
+
+if __name__ == "__main__":
+    server.main()

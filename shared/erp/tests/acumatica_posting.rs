@@ -1,0 +1,355 @@
+//! Bills and journal transactions against the Acumatica simulator over
+//! HTTP: exact amounts, exactly once across retries, timeouts and 5xx
+//! after commit, throttling, and refusals an operator can act on.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use domain::{AcumaticaSettings, ErpUrl, FailureKind, UrlPolicy};
+use erp::acumatica::{
+    AcumaticaBill, AcumaticaClient, AcumaticaCredentials, AcumaticaError, AcumaticaJournal, BillLine, JournalKeyField,
+    JournalLine, PostingOptions,
+};
+use erp::{ErpAdapter, ErpReference};
+use rust_decimal::Decimal;
+use serde_json::Value;
+use simulators::RunningSimulator;
+use simulators::acumatica::{AcumaticaSim, AfterCommit, TenantSpec};
+use simulators::faults::{FaultKind, FaultSpec};
+use time::macros::date;
+use transport::{HttpClient, RetryPolicy};
+
+const GUID: &str = "88358B02-A48D-A50E-F710-39C1636C30F6";
+
+async fn site() -> (AcumaticaSim, RunningSimulator) {
+    let sim = AcumaticaSim::new();
+    sim.add_tenant(TenantSpec {
+        name: "Acme".into(),
+        client_id: GUID.into(),
+        client_secret: "s3cr3t".into(),
+        users: vec![("concur_int".into(), "p@ss".into())],
+        branches: vec!["HQ".into()],
+    });
+    sim.add_vendor("Acme", "V000123", "Acme Travel", "Active");
+    sim.add_account("Acme", "60100", "Travel", "Expense", true);
+    sim.add_account("Acme", "60200", "Local transport", "Expense", true);
+    sim.add_account("Acme", "20500", "Employee payable", "Liability", true);
+    sim.add_subaccount("Acme", "000-110", "Sales", true);
+    sim.add_subaccount("Acme", "000-000", "Default", true);
+    let running = sim.clone().start().await;
+    (sim, running)
+}
+
+fn client_with(base: &str, timeout: Duration, posting: PostingOptions) -> AcumaticaClient {
+    let policy = RetryPolicy {
+        max_attempts: 5,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(50),
+        request_timeout: timeout,
+    };
+    let http = HttpClient::new(transport::build_client(timeout), policy);
+    let settings = AcumaticaSettings {
+        base_url: ErpUrl::parse_with(base, UrlPolicy::AllowLoopbackHttp).unwrap(),
+        tenant: "Acme".into(),
+        endpoint_name: "Default".into(),
+        endpoint_version: "24.200.001".into(),
+        branch: None,
+    };
+    let credentials: AcumaticaCredentials = serde_json::from_value(serde_json::json!({
+        "client_id": GUID, "client_secret": "s3cr3t", "username": "concur_int", "password": "p@ss"
+    }))
+    .unwrap();
+    AcumaticaClient::new(http, settings, credentials).with_posting(posting)
+}
+
+fn client(base: &str) -> AcumaticaClient {
+    client_with(base, Duration::from_secs(5), PostingOptions::default())
+}
+
+fn dec(text: &str) -> Decimal {
+    Decimal::from_str(text).unwrap()
+}
+
+fn bill(vendor_ref: &str) -> AcumaticaBill {
+    let line = |account: &str, amount: &str, description: &str| BillLine {
+        account: account.into(),
+        subaccount: Some("000-110".into()),
+        branch: Some("HQ".into()),
+        amount: dec(amount),
+        description: description.into(),
+    };
+    AcumaticaBill {
+        vendor: "V000123".into(),
+        vendor_ref: vendor_ref.into(),
+        date: date!(2024 - 03 - 15),
+        description: format!("Concur expense report {vendor_ref} J. Doe"),
+        currency: "USD".into(),
+        branch: Some("HQ".into()),
+        lines: vec![line("60100", "200.00", "Hotel 2 nights"), line("60200", "45.55", "Taxi")],
+    }
+}
+
+fn journal(key: &str, debit: &str, credit: &str) -> AcumaticaJournal {
+    let line = |account: &str, debit: &str, credit: &str| JournalLine {
+        account: account.into(),
+        subaccount: Some("000-000".into()),
+        branch: Some("HQ".into()),
+        debit: dec(debit),
+        credit: dec(credit),
+        description: format!("T&E {key}"),
+        reference: Some(key.into()),
+    };
+    AcumaticaJournal {
+        date: date!(2024 - 03 - 15),
+        description: "accrual".into(),
+        currency: "USD".into(),
+        branch: Some("HQ".into()),
+        key_field: JournalKeyField::Description,
+        key: key.into(),
+        lines: vec![line("60100", debit, "0"), line("20500", "0", credit)],
+    }
+}
+
+fn reference(text: &str) -> ErpReference {
+    ErpReference { reference: text.into() }
+}
+
+fn num(v: &Value) -> String {
+    v["value"].to_string()
+}
+
+/// Entity PUTs the simulator saw, with their statuses.
+fn puts(sim: &AcumaticaSim) -> Vec<u16> {
+    sim.faults().requests().iter().filter(|r| r.method == "PUT").map(|r| r.status).collect()
+}
+
+#[tokio::test]
+async fn a_bill_and_a_journal_are_created_with_exact_amounts() {
+    let (sim, running) = site().await;
+    let c = client(&running.base_url());
+    assert_eq!(c.create_bill(&bill("CNQ-8842")).await.unwrap(), reference("Bill/Bill/000001"));
+    let bills = sim.bills("Acme");
+    assert_eq!(bills.len(), 1);
+    assert_eq!(bills[0]["VendorRef"]["value"], "CNQ-8842");
+    assert_eq!(bills[0]["Status"]["value"], "On Hold", "not released unless the connection asks");
+    assert_eq!(num(&bills[0]["Amount"]), "245.55");
+    assert_eq!(num(&bills[0]["Details"][0]["Amount"]), "200.0");
+    assert_eq!(num(&bills[0]["Details"][1]["Amount"]), "45.55");
+    assert_eq!(bills[0]["Details"][1]["Subaccount"]["value"], "000-110");
+
+    let j = journal("CNQ-8842", "245.55", "245.55");
+    assert_eq!(c.create_journal(&j).await.unwrap(), reference("JournalTransaction/GL/000001"));
+    let batches = sim.journal_transactions("Acme");
+    assert_eq!(batches.len(), 1);
+    assert_eq!(batches[0]["Description"]["value"], "Concur CNQ-8842 accrual");
+    assert_eq!(batches[0]["Status"]["value"], "Balanced");
+    assert_eq!(num(&batches[0]["Details"][0]["DebitAmount"]), "245.55");
+    assert_eq!(num(&batches[0]["Details"][1]["CreditAmount"]), "245.55");
+    assert_eq!(batches[0]["Details"][1]["ReferenceNbr"]["value"], "CNQ-8842");
+}
+
+#[tokio::test]
+async fn a_second_create_with_the_same_key_returns_the_first_reference() {
+    let (sim, running) = site().await;
+    let c = client(&running.base_url());
+    let first = c.create_bill(&bill("CNQ-1")).await.unwrap();
+    assert_eq!(c.create_bill(&bill("CNQ-1")).await.unwrap(), first);
+    assert_eq!(sim.bills("Acme").len(), 1);
+    assert_eq!(c.find_bill_by_vendor_ref("V000123", "CNQ-1").await.unwrap(), Some(first.clone()));
+    assert_eq!(c.find_bill_by_vendor_ref("V000123", "CNQ-2").await.unwrap(), None);
+
+    let j = c.create_journal(&journal("CNQ-7", "10", "10")).await.unwrap();
+    assert_eq!(c.create_journal(&journal("CNQ-7", "10", "10")).await.unwrap(), j);
+    assert_eq!(sim.journal_transactions("Acme").len(), 1);
+    assert_eq!(puts(&sim), [200, 200], "the repeats created nothing");
+
+    // The trait's lookup finds either kind by the Concur key alone.
+    assert_eq!(c.find_by_external_key("CNQ-1").await.unwrap(), Some(first));
+    assert_eq!(c.find_by_external_key("CNQ-7").await.unwrap(), Some(j));
+    assert_eq!(c.find_by_external_key("CNQ-3").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_key_that_prefixes_another_is_another_document() {
+    let (sim, running) = site().await;
+    let c = client(&running.base_url());
+    let long = c.create_journal(&journal("CNQ-12", "1", "1")).await.unwrap();
+    let short = c.create_journal(&journal("CNQ-1", "1", "1")).await.unwrap();
+    assert_ne!(long, short);
+    assert_eq!(sim.journal_transactions("Acme").len(), 2);
+}
+
+#[tokio::test]
+async fn quotes_in_keys_are_escaped_in_the_filter() {
+    let (sim, running) = site().await;
+    let c = client(&running.base_url());
+    let first = c.create_bill(&bill("O'Hara-1")).await.unwrap();
+    assert_eq!(c.create_bill(&bill("O'Hara-1")).await.unwrap(), first);
+    let j = c.create_journal(&journal("O'Hara-1", "3.10", "3.1")).await.unwrap();
+    assert_eq!(c.find_by_external_key("O'Hara-1").await.unwrap(), Some(first));
+    assert_eq!(c.find_journal_by_key(&JournalKeyField::Description, "O'Hara-1").await.unwrap(), Some(j));
+    assert_eq!(sim.bills("Acme").len(), 1);
+}
+
+#[tokio::test]
+async fn a_custom_key_field_carries_and_finds_the_journal() {
+    let (sim, running) = site().await;
+    let key_field = JournalKeyField::Custom { field: "UsrConcurKey".into() };
+    let c = client_with(
+        &running.base_url(),
+        Duration::from_secs(5),
+        PostingOptions { release: false, journal_key_field: key_field.clone() },
+    );
+    let mut j = journal("9C1A77", "5", "5");
+    j.key_field = key_field.clone();
+    let created = c.create_journal(&j).await.unwrap();
+    assert_eq!(c.create_journal(&j).await.unwrap(), created);
+    assert_eq!(c.find_by_external_key("9C1A77").await.unwrap(), Some(created));
+    let batches = sim.journal_transactions("Acme");
+    assert_eq!(batches.len(), 1);
+    assert_eq!(batches[0]["custom"]["BatchModule"]["UsrConcurKey"]["value"], "9C1A77");
+    assert_eq!(batches[0]["Description"]["value"], "accrual");
+}
+
+#[tokio::test]
+async fn a_5xx_after_commit_is_looked_up_not_resent() {
+    let (sim, running) = site().await;
+    let c = client(&running.base_url());
+    sim.after_commit(1, AfterCommit::ServerError { status: 500 });
+    assert_eq!(c.create_bill(&bill("CNQ-1")).await.unwrap(), reference("Bill/Bill/000001"));
+    assert_eq!(sim.bills("Acme").len(), 1);
+
+    // A journal has no duplicate check in Acumatica: only the lookup prevents a second batch.
+    sim.after_commit(1, AfterCommit::ServerError { status: 503 });
+    let j = c.create_journal(&journal("CNQ-1", "7.25", "7.25")).await.unwrap();
+    assert_eq!(j, reference("JournalTransaction/GL/000001"));
+    assert_eq!(sim.journal_transactions("Acme").len(), 1);
+    assert_eq!(puts(&sim), [500, 503], "each document was PUT once");
+}
+
+#[tokio::test]
+async fn a_timeout_after_commit_is_looked_up_not_resent() {
+    let (sim, running) = site().await;
+    let c = client_with(&running.base_url(), Duration::from_millis(400), PostingOptions::default());
+    sim.after_commit(2, AfterCommit::Delay { ms: 1200 });
+    assert_eq!(c.create_bill(&bill("CNQ-1")).await.unwrap(), reference("Bill/Bill/000001"));
+    let j = c.create_journal(&journal("CNQ-1", "1", "1")).await.unwrap();
+    assert_eq!(j, reference("JournalTransaction/GL/000001"));
+    assert_eq!((sim.bills("Acme").len(), sim.journal_transactions("Acme").len()), (1, 1));
+}
+
+#[tokio::test]
+async fn a_5xx_before_commit_is_created_after_a_second_lookup() {
+    let (sim, running) = site().await;
+    let c = client(&running.base_url());
+    sim.faults()
+        .inject(FaultSpec {
+            fault: FaultKind::ServerError { status: 502 },
+            count: Some(1),
+            fraction: None,
+            path_prefix: Some("/entity/Default/24.200.001/Bill".into()),
+            method: Some("PUT".into()),
+        })
+        .unwrap();
+    assert_eq!(c.create_bill(&bill("CNQ-1")).await.unwrap(), reference("Bill/Bill/000001"));
+    assert_eq!(sim.bills("Acme").len(), 1);
+    assert_eq!(puts(&sim), [502, 200]);
+}
+
+#[tokio::test]
+async fn a_429_storm_posts_once() {
+    let (sim, running) = site().await;
+    let c = client(&running.base_url());
+    sim.faults()
+        .inject(FaultSpec {
+            fault: FaultKind::TooManyRequests { retry_after_seconds: None },
+            count: Some(3),
+            fraction: None,
+            path_prefix: Some("/entity".into()),
+            method: Some("PUT".into()),
+        })
+        .unwrap();
+    assert_eq!(c.create_bill(&bill("CNQ-1")).await.unwrap(), reference("Bill/Bill/000001"));
+    assert_eq!(puts(&sim), [429, 429, 429, 200]);
+    assert_eq!(sim.bills("Acme").len(), 1);
+}
+
+#[tokio::test]
+async fn throttling_that_outlasts_the_retries_is_retryable() {
+    let (sim, running) = site().await;
+    let c = client(&running.base_url());
+    sim.faults()
+        .inject(FaultSpec {
+            fault: FaultKind::TooManyRequests { retry_after_seconds: None },
+            count: Some(50),
+            fraction: None,
+            path_prefix: Some("/entity".into()),
+            method: Some("PUT".into()),
+        })
+        .unwrap();
+    let e = c.create_bill(&bill("CNQ-1")).await.unwrap_err();
+    assert!(matches!(e, AcumaticaError::Unavailable { .. }), "{e}");
+    assert!(e.to_failure("posting").is_retryable());
+    assert!(sim.bills("Acme").is_empty());
+}
+
+#[tokio::test]
+async fn a_422_is_permanent_and_lists_acumaticas_field_errors() {
+    let (sim, running) = site().await;
+    let c = client(&running.base_url());
+    let mut b = bill("CNQ-1");
+    b.vendor = "V999999".into();
+    b.lines[1].account = "99999".into();
+    let e = c.create_bill(&b).await.unwrap_err();
+    assert!(matches!(e, AcumaticaError::Refused { .. }), "{e}");
+    let f = e.to_failure("posting Concur report CNQ-1");
+    assert_eq!(f.kind, FailureKind::Permanent);
+    assert!(
+        f.reason.contains("Acumatica refused the bill for vendor V999999 with vendor reference `CNQ-1` (HTTP 422)")
+    );
+    assert!(f.reason.contains("Vendor `V999999`: 'Vendor' cannot be found in the system."), "{}", f.reason);
+    assert!(f.reason.contains("line 2 Account `99999`: 'Account' cannot be found in the system."), "{}", f.reason);
+    assert!(sim.bills("Acme").is_empty());
+
+    let mut j = journal("CNQ-2", "1", "1");
+    j.lines[0].subaccount = Some("999-999".into());
+    let e = c.create_journal(&j).await.unwrap_err();
+    assert!(e.to_string().contains("line 1 Subaccount `999-999`: 'Subaccount' cannot be found in the system."), "{e}");
+}
+
+#[tokio::test]
+async fn a_vendor_ref_differing_only_in_case_is_refused_loudly() {
+    let (sim, running) = site().await;
+    let c = client(&running.base_url());
+    c.create_bill(&bill("CNQ-ABC")).await.unwrap();
+    let e = c.create_bill(&bill("cnq-abc")).await.unwrap_err();
+    assert!(e.to_string().contains("VendorRef `cnq-abc`: The document with the same vendor reference"), "{e}");
+    assert_eq!(sim.bills("Acme").len(), 1);
+}
+
+#[tokio::test]
+async fn an_unbalanced_journal_is_refused_before_any_call() {
+    let (sim, running) = site().await;
+    let c = client(&running.base_url());
+    let e = c.create_journal(&journal("CNQ-1", "245.50", "245.49")).await.unwrap_err();
+    assert!(matches!(e, AcumaticaError::Invalid { .. }), "{e}");
+    let text = e.to_string();
+    assert!(text.contains("the journal transaction for Concur key `CNQ-1` was not sent to Acumatica"), "{text}");
+    assert!(text.contains("debits 245.50 ≠ credits 245.49"), "{text}");
+    assert_eq!(e.to_failure("posting").kind, FailureKind::Permanent);
+    assert!(sim.faults().requests().is_empty(), "not even a sign-in");
+}
+
+#[tokio::test]
+async fn release_is_done_when_the_connection_wants_it() {
+    let (sim, running) = site().await;
+    let posting = PostingOptions { release: true, journal_key_field: JournalKeyField::Description };
+    let c = client_with(&running.base_url(), Duration::from_secs(5), posting);
+    let b = c.create_bill(&bill("CNQ-1")).await.unwrap();
+    assert_eq!(sim.bills("Acme")[0]["Status"]["value"], "Open");
+    c.create_journal(&journal("CNQ-1", "2", "2")).await.unwrap();
+    assert_eq!(sim.journal_transactions("Acme")[0]["Status"]["value"], "Posted");
+    // Found again: already released, nothing more happens.
+    assert_eq!(c.create_bill(&bill("CNQ-1")).await.unwrap(), b);
+    assert_eq!(sim.bills("Acme").len(), 1);
+}
