@@ -328,6 +328,24 @@ impl ConcurClient {
         read_json(SERVICE_API, response, "the JSON the API documents").await
     }
 
+    /// Authorized POST of a JSON body to `{token.geolocation}{path}`, reading
+    /// a JSON answer. Only for calls that are idempotent on Concur's side
+    /// (the caller says why): the transport retries it on 429/5xx.
+    pub(crate) async fn post_json<T: DeserializeOwned, B: serde::Serialize + ?Sized>(
+        &self,
+        token: &AccessToken,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ConcurError> {
+        let url = resolve(&token.geolocation, path)?;
+        let response = self
+            .http
+            .send(SERVICE_API, Idempotency::Safe, |c| c.post(&url).bearer_auth(token.value.expose()).json(body))
+            .await
+            .map_err(ConcurError::Transport)?;
+        read_json(SERVICE_API, response, "the JSON the API documents").await
+    }
+
     /// POSTs a grant form to `{base}/oauth2/v0/token`; follows one code-16
     /// "user lives elsewhere" answer to the geolocation it names.
     async fn token_call(&self, base: &str, form: &[(&str, &str)]) -> Result<TokenResponse, ConcurError> {

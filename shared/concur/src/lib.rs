@@ -12,6 +12,9 @@
 //!   single-flight refresh, cross-process refresh lease, rotation saved once).
 //! - [`fi`]: Financial Integration v4 pages, accepting both the documented
 //!   `content/page/links` envelope and the older `fIDocuments` one.
+//! - [`fi_posting`]: what posting needs from Financial Integration: a
+//!   document by business or FI id, acknowledgements and posting
+//!   confirmations, each answer typed by Concur's code.
 //! - [`events`]: ESS webhooks: the `Concur-Signature` check and what a
 //!   notification asks the connector to do.
 
@@ -19,6 +22,7 @@ pub mod app;
 pub mod client;
 pub mod events;
 pub mod fi;
+pub mod fi_posting;
 pub mod token;
 pub mod tokens;
 
