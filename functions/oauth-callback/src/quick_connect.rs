@@ -193,19 +193,15 @@ impl QuickConnect {
             .await?;
 
         // 3. The connection: Concur fields refreshed, every setting kept.
-        connection.company_uuid = Some(company.clone());
-        connection.geolocation = Some(token.geolocation.clone());
-        if let Some(p) = &profile {
-            connection.edition = Some(p.edition());
-            connection.edition_name = p.marketing_name.clone();
-        }
-        connection.connected_by = request.admin_user.clone();
-        connection.connected_at = Some(now.clone());
-        connection.concur_refresh_expires_at = grant.refresh_expires_at.and_then(epoch_rfc3339);
-        if connection.status != ConnectionStatus::Disabled {
-            connection.status = ConnectionStatus::Active;
-            connection.status_reason = None;
-        }
+        let link = ConcurLink {
+            company: company.clone(),
+            geolocation: token.geolocation.clone(),
+            edition: profile.as_ref().map(|p| (p.edition(), p.marketing_name.clone())),
+            connected_by: request.admin_user.clone(),
+            connected_at: now.clone(),
+            refresh_expires_at: grant.refresh_expires_at.and_then(epoch_rfc3339),
+        };
+        link.apply(&mut connection);
         if reconnected {
             let seen = std::mem::replace(&mut connection.updated_at, now.clone());
             if let Err(e) = self.connections.replace_if_unchanged(&connection, &seen).await {
@@ -220,13 +216,7 @@ impl QuickConnect {
             }
             // Two clicks raced: the other one created it; keep its settings.
             let mut theirs = self.connections.get(&id).await?.ok_or_else(|| Stop::Internal(e.to_string()))?;
-            theirs.company_uuid = connection.company_uuid.clone();
-            theirs.geolocation = connection.geolocation.clone();
-            theirs.edition = connection.edition;
-            theirs.edition_name = connection.edition_name.clone();
-            theirs.connected_by = connection.connected_by.clone();
-            theirs.connected_at = connection.connected_at.clone();
-            theirs.concur_refresh_expires_at = connection.concur_refresh_expires_at.clone();
+            link.apply(&mut theirs);
             let seen = std::mem::replace(&mut theirs.updated_at, now.clone());
             self.connections.replace_if_unchanged(&theirs, &seen).await?;
             connection = theirs;
@@ -326,6 +316,37 @@ impl QuickConnect {
     async fn record(&self, event: &platform::audit::AuditEvent) {
         if let Err(e) = self.audit.record(event).await {
             tracing::error!(connection = %event.connection_id, step = %event.step, error = %e, "audit write failed");
+        }
+    }
+}
+
+/// What a Quick Connect learns about the company: written over a new or
+/// known connection alike, leaving every operator setting as it is.
+struct ConcurLink {
+    company: CompanyUuid,
+    geolocation: String,
+    /// The profile's edition and raw marketing name, when it could be read.
+    edition: Option<(Edition, Option<String>)>,
+    connected_by: Option<String>,
+    connected_at: String,
+    refresh_expires_at: Option<String>,
+}
+
+impl ConcurLink {
+    fn apply(&self, connection: &mut Connection) {
+        connection.company_uuid = Some(self.company.clone());
+        connection.geolocation = Some(self.geolocation.clone());
+        if let Some((edition, name)) = &self.edition {
+            connection.edition = Some(*edition);
+            connection.edition_name = name.clone();
+        }
+        connection.connected_by = self.connected_by.clone();
+        connection.connected_at = Some(self.connected_at.clone());
+        connection.concur_refresh_expires_at = self.refresh_expires_at.clone();
+        // A disabled connection stays off: reconnecting is not switching on.
+        if connection.status != ConnectionStatus::Disabled {
+            connection.status = ConnectionStatus::Active;
+            connection.status_reason = None;
         }
     }
 }

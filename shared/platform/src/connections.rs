@@ -71,44 +71,16 @@ impl ConnectionStore {
 
     /// Creates the connection; fails if it exists (no silent overwrite).
     pub async fn create(&self, connection: &Connection) -> Result<(), StoreError> {
-        let item = encode(connection)?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(connection_id)")
-            .send()
+        let action = format!("creating connection {}", connection.connection_id);
+        self.put_if(connection, "attribute_not_exists(connection_id)", None, action, "it already exists; use update")
             .await
-            .map_err(|e| {
-                let action = format!("creating connection {}", connection.connection_id);
-                if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) {
-                    StoreError::conflict(action, "it already exists; use update")
-                } else {
-                    StoreError::new(action, sdk_error_message(&e))
-                }
-            })?;
-        Ok(())
     }
 
     /// Replaces the stored settings of an existing connection.
     pub async fn replace(&self, connection: &Connection) -> Result<(), StoreError> {
-        let item = encode(connection)?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_exists(connection_id)")
-            .send()
+        let action = format!("updating connection {}", connection.connection_id);
+        self.put_if(connection, "attribute_exists(connection_id)", None, action, "it does not exist; create it first")
             .await
-            .map_err(|e| {
-                let action = format!("updating connection {}", connection.connection_id);
-                if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) {
-                    StoreError::conflict(action, "it does not exist; create it first")
-                } else {
-                    StoreError::new(action, sdk_error_message(&e))
-                }
-            })?;
-        Ok(())
     }
 
     /// Replaces the settings only if nobody wrote them since they were read
@@ -116,26 +88,39 @@ impl ConnectionStore {
     /// concurrent reconnect or token flag never silently undo each other.
     /// A `conflict` error means: read again and re-apply.
     pub async fn replace_if_unchanged(&self, connection: &Connection, seen_updated_at: &str) -> Result<(), StoreError> {
+        self.put_if(
+            connection,
+            "attribute_exists(connection_id) AND updated_at = :seen",
+            Some(seen_updated_at),
+            format!("updating connection {}", connection.connection_id),
+            "it changed since it was read (or was deleted); read it again and retry",
+        )
+        .await
+    }
+
+    /// Writes the settings item under `condition`; a failed condition is a
+    /// `conflict` with `when_conflict` as its message.
+    async fn put_if(
+        &self,
+        connection: &Connection,
+        condition: &str,
+        seen_updated_at: Option<&str>,
+        action: String,
+        when_conflict: &str,
+    ) -> Result<(), StoreError> {
         let item = encode(connection)?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_exists(connection_id) AND updated_at = :seen")
-            .expression_attribute_values(":seen", AttributeValue::S(seen_updated_at.to_owned()))
-            .send()
-            .await
-            .map_err(|e| {
-                let action = format!("updating connection {}", connection.connection_id);
-                if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) {
-                    StoreError::conflict(
-                        action,
-                        "it changed since it was read (or was deleted); read it again and retry",
-                    )
-                } else {
-                    StoreError::new(action, sdk_error_message(&e))
-                }
-            })?;
+        let mut put =
+            self.client.put_item().table_name(&self.table).set_item(Some(item)).condition_expression(condition);
+        if let Some(seen) = seen_updated_at {
+            put = put.expression_attribute_values(":seen", AttributeValue::S(seen.to_owned()));
+        }
+        put.send().await.map_err(|e| {
+            if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) {
+                StoreError::conflict(action, when_conflict)
+            } else {
+                StoreError::new(action, sdk_error_message(&e))
+            }
+        })?;
         Ok(())
     }
 
@@ -161,32 +146,14 @@ impl ConnectionStore {
         }
     }
 
-    /// Every connection's settings (operator listing, poller fan-out).
+    /// Every connection's settings (operator listing); one malformed item
+    /// fails the listing (the poller uses [`Self::list_readable`]).
     pub async fn list(&self) -> Result<Vec<Connection>, StoreError> {
-        let mut connections = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("#item = :settings")
-                .expression_attribute_names("#item", "item")
-                .expression_attribute_values(":settings", AttributeValue::S(SETTINGS.into()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::new("listing connections", sdk_error_message(&e)))?;
-            for item in out.items.unwrap_or_default() {
-                connections.push(decode(item, "scan")?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
+        let (connections, mut unreadable) = self.list_readable().await?;
+        match unreadable.pop() {
+            Some(bad) => Err(bad.error),
+            None => Ok(connections),
         }
-        connections.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
-        Ok(connections)
     }
 }
 

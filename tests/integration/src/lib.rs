@@ -78,6 +78,17 @@ impl TestStack {
         self.var(function, "WORK_QUEUE_URL")
     }
 
+    /// The Concur grant store (secrets + refresh lease) as a function's
+    /// environment wires it; each call is a fresh "container" (own cache).
+    pub fn grant_store(&self, function: &str) -> platform::concur_grants::ConcurGrantStore {
+        platform::concur_grants::ConcurGrantStore::new(
+            self.secrets(),
+            self.dynamodb(),
+            self.var(function, "CONNECTIONS_TABLE"),
+            self.var(function, "CONNECTION_SECRET_PREFIX"),
+        )
+    }
+
     pub fn secrets(&self) -> SecretStore {
         SecretStore::new(aws_sdk_secretsmanager::Client::new(&self.sdk), Duration::from_secs(60))
     }

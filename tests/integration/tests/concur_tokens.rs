@@ -95,13 +95,7 @@ impl World {
 
     /// A grant store as one Lambda container has it (its own secret cache).
     fn store(&self) -> ConcurGrantStore {
-        let env = self.stack.env_of(POSTER);
-        ConcurGrantStore::new(
-            self.stack.secrets(),
-            self.stack.dynamodb(),
-            env.required("CONNECTIONS_TABLE").unwrap(),
-            env.required("CONNECTION_SECRET_PREFIX").unwrap(),
-        )
+        self.stack.grant_store(POSTER)
     }
 
     fn manager<S: GrantStore>(&self, store: S, options: TokenOptions) -> TokenManager<S> {

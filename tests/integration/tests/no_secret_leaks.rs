@@ -17,7 +17,6 @@ use concur::tokens::{TokenManager, TokenOptions};
 use domain::CompanyUuid;
 use integration::{TestStack, body_text, get_request};
 use oauth_callback::quick_connect::QuickConnect;
-use platform::concur_grants::ConcurGrantStore;
 use simulators::acumatica::{AcumaticaSim, TenantSpec};
 use simulators::concur::{CompanySpec, ConcurApp, ConcurSim};
 
@@ -99,13 +98,7 @@ async fn no_secret_reaches_a_log_a_page_a_table_or_a_queue() {
         .unwrap()
         .unwrap()
         .connection_id;
-    let poster = stack.env_of("ErpPosterFunction");
-    let grants = ConcurGrantStore::new(
-        stack.secrets(),
-        stack.dynamodb(),
-        poster.required("CONNECTIONS_TABLE").unwrap(),
-        poster.required("CONNECTION_SECRET_PREFIX").unwrap(),
-    );
+    let grants = stack.grant_store("ErpPosterFunction");
     let app = serde_json::from_value(serde_json::json!({
         "client_id": "leak-client", "client_secret": APP_SECRET, "app_base_url": concur.us_url()
     }))

@@ -93,13 +93,7 @@ impl World {
     }
 
     fn grants(&self) -> ConcurGrantStore {
-        let env = self.stack.env_of(POLLER);
-        ConcurGrantStore::new(
-            self.stack.secrets(),
-            self.stack.dynamodb(),
-            env.required("CONNECTIONS_TABLE").unwrap(),
-            env.required("CONNECTION_SECRET_PREFIX").unwrap(),
-        )
+        self.stack.grant_store(POLLER)
     }
 
     /// An active connection with an ERP, four slots and all document types,

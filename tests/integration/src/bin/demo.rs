@@ -18,7 +18,6 @@ use concur::tokens::{TokenManager, TokenOptions};
 use domain::{CompanyUuid, DocumentType};
 use integration::{TestStack, body_text, get_request};
 use oauth_callback::quick_connect::QuickConnect;
-use platform::concur_grants::ConcurGrantStore;
 use simulators::acumatica::{AcumaticaSim, TenantSpec};
 use simulators::concur::{CompanySpec, ConcurApp, ConcurSim, Grant, webhook};
 use transport::{HttpClient, RetryPolicy};
@@ -83,13 +82,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     println!("\n== 5. READY Financial Integration documents, every page, from the company's datacenter");
-    let poster = stack.env_of("ErpPosterFunction");
-    let grants = ConcurGrantStore::new(
-        stack.secrets(),
-        stack.dynamodb(),
-        poster.required("CONNECTIONS_TABLE")?,
-        poster.required("CONNECTION_SECRET_PREFIX")?,
-    );
+    let grants = stack.grant_store("ErpPosterFunction");
     let app: AppCredentials = serde_json::from_value(serde_json::json!({
         "client_id": "demo-client", "client_secret": "demo-secret", "app_base_url": concur.us_url()
     }))?;

@@ -15,12 +15,12 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 /// The test private key (PKCS#8 PEM). TEST ONLY: published in the repository.
-pub const TEST_PRIVATE_KEY_PEM: &str = include_str!("../../../fixtures/ess-test-key/private-key.pem");
+pub const TEST_PRIVATE_KEY_PEM: &str = include_str!("../../../fixtures/ess-test-key/test-only-private-key.pem");
 
 /// The test public key (SubjectPublicKeyInfo PEM).
-pub const TEST_PUBLIC_KEY_PEM: &str = include_str!("../../../fixtures/ess-test-key/public-key.pem");
+pub const TEST_PUBLIC_KEY_PEM: &str = include_str!("../../../fixtures/ess-test-key/test-only-public-key.pem");
 
-const TEST_PUBLIC_KEY_B64: &str = include_str!("../../../fixtures/ess-test-key/public-key.der.b64");
+const TEST_PUBLIC_KEY_B64: &str = include_str!("../../../fixtures/ess-test-key/test-only-public-key.der.b64");
 
 /// The test public key as base64 DER on one line: the format of the
 /// template's `ConcurWebhookPublicKey` / `CONCUR_WEBHOOK_PUBLIC_KEY`.
@@ -47,7 +47,7 @@ impl EssSigner {
     pub fn test_key() -> Self {
         match Self::from_pkcs8_pem(TEST_PRIVATE_KEY_PEM) {
             Ok(signer) => signer,
-            Err(e) => panic!("tests/fixtures/ess-test-key/private-key.pem is unusable: {e}"),
+            Err(e) => panic!("tests/fixtures/ess-test-key/test-only-private-key.pem is unusable: {e}"),
         }
     }
 
