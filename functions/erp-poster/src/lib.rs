@@ -9,8 +9,15 @@
 //! block their FIFO group), permanent failures are recorded and dropped,
 //! retryable ones are reported back to SQS for redelivery.
 
+pub mod erp_clients;
+pub mod pipeline;
+mod setup;
+
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use domain::{Failure, FailureKind, QueueMessage, ReferenceSyncRequest, WorkItem};
+
+pub use pipeline::{FUNCTION, Poster, Processed};
+pub use setup::{PosterOptions, SetupError};
 
 /// The posting pipeline for one work item, and the reference-data sync that
 /// shares its queue.
@@ -21,6 +28,16 @@ pub trait DocumentPipeline {
         &self,
         request: &ReferenceSyncRequest,
     ) -> impl std::future::Future<Output = Result<(), Failure>> + Send;
+
+    /// Makes a message that failed retryably visible again after `after`
+    /// (SQS otherwise waits the queue's whole visibility timeout). Best effort.
+    fn defer(
+        &self,
+        _receipt_handle: &str,
+        _after: std::time::Duration,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 /// What happened to each message, for logs and tests.
@@ -70,8 +87,11 @@ pub async fn handle(pipeline: &impl DocumentPipeline, event: SqsEvent) -> (SqsBa
         };
         match pipeline.process(&item).await {
             Ok(()) => outcome.done += 1,
-            Err(Failure { kind: FailureKind::Retryable { .. }, reason }) => {
+            Err(Failure { kind: FailureKind::Retryable { after }, reason }) => {
                 tracing::warn!(message_id, connection = %item.connection_id, document = %item.document_id, %reason, "will retry");
+                if let Some(receipt) = record.receipt_handle.as_deref() {
+                    pipeline.defer(receipt, backoff(after, record.attributes.get("ApproximateReceiveCount"))).await;
+                }
                 outcome.retry += 1;
                 let mut failure = BatchItemFailure::default();
                 failure.item_identifier = message_id;
@@ -84,6 +104,48 @@ pub async fn handle(pipeline: &impl DocumentPipeline, event: SqsEvent) -> (SqsBa
         }
     }
     (response, outcome)
+}
+
+/// When a retryable failure is looked at again: what the other side asked
+/// for (Retry-After), else exponential in the delivery count with full
+/// jitter — 30 s, 60 s, 120 s … capped at 15 minutes.
+pub fn backoff(after: Option<std::time::Duration>, receive_count: Option<&String>) -> std::time::Duration {
+    const CAP: u64 = 900;
+    if let Some(after) = after {
+        return after.min(std::time::Duration::from_secs(CAP));
+    }
+    let count: u32 = receive_count.and_then(|c| c.parse().ok()).unwrap_or(1).clamp(1, 10);
+    let ceiling = (30_u64 << (count - 1)).min(CAP);
+    let jittered = ceiling / 2 + rand::Rng::random_range(&mut rand::rng(), 0..=ceiling / 2);
+    std::time::Duration::from_secs(jittered)
+}
+
+impl<S: concur::GrantStore> DocumentPipeline for Poster<S> {
+    async fn process(&self, item: &WorkItem) -> Result<(), Failure> {
+        match self.process_item(item).await {
+            Ok(processed) => {
+                tracing::info!(connection = %item.connection_id, document = %item.document_key(), ?processed, "done");
+                Ok(())
+            }
+            Err(failure) => Err(pipeline::waits_for_reauth(failure)),
+        }
+    }
+
+    /// The reference sync (ERP → Concur vendors and lists) is a later piece
+    /// of work. Its requests are safe to acknowledge: a sync always brings
+    /// the whole reference state in step, so the next request loses nothing.
+    async fn reference_sync(&self, request: &ReferenceSyncRequest) -> Result<(), Failure> {
+        tracing::info!(
+            connection = %request.connection_id,
+            reason = ?request.reason,
+            "reference sync requested; this build does not sync reference data yet"
+        );
+        Ok(())
+    }
+
+    async fn defer(&self, receipt_handle: &str, after: std::time::Duration) {
+        self.defer_message(receipt_handle, after).await;
+    }
 }
 
 #[cfg(test)]

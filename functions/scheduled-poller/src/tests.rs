@@ -107,6 +107,7 @@ fn fi(doc_type: &str, fi_id: &str, document: serde_json::Value) -> FiDocument {
         doc_type: doc_type.into(),
         doc_status: Some("READY".into()),
         company_uuid: None,
+        erp_system_id: None,
         document,
     }
 }

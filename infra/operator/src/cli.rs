@@ -4,9 +4,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 
-/// Configure and check the connections of a Concur → ERP connector stack.
+/// Configure and check the connections of a Concur → ERP connector stack,
+/// inspect and replay its documents.
 #[derive(Debug, Parser)]
 #[command(name = "connector", version, about)]
 pub struct Cli {
@@ -32,6 +33,85 @@ pub enum Command {
     /// Import or export a connection's mapping (Concur codes → ERP accounts, vendors, dimensions).
     #[command(subcommand)]
     Mapping(MappingCommand),
+    /// A document's ledger record and audit trail; failed documents; replay.
+    #[command(subcommand)]
+    Documents(DocumentsCommand),
+    /// The work queue's dead-letter queue.
+    #[command(subcommand)]
+    Queue(QueueCommand),
+    /// Offline: print, as JSON, what the connector would post for Concur FI
+    /// documents (no AWS, Concur or ERP call). Exit 1 if a document would be stopped.
+    Preview {
+        /// An FI response (either envelope, one or many documents) or one FI document.
+        #[arg(value_name = "FILE.json")]
+        file: PathBuf,
+        /// A mapping file: adds ERP accounts and the ERP documents each would become.
+        #[arg(long, value_name = "FILE.yaml")]
+        mapping: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DocumentsCommand {
+    /// The document's ledger record and its audit events, oldest first.
+    History {
+        /// The connection id.
+        connection: String,
+        /// expense | invoice | cashadvance
+        #[arg(value_name = "TYPE")]
+        document_type: String,
+        /// The Concur document id.
+        #[arg(value_name = "DOCID")]
+        document_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every FAILED document of the connection, least recently changed first.
+    Failed {
+        /// The connection id.
+        connection: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue documents again (FAILED ones are reset first), once the cause is fixed.
+    Replay(ReplayArgs),
+}
+
+/// `documents replay`: which documents, exactly one way of choosing.
+#[derive(Debug, Args)]
+#[command(
+    group(ArgGroup::new("selection").required(true).multiple(false).args(["document", "failed", "since"])),
+    after_help = "A FAILED document is reset (to RECEIVED, or to POSTED when it is already in the ERP, so that it \
+                  is only confirmed) and queued. A document in any other state is queued as it is: the poster's \
+                  ledger claim sees a POSTED or CONFIRMED document and never posts it again, so queueing it is \
+                  harmless. Each replay gets its own deduplication id, so it is queued even if the document was \
+                  queued a moment ago."
+)]
+pub struct ReplayArgs {
+    /// The connection id.
+    pub connection: String,
+    /// One document (repeat the flag for more), e.g. `expense:0EE74C75C9344DEA942F`.
+    #[arg(long, value_name = "TYPE:DOCID")]
+    pub document: Vec<String>,
+    /// Every FAILED document of the connection.
+    #[arg(long)]
+    pub failed: bool,
+    /// Every document whose ledger record changed at or after this time, in any state (e.g. 2026-11-23T10:00:00Z).
+    #[arg(long, value_name = "RFC3339")]
+    pub since: Option<String>,
+    /// With --since: changed at or before this time (default: now).
+    #[arg(long, value_name = "RFC3339", requires = "since")]
+    pub until: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Move the dead-letter queue's messages back to the work queue (each keeps its message group).
+    Redrive {
+        /// Move at most N messages (default: all).
+        #[arg(long, value_name = "N")]
+        max: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,5 +269,24 @@ mod tests {
         assert_eq!(args.settings.schedule.as_deref(), Some("daily 06:00"));
         let cli = Cli::try_parse_from(["connector", "connections", "test", "a", "--stack", "s"]).unwrap();
         assert_eq!(cli.stack.as_deref(), Some("s"), "--stack may come after the command");
+    }
+
+    #[test]
+    fn a_replay_chooses_its_documents_exactly_one_way() {
+        assert!(parse(&["documents", "replay", "a"]).is_err(), "a selection is required");
+        assert!(parse(&["documents", "replay", "a", "--failed", "--document", "expense:X"]).is_err());
+        assert!(parse(&["documents", "replay", "a", "--failed", "--since", "2026-11-23T10:00:00Z"]).is_err());
+        assert!(
+            parse(&["documents", "replay", "a", "--until", "2026-11-23T10:00:00Z"]).is_err(),
+            "--until needs --since"
+        );
+        let cli = parse(&["documents", "replay", "a", "--document", "expense:X", "--document", "invoice:Y"]).unwrap();
+        let Command::Documents(DocumentsCommand::Replay(args)) = cli.command else { panic!("replay expected") };
+        assert_eq!(args.document, ["expense:X", "invoice:Y"]);
+        assert!(
+            parse(&["documents", "replay", "a", "--since", "x", "--until", "y"]).is_ok(),
+            "times are ours to check"
+        );
+        assert!(parse(&["queue", "redrive", "--max", "5"]).is_ok());
     }
 }

@@ -19,7 +19,7 @@ use crate::{CliError, Deps, Outcome};
 
 const DISABLED_REASON: &str = "switched off by an operator (`connector connections update ID --enable` switches it on)";
 
-fn parse_id(raw: &str) -> Result<ConnectionId, CliError> {
+pub(crate) fn parse_id(raw: &str) -> Result<ConnectionId, CliError> {
     ConnectionId::parse(raw.trim()).map_err(|e| CliError::Refused(Refusal(e.to_string())))
 }
 
@@ -27,7 +27,7 @@ fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
-async fn load(deps: &Deps, id: &ConnectionId) -> Result<Connection, CliError> {
+pub(crate) async fn load(deps: &Deps, id: &ConnectionId) -> Result<Connection, CliError> {
     deps.connections.get(id).await?.ok_or_else(|| CliError::NotFound(id.to_string()))
 }
 

@@ -1,5 +1,7 @@
 //! The operator CLI, `connector`: configure and check connections of a
-//! deployed stack, or of the local stack (moto + simulators).
+//! deployed stack, or of the local stack (moto + simulators); look at a
+//! document's ledger record and audit trail, replay documents and redrive
+//! the dead-letter queue ([`documents`]).
 //!
 //! Not a Lambda: it runs on an operator's machine with the operator's AWS
 //! configuration (`platform::aws::sdk_config`; locally `AWS_ENDPOINT_URL`).
@@ -11,6 +13,8 @@
 pub mod cli;
 pub mod commands;
 pub mod dns;
+pub mod documents;
+pub mod preview;
 pub mod render;
 pub mod settings;
 pub mod stack;
@@ -24,7 +28,7 @@ use domain::UrlPolicy;
 use platform::{StoreError, connections::ConnectionStore, secrets::SecretStore};
 use transport::{HttpClient, RetryPolicy};
 
-use cli::{Cli, Command, ConnectionsCommand, MappingCommand};
+use cli::{Cli, Command, ConnectionsCommand, DocumentsCommand, MappingCommand, QueueCommand};
 use dns::Resolver;
 use settings::Refusal;
 use stack::StackNames;
@@ -36,6 +40,8 @@ pub struct Deps {
     /// Without a cache: the CLI always reads what is stored now.
     pub secrets: SecretStore,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    /// The work queue and its dead-letter queue (`documents replay`, `queue redrive`).
+    pub sqs: aws_sdk_sqs::Client,
     pub url_policy: UrlPolicy,
     pub resolver: Resolver,
     /// For the `test` checks (Concur and the ERP).
@@ -61,6 +67,7 @@ impl Deps {
             names,
             secrets,
             dynamodb,
+            sqs: aws_sdk_sqs::Client::new(&sdk),
             url_policy: stack::url_policy_for(std::env::var("AWS_ENDPOINT_URL").ok().as_deref()),
             resolver: Resolver::System,
             http: HttpClient::new(transport::build_client(policy.request_timeout), policy),
@@ -75,6 +82,9 @@ pub enum CliError {
     Refused(#[from] Refusal),
     #[error("connection {0} does not exist: see `connector connections list`")]
     NotFound(String),
+    /// Something else named on the command line (a document, a queue) does not exist.
+    #[error("{0}")]
+    Absent(String),
     #[error("{0}")]
     Store(#[from] StoreError),
     /// A write succeeded and a later one failed: says what is stored and how to finish.
@@ -88,7 +98,7 @@ impl CliError {
     /// 2: refused or not found (nothing changed); 1: something failed.
     pub fn exit_code(&self) -> i32 {
         match self {
-            CliError::Refused(_) | CliError::NotFound(_) => 2,
+            CliError::Refused(_) | CliError::NotFound(_) | CliError::Absent(_) => 2,
             _ => 1,
         }
     }
@@ -110,6 +120,10 @@ pub async fn run(command: &Command, deps: &Deps, out: &mut dyn Write) -> Result<
             return commands::mapping_import(deps, id, file, out).await;
         }
         Command::Mapping(MappingCommand::Export { id }) => return commands::mapping_export(deps, id, out).await,
+        Command::Documents(command) => return run_documents(command, deps, out).await,
+        Command::Queue(QueueCommand::Redrive { max }) => return documents::redrive(deps, max.as_deref(), out).await,
+        // Offline; `main_with` runs it before any stack is set up.
+        Command::Preview { .. } => return Ok(Outcome::Done),
     };
     match command {
         ConnectionsCommand::List { json } => commands::list(deps, *json, out).await,
@@ -120,8 +134,51 @@ pub async fn run(command: &Command, deps: &Deps, out: &mut dyn Write) -> Result<
     }
 }
 
+async fn run_documents(command: &DocumentsCommand, deps: &Deps, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    match command {
+        DocumentsCommand::History { connection, document_type, document_id, json } => {
+            documents::history(deps, connection, document_type, document_id, *json, out).await
+        }
+        DocumentsCommand::Failed { connection, json } => documents::failed(deps, connection, *json, out).await,
+        DocumentsCommand::Replay(args) => documents::replay(deps, args, out).await,
+    }
+}
+
 /// The whole CLI: parses `args`, builds [`Deps`] from the environment, runs,
 /// and returns the process exit code. Output goes to `out`, errors to `err`.
+/// `connector preview`: offline, so no stack and no AWS client.
+fn preview_command(
+    file: &std::path::Path,
+    mapping: Option<&std::path::Path>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let read = |path: &std::path::Path| std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()));
+    let result = read(file).and_then(|bytes| {
+        let mapping = match mapping {
+            Some(path) => {
+                let text =
+                    String::from_utf8(read(path)?).map_err(|_| format!("{} is not UTF-8 text", path.display()))?;
+                Some(domain::mapping::Mapping::from_yaml(&text).map_err(|e| e.to_string())?)
+            }
+            None => None,
+        };
+        preview::preview(&bytes, mapping.as_ref(), &domain::FlowOptions::default())
+            .map_err(|e| format!("{}: {e}", file.display()))
+    });
+    match result {
+        Ok(value) => {
+            let _ = writeln!(out, "{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+            let stopped = value.as_array().is_some_and(|docs| docs.iter().any(|d| d.get("error").is_some()));
+            i32::from(stopped)
+        }
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            2
+        }
+    }
+}
+
 pub async fn main_with<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> i32
 where
     I: IntoIterator<Item = T>,
@@ -136,6 +193,9 @@ where
             return e.exit_code();
         }
     };
+    if let Command::Preview { file, mapping } = &cli.command {
+        return preview_command(file, mapping.as_deref(), out, err);
+    }
     let Some(stack) = cli.stack.as_deref() else {
         let _ = writeln!(err, "error: name the stack with --stack NAME or CONNECTOR_STACK=NAME");
         return 2;

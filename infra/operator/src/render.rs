@@ -1,9 +1,12 @@
-//! Plain-text views of connections for an operator's terminal. Nothing here
-//! ever sees a credential value: only the names of the keys stored.
+//! Plain-text views of connections and documents for an operator's
+//! terminal. Nothing here ever sees a credential value: only the names of
+//! the keys stored; ledger records and audit events hold none.
 
 use std::io::{self, Write};
 
 use domain::{Connection, ConnectionStatus, ErpSettings, FlowOptions, PostingForm};
+use platform::audit::AuditEvent;
+use platform::ledger::{Confirmation, LedgerKey, LedgerRecord};
 use serde_json::{Value, json};
 
 /// What is known about a connection's ERP credentials secret.
@@ -70,11 +73,11 @@ pub fn table(connections: &[Connection], out: &mut dyn Write) -> io::Result<()> 
     if connections.is_empty() {
         return writeln!(out, "no connections yet: create one with `connector connections create ID --name NAME …`");
     }
-    let header = ["ID", "NAME", "STATUS", "ERP", "COMPANY", "SCHEDULE", "LEVEL", "LAST POLL"].map(str::to_owned);
-    let rows: Vec<[String; 8]> = connections
+    let header = ["ID", "NAME", "STATUS", "ERP", "COMPANY", "SCHEDULE", "LEVEL", "LAST POLL"];
+    let rows: Vec<Vec<String>> = connections
         .iter()
         .map(|c| {
-            [
+            vec![
                 c.connection_id.to_string(),
                 clip(&c.name, 30),
                 status(c.status).to_owned(),
@@ -86,14 +89,20 @@ pub fn table(connections: &[Connection], out: &mut dyn Write) -> io::Result<()> 
             ]
         })
         .collect();
-    let mut widths = header.clone().map(|h| h.chars().count());
-    for row in &rows {
+    columns(&header, &rows, out)
+}
+
+/// Rows under a header, each column padded to its widest cell.
+fn columns(header: &[&str], rows: &[Vec<String>], out: &mut dyn Write) -> io::Result<()> {
+    let header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    for row in std::iter::once(&header).chain(&rows) {
-        let line: Vec<String> = row.iter().zip(widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+    for row in std::iter::once(&header).chain(rows) {
+        let line: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
         writeln!(out, "{}", line.join("  ").trim_end())?;
     }
     Ok(())
@@ -179,4 +188,144 @@ pub fn details_json(c: &Connection, credentials: &CredentialState) -> Value {
         map.insert("erp_credentials".into(), credentials.to_json());
     }
     value
+}
+
+fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| at.unix_timestamp().to_string())
+}
+
+/// A ledger record as JSON: identifiers, states, reasons and times.
+pub fn ledger_json(r: &LedgerRecord) -> Value {
+    json!({
+        "connection_id": r.key.connection_id,
+        "document_type": r.key.document_type,
+        "document_id": r.key.document_id,
+        "status": r.status,
+        "erp_reference": r.erp_reference,
+        "posting_form": r.posting_form,
+        "confirmation": r.confirmation,
+        "failed_step": r.failed_step,
+        "failure_reason": r.failure_reason,
+        "last_error": r.last_error,
+        "holder": r.holder,
+        "claim_expires_at": r.claim_expires_at.map(rfc3339),
+        "claims": r.claims,
+        "attempts": r.attempts,
+        "replays": r.replays,
+        "created_at": r.created_at,
+        "updated_at": r.updated_at,
+    })
+}
+
+/// `documents history --json`: the ledger record (null if none) and the
+/// audit events, oldest first.
+pub fn history_json(key: &LedgerKey, record: Option<&LedgerRecord>, events: &[AuditEvent]) -> Value {
+    json!({
+        "connection_id": key.connection_id,
+        "document_type": key.document_type,
+        "document_id": key.document_id,
+        "ledger": record.map(ledger_json),
+        "events": events,
+    })
+}
+
+/// The time part of an audit event key (`time#unique`).
+fn event_time(event: &AuditEvent) -> &str {
+    event.event_key.split_once('#').map_or(event.event_key.as_str(), |(time, _)| time)
+}
+
+/// `documents history`: the ledger record, one field a line, then the
+/// audit events oldest first.
+pub fn history(
+    key: &LedgerKey,
+    record: Option<&LedgerRecord>,
+    events: &[AuditEvent],
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    writeln!(out, "{key}")?;
+    {
+        let mut line = |label: &str, value: &str| writeln!(out, "{label:<22}{value}");
+        match record {
+            None => line("ledger", "no record: not claimed by the poster yet")?,
+            Some(r) => {
+                line("status", r.status.as_str())?;
+                if let Some(step) = &r.failed_step {
+                    line("failed at", step)?;
+                }
+                if let Some(reason) = &r.failure_reason {
+                    line("failure reason", reason)?;
+                }
+                line("erp reference", r.erp_reference.as_deref().unwrap_or("-"))?;
+                if let Some(f) = r.posting_form {
+                    line("posted as", form(f))?;
+                }
+                if let Some(c) = r.confirmation {
+                    line(
+                        "confirmation",
+                        match c {
+                            Confirmation::Sent => "sent to Concur",
+                            Confirmation::NotRequired => "not required",
+                        },
+                    )?;
+                }
+                if let Some(error) = &r.last_error {
+                    line("last error", error)?;
+                }
+                if let Some(holder) = &r.holder {
+                    let until = r.claim_expires_at.map_or_else(|| "?".to_owned(), rfc3339);
+                    line("claimed by", &format!("{holder} until {until}"))?;
+                }
+                line("claims", &r.claims.to_string())?;
+                line("attempts", &format!("{} (retryable failures since the last replay)", r.attempts))?;
+                line("replays", &r.replays.to_string())?;
+                line("created", &r.created_at)?;
+                line("updated", &r.updated_at)?;
+            }
+        }
+    }
+    writeln!(out)?;
+    if events.is_empty() {
+        return writeln!(out, "no audit events (events expire after the stack's AuditRetentionDays)");
+    }
+    writeln!(out, "audit events, oldest first:")?;
+    let rows: Vec<Vec<String>> = events
+        .iter()
+        .map(|e| {
+            vec![
+                event_time(e).to_owned(),
+                e.function.clone(),
+                e.step.clone(),
+                e.outcome.clone(),
+                e.erp_reference.clone().unwrap_or_else(|| "-".to_owned()),
+                e.detail.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    columns(&["TIME", "FUNCTION", "STEP", "OUTCOME", "ERP REFERENCE", "DETAIL"], &rows, out)
+}
+
+/// `documents failed`: one line per FAILED document, least recently changed first.
+pub fn failed(connection: &domain::ConnectionId, records: &[LedgerRecord], out: &mut dyn Write) -> io::Result<()> {
+    if records.is_empty() {
+        return writeln!(out, "connection {connection} has no FAILED documents");
+    }
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .map(|r| {
+            vec![
+                r.updated_at.clone(),
+                r.key.document_type.to_string(),
+                r.key.document_id.to_string(),
+                r.failed_step.clone().unwrap_or_else(|| "-".to_owned()),
+                clip(r.failure_reason.as_deref().unwrap_or("-"), 120),
+            ]
+        })
+        .collect();
+    columns(&["UPDATED", "TYPE", "ID", "FAILED STEP", "REASON"], &rows, out)?;
+    writeln!(
+        out,
+        "{} failed; one's trail: `connector documents history {connection} TYPE ID`; once the cause is fixed: \
+         `connector documents replay {connection} --failed`",
+        records.len()
+    )
 }

@@ -1,6 +1,8 @@
 //! Which stack the CLI works on, and the names of its resources. The names
-//! follow infra/template.yaml (`!Sub "${AWS::StackName}-connections"`, the
-//! `ConnectionSecretPrefix` output); the local stack provisions the same.
+//! follow infra/template.yaml (`!Sub "${AWS::StackName}-connections"`,
+//! `…-ledger`, `…-work.fifo`, the `ConnectionSecretPrefix` output); the local
+//! stack provisions the same (tests/localstack creates what the template
+//! names).
 
 use domain::{ConnectionId, UrlPolicy};
 
@@ -9,7 +11,12 @@ use domain::{ConnectionId, UrlPolicy};
 pub struct StackNames {
     pub stack: String,
     pub connections_table: String,
+    pub ledger_table: String,
     pub audit_table: String,
+    /// The FIFO work queue, `<stack>-work.fifo`.
+    pub work_queue: String,
+    /// Its dead-letter queue, `<stack>-work-dlq.fifo`.
+    pub work_dead_letter_queue: String,
     /// `<stack>/connections/`: `<prefix><id>/concur` and `<prefix><id>/erp`.
     pub secret_prefix: String,
     /// The Concur application secret (id or ARN).
@@ -28,7 +35,10 @@ impl StackNames {
         Ok(Self {
             stack: stack.to_owned(),
             connections_table: format!("{stack}-connections"),
+            ledger_table: format!("{stack}-ledger"),
             audit_table: format!("{stack}-audit"),
+            work_queue: format!("{stack}-work.fifo"),
+            work_dead_letter_queue: format!("{stack}-work-dlq.fifo"),
             secret_prefix: format!("{stack}/connections/"),
             concur_app_secret,
         })
@@ -81,7 +91,10 @@ mod tests {
     fn names_follow_the_template() {
         let n = StackNames::new("concur-erp", None).unwrap();
         assert_eq!(n.connections_table, "concur-erp-connections");
+        assert_eq!(n.ledger_table, "concur-erp-ledger");
         assert_eq!(n.audit_table, "concur-erp-audit");
+        assert_eq!(n.work_queue, "concur-erp-work.fifo");
+        assert_eq!(n.work_dead_letter_queue, "concur-erp-work-dlq.fifo");
         assert_eq!(n.concur_app_secret, "concur-erp/concur-app");
         let id = ConnectionId::parse("acme").unwrap();
         assert_eq!(n.erp_secret(&id), "concur-erp/connections/acme/erp");

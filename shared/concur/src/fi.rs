@@ -33,6 +33,9 @@ pub struct FiDocument {
     pub doc_type: String,
     pub doc_status: Option<String>,
     pub company_uuid: Option<String>,
+    /// The ERP system that acknowledged the document (`erpSystemId`), if
+    /// any; a confirmation must name the same system.
+    pub erp_system_id: Option<String>,
     /// The financial document itself, always as a JSON object.
     pub document: Value,
 }
@@ -54,6 +57,8 @@ struct RawDocument {
     doc_status: Option<String>,
     #[serde(default)]
     company_uuid: Option<String>,
+    #[serde(default)]
+    erp_system_id: Option<String>,
     document: Value,
 }
 
@@ -116,6 +121,7 @@ impl DocumentPage {
                     doc_type: d.doc_type,
                     doc_status: d.doc_status,
                     company_uuid: d.company_uuid,
+                    erp_system_id: d.erp_system_id.filter(|s| !s.trim().is_empty()),
                     document,
                 })
             })
@@ -212,7 +218,14 @@ mod tests {
     }
 
     fn document(doc_type: &str, id: &str, document: Value) -> FiDocument {
-        FiDocument { id: id.into(), doc_type: doc_type.into(), doc_status: None, company_uuid: None, document }
+        FiDocument {
+            id: id.into(),
+            doc_type: doc_type.into(),
+            doc_status: None,
+            company_uuid: None,
+            erp_system_id: None,
+            document,
+        }
     }
 
     #[test]

@@ -116,7 +116,9 @@ pub struct JournalLine {
     #[serde(with = "rust_decimal::serde::str")]
     pub amount: Decimal,
     /// Concur account code for account lines (journal account, clearing
-    /// account); `None` on party lines (employee, payment type, vendor).
+    /// account; on tax lines the account of the row the tax belongs to, so a
+    /// mapping can fold non-deductible tax into that expense); `None` on
+    /// party lines (employee, payment type, vendor).
     pub account_code: Option<String>,
     /// The Concur payment code of the party this line is against (`EMPL`,
     /// `IBCP`, `CBCP`, `COPD`…) on party lines; on the account side of a

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod journal;
 pub mod mapping;
 pub mod normalize;
+pub mod posting;
 pub mod schedule;
 pub mod secret;
 pub mod work_item;
@@ -25,7 +26,8 @@ pub use ids::{CompanyUuid, ConcurDocumentId, ConcurrencyLevel, ConnectionId, Doc
 pub use journal::{
     CostObject, EntryError, EntryHeader, JournalEntry, JournalLine, LineRole, LineSource, Side, TaxKey, Totals,
 };
-pub use normalize::{NonDeductibleTax, NormalizeError, NormalizeOptions, Problem, normalize, normalize_json};
+pub use normalize::{NormalizeError, NormalizeOptions, Problem, normalize, normalize_json};
+pub use posting::{ErpDocument, ErpDocumentKind, MappedLine, PlanError, PlannedLine, PostingPlan, Target};
 pub use schedule::PollSchedule;
 pub use secret::Secret;
 pub use work_item::{MessageGroupId, QueueMessage, ReferenceSyncRequest, SyncReason, WorkItem, WorkSource};

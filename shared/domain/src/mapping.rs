@@ -9,6 +9,7 @@
 //!   "37": "61000"
 //!   CADV: "13100"
 //! default_account: null     # omit or null: an unmapped account stops the document
+//! payable_account: "20000"  # AP control account for vendor lines of documents posted as journals
 //! parties:                  # journal payer/payee codes → counter side
 //!   EMPL: { kind: employee_vendor }
 //!   IBCP: { kind: vendor, vendor: AMEXCORP }
@@ -47,6 +48,10 @@ pub struct Mapping {
     /// `None` stops such a document instead (the safer default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_account: Option<String>,
+    /// The GL account (AP control) that lines owed to a vendor post on when
+    /// the document is posted as a journal; `None`: such a document is stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payable_account: Option<String>,
     #[serde(deserialize_with = "unique_keys")]
     pub parties: BTreeMap<String, PartyRule>,
     #[serde(default, deserialize_with = "unique_keys")]
@@ -161,6 +166,9 @@ impl Mapping {
         check_map(&mut problems, "employees", &self.employees);
         if let Some(default) = &self.default_account {
             check_value(&mut problems, "default_account", default);
+        }
+        if let Some(payable) = &self.payable_account {
+            check_value(&mut problems, "payable_account", payable);
         }
         if self.parties.is_empty() {
             problems.push(

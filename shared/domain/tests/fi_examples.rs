@@ -164,7 +164,10 @@ fn example_2_3_multiple_tax_items_partly_reclaimable() {
     assert_eq!(tax_lines.len(), 3, "reclaim 0 of CAGST posts no line");
     assert_eq!(tax_lines[0].source.tax_guid.as_deref(), Some("6EB6084E1B77EC47AF158B78D20851A0"));
     assert_eq!(tax_lines[1].tax.as_ref().unwrap().reclaim_code.as_deref(), Some("TM"));
-    assert!(tax_lines.iter().all(|l| l.account_code.is_none()));
+    assert!(
+        tax_lines.iter().all(|l| l.account_code.as_deref() == Some("474210")),
+        "tax lines name the account of the row they belong to, for `non_deductible: expense`"
+    );
     assert_eq!(entry.lines()[0].description, "Local Phone (net of tax)");
 }
 

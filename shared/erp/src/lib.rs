@@ -10,7 +10,7 @@
 pub mod acumatica;
 pub mod credentials;
 
-use domain::Failure;
+use domain::{ErpDocument, Failure};
 
 /// An ERP document created for a Concur document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,4 +34,11 @@ pub trait ErpAdapter {
         &self,
         external_key: &str,
     ) -> impl std::future::Future<Output = Result<Option<ErpReference>, Failure>> + Send;
+
+    /// Creates `document` unless the ERP already holds it under its key
+    /// (looked up first, and again after any answer that leaves the outcome
+    /// unknown); either way returns its reference. Errors are classified:
+    /// retryable (throttling, outages), permanent (the ERP refused the
+    /// document: the reason names the field), or needs-reauth.
+    fn post(&self, document: &ErpDocument) -> impl std::future::Future<Output = Result<ErpReference, Failure>> + Send;
 }

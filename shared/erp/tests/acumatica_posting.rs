@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use domain::{AcumaticaSettings, ErpUrl, FailureKind, UrlPolicy};
 use erp::acumatica::{
-    AcumaticaBill, AcumaticaClient, AcumaticaCredentials, AcumaticaError, AcumaticaJournal, BillLine, JournalKeyField,
-    JournalLine, PostingOptions,
+    AcumaticaBill, AcumaticaClient, AcumaticaCredentials, AcumaticaError, AcumaticaJournal, BillLine, BillType,
+    JournalKeyField, JournalLine, PostingOptions,
 };
 use erp::{ErpAdapter, ErpReference};
 use rust_decimal::Decimal;
@@ -79,6 +79,7 @@ fn bill(vendor_ref: &str) -> AcumaticaBill {
         description: description.into(),
     };
     AcumaticaBill {
+        bill_type: BillType::Bill,
         vendor: "V000123".into(),
         vendor_ref: vendor_ref.into(),
         date: date!(2024 - 03 - 15),

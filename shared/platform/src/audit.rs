@@ -10,6 +10,9 @@ use crate::{StoreError, sdk_error_message};
 /// (malformed, unknown company) are filed; no connection may be named so.
 pub const UNROUTED: &str = "unrouted";
 
+const EVENT_TIME: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z");
+
 /// One audit event. Never holds a secret or a document body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {
@@ -48,7 +51,9 @@ impl AuditLog {
     /// Builds an event stamped now, with this log's function and retention.
     pub fn event(&self, connection_id: &str, subject: &str, step: &str, outcome: &str) -> AuditEvent {
         let now = time::OffsetDateTime::now_utc();
-        let stamp = now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+        // Fixed-width fraction: event keys must sort as text in time order
+        // (RFC 3339's variable fraction puts `…:00Z` after `…:00.1Z`).
+        let stamp = now.format(EVENT_TIME).unwrap_or_default();
         AuditEvent {
             document_ref: format!("{connection_id}#{subject}"),
             event_key: format!("{stamp}#{}", uuid::Uuid::new_v4().simple()),

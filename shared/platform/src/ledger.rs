@@ -666,25 +666,64 @@ impl LedgerStore {
         cursor: Option<&str>,
     ) -> Result<LedgerPage, StoreError> {
         let action = || format!("listing the {status} documents of connection {connection_id}");
+        self.query_status(connection_id, status, None, limit, cursor, action).await
+    }
+
+    /// Like [`Self::list_by_status`], only the records whose `updated_at`
+    /// lies between `since` and `until`, both included (millisecond
+    /// precision, as stored).
+    pub async fn list_by_status_between(
+        &self,
+        connection_id: &ConnectionId,
+        status: LedgerStatus,
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<LedgerPage, StoreError> {
+        let (from, to) = (timestamp(since), timestamp(until));
+        let action =
+            || format!("listing the {status} documents of connection {connection_id} changed from {from} to {to}");
+        self.query_status(connection_id, status, Some((from.clone(), to.clone())), limit, cursor, action).await
+    }
+
+    /// One page of the `by-status` index partition of `status`, optionally
+    /// limited to an `updated_at` range (inclusive).
+    async fn query_status(
+        &self,
+        connection_id: &ConnectionId,
+        status: LedgerStatus,
+        range: Option<(String, String)>,
+        limit: u32,
+        cursor: Option<&str>,
+        action: impl Fn() -> String,
+    ) -> Result<LedgerPage, StoreError> {
         let partition = status_key(connection_id, status);
         let start = match cursor {
             Some(cursor) => Some(decode_cursor(cursor, &partition).map_err(|why| StoreError::new(action(), why))?),
             None => None,
         };
-        let out = self
+        let mut query = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(BY_STATUS)
-            .key_condition_expression("status_key = :sk")
-            .expression_attribute_values(":sk", AttributeValue::S(partition))
+            .expression_attribute_values(":sk", AttributeValue::S(partition));
+        query = match range {
+            None => query.key_condition_expression("status_key = :sk"),
+            Some((from, to)) => query
+                .key_condition_expression("status_key = :sk AND updated_at BETWEEN :from AND :to")
+                .expression_attribute_values(":from", AttributeValue::S(from))
+                .expression_attribute_values(":to", AttributeValue::S(to)),
+        };
+        let out = query
             .limit(i32::try_from(limit.clamp(1, PAGE_LIMIT)).unwrap_or(1))
             .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(|e| StoreError::new(action(), sdk_error_message(&e)))?;
         let records =
-            out.items.unwrap_or_default().into_iter().map(|item| decode(item, action)).collect::<Result<_, _>>()?;
+            out.items.unwrap_or_default().into_iter().map(|item| decode(item, &action)).collect::<Result<_, _>>()?;
         let cursor = out.last_evaluated_key.map(|k| encode_cursor(&k));
         Ok(LedgerPage { records, cursor })
     }

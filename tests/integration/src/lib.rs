@@ -6,6 +6,9 @@
 //! exports `AWS_ENDPOINT_URL`. Without it they fail with instructions rather
 //! than skip: a skipped integration test proves nothing.
 
+pub mod expected;
+pub mod posting;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -142,7 +145,17 @@ impl TestStack {
         self.receive_all(logical_id, true).await
     }
 
+    /// Like [`TestStack::drain_queue`], each message's body, group and
+    /// deduplication id apart.
+    pub async fn drain_messages(&self, logical_id: &str) -> Vec<QueuedMessage> {
+        self.receive_messages(logical_id, true).await.into_iter().map(QueuedMessage::from).collect()
+    }
+
     async fn receive_all(&self, logical_id: &str, delete: bool) -> Vec<String> {
+        self.receive_messages(logical_id, delete).await.into_iter().map(describe_message).collect()
+    }
+
+    async fn receive_messages(&self, logical_id: &str, delete: bool) -> Vec<aws_sdk_sqs::types::Message> {
         let url = self.provisioned.queue_url(logical_id).to_owned();
         let mut received = Vec::new();
         for _ in 0..200 {
@@ -170,7 +183,7 @@ impl TestStack {
                         .await
                         .unwrap_or_else(|e| panic!("deleting from {url}: {e:?}"));
                 }
-                received.push(describe_message(m));
+                received.push(m);
             }
         }
         received
@@ -201,6 +214,27 @@ impl TestStack {
                 names.sort();
                 return names;
             }
+        }
+    }
+}
+
+/// A message received from a queue: what tests check of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedMessage {
+    pub body: String,
+    pub group: String,
+    pub dedup_id: String,
+}
+
+impl From<aws_sdk_sqs::types::Message> for QueuedMessage {
+    fn from(m: aws_sdk_sqs::types::Message) -> Self {
+        use aws_sdk_sqs::types::MessageSystemAttributeName as Name;
+        let attributes = m.attributes.unwrap_or_default();
+        let attribute = |name| attributes.get(&name).cloned().unwrap_or_default();
+        Self {
+            body: m.body.unwrap_or_default(),
+            group: attribute(Name::MessageGroupId),
+            dedup_id: attribute(Name::MessageDeduplicationId),
         }
     }
 }

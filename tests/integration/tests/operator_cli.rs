@@ -504,6 +504,7 @@ async fn a_failed_secret_write_after_create_says_what_is_stored_and_how_to_finis
             std::time::Duration::ZERO,
         ),
         dynamodb: stack.dynamodb(),
+        sqs: stack.sqs(),
         url_policy: domain::UrlPolicy::AllowLoopbackHttp,
         resolver: operator::dns::Resolver::System,
         http: HttpClient::new(transport::build_client(std::time::Duration::from_secs(5)), RetryPolicy::default()),

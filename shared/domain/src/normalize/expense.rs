@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use rust_decimal::Decimal;
 
 use super::json::{Node, Owned};
-use super::{Draft, NonDeductibleTax, NormalizeOptions, Problem, add, cost_objects, currency, sub};
+use super::{Draft, NormalizeOptions, Problem, add, cost_objects, currency, sub};
 use crate::journal::{CostObject, JournalLine, LineRole, LineSource, TaxKey};
 
 /// Who the counter side of a journal row is against: the payee when the
@@ -224,7 +224,7 @@ fn entry_lines(
             let line = |role, amount, tax: Option<TaxKey>, description: String, source: LineSource| JournalLine {
                 role,
                 amount,
-                account_code: if tax.is_none() { Some(account.clone()) } else { None },
+                account_code: Some(account.clone()),
                 payment_code: Some(code.clone()),
                 payer: payer.clone(),
                 payee: payee.clone(),
@@ -265,16 +265,13 @@ fn entry_lines(
                         format!("{label}: reclaimable tax {}", tax.key_label()),
                         tax_source.clone(),
                     ));
-                    match options.non_deductible_tax {
-                        NonDeductibleTax::SeparateLine => tax_lines.push(line(
-                            LineRole::TaxNonDeductible,
-                            non_deductible,
-                            Some(tax.key.clone()),
-                            format!("{label}: non-deductible tax {}", tax.key_label()),
-                            tax_source,
-                        )),
-                        NonDeductibleTax::IntoExpense => {}
-                    }
+                    tax_lines.push(line(
+                        LineRole::TaxNonDeductible,
+                        non_deductible,
+                        Some(tax.key.clone()),
+                        format!("{label}: non-deductible tax {}", tax.key_label()),
+                        tax_source,
+                    ));
                 }
                 let net = sub(gross, tax_sum, row.path())?;
                 // Concur states the net too; if it disagrees, the tax rows do
@@ -287,17 +284,7 @@ fn entry_lines(
                         format!("amountNetOfTax {stated} + tax {tax_sum} does not equal amountGross {gross}"),
                     ));
                 }
-                expense_amount = match options.non_deductible_tax {
-                    NonDeductibleTax::SeparateLine => net,
-                    NonDeductibleTax::IntoExpense => {
-                        // Only reclaimable lines were pushed: the rest stays in the expense.
-                        let mut reclaim = Decimal::ZERO;
-                        for tax_line in &tax_lines {
-                            reclaim = add(reclaim, tax_line.amount, row.path())?;
-                        }
-                        sub(gross, reclaim, row.path())?
-                    }
-                };
+                expense_amount = net;
             }
             let role = if personal { LineRole::PersonalClearing } else { LineRole::Expense };
             let description = if tax_lines.is_empty() { label.clone() } else { format!("{label} (net of tax)") };

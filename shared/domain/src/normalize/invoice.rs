@@ -104,7 +104,7 @@ pub(super) fn normalize(root: Node<'_>) -> Result<Draft, Problem> {
                         country: None,
                     };
                     let text = format!("{label}: tax {}", key.code.as_deref().unwrap_or("-"));
-                    tax_lines.push(line(LineRole::InvoiceTax, amount, None, Some(key), text));
+                    tax_lines.push(line(LineRole::InvoiceTax, amount, Some(account.clone()), Some(key), text));
                 }
                 let expense = sub(gross, tax_sum, row.path())?;
                 // Net + shipping is what stays on the account; if Concur's

@@ -34,20 +34,9 @@ use crate::ids::{ConcurDocumentId, DocumentType};
 use crate::journal::{CostObject, EntryError, EntryHeader, JournalEntry, JournalLine};
 use json::Node;
 
-/// Where non-deductible tax goes (§9.3 leaves it to the customer).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum NonDeductibleTax {
-    /// A separate [`LineRole::TaxNonDeductible`](crate::journal::LineRole) line per tax row.
-    #[default]
-    SeparateLine,
-    /// Added to the expense line it belongs to.
-    IntoExpense,
-}
-
 /// Per-connection choices that shape normalization (not the mapping itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NormalizeOptions {
-    pub non_deductible_tax: NonDeductibleTax,
     /// The payment code that means "the company" (`COMP` in every example).
     pub company_code: String,
     /// The payment code that means "the employee" (`EMPL` in every example).
@@ -56,11 +45,7 @@ pub struct NormalizeOptions {
 
 impl Default for NormalizeOptions {
     fn default() -> Self {
-        Self {
-            non_deductible_tax: NonDeductibleTax::SeparateLine,
-            company_code: "COMP".to_owned(),
-            employee_code: "EMPL".to_owned(),
-        }
+        Self { company_code: "COMP".to_owned(), employee_code: "EMPL".to_owned() }
     }
 }
 

@@ -75,7 +75,7 @@ fn credit_with_reclaimable_vat_reverses_every_line() {
 }
 
 #[test]
-fn non_deductible_tax_can_stay_in_the_expense() {
+fn non_deductible_tax_is_its_own_line_on_the_rows_account() {
     let doc = report_with(
         r#"[{"journalAccountCode": "6000", "journalPayer": "COMP", "journalPayee": "EMPL",
              "amountGross": 110, "amountNetOfTax": 100, "taxGuid": ["T1"]}]"#,
@@ -90,16 +90,6 @@ fn non_deductible_tax_can_stay_in_the_expense() {
             (LineRole::TaxReclaimable, dec("4")),
             (LineRole::TaxNonDeductible, dec("6")),
             (LineRole::EmployeePayable, dec("-110")),
-        ]
-    );
-    let options = NormalizeOptions { non_deductible_tax: NonDeductibleTax::IntoExpense, ..NormalizeOptions::default() };
-    let folded = normalize(DocumentType::Expense, &id(), &doc, &options).unwrap();
-    assert_eq!(
-        amounts(&folded),
-        [
-            (LineRole::Expense, dec("106")),
-            (LineRole::TaxReclaimable, dec("4")),
-            (LineRole::EmployeePayable, dec("-110"))
         ]
     );
 }

@@ -21,9 +21,30 @@ pub const VENDOR_REF_MAX: usize = 40;
 /// (reference §4 [DEFAULT]: `"Concur CNQ-8842 ..."`).
 pub const JOURNAL_KEY_PREFIX: &str = "Concur ";
 
-/// An AP Bill for one Concur document.
+/// The AP document type (`Type` of the Bill entity).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BillType {
+    /// The company owes the vendor.
+    #[default]
+    Bill,
+    /// The vendor owes the company ("Debit Adj."): e.g. an employee's
+    /// personal charges paid by the company card.
+    DebitAdjustment,
+}
+
+impl BillType {
+    pub fn wire(self) -> &'static str {
+        match self {
+            BillType::Bill => "Bill",
+            BillType::DebitAdjustment => "Debit Adj.",
+        }
+    }
+}
+
+/// An AP Bill (or debit adjustment) for one Concur document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcumaticaBill {
+    pub bill_type: BillType,
     /// `VendorID`.
     pub vendor: String,
     /// The Concur key, sent as `VendorRef` (at most [`VENDOR_REF_MAX`] characters).
@@ -98,7 +119,11 @@ pub struct JournalLine {
 impl AcumaticaBill {
     /// How messages name this bill.
     pub fn label(&self) -> String {
-        format!("the bill for vendor {} with vendor reference `{}`", self.vendor, self.vendor_ref)
+        let kind = match self.bill_type {
+            BillType::Bill => "bill",
+            BillType::DebitAdjustment => "debit adjustment",
+        };
+        format!("the {kind} for vendor {} with vendor reference `{}`", self.vendor, self.vendor_ref)
     }
 
     /// The control total: Σ line amounts, exact.
@@ -124,7 +149,13 @@ impl AcumaticaBill {
         for (i, line) in self.lines.iter().enumerate() {
             require(&format!("line {} account", i + 1), &line.account)?;
         }
-        self.total().ok_or_else(|| "the line amounts add up beyond what a decimal holds".to_owned())?;
+        let total = self.total().ok_or_else(|| "the line amounts add up beyond what a decimal holds".to_owned())?;
+        if total <= Decimal::ZERO {
+            return Err(format!(
+                "its total is {total}; an AP document's total must be positive (what the vendor owes the company \
+                 is a debit adjustment)"
+            ));
+        }
         Ok(())
     }
 
@@ -150,7 +181,7 @@ impl AcumaticaBill {
             })
             .collect();
         let mut m = Map::new();
-        m.insert("Type".into(), wrap("Bill"));
+        m.insert("Type".into(), wrap(self.bill_type.wire()));
         m.insert("Vendor".into(), wrap(&self.vendor));
         m.insert("VendorRef".into(), wrap(&self.vendor_ref));
         m.insert("Date".into(), date(self.date));
@@ -379,6 +410,7 @@ mod tests {
     #[test]
     fn a_vendor_ref_over_the_limit_is_refused_not_cut() {
         let bill = AcumaticaBill {
+            bill_type: BillType::Bill,
             vendor: "V1".into(),
             vendor_ref: "K".repeat(VENDOR_REF_MAX + 1),
             date: date!(2024 - 03 - 15),

@@ -15,13 +15,14 @@ mod posting;
 
 use std::time::{Duration, Instant};
 
-use domain::{AcumaticaSettings, Failure, Secret};
+use domain::{AcumaticaSettings, ErpDocument, ErpDocumentKind, Failure, Secret};
 use serde::Deserialize;
 use serde_json::Value;
 use transport::{HttpClient, Idempotency, TransportError};
 
 pub use documents::{
-    AcumaticaBill, AcumaticaJournal, BillLine, JOURNAL_KEY_PREFIX, JournalKeyField, JournalLine, VENDOR_REF_MAX,
+    AcumaticaBill, AcumaticaJournal, BillLine, BillType, JOURNAL_KEY_PREFIX, JournalKeyField, JournalLine,
+    VENDOR_REF_MAX,
 };
 pub use error::AcumaticaError;
 
@@ -396,6 +397,88 @@ impl ErpAdapter for AcumaticaClient {
         self.find_journal_by_key(&self.posting.journal_key_field, external_key)
             .await
             .map_err(|e| e.to_failure(&context))
+    }
+
+    async fn post(&self, document: &ErpDocument) -> Result<ErpReference, Failure> {
+        let context = format!(
+            "posting the {} for Concur key `{}` in Acumatica tenant {}",
+            document.label(),
+            document.key,
+            self.settings.tenant
+        );
+        let created = match &document.kind {
+            ErpDocumentKind::Bill { vendor } => {
+                self.create_bill(&self.bill_for(document, vendor, BillType::Bill)).await
+            }
+            ErpDocumentKind::DebitAdjustment { vendor } => {
+                self.create_bill(&self.bill_for(document, vendor, BillType::DebitAdjustment)).await
+            }
+            ErpDocumentKind::Journal => self.create_journal(&self.journal_for(document)).await,
+        };
+        created.map_err(|e| e.to_failure(&context))
+    }
+}
+
+/// The mapping's dimension names Acumatica lines use; other dimensions
+/// (named for other ERPs) are not sent.
+const SUBACCOUNT: &str = "subaccount";
+const BRANCH: &str = "branch";
+
+impl AcumaticaClient {
+    fn bill_for(&self, document: &ErpDocument, vendor: &str, bill_type: BillType) -> AcumaticaBill {
+        AcumaticaBill {
+            bill_type,
+            vendor: vendor.to_owned(),
+            vendor_ref: document.key.clone(),
+            date: document.date,
+            description: document.description.clone(),
+            currency: document.currency.clone(),
+            branch: self.settings.branch.clone(),
+            lines: document
+                .lines
+                .iter()
+                .map(|l| BillLine {
+                    account: l.account.clone(),
+                    subaccount: l.dimensions.get(SUBACCOUNT).cloned(),
+                    branch: l.dimensions.get(BRANCH).cloned(),
+                    amount: l.amount,
+                    description: l.description.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    fn journal_for(&self, document: &ErpDocument) -> AcumaticaJournal {
+        AcumaticaJournal {
+            date: document.date,
+            description: document.description.clone(),
+            currency: document.currency.clone(),
+            branch: self.settings.branch.clone(),
+            key_field: self.posting.journal_key_field.clone(),
+            key: document.key.clone(),
+            lines: document
+                .lines
+                .iter()
+                .map(|l| {
+                    let (debit, credit) = if l.amount.is_sign_negative() {
+                        (rust_decimal::Decimal::ZERO, -l.amount)
+                    } else {
+                        (l.amount, rust_decimal::Decimal::ZERO)
+                    };
+                    JournalLine {
+                        account: l.account.clone(),
+                        subaccount: l.dimensions.get(SUBACCOUNT).cloned(),
+                        branch: l.dimensions.get(BRANCH).cloned(),
+                        debit,
+                        credit,
+                        description: l.description.clone(),
+                        // The key is on the header; a line's RefNbr holds 15
+                        // characters, too few for a cash advance id.
+                        reference: None,
+                    }
+                })
+                .collect(),
+        }
     }
 }
 

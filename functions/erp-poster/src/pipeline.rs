@@ -1,0 +1,536 @@
+//! The posting pipeline for one work item:
+//!
+//! ```text
+//! claim ─▶ fetch ─▶ acknowledge ─▶ normalize ─▶ map ─▶ post ─▶ record ─▶ confirm
+//! ```
+//!
+//! - **claim**: a conditional write in the ledger. A second delivery of the
+//!   same document backs off while the claim is live; a POSTED document is
+//!   only ever confirmed, never posted again; a CONFIRMED one is a duplicate.
+//! - **post**: every ERP document of the plan is looked up by the Concur key
+//!   before it is created (the adapter does it), so a crash between the ERP
+//!   accepting and the ledger recording costs nothing on redelivery.
+//! - **failures**: retryable ones (429, 5xx, timeouts, tokens, our stores)
+//!   release the claim and leave the message for redelivery; permanent ones
+//!   (unmappable, unbalanced, refused by the ERP) stop the document in the
+//!   ledger with the step and reason, tell Concur where the flow confirms,
+//!   and let the rest of the batch go on. An operator's replay takes a
+//!   stopped document up again.
+//!
+//! Every step leaves an audit event (no document bodies, no secrets).
+
+use std::time::Duration;
+
+use concur::fi::FiDocument;
+use concur::fi_posting::{AckItem, ErpPostingDoc, PostingConfirmation, PostingOutcome};
+use concur::{ConcurError, GrantStore, TokenManager};
+use domain::posting::plan;
+use domain::{Connection, ErpSettings, Failure, FailureKind, NormalizeOptions, PostingForm, WorkItem};
+use platform::StoreError;
+use platform::audit::AuditLog;
+use platform::connections::ConnectionStore;
+use platform::ledger::{ClaimOutcome, Confirmation, LedgerKey, LedgerStore};
+use platform::mappings::MappingStore;
+use time::OffsetDateTime;
+
+use crate::erp_clients::ErpClients;
+
+/// The function's name in audit events and claim holders.
+pub const FUNCTION: &str = "erp-poster";
+
+/// Everything the pipeline talks to, built once per cold start.
+pub struct Poster<S> {
+    pub connections: ConnectionStore,
+    pub mappings: MappingStore,
+    pub ledger: LedgerStore,
+    pub audit: AuditLog,
+    pub tokens: TokenManager<S>,
+    pub erp: ErpClients,
+    /// The work queue (client, URL), to bring a retryable message back
+    /// sooner than the visibility timeout; `None` in tests without a queue.
+    pub queue: Option<(aws_sdk_sqs::Client, String)>,
+    /// How long a claim holds a document: longer than one invocation, shorter
+    /// than the queue's visibility timeout, so a redelivery after a crash can
+    /// take the document over.
+    pub claim_ttl: Duration,
+}
+
+/// What became of one document, for the batch log and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Processed {
+    /// Posted (and confirmed where the flow asks) now.
+    Posted { erp_reference: String },
+    /// Already posted by an earlier delivery; only the confirmation was (re)done.
+    Confirmed { erp_reference: String },
+    /// A duplicate delivery: nothing to do.
+    Duplicate,
+    /// Stopped earlier; waits for an operator's replay.
+    StoppedEarlier,
+}
+
+/// One document's run: the ledger key, the claim holder and the audit trail.
+struct Run<'a, S> {
+    poster: &'a Poster<S>,
+    item: &'a WorkItem,
+    key: LedgerKey,
+    holder: String,
+}
+
+impl<S: GrantStore> Poster<S> {
+    /// Runs the pipeline for one work item. `Err` is the failure the batch
+    /// reports: retryable → redelivered; permanent → already recorded.
+    pub async fn process_item(&self, item: &WorkItem) -> Result<Processed, Failure> {
+        let run = Run {
+            poster: self,
+            item,
+            key: LedgerKey::new(item.connection_id.clone(), item.document_type, item.document_id.clone()),
+            holder: format!("{FUNCTION}:{}", uuid::Uuid::new_v4().simple()),
+        };
+        run.audit("received", "ok", Some(format!("from {:?}", item.source).to_lowercase()), None).await;
+        run.go().await
+    }
+
+    /// Sets the message's visibility timeout so it comes back after `after`.
+    pub async fn defer_message(&self, receipt_handle: &str, after: Duration) {
+        let Some((client, url)) = &self.queue else { return };
+        let seconds = i32::try_from(after.as_secs()).unwrap_or(i32::MAX).min(43_200);
+        if let Err(e) = client
+            .change_message_visibility()
+            .queue_url(url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(seconds)
+            .send()
+            .await
+        {
+            // The queue's own visibility timeout brings it back anyway.
+            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "could not shorten the retry wait");
+        }
+    }
+}
+
+impl<S: GrantStore> Run<'_, S> {
+    async fn go(&self) -> Result<Processed, Failure> {
+        let connection = self.connection().await?;
+        let now = OffsetDateTime::now_utc();
+        let claim = self
+            .poster
+            .ledger
+            .claim(&self.key, &self.holder, self.poster.claim_ttl, now)
+            .await
+            .map_err(|e| store_failure(&e))?;
+        match claim {
+            ClaimOutcome::Claimed(record) => {
+                let detail =
+                    (record.claims > 1).then(|| format!("claim {} (an earlier run did not finish)", record.claims));
+                self.audit("claimed", "ok", detail, None).await;
+                self.claimed(&connection).await
+            }
+            ClaimOutcome::AlreadyPosted(record) => {
+                let reference = record.erp_reference.unwrap_or_default();
+                self.audit(
+                    "duplicate detected",
+                    "duplicate",
+                    Some("already posted; confirming only".into()),
+                    Some(&reference),
+                )
+                .await;
+                let document = match self.fetch(&connection).await {
+                    Ok(document) => document,
+                    Err(failure) if failure.is_retryable() => {
+                        self.keep_for_retry_posted(&failure);
+                        return Err(failure);
+                    }
+                    Err(failure) => return Err(self.stop_posted(failure, &reference).await),
+                };
+                self.confirm(&connection, &document, &reference).await?;
+                Ok(Processed::Confirmed { erp_reference: reference })
+            }
+            ClaimOutcome::AlreadyConfirmed(record) => {
+                self.audit(
+                    "duplicate detected",
+                    "duplicate",
+                    Some("already posted and confirmed".into()),
+                    record.erp_reference.as_deref(),
+                )
+                .await;
+                Ok(Processed::Duplicate)
+            }
+            ClaimOutcome::HeldByOther { holder, until } => {
+                self.audit("claimed", "skipped", Some(format!("held by {holder}; redelivered later")), None).await;
+                let wait = (until - now).unsigned_abs().min(Duration::from_secs(900));
+                Err(Failure::retryable(
+                    format!("{} is being posted by {holder}; it will be looked at again", self.key),
+                    Some(wait),
+                ))
+            }
+            ClaimOutcome::Failed(record) => {
+                let reason = record.failure_reason.unwrap_or_default();
+                self.audit(
+                    "duplicate detected",
+                    "skipped",
+                    Some(format!("stopped earlier: {reason}; replay it to post")),
+                    None,
+                )
+                .await;
+                Ok(Processed::StoppedEarlier)
+            }
+        }
+    }
+
+    /// The connection, if it exists and its Concur side can be used.
+    async fn connection(&self) -> Result<Connection, Failure> {
+        let id = &self.item.connection_id;
+        let connection = self.poster.connections.get(id).await.map_err(|e| store_failure(&e))?;
+        let Some(connection) = connection else {
+            let reason = format!("connection {id} does not exist (deleted after the document was queued?)");
+            self.audit("received", "failed", Some(reason.clone()), None).await;
+            return Err(Failure::permanent(reason));
+        };
+        if !connection.is_flowing() {
+            // Nothing is lost: the message is redelivered, then parked in the
+            // dead-letter queue, from where `connector queue redrive` sends it back.
+            let reason = format!(
+                "connection {id} is {:?}{}; documents wait until it is active again",
+                connection.status,
+                connection.status_reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+            );
+            self.audit("received", "skipped", Some(reason.clone()), None).await;
+            return Err(Failure::retryable(reason, Some(Duration::from_secs(900))));
+        }
+        Ok(connection)
+    }
+
+    /// Holding the claim: fetch → acknowledge → normalize → map → post → record → confirm.
+    async fn claimed(&self, connection: &Connection) -> Result<Processed, Failure> {
+        let document = match self.fetch(connection).await {
+            Ok(document) => document,
+            Err(failure) => return Err(self.fail("fetch", failure, None).await),
+        };
+        if let Err(failure) = self.acknowledge(&document, &system_id(connection, &document)).await {
+            return Err(self.fail("acknowledge", failure, None).await);
+        }
+        let entry = match domain::normalize(
+            self.item.document_type,
+            &self.item.document_id,
+            &document.document,
+            &NormalizeOptions::default(),
+        ) {
+            Ok(entry) => entry,
+            Err(e) => {
+                let failure = Failure::permanent(format!("the document cannot be turned into a balanced entry: {e}"));
+                return Err(self.fail("normalize", failure, Some((connection, &document))).await);
+            }
+        };
+        let form = posting_form(connection, self.item.document_type);
+        let mapping = match self.poster.mappings.get(&connection.connection_id).await {
+            Ok(Some(stored)) => stored.mapping,
+            Ok(None) => {
+                let failure = Failure::permanent(format!(
+                    "connection {} has no mapping: import one with `connector mapping import {} FILE.yaml`, then replay",
+                    connection.connection_id, connection.connection_id
+                ));
+                return Err(self.fail("map", failure, Some((connection, &document))).await);
+            }
+            Err(e) => return Err(self.fail("map", store_failure(&e), None).await),
+        };
+        let today = OffsetDateTime::now_utc().date();
+        let plan = match plan(&mapping, &entry, form, today) {
+            Ok(plan) => plan,
+            Err(e) => {
+                let failure = Failure::permanent(format!("the document cannot be mapped: {e}"));
+                return Err(self.fail("map", failure, Some((connection, &document))).await);
+            }
+        };
+        let summary = plan
+            .documents
+            .iter()
+            .map(|d| format!("{} {} {}", d.label(), d.total(), d.currency))
+            .collect::<Vec<_>>()
+            .join("; ");
+        self.audit("mapped", "ok", Some(format!("{} {}: {summary}", entry.total(), entry.currency())), None).await;
+
+        let erp = match self.poster.erp.for_connection(connection).await {
+            Ok(erp) => erp,
+            Err(failure) => return Err(self.fail("post", failure, Some((connection, &document))).await),
+        };
+        let mut references = Vec::with_capacity(plan.documents.len());
+        for erp_document in &plan.documents {
+            match erp.post(erp_document).await {
+                Ok(reference) => {
+                    self.audit("posted", "ok", Some(erp_document.label()), Some(&reference.reference)).await;
+                    references.push(reference.reference);
+                }
+                Err(failure) => {
+                    let failure = if references.is_empty() || failure.is_retryable() {
+                        failure
+                    } else {
+                        // The parts already created stay (each is found by its
+                        // key on replay, never created twice); say so.
+                        Failure {
+                            reason: format!("{} (already created: {})", failure.reason, references.join(", ")),
+                            kind: failure.kind,
+                        }
+                    };
+                    return Err(self.fail("post", failure, Some((connection, &document))).await);
+                }
+            }
+        }
+        let reference = references.join(", ");
+        let now = OffsetDateTime::now_utc();
+        if let Err(e) = self.poster.ledger.record_posted(&self.key, &self.holder, &reference, form, now).await {
+            // The ERP has it; the redelivery finds it by its key and records it then.
+            return Err(store_failure(&e));
+        }
+        self.confirm(connection, &document, &reference).await?;
+        Ok(Processed::Posted { erp_reference: reference })
+    }
+
+    async fn fetch(&self, connection: &Connection) -> Result<FiDocument, Failure> {
+        let (doc_type, id) = (self.item.document_type, self.item.document_id.as_str());
+        let client = self.poster.tokens.client();
+        // Any status: a document this connector acknowledged on an earlier
+        // attempt is no longer READY.
+        let fetched = self
+            .poster
+            .tokens
+            .with_token(&connection.connection_id, |token| async move {
+                client.fi_document(&token, doc_type, id, true).await
+            })
+            .await
+            .map_err(|e| concur_failure(&e, &format!("fetching {doc_type} {id} from Concur")))?;
+        match fetched {
+            Some(document) => {
+                self.audit(
+                    "fetched",
+                    "ok",
+                    Some(format!("FI document {} ({})", document.id, document.doc_status.as_deref().unwrap_or("?"))),
+                    None,
+                )
+                .await;
+                Ok(document)
+            }
+            // Concur announces documents before Financial Integration has
+            // them ready; nothing is lost by waiting.
+            None => Err(Failure::retryable(
+                format!("Concur has no Financial Integration {doc_type} document `{id}` (yet)"),
+                Some(Duration::from_secs(300)),
+            )),
+        }
+    }
+
+    async fn acknowledge(&self, document: &FiDocument, system_id: &str) -> Result<(), Failure> {
+        let doc_type = self.item.document_type;
+        let client = self.poster.tokens.client();
+        let items = [AckItem { doc_id: document.id.clone(), system_id: Some(system_id.to_owned()) }];
+        let items = &items;
+        let results =
+            self.poster
+                .tokens
+                .with_token(&self.item.connection_id, |token| async move {
+                    client.acknowledge(&token, doc_type, items).await
+                })
+                .await
+                .map_err(|e| concur_failure(&e, &format!("acknowledging FI document {}", document.id)))?;
+        let Some(result) = results.into_iter().next() else {
+            return Err(Failure::retryable("Concur's acknowledgement answer was empty", None));
+        };
+        if result.is_done() {
+            self.audit("acknowledged", "ok", Some(format!("{:?}", result.outcome)), None).await;
+            Ok(())
+        } else if result.outcome.is_retryable() {
+            Err(Failure::retryable(result.describe(), None))
+        } else {
+            Err(Failure::permanent(result.describe()))
+        }
+    }
+
+    /// Sends the success confirmation where the flow asks, then marks the
+    /// document CONFIRMED. A retryable Concur failure leaves it POSTED (the
+    /// redelivery confirms only); a permanent one stops it at `confirm`.
+    async fn confirm(&self, connection: &Connection, document: &FiDocument, reference: &str) -> Result<(), Failure> {
+        let now = OffsetDateTime::now_utc();
+        if !connection.flow.confirm_postings {
+            self.record_confirmed(Confirmation::NotRequired, now).await?;
+            self.audit(
+                "confirmed",
+                "skipped",
+                Some("this connection's flow sends no confirmation to Concur".into()),
+                Some(reference),
+            )
+            .await;
+            return Ok(());
+        }
+        let system_id = system_id(connection, document);
+        let company_id = erp_company(connection);
+        let docs = reference
+            .split(", ")
+            .map(|r| ErpPostingDoc {
+                company_id: company_id.clone(),
+                document_number: Some(r.rsplit('/').next().unwrap_or(r).to_owned()),
+                fiscal_year: Some(now.year()),
+                posting_date: Some(now.date()),
+            })
+            .collect();
+        let confirmation = PostingConfirmation {
+            doc_id: document.id.clone(),
+            system_id: Some(system_id),
+            outcome: PostingOutcome::Posted(docs),
+        };
+        match self.send_confirmation(confirmation).await {
+            Ok(()) => {
+                self.record_confirmed(Confirmation::Sent, OffsetDateTime::now_utc()).await?;
+                self.audit("confirmed", "ok", None, Some(reference)).await;
+                Ok(())
+            }
+            Err(failure) if failure.is_retryable() => {
+                self.audit("confirmed", "failed", Some(format!("will retry: {}", failure.reason)), Some(reference))
+                    .await;
+                self.keep_for_retry_posted(&failure);
+                Err(failure)
+            }
+            Err(failure) => Err(self.stop_posted(failure, reference).await),
+        }
+    }
+
+    /// A posted document whose confirmation cannot be sent: stopped at
+    /// `confirm` (a replay retries the confirmation only, never the post).
+    async fn stop_posted(&self, failure: Failure, reference: &str) -> Failure {
+        let now = OffsetDateTime::now_utc();
+        let recorded = self.poster.ledger.record_failed(&self.key, &self.holder, "confirm", &failure.reason, now).await;
+        self.audit("failed", "failed", Some(format!("confirm: {}", failure.reason)), Some(reference)).await;
+        match recorded {
+            Ok(_) => failure,
+            Err(e) => store_failure(&e),
+        }
+    }
+
+    async fn send_confirmation(&self, confirmation: PostingConfirmation) -> Result<(), Failure> {
+        let doc_type = self.item.document_type;
+        let client = self.poster.tokens.client();
+        let doc_id = confirmation.doc_id.clone();
+        let confirmations = [confirmation];
+        let confirmations = &confirmations;
+        let results = self
+            .poster
+            .tokens
+            .with_token(&self.item.connection_id, |token| async move {
+                client.confirm_posting(&token, doc_type, confirmations).await
+            })
+            .await
+            .map_err(|e| concur_failure(&e, &format!("confirming the posting of FI document {doc_id}")))?;
+        match results.into_iter().next() {
+            Some(result) if result.is_done() => Ok(()),
+            Some(result) if result.outcome.is_retryable() => Err(Failure::retryable(result.describe(), None)),
+            Some(result) => Err(Failure::permanent(result.describe())),
+            None => Err(Failure::retryable("Concur's confirmation answer was empty", None)),
+        }
+    }
+
+    async fn record_confirmed(&self, confirmation: Confirmation, now: OffsetDateTime) -> Result<(), Failure> {
+        self.poster
+            .ledger
+            .record_confirmed(&self.key, &self.holder, confirmation, now)
+            .await
+            .map(|_| ())
+            .map_err(|e| store_failure(&e))
+    }
+
+    /// A POSTED document whose confirmation must wait: the claim lapses on
+    /// its own and the redelivery confirms it.
+    fn keep_for_retry_posted(&self, failure: &Failure) {
+        tracing::warn!(document = %self.key, reason = %failure.reason, "posted; confirmation left for the redelivery");
+    }
+
+    /// Records a failure while holding the claim: retryable → the claim is
+    /// released with the error (the message is redelivered); permanent →
+    /// the document is stopped with its step and reason, and Concur is told
+    /// when the flow confirms and the document was acknowledged.
+    async fn fail(&self, step: &str, failure: Failure, concur: Option<(&Connection, &FiDocument)>) -> Failure {
+        let now = OffsetDateTime::now_utc();
+        let failure = waits_for_reauth(failure);
+        if failure.is_retryable() {
+            self.audit(step, "failed", Some(format!("will retry: {}", failure.reason)), None).await;
+            if let Err(e) = self.poster.ledger.release(&self.key, &self.holder, &failure.reason, now).await {
+                tracing::warn!(document = %self.key, error = %e, "could not release the claim; it lapses on its own");
+            }
+            return failure;
+        }
+        if let Err(e) = self.poster.ledger.record_failed(&self.key, &self.holder, step, &failure.reason, now).await {
+            // Not stopped in the ledger: let the message come back rather than lose the document.
+            tracing::error!(document = %self.key, error = %e, "could not record the failure; leaving the message for a retry");
+            return store_failure(&e);
+        }
+        self.audit("failed", "failed", Some(format!("{step}: {}", failure.reason)), None).await;
+        if let Some((connection, document)) = concur.filter(|(c, _)| c.flow.confirm_postings) {
+            let confirmation = PostingConfirmation {
+                doc_id: document.id.clone(),
+                system_id: Some(system_id(connection, document)),
+                outcome: PostingOutcome::Failed { reason: failure.reason.clone() },
+            };
+            match self.send_confirmation(confirmation).await {
+                Ok(()) => self.audit("confirmed", "ok", Some("failure reported to Concur".into()), None).await,
+                Err(e) => {
+                    let detail = format!("the failure could not be reported to Concur: {}", e.reason);
+                    tracing::warn!(document = %self.key, %detail);
+                    self.audit("confirmed", "failed", Some(detail), None).await;
+                }
+            }
+        }
+        failure
+    }
+
+    async fn audit(&self, step: &str, outcome: &str, detail: Option<String>, erp_reference: Option<&str>) {
+        let subject = self.item.document_key();
+        let mut event = self.poster.audit.event(self.item.connection_id.as_str(), &subject, step, outcome);
+        event.detail = detail.map(|d| d.chars().take(1000).collect());
+        event.erp_reference = erp_reference.filter(|r| !r.is_empty()).map(str::to_owned);
+        if let Err(e) = self.poster.audit.record(&event).await {
+            // The ledger is the record of truth; a lost audit event is logged.
+            tracing::warn!(document = %self.key, step, error = %e, "audit event not recorded");
+        }
+    }
+}
+
+/// A dead Concur or ERP grant needs a person; the document waits for it
+/// (redelivered, then parked in the dead-letter queue) instead of stopping.
+pub fn waits_for_reauth(failure: Failure) -> Failure {
+    match failure.kind {
+        FailureKind::NeedsReauth => Failure::retryable(failure.reason, Some(Duration::from_secs(900))),
+        _ => failure,
+    }
+}
+
+/// The connection's posting form for a document type.
+pub fn posting_form(connection: &Connection, doc_type: domain::DocumentType) -> PostingForm {
+    match doc_type {
+        domain::DocumentType::Expense => connection.flow.expense_report_as,
+        domain::DocumentType::Invoice => connection.flow.invoice_as,
+        domain::DocumentType::CashAdvance => connection.flow.cash_advance_as,
+    }
+}
+
+/// The system id acknowledgements and confirmations carry: the one that
+/// already acknowledged the document (Concur refuses a confirmation from
+/// another, code 99), else this connection's id.
+fn system_id(connection: &Connection, document: &FiDocument) -> String {
+    document.erp_system_id.clone().unwrap_or_else(|| connection.connection_id.to_string())
+}
+
+/// The ERP company a confirmation names (`companyId`, ≤ 32 characters).
+fn erp_company(connection: &Connection) -> String {
+    let company = match &connection.erp {
+        Some(ErpSettings::Acumatica(a)) => a.branch.clone().unwrap_or_else(|| a.tenant.clone()),
+        Some(ErpSettings::IfsCloud(i)) => i.company.clone(),
+        Some(ErpSettings::Infor(i)) => i.logical_id.clone().unwrap_or_else(|| connection.connection_id.to_string()),
+        None => connection.connection_id.to_string(),
+    };
+    company.chars().take(32).collect()
+}
+
+fn store_failure(e: &StoreError) -> Failure {
+    Failure::retryable(format!("the connector's own storage failed: {e}"), None)
+}
+
+fn concur_failure(e: &ConcurError, context: &str) -> Failure {
+    e.to_failure(context)
+}

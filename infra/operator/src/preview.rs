@@ -1,0 +1,221 @@
+//! `connector preview`: what the connector would post for Concur FI
+//! documents, offline — no AWS, no Concur, no ERP. Finance checks a
+//! document (and a mapping) before trusting the connector with it.
+//!
+//! Output: a JSON array, one object per document:
+//! `{"document": {"id", "type", "currency"}, "balanced": true, "lines": [{"side", "amount", "role",
+//! "concur_account", "party", "cost_objects", "erp_account"?, "erp_vendor"?}], "erp_documents"?: […]}`,
+//! or `{"document": {…}, "error": "<reason>"}` for a document that would be stopped.
+
+use domain::posting::{map_line, plan};
+use domain::{DocumentType, FlowOptions, JournalLine, LineRole, NormalizeOptions, PostingForm, Target};
+use rust_decimal::Decimal;
+use serde_json::{Map, Value, json};
+
+/// The preview of every document in `bytes` (an FI response in either
+/// envelope, or one FI document). `Err` only when the file is not an FI
+/// document at all; a document that cannot be posted is an error object.
+pub fn preview(bytes: &[u8], mapping: Option<&domain::mapping::Mapping>, flow: &FlowOptions) -> Result<Value, String> {
+    let page = parse(bytes)?;
+    let today = time::OffsetDateTime::now_utc().date();
+    let documents = page
+        .documents
+        .iter()
+        .map(|d| {
+            let business_id = d.business_id().unwrap_or(d.id.as_str()).to_owned();
+            let mut header = json!({"id": business_id, "type": d.doc_type, "currency": Value::Null});
+            let fail = |header: Value, reason: String| json!({"document": header, "error": reason});
+            let doc_type: DocumentType = match d.doc_type.parse() {
+                Ok(t) => t,
+                Err(e) => return fail(header, format!("unknown docType: {e}")),
+            };
+            let (id, _) = match d.work_id() {
+                Ok(id) => id,
+                Err(e) => return fail(header, e),
+            };
+            let entry = match domain::normalize(doc_type, &id, &d.document, &NormalizeOptions::default()) {
+                Ok(entry) => entry,
+                Err(e) => return fail(header, format!("the document cannot be turned into a balanced entry: {e}")),
+            };
+            header["currency"] = json!(entry.currency());
+            let mut lines = Vec::with_capacity(entry.lines().len());
+            for (index, line) in entry.lines().iter().enumerate() {
+                let mut out = describe(line);
+                if let Some(mapping) = mapping {
+                    match map_line(mapping, line, index) {
+                        Ok(mapped) => match mapped.target {
+                            Target::Account(account) => {
+                                out.insert("erp_account".into(), json!(account));
+                            }
+                            Target::Vendor(vendor) => {
+                                out.insert("erp_account".into(), json!(mapping.payable_account));
+                                out.insert("erp_vendor".into(), json!(vendor));
+                            }
+                        },
+                        Err(e) => return fail(header, format!("the document cannot be mapped: {e}")),
+                    }
+                }
+                lines.push(Value::Object(out));
+            }
+            let mut result = json!({"document": header, "balanced": true, "lines": lines});
+            if let Some(mapping) = mapping {
+                let form = form_for(flow, doc_type);
+                match plan(mapping, &entry, form, today) {
+                    Ok(plan) => result["erp_documents"] = serde_json::to_value(&plan.documents).unwrap_or_default(),
+                    Err(e) => return fail(result["document"].clone(), format!("the document cannot be mapped: {e}")),
+                }
+            }
+            result
+        })
+        .collect();
+    Ok(Value::Array(documents))
+}
+
+fn parse(bytes: &[u8]) -> Result<concur::fi::DocumentPage, String> {
+    match concur::fi::DocumentPage::parse(bytes) {
+        Ok(page) => Ok(page),
+        Err(envelope_error) => {
+            // One FI document without an envelope.
+            let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("the file is not JSON: {e}"))?;
+            if value.get("id").is_some() && value.get("document").is_some() {
+                concur::fi::DocumentPage::from_value(json!({"content": [value]}))
+            } else {
+                Err(envelope_error)
+            }
+        }
+    }
+}
+
+fn form_for(flow: &FlowOptions, doc_type: DocumentType) -> PostingForm {
+    match doc_type {
+        DocumentType::Expense => flow.expense_report_as,
+        DocumentType::Invoice => flow.invoice_as,
+        DocumentType::CashAdvance => flow.cash_advance_as,
+    }
+}
+
+/// The line as finance reads it: side, unsigned amount, role, where it comes from.
+fn describe(line: &JournalLine) -> Map<String, Value> {
+    let role = match line.role {
+        LineRole::Expense => "expense",
+        LineRole::PersonalClearing => "card_clearing",
+        LineRole::TaxReclaimable | LineRole::InvoiceTax => "tax_reclaim",
+        LineRole::TaxNonDeductible => "tax_nondeductible",
+        LineRole::EmployeePayable => "employee",
+        LineRole::PaymentTypeClearing => "card",
+        LineRole::CashAdvanceClearing => "cash_advance_clearing",
+        LineRole::VendorPayable => "vendor",
+    };
+    let is_party =
+        matches!(line.role, LineRole::EmployeePayable | LineRole::PaymentTypeClearing | LineRole::VendorPayable);
+    let party = match line.role {
+        LineRole::EmployeePayable => line.employee_id.clone(),
+        LineRole::PaymentTypeClearing => line.payment_code.clone(),
+        LineRole::VendorPayable => line.vendor_code.clone(),
+        _ => None,
+    };
+    let mut amount: Decimal = line.magnitude();
+    if amount.scale() < 2 {
+        amount.rescale(2);
+    }
+    let cost_objects: Map<String, Value> = line.cost_objects.iter().map(|c| (c.field.clone(), json!(c.code))).collect();
+    let mut out = Map::new();
+    out.insert("side".into(), json!(line.side().to_string()));
+    out.insert("amount".into(), json!(amount.to_string()));
+    out.insert("role".into(), json!(role));
+    let concur_account = if is_party { String::new() } else { line.account_code.clone().unwrap_or_default() };
+    out.insert("concur_account".into(), json!(concur_account));
+    out.insert("party".into(), json!(party.unwrap_or_default()));
+    out.insert("cost_objects".into(), Value::Object(cost_objects));
+    out.insert("description".into(), json!(line.description));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(name: &str) -> Vec<u8> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/fi-examples");
+        let path = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.to_string_lossy().contains(name))
+            .unwrap();
+        std::fs::read(path).unwrap()
+    }
+
+    fn mapping() -> domain::mapping::Mapping {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/mappings/fi-examples.yaml"
+        ))
+        .unwrap();
+        domain::mapping::Mapping::from_yaml(&text).unwrap()
+    }
+
+    #[test]
+    fn a_vat_report_previews_line_by_line() {
+        let out = preview(&example("Example-2.1.json"), None, &FlowOptions::default()).unwrap();
+        let doc = &out[0];
+        assert_eq!(doc["document"], json!({"id": "F071FADEA6B142DD884A", "type": "expense", "currency": "EUR"}));
+        assert_eq!(doc["balanced"], true);
+        let lines: Vec<(String, String, String, String, String)> = doc["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                let s = |k: &str| l[k].as_str().unwrap().to_owned();
+                (s("side"), s("amount"), s("role"), s("concur_account"), s("party"))
+            })
+            .collect();
+        let want = [
+            ("DR", "8.40", "expense", "37", ""),
+            ("DR", "1.60", "tax_reclaim", "37", ""),
+            ("CR", "10.00", "employee", "", "49038128"),
+        ];
+        let want: Vec<_> = want
+            .iter()
+            .map(|(a, b, c, d, e)| (a.to_string(), b.to_string(), c.to_string(), d.to_string(), e.to_string()))
+            .collect();
+        assert_eq!(lines, want);
+        assert!(doc["lines"][0].get("erp_account").is_none(), "no mapping, no ERP account");
+    }
+
+    #[test]
+    fn with_a_mapping_it_shows_erp_accounts_and_documents() {
+        let out = preview(&example("Example-6.1.2"), Some(&mapping()), &FlowOptions::default()).unwrap();
+        let doc = &out[0];
+        assert_eq!(doc["lines"][0]["erp_account"], "61700");
+        assert_eq!(doc["lines"][1]["erp_vendor"], "AMEXCORP");
+        let kinds: Vec<&str> =
+            doc["erp_documents"].as_array().unwrap().iter().map(|d| d["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["bill", "bill"]);
+    }
+
+    #[test]
+    fn what_would_be_stopped_is_an_error_object() {
+        let mut m = mapping();
+        m.accounts.remove("37");
+        let out = preview(&example("Example-2.1.json"), Some(&m), &FlowOptions::default()).unwrap();
+        assert!(out[0]["error"].as_str().unwrap().contains("`37` is not mapped"), "{}", out[0]);
+        assert_eq!(out[0]["document"]["id"], "F071FADEA6B142DD884A");
+        let broken = String::from_utf8(example("Example-2.1.json"))
+            .unwrap()
+            .replace("\"amountGross\": 10", "\"amountGross\": 11");
+        let out = preview(broken.as_bytes(), None, &FlowOptions::default()).unwrap();
+        assert!(out[0]["error"].as_str().is_some(), "{}", out[0]);
+        assert!(preview(b"{not json", None, &FlowOptions::default()).is_err());
+        assert!(preview(b"{\"x\": 1}", None, &FlowOptions::default()).is_err());
+    }
+
+    #[test]
+    fn one_document_without_an_envelope_and_many_in_one() {
+        let page: Value = serde_json::from_slice(&example("Example-2.1.json")).unwrap();
+        let single = serde_json::to_vec(&page["fIDocuments"][0]).unwrap();
+        assert_eq!(preview(&single, None, &FlowOptions::default()).unwrap().as_array().unwrap().len(), 1);
+        let two = json!({"fIDocuments": [page["fIDocuments"][0], page["fIDocuments"][0]]});
+        let out = preview(&serde_json::to_vec(&two).unwrap(), None, &FlowOptions::default()).unwrap();
+        assert_eq!(out.as_array().unwrap().len(), 2);
+    }
+}
