@@ -238,6 +238,8 @@ pub fn apply_erp(current: Option<&ErpSettings>, p: &Parsed) -> Result<Option<Erp
                     .clone()
                     .or(old.map(|i| i.company.clone()))
                     .ok_or_else(|| need("--ifs-company"))?,
+                // Name overrides are kept across updates (set in the stored settings).
+                api: old.map(|i| i.api.clone()).unwrap_or_default(),
             })
         }
         ErpKind::Infor => {

@@ -122,17 +122,135 @@ pub struct IfsCloudSettings {
     pub namespace: String,
     /// The IFS company every query and write is filtered by.
     pub company: String,
+    /// Projection, entity-set and attribute names (ifs-cloud.md marks most
+    /// finance names [DEFAULT]: each tenant's API Explorer is the truth).
+    #[serde(default)]
+    pub api: IfsApiNames,
+}
+
+/// Where the IFS adapter finds things. Every field defaults to the name in
+/// the IFS reference; a tenant that differs overrides only what differs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IfsApiNames {
+    /// `main` (projections) or `int`.
+    pub path_prefix: String,
+    pub invoice_projection: String,
+    pub invoice_set: String,
+    /// Navigation from an invoice to its posting rows.
+    pub invoice_postings: String,
+    pub voucher_projection: String,
+    pub voucher_set: String,
+    /// Navigation from a voucher to its rows.
+    pub voucher_rows: String,
+    /// Voucher type of the vouchers the connector creates (e.g. `M`).
+    pub voucher_type: String,
+    /// User group the vouchers are created under.
+    pub user_group: String,
+    pub supplier_projection: String,
+    pub supplier_set: String,
+    pub account_projection: String,
+    pub account_set: String,
+    pub code_part_projection: String,
+    pub code_part_value_set: String,
+    /// The code part (`B`…`J`) a mapping dimension named `cost_center` posts on.
+    pub cost_center_code_part: String,
+    pub purchase_order_projection: String,
+    pub purchase_order_set: String,
+    /// Navigation from a purchase order to its lines.
+    pub purchase_order_lines: String,
+}
+
+impl Default for IfsApiNames {
+    fn default() -> Self {
+        let s = |v: &str| v.to_owned();
+        Self {
+            path_prefix: s("main"),
+            invoice_projection: s("ManualSupplierInvoiceHandling"),
+            invoice_set: s("ManSuppInvoiceSet"),
+            invoice_postings: s("ManSuppInvoicePostings"),
+            voucher_projection: s("VoucherEntryHandling"),
+            voucher_set: s("VoucherSet"),
+            voucher_rows: s("VoucherRowArray"),
+            voucher_type: s("M"),
+            user_group: s("AC"),
+            supplier_projection: s("SupplierHandling"),
+            supplier_set: s("SupplierInfoGeneralSet"),
+            account_projection: s("AccountsHandling"),
+            account_set: s("AccountSet"),
+            code_part_projection: s("CodePartValuesHandling"),
+            code_part_value_set: s("CodePartValueSet"),
+            cost_center_code_part: s("B"),
+            purchase_order_projection: s("PurchaseOrderHandling"),
+            purchase_order_set: s("PurchaseOrderSet"),
+            purchase_order_lines: s("PurchaseOrderLineArray"),
+        }
+    }
 }
 
 /// Infor CloudSuite settings (not secret). The ION API endpoints come from
 /// the customer's `.ionapi` file, which is a secret.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InforSettings {
+    /// Our IMS connection point (`fromLogicalId`), e.g. `lid://infor.ims.concurconnector`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logical_id: Option<String>,
+    /// The accounting entity the BODs post into (`AccountingEntityID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accounting_entity: Option<String>,
+    /// Document names and limits (infor-ion.md marks most [DEFAULT]).
+    #[serde(default)]
+    pub api: InforApiNames,
+}
+
+/// How the Infor adapter talks ION. Every field defaults to the reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InforApiNames {
+    /// ION document name of AP invoices.
+    pub supplier_invoice_document: String,
+    /// ION document name of GL journals.
+    pub journal_document: String,
+    pub to_logical_id: String,
+    /// Infor BOD library version (`versionID`).
+    pub bod_version: String,
+    /// `Never`, `OnError` or `Always`.
+    pub confirmation_code: String,
+    /// Largest BOD sent in one message; bigger documents are sent in chunks.
+    pub max_message_bytes: usize,
+    /// The GL account that carries the balance between chunks of a journal
+    /// too large for one message (nets to zero once every chunk is posted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunk_clearing_account: Option<String>,
+    /// Ledger id of journals (`LedgerID`).
+    pub ledger_id: String,
+    /// Accounting journal reference (`AccountingJournalReference/ID`).
+    pub journal_reference: String,
+    /// How long validated GL accounts and dimension values are trusted.
+    pub master_data_ttl_seconds: u64,
+}
+
+impl Default for InforApiNames {
+    fn default() -> Self {
+        Self {
+            supplier_invoice_document: "Process.SupplierInvoice".to_owned(),
+            journal_document: "Process.SourceSystemJournalEntry".to_owned(),
+            to_logical_id: "lid://default".to_owned(),
+            bod_version: "2.14.0".to_owned(),
+            confirmation_code: "Always".to_owned(),
+            max_message_bytes: 5 * 1024 * 1024,
+            chunk_clearing_account: None,
+            ledger_id: "A".to_owned(),
+            journal_reference: "TE".to_owned(),
+            master_data_ttl_seconds: 300,
+        }
+    }
 }
 
 /// The ERP side of a connection.
+// Read once per connection per invocation: boxing the larger variants would
+// only add noise at every construction site.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ErpSettings {
