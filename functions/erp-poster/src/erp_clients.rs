@@ -5,8 +5,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use domain::Secret;
 use domain::{Connection, ConnectionId, ErpDocument, ErpSettings, Failure};
 use erp::acumatica::{AcumaticaClient, AcumaticaCredentials, PostingOptions};
+use erp::ifs::{IfsClient, IfsCredentials};
+use erp::infor::{BoxFuture, InforClient, IonApi, RefreshTokenSink, Variation};
 use erp::{ErpAdapter, ErpReference};
 use platform::secrets::SecretStore;
 use transport::HttpClient;
@@ -14,12 +17,37 @@ use transport::HttpClient;
 /// The ERP of one connection, whichever it is.
 pub enum ErpClient {
     Acumatica(AcumaticaClient),
+    Ifs(IfsClient),
+    Infor(InforClient),
 }
 
 impl ErpClient {
-    pub async fn post(&self, document: &ErpDocument) -> Result<ErpReference, Failure> {
+    /// Creates `document` exactly once. `attempt` (1 + the document's
+    /// replays) versions what an ERP without lookups receives: Infor's
+    /// variationID, so a resend after a crash is the same BOD (dropped as a
+    /// duplicate by ION) while a replay after a refusal is a new one.
+    pub async fn post(&self, document: &ErpDocument, attempt: u32) -> Result<ErpReference, Failure> {
         match self {
             ErpClient::Acumatica(client) => client.post(document).await,
+            ErpClient::Ifs(client) => client.post(document).await,
+            ErpClient::Infor(client) => {
+                let sent = client.post_with_variation(document, Variation(u64::from(attempt.max(1)))).await?;
+                let reference = sent
+                    .iter()
+                    .map(|b| format!("ion:{}:{}", b.document_id, b.variation))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                Ok(ErpReference { reference })
+            }
+        }
+    }
+
+    /// Whether the ERP's answer to `post` only means "accepted for routing"
+    /// and the verdict arrives later (Infor ION).
+    pub fn is_asynchronous(&self) -> bool {
+        match self {
+            ErpClient::Acumatica(_) | ErpClient::Ifs(_) => false,
+            ErpClient::Infor(_) => true,
         }
     }
 }
@@ -56,29 +84,28 @@ impl ErpClients {
         let secret = format!("{}{id}/erp", self.secret_prefix);
         let client = match &settings {
             ErpSettings::Acumatica(acumatica) => {
-                let credentials: AcumaticaCredentials = self
-                    .secrets
-                    .get_json(&secret)
-                    .await
-                    .map_err(|e| {
-                        Failure::retryable(format!("reading the ERP credentials of connection {id}: {e}"), None)
-                    })?
-                    .ok_or_else(|| {
-                        Failure::permanent(format!(
-                            "connection {id} has no ERP credentials (secret {secret}): store them with \
-                             `connector connections update {id} --erp-credentials-file FILE`"
-                        ))
-                    })?;
+                let credentials: AcumaticaCredentials = self.credentials(id, &secret).await?;
                 let posting = PostingOptions { release: false, journal_key_field: Default::default() };
                 ErpClient::Acumatica(
                     AcumaticaClient::new(self.http.clone(), acumatica.clone(), credentials).with_posting(posting),
                 )
             }
-            other => {
-                return Err(Failure::permanent(format!(
-                    "connection {id} posts to {:?}, whose adapter is not part of this build yet",
-                    other.kind()
-                )));
+            ErpSettings::IfsCloud(ifs) => {
+                let credentials: IfsCredentials = self.credentials(id, &secret).await?;
+                let client = IfsClient::new(self.http.clone(), ifs.clone(), credentials)
+                    .map_err(|e| e.to_failure(&format!("setting up the IFS client of connection {id}")))?;
+                ErpClient::Ifs(client)
+            }
+            ErpSettings::Infor(infor) => {
+                let ionapi: IonApi = self.credentials(id, &secret).await?;
+                let refresh_secret = format!("{}{id}/ion-refresh", self.secret_prefix);
+                // A missing or unreadable stored token only costs a password grant.
+                let stored: Option<StoredRefreshToken> = self.secrets.get_json(&refresh_secret).await.ok().flatten();
+                let sink = Arc::new(SecretRefreshTokens { secrets: self.secrets.clone(), secret: refresh_secret });
+                ErpClient::Infor(
+                    InforClient::new(self.http.clone(), infor.clone(), ionapi)
+                        .with_refresh_tokens(sink, stored.map(|s| s.refresh_token)),
+                )
             }
         };
         let client = Arc::new(client);
@@ -86,8 +113,55 @@ impl ErpClients {
         Ok(client)
     }
 
+    /// The connection's ERP credentials: missing → permanent (an operator
+    /// must store them; then a replay posts), unreadable store → retryable.
+    async fn credentials<T: serde::de::DeserializeOwned>(&self, id: &ConnectionId, secret: &str) -> Result<T, Failure> {
+        self.secrets
+            .get_json(secret)
+            .await
+            .map_err(|e| Failure::retryable(format!("reading the ERP credentials of connection {id}: {e}"), None))?
+            .ok_or_else(|| {
+                Failure::permanent(format!(
+                    "connection {id} has no ERP credentials (secret {secret}): store them with \
+                     `connector connections update {id} --erp-credentials-file FILE`"
+                ))
+            })
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ConnectionId, (ErpSettings, Arc<ErpClient>)>> {
         // A panic elsewhere while holding the lock leaves a usable map.
         self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Infor's rotating refresh token as stored (`<prefix><id>/ion-refresh`).
+#[derive(serde::Deserialize)]
+struct StoredRefreshToken {
+    refresh_token: Secret,
+}
+
+/// The same for writing: `Secret` cannot be serialized by accident, so the
+/// one place that stores it says so explicitly.
+#[derive(serde::Serialize)]
+struct RefreshTokenToStore<'a> {
+    refresh_token: &'a str,
+}
+
+/// Persists every refresh token Infor rotates to, so the next container
+/// starts from the newest one (refresh tokens are single-use).
+struct SecretRefreshTokens {
+    secrets: SecretStore,
+    secret: String,
+}
+
+impl RefreshTokenSink for SecretRefreshTokens {
+    fn rotated<'a>(&'a self, refresh_token: &'a Secret) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let stored = RefreshTokenToStore { refresh_token: refresh_token.expose() };
+            self.secrets
+                .put_json(&self.secret, &stored, "Infor ION refresh token (rotated by erp-poster)")
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 }

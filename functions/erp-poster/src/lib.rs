@@ -14,7 +14,7 @@ pub mod pipeline;
 mod setup;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use domain::{Failure, FailureKind, QueueMessage, ReferenceSyncRequest, WorkItem};
+use domain::{ErpOutcome, Failure, FailureKind, QueueMessage, ReferenceSyncRequest, WorkItem};
 
 pub use pipeline::{FUNCTION, Poster, Processed};
 pub use setup::{PosterOptions, SetupError};
@@ -28,6 +28,9 @@ pub trait DocumentPipeline {
         &self,
         request: &ReferenceSyncRequest,
     ) -> impl std::future::Future<Output = Result<(), Failure>> + Send;
+
+    /// An asynchronous ERP's verdict on a document it accepted for routing.
+    fn erp_outcome(&self, outcome: &ErpOutcome) -> impl std::future::Future<Output = Result<(), Failure>> + Send;
 
     /// Makes a message that failed retryably visible again after `after`
     /// (SQS otherwise waits the queue's whole visibility timeout). Best effort.
@@ -55,24 +58,19 @@ pub async fn handle(pipeline: &impl DocumentPipeline, event: SqsEvent) -> (SqsBa
     let mut outcome = BatchOutcome::default();
     for record in event.records {
         let message_id = record.message_id.clone().unwrap_or_default();
-        let item = match record.body.as_deref().map(QueueMessage::from_json) {
-            Some(Ok(QueueMessage::Document(item))) => item,
+        let (result, subject) = match record.body.as_deref().map(QueueMessage::from_json) {
+            Some(Ok(QueueMessage::Document(item))) => {
+                let subject = format!("{} of connection {}", item.document_key(), item.connection_id);
+                (pipeline.process(&item).await, subject)
+            }
             Some(Ok(QueueMessage::ReferenceSync(request))) => {
-                match pipeline.reference_sync(&request).await {
-                    Ok(()) => outcome.done += 1,
-                    Err(Failure { kind: FailureKind::Retryable { .. }, reason }) => {
-                        tracing::warn!(message_id, connection = %request.connection_id, %reason, "reference sync will retry");
-                        outcome.retry += 1;
-                        let mut failure = BatchItemFailure::default();
-                        failure.item_identifier = message_id;
-                        response.batch_item_failures.push(failure);
-                    }
-                    Err(failure) => {
-                        tracing::error!(message_id, connection = %request.connection_id, reason = %failure.reason, "reference sync stopped");
-                        outcome.stopped += 1;
-                    }
-                }
-                continue;
+                let subject = format!("reference sync of connection {}", request.connection_id);
+                (pipeline.reference_sync(&request).await, subject)
+            }
+            Some(Ok(QueueMessage::ErpOutcome(verdict))) => {
+                let subject =
+                    format!("ERP verdict on {} of connection {}", verdict.document_key(), verdict.connection_id);
+                (pipeline.erp_outcome(&verdict).await, subject)
             }
             Some(Err(reason)) => {
                 tracing::error!(message_id, %reason, "dropping a malformed work item");
@@ -85,10 +83,10 @@ pub async fn handle(pipeline: &impl DocumentPipeline, event: SqsEvent) -> (SqsBa
                 continue;
             }
         };
-        match pipeline.process(&item).await {
+        match result {
             Ok(()) => outcome.done += 1,
             Err(Failure { kind: FailureKind::Retryable { after }, reason }) => {
-                tracing::warn!(message_id, connection = %item.connection_id, document = %item.document_id, %reason, "will retry");
+                tracing::warn!(message_id, subject, %reason, "will retry");
                 if let Some(receipt) = record.receipt_handle.as_deref() {
                     pipeline.defer(receipt, backoff(after, record.attributes.get("ApproximateReceiveCount"))).await;
                 }
@@ -98,7 +96,7 @@ pub async fn handle(pipeline: &impl DocumentPipeline, event: SqsEvent) -> (SqsBa
                 response.batch_item_failures.push(failure);
             }
             Err(failure) => {
-                tracing::error!(message_id, connection = %item.connection_id, document = %item.document_id, reason = %failure.reason, "document stopped");
+                tracing::error!(message_id, subject, reason = %failure.reason, "stopped");
                 outcome.stopped += 1;
             }
         }
@@ -143,6 +141,16 @@ impl<S: concur::GrantStore> DocumentPipeline for Poster<S> {
         Ok(())
     }
 
+    async fn erp_outcome(&self, outcome: &ErpOutcome) -> Result<(), Failure> {
+        match self.process_outcome(outcome).await {
+            Ok(processed) => {
+                tracing::info!(connection = %outcome.connection_id, document = %outcome.document_key(), ?processed, "ERP verdict handled");
+                Ok(())
+            }
+            Err(failure) => Err(pipeline::waits_for_reauth(failure)),
+        }
+    }
+
     async fn defer(&self, receipt_handle: &str, after: std::time::Duration) {
         self.defer_message(receipt_handle, after).await;
     }
@@ -170,6 +178,10 @@ mod tests {
                 "busy" => Err(Failure::retryable("ERP answered 503", None)),
                 _ => Ok(()),
             }
+        }
+
+        async fn erp_outcome(&self, _outcome: &ErpOutcome) -> Result<(), Failure> {
+            Ok(())
         }
     }
 

@@ -25,7 +25,9 @@ use concur::fi::FiDocument;
 use concur::fi_posting::{AckItem, ErpPostingDoc, PostingConfirmation, PostingOutcome};
 use concur::{ConcurError, GrantStore, TokenManager};
 use domain::posting::plan;
-use domain::{Connection, ErpSettings, Failure, FailureKind, NormalizeOptions, PostingForm, WorkItem};
+use domain::{
+    Connection, ErpOutcome, ErpSettings, Failure, FailureKind, NormalizeOptions, PostingForm, WorkItem, WorkSource,
+};
 use platform::StoreError;
 use platform::audit::AuditLog;
 use platform::connections::ConnectionStore;
@@ -62,6 +64,13 @@ pub enum Processed {
     Posted { erp_reference: String },
     /// Already posted by an earlier delivery; only the confirmation was (re)done.
     Confirmed { erp_reference: String },
+    /// Accepted for routing by an asynchronous ERP (Infor ION): recorded as
+    /// POSTED; confirmed once the ERP's acknowledgement arrives.
+    AwaitingErp { erp_reference: String },
+    /// An asynchronous ERP accepted one part; more parts are awaited.
+    PartAccepted { accepted: usize, parts: u32 },
+    /// An asynchronous ERP refused the document: stopped, replayable.
+    RefusedByErp,
     /// A duplicate delivery: nothing to do.
     Duplicate,
     /// Stopped earlier; waits for an operator's replay.
@@ -88,6 +97,27 @@ impl<S: GrantStore> Poster<S> {
         };
         run.audit("received", "ok", Some(format!("from {:?}", item.source).to_lowercase()), None).await;
         run.go().await
+    }
+
+    /// Handles an asynchronous ERP's verdict on a document it accepted for
+    /// routing: a part accepted (all parts → confirmed to Concur), or the
+    /// document refused (stopped at `erp`, Concur told, replayable).
+    pub async fn process_outcome(&self, outcome: &ErpOutcome) -> Result<Processed, Failure> {
+        let received = OffsetDateTime::now_utc();
+        let item = WorkItem::new(
+            outcome.connection_id.clone(),
+            outcome.document_type,
+            outcome.document_id.clone(),
+            WorkSource::Poll,
+            received,
+        );
+        let run = Run {
+            poster: self,
+            item: &item,
+            key: LedgerKey::new(item.connection_id.clone(), item.document_type, item.document_id.clone()),
+            holder: format!("{FUNCTION}:{}", uuid::Uuid::new_v4().simple()),
+        };
+        run.verdict(outcome).await
     }
 
     /// Sets the message's visibility timeout so it comes back after `after`.
@@ -123,7 +153,24 @@ impl<S: GrantStore> Run<'_, S> {
                 let detail =
                     (record.claims > 1).then(|| format!("claim {} (an earlier run did not finish)", record.claims));
                 self.audit("claimed", "ok", detail, None).await;
-                self.claimed(&connection).await
+                self.claimed(&connection, record.replays.saturating_add(1)).await
+            }
+            ClaimOutcome::AlreadyPosted(record) if awaits_erp_verdict(&connection, &record) => {
+                // Sent to an asynchronous ERP, verdict not in yet: nothing to
+                // confirm; the verdict's own message finishes the document.
+                let reference = record.erp_reference.clone().unwrap_or_default();
+                let waiting = "a repeat delivery while the ERP's verdict is awaited";
+                if let Err(e) = self.poster.ledger.release(&self.key, &self.holder, waiting, now).await {
+                    tracing::warn!(document = %self.key, error = %e, "could not release the claim; it lapses on its own");
+                }
+                self.audit(
+                    "duplicate detected",
+                    "duplicate",
+                    Some("sent to the ERP; awaiting its verdict".into()),
+                    Some(&reference),
+                )
+                .await;
+                Ok(Processed::Duplicate)
             }
             ClaimOutcome::AlreadyPosted(record) => {
                 let reference = record.erp_reference.unwrap_or_default();
@@ -177,6 +224,93 @@ impl<S: GrantStore> Run<'_, S> {
         }
     }
 
+    async fn verdict(&self, outcome: &ErpOutcome) -> Result<Processed, Failure> {
+        let connection = self.connection().await?;
+        let now = OffsetDateTime::now_utc();
+        let ledger = &self.poster.ledger;
+        let detail = format!(
+            "part {} of {} ({}): {}{}",
+            outcome.part,
+            outcome.parts,
+            outcome.answers,
+            if outcome.accepted { "accepted" } else { "refused" },
+            outcome.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+        );
+        let claim =
+            ledger.claim(&self.key, &self.holder, self.poster.claim_ttl, now).await.map_err(|e| store_failure(&e))?;
+        let record = match claim {
+            ClaimOutcome::AlreadyPosted(record) => record,
+            ClaimOutcome::AlreadyConfirmed(record) => {
+                self.audit("erp verdict", "duplicate", Some(detail), record.erp_reference.as_deref()).await;
+                return Ok(Processed::Duplicate);
+            }
+            ClaimOutcome::Failed(_) => {
+                self.audit("erp verdict", "skipped", Some(format!("{detail}; the document is stopped")), None).await;
+                return Ok(Processed::StoppedEarlier);
+            }
+            ClaimOutcome::HeldByOther { holder, until } => {
+                let wait = (until - now).unsigned_abs().min(Duration::from_secs(900));
+                return Err(Failure::retryable(
+                    format!("{} is held by {holder}; the verdict waits", self.key),
+                    Some(wait),
+                ));
+            }
+            ClaimOutcome::Claimed(_) => {
+                // Never posted by us: the verdict does not belong to what the
+                // ledger knows. Leave it for the dead-letter queue and a person.
+                let reason = format!("an ERP verdict for {} arrived, but the ledger has no posting of it", self.key);
+                let _ = ledger.release(&self.key, &self.holder, &reason, now).await;
+                self.audit("erp verdict", "failed", Some(format!("{detail}; {reason}")), None).await;
+                return Err(Failure::retryable(reason, Some(Duration::from_secs(900))));
+            }
+        };
+        let reference = record.erp_reference.clone().unwrap_or_default();
+        if !outcome.accepted {
+            let reason = format!(
+                "the ERP refused {} ({}): {}",
+                outcome.part,
+                outcome.answers,
+                outcome.message.as_deref().unwrap_or("no reason given")
+            );
+            ledger
+                .record_rejected_by_erp(&self.key, &self.holder, &reason, now)
+                .await
+                .map_err(|e| store_failure(&e))?;
+            self.audit("failed", "failed", Some(format!("erp: {reason}")), Some(&reference)).await;
+            if connection.flow.confirm_postings
+                && let Ok(document) = self.fetch(&connection).await
+            {
+                let confirmation = PostingConfirmation {
+                    doc_id: document.id.clone(),
+                    system_id: Some(system_id(&connection, &document)),
+                    outcome: PostingOutcome::Failed { reason },
+                };
+                match self.send_confirmation(confirmation).await {
+                    Ok(()) => self.audit("confirmed", "ok", Some("failure reported to Concur".into()), None).await,
+                    Err(e) => self.audit("confirmed", "failed", Some(e.reason), None).await,
+                }
+            }
+            return Ok(Processed::RefusedByErp);
+        }
+        self.audit("erp verdict", "ok", Some(detail), outcome.erp_id.as_deref().or(Some(&reference))).await;
+        let record = ledger
+            .record_part_accepted(&self.key, &self.holder, &outcome.part, now)
+            .await
+            .map_err(|e| store_failure(&e))?;
+        // Every ERP message sent for the document is in its reference (one
+        // per supplier invoice, journal and chunk): all must be accepted.
+        let expected = reference.split(", ").filter(|r| !r.is_empty()).count().max(1);
+        let accepted = record.accepted_parts.len();
+        if accepted < expected {
+            let waiting = format!("{accepted} of {expected} ERP messages accepted; waiting for the rest");
+            ledger.release(&self.key, &self.holder, &waiting, now).await.map_err(|e| store_failure(&e))?;
+            return Ok(Processed::PartAccepted { accepted, parts: u32::try_from(expected).unwrap_or(u32::MAX) });
+        }
+        let document = self.fetch(&connection).await?;
+        self.confirm(&connection, &document, &reference).await?;
+        Ok(Processed::Confirmed { erp_reference: reference })
+    }
+
     /// The connection, if it exists and its Concur side can be used.
     async fn connection(&self) -> Result<Connection, Failure> {
         let id = &self.item.connection_id;
@@ -201,12 +335,19 @@ impl<S: GrantStore> Run<'_, S> {
     }
 
     /// Holding the claim: fetch → acknowledge → normalize → map → post → record → confirm.
-    async fn claimed(&self, connection: &Connection) -> Result<Processed, Failure> {
+    /// `attempt`: 1 + the document's replays (versions what an ERP without
+    /// lookups receives; see `ErpClient::post`).
+    async fn claimed(&self, connection: &Connection, attempt: u32) -> Result<Processed, Failure> {
         let document = match self.fetch(connection).await {
             Ok(document) => document,
             Err(failure) => return Err(self.fail("fetch", failure, None).await),
         };
-        if let Err(failure) = self.acknowledge(&document, &system_id(connection, &document)).await {
+        // A connection that does not confirm keeps Concur read-only (IFS
+        // Cloud's flow): no acknowledgement either; the ledger alone keeps
+        // a document from being posted twice.
+        if connection.flow.confirm_postings
+            && let Err(failure) = self.acknowledge(&document, &system_id(connection, &document)).await
+        {
             return Err(self.fail("acknowledge", failure, None).await);
         }
         let entry = match domain::normalize(
@@ -255,7 +396,7 @@ impl<S: GrantStore> Run<'_, S> {
         };
         let mut references = Vec::with_capacity(plan.documents.len());
         for erp_document in &plan.documents {
-            match erp.post(erp_document).await {
+            match erp.post(erp_document, attempt).await {
                 Ok(reference) => {
                     self.audit("posted", "ok", Some(erp_document.label()), Some(&reference.reference)).await;
                     references.push(reference.reference);
@@ -280,6 +421,15 @@ impl<S: GrantStore> Run<'_, S> {
         if let Err(e) = self.poster.ledger.record_posted(&self.key, &self.holder, &reference, form, now).await {
             // The ERP has it; the redelivery finds it by its key and records it then.
             return Err(store_failure(&e));
+        }
+        if erp.is_asynchronous() {
+            // Accepted for routing, not yet posted: the ERP's verdict comes
+            // back as an `erp_outcome` message, which confirms or stops it.
+            let waiting = "accepted for routing; waiting for the ERP's acknowledgement";
+            if let Err(e) = self.poster.ledger.release(&self.key, &self.holder, waiting, now).await {
+                tracing::warn!(document = %self.key, error = %e, "could not release the claim; it lapses on its own");
+            }
+            return Ok(Processed::AwaitingErp { erp_reference: reference });
         }
         self.confirm(connection, &document, &reference).await?;
         Ok(Processed::Posted { erp_reference: reference })
@@ -498,6 +648,14 @@ pub fn waits_for_reauth(failure: Failure) -> Failure {
         FailureKind::NeedsReauth => Failure::retryable(failure.reason, Some(Duration::from_secs(900))),
         _ => failure,
     }
+}
+
+/// A POSTED document whose asynchronous ERP (Infor ION) has not accepted
+/// every message sent for it yet.
+fn awaits_erp_verdict(connection: &Connection, record: &platform::ledger::LedgerRecord) -> bool {
+    let asynchronous = matches!(connection.erp, Some(ErpSettings::Infor(_)));
+    let sent = record.erp_reference.as_deref().map_or(0, |r| r.split(", ").filter(|p| !p.is_empty()).count());
+    asynchronous && record.accepted_parts.len() < sent.max(1)
 }
 
 /// The connection's posting form for a document type.

@@ -8,6 +8,7 @@ use std::path::Path;
 use concur::{AppCredentials, ConcurClient, TokenManager, TokenOptions};
 use domain::{Connection, ConnectionId, ConnectionStatus, ErpSettings, ErpUrl};
 use erp::acumatica::{AcumaticaClient, AcumaticaCredentials, AcumaticaError};
+use erp::ifs::{IfsClient, IfsCredentials, IfsError};
 use platform::concur_grants::ConcurGrantStore;
 use serde_json::Value;
 
@@ -399,9 +400,7 @@ async fn erp_checks(deps: &Deps, connection: &Connection, report: &mut Report<'_
             ),
         )?,
         Some(ErpSettings::Acumatica(settings)) => acumatica_checks(deps, id, settings, report).await?,
-        Some(ErpSettings::IfsCloud(_)) => {
-            report.skip("IFS Cloud sign-in and read", "the check arrives with the IFS Cloud adapter")?
-        }
+        Some(ErpSettings::IfsCloud(settings)) => ifs_checks(deps, id, settings, report).await?,
         Some(ErpSettings::Infor(_)) => {
             report.skip("Infor sign-in and read", "the check arrives with the Infor adapter")?
         }
@@ -447,6 +446,60 @@ async fn acumatica_checks(
     match client.read_probe().await {
         Ok(()) => report.pass(READ, &format!("{}/{} Vendor", settings.endpoint_name, settings.endpoint_version))?,
         Err(e) => report.fail(READ, &e.to_string(), &acumatica_fix(&e, id))?,
+    }
+    Ok(())
+}
+
+async fn ifs_checks(
+    deps: &Deps,
+    id: &ConnectionId,
+    settings: &domain::IfsCloudSettings,
+    report: &mut Report<'_>,
+) -> Result<(), CliError> {
+    const SIGN_IN: &str = "IFS Cloud token";
+    const READ: &str = "IFS Cloud read";
+    let secret = deps.names.erp_secret(id);
+    let store_again = format!("`connector connections update {id} --erp-credentials-file FILE`");
+    let credentials = match deps.secrets.get_json::<IfsCredentials>(&secret).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            report.fail(SIGN_IN, &format!("no ERP credentials are stored (secret {secret})"), &store_again)?;
+            return Ok(report.skip(READ, "needs a token")?);
+        }
+        Err(e) => {
+            report.fail(SIGN_IN, &e.to_string(), &store_again)?;
+            return Ok(report.skip(READ, "needs a token")?);
+        }
+    };
+    if let Resolution::NotPublic(why) = check_host(&settings.base_url, deps.url_policy, &deps.resolver).await {
+        report.fail(SIGN_IN, &why, &format!("`connector connections update {id} --erp-url URL`"))?;
+        return Ok(report.skip(READ, "needs a token")?);
+    }
+    let fix = |e: &IfsError| match e.to_failure("").kind {
+        domain::FailureKind::NeedsReauth => {
+            format!("check the IAM client in IFS (confidential, service account enabled), then {store_again}")
+        }
+        domain::FailureKind::Retryable { .. } => "wait a few minutes and test again; nothing to change".to_owned(),
+        domain::FailureKind::Permanent => format!(
+            "check the URL, namespace, company and the service user's permission sets; \
+             `connector connections update {id} …`"
+        ),
+    };
+    let client = match IfsClient::new(deps.http.clone(), settings.clone(), credentials) {
+        Ok(client) => client,
+        Err(e) => {
+            report.fail(SIGN_IN, &e.to_string(), &fix(&e))?;
+            return Ok(report.skip(READ, "needs a token")?);
+        }
+    };
+    if let Err(e) = client.authenticate().await {
+        report.fail(SIGN_IN, &e.to_string(), &fix(&e))?;
+        return Ok(report.skip(READ, "needs a token")?);
+    }
+    report.pass(SIGN_IN, &format!("realm {} at {}", settings.namespace, settings.base_url))?;
+    match client.read_probe().await {
+        Ok(()) => report.pass(READ, &format!("company {}: {}", settings.company, settings.api.account_set))?,
+        Err(e) => report.fail(READ, &e.to_string(), &fix(&e))?,
     }
     Ok(())
 }

@@ -30,4 +30,4 @@ pub use normalize::{NormalizeError, NormalizeOptions, Problem, normalize, normal
 pub use posting::{ErpDocument, ErpDocumentKind, MappedLine, PlanError, PlannedLine, PostingPlan, Target};
 pub use schedule::PollSchedule;
 pub use secret::Secret;
-pub use work_item::{MessageGroupId, QueueMessage, ReferenceSyncRequest, SyncReason, WorkItem, WorkSource};
+pub use work_item::{ErpOutcome, MessageGroupId, QueueMessage, ReferenceSyncRequest, SyncReason, WorkItem, WorkSource};

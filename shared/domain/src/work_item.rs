@@ -116,11 +116,56 @@ impl ReferenceSyncRequest {
     }
 }
 
+/// Version 1 of the message that carries an asynchronous ERP's verdict on
+/// a document it had accepted for routing (Infor ION's Acknowledge or
+/// ConfirmBOD, received by `ion-inbox`). It travels in the document's own
+/// FIFO group, so it is handled after the posting that caused it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErpOutcome {
+    pub v: u8,
+    /// Always `erp_outcome`.
+    pub kind: String,
+    pub connection_id: ConnectionId,
+    pub document_type: DocumentType,
+    pub document_id: ConcurDocumentId,
+    /// The part the verdict is about: the ERP document id (a chunk's own id
+    /// when the document was sent in several messages).
+    pub part: String,
+    /// How many parts the document was sent in.
+    pub parts: u32,
+    pub accepted: bool,
+    /// The ERP's own id for the posted part, when it said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erp_id: Option<String>,
+    /// The ERP's reason, for a refusal (bounded, never a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The ERP message the verdict answers (e.g. the BODID), for the audit.
+    pub answers: String,
+    /// RFC 3339 UTC.
+    pub received_at: String,
+}
+
+impl ErpOutcome {
+    pub const KIND: &'static str = "erp_outcome";
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// `doctype#id`, as the ledger and the document's work items name it.
+    pub fn document_key(&self) -> String {
+        format!("{}#{}", self.document_type, self.document_id)
+    }
+}
+
 /// Any message of the work queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueueMessage {
     Document(WorkItem),
     ReferenceSync(ReferenceSyncRequest),
+    ErpOutcome(ErpOutcome),
 }
 
 impl QueueMessage {
@@ -137,6 +182,14 @@ impl QueueMessage {
                     return Err(format!("reference sync request version {} is not supported (expected 1)", request.v));
                 }
                 Ok(QueueMessage::ReferenceSync(request))
+            }
+            Some(ErpOutcome::KIND) => {
+                let outcome: ErpOutcome =
+                    serde_json::from_value(value).map_err(|e| format!("ERP outcome is malformed: {e}"))?;
+                if outcome.v != 1 {
+                    return Err(format!("ERP outcome version {} is not supported (expected 1)", outcome.v));
+                }
+                Ok(QueueMessage::ErpOutcome(outcome))
             }
             Some(other) => Err(format!("queue message kind `{other}` is unknown")),
             None => WorkItem::from_json(body).map(QueueMessage::Document),

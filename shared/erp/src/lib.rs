@@ -9,6 +9,8 @@
 
 pub mod acumatica;
 pub mod credentials;
+pub mod ifs;
+pub mod infor;
 
 use domain::{ErpDocument, Failure};
 

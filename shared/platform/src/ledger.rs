@@ -184,6 +184,9 @@ pub struct LedgerRecord {
     pub failure_reason: Option<String>,
     /// Times an operator replayed the document.
     pub replays: u32,
+    /// For ERPs that answer asynchronously (Infor ION): the parts of the
+    /// document the ERP reported accepted so far (POSTED until all are).
+    pub accepted_parts: Vec<String>,
     /// RFC 3339 UTC, millisecond precision.
     pub created_at: String,
     pub updated_at: String,
@@ -273,6 +276,10 @@ struct Item {
     failure_reason: Option<String>,
     #[serde(default)]
     replays: u32,
+    /// Parts of a document posted in several ERP messages (Infor chunks)
+    /// whose acceptance the ERP has reported, in arrival order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    accepted_parts: Vec<String>,
     created_at: String,
     updated_at: String,
 }
@@ -301,6 +308,7 @@ impl Item {
             failed_step: self.failed_step,
             failure_reason: self.failure_reason,
             replays: self.replays,
+            accepted_parts: self.accepted_parts,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -335,6 +343,7 @@ impl Update {
             ("#step", "failed_step"),
             ("#reason", "failure_reason"),
             ("#replays", "replays"),
+            ("#parts", "accepted_parts"),
             ("#created", "created_at"),
             ("#upd", "updated_at"),
         ];
@@ -534,6 +543,71 @@ impl LedgerStore {
     /// or POSTED, held by `holder` → FAILED with the reason, claim dropped.
     /// A POSTED document keeps its ERP reference, so a replay of it only
     /// confirms.
+    /// Records that the ERP accepted one part of a POSTED document (an
+    /// asynchronous ERP's acknowledgement); returns the record with every
+    /// part accepted so far. A part already recorded is not added twice.
+    pub async fn record_part_accepted(
+        &self,
+        key: &LedgerKey,
+        holder: &str,
+        part: &str,
+        now: OffsetDateTime,
+    ) -> Result<LedgerRecord, StoreError> {
+        let action = || format!("recording part `{part}` of {key} as accepted by the ERP for `{holder}`");
+        check_name("claim holder", holder, action)?;
+        check_name("part", part, action)?;
+        let update = Update::new(
+            "#s = :posted AND #h = :h AND NOT contains(#parts, :p)",
+            "SET #parts = list_append(if_not_exists(#parts, :empty), :plist), #upd = :upd",
+        )
+        .s(":posted", LedgerStatus::Posted.as_str())
+        .s(":h", holder)
+        .s(":p", part)
+        .value(":plist", AttributeValue::L(vec![AttributeValue::S(part.to_owned())]))
+        .value(":empty", AttributeValue::L(Vec::new()))
+        .s(":upd", timestamp(now));
+        self.transition(key, update, action, |r| {
+            matches!(r.status, LedgerStatus::Posted | LedgerStatus::Confirmed)
+                && r.accepted_parts.iter().any(|p| p == part)
+        })
+        .await
+    }
+
+    /// An asynchronous ERP refused a POSTED document after accepting it for
+    /// routing (Infor's Acknowledge `Rejected` / ConfirmBOD failure): FAILED
+    /// at `erp` and, unlike [`LedgerStore::record_failed`], *not* in the ERP —
+    /// the reference and accepted parts are dropped, so a replay after the
+    /// fix sends the document again instead of only confirming it.
+    pub async fn record_rejected_by_erp(
+        &self,
+        key: &LedgerKey,
+        holder: &str,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<LedgerRecord, StoreError> {
+        let action = || format!("recording {key} as refused by the ERP for `{holder}`");
+        check_name("claim holder", holder, action)?;
+        let reason = bounded(reason);
+        let update = Update::new(
+            "#s = :posted AND #h = :h",
+            "SET #s = :failed, #sk = :sk, #step = :step, #reason = :reason, #upd = :upd \
+             REMOVE #h, #exp, #ref, #parts, #form",
+        )
+        .s(":posted", LedgerStatus::Posted.as_str())
+        .s(":failed", LedgerStatus::Failed.as_str())
+        .s(":sk", status_key(&key.connection_id, LedgerStatus::Failed))
+        .s(":h", holder)
+        .s(":step", "erp")
+        .s(":reason", reason.clone())
+        .s(":upd", timestamp(now));
+        self.transition(key, update, action, |r| {
+            r.status == LedgerStatus::Failed
+                && r.failed_step.as_deref() == Some("erp")
+                && r.failure_reason.as_deref() == Some(reason.as_str())
+        })
+        .await
+    }
+
     pub async fn record_failed(
         &self,
         key: &LedgerKey,
@@ -913,6 +987,7 @@ mod tests {
             failed_step: None,
             failure_reason: None,
             replays: 0,
+            accepted_parts: Vec::new(),
             created_at: String::new(),
             updated_at: String::new(),
         }

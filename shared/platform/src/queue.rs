@@ -178,6 +178,40 @@ impl WorkQueue {
         Ok(())
     }
 
+    /// Queues an asynchronous ERP's verdict in its document's own message
+    /// group (so it is handled after the posting it answers), deduplicated
+    /// by the answered message, part and verdict: ION delivering the same
+    /// acknowledgement twice becomes one message.
+    pub async fn send_outcome(
+        &self,
+        outcome: &domain::ErpOutcome,
+        slot_owner: &domain::ConnectionId,
+        level: domain::ConcurrencyLevel,
+    ) -> Result<(), StoreError> {
+        let group = MessageGroupId::for_document(slot_owner, level, &outcome.document_key());
+        let fingerprint = format!("{}|{}|{}", outcome.answers, outcome.part, outcome.accepted);
+        let dedup_id = format!("verdict#{:016x}#{}", fnv1a(fingerprint.as_bytes()), u8::from(outcome.accepted));
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(outcome.to_json())
+            .message_group_id(group.as_str())
+            .message_deduplication_id(dedup_id)
+            .send()
+            .await
+            .map_err(|e| {
+                StoreError::new(
+                    format!(
+                        "queueing the ERP verdict on {} of connection {}",
+                        outcome.document_key(),
+                        outcome.connection_id
+                    ),
+                    sqs_message(&e),
+                )
+            })?;
+        Ok(())
+    }
+
     /// Queues a reference-data sync for one connection.
     pub async fn send_reference_sync(&self, request: &ReferenceSyncRequest) -> Result<(), StoreError> {
         self.client

@@ -182,3 +182,91 @@ pub fn compare(expected: &[ExpectedLine], actual: &ErpPosting, mapping: &Mapping
     }
     problems
 }
+
+/// Every supplier invoice and voucher of an IFS company, by the Concur key
+/// it carries (`InvoiceNo`; the voucher's `Text` "Concur <key> …"), in the
+/// same terms as [`erp_postings`]: a credit note's rows are negative.
+pub fn ifs_postings(sim: &simulators::ifs::IfsSim, company: &str) -> BTreeMap<String, ErpPosting> {
+    let plain = |record: &Value, field: &str| record[field].as_str().unwrap_or_default().to_owned();
+    let mut out: BTreeMap<String, ErpPosting> = BTreeMap::new();
+    for invoice in sim.invoices(company) {
+        let posting = out.entry(plain(&invoice, "InvoiceNo")).or_default();
+        posting.documents.push(format!("ManSuppInvoiceSet/{company}/{}", invoice["InvoiceId"]));
+        let mut total = Decimal::ZERO;
+        for row in invoice["ManSuppInvoicePostings"].as_array().into_iter().flatten() {
+            let amount = number(&row["CurrAmount"]);
+            total += amount;
+            posting.lines.push(ErpLine { target: format!("acct:{}", plain(row, "CodeA")), amount });
+        }
+        assert_eq!(number(&invoice["GrossCurrAmount"]), total, "the invoice's gross is its rows' sum");
+        posting.lines.push(ErpLine { target: format!("vendor:{}", plain(&invoice, "Identity")), amount: -total });
+    }
+    for voucher in sim.vouchers(company) {
+        let text = plain(&voucher, "Text");
+        let key = text.split_whitespace().nth(1).unwrap_or_default().to_owned();
+        let posting = out.entry(key).or_default();
+        posting.documents.push(format!(
+            "VoucherSet/{company}/{}/{}/{}",
+            voucher["AccountingYear"],
+            plain(&voucher, "VoucherType"),
+            voucher["VoucherNo"]
+        ));
+        for row in voucher["VoucherRowArray"].as_array().into_iter().flatten() {
+            let side = |field: &str| if row[field].is_null() { Decimal::ZERO } else { number(&row[field]) };
+            let amount = side("CurrencyDebitAmount") - side("CurrencyCreditAmount");
+            posting.lines.push(ErpLine { target: format!("acct:{}", plain(row, "CodeA")), amount });
+        }
+    }
+    out
+}
+
+/// Every journal and supplier invoice the Infor simulator holds for a
+/// tenant, by Concur key (DocumentIDs `<key>[.<supplier>][-<i>of<n>]`;
+/// chunks merge), in the terms of [`erp_postings`]. Lines on the
+/// `chunk_clearing` account (what carries a chunked journal's balance from
+/// part to part) must net to zero per document and are then left out.
+pub fn infor_postings(
+    sim: &simulators::infor::InforSim,
+    tenant: &str,
+    chunk_clearing: Option<&str>,
+) -> BTreeMap<String, ErpPosting> {
+    use simulators::infor::DebitCredit;
+    let key_of = |document_id: &str| {
+        erp::infor::parse_document_id(document_id).map(|p| p.key).unwrap_or_else(|| document_id.to_owned())
+    };
+    let mut out: BTreeMap<String, ErpPosting> = BTreeMap::new();
+    for journal in sim.journals(tenant) {
+        let posting = out.entry(key_of(&journal.document_id)).or_default();
+        posting.documents.push(format!("ion:{}:{}", journal.document_id, journal.variation_id));
+        for line in &journal.lines {
+            let amount = match line.debit_credit {
+                DebitCredit::Debit => line.amount,
+                DebitCredit::Credit => -line.amount,
+            };
+            posting.lines.push(ErpLine { target: format!("acct:{}", line.account), amount });
+        }
+    }
+    for invoice in sim.supplier_invoices(tenant) {
+        let posting = out.entry(key_of(&invoice.document_id)).or_default();
+        posting.documents.push(format!("ion:{}:{}", invoice.document_id, invoice.variation_id));
+        let mut total = Decimal::ZERO;
+        for line in &invoice.lines {
+            for distribution in &line.distributions {
+                let amount = distribution.amount.unwrap_or(line.extended_amount);
+                total += amount;
+                posting.lines.push(ErpLine { target: format!("acct:{}", distribution.account), amount });
+            }
+        }
+        assert_eq!(invoice.total_amount, total, "the invoice's total is its lines' sum");
+        posting.lines.push(ErpLine { target: format!("vendor:{}", invoice.supplier_id), amount: -total });
+    }
+    if let Some(clearing) = chunk_clearing {
+        let target = format!("acct:{clearing}");
+        for (key, posting) in &mut out {
+            let carried: Decimal = posting.lines.iter().filter(|l| l.target == target).map(|l| l.amount).sum();
+            assert!(carried.is_zero(), "{key}: the chunk clearing account does not net to zero ({carried})");
+            posting.lines.retain(|l| l.target != target);
+        }
+    }
+    out
+}

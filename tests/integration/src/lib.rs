@@ -7,6 +7,7 @@
 //! than skip: a skipped integration test proves nothing.
 
 pub mod expected;
+pub mod ion;
 pub mod posting;
 
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -12,7 +12,7 @@ use concur::{AppCredentials, ConcurClient, GrantStore, StoredGrant, TokenOptions
 use domain::mapping::Mapping;
 use domain::{
     AcumaticaSettings, CompanyUuid, ConcurrencyLevel, Connection, ConnectionId, ConnectionStatus, DocumentType,
-    ErpSettings, ErpUrl, Secret, UrlPolicy, WorkItem, WorkSource,
+    ErpKind, ErpSettings, ErpUrl, IfsCloudSettings, Secret, UrlPolicy, WorkItem, WorkSource,
 };
 use erp_poster::{Poster, PosterOptions};
 use platform::concur_grants::ConcurGrantStore;
@@ -20,6 +20,8 @@ use platform::mappings::MappingStore;
 use simulators::RunningSimulator;
 use simulators::acumatica::{AcumaticaSim, TenantSpec};
 use simulators::concur::{CompanySpec, ConcurApp, ConcurSim};
+use simulators::ifs::IfsSim;
+use simulators::infor::InforSim;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use transport::{HttpClient, RetryPolicy};
@@ -62,13 +64,49 @@ pub fn example_mapping() -> Mapping {
     Mapping::from_yaml(&example_mapping_text()).expect("the example mapping is valid")
 }
 
+/// The IFS Cloud side of the examples: realm, IAM client, company.
+pub const IFS_NAMESPACE: &str = "acme";
+pub const IFS_COMPANY: &str = "10";
+pub const IFS_CLIENT: (&str, &str) = ("CONCUR_INT", "ifs-client-secret-for-tests");
+
+/// The mapping file of the examples for an ERP (tests/fixtures/mappings).
+pub fn example_mapping_text_for(kind: ErpKind) -> String {
+    let file = match kind {
+        ErpKind::Acumatica => "fi-examples.yaml",
+        ErpKind::IfsCloud => "fi-examples-ifs.yaml",
+        ErpKind::Infor => "fi-examples-infor.yaml",
+    };
+    std::fs::read_to_string(fixtures().join("mappings").join(file)).expect("the example mapping is readable")
+}
+
+pub fn example_mapping_for(kind: ErpKind) -> Mapping {
+    Mapping::from_yaml(&example_mapping_text_for(kind)).expect("the example mapping is valid")
+}
+
+/// The Infor side of the examples: ION tenant, accounting entity, our
+/// connection point and the token ION presents to ion-inbox.
+pub const INFOR_TENANT: &str = "ACME_TST";
+pub const INFOR_ENTITY: &str = "1000";
+pub const INFOR_LOGICAL_ID: &str = "lid://infor.ims.concurconnector";
+pub const INFOR_INBOX_TOKEN: &str = "ion-inbox-token-for-tests";
+/// The account that carries a chunked journal's balance between its parts.
+pub const INFOR_CHUNK_CLEARING: &str = "1999";
+
+/// The ERP simulator a world posts into.
+pub enum ErpSim {
+    Acumatica(AcumaticaSim),
+    Ifs(IfsSim),
+    /// With ion-inbox served for its verdicts (once the stack exists).
+    Infor(InforSim, Option<RunningSimulator>),
+}
+
 pub struct PostingWorld {
     pub stack: TestStack,
     pub concur: ConcurSim,
-    pub acumatica: AcumaticaSim,
+    pub erp: ErpSim,
     pub connection: ConnectionId,
     _concur_server: RunningSimulator,
-    _acumatica_server: RunningSimulator,
+    _erp_server: RunningSimulator,
 }
 
 /// Fast retries for tests: a fault storm is ridden out in milliseconds.
@@ -86,9 +124,14 @@ pub fn test_options() -> PosterOptions {
 }
 
 impl PostingWorld {
-    /// Everything running, the connection active with the example mapping,
-    /// no document loaded yet.
+    /// Everything running, the connection active on Acumatica with the
+    /// example mapping, no document loaded yet.
     pub async fn new(connection_id: &str) -> Self {
+        Self::with_erp(connection_id, ErpKind::Acumatica).await
+    }
+
+    /// The same on another ERP's simulator.
+    pub async fn with_erp(connection_id: &str, kind: ErpKind) -> Self {
         let concur = ConcurSim::new(ConcurApp::new(CLIENT_ID, CLIENT_SECRET));
         let concur_server = simulators::spawn(concur.router("us"), 0).await.expect("Concur simulator starts");
         concur.set_datacenter_url("us", &concur_server.base_url());
@@ -98,40 +141,132 @@ impl PostingWorld {
             datacenter: "us".into(),
             marketing_name: "CTE".into(),
         });
-        let acumatica = AcumaticaSim::new();
-        seed_acumatica(&acumatica);
-        let acumatica_server = acumatica.clone().start().await;
-        let stack = TestStack::with_concur_app(CLIENT_ID, CLIENT_SECRET, &concur_server.base_url()).await;
-        let connection = ConnectionId::parse(connection_id).expect("valid connection id");
-        let world = Self {
-            stack,
-            concur,
-            acumatica,
-            connection,
-            _concur_server: concur_server,
-            _acumatica_server: acumatica_server,
+        let (erp, erp_server) = match kind {
+            ErpKind::Acumatica => {
+                let sim = AcumaticaSim::new();
+                seed_acumatica(&sim);
+                let server = sim.clone().start().await;
+                (ErpSim::Acumatica(sim), server)
+            }
+            ErpKind::IfsCloud => {
+                let sim = IfsSim::new();
+                seed_ifs(&sim);
+                let server = sim.clone().start().await;
+                (ErpSim::Ifs(sim), server)
+            }
+            ErpKind::Infor => {
+                let sim = InforSim::new();
+                let server = sim.clone().start().await;
+                seed_infor(&sim);
+                // The inbox needs the stack: it is started below.
+                (ErpSim::Infor(sim, None), server)
+            }
         };
-        world.connect(&world.acumatica_url()).await;
+        let stack = TestStack::with_concur_app(CLIENT_ID, CLIENT_SECRET, &concur_server.base_url()).await;
+        let erp = match erp {
+            ErpSim::Infor(sim, _) => {
+                let inbox = crate::ion::serve_inbox(&stack).await;
+                sim.set_callback(INFOR_TENANT, &format!("{}/ion/{connection_id}", inbox.base_url()));
+                sim.set_callback_token(INFOR_TENANT, INFOR_INBOX_TOKEN);
+                ErpSim::Infor(sim, Some(inbox))
+            }
+            other => other,
+        };
+        let connection = ConnectionId::parse(connection_id).expect("valid connection id");
+        let world = Self { stack, concur, erp, connection, _concur_server: concur_server, _erp_server: erp_server };
+        world.connect().await;
         world
     }
 
-    pub fn acumatica_url(&self) -> String {
-        self._acumatica_server.base_url()
+    pub fn erp_url(&self) -> String {
+        self._erp_server.base_url()
+    }
+
+    /// The Acumatica simulator (panics on a world of another ERP: a test bug).
+    pub fn acumatica(&self) -> &AcumaticaSim {
+        match &self.erp {
+            ErpSim::Acumatica(sim) => sim,
+            _ => panic!("this world does not post into Acumatica"),
+        }
+    }
+
+    /// The IFS simulator (panics on a world of another ERP: a test bug).
+    pub fn ifs(&self) -> &IfsSim {
+        match &self.erp {
+            ErpSim::Ifs(sim) => sim,
+            _ => panic!("this world does not post into IFS Cloud"),
+        }
+    }
+
+    pub fn erp_kind(&self) -> ErpKind {
+        match &self.erp {
+            ErpSim::Acumatica(_) => ErpKind::Acumatica,
+            ErpSim::Ifs(_) => ErpKind::IfsCloud,
+            ErpSim::Infor(..) => ErpKind::Infor,
+        }
+    }
+
+    /// The Infor simulator (panics on a world of another ERP: a test bug).
+    pub fn infor(&self) -> &InforSim {
+        match &self.erp {
+            ErpSim::Infor(sim, _) => sim,
+            _ => panic!("this world does not post into Infor"),
+        }
+    }
+
+    /// The example mapping of this world's ERP.
+    pub fn mapping(&self) -> Mapping {
+        example_mapping_for(self.erp_kind())
     }
 
     /// Creates the active connection, its Concur grant (a real exchange with
     /// the simulator), its Acumatica credentials and the example mapping.
-    async fn connect(&self, acumatica_url: &str) {
+    async fn connect(&self) {
         let app_secret_id = self.stack.env_of(POSTER).required("CONCUR_APP_SECRET_ID").unwrap();
         let app: AppCredentials = self.stack.secrets().get_json(&app_secret_id).await.unwrap().unwrap();
         let now = OffsetDateTime::now_utc().format(&Rfc3339).unwrap();
-        let erp = ErpSettings::Acumatica(AcumaticaSettings {
-            base_url: ErpUrl::parse_with(acumatica_url, UrlPolicy::AllowLoopbackHttp).unwrap(),
-            tenant: TENANT.into(),
-            endpoint_name: "Default".into(),
-            endpoint_version: "24.200.001".into(),
-            branch: None,
-        });
+        let base_url = ErpUrl::parse_with(&self.erp_url(), UrlPolicy::AllowLoopbackHttp).unwrap();
+        let (erp, credentials) = match self.erp_kind() {
+            ErpKind::Acumatica => (
+                ErpSettings::Acumatica(AcumaticaSettings {
+                    base_url,
+                    tenant: TENANT.into(),
+                    endpoint_name: "Default".into(),
+                    endpoint_version: "24.200.001".into(),
+                    branch: None,
+                }),
+                serde_json::json!({
+                    "client_id": ACUMATICA_CLIENT,
+                    "client_secret": ACUMATICA_SECRET,
+                    "username": ACUMATICA_USER.0,
+                    "password": ACUMATICA_USER.1,
+                }),
+            ),
+            ErpKind::IfsCloud => (
+                ErpSettings::IfsCloud(IfsCloudSettings {
+                    base_url,
+                    namespace: IFS_NAMESPACE.into(),
+                    company: IFS_COMPANY.into(),
+                    api: Default::default(),
+                }),
+                serde_json::json!({ "client_id": IFS_CLIENT.0, "client_secret": IFS_CLIENT.1 }),
+            ),
+            ErpKind::Infor => {
+                let ErpSim::Infor(sim, _) = &self.erp else { unreachable!("the world's ERP is Infor") };
+                let api = domain::InforApiNames {
+                    chunk_clearing_account: Some(INFOR_CHUNK_CLEARING.into()),
+                    ..Default::default()
+                };
+                (
+                    ErpSettings::Infor(domain::InforSettings {
+                        logical_id: Some(INFOR_LOGICAL_ID.into()),
+                        accounting_entity: Some(INFOR_ENTITY.into()),
+                        api,
+                    }),
+                    sim.ionapi_file(&self.erp_url(), INFOR_TENANT),
+                )
+            }
+        };
         let mut settings = Connection::new(self.connection.clone(), "Acme Travel Corp", Some(erp), &now);
         let company = CompanyUuid::parse(COMPANY).unwrap();
         settings.company_uuid = Some(company.clone());
@@ -144,12 +279,6 @@ impl PostingWorld {
         settings.geolocation = Some(token.geolocation.clone());
         self.stack.connections(POSTER).create(&settings).await.unwrap();
         self.grants().save(&self.connection, &StoredGrant::from_token(&token).unwrap()).await.unwrap();
-        let credentials = serde_json::json!({
-            "client_id": ACUMATICA_CLIENT,
-            "client_secret": ACUMATICA_SECRET,
-            "username": ACUMATICA_USER.0,
-            "password": ACUMATICA_USER.1,
-        });
         let secret = format!("{}/connections/{}/erp", self.stack.stack_name(), self.connection);
         aws_sdk_secretsmanager::Client::new(&self.stack.sdk)
             .create_secret()
@@ -157,8 +286,17 @@ impl PostingWorld {
             .secret_string(credentials.to_string())
             .send()
             .await
-            .expect("storing the Acumatica credentials");
-        self.import_mapping(&example_mapping()).await;
+            .expect("storing the ERP credentials");
+        if self.erp_kind() == ErpKind::Infor {
+            aws_sdk_secretsmanager::Client::new(&self.stack.sdk)
+                .create_secret()
+                .name(format!("{}/connections/{}/ion-inbox", self.stack.stack_name(), self.connection))
+                .secret_string(serde_json::json!({ "token": INFOR_INBOX_TOKEN }).to_string())
+                .send()
+                .await
+                .expect("storing the inbox token");
+        }
+        self.import_mapping(&self.mapping()).await;
     }
 
     pub fn grants(&self) -> ConcurGrantStore {
@@ -213,6 +351,36 @@ pub fn example_work_items(connection: &ConnectionId, source: WorkSource) -> Vec<
         .collect()
 }
 
+/// Every GL account a mapping names (accounts, clearing parties, taxes,
+/// the payable account), once each.
+fn mapping_accounts(mapping: &Mapping) -> std::collections::BTreeSet<&str> {
+    let mut accounts: std::collections::BTreeSet<&str> = mapping.accounts.values().map(String::as_str).collect();
+    for rule in mapping.parties.values() {
+        if let domain::mapping::PartyRule::Account { account } = rule {
+            accounts.insert(account);
+        }
+    }
+    for rule in &mapping.taxes {
+        accounts.insert(&rule.reclaim_account);
+        if let domain::mapping::NonDeductible::Account { account } = &rule.non_deductible {
+            accounts.insert(account);
+        }
+    }
+    accounts.extend(mapping.payable_account.as_deref());
+    accounts
+}
+
+/// Every vendor a mapping names (employees' vendors, vendor parties), once each.
+fn mapping_vendors(mapping: &Mapping) -> std::collections::BTreeSet<&str> {
+    let mut vendors: std::collections::BTreeSet<&str> = mapping.employees.values().map(String::as_str).collect();
+    for rule in mapping.parties.values() {
+        if let domain::mapping::PartyRule::Vendor { vendor } = rule {
+            vendors.insert(vendor);
+        }
+    }
+    vendors
+}
+
 /// The demo tenant: a branch, the integration user, and every account,
 /// vendor and subaccount the example mapping names.
 pub fn seed_acumatica(sim: &AcumaticaSim) {
@@ -224,21 +392,7 @@ pub fn seed_acumatica(sim: &AcumaticaSim) {
         branches: vec!["HQ".into()],
     });
     let mapping = example_mapping();
-    let mut accounts: Vec<&str> = mapping.accounts.values().map(String::as_str).collect();
-    for rule in mapping.parties.values() {
-        if let domain::mapping::PartyRule::Account { account } = rule {
-            accounts.push(account);
-        }
-    }
-    for rule in &mapping.taxes {
-        accounts.push(&rule.reclaim_account);
-        if let domain::mapping::NonDeductible::Account { account } = &rule.non_deductible {
-            accounts.push(account);
-        }
-    }
-    accounts.extend(mapping.payable_account.as_deref());
-    accounts.sort_unstable();
-    accounts.dedup();
+    let accounts = mapping_accounts(&mapping);
     for account in accounts {
         let kind = match account.chars().next() {
             Some('1') => "Asset",
@@ -247,13 +401,7 @@ pub fn seed_acumatica(sim: &AcumaticaSim) {
         };
         sim.add_account(TENANT, account, &format!("Account {account}"), kind, true);
     }
-    let mut vendors: Vec<&str> = mapping.employees.values().map(String::as_str).collect();
-    for rule in mapping.parties.values() {
-        if let domain::mapping::PartyRule::Vendor { vendor } = rule {
-            vendors.push(vendor);
-        }
-    }
-    for vendor in vendors {
+    for vendor in mapping_vendors(&mapping) {
         sim.add_vendor(TENANT, vendor, &format!("Vendor {vendor}"), "Active");
     }
     for rule in mapping.dimensions.values() {
@@ -261,4 +409,117 @@ pub fn seed_acumatica(sim: &AcumaticaSim) {
             sim.add_subaccount(TENANT, value, &format!("Subaccount {value}"), true);
         }
     }
+}
+
+/// The demo IFS company 10: the IAM client, and every account, supplier
+/// and cost center the IFS example mapping names.
+pub fn seed_ifs(sim: &IfsSim) {
+    sim.add_realm(IFS_NAMESPACE);
+    sim.add_client(IFS_NAMESPACE, IFS_CLIENT.0, IFS_CLIENT.1, &[IFS_COMPANY]);
+    sim.add_company(IFS_COMPANY, "USD");
+    // Another company the client may not write to: isolation is tested against it.
+    sim.add_company("20", "EUR");
+    let mapping = example_mapping_for(ErpKind::IfsCloud);
+    let accounts = mapping_accounts(&mapping);
+    for account in accounts {
+        let kind = match account.chars().next() {
+            Some('1') => "Asset",
+            Some('2') => "Liability",
+            _ => "Cost",
+        };
+        sim.add_account(IFS_COMPANY, account, kind, false);
+    }
+    for vendor in mapping_vendors(&mapping) {
+        sim.add_supplier(vendor, &format!("Supplier {vendor}"), &[IFS_COMPANY]);
+    }
+    sim.add_code_part(IFS_COMPANY, "B", "Cost Center");
+    for rule in mapping.dimensions.values() {
+        for value in rule.values.values().chain(rule.default.as_ref()) {
+            sim.add_code_part_value(IFS_COMPANY, "B", value);
+        }
+    }
+}
+
+/// The demo Infor tenant: connection point, accounting entity, and every
+/// account, supplier and CostCenter value the Infor example mapping names.
+pub fn seed_infor(sim: &InforSim) {
+    sim.add_tenant(INFOR_TENANT);
+    let settings = domain::InforApiNames::default();
+    sim.add_connection_point(
+        INFOR_TENANT,
+        INFOR_LOGICAL_ID,
+        &[settings.supplier_invoice_document.as_str(), settings.journal_document.as_str()],
+    );
+    sim.add_accounting_entity(INFOR_TENANT, INFOR_ENTITY);
+    // The tests send more than the gateway's default 120 calls a minute.
+    sim.set_rate_limit(None);
+    let mapping = example_mapping_for(ErpKind::Infor);
+    let mut accounts = mapping_accounts(&mapping);
+    accounts.insert(INFOR_CHUNK_CLEARING);
+    for account in accounts {
+        sim.add_account(INFOR_TENANT, INFOR_ENTITY, account);
+    }
+    for vendor in mapping_vendors(&mapping) {
+        sim.add_supplier(INFOR_TENANT, INFOR_ENTITY, vendor);
+    }
+    for (name, rule) in &mapping.dimensions {
+        for value in rule.values.values().chain(rule.default.as_ref()) {
+            sim.add_dimension_value(INFOR_TENANT, INFOR_ENTITY, name, value);
+        }
+    }
+}
+
+/// What one run of the poster over the queue did.
+pub struct Consumed {
+    pub messages: usize,
+    pub outcome: erp_poster::BatchOutcome,
+}
+
+/// Feeds the work queue to the poster as the SQS event source mapping
+/// does (batches of up to ten, partial failures left on the queue) until
+/// no message is visible.
+pub async fn consume_queue(
+    stack: &TestStack,
+    poster: &erp_poster::Poster<platform::concur_grants::ConcurGrantStore>,
+    queue_url: &str,
+) -> Result<Consumed, Box<dyn std::error::Error>> {
+    let sqs = stack.sqs();
+    let mut total = Consumed { messages: 0, outcome: erp_poster::BatchOutcome::default() };
+    for _ in 0..100 {
+        let out = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await?;
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        let mut event = aws_lambda_events::sqs::SqsEvent::default();
+        for m in &messages {
+            let mut record = aws_lambda_events::sqs::SqsMessage::default();
+            record.message_id = m.message_id.clone();
+            record.receipt_handle = m.receipt_handle.clone();
+            record.body = m.body.clone();
+            for (name, value) in m.attributes.clone().unwrap_or_default() {
+                record.attributes.insert(name.as_str().to_owned(), value);
+            }
+            event.records.push(record);
+        }
+        let (response, outcome) = erp_poster::handle(poster, event).await;
+        let retry: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        for m in &messages {
+            if !retry.contains(&m.message_id.as_deref().unwrap_or_default()) {
+                sqs.delete_message().queue_url(queue_url).set_receipt_handle(m.receipt_handle.clone()).send().await?;
+            }
+        }
+        total.messages += messages.len();
+        total.outcome.done += outcome.done;
+        total.outcome.malformed += outcome.malformed;
+        total.outcome.stopped += outcome.stopped;
+        total.outcome.retry += outcome.retry;
+    }
+    Ok(total)
 }

@@ -324,3 +324,38 @@ async fn release_counts_attempts_and_keeps_the_last_error() {
     let posted = ledger.record_posted(&doc, "worker-4", "AP-9", PostingForm::ApBill, at(101)).await.unwrap();
     assert_eq!((posted.attempts, posted.last_error), (3, None));
 }
+
+#[tokio::test]
+async fn an_asynchronous_erp_accepts_parts_once_each_or_refuses_the_document() {
+    let stack = TestStack::new().await;
+    let ledger = stack.ledger(POSTER);
+    let doc = key("ION1");
+    claimed(&ledger, &doc, "worker-1", at(0)).await;
+    ledger
+        .record_posted(&doc, "worker-1", "ion:ION1-1of2:7, ion:ION1-2of2:7", PostingForm::Journal, at(1))
+        .await
+        .unwrap();
+
+    // The acknowledgements arrive later, to another worker that claims it to confirm.
+    let ClaimOutcome::AlreadyPosted(_) = ledger.claim(&doc, "inbox-1", TTL, at(400)).await.unwrap() else {
+        panic!("a POSTED document is handed out to confirm")
+    };
+    let one = ledger.record_part_accepted(&doc, "inbox-1", "ION1-1of2", at(401)).await.unwrap();
+    assert_eq!(one.accepted_parts, ["ION1-1of2"]);
+    let repeat = ledger.record_part_accepted(&doc, "inbox-1", "ION1-1of2", at(402)).await.unwrap();
+    assert_eq!(repeat.accepted_parts, ["ION1-1of2"], "a repeated acknowledgement adds nothing");
+    let both = ledger.record_part_accepted(&doc, "inbox-1", "ION1-2of2", at(403)).await.unwrap();
+    assert_eq!(both.accepted_parts, ["ION1-1of2", "ION1-2of2"]);
+    assert!(ledger.record_part_accepted(&doc, "someone-else", "ION1-3of3", at(404)).await.is_err(), "only the holder");
+
+    // Another document: the ERP refuses it; the replay sends it again (RECEIVED, not POSTED).
+    let refused = key("ION2");
+    claimed(&ledger, &refused, "worker-1", at(0)).await;
+    ledger.record_posted(&refused, "worker-1", "ion:ION2:7", PostingForm::Journal, at(1)).await.unwrap();
+    let failed = ledger.record_rejected_by_erp(&refused, "worker-1", "account 9999 unknown", at(2)).await.unwrap();
+    assert_eq!((failed.status, failed.failed_step.as_deref()), (LedgerStatus::Failed, Some("erp")));
+    assert_eq!(failed.erp_reference, None, "not in the ERP");
+    let replayed = ledger.reset_for_replay(&refused, at(3)).await.unwrap();
+    assert_eq!(replayed.status, LedgerStatus::Received, "a replay posts it again");
+    assert!(replayed.accepted_parts.is_empty());
+}

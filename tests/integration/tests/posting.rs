@@ -42,7 +42,7 @@ fn unique_items(world: &PostingWorld) -> Vec<(String, WorkItem)> {
 }
 
 fn puts(world: &PostingWorld) -> Vec<u16> {
-    world.acumatica.faults().requests().iter().filter(|r| r.method == "PUT").map(|r| r.status).collect()
+    world.acumatica().faults().requests().iter().filter(|r| r.method == "PUT").map(|r| r.status).collect()
 }
 
 /// Posts every example and compares each with EXPECTED.md, line by line.
@@ -55,7 +55,7 @@ async fn post_all_and_compare(world: &PostingWorld, flow: &FlowOptions) {
         assert!(matches!(processed, Processed::Posted { .. }), "{file}: {processed:?}");
     }
     let expected = expected_by_file();
-    let posted = erp_postings(&world.acumatica, TENANT);
+    let posted = erp_postings(world.acumatica(), TENANT);
     let mapping = example_mapping();
     let mut problems = Vec::new();
     for (file, item) in example_work_items(&world.connection, WorkSource::Poll) {
@@ -93,7 +93,7 @@ async fn every_example_posts_balanced_as_expected_bills_and_journals() {
     post_all_and_compare(&world, &flow).await;
     // Reports became bills (and debit adjustments) on the employees' and the
     // card issuer's vendors, card clearing went into journals.
-    let bills = world.acumatica.bills(TENANT);
+    let bills = world.acumatica().bills(TENANT);
     let types: BTreeSet<String> = bills.iter().map(|b| b["Type"]["value"].as_str().unwrap().to_owned()).collect();
     assert_eq!(types, BTreeSet::from(["Bill".to_owned(), "Debit Adj.".to_owned()]));
     assert!(bills.iter().any(|b| b["Vendor"]["value"] == "AMEXCORP"), "IBCP charges are billed to the card issuer");
@@ -109,7 +109,7 @@ async fn every_example_posts_as_one_journal_when_the_flow_says_so() {
     connection.flow.invoice_as = PostingForm::Journal;
     connections.replace(&connection).await.unwrap();
     post_all_and_compare(&world, &connection.flow).await;
-    assert!(world.acumatica.bills(TENANT).is_empty(), "no bills in the journal flow");
+    assert!(world.acumatica().bills(TENANT).is_empty(), "no bills in the journal flow");
 }
 
 #[tokio::test]
@@ -120,14 +120,14 @@ async fn a_crash_after_acumatica_accepted_posts_nothing_twice() {
 
     // The bill is saved, but its answer comes late: the poster is stopped
     // (its Lambda times out) before the ledger records anything.
-    world.acumatica.after_commit(1, AfterCommit::Delay { ms: 1500 });
+    world.acumatica().after_commit(1, AfterCommit::Delay { ms: 1500 });
     let mut options = test_options();
     options.claim_ttl = Duration::from_secs(1);
     let crashing = Poster::from_env(&world.stack.env_of(POSTER), &world.stack.sdk, options).await.unwrap();
     let stopped = tokio::time::timeout(Duration::from_millis(700), crashing.process_item(&item)).await;
     assert!(stopped.is_err(), "the poster was stopped mid-post");
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    assert_eq!(world.acumatica.bills(TENANT).len(), 1, "Acumatica holds the bill");
+    assert_eq!(world.acumatica().bills(TENANT).len(), 1, "Acumatica holds the bill");
     let record = world.stack.ledger(POSTER).get(&key_of(&item)).await.unwrap().unwrap();
     assert_eq!(record.status, LedgerStatus::Claimed, "the ledger never heard of it");
 
@@ -138,7 +138,7 @@ async fn a_crash_after_acumatica_accepted_posts_nothing_twice() {
         matches!(processed, Processed::Posted { ref erp_reference } if erp_reference == "Bill/Bill/000001"),
         "{processed:?}"
     );
-    assert_eq!(world.acumatica.bills(TENANT).len(), 1, "nothing posted twice");
+    assert_eq!(world.acumatica().bills(TENANT).len(), 1, "nothing posted twice");
     assert_eq!(puts(&world).len(), puts_before, "the redelivery sent no PUT");
     let record = world.stack.ledger(POSTER).get(&key_of(&item)).await.unwrap().unwrap();
     assert_eq!((record.status, record.claims), (LedgerStatus::Confirmed, 2));
@@ -162,7 +162,7 @@ async fn three_concurrent_deliveries_make_one_bill() {
         }
     }
     // 6.1.2: a bill to the employee (postage) and one to the card issuer (car rental).
-    let bills = world.acumatica.bills(TENANT);
+    let bills = world.acumatica().bills(TENANT);
     assert_eq!(bills.len(), 2, "{bills:?}");
     assert_eq!(puts(&world).len(), 2, "one PUT per ERP document");
     // A later redelivery is a duplicate.
@@ -207,7 +207,7 @@ async fn a_429_storm_posts_everything_once_later() {
     // A storm: the next 40 Acumatica calls and 12 Concur FI calls are
     // throttled, then a steady 30 % of both.
     for (faults, path, storm) in
-        [(world.acumatica.faults(), "/entity", 40), (world.concur.faults().clone(), "/financialintegration", 12)]
+        [(world.acumatica().faults(), "/entity", 40), (world.concur.faults().clone(), "/financialintegration", 12)]
     {
         for (count, fraction) in [(Some(storm), None), (None, Some(0.3))] {
             faults
@@ -224,13 +224,13 @@ async fn a_429_storm_posts_everything_once_later() {
     let poster = world.poster().await;
     let rounds = deliver_until_done(&poster, &items).await;
     assert!(rounds > 1, "the storm outlasted one delivery's retries at least once");
-    let throttled = world.acumatica.faults().requests().iter().filter(|r| r.status == 429).count();
+    let throttled = world.acumatica().faults().requests().iter().filter(|r| r.status == 429).count();
     assert!(throttled > 10, "the storm hit Acumatica ({throttled} × 429)");
 
-    let posted = erp_postings(&world.acumatica, TENANT);
+    let posted = erp_postings(world.acumatica(), TENANT);
     assert_eq!(posted.len(), items.len(), "every document posted");
     let per_key: BTreeMap<&str, usize> = posted.iter().map(|(k, p)| (k.as_str(), p.documents.len())).collect();
-    let bills = world.acumatica.bills(TENANT);
+    let bills = world.acumatica().bills(TENANT);
     let unique: BTreeSet<(String, String)> = bills
         .iter()
         .map(|b| {
@@ -257,7 +257,7 @@ async fn an_unmappable_account_stops_the_document_until_a_replay_after_the_fix()
     let failure = poster.process_item(&item).await.unwrap_err();
     assert!(!failure.is_retryable());
     assert!(failure.reason.contains("`37` is not mapped"), "{}", failure.reason);
-    assert!(world.acumatica.bills(TENANT).is_empty() && puts(&world).is_empty(), "nothing posted");
+    assert!(world.acumatica().bills(TENANT).is_empty() && puts(&world).is_empty(), "nothing posted");
 
     let ledger = world.stack.ledger(POSTER);
     let failed = ledger.list_by_status(&world.connection, LedgerStatus::Failed, 100, None).await.unwrap();
@@ -282,7 +282,7 @@ async fn an_unmappable_account_stops_the_document_until_a_replay_after_the_fix()
     let processed = poster.process_item(&item).await.unwrap();
     assert!(matches!(processed, Processed::Posted { .. }), "{processed:?}");
     assert_eq!(poster.process_item(&item).await.unwrap(), Processed::Duplicate, "a second replay posts nothing");
-    assert_eq!(world.acumatica.bills(TENANT).len(), 1);
+    assert_eq!(world.acumatica().bills(TENANT).len(), 1);
     assert_eq!(puts(&world), [200]);
     let record = ledger.get(&key_of(&item)).await.unwrap().unwrap();
     assert_eq!((record.status, record.replays), (LedgerStatus::Confirmed, 1));

@@ -157,6 +157,7 @@ fn functions_and_binaries() {
         BTreeMap::from([
             ("ErpPosterFunction", "erp-poster"),
             ("EventIntakeFunction", "event-intake"),
+            ("IonInboxFunction", "ion-inbox"),
             ("OAuthCallbackFunction", "oauth-callback"),
             ("ScheduledPollerFunction", "scheduled-poller"),
         ])
@@ -165,6 +166,7 @@ fn functions_and_binaries() {
     assert_eq!(t.functions["ScheduledPollerFunction"].events["Schedule"], "ScheduleV2");
     assert_eq!(t.functions["OAuthCallbackFunction"].events["Connect"], "HttpApi");
     assert_eq!(t.functions["EventIntakeFunction"].events["Events"], "HttpApi");
+    assert_eq!(t.functions["IonInboxFunction"].events["Ion"], "HttpApi");
     for f in t.functions.values() {
         assert_eq!(f.memory_size, Some(256));
     }
@@ -190,6 +192,7 @@ fn every_function_env_var_resolves() {
     assert_eq!(names("EventIntakeFunction"), with(&["CONCUR_WEBHOOK_PUBLIC_KEY"]));
     assert_eq!(names("ScheduledPollerFunction"), with(&["CONCUR_APP_SECRET_ID", "CONNECTION_SECRET_PREFIX"]));
     assert_eq!(names("ErpPosterFunction"), with(&["LEDGER_TABLE", "CONCUR_APP_SECRET_ID", "CONNECTION_SECRET_PREFIX"]));
+    assert_eq!(names("IonInboxFunction"), with(&["LEDGER_TABLE", "CONNECTION_SECRET_PREFIX"]));
 
     let poster = &env["ErpPosterFunction"];
     assert_eq!(poster["CONNECTIONS_TABLE"], "unit-connections");

@@ -8,6 +8,8 @@
 pub mod acumatica;
 pub mod concur;
 pub mod faults;
+pub mod ifs;
+pub mod infor;
 
 use std::net::SocketAddr;
 

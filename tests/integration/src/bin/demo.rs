@@ -28,6 +28,8 @@ use transport::{HttpClient, RetryPolicy};
 
 const COMPANY: &str = "8568a4cd-8ffc-49d6-9417-be2d69aa075f";
 const ADMIN: &str = "9bdded51-00b8-4f84-8bef-6d3afe727007";
+/// The second sandbox company, posting into IFS Cloud.
+const IFS_COMPANY_UUID: &str = "3f2b6c1e-7a4d-4e5f-9b8a-1c2d3e4f5a6b";
 
 /// `--json`: the narrative goes to stderr, stdout gets only the summary object.
 static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -248,7 +250,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
     let queue_url = stack.work_queue_url("ErpPosterFunction");
-    let consumed = consume_queue(&stack, &poster, &queue_url).await?;
+    let consumed = posting::consume_queue(&stack, &poster, &queue_url).await?;
     say!("   {} messages handled: {:?}", consumed.messages, consumed.outcome);
 
     say!("\n== 10. The failed document: listed, the mapping fixed, replayed");
@@ -257,7 +259,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     operator_cli(&stack, &["mapping", "import", id.as_str(), &mapping_path]).await;
     std::fs::remove_file(&mapping_file)?;
     operator_cli(&stack, &["documents", "replay", id.as_str(), "--failed"]).await;
-    let consumed = consume_queue(&stack, &poster, &queue_url).await?;
+    let consumed = posting::consume_queue(&stack, &poster, &queue_url).await?;
     say!("   {} message handled: {:?}", consumed.messages, consumed.outcome);
 
     say!("\n== 11. Concur re-sends the webhook of report {webhook_report}, already posted");
@@ -269,23 +271,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // document is recognised the same way.
     operator_cli(&stack, &["documents", "replay", id.as_str(), "--document", &format!("expense:{webhook_report}")])
         .await;
-    let consumed = consume_queue(&stack, &poster, &queue_url).await?;
+    let consumed = posting::consume_queue(&stack, &poster, &queue_url).await?;
     say!("   {} message handled: {:?}", consumed.messages, consumed.outcome);
 
     say!("\n== 12. Every document: Concur → Acumatica");
-    let summary = summarize(&stack, &id, &concur.sim, COMPANY).await?;
-    say!("   {:<34} {:<11} {:>10} {:<4} {:<52} {}", "Concur id", "type", "amount", "cur", "ERP reference", "status");
-    for row in &summary.rows {
-        say!(
-            "   {:<34} {:<11} {:>10} {:<4} {:<52} {}",
-            row.id,
-            row.doc_type,
-            row.amount,
-            row.currency,
-            row.erp_reference,
-            row.status
-        );
-    }
+    let summary = summarize(&stack, &id).await?;
+    print_table(&summary.rows);
     say!(
         "   Acumatica holds {} bills / debit adjustments and {} journal transactions; Concur received {} posting confirmations",
         acumatica_sim.bills(posting::TENANT).len(),
@@ -296,23 +287,170 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     say!("\n== 13. The audit trail of report {webhook_report}");
     operator_cli(&stack, &["documents", "history", id.as_str(), "expense", &webhook_report]).await;
 
+    say!("\n== 14. A second sandbox tenant on IFS Cloud, polled daily; its Concur documents stay read-only");
+    concur.sim.add_company(CompanySpec {
+        uuid: IFS_COMPANY_UUID.into(),
+        name: "Nordic Sandbox AB".into(),
+        datacenter: "us".into(),
+        marketing_name: "CTE".into(),
+    });
+    let mut ifs_fi_ids = Vec::new();
+    for path in names.iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
+        ifs_fi_ids.extend(concur.sim.load_fi_example(IFS_COMPANY_UUID, &std::fs::read_to_string(path)?)?);
+    }
+    let request_token = concur.sim.issue_request_token(IFS_COMPANY_UUID);
+    let link = [("id", IFS_COMPANY_UUID), ("requestToken", request_token.as_str()), ("userId", ADMIN)];
+    let page = oauth_callback::handle(&connector, get_request(&link)).await;
+    say!("   Quick Connect of {IFS_COMPANY_UUID} → HTTP {} — {}", page.status_code, title(&page));
+    let ifs_connection = store
+        .find_by_company(&CompanyUuid::parse(IFS_COMPANY_UUID)?)
+        .await?
+        .ok_or("the second connect created no connection")?;
+    let ifs_id = ifs_connection.connection_id.clone();
+    let ifs_sim = simulators::ifs::IfsSim::new();
+    posting::seed_ifs(&ifs_sim);
+    let ifs = ifs_sim.clone().start().await;
+    let ifs_credentials = std::env::temp_dir().join(format!("demo-ifs-{}.json", std::process::id()));
+    std::fs::write(
+        &ifs_credentials,
+        serde_json::json!({ "client_id": posting::IFS_CLIENT.0, "client_secret": posting::IFS_CLIENT.1 }).to_string(),
+    )?;
+    let ifs_url = ifs.base_url();
+    let ifs_credentials_path = ifs_credentials.display().to_string();
+    operator_cli(
+        &stack,
+        &[
+            "connections",
+            "update",
+            ifs_id.as_str(),
+            "--erp",
+            "ifs_cloud",
+            "--erp-url",
+            &ifs_url,
+            "--namespace",
+            posting::IFS_NAMESPACE,
+            "--ifs-company",
+            posting::IFS_COMPANY,
+            "--erp-credentials-file",
+            &ifs_credentials_path,
+            "--schedule",
+            "daily 06:00",
+            "--confirm-postings",
+            "false",
+        ],
+    )
+    .await;
+    std::fs::remove_file(&ifs_credentials)?;
+    let ifs_mapping_file = std::env::temp_dir().join(format!("demo-mapping-ifs-{}.yaml", std::process::id()));
+    std::fs::write(&ifs_mapping_file, posting::example_mapping_text_for(domain::ErpKind::IfsCloud))?;
+    operator_cli(&stack, &["mapping", "import", ifs_id.as_str(), &ifs_mapping_file.display().to_string()]).await;
+    std::fs::remove_file(&ifs_mapping_file)?;
+    operator_cli(&stack, &["connections", "test", ifs_id.as_str()]).await;
+    // The schedule's next 06:00 UTC: the demo moves the clock there instead of waiting.
+    let now = time::OffsetDateTime::now_utc();
+    let six = now.replace_time(time::macros::time!(06:00));
+    let next_six = if six > now { six } else { six + time::Duration::days(1) };
+    let report =
+        scheduled_poller::handle(&poller, next_six, std::time::Instant::now() + Duration::from_secs(60)).await?;
+    let stamp = next_six.format(&time::format_description::well_known::Rfc3339)?;
+    say!("   scheduler tick at {stamp} (the daily run): due {:?}", report.due);
+    for poll in &report.polls {
+        say!("   polled {}: {:?}, {} READY read, {} queued", poll.connection_id, poll.outcome, poll.read, poll.queued);
+    }
+    let consumed = posting::consume_queue(&stack, &poster, &queue_url).await?;
+    say!("   erp-poster: {} messages handled: {:?}", consumed.messages, consumed.outcome);
+    let ifs_summary = summarize(&stack, &ifs_id).await?;
+    print_table(&ifs_summary.rows);
+    ifs_fi_ids.sort();
+    ifs_fi_ids.dedup();
+    let still_ready = ifs_fi_ids
+        .iter()
+        .filter(|fi| concur.sim.document_status(IFS_COMPANY_UUID, fi) == Some(simulators::concur::DocStatus::Ready))
+        .count();
+    say!(
+        "   IFS company {} holds {} supplier invoices and {} vouchers (company 20: {}); in Concur {still_ready} of {} documents are still READY: nothing was acknowledged or confirmed",
+        posting::IFS_COMPANY,
+        ifs_sim.invoices(posting::IFS_COMPANY).len(),
+        ifs_sim.vouchers(posting::IFS_COMPANY).len(),
+        ifs_sim.invoices("20").len() + ifs_sim.vouchers("20").len(),
+        ifs_fi_ids.len()
+    );
+    let unguarded = ifs_sim
+        .writes()
+        .iter()
+        .filter(|w| {
+            (w.method == "PATCH" || w.method == "DELETE")
+                && (w.if_match.is_none() || (!w.was_current && w.status != 412))
+        })
+        .count();
+    say!("   PATCH/DELETE calls without the current ETag: {unguarded}");
+    say!(
+        "   The next daily run finds the same READY documents again (Concur is not written to); the ledger stops them:"
+    );
+    let report = scheduled_poller::handle(
+        &poller,
+        next_six + time::Duration::days(1),
+        std::time::Instant::now() + Duration::from_secs(60),
+    )
+    .await?;
+    for poll in report.polls.iter().filter(|p| p.connection_id == ifs_id.as_str()) {
+        say!("   polled {}: {:?}, {} READY read, {} queued", poll.connection_id, poll.outcome, poll.read, poll.queued);
+    }
+    let consumed = posting::consume_queue(&stack, &poster, &queue_url).await?;
+    say!("   erp-poster: {} messages handled: {:?}", consumed.messages, consumed.outcome);
+    let ifs_summary = summarize(&stack, &ifs_id).await?;
+
+    let tenant = |connection: &domain::ConnectionId,
+                  erp: &str,
+                  summary: &Summary,
+                  erp_documents: usize,
+                  confirmations: usize| {
+        serde_json::json!({
+            "connection": connection.as_str(),
+            "erp": erp,
+            "documents": summary.rows.len(),
+            "posted": summary.posted(),
+            "failed": summary.failed(),
+            "duplicates_prevented": summary.duplicates_prevented,
+            "erp_documents": erp_documents,
+            "confirmations_sent": confirmations,
+            "rows": summary.rows.iter().map(|r| serde_json::json!({
+                "id": r.id, "type": r.doc_type, "amount": r.amount, "currency": r.currency,
+                "erp_reference": r.erp_reference, "status": r.status,
+            })).collect::<Vec<_>>(),
+        })
+    };
+    let tenants = [
+        tenant(
+            &id,
+            "acumatica",
+            &summary,
+            acumatica_sim.bills(posting::TENANT).len() + acumatica_sim.journal_transactions(posting::TENANT).len(),
+            concur.sim.posting_confirmations(COMPANY).len(),
+        ),
+        tenant(
+            &ifs_id,
+            "ifs_cloud",
+            &ifs_summary,
+            ifs_sim.invoices(posting::IFS_COMPANY).len() + ifs_sim.vouchers(posting::IFS_COMPANY).len(),
+            concur.sim.posting_confirmations(IFS_COMPANY_UUID).len(),
+        ),
+    ];
+    let total = |field: &str| tenants.iter().map(|t| t[field].as_u64().unwrap_or(0)).sum::<u64>();
     let json = serde_json::json!({
-        "documents": summary.rows.len(),
-        "posted": summary.rows.iter().filter(|r| r.status == "CONFIRMED" || r.status == "POSTED").count(),
-        "failed": summary.rows.iter().filter(|r| r.status == "FAILED").count(),
-        "duplicates_prevented": summary.duplicates_prevented,
-        "erp_documents": acumatica_sim.bills(posting::TENANT).len() + acumatica_sim.journal_transactions(posting::TENANT).len(),
-        "confirmations_sent": concur.sim.posting_confirmations(COMPANY).len(),
-        "rows": summary.rows.iter().map(|r| serde_json::json!({
-            "id": r.id, "type": r.doc_type, "amount": r.amount, "currency": r.currency,
-            "erp_reference": r.erp_reference, "status": r.status,
-        })).collect::<Vec<_>>(),
+        "documents": total("documents"),
+        "posted": total("posted"),
+        "failed": total("failed"),
+        "duplicates_prevented": total("duplicates_prevented"),
+        "erp_documents": total("erp_documents"),
+        "confirmations_sent": total("confirmations_sent"),
+        "tenants": tenants,
     });
     if json_mode() {
-        say!("{}", serde_json::to_string_pretty(&json)?);
+        println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         say!(
-            "\nDone: {} documents, {} posted, {} failed, {} duplicates prevented.",
+            "\nDone: {} documents in two tenants, {} posted, {} failed, {} duplicates prevented.",
             json["documents"],
             json["posted"],
             json["failed"],
@@ -320,61 +458,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     Ok(())
-}
-
-/// What one run of the poster over the queue did.
-struct Consumed {
-    messages: usize,
-    outcome: erp_poster::BatchOutcome,
-}
-
-/// Feeds the work queue to the poster as the SQS event source mapping
-/// does (batches of up to ten, partial failures left on the queue) until
-/// no message is visible.
-async fn consume_queue(
-    stack: &TestStack,
-    poster: &erp_poster::Poster<platform::concur_grants::ConcurGrantStore>,
-    queue_url: &str,
-) -> Result<Consumed, Box<dyn std::error::Error>> {
-    let sqs = stack.sqs();
-    let mut total = Consumed { messages: 0, outcome: erp_poster::BatchOutcome::default() };
-    for _ in 0..100 {
-        let out = sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
-            .send()
-            .await?;
-        let messages = out.messages.unwrap_or_default();
-        if messages.is_empty() {
-            break;
-        }
-        let mut event = aws_lambda_events::sqs::SqsEvent::default();
-        for m in &messages {
-            let mut record = aws_lambda_events::sqs::SqsMessage::default();
-            record.message_id = m.message_id.clone();
-            record.receipt_handle = m.receipt_handle.clone();
-            record.body = m.body.clone();
-            for (name, value) in m.attributes.clone().unwrap_or_default() {
-                record.attributes.insert(name.as_str().to_owned(), value);
-            }
-            event.records.push(record);
-        }
-        let (response, outcome) = erp_poster::handle(poster, event).await;
-        let retry: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
-        for m in &messages {
-            if !retry.contains(&m.message_id.as_deref().unwrap_or_default()) {
-                sqs.delete_message().queue_url(queue_url).set_receipt_handle(m.receipt_handle.clone()).send().await?;
-            }
-        }
-        total.messages += messages.len();
-        total.outcome.done += outcome.done;
-        total.outcome.malformed += outcome.malformed;
-        total.outcome.stopped += outcome.stopped;
-        total.outcome.retry += outcome.retry;
-    }
-    Ok(total)
 }
 
 struct Row {
@@ -391,15 +474,35 @@ struct Summary {
     duplicates_prevented: usize,
 }
 
+impl Summary {
+    fn posted(&self) -> usize {
+        self.rows.iter().filter(|r| r.status == "CONFIRMED" || r.status == "POSTED").count()
+    }
+
+    fn failed(&self) -> usize {
+        self.rows.iter().filter(|r| r.status == "FAILED").count()
+    }
+}
+
+/// One row per document: Concur id, type, amount, currency, ERP reference, status.
+fn print_table(rows: &[Row]) {
+    say!("   {:<34} {:<11} {:>10} {:<4} {:<52} {}", "Concur id", "type", "amount", "cur", "ERP reference", "status");
+    for row in rows {
+        say!(
+            "   {:<34} {:<11} {:>10} {:<4} {:<52} {}",
+            row.id,
+            row.doc_type,
+            row.amount,
+            row.currency,
+            row.erp_reference,
+            row.status
+        );
+    }
+}
+
 /// One row per document the ledger knows, with its amount from the FI
 /// document, and the duplicates the audit trail recorded.
-async fn summarize(
-    stack: &TestStack,
-    id: &domain::ConnectionId,
-    concur: &ConcurSim,
-    company: &str,
-) -> Result<Summary, Box<dyn std::error::Error>> {
-    let _ = (concur, company);
+async fn summarize(stack: &TestStack, id: &domain::ConnectionId) -> Result<Summary, Box<dyn std::error::Error>> {
     let amounts: std::collections::BTreeMap<String, (String, String)> = posting::example_files()
         .iter()
         .filter_map(|file| {

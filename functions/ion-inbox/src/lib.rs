@@ -1,0 +1,323 @@
+//! ion-inbox: the IMS application endpoint Infor ION calls with the ERP's
+//! verdicts on what erp-poster sent (`Acknowledge<Noun>`, `ConfirmBOD`),
+//! `ANY /ion/{connection}/{…}` behind the HTTP API.
+//!
+//! ION's 2xx to a posted BOD only means "accepted for routing"; the ERP's
+//! verdict arrives here later. The inbox does no posting and holds no
+//! Concur access: it authenticates the call, reads the verdict, finds the
+//! document in the ledger and queues an `erp_outcome` message in that
+//! document's FIFO group, where erp-poster confirms the document to Concur
+//! (every part accepted) or stops it (refused).
+//!
+//! Checks, in order: body size (413) → connection known and on Infor (404)
+//! → `Authorization: Bearer <token>` equal to the connection's
+//! `…/connections/<id>/ion-inbox` secret (401; [DEFAULT]: the reference does
+//! not say how ION authenticates to an application endpoint, so the token is
+//! configured on ION's side of the connection point) → route → multipart
+//! parts `ParameterRequest` + `MessagePayload` (400) → the verdict XML (400)
+//! → the document in the ledger (a verdict for an unknown document is
+//! audited and answered 200: ION must not resend it forever) → queue (200,
+//! or 503 when AWS fails, which ION retries).
+
+use std::io::Read;
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use domain::{ConcurDocumentId, ConnectionId, DocumentType, ErpKind, ErpOutcome};
+use platform::audit::AuditLog;
+use platform::connections::ConnectionStore;
+use platform::http_api::{raw_body, response};
+use platform::ledger::{LedgerKey, LedgerStore};
+use platform::queue::WorkQueue;
+use platform::secrets::SecretStore;
+use platform::{ConfigError, Env, StoreError};
+use serde::Deserialize;
+
+/// Verdict messages are a few KB; anything near this is not one.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The function's name in audit events.
+pub const FUNCTION: &str = "ion-inbox";
+
+/// What the handler needs, built once per container.
+pub struct Inbox {
+    pub connections: ConnectionStore,
+    pub ledger: LedgerStore,
+    pub queue: WorkQueue,
+    pub audit: AuditLog,
+    pub secrets: SecretStore,
+    /// `<stack>/connections/`: the inbox token is `<prefix><id>/ion-inbox`.
+    pub secret_prefix: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl Inbox {
+    pub fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, SetupError> {
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        Ok(Self {
+            connections: ConnectionStore::new(dynamodb.clone(), env.required("CONNECTIONS_TABLE")?),
+            ledger: LedgerStore::new(dynamodb.clone(), env.required("LEDGER_TABLE")?),
+            queue: WorkQueue::new(aws_sdk_sqs::Client::new(sdk), env.required("WORK_QUEUE_URL")?),
+            audit: AuditLog::new(
+                dynamodb,
+                env.required("AUDIT_TABLE")?,
+                env.parsed("AUDIT_RETENTION_DAYS", 400_i64)?,
+                FUNCTION,
+            ),
+            secrets: SecretStore::new(aws_sdk_secretsmanager::Client::new(sdk), std::time::Duration::from_secs(300)),
+            secret_prefix: env.required("CONNECTION_SECRET_PREFIX")?,
+        })
+    }
+}
+
+/// The per-connection secret ION presents.
+#[derive(Deserialize)]
+struct InboxSecret {
+    token: String,
+}
+
+/// `ParameterRequest` of an IMS multipart message (only what we read).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ParameterRequest {
+    #[serde(default)]
+    document_name: Option<String>,
+    #[serde(default)]
+    message_id: Option<String>,
+    #[serde(default)]
+    encoding: Option<String>,
+}
+
+fn answer(status: u16, message: &str) -> ApiGatewayV2httpResponse {
+    response(status, "application/json", serde_json::json!({ "message": message }).to_string())
+}
+
+/// Handles one call from ION.
+pub async fn handle(inbox: &Inbox, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+    let body = match raw_body(&request) {
+        Ok(body) if body.len() > MAX_BODY_BYTES => return answer(413, "the message is larger than a verdict can be"),
+        Ok(body) => body,
+        Err(reason) => return answer(400, reason),
+    };
+    let path = request.raw_path.as_deref().unwrap_or_default();
+    let Some((connection_text, action)) = path.strip_prefix("/ion/").and_then(|rest| rest.split_once('/')) else {
+        return answer(404, "unknown path: ION calls /ion/<connection>/v3/multipartMessage");
+    };
+    let Ok(connection_id) = ConnectionId::parse(connection_text) else {
+        return answer(404, "unknown connection");
+    };
+    let connection = match inbox.connections.get(&connection_id).await {
+        Ok(Some(connection)) if connection.erp.as_ref().is_some_and(|e| e.kind() == ErpKind::Infor) => connection,
+        Ok(_) => return answer(404, "unknown connection"),
+        Err(e) => return unavailable(&e),
+    };
+    match authorized(inbox, &connection_id, &request).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(connection = %connection_id, "ION call refused: missing or wrong inbox token");
+            return answer(401, "missing or wrong bearer token");
+        }
+        Err(e) => return unavailable(&e),
+    }
+    let method = request.request_context.http.method.as_str();
+    match (method, action) {
+        ("GET", "ping") => return answer(200, "ok"),
+        // [DEFAULT] the IMS protocol this endpoint speaks.
+        ("GET", "protocol") => return response(200, "application/json", r#"{"protocol":"v3"}"#.to_owned()),
+        ("POST", "v3/multipartMessage" | "v2/multipartMessage") => {}
+        _ => return answer(404, "unknown IMS operation"),
+    }
+    let content_type = request.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let (parameters, payload) = match read_multipart(content_type, body).await {
+        Ok(parts) => parts,
+        Err(reason) => return refuse(inbox, &connection_id, &reason).await,
+    };
+    let xml = match decode_payload(&parameters, payload) {
+        Ok(xml) => xml,
+        Err(reason) => return refuse(inbox, &connection_id, &reason).await,
+    };
+    let verdict = match erp::infor::parse_outcome(&xml) {
+        Ok(verdict) => verdict,
+        Err(e) => return refuse(inbox, &connection_id, &format!("the verdict cannot be read: {e}")).await,
+    };
+    let received_at = time::OffsetDateTime::now_utc();
+    let Some(business_id) = business_id_of(&verdict.document_id) else {
+        let reason = format!("the verdict names document `{}`, which is not one of ours", cut(&verdict.document_id));
+        return unknown_document(inbox, &connection_id, &reason).await;
+    };
+    let document_type = match find_document(inbox, &connection_id, &business_id).await {
+        Ok(Some(document_type)) => document_type,
+        Ok(None) => {
+            let reason =
+                format!("the verdict names document `{}`, which the ledger does not know", cut(business_id.as_str()));
+            return unknown_document(inbox, &connection_id, &reason).await;
+        }
+        Err(e) => return unavailable(&e),
+    };
+    let outcome = ErpOutcome {
+        v: 1,
+        kind: ErpOutcome::KIND.to_owned(),
+        connection_id: connection_id.clone(),
+        document_type,
+        document_id: business_id,
+        part: verdict.document_id.clone(),
+        parts: erp::infor::parse_document_id(&verdict.document_id)
+            .map_or(1, |p| u32::try_from(p.parts).unwrap_or(u32::MAX)),
+        accepted: verdict.accepted,
+        erp_id: verdict.erp_id.clone(),
+        message: verdict.message.as_deref().map(cut),
+        answers: cut(&verdict.bod_id),
+        received_at: received_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+    };
+    let (owner, level) = match inbox.connections.slot_owner(&connection).await {
+        Ok(slot) => slot,
+        Err(e) => return unavailable(&e),
+    };
+    if let Err(e) = inbox.queue.send_outcome(&outcome, &owner, level).await {
+        return unavailable(&e);
+    }
+    let detail = format!(
+        "{} {} for {} ({}) queued{}",
+        parameters.document_name.as_deref().unwrap_or("verdict"),
+        if verdict.accepted { "accepted" } else { "refused" },
+        outcome.part,
+        outcome.answers,
+        parameters.message_id.as_deref().map(|m| format!("; ION message {}", cut(m))).unwrap_or_default()
+    );
+    record(inbox, connection_id.as_str(), &outcome.document_key(), "erp verdict received", "ok", detail).await;
+    answer(200, "queued")
+}
+
+/// The bearer token matches the connection's inbox secret (compared in
+/// constant time). No secret stored: nobody is authorized.
+async fn authorized(
+    inbox: &Inbox,
+    connection: &ConnectionId,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<bool, StoreError> {
+    let presented = request
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .unwrap_or_default();
+    if presented.is_empty() {
+        return Ok(false);
+    }
+    let secret: Option<InboxSecret> =
+        inbox.secrets.get_json(&format!("{}{connection}/ion-inbox", inbox.secret_prefix)).await?;
+    Ok(secret.is_some_and(|s| {
+        !s.token.is_empty() && subtle::ConstantTimeEq::ct_eq(s.token.as_bytes(), presented.as_bytes()).into()
+    }))
+}
+
+/// The two parts of an IMS multipart message.
+async fn read_multipart(content_type: &str, body: Vec<u8>) -> Result<(ParameterRequest, Vec<u8>), String> {
+    let boundary = multer::parse_boundary(content_type)
+        .map_err(|_| "the body must be multipart/form-data with a boundary".to_owned())?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(bytes::Bytes::from(body)) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let (mut parameters, mut payload) = (None, None);
+    while let Some(field) = multipart.next_field().await.map_err(|e| format!("the multipart body is malformed: {e}"))? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let data = field.bytes().await.map_err(|e| format!("part {name} cannot be read: {e}"))?;
+        match name.as_str() {
+            "ParameterRequest" => {
+                parameters = Some(
+                    serde_json::from_slice::<ParameterRequest>(&data)
+                        .map_err(|e| format!("ParameterRequest is not the expected JSON: {e}"))?,
+                );
+            }
+            "MessagePayload" => payload = Some(data.to_vec()),
+            _ => {}
+        }
+    }
+    match (parameters, payload) {
+        (Some(p), Some(m)) => Ok((p, m)),
+        _ => Err("the message needs the parts ParameterRequest and MessagePayload".to_owned()),
+    }
+}
+
+/// The payload as text, inflated when ION deflated it (bounded).
+fn decode_payload(parameters: &ParameterRequest, payload: Vec<u8>) -> Result<String, String> {
+    let bytes = match parameters.encoding.as_deref().map(str::to_ascii_uppercase).as_deref() {
+        None | Some("NONE") => payload,
+        Some("DEFLATE") => {
+            let mut inflated = Vec::new();
+            flate2::read::ZlibDecoder::new(payload.as_slice())
+                .take(MAX_BODY_BYTES as u64 * 4)
+                .read_to_end(&mut inflated)
+                .map_err(|e| format!("the DEFLATE payload cannot be inflated: {e}"))?;
+            inflated
+        }
+        Some(other) => return Err(format!("encoding `{}` is not NONE or DEFLATE", cut(other))),
+    };
+    String::from_utf8(bytes).map_err(|_| "the payload is not UTF-8 text".to_owned())
+}
+
+/// The Concur business id a BOD's DocumentID names (the Infor adapter's
+/// `<key>[.<supplier>][-<i>of<n>]`).
+pub fn business_id_of(document_id: &str) -> Option<ConcurDocumentId> {
+    let parts = erp::infor::parse_document_id(document_id)?;
+    ConcurDocumentId::parse(&parts.key).ok()
+}
+
+/// The type of the ledger's document with this business id, if any.
+async fn find_document(
+    inbox: &Inbox,
+    connection: &ConnectionId,
+    business_id: &ConcurDocumentId,
+) -> Result<Option<DocumentType>, StoreError> {
+    for document_type in DocumentType::ALL {
+        let key = LedgerKey::new(connection.clone(), document_type, business_id.clone());
+        if inbox.ledger.get(&key).await?.is_some() {
+            return Ok(Some(document_type));
+        }
+    }
+    Ok(None)
+}
+
+async fn refuse(inbox: &Inbox, connection: &ConnectionId, reason: &str) -> ApiGatewayV2httpResponse {
+    record(inbox, connection.as_str(), "ion-inbox", "erp verdict received", "failed", reason.to_owned()).await;
+    answer(400, reason)
+}
+
+async fn unknown_document(inbox: &Inbox, connection: &ConnectionId, reason: &str) -> ApiGatewayV2httpResponse {
+    record(inbox, connection.as_str(), "ion-inbox", "erp verdict received", "skipped", reason.to_owned()).await;
+    answer(200, reason)
+}
+
+fn unavailable(e: &StoreError) -> ApiGatewayV2httpResponse {
+    tracing::error!(error = %e, "ion-inbox cannot reach its stores");
+    answer(503, "temporarily unavailable; send the message again")
+}
+
+async fn record(inbox: &Inbox, connection: &str, subject: &str, step: &str, outcome: &str, detail: String) {
+    let mut event = inbox.audit.event(connection, subject, step, outcome);
+    event.detail = Some(detail);
+    if let Err(e) = inbox.audit.record(&event).await {
+        tracing::warn!(error = %e, "audit event not recorded");
+    }
+}
+
+/// Text from ION, bounded before it reaches a log, the audit or the queue.
+fn cut(text: &str) -> String {
+    text.chars().take(300).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn document_ids_name_the_concur_document() {
+        assert_eq!(business_id_of("0C45F960C3064ED88C39-2of3").unwrap().as_str(), "0C45F960C3064ED88C39");
+        assert_eq!(business_id_of("0C45F960C3064ED88C39.EMPUIEXP").unwrap().as_str(), "0C45F960C3064ED88C39");
+        assert_eq!(business_id_of("0C45F960C3064ED88C39.AMEX-1of2").unwrap().as_str(), "0C45F960C3064ED88C39");
+        assert!(business_id_of("").is_none());
+    }
+}

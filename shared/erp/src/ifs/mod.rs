@@ -1,0 +1,914 @@
+//! IFS Cloud's OData projections (reference `ifs-cloud.md`): IAM sign-in,
+//! supplier invoices and GL vouchers created exactly once ([`posting`]),
+//! purchase orders, and the reference reads mapping validation needs.
+//!
+//! Every projection, entity-set and navigation name, the voucher type, the
+//! user group and the cost-center code part come from the connection's
+//! [`IfsApiNames`] (the reference marks most finance names [DEFAULT]; each
+//! tenant's API Explorer is the truth). The design decisions:
+//!
+//! 1. **Auth.** The client-credentials grant at
+//!    `{base}/auth/realms/{namespace}/protocol/openid-connect/token` with
+//!    `scope=openid microprofile-jwt` (§2). The access token is cached and
+//!    renewed when less than 30 s remain (IFS tokens may live only 180 s);
+//!    no refresh token is kept (§2 [DEFAULT]: with client credentials a new
+//!    grant is as good and leaves no state). A 401 on an API call drops the
+//!    token, gets a new one and retries once. `invalid_client` /
+//!    `unauthorized_client` need new credentials (needs-reauth). Retries are
+//!    the shared [`transport::HttpClient`]'s: 429 (honouring `Retry-After`)
+//!    and 5xx with full jitter, the latter only for reads; writes are
+//!    `Idempotency::Unsafe`, so the transport resends them only when they
+//!    certainly were not processed (429, connection refused).
+//! 2. **One company.** A client is built for the settings' company and has
+//!    no way to name another: filters, keys and create bodies are all made
+//!    by one private type (`odata::Company`) that puts `Company eq '<c>'`
+//!    first in every `$filter` and `Company` into every key and body; a
+//!    record read back with another `Company` is refused as malformed. The
+//!    public documents ([`IfsInvoice`], [`IfsVoucher`], [`IfsPurchaseOrder`])
+//!    have no company field. Two IFS facts bend the rule: suppliers are
+//!    environment-wide master data (read without a company filter, flagged
+//!    with whether they have invoice data in the company), and a purchase
+//!    order is keyed by `OrderNo` alone (its lookup filters by company, its
+//!    body carries it, and the GET before any PATCH/DELETE refuses an order
+//!    of another company).
+//! 3. **OData.** Keys quoted (`'` doubled), numbers bare, then URL-encoded;
+//!    errors read from `{"error":{"code","message","details","innererror"}}`.
+//!    `MI_MODIFIED_ERROR` (500 or 503) and other 5xx are retried for reads;
+//!    a write with such an answer is looked up (or re-read) before it is sent
+//!    again. 400 (`DATABASE_ERROR`) and 409 are permanent with IFS's
+//!    message; 403 names the projection whose permission set to grant; 404
+//!    on an entity set names the projection/set and the `api` setting to
+//!    fix. Collections follow `@odata.nextLink` (same origin only: the link
+//!    gets the bearer token). Bodies are built from our fields only, never
+//!    from a record read back, so `@odata.*`, `luname`, `keyref` and `Obj*`
+//!    are never sent.
+//! 4. **ETags.** Every PATCH and DELETE is preceded by a GET of the record
+//!    and carries its `@odata.etag` in `If-Match` (never `*`, never none); a
+//!    412 re-reads and retries once.
+//! 5. **Supplier invoices** (bills; debit adjustments as credit notes with
+//!    negated amounts): looked up by `Company`, `Identity`, `InvoiceNo` (=
+//!    the Concur key); created as header (`OurReference` =
+//!    `Concur <key> (incomplete)`), one POST per posting row, then a PATCH of
+//!    `OurReference` to `Concur <key>`, the completeness marker. An invoice
+//!    found still marked incomplete (a crash mid-way) is deleted and created
+//!    again, and is never reported as posted; a row refused for good deletes
+//!    the header before the error is returned. A header POST whose outcome is
+//!    unknown (timeout, 5xx) is never resent before a new lookup; a row POST
+//!    whose outcome is unknown deletes the header and starts over.
+//! 6. **Vouchers** (journals), the same way with the header `Text`
+//!    `Concur <key> (incomplete) <description>` → `Concur <key> <description>`,
+//!    looked up with `startswith(Text,'Concur <key> ')` and the key checked
+//!    exactly client-side. Rows carry the amount once, in
+//!    `CurrencyDebitAmount` or `CurrencyCreditAmount`, and the same amount
+//!    as `DebitAmount`/`CreditAmount` ([DEFAULT] rate 1: the connector has
+//!    no exchange rate; IFS recalculates per the company's rate types).
+//!    `AccountingYear` is the voucher date's calendar year [DEFAULT]. An
+//!    unbalanced journal is refused before any request.
+//! 7. **References**: `<invoice_set>/<Company>/<InvoiceId>` and
+//!    `<voucher_set>/<Company>/<AccountingYear>/<VoucherType>/<VoucherNo>`.
+//! 8. **Reference reads** ([`IfsClient::suppliers`], [`IfsClient::accounts`],
+//!    [`IfsClient::code_part_values`]) page through `@odata.nextLink`;
+//!    [`ErpAdapter::check`] is a token plus a one-row read of the company's
+//!    GL accounts.
+//! 9. **Purchase orders** ([`IfsClient::create_purchase_order`]): exactly
+//!    once by `Cf_Concur_Po`, with the marker `Cf_Concur_Status`
+//!    `incomplete` → `complete`.
+//! 10. **Money** is [`rust_decimal::Decimal`] end to end and travels as
+//!     JSON numbers carrying the decimal's exact text (serde_json's
+//!     `arbitrary_precision`), as in the reference's examples; IFS parses
+//!     `Edm.Decimal` from that text without a binary float in between, so
+//!     `IEEE754Compatible=true` (strings) is not needed; the adapter reads
+//!     no amounts back.
+
+mod documents;
+mod error;
+mod odata;
+mod posting;
+mod purchase_order;
+mod reference;
+
+use std::time::{Duration, Instant};
+
+use domain::{ErpDocument, ErpDocumentKind, Failure, IfsApiNames, IfsCloudSettings, Secret};
+use serde::Deserialize;
+use serde_json::Value;
+use transport::{HttpClient, Idempotency, TransportError};
+
+pub use documents::{
+    CODE_PARTS, Completeness, INCOMPLETE, IfsInvoice, IfsVoucher, InvoiceKind, KEY_PREFIX, PostingRow,
+    VOUCHER_TEXT_MAX, code_parts, invoice_completeness, invoice_marker, voucher_completeness, voucher_text,
+};
+pub use error::IfsError;
+pub use purchase_order::{IfsPurchaseOrder, IfsPurchaseOrderLine, PO_ORDER_NO_PREFIX};
+pub use reference::{IfsAccount, IfsCodePartValue, IfsSupplier};
+
+use self::odata::{Company, Key, ODataError, bounded, query};
+use crate::{ErpAdapter, ErpReference};
+
+const SERVICE: &str = "ifs";
+const SCOPE: &str = "openid microprofile-jwt";
+/// Renew this long before the token expires (at most half its lifetime).
+const RENEW_MARGIN: Duration = Duration::from_secs(30);
+/// Longest token lifetime believed (guards the clock arithmetic).
+const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// Used when a token answer omits `expires_in` (the reference's sample value).
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(180);
+/// Longest IFS text kept in a message.
+const MESSAGE_LIMIT: usize = 300;
+
+/// The connection's ERP secret for IFS Cloud (keys listed in
+/// [`crate::credentials::CredentialKeys`]): an IAM client with a service account.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IfsCredentials {
+    pub client_id: String,
+    pub client_secret: Secret,
+}
+
+struct CachedToken {
+    value: Secret,
+    renew_at: Instant,
+}
+
+/// The entity sets the connector uses, with the settings that name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Set {
+    Invoice,
+    Voucher,
+    Supplier,
+    Account,
+    CodePartValue,
+    PurchaseOrder,
+}
+
+impl Set {
+    fn projection(self, api: &IfsApiNames) -> &str {
+        match self {
+            Set::Invoice => &api.invoice_projection,
+            Set::Voucher => &api.voucher_projection,
+            Set::Supplier => &api.supplier_projection,
+            Set::Account => &api.account_projection,
+            Set::CodePartValue => &api.code_part_projection,
+            Set::PurchaseOrder => &api.purchase_order_projection,
+        }
+    }
+
+    fn name(self, api: &IfsApiNames) -> &str {
+        match self {
+            Set::Invoice => &api.invoice_set,
+            Set::Voucher => &api.voucher_set,
+            Set::Supplier => &api.supplier_set,
+            Set::Account => &api.account_set,
+            Set::CodePartValue => &api.code_part_value_set,
+            Set::PurchaseOrder => &api.purchase_order_set,
+        }
+    }
+
+    /// The navigation to the set's rows, if the connector creates rows.
+    fn rows(self, api: &IfsApiNames) -> Option<&str> {
+        match self {
+            Set::Invoice => Some(&api.invoice_postings),
+            Set::Voucher => Some(&api.voucher_rows),
+            Set::PurchaseOrder => Some(&api.purchase_order_lines),
+            _ => None,
+        }
+    }
+
+    /// The settings fields naming projection, set and rows.
+    fn settings(self) -> (&'static str, &'static str, Option<&'static str>) {
+        match self {
+            Set::Invoice => ("api.invoice_projection", "api.invoice_set", Some("api.invoice_postings")),
+            Set::Voucher => ("api.voucher_projection", "api.voucher_set", Some("api.voucher_rows")),
+            Set::Supplier => ("api.supplier_projection", "api.supplier_set", None),
+            Set::Account => ("api.account_projection", "api.account_set", None),
+            Set::CodePartValue => ("api.code_part_projection", "api.code_part_value_set", None),
+            Set::PurchaseOrder => {
+                ("api.purchase_order_projection", "api.purchase_order_set", Some("api.purchase_order_lines"))
+            }
+        }
+    }
+
+    /// What the set holds, for messages.
+    fn what(self) -> &'static str {
+        match self {
+            Set::Invoice => "supplier invoices",
+            Set::Voucher => "GL vouchers",
+            Set::Supplier => "suppliers",
+            Set::Account => "GL accounts",
+            Set::CodePartValue => "code part values",
+            Set::PurchaseOrder => "purchase orders",
+        }
+    }
+
+    /// Whether records at `target` carry `Company` (suppliers are global in
+    /// IFS, §5a; purchase order lines are keyed by their order alone).
+    fn company_scoped(self, target: Target) -> bool {
+        match self {
+            Set::Supplier => false,
+            Set::PurchaseOrder => target != Target::Rows,
+            _ => true,
+        }
+    }
+}
+
+/// Which URL of a set a call went to (for 404 messages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    Set,
+    Entity,
+    Rows,
+}
+
+/// A record read by key, with the ETag to update or delete it.
+pub(crate) struct Entity {
+    pub(crate) etag: String,
+    pub(crate) record: Value,
+}
+
+/// The answer to a create.
+pub(crate) enum Sent {
+    Created(Value),
+    /// Timeout, 5xx (incl. `MI_MODIFIED_ERROR`), throttling that outlasted
+    /// the retries: it may or may not have committed.
+    Unknown(IfsError),
+}
+
+/// One IFS Cloud environment's projections, for one company, signed in as
+/// an IAM client's service account.
+pub struct IfsClient {
+    http: HttpClient,
+    settings: IfsCloudSettings,
+    credentials: IfsCredentials,
+    company: Company,
+    cost_center: char,
+    /// Held across a token call so concurrent tasks share one grant.
+    token: tokio::sync::Mutex<Option<CachedToken>>,
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: Secret,
+    #[serde(default)]
+    expires_in: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct OAuthRefusal {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+impl IfsClient {
+    /// A client for the settings' company. Refuses settings that cannot
+    /// work (empty company, a name that is not an identifier, a cost-center
+    /// code part outside `B`…`J`) before anything is sent.
+    pub fn new(http: HttpClient, settings: IfsCloudSettings, credentials: IfsCredentials) -> Result<Self, IfsError> {
+        let cost_center = check_settings(&settings).map_err(|problem| IfsError::Settings { problem })?;
+        let company = Company::new(&settings.company);
+        Ok(Self { http, settings, credentials, company, cost_center, token: tokio::sync::Mutex::default() })
+    }
+
+    pub fn settings(&self) -> &IfsCloudSettings {
+        &self.settings
+    }
+
+    /// The one company this client reads and writes.
+    pub fn company(&self) -> &str {
+        self.company.as_str()
+    }
+
+    fn api(&self) -> &IfsApiNames {
+        &self.settings.api
+    }
+
+    fn base(&self) -> &str {
+        self.settings.base_url.as_str().trim_end_matches('/')
+    }
+
+    fn token_url(&self) -> String {
+        format!("{}/auth/realms/{}/protocol/openid-connect/token", self.base(), self.settings.namespace)
+    }
+
+    /// `{base}/{main|int}/ifsapplications/projection/v1/{Projection}.svc/{EntitySet}`.
+    pub(crate) fn set_url(&self, set: Set) -> String {
+        format!(
+            "{}/{}/ifsapplications/projection/v1/{}.svc/{}",
+            self.base(),
+            self.api().path_prefix,
+            set.projection(self.api()),
+            set.name(self.api())
+        )
+    }
+
+    /// `…/{EntitySet}({keys})`.
+    pub(crate) fn entity_url(&self, set: Set, key: &Key) -> String {
+        format!("{}({})", self.set_url(set), key.to_path())
+    }
+
+    /// `…/{EntitySet}({keys})/{Navigation}`.
+    pub(crate) fn rows_url(&self, set: Set, key: &Key) -> String {
+        format!("{}/{}", self.entity_url(set, key), set.rows(self.api()).unwrap_or_default())
+    }
+
+    /// Gets a token (or reuses the cached one): proves the IAM client.
+    pub async fn authenticate(&self) -> Result<(), IfsError> {
+        self.access_token().await.map(drop)
+    }
+
+    /// `GET AccountSet?$filter=Company eq '<c>'&$top=1`: proves URL,
+    /// projection names, the permission sets and the company with one row.
+    pub async fn read_probe(&self) -> Result<(), IfsError> {
+        let filter = self.company.filter(&[]);
+        let url = format!(
+            "{}{}",
+            self.set_url(Set::Account),
+            query(&[("$filter", &filter), ("$select", "Company,Account"), ("$top", "1")])
+        );
+        let rows = self.list_page(Set::Account, &url, "a GL account read").await?.0;
+        if rows.is_empty() {
+            return Err(IfsError::Settings {
+                problem: format!(
+                    "company `{}` has no GL accounts in {}.svc/{}: check the company id in the connection's IFS \
+                     settings (IFS companies are ids like `10`)",
+                    self.company(),
+                    Set::Account.projection(self.api()),
+                    Set::Account.name(self.api())
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// A token plus one cheap authenticated read.
+    pub async fn check_access(&self) -> Result<(), IfsError> {
+        self.authenticate().await?;
+        self.read_probe().await
+    }
+
+    /// A request with the bearer token `build` adds (and `Accept:
+    /// application/json`); a 401 drops the token and retries once with a new
+    /// one. A 401 means nothing was processed, so this holds for writes too.
+    pub(crate) async fn send_authorized(
+        &self,
+        idempotency: Idempotency,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, IfsError> {
+        let mut retried = false;
+        loop {
+            let token = self.access_token().await?;
+            let response = self
+                .http
+                .send(SERVICE, idempotency, |c| {
+                    build(c).bearer_auth(token.expose()).header(reqwest::header::ACCEPT, "application/json")
+                })
+                .await
+                .map_err(|e| self.transport_error(e))?;
+            if response.status().as_u16() == 401 && !retried {
+                tracing::info!(service = SERVICE, "IFS refused the access token; getting a new one");
+                self.forget(&token).await;
+                retried = true;
+                continue;
+            }
+            return Ok(response);
+        }
+    }
+
+    /// Drops the cached access token if it is still `used`.
+    async fn forget(&self, used: &Secret) {
+        let mut token = self.token.lock().await;
+        if token.as_ref().is_some_and(|t| &t.value == used) {
+            *token = None;
+        }
+    }
+
+    /// The cached access token, or a new one from the client-credentials grant.
+    async fn access_token(&self) -> Result<Secret, IfsError> {
+        let mut token = self.token.lock().await;
+        if let Some(cached) = token.as_ref().filter(|t| Instant::now() < t.renew_at) {
+            return Ok(cached.value.clone());
+        }
+        *token = None;
+        let answer = self.token_call().await?;
+        let lifetime = match &answer.expires_in {
+            Some(Value::Number(n)) => n.as_u64().map(Duration::from_secs),
+            Some(Value::String(s)) => s.trim().parse().ok().map(Duration::from_secs),
+            _ => None,
+        }
+        .unwrap_or(DEFAULT_LIFETIME)
+        .min(MAX_LIFETIME);
+        let margin = RENEW_MARGIN.min(lifetime / 2);
+        let value = answer.access_token;
+        *token = Some(CachedToken { value: value.clone(), renew_at: Instant::now() + lifetime - margin });
+        Ok(value)
+    }
+
+    async fn token_call(&self) -> Result<TokenAnswer, IfsError> {
+        let url = self.token_url();
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", self.credentials.client_id.as_str()),
+            ("client_secret", self.credentials.client_secret.expose()),
+            ("scope", SCOPE),
+        ];
+        let response = self
+            .http
+            .send(SERVICE, Idempotency::Safe, |c| {
+                c.post(&url).form(&form).header(reqwest::header::ACCEPT, "application/json")
+            })
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let status = response.status().as_u16();
+        let namespace = self.settings.namespace.clone();
+        let client_id = self.credentials.client_id.clone();
+        if response.status().is_success() {
+            let bytes = response.bytes().await.map_err(|e| self.malformed("the token request", e.to_string()))?;
+            // The body holds tokens: describe a problem, never quote it.
+            return serde_json::from_slice(&bytes).map_err(|_| {
+                self.malformed("the token request", "the token endpoint's answer has no access_token".into())
+            });
+        }
+        if status == 404 {
+            return Err(IfsError::NoRealm { url });
+        }
+        let body = transport::bounded_text(response).await;
+        let refusal = serde_json::from_str::<OAuthRefusal>(&body).ok();
+        let code = refusal.as_ref().map(|r| r.error.clone()).unwrap_or_default();
+        let description = refusal.and_then(|r| r.error_description).map(|d| bounded(d.trim(), MESSAGE_LIMIT));
+        tracing::warn!(service = SERVICE, status, error = %code, namespace = %namespace, "IFS IAM refused a token grant");
+        Err(match code.as_str() {
+            "invalid_client" => IfsError::InvalidClient { namespace, client_id },
+            "unauthorized_client" => IfsError::ServiceAccountDisabled {
+                namespace,
+                client_id,
+                description: description.unwrap_or_else(|| "unauthorized_client".into()),
+            },
+            "invalid_scope" => IfsError::InvalidScope { namespace, client_id, scope: SCOPE },
+            "" => IfsError::TokenRefused {
+                namespace,
+                client_id,
+                status,
+                error: format!("`{}`", bounded(body.trim(), MESSAGE_LIMIT)),
+            },
+            other => IfsError::TokenRefused {
+                namespace,
+                client_id,
+                status,
+                error: match description {
+                    Some(d) => format!("`{}`: {d}", bounded(other, 80)),
+                    None => format!("`{}`", bounded(other, 80)),
+                },
+            },
+        })
+    }
+
+    pub(crate) fn transport_error(&self, e: TransportError) -> IfsError {
+        let base_url = self.base().to_owned();
+        match &e {
+            TransportError::Status { status, body, .. } => {
+                let error = ODataError::parse(body);
+                let detail = if error.is_metadata_modified() {
+                    format!(
+                        "HTTP {status} MI_MODIFIED_ERROR: IFS was refreshing its projection metadata, e.g. after a \
+                         configuration deploy"
+                    )
+                } else if error.message.is_empty() {
+                    format!("HTTP {status}{}", error.code_suffix())
+                } else {
+                    format!("HTTP {status}{}: {}", error.code_suffix(), error.message)
+                };
+                IfsError::Unavailable { base_url, detail, source: e }
+            }
+            _ => IfsError::Unreachable { base_url, source: e },
+        }
+    }
+
+    pub(crate) fn malformed(&self, what: &str, detail: String) -> IfsError {
+        IfsError::Malformed { company: self.company().to_owned(), what: what.to_owned(), detail }
+    }
+
+    /// A non-2xx answer (other than 429/5xx, which the transport reports).
+    /// `write`: a create, update or delete (a 400/409 then refuses a document).
+    pub(crate) fn api_error(
+        &self,
+        set: Set,
+        target: Target,
+        write: bool,
+        status: u16,
+        body: &str,
+        what: &str,
+    ) -> IfsError {
+        let error = ODataError::parse(body);
+        let company = self.company().to_owned();
+        let message = if error.message.is_empty() { "(no message)".to_owned() } else { error.message.clone() };
+        match status {
+            400 | 409 | 422 if write => IfsError::Refused {
+                company,
+                document: what.to_owned(),
+                status,
+                code: if error.code.is_empty() { "(no code)".into() } else { error.code.clone() },
+                message,
+            },
+            401 => {
+                IfsError::Unauthorized { client_id: self.credentials.client_id.clone(), company, what: what.to_owned() }
+            }
+            403 => IfsError::Forbidden {
+                client_id: self.credentials.client_id.clone(),
+                company,
+                projection: set.projection(self.api()).to_owned(),
+                what: what.to_owned(),
+                code: error.code_suffix(),
+            },
+            404 | 405 => {
+                let (projection_setting, set_setting, rows_setting) = set.settings();
+                let mut set_path = set.name(self.api()).to_owned();
+                let mut setting = format!("{projection_setting}` / `{set_setting}");
+                if target == Target::Rows {
+                    set_path = format!("{set_path}(…)/{}", set.rows(self.api()).unwrap_or_default());
+                    setting = format!("{setting}` / `{}", rows_setting.unwrap_or_default());
+                }
+                IfsError::NotConfigured {
+                    what: set.what().to_owned(),
+                    projection: set.projection(self.api()).to_owned(),
+                    set: set_path,
+                    status,
+                    code: error.code_suffix(),
+                    setting,
+                }
+            }
+            _ => IfsError::Rejected { company, status, code: error.code_suffix(), what: what.to_owned(), message },
+        }
+    }
+
+    async fn json_body(&self, response: reqwest::Response, what: &str) -> Result<Value, IfsError> {
+        let bytes =
+            response.bytes().await.map_err(|e| self.malformed(what, format!("the body could not be read: {e}")))?;
+        serde_json::from_slice(&bytes).map_err(|e| self.malformed(what, format!("the body is not JSON: {e}")))
+    }
+
+    /// Refuses a record of another company (company-scoped sets only).
+    fn check_company(&self, set: Set, target: Target, record: &Value, what: &str) -> Result<(), IfsError> {
+        if !set.company_scoped(target) {
+            return Ok(());
+        }
+        self.company.check(record).map_err(|found| {
+            self.malformed(what, format!("IFS returned {found} to a request for company `{}`", self.company()))
+        })
+    }
+
+    /// One page of a collection: its rows (company-checked) and its nextLink.
+    async fn list_page(&self, set: Set, url: &str, what: &str) -> Result<(Vec<Value>, Option<String>), IfsError> {
+        let response = self.send_authorized(Idempotency::Safe, |c| c.get(url)).await?;
+        let status = response.status().as_u16();
+        if !response.status().is_success() {
+            let body = transport::bounded_text(response).await;
+            return Err(self.api_error(set, Target::Set, false, status, &body, what));
+        }
+        let mut page = self.json_body(response, what).await?;
+        let Some(Value::Array(rows)) = page.get_mut("value").map(Value::take) else {
+            return Err(self.malformed(what, "expected an OData collection (`value` array)".into()));
+        };
+        for row in &rows {
+            self.check_company(set, Target::Set, row, what)?;
+        }
+        let next = page.get("@odata.nextLink").and_then(Value::as_str).map(str::to_owned);
+        Ok((rows, next))
+    }
+
+    /// Every row of a collection, following `@odata.nextLink` verbatim. A
+    /// link to another origin is refused: it would receive the bearer token.
+    pub(crate) async fn list(&self, set: Set, url: &str, what: &str) -> Result<Vec<Value>, IfsError> {
+        /// Guards against a server that links in a circle.
+        const MAX_PAGES: usize = 10_000;
+        let mut rows = Vec::new();
+        let mut url = url.to_owned();
+        for _ in 0..MAX_PAGES {
+            let (page, next) = self.list_page(set, &url, what).await?;
+            rows.extend(page);
+            match next {
+                None => return Ok(rows),
+                Some(next) => url = self.follow(&url, &next, what)?,
+            }
+        }
+        Err(self.malformed(what, format!("more than {MAX_PAGES} pages; stopped following @odata.nextLink")))
+    }
+
+    /// The absolute URL of a nextLink, on the same origin as `current`.
+    fn follow(&self, current: &str, next: &str, what: &str) -> Result<String, IfsError> {
+        let refuse = |why: &str| self.malformed(what, format!("its @odata.nextLink `{}` {why}", bounded(next, 200)));
+        let base = reqwest::Url::parse(current).map_err(|_| refuse("cannot be resolved"))?;
+        let link = base.join(next).map_err(|_| refuse("is not a URL"))?;
+        if link.origin() != base.origin() {
+            return Err(refuse("points at another server; it is not followed with the access token"));
+        }
+        Ok(link.to_string())
+    }
+
+    /// The record with `key`, with its ETag; `None` when IFS has no such record.
+    pub(crate) async fn read(&self, set: Set, key: &Key, what: &str) -> Result<Option<Entity>, IfsError> {
+        let url = self.entity_url(set, key);
+        let response = self.send_authorized(Idempotency::Safe, |c| c.get(&url)).await?;
+        let status = response.status().as_u16();
+        if status == 404 {
+            return Ok(None);
+        }
+        if !response.status().is_success() {
+            let body = transport::bounded_text(response).await;
+            return Err(self.api_error(set, Target::Entity, false, status, &body, what));
+        }
+        let header_etag =
+            response.headers().get(reqwest::header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let record = self.json_body(response, what).await?;
+        self.check_company(set, Target::Entity, &record, what)?;
+        let etag = record.get("@odata.etag").and_then(Value::as_str).map(str::to_owned).or(header_etag);
+        match etag.filter(|e| !e.trim().is_empty()) {
+            Some(etag) => Ok(Some(Entity { etag, record })),
+            None => Err(self.malformed(
+                what,
+                "the record carries no @odata.etag; the connector never updates or deletes a record without its \
+                 current ETag"
+                    .into(),
+            )),
+        }
+    }
+
+    /// `POST url` with `body`; errors that leave the outcome unknown are
+    /// returned as [`Sent::Unknown`] for the caller to look up.
+    pub(crate) async fn create(
+        &self,
+        set: Set,
+        target: Target,
+        url: &str,
+        body: &Value,
+        what: &str,
+    ) -> Result<Sent, IfsError> {
+        let body = odata::without_system_members(body.clone());
+        let sent = self.send_authorized(Idempotency::Unsafe, |c| c.post(url).json(&body)).await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(e) if e.outcome_unknown() => {
+                tracing::warn!(service = SERVICE, what, error = %e, "create outcome unknown");
+                return Ok(Sent::Unknown(e));
+            }
+            Err(e) => return Err(e),
+        };
+        let status = response.status().as_u16();
+        if !response.status().is_success() {
+            let body = transport::bounded_text(response).await;
+            return Err(self.api_error(set, target, true, status, &body, what));
+        }
+        let record = self.json_body(response, what).await?;
+        self.check_company(set, target, &record, what)?;
+        Ok(Sent::Created(record))
+    }
+
+    /// PATCHes `body` onto the record with `key`: reads it first for its
+    /// ETag (unless `applied` says the change is already there) and sends
+    /// that in `If-Match`; a 412 re-reads and retries once, as does an
+    /// answer that leaves the outcome unknown.
+    pub(crate) async fn update(
+        &self,
+        set: Set,
+        key: &Key,
+        body: &Value,
+        what: &str,
+        applied: impl Fn(&Value) -> bool,
+    ) -> Result<(), IfsError> {
+        let body = odata::without_system_members(body.clone());
+        let url = self.entity_url(set, key);
+        let (mut stale, mut unknown) = (false, false);
+        loop {
+            let Some(entity) = self.read(set, key, what).await? else {
+                return Err(IfsError::Vanished { company: self.company().to_owned(), document: what.to_owned() });
+            };
+            if applied(&entity.record) {
+                return Ok(());
+            }
+            let sent = self
+                .send_authorized(Idempotency::Unsafe, |c| {
+                    c.patch(&url).header(reqwest::header::IF_MATCH, entity.etag.as_str()).json(&body)
+                })
+                .await;
+            let response = match sent {
+                Ok(response) => response,
+                Err(e) if e.outcome_unknown() && !unknown => {
+                    tracing::warn!(service = SERVICE, what, error = %e, "update outcome unknown; reading the record again");
+                    unknown = true;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let status = response.status().as_u16();
+            if response.status().is_success() {
+                return Ok(());
+            }
+            if status == 412 {
+                if stale {
+                    return Err(IfsError::Conflict { company: self.company().to_owned(), document: what.to_owned() });
+                }
+                tracing::info!(service = SERVICE, what, "stale ETag (412); reading the record again");
+                stale = true;
+                continue;
+            }
+            let body = transport::bounded_text(response).await;
+            return Err(self.api_error(set, Target::Entity, true, status, &body, what));
+        }
+    }
+
+    /// Deletes the record with `key` (read first for its ETag, sent in
+    /// `If-Match`); a record already gone is fine.
+    pub(crate) async fn delete(&self, set: Set, key: &Key, what: &str) -> Result<(), IfsError> {
+        let url = self.entity_url(set, key);
+        let (mut stale, mut unknown) = (false, false);
+        loop {
+            let Some(entity) = self.read(set, key, what).await? else { return Ok(()) };
+            let sent = self
+                .send_authorized(Idempotency::Unsafe, |c| {
+                    c.delete(&url).header(reqwest::header::IF_MATCH, entity.etag.as_str())
+                })
+                .await;
+            let response = match sent {
+                Ok(response) => response,
+                Err(e) if e.outcome_unknown() && !unknown => {
+                    unknown = true;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let status = response.status().as_u16();
+            if response.status().is_success() || status == 404 {
+                return Ok(());
+            }
+            if status == 412 && !stale {
+                stale = true;
+                continue;
+            }
+            if status == 412 {
+                return Err(IfsError::Conflict { company: self.company().to_owned(), document: what.to_owned() });
+            }
+            let body = transport::bounded_text(response).await;
+            return Err(self.api_error(set, Target::Entity, true, status, &body, what));
+        }
+    }
+}
+
+/// The checks of [`IfsClient::new`]; returns the cost-center code part.
+fn check_settings(settings: &IfsCloudSettings) -> Result<char, String> {
+    let company = settings.company.trim();
+    if company.is_empty() || company != settings.company || company.chars().any(char::is_control) {
+        return Err(format!("the company `{}` is empty or has surrounding spaces", bounded(&settings.company, 40)));
+    }
+    let namespace = &settings.namespace;
+    if namespace.is_empty() || !namespace.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        return Err(format!(
+            "the namespace `{}` is not a realm name (letters, digits, `-`, `_`, `.`)",
+            bounded(namespace, 60)
+        ));
+    }
+    let api = &settings.api;
+    if !matches!(api.path_prefix.as_str(), "main" | "int") {
+        return Err(format!("`api.path_prefix` is `{}`; it must be `main` or `int`", bounded(&api.path_prefix, 20)));
+    }
+    let names = [
+        ("api.invoice_projection", &api.invoice_projection),
+        ("api.invoice_set", &api.invoice_set),
+        ("api.invoice_postings", &api.invoice_postings),
+        ("api.voucher_projection", &api.voucher_projection),
+        ("api.voucher_set", &api.voucher_set),
+        ("api.voucher_rows", &api.voucher_rows),
+        ("api.supplier_projection", &api.supplier_projection),
+        ("api.supplier_set", &api.supplier_set),
+        ("api.account_projection", &api.account_projection),
+        ("api.account_set", &api.account_set),
+        ("api.code_part_projection", &api.code_part_projection),
+        ("api.code_part_value_set", &api.code_part_value_set),
+        ("api.purchase_order_projection", &api.purchase_order_projection),
+        ("api.purchase_order_set", &api.purchase_order_set),
+        ("api.purchase_order_lines", &api.purchase_order_lines),
+    ];
+    for (setting, name) in names {
+        if !odata::is_identifier(name) {
+            return Err(format!(
+                "`{setting}` is `{}`; projection, entity-set and navigation names are letters, digits and _ only",
+                bounded(name, 60)
+            ));
+        }
+    }
+    for (setting, value) in [("api.voucher_type", &api.voucher_type), ("api.user_group", &api.user_group)] {
+        if value.trim().is_empty() {
+            return Err(format!("`{setting}` is empty"));
+        }
+    }
+    let part = api.cost_center_code_part.trim().to_ascii_uppercase();
+    match part.chars().collect::<Vec<_>>()[..] {
+        [letter] if CODE_PARTS.contains(&letter) => Ok(letter),
+        _ => Err(format!(
+            "`api.cost_center_code_part` is `{}`; it must be one of the code parts B…J (A is the account)",
+            bounded(&api.cost_center_code_part, 20)
+        )),
+    }
+}
+
+impl ErpAdapter for IfsClient {
+    async fn check(&self) -> Result<(), Failure> {
+        let context = format!("checking IFS Cloud company {} at {}", self.company(), self.base());
+        self.check_access().await.map_err(|e| e.to_failure(&context))
+    }
+
+    /// A complete supplier invoice whose `InvoiceNo` is the key (any
+    /// supplier of this company), else a complete voucher carrying it.
+    async fn find_by_external_key(&self, external_key: &str) -> Result<Option<ErpReference>, Failure> {
+        let context = format!("looking up Concur key `{external_key}` in IFS Cloud company {}", self.company());
+        let invoice = self.find_invoice(None, external_key).await.map_err(|e| e.to_failure(&context))?;
+        if invoice.is_some() {
+            return Ok(invoice);
+        }
+        self.find_voucher(external_key).await.map_err(|e| e.to_failure(&context))
+    }
+
+    async fn post(&self, document: &ErpDocument) -> Result<ErpReference, Failure> {
+        let context = format!(
+            "posting the {} for Concur key `{}` in IFS Cloud company {}",
+            document.label(),
+            document.key,
+            self.company()
+        );
+        let created = match &document.kind {
+            ErpDocumentKind::Journal => match self.voucher_for(document) {
+                Ok(voucher) => self.create_voucher(&voucher).await,
+                Err(e) => Err(e),
+            },
+            _ => match self.invoice_for(document) {
+                Ok(invoice) => self.create_invoice(&invoice).await,
+                Err(e) => Err(e),
+            },
+        };
+        created.map_err(|e| e.to_failure(&context))
+    }
+}
+
+impl IfsClient {
+    /// The supplier invoice (bill) or credit note (debit adjustment) for
+    /// `document`, with its dimensions on the company's code parts.
+    pub fn invoice_for(&self, document: &ErpDocument) -> Result<IfsInvoice, IfsError> {
+        let (kind, supplier) = match &document.kind {
+            ErpDocumentKind::Bill { vendor } => (InvoiceKind::Invoice, vendor),
+            ErpDocumentKind::DebitAdjustment { vendor } => (InvoiceKind::CreditNote, vendor),
+            ErpDocumentKind::Journal => {
+                return Err(self.invalid(document, "a journal is posted as a voucher, not a supplier invoice".into()));
+            }
+        };
+        Ok(IfsInvoice {
+            kind,
+            supplier: supplier.clone(),
+            invoice_no: document.key.clone(),
+            date: document.date,
+            currency: document.currency.clone(),
+            rows: self.rows_for(document)?,
+        })
+    }
+
+    /// The GL voucher for a journal `document`.
+    pub fn voucher_for(&self, document: &ErpDocument) -> Result<IfsVoucher, IfsError> {
+        if !matches!(document.kind, ErpDocumentKind::Journal) {
+            return Err(self.invalid(document, "an AP document is posted as a supplier invoice, not a voucher".into()));
+        }
+        Ok(IfsVoucher {
+            key: document.key.clone(),
+            date: document.date,
+            voucher_type: self.api().voucher_type.clone(),
+            user_group: self.api().user_group.clone(),
+            currency: document.currency.clone(),
+            description: document.description.clone(),
+            rows: self.rows_for(document)?,
+        })
+    }
+
+    fn rows_for(&self, document: &ErpDocument) -> Result<Vec<PostingRow>, IfsError> {
+        document
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, line)| {
+                let code_parts = code_parts(&line.dimensions, self.cost_center)
+                    .map_err(|problem| self.invalid(document, format!("line {}: {problem}", i + 1)))?;
+                Ok(PostingRow {
+                    account: line.account.clone(),
+                    code_parts,
+                    amount: line.amount,
+                    text: line.description.clone(),
+                })
+            })
+            .collect()
+    }
+
+    fn invalid(&self, document: &ErpDocument, problem: String) -> IfsError {
+        IfsError::Invalid {
+            company: self.company().to_owned(),
+            document: format!("the {} for Concur key `{}`", document.label(), document.key),
+            problem,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

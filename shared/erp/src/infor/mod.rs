@@ -1,0 +1,532 @@
+//! Infor CloudSuite through the ION API Gateway and the ION Messaging
+//! Service (reference `infor-ion.md`): sign-in with the customer's `.ionapi`
+//! file, BODs published into ION, master data read to validate first.
+//!
+//! * [`IonApi`]: the `.ionapi` file, checked by [`IonApi::validate`].
+//! * Tokens: the OAuth password grant with the service-account keys
+//!   (`username` = `saak` as in the file), cached and renewed **before** it
+//!   has less than [`RENEW_BEFORE`] left, so no write meets an expired
+//!   token; a 401 anyway drops it, signs in again and retries once. When the
+//!   app issues refresh tokens, the next sign-in uses the refresh grant and
+//!   every new refresh token goes to the caller's [`RefreshTokenSink`]; a
+//!   refused refresh falls back to the password grant.
+//! * [`bod`]: `Process.SupplierInvoice` / `Process.SourceSystemJournalEntry`.
+//! * [`chunk`](chunk::chunk): documents above `max_message_bytes` go as
+//!   several BODs that each balance.
+//! * [`InforMasterData`]: accounts, dimension values and suppliers checked
+//!   before anything is sent.
+//! * Publishing: IMS `v3/multipartMessage` ([`InforClient::publish`]); a 2xx
+//!   means ION accepted the message for routing, not that the ERP posted it:
+//!   the outcome comes back asynchronously ([`parse_outcome`]).
+//!
+//! Exactly once: ION has no lookup by our key. The poster records what it
+//! sent in the ledger and passes a [`Variation`] derived from it; a resend
+//! after a crash is then the same BOD (same DocumentID, variationID, BODID
+//! and messageId), which ION and the ERP drop as a repeat (reference §7).
+
+pub mod bod;
+pub mod chunk;
+mod error;
+mod ionapi;
+mod master_data;
+mod outcome;
+mod publish;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use domain::{ErpDocument, Failure, InforSettings, Secret};
+use serde::Deserialize;
+use serde_json::Value;
+use transport::{HttpClient, Idempotency, TransportError};
+
+pub use bod::{Bod, BodSettings, DocumentIdParts, DocumentName, Variation, parse_document_id};
+pub use chunk::{Chunk, MAX_LINES};
+pub use error::InforError;
+pub use ionapi::{IonApi, IonApiProblems};
+pub use master_data::{DIMENSION_VALUES_PATH, GL_ACCOUNTS_PATH, InforMasterData, Listing, MasterList, SUPPLIERS_PATH};
+pub use outcome::{InforOutcome, parse_outcome};
+pub use publish::{DEFLATE_ABOVE, PUBLISH_PATH, SentBod};
+
+use crate::{ErpAdapter, ErpReference};
+
+const SERVICE: &str = "infor";
+/// Renew the access token when less than this is left (reference §2 [DEFAULT]).
+pub const RENEW_BEFORE: Duration = Duration::from_secs(5 * 60);
+/// Used when a token answer omits `expires_in` (the reference's usual value).
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(7200);
+/// Longest token lifetime believed (guards the clock arithmetic).
+const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// The IMS service below the API base.
+pub const IMS_SERVICE_PATH: &str = "IONSERVICES/api/ion/messaging/service";
+/// `GET` it to prove the token and the IMS route.
+pub const PING_PATH: &str = "IONSERVICES/api/ion/messaging/service/ping";
+/// Longest Infor error text kept in a message.
+const MESSAGE_LIMIT: usize = 300;
+
+/// A boxed future, for the object-safe [`RefreshTokenSink`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where rotated refresh tokens go. Infor's refresh tokens are single-use:
+/// each refresh grant returns a new one and spends the old, so the platform
+/// persists every one it is handed (the next cold start passes the latest
+/// to [`InforClient::with_refresh_tokens`]). A failure to persist is logged
+/// and not fatal: the next start's refresh is then refused and the client
+/// falls back to the password grant.
+pub trait RefreshTokenSink: Send + Sync {
+    fn rotated<'a>(&'a self, refresh_token: &'a Secret) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// Keeps the refresh tokens in memory (tests, and a process that does not persist them).
+#[derive(Debug, Default)]
+pub struct InMemoryRefreshTokens {
+    tokens: std::sync::Mutex<Vec<Secret>>,
+}
+
+impl InMemoryRefreshTokens {
+    /// The newest refresh token handed over.
+    pub fn latest(&self) -> Option<Secret> {
+        self.lock().last().cloned()
+    }
+
+    /// How many were handed over.
+    pub fn count(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Secret>> {
+        self.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl RefreshTokenSink for InMemoryRefreshTokens {
+    fn rotated<'a>(&'a self, refresh_token: &'a Secret) -> BoxFuture<'a, Result<(), String>> {
+        self.lock().push(refresh_token.clone());
+        Box::pin(async { Ok(()) })
+    }
+}
+
+struct CachedToken {
+    value: Secret,
+    expires_at: Instant,
+}
+
+#[derive(Default)]
+struct Tokens {
+    access: Option<CachedToken>,
+    refresh: Option<Secret>,
+}
+
+enum Grant<'a> {
+    Password,
+    Refresh(&'a Secret),
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: Secret,
+    #[serde(default)]
+    expires_in: Option<Value>,
+    #[serde(default)]
+    refresh_token: Option<Secret>,
+}
+
+#[derive(Deserialize)]
+struct OAuthRefusal {
+    error: String,
+}
+
+/// One Infor tenant (one connection): its `.ionapi` file and settings.
+pub struct InforClient {
+    http: HttpClient,
+    settings: InforSettings,
+    ionapi: IonApi,
+    /// Why the `.ionapi` file cannot work, found once at construction.
+    ionapi_problems: Option<IonApiProblems>,
+    /// Held across a token call so concurrent tasks share one sign-in.
+    tokens: tokio::sync::Mutex<Tokens>,
+    refresh_sink: Option<Arc<dyn RefreshTokenSink>>,
+    master: InforMasterData,
+}
+
+impl InforClient {
+    pub fn new(http: HttpClient, settings: InforSettings, ionapi: IonApi) -> Self {
+        let ionapi_problems = ionapi.validate().err();
+        let ttl = Duration::from_secs(settings.api.master_data_ttl_seconds);
+        Self {
+            http,
+            settings,
+            ionapi,
+            ionapi_problems,
+            tokens: tokio::sync::Mutex::default(),
+            refresh_sink: None,
+            master: InforMasterData::new(ttl),
+        }
+    }
+
+    /// Uses the refresh grant when the app issues refresh tokens: `stored`
+    /// is the last one persisted (if any), `sink` receives every new one.
+    pub fn with_refresh_tokens(mut self, sink: Arc<dyn RefreshTokenSink>, stored: Option<Secret>) -> Self {
+        self.refresh_sink = Some(sink);
+        self.tokens = tokio::sync::Mutex::new(Tokens { access: None, refresh: stored });
+        self
+    }
+
+    pub fn settings(&self) -> &InforSettings {
+        &self.settings
+    }
+
+    pub fn ionapi(&self) -> &IonApi {
+        &self.ionapi
+    }
+
+    /// The connection's master-data cache.
+    pub fn master_data(&self) -> &InforMasterData {
+        &self.master
+    }
+
+    /// The settings every BOD needs, checked.
+    pub fn bod_settings(&self) -> Result<BodSettings, InforError> {
+        BodSettings::new(&self.ionapi.ti, &self.settings)
+    }
+
+    /// `iu/ti`, no trailing slash.
+    fn api_base(&self) -> String {
+        self.ionapi.api_base()
+    }
+
+    fn entity(&self) -> Result<String, InforError> {
+        self.settings
+            .accounting_entity
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned)
+            .ok_or(InforError::Setting { setting: "accounting_entity", problem: "is not set (e.g. 1000)".into() })
+    }
+
+    /// How messages name this connection.
+    fn connection(&self) -> String {
+        match self.settings.accounting_entity.as_deref() {
+            Some(entity) => format!("Infor tenant {} (accounting entity {entity})", self.ionapi.ti),
+            None => format!("Infor tenant {}", self.ionapi.ti),
+        }
+    }
+
+    fn posting_context(&self, document: &ErpDocument) -> String {
+        format!("posting the {} for Concur key `{}` to {}", document.label(), document.key, self.connection())
+    }
+
+    /// Signs in (or reuses the cached token): proves the `.ionapi` file works.
+    pub async fn authenticate(&self) -> Result<(), InforError> {
+        self.access_token().await.map(drop)
+    }
+
+    /// `GET …/messaging/service/ping`: proves the token reaches IMS.
+    pub async fn ping(&self) -> Result<(), InforError> {
+        let url = format!("{}/{PING_PATH}", self.api_base());
+        let what = "the ION Messaging Service ping";
+        let response = self.send_authorized(what, Idempotency::Safe, |c, token| c.get(&url).bearer_auth(token)).await?;
+        let status = response.status().as_u16();
+        if response.status().is_success() {
+            return Ok(());
+        }
+        let body = transport::bounded_text(response).await;
+        Err(match status {
+            403 => InforError::Forbidden {
+                what,
+                message: error_message(&body),
+                fix: "give the authorized app's service account access to ION (IONAPI and ION Messaging Service)",
+            },
+            404 => InforError::NotFound { what, url, fix: "check `iu` and `ti` in the .ionapi file" },
+            _ => InforError::Rejected { status, what, message: error_message(&body) },
+        })
+    }
+
+    /// Sign-in plus the ping (which signs in first).
+    pub async fn check_access(&self) -> Result<(), InforError> {
+        self.ping().await
+    }
+
+    /// A request with the bearer token `build` adds; a 401 drops the token
+    /// and retries once with a new one (a 401 means nothing was processed).
+    async fn send_authorized(
+        &self,
+        what: &'static str,
+        idempotency: Idempotency,
+        build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, InforError> {
+        let mut retried = false;
+        loop {
+            let token = self.access_token().await?;
+            let response = self
+                .http
+                .send(SERVICE, idempotency, |c| build(c, token.expose()))
+                .await
+                .map_err(|e| self.transport_error(e))?;
+            if response.status().as_u16() == 401 {
+                if retried {
+                    return Err(InforError::Unauthorized { tenant: self.ionapi.ti.clone(), what });
+                }
+                tracing::info!(
+                    service = SERVICE,
+                    what,
+                    "the ION API gateway refused the access token; signing in again"
+                );
+                self.forget(&token).await;
+                retried = true;
+                continue;
+            }
+            return Ok(response);
+        }
+    }
+
+    /// Drops the cached access token if it is still `used`.
+    async fn forget(&self, used: &Secret) {
+        let mut tokens = self.tokens.lock().await;
+        if tokens.access.as_ref().is_some_and(|t| &t.value == used) {
+            tokens.access = None;
+        }
+    }
+
+    /// The cached access token while more than [`RENEW_BEFORE`] is left,
+    /// else a new one: refresh grant first, password grant when there is no
+    /// refresh token or it was refused. A token issued with less than
+    /// [`RENEW_BEFORE`] of life is used for the call that got it only.
+    async fn access_token(&self) -> Result<Secret, InforError> {
+        if let Some(problems) = &self.ionapi_problems {
+            return Err(InforError::IonApiFile { problems: problems.to_string() });
+        }
+        let mut tokens = self.tokens.lock().await;
+        if let Some(cached) = tokens.access.as_ref().filter(|t| Instant::now() + RENEW_BEFORE < t.expires_at) {
+            return Ok(cached.value.clone());
+        }
+        tokens.access = None;
+        if let Some(refresh) = tokens.refresh.take() {
+            match self.token_call(Grant::Refresh(&refresh)).await {
+                Ok(answer) => return Ok(self.store(&mut tokens, answer).await),
+                Err(e) if e.is_refusal() => {
+                    // Spent, expired or revoked: a fresh sign-in is the fix.
+                    tracing::info!(service = SERVICE, error = %e, "Infor refused the refresh token; signing in with the service account");
+                }
+                Err(e) => {
+                    // Unknown whether it was spent; keep it, a later refusal falls back.
+                    tokens.refresh = Some(refresh);
+                    return Err(e);
+                }
+            }
+        }
+        let answer = self.token_call(Grant::Password).await?;
+        Ok(self.store(&mut tokens, answer).await)
+    }
+
+    async fn store(&self, tokens: &mut Tokens, answer: TokenAnswer) -> Secret {
+        let lifetime = match &answer.expires_in {
+            Some(Value::Number(n)) => n.as_u64().map(Duration::from_secs),
+            Some(Value::String(s)) => s.trim().parse().ok().map(Duration::from_secs),
+            _ => None,
+        }
+        .unwrap_or(DEFAULT_LIFETIME)
+        .min(MAX_LIFETIME);
+        if lifetime <= RENEW_BEFORE {
+            tracing::warn!(
+                service = SERVICE,
+                lifetime_s = lifetime.as_secs(),
+                "Infor access tokens live less than the renewal margin: every call signs in again; raise the \
+                 authorized app's token expiry"
+            );
+        }
+        let value = answer.access_token;
+        tokens.access = Some(CachedToken { value: value.clone(), expires_at: Instant::now() + lifetime });
+        if let Some(refresh) = answer.refresh_token {
+            // Single-use and rotating: the newest one is the only one that works.
+            if let Some(sink) = &self.refresh_sink
+                && let Err(e) = sink.rotated(&refresh).await
+            {
+                tracing::warn!(service = SERVICE, error = %e, "could not persist Infor's new refresh token");
+            }
+            tokens.refresh = Some(refresh);
+        }
+        value
+    }
+
+    async fn token_call(&self, grant: Grant<'_>) -> Result<TokenAnswer, InforError> {
+        let url = self.ionapi.token_url();
+        let ionapi = &self.ionapi;
+        let mut form: Vec<(&str, &str)> = vec![("client_id", ionapi.ci.trim()), ("client_secret", ionapi.cs.expose())];
+        let grant_name = match grant {
+            Grant::Password => {
+                // `saak` already carries `<ti>#`; the form encoding sends `#` as `%23`.
+                form.extend([
+                    ("grant_type", "password"),
+                    ("username", ionapi.saak.expose()),
+                    ("password", ionapi.sask.expose()),
+                ]);
+                "password"
+            }
+            Grant::Refresh(refresh) => {
+                form.extend([("grant_type", "refresh_token"), ("refresh_token", refresh.expose())]);
+                "refresh_token"
+            }
+        };
+        let response = self
+            .http
+            .send(SERVICE, Idempotency::Safe, |c| {
+                c.post(&url).header(reqwest::header::ACCEPT, "application/json").form(&form)
+            })
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let status = response.status().as_u16();
+        if response.status().is_success() {
+            let bytes = response.bytes().await.map_err(|e| InforError::Malformed {
+                what: "the sign-in",
+                detail: format!("the body could not be read: {e}"),
+            })?;
+            // The body holds tokens: describe a problem, never quote it.
+            return serde_json::from_slice(&bytes).map_err(|_| InforError::Malformed {
+                what: "the sign-in",
+                detail: "the token endpoint's answer has no access_token".into(),
+            });
+        }
+        if status == 404 {
+            return Err(InforError::NoTokenEndpoint { url });
+        }
+        let body = transport::bounded_text(response).await;
+        let code = serde_json::from_str::<OAuthRefusal>(&body).map(|r| r.error).unwrap_or_default();
+        let tenant = ionapi.ti.clone();
+        tracing::warn!(service = SERVICE, status, error = %code, grant = grant_name, tenant = %tenant, "Infor refused a token grant");
+        Err(match code.as_str() {
+            "invalid_client" | "unauthorized_client" => InforError::InvalidClient { tenant },
+            "invalid_grant" if grant_name == "password" => InforError::InvalidGrant { tenant },
+            "" => InforError::TokenRefused { tenant, status, error: format!("`{}`", error_message(&body)) },
+            other => InforError::TokenRefused { tenant, status, error: format!("`{}`", bounded(other)) },
+        })
+    }
+
+    fn transport_error(&self, e: TransportError) -> InforError {
+        let url = self.api_base();
+        match e {
+            TransportError::Status { .. } => InforError::Unavailable { url, source: e },
+            _ => InforError::Unreachable { url, source: e },
+        }
+    }
+
+    /// Validates, splits and publishes `document` with the caller's
+    /// `variation` (see [`Variation`]); returns every BOD ION accepted, in
+    /// order. The same document and variation always give the same BODs,
+    /// so calling this again after any failure is safe: parts ION already
+    /// has are dropped as repeats.
+    pub async fn post_with_variation(
+        &self,
+        document: &ErpDocument,
+        variation: Variation,
+    ) -> Result<Vec<SentBod>, Failure> {
+        let context = self.posting_context(document);
+        let settings = self.bod_settings().map_err(|e| e.to_failure(&context))?;
+        let chunks =
+            chunk::chunk(document, &settings, settings.max_message_bytes).map_err(|e| e.to_failure(&context))?;
+        let clearing = if chunks.len() > 1 && matches!(document.kind, domain::ErpDocumentKind::Journal) {
+            settings.chunk_clearing_account.as_deref()
+        } else {
+            None
+        };
+        self.check_master_data(document, clearing).await.map_err(|e| e.to_failure(&context))?;
+        let created = time::OffsetDateTime::now_utc();
+        let mut sent: Vec<SentBod> = Vec::with_capacity(chunks.len());
+        for chunk in &chunks {
+            let bod = bod::render(&settings, chunk, variation, created);
+            match self.publish(&settings, &bod).await {
+                Ok(accepted) => sent.push(accepted),
+                Err(e) => {
+                    let mut context = context.clone();
+                    if !sent.is_empty() {
+                        context.push_str(&format!(
+                            " (parts 1 to {} of {} were accepted by ION; sending the document again with the same \
+                             variation repeats them unchanged and ION drops the repeats)",
+                            sent.len(),
+                            chunks.len()
+                        ));
+                    }
+                    return Err(e.to_failure(&context));
+                }
+            }
+        }
+        tracing::info!(
+            service = SERVICE,
+            key = %document.key,
+            variation = variation.0,
+            parts = sent.len(),
+            duplicates = sent.iter().filter(|s| s.duplicate).count(),
+            "published to ION"
+        );
+        Ok(sent)
+    }
+}
+
+impl ErpAdapter for InforClient {
+    async fn check(&self) -> Result<(), Failure> {
+        let context = format!("checking {} at {}", self.connection(), self.api_base());
+        self.check_access().await.map_err(|e| e.to_failure(&context))
+    }
+
+    /// Always `Ok(None)`: ION offers no lookup of a document by our key.
+    /// Exactly-once rests on the ledger (the poster records what it sent)
+    /// and on ION's DocumentID + variationID check, which drops a resend of
+    /// the same BOD.
+    async fn find_by_external_key(&self, _external_key: &str) -> Result<Option<ErpReference>, Failure> {
+        Ok(None)
+    }
+
+    /// [`InforClient::post_with_variation`] with [`Variation::FIRST`]: any
+    /// resend is then the same BOD and is dropped as a repeat. A poster that
+    /// must replace an earlier version (a replay after the ERP rejected it)
+    /// calls `post_with_variation` with a higher variation.
+    ///
+    /// The reference lists every BOD sent, `ion:<DocumentID>:<variation>`,
+    /// joined with `, `. ION accepted them for routing; the ERP's outcome
+    /// comes back asynchronously ([`parse_outcome`]).
+    async fn post(&self, document: &ErpDocument) -> Result<ErpReference, Failure> {
+        let sent = self.post_with_variation(document, Variation::FIRST).await?;
+        Ok(references(&sent))
+    }
+}
+
+/// The [`ErpReference`] of the BODs sent for one document.
+pub fn references(sent: &[SentBod]) -> ErpReference {
+    ErpReference { reference: sent.iter().map(|s| s.reference.as_str()).collect::<Vec<_>>().join(", ") }
+}
+
+/// ION's `{"errors":[…]}` (or `error`/`message`), else the body, bounded.
+fn error_message(body: &str) -> String {
+    let parsed = serde_json::from_str::<Value>(body).ok();
+    let text = match parsed.as_ref() {
+        Some(v) => match v.get("errors").and_then(Value::as_array) {
+            Some(errors) => errors.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; "),
+            None => v
+                .get("error_description")
+                .or_else(|| v.get("message"))
+                .or_else(|| v.get("error"))
+                .and_then(Value::as_str)
+                .unwrap_or(body)
+                .to_owned(),
+        },
+        None => body.to_owned(),
+    };
+    bounded(text.trim())
+}
+
+fn bounded(text: &str) -> String {
+    if text.len() <= MESSAGE_LIMIT {
+        return text.to_owned();
+    }
+    let mut cut = MESSAGE_LIMIT;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &text[..cut])
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,118 @@
+//! Synchronous master-data reads through the gateway, modelled on the M3 API
+//! REST v2 (`{ti}/M3/m3api-rest/v2/execute/{Program}/{Transaction}`,
+//! reference §5.6). **[DEFAULT]** program/transaction names and fields:
+//! - `GLS040MI/LstAccounts?DIVI=<entity>` → records `{"AITM","TX40"}`
+//! - `CRS630MI/LstDimValues?DIVI=<entity>&DIMT=<listID>` → records `{"DIMT","AITM","TX40"}`
+//! - `CRS620MI/LstSuppliers?DIVI=<entity>` → records `{"SUNO","SUNM"}`
+//!
+//! As M3 does, a business error (missing/unknown division) is HTTP 200 with
+//! `errorMessage` in the transaction result and `nrOfFailedTransactions: 1`;
+//! `maxrecs` caps the records (default 100, `0` = all).
+
+use std::collections::HashMap;
+
+use axum::{
+    Json,
+    extract::{Path, RawQuery, State},
+    http::{HeaderMap, Method},
+    response::{IntoResponse, Response},
+};
+use serde_json::{Value, json};
+
+use super::InforSim;
+use super::errors;
+use super::gateway;
+
+/// `m3api-rest` execute path below `{iu}/{ti}/`.
+pub const M3_EXECUTE_PATH: &str = "M3/m3api-rest/v2/execute";
+/// GL accounts of an accounting entity: `?DIVI=<entity>`.
+pub const M3_LIST_ACCOUNTS_PATH: &str = "M3/m3api-rest/v2/execute/GLS040MI/LstAccounts";
+/// Values of one accounting dimension: `?DIVI=<entity>&DIMT=<listID>`.
+pub const M3_LIST_DIMENSION_VALUES_PATH: &str = "M3/m3api-rest/v2/execute/CRS630MI/LstDimValues";
+/// Suppliers of an accounting entity: `?DIVI=<entity>`.
+pub const M3_LIST_SUPPLIERS_PATH: &str = "M3/m3api-rest/v2/execute/CRS620MI/LstSuppliers";
+/// Records returned when `maxrecs` is not given.
+pub const M3_DEFAULT_MAXRECS: usize = 100;
+
+/// `/{ti}/M3/{*rest}`.
+pub(crate) async fn handle(
+    State(sim): State<InforSim>,
+    Path((ti, rest)): Path<(String, String)>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let path = format!("/{ti}/M3/{rest}");
+    if let Err(response) = gateway::authorize(&sim, &ti, &headers) {
+        return response;
+    }
+    let Some(call) = rest.strip_prefix("m3api-rest/v2/execute/") else {
+        return errors::not_found(&path);
+    };
+    let Some((program, transaction)) = call.split_once('/') else {
+        return errors::not_found(&path);
+    };
+    if !matches!(
+        (program, transaction),
+        ("GLS040MI", "LstAccounts") | ("CRS630MI", "LstDimValues") | ("CRS620MI", "LstSuppliers")
+    ) {
+        return errors::not_found(&path);
+    }
+    if method != Method::GET {
+        return errors::method_not_allowed(method.as_str(), &path);
+    }
+    let params: HashMap<String, String> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
+    let maxrecs = match params.get("maxrecs").map(|m| m.parse::<usize>()) {
+        None => M3_DEFAULT_MAXRECS,
+        Some(Ok(0)) => usize::MAX,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => return nok(transaction, "maxrecs must be a non-negative number", "maxrecs"),
+    };
+    let Some(divi) = params.get("DIVI").filter(|d| !d.is_empty()) else {
+        return nok(transaction, "Division must be entered", "DIVI");
+    };
+    let state = sim.lock();
+    let Some(tenant) = state.tenants.get(&ti) else { return errors::not_found(&path) };
+    let Some(entity) = tenant.entities.get(divi) else {
+        return nok(transaction, &format!("Division {divi} does not exist"), "DIVI");
+    };
+    let records: Vec<Value> = match transaction {
+        "LstAccounts" => entity.accounts.iter().map(|(a, d)| json!({"AITM": a, "TX40": d})).collect(),
+        "LstSuppliers" => entity.suppliers.iter().map(|(id, name)| json!({"SUNO": id, "SUNM": name})).collect(),
+        _ => {
+            let Some(dimt) = params.get("DIMT").filter(|d| !d.is_empty()) else {
+                return nok(transaction, "Dimension type must be entered", "DIMT");
+            };
+            match entity.dimensions.get(dimt) {
+                Some(values) => values.iter().map(|v| json!({"DIMT": dimt, "AITM": v, "TX40": ""})).collect(),
+                None => return nok(transaction, &format!("Dimension type {dimt} does not exist"), "DIMT"),
+            }
+        }
+    };
+    let records: Vec<Value> = records.into_iter().take(maxrecs).collect();
+    Json(json!({
+        "results": [{"transaction": transaction, "records": records}],
+        "wasTerminated": false,
+        "nrOfSuccessfullTransactions": 1,
+        "nrOfFailedTransactions": 0,
+    }))
+    .into_response()
+}
+
+/// M3's "ServerReturnedNOK": HTTP 200 with the error inside the result.
+fn nok(transaction: &str, message: &str, field: &str) -> Response {
+    Json(json!({
+        "results": [{
+            "transaction": transaction,
+            "errorMessage": message,
+            "errorType": "ServerReturnedNOK",
+            "errorField": field,
+            "records": [],
+        }],
+        "wasTerminated": false,
+        "nrOfSuccessfullTransactions": 0,
+        "nrOfFailedTransactions": 1,
+    }))
+    .into_response()
+}
