@@ -209,6 +209,12 @@ pub struct SettingsFlags {
     /// IFS Cloud company.
     #[arg(long)]
     pub ifs_company: Option<String>,
+    /// Infor: our ION connection point (`fromLogicalId`), e.g. `lid://infor.ims.concurconnector`.
+    #[arg(long)]
+    pub ion_logical_id: Option<String>,
+    /// Infor: the accounting entity the BODs post into.
+    #[arg(long)]
+    pub ion_accounting_entity: Option<String>,
     /// JSON file with the ERP credentials (never give credentials on the command line).
     #[arg(long, value_name = "FILE.json")]
     pub erp_credentials_file: Option<PathBuf>,

@@ -9,6 +9,7 @@ use concur::{AppCredentials, ConcurClient, TokenManager, TokenOptions};
 use domain::{Connection, ConnectionId, ConnectionStatus, ErpSettings, ErpUrl};
 use erp::acumatica::{AcumaticaClient, AcumaticaCredentials, AcumaticaError};
 use erp::ifs::{IfsClient, IfsCredentials, IfsError};
+use erp::infor::{InforClient, InforError, IonApi};
 use platform::concur_grants::ConcurGrantStore;
 use serde_json::Value;
 
@@ -89,6 +90,13 @@ fn read_credentials(path: Option<&Path>, erp: Option<&ErpSettings>) -> Result<Op
     };
     let bytes = std::fs::read(path).map_err(|e| Refusal(format!("cannot read credentials file {file}: {e}")))?;
     let (value, keys) = settings::parse_credentials(erp, &file, &bytes)?;
+    if let ErpSettings::Infor(_) = erp
+        && let Err(problems) = IonApi::from_value(&value).and_then(|ionapi| ionapi.validate())
+    {
+        // Names what is wrong (missing keys, `pu` without its slash, a
+        // service-account key of another tenant…), never a value.
+        return Err(Refusal(format!("{file} is not a usable .ionapi file: {problems}")).into());
+    }
     Ok(Some(Credentials { file, value, keys }))
 }
 
@@ -208,6 +216,7 @@ pub async fn create(deps: &Deps, args: &CreateArgs, out: &mut dyn Write) -> Resu
         )?,
         None => {}
     }
+    ensure_ion_inbox_token(deps, &id, connection.erp.as_ref(), out).await?;
     writeln!(out, "next: `connector connections test {id}`")?;
     Ok(Outcome::Done)
 }
@@ -279,7 +288,42 @@ pub async fn update(deps: &Deps, args: &UpdateArgs, out: &mut dyn Write) -> Resu
         store_credentials(deps, &id, c, what).await?;
         writeln!(out, "stored ERP credentials in secret {} (keys: {})", deps.names.erp_secret(&id), c.keys.join(", "))?;
     }
+    ensure_ion_inbox_token(deps, &id, next.erp.as_ref(), out).await?;
     Ok(Outcome::Done)
+}
+
+/// An Infor connection needs the token ION presents to ion-inbox with its
+/// verdicts: created once (256 random bits), never printed — the operator
+/// copies it from Secrets Manager into ION's connection point.
+async fn ensure_ion_inbox_token(
+    deps: &Deps,
+    id: &ConnectionId,
+    erp: Option<&ErpSettings>,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    if !matches!(erp, Some(ErpSettings::Infor(_))) {
+        return Ok(());
+    }
+    let secret = deps.names.ion_inbox_secret(id);
+    if deps.secrets.get_json::<serde_json::Value>(&secret).await?.is_none() {
+        let mut bytes = [0_u8; 32];
+        rand::Rng::fill(&mut rand::rng(), &mut bytes);
+        let token = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
+        let description = format!("Bearer token ION presents to ion-inbox for connection {id}");
+        deps.secrets.put_json(&secret, &serde_json::json!({ "token": token }), &description).await.map_err(|e| {
+            CliError::Partial(format!(
+                "connection {id} is set up, but creating its ION inbox token in secret {secret} failed: {e}; run the \
+                 update again"
+            ))
+        })?;
+        writeln!(out, "created the ION inbox token in secret {secret} (value not printed)")?;
+    }
+    writeln!(
+        out,
+        "ION sends its verdicts to <IonInboxUrl stack output>/{id}/v3/multipartMessage with `Authorization: Bearer \
+         <token from secret {secret}>`"
+    )?;
+    Ok(())
 }
 
 /// One check's line: `✓`, `✗` (with the reason and the fix) or `-` (skipped).
@@ -401,9 +445,7 @@ async fn erp_checks(deps: &Deps, connection: &Connection, report: &mut Report<'_
         )?,
         Some(ErpSettings::Acumatica(settings)) => acumatica_checks(deps, id, settings, report).await?,
         Some(ErpSettings::IfsCloud(settings)) => ifs_checks(deps, id, settings, report).await?,
-        Some(ErpSettings::Infor(_)) => {
-            report.skip("Infor sign-in and read", "the check arrives with the Infor adapter")?
-        }
+        Some(ErpSettings::Infor(settings)) => infor_checks(deps, id, settings, report).await?,
     }
     Ok(())
 }
@@ -500,6 +542,64 @@ async fn ifs_checks(
     match client.read_probe().await {
         Ok(()) => report.pass(READ, &format!("company {}: {}", settings.company, settings.api.account_set))?,
         Err(e) => report.fail(READ, &e.to_string(), &fix(&e))?,
+    }
+    Ok(())
+}
+
+async fn infor_checks(
+    deps: &Deps,
+    id: &ConnectionId,
+    settings: &domain::InforSettings,
+    report: &mut Report<'_>,
+) -> Result<(), CliError> {
+    const SIGN_IN: &str = "Infor ION token";
+    const PING: &str = "Infor ION messaging";
+    const INBOX: &str = "ION inbox token";
+    let secret = deps.names.erp_secret(id);
+    let store_again = format!("`connector connections update {id} --erp-credentials-file FILE.ionapi`");
+    let ionapi = match deps.secrets.get_json::<serde_json::Value>(&secret).await {
+        Ok(Some(value)) => match IonApi::from_value(&value) {
+            Ok(ionapi) => ionapi,
+            Err(problems) => {
+                report.fail(SIGN_IN, &problems.to_string(), &store_again)?;
+                return Ok(report.skip(PING, "needs a token")?);
+            }
+        },
+        Ok(None) => {
+            report.fail(SIGN_IN, &format!("no .ionapi file is stored (secret {secret})"), &store_again)?;
+            return Ok(report.skip(PING, "needs a token")?);
+        }
+        Err(e) => {
+            report.fail(SIGN_IN, &e.to_string(), &store_again)?;
+            return Ok(report.skip(PING, "needs a token")?);
+        }
+    };
+    let client = InforClient::new(deps.http.clone(), settings.clone(), ionapi);
+    let fix = |e: &InforError| match e.to_failure("").kind {
+        domain::FailureKind::NeedsReauth => format!("download the app's .ionapi file again, then {store_again}"),
+        domain::FailureKind::Retryable { .. } => "wait a few minutes and test again; nothing to change".to_owned(),
+        domain::FailureKind::Permanent => {
+            format!("check the authorized app, the connection point and `connector connections update {id} --ion-…`")
+        }
+    };
+    if let Err(e) = client.authenticate().await {
+        report.fail(SIGN_IN, &e.to_string(), &fix(&e))?;
+        return Ok(report.skip(PING, "needs a token")?);
+    }
+    report.pass(SIGN_IN, "the service account's password grant works")?;
+    match client.ping().await {
+        Ok(()) => report.pass(PING, "IMS answers the ping")?,
+        Err(e) => report.fail(PING, &e.to_string(), &fix(&e))?,
+    }
+    let inbox = deps.names.ion_inbox_secret(id);
+    match deps.secrets.get_json::<serde_json::Value>(&inbox).await {
+        Ok(Some(_)) => report.pass(INBOX, &format!("stored in secret {inbox}"))?,
+        Ok(None) => report.fail(
+            INBOX,
+            "missing: ION's verdicts would be refused",
+            &format!("`connector connections update {id}`"),
+        )?,
+        Err(e) => report.fail(INBOX, &e.to_string(), "check Secrets Manager access")?,
     }
     Ok(())
 }

@@ -37,6 +37,8 @@ pub struct Parsed {
     pub branch: Option<Option<String>>,
     pub namespace: Option<String>,
     pub ifs_company: Option<String>,
+    pub ion_logical_id: Option<String>,
+    pub ion_accounting_entity: Option<String>,
     pub schedule: Option<PollSchedule>,
     pub document_types: Option<Vec<DocumentType>>,
     pub concurrency: Option<ConcurrencyLevel>,
@@ -80,6 +82,18 @@ pub fn parse_flags(flags: &SettingsFlags, policy: UrlPolicy) -> Result<Parsed, R
     }
     if let Some(raw) = &flags.ifs_company {
         p.ifs_company = Some(text("--ifs-company", raw, 60)?);
+    }
+    if let Some(raw) = &flags.ion_logical_id {
+        let lid = text("--ion-logical-id", raw, 200)?;
+        if !lid.starts_with("lid://") {
+            return Err(Refusal(format!(
+                "--ion-logical-id: `{lid}` is not an ION logical id (they look like lid://infor.ims.concurconnector)"
+            )));
+        }
+        p.ion_logical_id = Some(lid);
+    }
+    if let Some(raw) = &flags.ion_accounting_entity {
+        p.ion_accounting_entity = Some(text("--ion-accounting-entity", raw, 60)?);
     }
     if let Some(raw) = &flags.schedule {
         p.schedule = Some(raw.parse().map_err(|e| Refusal(format!("--schedule: {e}")))?);
@@ -174,8 +188,13 @@ fn given_erp_flags(p: &Parsed) -> Vec<(&'static str, ErpKind)> {
         ("--branch", p.branch.is_some()),
     ];
     let ifs = [("--namespace", p.namespace.is_some()), ("--ifs-company", p.ifs_company.is_some())];
+    let infor = [
+        ("--ion-logical-id", p.ion_logical_id.is_some()),
+        ("--ion-accounting-entity", p.ion_accounting_entity.is_some()),
+    ];
     given.extend(acumatica.into_iter().filter(|(_, on)| *on).map(|(f, _)| (f, ErpKind::Acumatica)));
     given.extend(ifs.into_iter().filter(|(_, on)| *on).map(|(f, _)| (f, ErpKind::IfsCloud)));
+    given.extend(infor.into_iter().filter(|(_, on)| *on).map(|(f, _)| (f, ErpKind::Infor)));
     given
 }
 
@@ -249,10 +268,17 @@ pub fn apply_erp(current: Option<&ErpSettings>, p: &Parsed) -> Result<Option<Erp
                      --erp-credentials-file",
                 );
             }
-            match current {
-                Some(ErpSettings::Infor(i)) => ErpSettings::Infor(i.clone()),
-                _ => ErpSettings::Infor(InforSettings::default()),
+            let mut infor = match current {
+                Some(ErpSettings::Infor(i)) => i.clone(),
+                _ => InforSettings::default(),
+            };
+            if let Some(lid) = &p.ion_logical_id {
+                infor.logical_id = Some(lid.clone());
             }
+            if let Some(entity) = &p.ion_accounting_entity {
+                infor.accounting_entity = Some(entity.clone());
+            }
+            ErpSettings::Infor(infor)
         }
     };
     Ok(Some(settings))

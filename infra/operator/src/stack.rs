@@ -48,6 +48,11 @@ impl StackNames {
         format!("{}{id}/erp", self.secret_prefix)
     }
 
+    /// The bearer token ION presents to ion-inbox for this connection.
+    pub fn ion_inbox_secret(&self, id: &ConnectionId) -> String {
+        format!("{}{id}/ion-inbox", self.secret_prefix)
+    }
+
     pub fn concur_secret(&self, id: &ConnectionId) -> String {
         format!("{}{id}/concur", self.secret_prefix)
     }

@@ -418,27 +418,49 @@ async fn test_prints_each_check_with_its_fix() {
     );
     assert!(run.out.contains("fix: `connector connections update acme --endpoint-version V`"), "{}", run.out);
 
-    // No ERP configured, and ERPs whose adapters are not built yet.
+    // No ERP configured.
     assert_eq!(cli(&stack, &["connections", "create", "bare", "--name", "bare"]).await.code, 0);
     let run = cli(&stack, &["connections", "test", "bare"]).await;
     assert!(run.out.contains("✗ ERP settings: no ERP is configured for this connection"), "{}", run.out);
-    let ionapi = TempFile::json(&json!({
+
+    // An .ionapi file of an app without a service account is refused with
+    // what to do; a complete one is stored, and the test names the failing sign-in.
+    let partial = json!({
         "ti": "ACME_TST", "ci": "ACME_TST~q", "cs": "Zk3", "iu": "https://mingle-ionapi.inforcloudsuite.com",
         "pu": "https://mingle-sso.inforcloudsuite.com:443/ACME_TST/as/", "ot": "token.oauth2"
-    }));
+    });
+    let ionapi = TempFile::json(&partial);
+    let refused = cli(
+        &stack,
+        &["connections", "create", "infor", "--name", "i", "--erp", "infor", "--erp-credentials-file", ionapi.path()],
+    )
+    .await;
+    assert_eq!(refused.code, 2, "{}", refused.all());
+    assert!(refused.err.contains("Create Service Account"), "{}", refused.all());
+    assert!(!refused.all().contains("Zk3"), "no value is echoed");
+    let mut complete = partial.clone();
+    for (key, value) in [
+        ("cn", "ConcurConnector"),
+        ("oa", "authorization.oauth2"),
+        ("or", "revoke_token.oauth2"),
+        ("ev", "U1"),
+        ("saak", "ACME_TST#Mx8"),
+        ("sask", "Hq0"),
+    ] {
+        complete[key] = json!(value);
+    }
+    let ionapi = TempFile::json(&complete);
     let created = cli(
         &stack,
         &["connections", "create", "infor", "--name", "i", "--erp", "infor", "--erp-credentials-file", ionapi.path()],
     )
     .await;
     assert_eq!(created.code, 0, "{}", created.all());
+    assert!(created.out.contains("created the ION inbox token in secret"), "{}", created.out);
     let run = cli(&stack, &["connections", "test", "infor"]).await;
-    assert!(
-        run.out.contains("- Infor sign-in and read: skipped: the check arrives with the Infor adapter"),
-        "{}",
-        run.out
-    );
-    assert!(run.out.contains("0 passed, 1 failed, 2 skipped"), "only Concur failed: {}", run.out);
+    assert!(run.out.contains("✗ Infor ION token"), "{}", run.out);
+    assert!(run.out.contains("- Infor ION messaging: skipped: needs a token"), "{}", run.out);
+    assert!(!run.all().contains("Hq0") && !run.all().contains("Mx8"), "no secret is printed");
 }
 
 #[tokio::test]

@@ -30,6 +30,8 @@ const COMPANY: &str = "8568a4cd-8ffc-49d6-9417-be2d69aa075f";
 const ADMIN: &str = "9bdded51-00b8-4f84-8bef-6d3afe727007";
 /// The second sandbox company, posting into IFS Cloud.
 const IFS_COMPANY_UUID: &str = "3f2b6c1e-7a4d-4e5f-9b8a-1c2d3e4f5a6b";
+/// The third sandbox company, posting into Infor through ION.
+const INFOR_COMPANY_UUID: &str = "6a1d2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 
 /// `--json`: the narrative goes to stderr, stdout gets only the summary object.
 static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -400,6 +402,113 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     say!("   erp-poster: {} messages handled: {:?}", consumed.messages, consumed.outcome);
     let ifs_summary = summarize(&stack, &ifs_id).await?;
 
+    say!("\n== 15. A third sandbox tenant on Infor CloudSuite through ION, driven by Concur's webhooks");
+    concur.sim.add_company(CompanySpec {
+        uuid: INFOR_COMPANY_UUID.into(),
+        name: "Midwest Sandbox Inc".into(),
+        datacenter: "us".into(),
+        marketing_name: "CTE".into(),
+    });
+    for path in names.iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
+        concur.sim.load_fi_example(INFOR_COMPANY_UUID, &std::fs::read_to_string(path)?)?;
+    }
+    let request_token = concur.sim.issue_request_token(INFOR_COMPANY_UUID);
+    let link = [("id", INFOR_COMPANY_UUID), ("requestToken", request_token.as_str()), ("userId", ADMIN)];
+    let page = oauth_callback::handle(&connector, get_request(&link)).await;
+    say!("   Quick Connect of {INFOR_COMPANY_UUID} → HTTP {} — {}", page.status_code, title(&page));
+    let infor_id = store
+        .find_by_company(&CompanyUuid::parse(INFOR_COMPANY_UUID)?)
+        .await?
+        .ok_or("the third connect created no connection")?
+        .connection_id;
+    let infor_sim = simulators::infor::InforSim::new();
+    let infor = infor_sim.clone().start().await;
+    posting::seed_infor(&infor_sim);
+    let ionapi_file = std::env::temp_dir().join(format!("demo-{}.ionapi", std::process::id()));
+    std::fs::write(&ionapi_file, infor_sim.ionapi_file(&infor.base_url(), posting::INFOR_TENANT).to_string())?;
+    let ionapi_path = ionapi_file.display().to_string();
+    operator_cli(
+        &stack,
+        &[
+            "connections",
+            "update",
+            infor_id.as_str(),
+            "--erp",
+            "infor",
+            "--erp-credentials-file",
+            &ionapi_path,
+            "--ion-logical-id",
+            posting::INFOR_LOGICAL_ID,
+            "--ion-accounting-entity",
+            posting::INFOR_ENTITY,
+            "--document-types",
+            "expense,invoice",
+            "--schedule",
+            "weekly mon 06:00",
+        ],
+    )
+    .await;
+    std::fs::remove_file(&ionapi_file)?;
+    let infor_mapping_file = std::env::temp_dir().join(format!("demo-mapping-infor-{}.yaml", std::process::id()));
+    std::fs::write(&infor_mapping_file, posting::example_mapping_text_for(domain::ErpKind::Infor))?;
+    operator_cli(&stack, &["mapping", "import", infor_id.as_str(), &infor_mapping_file.display().to_string()]).await;
+    std::fs::remove_file(&infor_mapping_file)?;
+    operator_cli(&stack, &["connections", "test", infor_id.as_str()]).await;
+    // ION's side of the connection point: our inbox URL and the token the CLI created.
+    let inbox = integration::ion::serve_inbox(&stack).await;
+    let token: serde_json::Value = stack
+        .secrets()
+        .get_json(&format!("{}/connections/{infor_id}/ion-inbox", stack.stack_name()))
+        .await?
+        .ok_or("the CLI created no inbox token")?;
+    infor_sim.set_callback(posting::INFOR_TENANT, &format!("{}/ion/{infor_id}", inbox.base_url()));
+    infor_sim.set_callback_token(posting::INFOR_TENANT, token["token"].as_str().unwrap_or_default());
+    say!("   ION configured to send its verdicts to {}/ion/{infor_id}/v3/multipartMessage", inbox.base_url());
+    let reports: Vec<String> = posting::example_work_items(&infor_id, domain::WorkSource::Webhook)
+        .into_iter()
+        .filter(|(_, item)| item.document_type == DocumentType::Expense)
+        .map(|(_, item)| item.document_id.to_string())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut accepted = 0;
+    for report in &reports {
+        // ESS delivers at least once: every event arrives twice here.
+        for _ in 0..2 {
+            let event = webhook::ExpenseStatusChanged::approved(INFOR_COMPANY_UUID, report);
+            let (body, signature) = event.signed(&webhook::EssSigner::test_key());
+            let answer = event_intake::handle(&intake, post_request(&body, Some(&signature))).await;
+            accepted += usize::from(answer.status_code == 202);
+        }
+    }
+    say!("   {} approved reports, each webhook delivered twice: {accepted} deliveries accepted (202)", reports.len());
+    let consumed = posting::consume_queue(&stack, &poster, &queue_url).await?;
+    say!(
+        "   erp-poster sent the BODs to ION (2xx = accepted for routing) and handled ION's verdicts as they came back: {} messages, {:?}",
+        consumed.messages,
+        consumed.outcome
+    );
+    infor_sim.flush_callbacks().await;
+    let delivered = infor_sim.deliveries(posting::INFOR_TENANT).len();
+    let consumed = posting::consume_queue(&stack, &poster, &queue_url).await?;
+    say!(
+        "   ION pushed {delivered} acknowledgements and ConfirmBODs to ion-inbox; the last {} verdict messages handled: {:?}",
+        consumed.messages,
+        consumed.outcome
+    );
+    let infor_summary = summarize(&stack, &infor_id).await?;
+    print_table(&infor_summary.rows);
+    let received = infor_sim.received(posting::INFOR_TENANT);
+    let duplicates =
+        received.iter().filter(|m| matches!(m.status, simulators::infor::ReceivedStatus::Duplicate { .. })).count();
+    say!(
+        "   Infor holds {} journals and {} supplier invoices; ION received {} BODs, {duplicates} of them duplicates; Concur received {} posting confirmations",
+        infor_sim.journals(posting::INFOR_TENANT).len(),
+        infor_sim.supplier_invoices(posting::INFOR_TENANT).len(),
+        received.len(),
+        concur.sim.posting_confirmations(INFOR_COMPANY_UUID).len()
+    );
+
     let tenant = |connection: &domain::ConnectionId,
                   erp: &str,
                   summary: &Summary,
@@ -435,6 +544,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ifs_sim.invoices(posting::IFS_COMPANY).len() + ifs_sim.vouchers(posting::IFS_COMPANY).len(),
             concur.sim.posting_confirmations(IFS_COMPANY_UUID).len(),
         ),
+        tenant(
+            &infor_id,
+            "infor",
+            &infor_summary,
+            infor_sim.journals(posting::INFOR_TENANT).len() + infor_sim.supplier_invoices(posting::INFOR_TENANT).len(),
+            concur.sim.posting_confirmations(INFOR_COMPANY_UUID).len(),
+        ),
     ];
     let total = |field: &str| tenants.iter().map(|t| t[field].as_u64().unwrap_or(0)).sum::<u64>();
     let json = serde_json::json!({
@@ -450,7 +566,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         say!(
-            "\nDone: {} documents in two tenants, {} posted, {} failed, {} duplicates prevented.",
+            "\nDone: {} documents in three tenants, {} posted, {} failed, {} duplicates prevented.",
             json["documents"],
             json["posted"],
             json["failed"],
