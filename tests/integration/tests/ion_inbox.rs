@@ -1,0 +1,103 @@
+//! ion-inbox refuses what is not a verdict from ION for a known document,
+//! and changes nothing when it does: no bearer token or a wrong one (401),
+//! an unknown connection or route (404), an oversized body (413), a body
+//! that is not an IMS multipart message or not a verdict (400, audited). A
+//! verdict for a document the ledger does not know is audited and answered
+//! 200 so ION stops resending it. A real verdict is queued once.
+
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use base64::Engine as _;
+use domain::ErpKind;
+use integration::posting::{INFOR_INBOX_TOKEN, PostingWorld};
+use ion_inbox::Inbox;
+
+fn request(method: &str, path: &str, token: Option<&str>, content_type: &str, body: &[u8]) -> ApiGatewayV2httpRequest {
+    let mut r = ApiGatewayV2httpRequest::default();
+    r.raw_path = Some(path.to_owned());
+    r.request_context.http.method = method.parse().unwrap();
+    r.headers.insert("content-type", content_type.parse().unwrap());
+    r.headers.insert("x-tenantid", "ACME_TST".parse().unwrap());
+    if let Some(token) = token {
+        r.headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+    }
+    r.body = Some(base64::engine::general_purpose::STANDARD.encode(body));
+    r.is_base64_encoded = true;
+    r
+}
+
+/// An IMS multipart message with a verdict payload.
+fn message(payload: &str) -> (String, Vec<u8>) {
+    let boundary = "----b1";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"ParameterRequest\"; filename=\"p.json\"\r\n\
+         Content-Type: application/json\r\n\r\n{{\"documentName\":\"Acknowledge.SourceSystemJournalEntry\",\
+         \"messageId\":\"m1\",\"encoding\":\"NONE\"}}\r\n--{boundary}\r\nContent-Disposition: form-data; \
+         name=\"MessagePayload\"; filename=\"x.xml\"\r\nContent-Type: application/octet-stream\r\n\r\n{payload}\r\n\
+         --{boundary}--\r\n"
+    );
+    (format!("multipart/form-data; boundary={boundary}"), body.into_bytes())
+}
+
+fn acknowledge(document_id: &str) -> String {
+    format!(
+        r#"<AcknowledgeSourceSystemJournalEntry xmlns="http://schema.infor.com/InforOAGIS/2" releaseID="9.2">
+  <ApplicationArea><Sender><LogicalID>lid://infor.erp.cloudsuite</LogicalID></Sender>
+    <CreationDateTime>2026-11-23T10:00:00Z</CreationDateTime><BODID>infor-nid:ACME_TST:1000::ack:1?SourceSystemJournalEntry&amp;verb=Acknowledge</BODID></ApplicationArea>
+  <DataArea>
+    <Acknowledge><TenantID>ACME_TST</TenantID>
+      <OriginalApplicationArea><BODID>infor-nid:ACME_TST:1000::{document_id}:1?SourceSystemJournalEntry&amp;verb=Process</BODID></OriginalApplicationArea>
+      <ResponseCriteria><ResponseExpression actionCode="Accepted"/></ResponseCriteria></Acknowledge>
+    <SourceSystemJournalEntry><JournalEntryHeader><JournalID accountingEntity="1000" variationID="1">{document_id}</JournalID><DisplayID>JE-000009</DisplayID></JournalEntryHeader></SourceSystemJournalEntry>
+  </DataArea>
+</AcknowledgeSourceSystemJournalEntry>"#
+    )
+}
+
+#[tokio::test]
+async fn what_is_not_a_verdict_for_a_known_document_changes_nothing() {
+    let world = PostingWorld::with_erp("acme-inbox", ErpKind::Infor).await;
+    let inbox = Inbox::from_env(&world.stack.env_of("IonInboxFunction"), &world.stack.sdk).unwrap();
+    let path = format!("/ion/{}/v3/multipartMessage", world.connection);
+    let (content_type, body) = message(&acknowledge("0C45F960C3064ED88C39"));
+
+    let cases: Vec<(ApiGatewayV2httpRequest, i64)> = vec![
+        (request("POST", &path, None, &content_type, &body), 401),
+        (request("POST", &path, Some("a-wrong-token"), &content_type, &body), 401),
+        (request("POST", "/ion/nobody/v3/multipartMessage", Some(INFOR_INBOX_TOKEN), &content_type, &body), 404),
+        (
+            request(
+                "POST",
+                &format!("/ion/{}/v9/else", world.connection),
+                Some(INFOR_INBOX_TOKEN),
+                &content_type,
+                &body,
+            ),
+            404,
+        ),
+        (
+            request("POST", &path, Some(INFOR_INBOX_TOKEN), &content_type, &vec![b'x'; ion_inbox::MAX_BODY_BYTES + 1]),
+            413,
+        ),
+        (request("POST", &path, Some(INFOR_INBOX_TOKEN), "application/json", b"{}"), 400),
+        (request("POST", &path, Some(INFOR_INBOX_TOKEN), &content_type, &message("<notXml").1), 400),
+    ];
+    for (i, (req, status)) in cases.into_iter().enumerate() {
+        let answer = ion_inbox::handle(&inbox, req).await;
+        assert_eq!(answer.status_code, status, "case {i}: {:?}", answer.body);
+        assert_eq!(world.stack.peek_queue("WorkQueue").await.len(), 0, "case {i} queued nothing");
+    }
+    let ping = ion_inbox::handle(
+        &inbox,
+        request("GET", &format!("/ion/{}/ping", world.connection), Some(INFOR_INBOX_TOKEN), "text/plain", b""),
+    )
+    .await;
+    assert_eq!(ping.status_code, 200);
+
+    // A verdict for a document the ledger does not know: audited, 200, nothing queued.
+    let answer = ion_inbox::handle(&inbox, request("POST", &path, Some(INFOR_INBOX_TOKEN), &content_type, &body)).await;
+    assert_eq!(answer.status_code, 200);
+    assert_eq!(world.stack.peek_queue("WorkQueue").await.len(), 0);
+    let audit = world.stack.scan_table("AuditTable").await.join("\n");
+    assert!(audit.contains("which the ledger does not know"), "{audit}");
+    assert!(!audit.contains(INFOR_INBOX_TOKEN));
+}
