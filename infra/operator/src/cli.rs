@@ -124,6 +124,9 @@ pub enum MappingCommand {
     },
     /// Print the stored mapping as YAML (edit it and import it again).
     Export { id: String },
+    /// Check that every account, vendor and dimension value the stored
+    /// mapping names exists in the connection's ERP (IFS Cloud, Infor).
+    Check { id: String },
 }
 
 #[derive(Debug, Subcommand)]

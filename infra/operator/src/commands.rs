@@ -2,6 +2,7 @@
 //! Every check runs before the first write; writes are the connection item
 //! first (conditional), then the ERP secret.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 
@@ -9,7 +10,7 @@ use concur::{AppCredentials, ConcurClient, TokenManager, TokenOptions};
 use domain::{Connection, ConnectionId, ConnectionStatus, ErpSettings, ErpUrl};
 use erp::acumatica::{AcumaticaClient, AcumaticaCredentials, AcumaticaError};
 use erp::ifs::{IfsClient, IfsCredentials, IfsError};
-use erp::infor::{InforClient, InforError, IonApi};
+use erp::infor::{InforClient, InforError, IonApi, Listing, MasterList};
 use platform::concur_grants::ConcurGrantStore;
 use serde_json::Value;
 
@@ -697,4 +698,123 @@ pub async fn mapping_export(deps: &Deps, raw_id: &str, out: &mut dyn Write) -> R
         )?,
     }
     Ok(Outcome::Done)
+}
+
+/// `mapping check ID`: every ERP value the stored mapping names, looked up
+/// in the ERP (read-only). Exit 1 when one is missing: that mapping would
+/// stop documents at the ERP (IFS) or before sending (Infor).
+pub async fn mapping_check(deps: &Deps, raw_id: &str, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    let id = parse_id(raw_id)?;
+    let connection = load(deps, &id).await?;
+    let store = platform::mappings::MappingStore::new(deps.dynamodb.clone(), deps.names.connections_table.clone());
+    let Some(stored) = store.get(&id).await? else {
+        return Err(Refusal(format!(
+            "connection {id} has no mapping yet: write one and run `connector mapping import {id} FILE.yaml`"
+        ))
+        .into());
+    };
+    let wanted = stored.mapping.erp_values();
+    let secret = deps.names.erp_secret(&id);
+    let mut report = Report { out, passed: 0, failed: 0, skipped: 0 };
+    writeln!(report.out, "mapping of connection {id} (revision {}) against its ERP", stored.revision)?;
+    let fix = format!("create them in the ERP, or correct the mapping and `connector mapping import {id} FILE.yaml`");
+    match connection.erp.as_ref() {
+        Some(ErpSettings::IfsCloud(settings)) => {
+            let credentials: IfsCredentials = deps
+                .secrets
+                .get_json(&secret)
+                .await?
+                .ok_or_else(|| Refusal(format!("connection {id} has no ERP credentials (secret {secret})")))?;
+            let client =
+                IfsClient::new(deps.http.clone(), settings.clone(), credentials).map_err(|e| Refusal(e.to_string()))?;
+            let read = |e: IfsError| CliError::Partial(format!("reading from IFS Cloud failed: {e}"));
+            let known: BTreeSet<String> =
+                client.accounts().await.map_err(read)?.into_iter().map(|a| a.account).collect();
+            compare_values(&mut report, "GL accounts", &wanted.accounts, &known, &fix)?;
+            let known: BTreeSet<String> =
+                client.suppliers().await.map_err(read)?.into_iter().filter(|s| s.in_company).map(|s| s.id).collect();
+            compare_values(
+                &mut report,
+                &format!("suppliers of company {}", settings.company),
+                &wanted.vendors,
+                &known,
+                &fix,
+            )?;
+            for (name, values) in &wanted.dimensions {
+                let letter = match name.as_str() {
+                    "cost_center" => settings.api.cost_center_code_part.chars().next(),
+                    other => other.strip_prefix("code_").and_then(|l| l.chars().next()).filter(|_| other.len() == 6),
+                };
+                let Some(letter) = letter else {
+                    report.skip(
+                        &format!("dimension {name}"),
+                        "IFS Cloud does not use it (name it cost_center or code_b…code_j)",
+                    )?;
+                    continue;
+                };
+                let known: BTreeSet<String> =
+                    client.code_part_values(letter).await.map_err(read)?.into_iter().map(|v| v.value).collect();
+                compare_values(&mut report, &format!("dimension {name} (code part {letter})"), values, &known, &fix)?;
+            }
+        }
+        Some(ErpSettings::Infor(settings)) => {
+            let value: serde_json::Value = deps
+                .secrets
+                .get_json(&secret)
+                .await?
+                .ok_or_else(|| Refusal(format!("connection {id} has no .ionapi file stored (secret {secret})")))?;
+            let ionapi = IonApi::from_value(&value).map_err(|e| Refusal(e.to_string()))?;
+            let client = InforClient::new(deps.http.clone(), settings.clone(), ionapi);
+            let mut lists = vec![
+                ("GL accounts".to_owned(), MasterList::GlAccounts, &wanted.accounts),
+                ("suppliers".to_owned(), MasterList::Suppliers, &wanted.vendors),
+            ];
+            for (name, values) in &wanted.dimensions {
+                lists.push((format!("dimension {name}"), MasterList::Dimension(name.clone()), values));
+            }
+            for (what, list, values) in lists {
+                let read = client.master_list(&list, true).await;
+                match read.map(|(listing, _)| listing) {
+                    Ok(listing) => match listing.as_ref() {
+                        Listing::Values(known) => compare_values(&mut report, &what, values, known, &fix)?,
+                        Listing::Refused(reason) => {
+                            report.fail(&what, &format!("Infor refused the read: {reason}"), &fix)?
+                        }
+                    },
+                    Err(e) => {
+                        report.fail(&what, &e.to_string(), "check the connection with `connector connections test`")?
+                    }
+                }
+            }
+        }
+        Some(ErpSettings::Acumatica(_)) => {
+            report.skip(
+                "ERP values",
+                "the Acumatica adapter does not read accounts and vendors yet; `connections test` proves access",
+            )?;
+        }
+        None => {
+            report.fail("ERP settings", "no ERP is configured for this connection", "`connector connections update`")?
+        }
+    }
+    let Report { out, passed, failed, skipped } = report;
+    writeln!(out, "{passed} passed, {failed} failed, {skipped} skipped")?;
+    Ok(if failed == 0 { Outcome::Done } else { Outcome::ChecksFailed })
+}
+
+/// One line: every wanted value known, or the unknown ones (at most 20 shown).
+fn compare_values(
+    report: &mut Report<'_>,
+    what: &str,
+    wanted: &BTreeSet<String>,
+    known: &BTreeSet<String>,
+    fix: &str,
+) -> std::io::Result<()> {
+    let missing: Vec<&str> = wanted.iter().filter(|v| !known.contains(*v)).map(String::as_str).collect();
+    if missing.is_empty() {
+        return report.pass(what, &format!("all {} known", wanted.len()));
+    }
+    let shown = missing.iter().take(20).copied().collect::<Vec<_>>().join(", ");
+    let more = if missing.len() > 20 { format!(" and {} more", missing.len() - 20) } else { String::new() };
+    report.fail(what, &format!("{} of {} unknown: {shown}{more}", missing.len(), wanted.len()), fix)
 }

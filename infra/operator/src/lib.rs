@@ -120,6 +120,7 @@ pub async fn run(command: &Command, deps: &Deps, out: &mut dyn Write) -> Result<
             return commands::mapping_import(deps, id, file, out).await;
         }
         Command::Mapping(MappingCommand::Export { id }) => return commands::mapping_export(deps, id, out).await,
+        Command::Mapping(MappingCommand::Check { id }) => return commands::mapping_check(deps, id, out).await,
         Command::Documents(command) => return run_documents(command, deps, out).await,
         Command::Queue(QueueCommand::Redrive { max }) => return documents::redrive(deps, max.as_deref(), out).await,
         // Offline; `main_with` runs it before any stack is set up.

@@ -294,6 +294,54 @@ impl Mapping {
     }
 }
 
+/// Every ERP value a mapping names, by kind: what must exist in the ERP for
+/// the mapping to post (checked with `connector mapping check`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErpValues {
+    /// GL accounts: `accounts`, `default_account`, account parties, tax
+    /// accounts, `payable_account`.
+    pub accounts: BTreeSet<String>,
+    /// Vendors: employees' vendors and vendor parties.
+    pub vendors: BTreeSet<String>,
+    /// Per dimension name: its listed values and its default.
+    pub dimensions: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Mapping {
+    pub fn erp_values(&self) -> ErpValues {
+        let trimmed = |v: &String| v.trim().to_owned();
+        let mut accounts: BTreeSet<String> = self.accounts.values().map(trimmed).collect();
+        accounts.extend(self.default_account.iter().map(trimmed));
+        accounts.extend(self.payable_account.iter().map(trimmed));
+        let mut vendors: BTreeSet<String> = self.employees.values().map(trimmed).collect();
+        for rule in self.parties.values() {
+            match rule {
+                PartyRule::Account { account } => {
+                    accounts.insert(account.trim().to_owned());
+                }
+                PartyRule::Vendor { vendor } => {
+                    vendors.insert(vendor.trim().to_owned());
+                }
+                PartyRule::EmployeeVendor => {}
+            }
+        }
+        for rule in &self.taxes {
+            accounts.insert(rule.reclaim_account.trim().to_owned());
+            if let NonDeductible::Account { account } = &rule.non_deductible {
+                accounts.insert(account.trim().to_owned());
+            }
+        }
+        let dimensions = self
+            .dimensions
+            .iter()
+            .map(|(name, rule)| {
+                (name.clone(), rule.values.values().chain(rule.default.as_ref()).map(trimmed).collect())
+            })
+            .collect();
+        ErpValues { accounts, vendors, dimensions }
+    }
+}
+
 /// YAML forbids duplicate keys but serde's maps keep the last one silently:
 /// a mapping with `CADV` twice must be refused, not half-applied.
 fn unique_keys<'de, D, V>(deserializer: D) -> Result<BTreeMap<String, V>, D::Error>

@@ -351,36 +351,6 @@ pub fn example_work_items(connection: &ConnectionId, source: WorkSource) -> Vec<
         .collect()
 }
 
-/// Every GL account a mapping names (accounts, clearing parties, taxes,
-/// the payable account), once each.
-fn mapping_accounts(mapping: &Mapping) -> std::collections::BTreeSet<&str> {
-    let mut accounts: std::collections::BTreeSet<&str> = mapping.accounts.values().map(String::as_str).collect();
-    for rule in mapping.parties.values() {
-        if let domain::mapping::PartyRule::Account { account } = rule {
-            accounts.insert(account);
-        }
-    }
-    for rule in &mapping.taxes {
-        accounts.insert(&rule.reclaim_account);
-        if let domain::mapping::NonDeductible::Account { account } = &rule.non_deductible {
-            accounts.insert(account);
-        }
-    }
-    accounts.extend(mapping.payable_account.as_deref());
-    accounts
-}
-
-/// Every vendor a mapping names (employees' vendors, vendor parties), once each.
-fn mapping_vendors(mapping: &Mapping) -> std::collections::BTreeSet<&str> {
-    let mut vendors: std::collections::BTreeSet<&str> = mapping.employees.values().map(String::as_str).collect();
-    for rule in mapping.parties.values() {
-        if let domain::mapping::PartyRule::Vendor { vendor } = rule {
-            vendors.insert(vendor);
-        }
-    }
-    vendors
-}
-
 /// The demo tenant: a branch, the integration user, and every account,
 /// vendor and subaccount the example mapping names.
 pub fn seed_acumatica(sim: &AcumaticaSim) {
@@ -392,16 +362,16 @@ pub fn seed_acumatica(sim: &AcumaticaSim) {
         branches: vec!["HQ".into()],
     });
     let mapping = example_mapping();
-    let accounts = mapping_accounts(&mapping);
+    let accounts = mapping.erp_values().accounts;
     for account in accounts {
         let kind = match account.chars().next() {
             Some('1') => "Asset",
             Some('2') => "Liability",
             _ => "Expense",
         };
-        sim.add_account(TENANT, account, &format!("Account {account}"), kind, true);
+        sim.add_account(TENANT, &account, &format!("Account {account}"), kind, true);
     }
-    for vendor in mapping_vendors(&mapping) {
+    for vendor in &mapping.erp_values().vendors {
         sim.add_vendor(TENANT, vendor, &format!("Vendor {vendor}"), "Active");
     }
     for rule in mapping.dimensions.values() {
@@ -420,16 +390,16 @@ pub fn seed_ifs(sim: &IfsSim) {
     // Another company the client may not write to: isolation is tested against it.
     sim.add_company("20", "EUR");
     let mapping = example_mapping_for(ErpKind::IfsCloud);
-    let accounts = mapping_accounts(&mapping);
+    let accounts = mapping.erp_values().accounts;
     for account in accounts {
         let kind = match account.chars().next() {
             Some('1') => "Asset",
             Some('2') => "Liability",
             _ => "Cost",
         };
-        sim.add_account(IFS_COMPANY, account, kind, false);
+        sim.add_account(IFS_COMPANY, &account, kind, false);
     }
-    for vendor in mapping_vendors(&mapping) {
+    for vendor in &mapping.erp_values().vendors {
         sim.add_supplier(vendor, &format!("Supplier {vendor}"), &[IFS_COMPANY]);
     }
     sim.add_code_part(IFS_COMPANY, "B", "Cost Center");
@@ -454,12 +424,12 @@ pub fn seed_infor(sim: &InforSim) {
     // The tests send more than the gateway's default 120 calls a minute.
     sim.set_rate_limit(None);
     let mapping = example_mapping_for(ErpKind::Infor);
-    let mut accounts = mapping_accounts(&mapping);
-    accounts.insert(INFOR_CHUNK_CLEARING);
+    let mut accounts = mapping.erp_values().accounts;
+    accounts.insert(INFOR_CHUNK_CLEARING.to_owned());
     for account in accounts {
-        sim.add_account(INFOR_TENANT, INFOR_ENTITY, account);
+        sim.add_account(INFOR_TENANT, INFOR_ENTITY, &account);
     }
-    for vendor in mapping_vendors(&mapping) {
+    for vendor in &mapping.erp_values().vendors {
         sim.add_supplier(INFOR_TENANT, INFOR_ENTITY, vendor);
     }
     for (name, rule) in &mapping.dimensions {
