@@ -23,11 +23,9 @@ use std::time::Duration;
 
 use concur::fi::FiDocument;
 use concur::fi_posting::{AckItem, ErpPostingDoc, PostingConfirmation, PostingOutcome};
-use concur::{ConcurError, GrantStore, TokenManager};
+use concur::{GrantStore, TokenManager};
 use domain::posting::plan;
-use domain::{
-    Connection, ErpOutcome, ErpSettings, Failure, FailureKind, NormalizeOptions, PostingForm, WorkItem, WorkSource,
-};
+use domain::{Connection, ErpOutcome, ErpSettings, Failure, FailureKind, NormalizeOptions, WorkItem, WorkSource};
 use platform::StoreError;
 use platform::audit::AuditLog;
 use platform::connections::ConnectionStore;
@@ -362,7 +360,7 @@ impl<S: GrantStore> Run<'_, S> {
                 return Err(self.fail("normalize", failure, Some((connection, &document))).await);
             }
         };
-        let form = posting_form(connection, self.item.document_type);
+        let form = connection.flow.form_for(self.item.document_type);
         let mapping = match self.poster.mappings.get(&connection.connection_id).await {
             Ok(Some(stored)) => stored.mapping,
             Ok(None) => {
@@ -447,7 +445,7 @@ impl<S: GrantStore> Run<'_, S> {
                 client.fi_document(&token, doc_type, id, true).await
             })
             .await
-            .map_err(|e| concur_failure(&e, &format!("fetching {doc_type} {id} from Concur")))?;
+            .map_err(|e| e.to_failure(&format!("fetching {doc_type} {id} from Concur")))?;
         match fetched {
             Some(document) => {
                 self.audit(
@@ -480,7 +478,7 @@ impl<S: GrantStore> Run<'_, S> {
                     client.acknowledge(&token, doc_type, items).await
                 })
                 .await
-                .map_err(|e| concur_failure(&e, &format!("acknowledging FI document {}", document.id)))?;
+                .map_err(|e| e.to_failure(&format!("acknowledging FI document {}", document.id)))?;
         let Some(result) = results.into_iter().next() else {
             return Err(Failure::retryable("Concur's acknowledgement answer was empty", None));
         };
@@ -567,7 +565,7 @@ impl<S: GrantStore> Run<'_, S> {
                 client.confirm_posting(&token, doc_type, confirmations).await
             })
             .await
-            .map_err(|e| concur_failure(&e, &format!("confirming the posting of FI document {doc_id}")))?;
+            .map_err(|e| e.to_failure(&format!("confirming the posting of FI document {doc_id}")))?;
         match results.into_iter().next() {
             Some(result) if result.is_done() => Ok(()),
             Some(result) if result.outcome.is_retryable() => Err(Failure::retryable(result.describe(), None)),
@@ -658,15 +656,6 @@ fn awaits_erp_verdict(connection: &Connection, record: &platform::ledger::Ledger
     asynchronous && record.accepted_parts.len() < sent.max(1)
 }
 
-/// The connection's posting form for a document type.
-pub fn posting_form(connection: &Connection, doc_type: domain::DocumentType) -> PostingForm {
-    match doc_type {
-        domain::DocumentType::Expense => connection.flow.expense_report_as,
-        domain::DocumentType::Invoice => connection.flow.invoice_as,
-        domain::DocumentType::CashAdvance => connection.flow.cash_advance_as,
-    }
-}
-
 /// The system id acknowledgements and confirmations carry: the one that
 /// already acknowledged the document (Concur refuses a confirmation from
 /// another, code 99), else this connection's id.
@@ -687,8 +676,4 @@ fn erp_company(connection: &Connection) -> String {
 
 fn store_failure(e: &StoreError) -> Failure {
     Failure::retryable(format!("the connector's own storage failed: {e}"), None)
-}
-
-fn concur_failure(e: &ConcurError, context: &str) -> Failure {
-    e.to_failure(context)
 }

@@ -8,7 +8,7 @@
 //! or `{"document": {…}, "error": "<reason>"}` for a document that would be stopped.
 
 use domain::posting::{map_line, plan};
-use domain::{DocumentType, FlowOptions, JournalLine, LineRole, NormalizeOptions, PostingForm, Target};
+use domain::{DocumentType, FlowOptions, JournalLine, LineRole, NormalizeOptions, Target};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
@@ -59,7 +59,7 @@ pub fn preview(bytes: &[u8], mapping: Option<&domain::mapping::Mapping>, flow: &
             }
             let mut result = json!({"document": header, "balanced": true, "lines": lines});
             if let Some(mapping) = mapping {
-                let form = form_for(flow, doc_type);
+                let form = flow.form_for(doc_type);
                 match plan(mapping, &entry, form, today) {
                     Ok(plan) => result["erp_documents"] = serde_json::to_value(&plan.documents).unwrap_or_default(),
                     Err(e) => return fail(result["document"].clone(), format!("the document cannot be mapped: {e}")),
@@ -83,14 +83,6 @@ fn parse(bytes: &[u8]) -> Result<concur::fi::DocumentPage, String> {
                 Err(envelope_error)
             }
         }
-    }
-}
-
-fn form_for(flow: &FlowOptions, doc_type: DocumentType) -> PostingForm {
-    match doc_type {
-        DocumentType::Expense => flow.expense_report_as,
-        DocumentType::Invoice => flow.invoice_as,
-        DocumentType::CashAdvance => flow.cash_advance_as,
     }
 }
 

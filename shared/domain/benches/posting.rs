@@ -18,9 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use domain::mapping::Mapping;
-use domain::{
-    ConcurDocumentId, DocumentType, FlowOptions, JournalEntry, NormalizeOptions, PostingForm, PostingPlan, normalize,
-};
+use domain::{ConcurDocumentId, DocumentType, FlowOptions, JournalEntry, NormalizeOptions, PostingPlan, normalize};
 use serde_json::Value;
 
 /// Counts live and peak heap bytes and the number of allocations.
@@ -126,15 +124,6 @@ fn examples() -> Vec<Example> {
         .collect()
 }
 
-/// How the default flow posts each document type.
-fn form_of(flow: &FlowOptions, doc_type: DocumentType) -> PostingForm {
-    match doc_type {
-        DocumentType::Expense => flow.expense_report_as,
-        DocumentType::Invoice => flow.invoice_as,
-        DocumentType::CashAdvance => flow.cash_advance_as,
-    }
-}
-
 /// Stage 1: the bytes as a JSON value, nothing else.
 fn parse(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).expect("example file is JSON")
@@ -152,7 +141,7 @@ fn parse_normalize(bytes: &[u8]) -> JournalEntry {
 /// Stage 3: stage 2, then map the entry and plan its ERP documents.
 fn parse_normalize_plan(bytes: &[u8], mapping: &Mapping, flow: &FlowOptions, date: time::Date) -> PostingPlan {
     let entry = parse_normalize(bytes);
-    let form = form_of(flow, entry.header().doc_type);
+    let form = flow.form_for(entry.header().doc_type);
     domain::posting::plan(mapping, &entry, form, date).expect("example plans")
 }
 
@@ -257,7 +246,7 @@ fn main() {
         let id = ConcurDocumentId::parse(fi["id"].as_str().expect("id")).expect("FI id");
         let entry = normalize(doc_type, &id, &fi["document"], &NormalizeOptions::default())
             .unwrap_or_else(|err| panic!("{} must normalize: {err}", e.name));
-        let plan = domain::posting::plan(&mapping, &entry, form_of(&flow, doc_type), date)
+        let plan = domain::posting::plan(&mapping, &entry, flow.form_for(doc_type), date)
             .unwrap_or_else(|err| panic!("{} must plan: {err}", e.name));
         assert!(!plan.documents.is_empty(), "{} plans no ERP document", e.name);
         lines += entry.lines().len();
@@ -296,7 +285,7 @@ fn main() {
         }),
         ("  map/plan alone (normalized entry)", &|i| {
             let entry = &entries[i];
-            let form = form_of(&flow, entry.header().doc_type);
+            let form = flow.form_for(entry.header().doc_type);
             drop(black_box(domain::posting::plan(&mapping, entry, form, date).expect("plans")));
         }),
     ];

@@ -313,6 +313,15 @@ pub struct FlowOptions {
 }
 
 impl FlowOptions {
+    /// How this flow posts a document type.
+    pub fn form_for(&self, doc_type: DocumentType) -> PostingForm {
+        match doc_type {
+            DocumentType::Expense => self.expense_report_as,
+            DocumentType::Invoice => self.invoice_as,
+            DocumentType::CashAdvance => self.cash_advance_as,
+        }
+    }
+
     pub fn default_for(kind: Option<ErpKind>) -> Self {
         Self {
             confirm_postings: kind != Some(ErpKind::IfsCloud),

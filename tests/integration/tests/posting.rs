@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use domain::mapping::Mapping;
-use domain::{DocumentType, FlowOptions, PostingForm, WorkItem, WorkSource};
+use domain::{FlowOptions, PostingForm, WorkItem, WorkSource};
 use erp_poster::{Poster, Processed};
 use integration::expected::{compare, erp_postings, expected_by_file};
 use integration::posting::{COMPANY, POSTER, PostingWorld, TENANT, example_mapping, example_work_items, test_options};
@@ -19,14 +19,6 @@ use platform::concur_grants::ConcurGrantStore;
 use platform::ledger::{LedgerKey, LedgerStatus};
 use simulators::acumatica::AfterCommit;
 use simulators::faults::{FaultKind, FaultSpec};
-
-fn form_of(flow: &FlowOptions, doc_type: DocumentType) -> PostingForm {
-    match doc_type {
-        DocumentType::Expense => flow.expense_report_as,
-        DocumentType::Invoice => flow.invoice_as,
-        DocumentType::CashAdvance => flow.cash_advance_as,
-    }
-}
 
 fn key_of(item: &WorkItem) -> LedgerKey {
     LedgerKey::new(item.connection_id.clone(), item.document_type, item.document_id.clone())
@@ -61,7 +53,7 @@ async fn post_all_and_compare(world: &PostingWorld, flow: &FlowOptions) {
     for (file, item) in example_work_items(&world.connection, WorkSource::Poll) {
         let want = expected.get(&file).unwrap_or_else(|| panic!("EXPECTED.md has no entries for {file}"));
         let got = posted.get(item.document_id.as_str()).unwrap_or_else(|| panic!("{file}: nothing posted"));
-        for problem in compare(want, got, &mapping, form_of(flow, item.document_type)) {
+        for problem in compare(want, got, &mapping, flow.form_for(item.document_type)) {
             problems.push(format!("{file} ({:?}): {problem}", got.documents));
         }
     }

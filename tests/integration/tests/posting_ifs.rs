@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use domain::{DocumentType, ErpKind, FlowOptions, PostingForm, WorkItem, WorkSource};
+use domain::{ErpKind, FlowOptions, WorkItem, WorkSource};
 use erp_poster::{Poster, Processed};
 use integration::expected::{compare, expected_by_file, ifs_postings};
 use integration::posting::{COMPANY, IFS_COMPANY, POSTER, PostingWorld, example_work_items, test_options};
@@ -18,14 +18,6 @@ use simulators::ifs::AfterCommit;
 
 fn key_of(item: &WorkItem) -> LedgerKey {
     LedgerKey::new(item.connection_id.clone(), item.document_type, item.document_id.clone())
-}
-
-fn form_of(flow: &FlowOptions, doc_type: DocumentType) -> PostingForm {
-    match doc_type {
-        DocumentType::Expense => flow.expense_report_as,
-        DocumentType::Invoice => flow.invoice_as,
-        DocumentType::CashAdvance => flow.cash_advance_as,
-    }
 }
 
 fn unique_items(world: &PostingWorld) -> Vec<(String, WorkItem)> {
@@ -49,7 +41,7 @@ fn assert_all_posted_as_expected(world: &PostingWorld) {
             problems.push(format!("{file}: nothing posted"));
             continue;
         };
-        for problem in compare(want, got, &mapping, form_of(&flow, item.document_type)) {
+        for problem in compare(want, got, &mapping, flow.form_for(item.document_type)) {
             problems.push(format!("{file} ({:?}): {problem}", got.documents));
         }
     }

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use domain::{DocumentType, ErpKind, FlowOptions, PostingForm, WorkItem, WorkSource};
+use domain::{ErpKind, FlowOptions, WorkItem, WorkSource};
 use erp_poster::{Poster, Processed};
 use integration::expected::{compare, expected_by_file, infor_postings};
 use integration::posting::{
@@ -20,14 +20,6 @@ use simulators::faults::{FaultKind, FaultSpec};
 
 fn key_of(item: &WorkItem) -> LedgerKey {
     LedgerKey::new(item.connection_id.clone(), item.document_type, item.document_id.clone())
-}
-
-fn form_of(flow: &FlowOptions, doc_type: DocumentType) -> PostingForm {
-    match doc_type {
-        DocumentType::Expense => flow.expense_report_as,
-        DocumentType::Invoice => flow.invoice_as,
-        DocumentType::CashAdvance => flow.cash_advance_as,
-    }
 }
 
 fn unique_items(world: &PostingWorld) -> Vec<(String, WorkItem)> {
@@ -75,7 +67,7 @@ async fn assert_all_posted_and_confirmed(world: &PostingWorld) {
             problems.push(format!("{file}: nothing posted"));
             continue;
         };
-        for problem in compare(&expected[&file], got, &mapping, form_of(&flow, item.document_type)) {
+        for problem in compare(&expected[&file], got, &mapping, flow.form_for(item.document_type)) {
             problems.push(format!("{file} ({:?}): {problem}", got.documents));
         }
     }
