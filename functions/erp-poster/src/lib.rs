@@ -13,6 +13,8 @@ pub mod erp_clients;
 pub mod pipeline;
 mod setup;
 
+use std::time::Duration;
+
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use domain::{ErpOutcome, Failure, FailureKind, QueueMessage, ReferenceSyncRequest, WorkItem};
 
@@ -41,6 +43,41 @@ pub trait DocumentPipeline {
     ) -> impl std::future::Future<Output = ()> + Send {
         async {}
     }
+
+    /// The message's last receive failed retryably: hand the work over to
+    /// the ledger, whose sweeper re-queues it later, so the message can be
+    /// dropped instead of dead-lettered. `true` once the ledger holds it;
+    /// `false` keeps the message (it goes to the dead-letter queue).
+    fn park(&self, _message: &QueueMessage, _reason: &str) -> impl std::future::Future<Output = bool> + Send {
+        async { false }
+    }
+}
+
+/// How a batch treats time and retries (production values from the
+/// template's environment; tests shrink the waits).
+#[derive(Debug, Clone)]
+pub struct BatchRules {
+    /// The work queue's `maxReceiveCount`: on the last receive a document
+    /// that failed retryably is parked in the ledger, not dead-lettered.
+    pub max_receives: u32,
+    /// The first retry wait (then doubling per receive, with full jitter).
+    pub first_retry: std::time::Duration,
+    /// The longest retry wait through the queue.
+    pub longest_retry: std::time::Duration,
+    /// Time one document may take; a batch starts none with less left
+    /// before its deadline, and stops one that runs into it.
+    pub item_budget: std::time::Duration,
+}
+
+impl Default for BatchRules {
+    fn default() -> Self {
+        Self {
+            max_receives: 5,
+            first_retry: Duration::from_secs(30),
+            longest_retry: Duration::from_secs(900),
+            item_budget: Duration::from_secs(30),
+        }
+    }
 }
 
 /// What happened to each message, for logs and tests.
@@ -50,28 +87,47 @@ pub struct BatchOutcome {
     pub malformed: usize,
     pub stopped: usize,
     pub retry: usize,
+    /// Retryable on their last receive: handed to the ledger's sweeper.
+    pub parked: usize,
+    /// Not worked on (deadline near, or an earlier message of the same
+    /// FIFO group failed): returned to the queue with no failure counted.
+    pub returned: usize,
 }
 
-/// Handles one SQS batch.
-pub async fn handle(pipeline: &impl DocumentPipeline, event: SqsEvent) -> (SqsBatchResponse, BatchOutcome) {
+/// Handles one SQS batch before `deadline` (the Lambda's; `None` = no limit).
+///
+/// SQS FIFO rules: after a message of a group fails, every later message
+/// of that group in the batch is returned unprocessed, so the group's
+/// order holds. A message that fails retryably is deferred with a backoff;
+/// on its last receive it is parked in the ledger instead (its sweeper
+/// re-queues it), so an outage longer than the queue's retries loses
+/// nothing and fills no dead-letter queue.
+pub async fn handle(
+    pipeline: &impl DocumentPipeline,
+    event: SqsEvent,
+    rules: &BatchRules,
+    deadline: Option<std::time::Instant>,
+) -> (SqsBatchResponse, BatchOutcome) {
     let mut response = SqsBatchResponse::default();
     let mut outcome = BatchOutcome::default();
+    let mut failed_groups = std::collections::HashSet::new();
     for record in event.records {
         let message_id = record.message_id.clone().unwrap_or_default();
-        let (result, subject) = match record.body.as_deref().map(QueueMessage::from_json) {
-            Some(Ok(QueueMessage::Document(item))) => {
-                let subject = format!("{} of connection {}", item.document_key(), item.connection_id);
-                (pipeline.process(&item).await, subject)
+        let group = record.attributes.get("MessageGroupId").cloned();
+        let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+        let out_of_time = left.is_some_and(|left| left < rules.item_budget);
+        if out_of_time || group.as_ref().is_some_and(|g| failed_groups.contains(g)) {
+            // Not tried: back on the queue at once, nothing recorded against it.
+            if let Some(receipt) = record.receipt_handle.as_deref() {
+                pipeline.defer(receipt, Duration::ZERO).await;
             }
-            Some(Ok(QueueMessage::ReferenceSync(request))) => {
-                let subject = format!("reference sync of connection {}", request.connection_id);
-                (pipeline.reference_sync(&request).await, subject)
-            }
-            Some(Ok(QueueMessage::ErpOutcome(verdict))) => {
-                let subject =
-                    format!("ERP verdict on {} of connection {}", verdict.document_key(), verdict.connection_id);
-                (pipeline.erp_outcome(&verdict).await, subject)
-            }
+            group.map(|g| failed_groups.insert(g));
+            outcome.returned += 1;
+            response.batch_item_failures.push(item_failure(message_id));
+            continue;
+        }
+        let message = match record.body.as_deref().map(QueueMessage::from_json) {
+            Some(Ok(message)) => message,
             Some(Err(reason)) => {
                 tracing::error!(message_id, %reason, "dropping a malformed work item");
                 outcome.malformed += 1;
@@ -83,17 +139,40 @@ pub async fn handle(pipeline: &impl DocumentPipeline, event: SqsEvent) -> (SqsBa
                 continue;
             }
         };
+        let subject = describe(&message);
+        let work = run(pipeline, &message);
+        // A document that runs into the deadline is cut off as a crash would
+        // be (its claim lapses, the ERP lookup by key makes a resend safe);
+        // the rest of the batch is not redelivered with it.
+        let result = match left {
+            Some(left) => {
+                tokio::time::timeout(left.saturating_sub(rules.item_budget / 2), work).await.unwrap_or_else(|_| {
+                    Err(Failure::retryable("the invocation ran out of time while posting it", Some(Duration::ZERO)))
+                })
+            }
+            None => work.await,
+        };
         match result {
             Ok(()) => outcome.done += 1,
             Err(Failure { kind: FailureKind::Retryable { after }, reason }) => {
-                tracing::warn!(message_id, subject, %reason, "will retry");
-                if let Some(receipt) = record.receipt_handle.as_deref() {
-                    pipeline.defer(receipt, backoff(after, record.attributes.get("ApproximateReceiveCount"))).await;
+                let receives: u32 =
+                    record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
+                if receives >= rules.max_receives && pipeline.park(&message, &reason).await {
+                    tracing::warn!(message_id, subject, %reason, receives, "parked in the ledger; the sweeper re-queues it");
+                    outcome.parked += 1;
+                    continue;
                 }
+                tracing::warn!(message_id, subject, %reason, receives, "will retry");
+                if let Some(receipt) = record.receipt_handle.as_deref() {
+                    pipeline.defer(receipt, backoff(rules, after, receives)).await;
+                }
+                group.map(|g| failed_groups.insert(g));
                 outcome.retry += 1;
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = message_id;
-                response.batch_item_failures.push(failure);
+                response.batch_item_failures.push(item_failure(message_id));
+            }
+            Err(Failure { kind: FailureKind::Parked, reason }) => {
+                tracing::warn!(message_id, subject, %reason, "waiting in the ledger; the sweeper re-queues it");
+                outcome.parked += 1;
             }
             Err(failure) => {
                 tracing::error!(message_id, subject, reason = %failure.reason, "stopped");
@@ -104,18 +183,53 @@ pub async fn handle(pipeline: &impl DocumentPipeline, event: SqsEvent) -> (SqsBa
     (response, outcome)
 }
 
-/// When a retryable failure is looked at again: what the other side asked
-/// for (Retry-After), else exponential in the delivery count with full
-/// jitter — 30 s, 60 s, 120 s … capped at 15 minutes.
-pub fn backoff(after: Option<std::time::Duration>, receive_count: Option<&String>) -> std::time::Duration {
-    const CAP: u64 = 900;
-    if let Some(after) = after {
-        return after.min(std::time::Duration::from_secs(CAP));
+/// The invocation's deadline (Lambda gives epoch milliseconds) as an
+/// `Instant` on this machine's monotonic clock.
+pub fn deadline_instant(deadline_epoch_ms: u64) -> std::time::Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    std::time::Instant::now() + Duration::from_millis(deadline_epoch_ms.saturating_sub(now_ms))
+}
+
+async fn run(pipeline: &impl DocumentPipeline, message: &QueueMessage) -> Result<(), Failure> {
+    match message {
+        QueueMessage::Document(item) => pipeline.process(item).await,
+        QueueMessage::ReferenceSync(request) => pipeline.reference_sync(request).await,
+        QueueMessage::ErpOutcome(verdict) => pipeline.erp_outcome(verdict).await,
     }
-    let count: u32 = receive_count.and_then(|c| c.parse().ok()).unwrap_or(1).clamp(1, 10);
-    let ceiling = (30_u64 << (count - 1)).min(CAP);
-    let jittered = ceiling / 2 + rand::Rng::random_range(&mut rand::rng(), 0..=ceiling / 2);
-    std::time::Duration::from_secs(jittered)
+}
+
+fn describe(message: &QueueMessage) -> String {
+    match message {
+        QueueMessage::Document(item) => format!("{} of connection {}", item.document_key(), item.connection_id),
+        QueueMessage::ReferenceSync(request) => format!("reference sync of connection {}", request.connection_id),
+        QueueMessage::ErpOutcome(verdict) => {
+            format!("ERP verdict on {} of connection {}", verdict.document_key(), verdict.connection_id)
+        }
+    }
+}
+
+fn item_failure(message_id: String) -> BatchItemFailure {
+    let mut failure = BatchItemFailure::default();
+    failure.item_identifier = message_id;
+    failure
+}
+
+/// When a retryable failure is looked at again: what the other side asked
+/// for (Retry-After, at most the longest wait), else exponential in the
+/// delivery count with full jitter — 30 s, 60 s, 120 s … up to 15 minutes
+/// with the production rules.
+pub fn backoff(rules: &BatchRules, after: Option<Duration>, receives: u32) -> Duration {
+    if let Some(after) = after {
+        return after.min(rules.longest_retry);
+    }
+    let doublings = receives.clamp(1, 16) - 1;
+    let ceiling = rules.first_retry.saturating_mul(1 << doublings).min(rules.longest_retry);
+    let half = ceiling / 2;
+    let jitter = rand::Rng::random_range(&mut rand::rng(), 0..=half.as_millis().min(u128::from(u64::MAX)) as u64);
+    half + Duration::from_millis(jitter)
 }
 
 impl<S: concur::GrantStore> DocumentPipeline for Poster<S> {
@@ -154,6 +268,16 @@ impl<S: concur::GrantStore> DocumentPipeline for Poster<S> {
     async fn defer(&self, receipt_handle: &str, after: std::time::Duration) {
         self.defer_message(receipt_handle, after).await;
     }
+
+    async fn park(&self, message: &QueueMessage, reason: &str) -> bool {
+        match message {
+            QueueMessage::Document(item) => self.park_item(item, reason).await,
+            // A sync always brings the whole reference state in step: the next one loses nothing.
+            QueueMessage::ReferenceSync(_) => true,
+            // A verdict is not in the ledger yet: it keeps its message.
+            QueueMessage::ErpOutcome(_) => false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -162,15 +286,39 @@ mod tests {
     use aws_lambda_events::sqs::SqsMessage;
     use domain::{ConcurDocumentId, ConnectionId, DocumentType, WorkSource};
 
-    struct Scripted;
+    /// Answers by document id, and remembers what it was asked to do.
+    #[derive(Default)]
+    struct Scripted {
+        processed: std::sync::Mutex<Vec<String>>,
+        parked: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl Scripted {
+        fn processed(&self) -> Vec<String> {
+            self.processed.lock().unwrap().clone()
+        }
+    }
 
     impl DocumentPipeline for Scripted {
         async fn process(&self, item: &WorkItem) -> Result<(), Failure> {
+            self.processed.lock().unwrap().push(item.document_id.to_string());
             match item.document_id.as_str() {
-                "retry" => Err(Failure::retryable("ERP answered 429", None)),
+                "retry" | "retry2" => Err(Failure::retryable("ERP answered 429", None)),
                 "stop" => Err(Failure::permanent("account 9999 is not mapped")),
+                "waits" => Err(Failure::parked("connection acme needs a reconnect")),
+                "slow" => {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    Ok(())
+                }
                 _ => Ok(()),
             }
+        }
+
+        async fn park(&self, message: &QueueMessage, _reason: &str) -> bool {
+            if let QueueMessage::Document(item) = message {
+                self.parked.lock().unwrap().push(item.document_id.to_string());
+            }
+            true
         }
 
         async fn reference_sync(&self, request: &ReferenceSyncRequest) -> Result<(), Failure> {
@@ -203,6 +351,18 @@ mod tests {
         m
     }
 
+    /// A message of FIFO group `group`, received `receives` times.
+    fn in_group(id: &str, doc: &str, group: &str, receives: u32) -> SqsMessage {
+        let mut m = message(id, body(doc));
+        m.attributes.insert("MessageGroupId".into(), group.into());
+        m.attributes.insert("ApproximateReceiveCount".into(), receives.to_string());
+        m
+    }
+
+    fn failed_ids(response: &SqsBatchResponse) -> Vec<&str> {
+        response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect()
+    }
+
     fn body(doc: &str) -> Option<String> {
         Some(
             WorkItem::new(
@@ -228,9 +388,63 @@ mod tests {
             message("m6", sync("acme")),
             message("m7", sync("busy")),
         ];
-        let (response, outcome) = handle(&Scripted, event).await;
-        let ids: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
-        assert_eq!(ids, ["m2", "m7"]);
-        assert_eq!(outcome, BatchOutcome { done: 2, malformed: 2, stopped: 1, retry: 2 });
+        let (response, outcome) = handle(&Scripted::default(), event, &BatchRules::default(), None).await;
+        assert_eq!(failed_ids(&response), ["m2", "m7"]);
+        assert_eq!(outcome, BatchOutcome { done: 2, malformed: 2, stopped: 1, retry: 2, ..Default::default() });
+    }
+
+    #[tokio::test]
+    async fn after_a_failure_the_rest_of_its_fifo_group_is_returned_untried() {
+        let mut event = SqsEvent::default();
+        event.records = vec![
+            in_group("m1", "retry", "acme#1", 1),
+            in_group("m2", "okA", "acme#1", 1),
+            in_group("m3", "okB", "acme#2", 1),
+            in_group("m4", "stop", "acme#1", 1),
+        ];
+        let pipeline = Scripted::default();
+        let (response, outcome) = handle(&pipeline, event, &BatchRules::default(), None).await;
+        assert_eq!(failed_ids(&response), ["m1", "m2", "m4"], "m2 and m4 come after m1 in its group");
+        assert_eq!(pipeline.processed(), ["retry", "okB"], "nothing of group acme#1 ran after its failure");
+        assert_eq!(outcome, BatchOutcome { done: 1, retry: 1, returned: 2, ..Default::default() });
+    }
+
+    #[tokio::test]
+    async fn on_the_last_receive_a_retryable_document_is_parked_not_dead_lettered() {
+        let mut event = SqsEvent::default();
+        event.records = vec![in_group("m1", "retry", "acme#1", 4), in_group("m2", "retry2", "acme#2", 5)];
+        let pipeline = Scripted::default();
+        let (response, outcome) = handle(&pipeline, event, &BatchRules::default(), None).await;
+        assert_eq!(failed_ids(&response), ["m1"], "the 4th receive still goes back to the queue");
+        assert_eq!(*pipeline.parked.lock().unwrap(), ["retry2"], "the 5th (the template's limit) is parked");
+        assert_eq!(outcome, BatchOutcome { retry: 1, parked: 1, ..Default::default() });
+    }
+
+    #[tokio::test]
+    async fn a_document_that_waits_in_the_ledger_is_done_with_its_message() {
+        let mut event = SqsEvent::default();
+        event.records = vec![in_group("m1", "waits", "acme#1", 1), in_group("m2", "ok", "acme#1", 1)];
+        let pipeline = Scripted::default();
+        let (response, outcome) = handle(&pipeline, event, &BatchRules::default(), None).await;
+        assert!(failed_ids(&response).is_empty());
+        assert_eq!(outcome, BatchOutcome { done: 1, parked: 1, ..Default::default() });
+    }
+
+    #[tokio::test]
+    async fn near_the_deadline_nothing_new_starts_and_a_slow_document_is_cut_off_alone() {
+        let rules = BatchRules { item_budget: Duration::from_millis(400), ..BatchRules::default() };
+        let mut event = SqsEvent::default();
+        event.records = vec![
+            in_group("m1", "ok", "acme#1", 1),
+            in_group("m2", "slow", "acme#2", 1),
+            in_group("m3", "okToo", "acme#3", 1),
+        ];
+        let pipeline = Scripted::default();
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        let (response, outcome) = handle(&pipeline, event, &rules, Some(deadline)).await;
+        // m2 ran into the deadline (cut off at 2 s − budget/2) and m3 was not started.
+        assert_eq!(failed_ids(&response), ["m2", "m3"]);
+        assert_eq!(pipeline.processed(), ["ok", "slow"]);
+        assert_eq!(outcome, BatchOutcome { done: 1, retry: 1, returned: 1, ..Default::default() });
     }
 }

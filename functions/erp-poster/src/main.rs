@@ -14,7 +14,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let poster = &poster;
         async move {
-            let (response, outcome) = erp_poster::handle(poster, event.payload).await;
+            let deadline = erp_poster::deadline_instant(event.context.deadline);
+            let (response, outcome) = erp_poster::handle(poster, event.payload, &poster.rules, Some(deadline)).await;
             tracing::info!(?outcome, "batch handled");
             Ok::<SqsBatchResponse, lambda_runtime::Error>(response)
         }

@@ -22,14 +22,14 @@
 use std::time::Duration;
 
 use concur::fi::FiDocument;
-use concur::fi_posting::{AckItem, ErpPostingDoc, PostingConfirmation, PostingOutcome};
+use concur::fi_posting::{AckItem, ErpPostingDoc, FiOutcome, PostingConfirmation, PostingOutcome};
 use concur::{GrantStore, TokenManager};
 use domain::posting::plan;
 use domain::{Connection, ErpOutcome, ErpSettings, Failure, FailureKind, NormalizeOptions, WorkItem, WorkSource};
 use platform::StoreError;
 use platform::audit::AuditLog;
 use platform::connections::ConnectionStore;
-use platform::ledger::{ClaimOutcome, Confirmation, LedgerKey, LedgerStore};
+use platform::ledger::{ClaimOutcome, Confirmation, LedgerKey, LedgerRecord, LedgerStore};
 use platform::mappings::MappingStore;
 use time::OffsetDateTime;
 
@@ -53,7 +53,23 @@ pub struct Poster<S> {
     /// than the queue's visibility timeout, so a redelivery after a crash can
     /// take the document over.
     pub claim_ttl: Duration,
+    /// Retry waits, the receive limit and the per-document time budget.
+    pub rules: crate::BatchRules,
 }
+
+/// How long a connection whose ERP refused its credentials is left alone
+/// before a document tries again (a probe): repeated refused logins can
+/// lock an ERP service account.
+pub const ERP_HOLD_RECHECK: Duration = Duration::from_secs(30 * 60);
+
+/// The sweeper's first wait for a document whose message used up its
+/// receives, doubling each round up to [`PARK_LONGEST`].
+pub const PARK_FIRST: Duration = Duration::from_secs(15 * 60);
+pub const PARK_LONGEST: Duration = Duration::from_secs(4 * 3600);
+
+/// How often the sweeper looks again at a document that waits on a person
+/// in Concur (recalled, or showing "posting failed" after a replay posted it).
+pub const CONCUR_WAIT_RECHECK: Duration = Duration::from_secs(24 * 3600);
 
 /// What became of one document, for the batch log and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +85,9 @@ pub enum Processed {
     PartAccepted { accepted: usize, parts: u32 },
     /// An asynchronous ERP refused the document: stopped, replayable.
     RefusedByErp,
+    /// Waiting in the ledger (the connection or its ERP cannot take it now,
+    /// or Concur waits on a person); the sweeper brings it back.
+    Parked { reason: String },
     /// A duplicate delivery: nothing to do.
     Duplicate,
     /// Stopped earlier; waits for an operator's replay.
@@ -118,6 +137,32 @@ impl<S: GrantStore> Poster<S> {
         run.verdict(outcome).await
     }
 
+    /// A document whose message used up its receives: the ledger keeps it
+    /// and the sweeper re-queues it after a wait that grows with each round
+    /// of receives (15 min, 30 min, 1 h … at most 4 h), so an outage of
+    /// hours costs a few tries per document, and nothing is lost.
+    pub async fn park_item(&self, item: &WorkItem, reason: &str) -> bool {
+        let key = LedgerKey::new(item.connection_id.clone(), item.document_type, item.document_id.clone());
+        let now = OffsetDateTime::now_utc();
+        let attempts = match self.ledger.get(&key).await {
+            Ok(record) => record.map_or(0, |r| r.attempts),
+            Err(e) => {
+                tracing::error!(document = %key, error = %e, "could not read the ledger to park the document");
+                return false;
+            }
+        };
+        let rounds = attempts / self.rules.max_receives.max(1);
+        let wait = PARK_FIRST.saturating_mul(1 << rounds.min(8)).min(PARK_LONGEST);
+        let reason = format!("waiting after {} tries: {reason}", attempts.max(1));
+        match self.ledger.park(&key, &reason, now + wait, now).await {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::error!(document = %key, error = %e, "could not park the document in the ledger");
+                false
+            }
+        }
+    }
+
     /// Sets the message's visibility timeout so it comes back after `after`.
     pub async fn defer_message(&self, receipt_handle: &str, after: Duration) {
         let Some((client, url)) = &self.queue else { return };
@@ -139,21 +184,65 @@ impl<S: GrantStore> Poster<S> {
 impl<S: GrantStore> Run<'_, S> {
     async fn go(&self) -> Result<Processed, Failure> {
         let connection = self.connection().await?;
+        let mut resubmission_checked = false;
+        loop {
+            let now = OffsetDateTime::now_utc();
+            let claim = self
+                .poster
+                .ledger
+                .claim(&self.key, &self.holder, self.poster.claim_ttl, now)
+                .await
+                .map_err(|e| store_failure(&e))?;
+            if let ClaimOutcome::Failed(record) = &claim
+                && !resubmission_checked
+            {
+                resubmission_checked = true;
+                if self.resubmitted(&connection, record).await? {
+                    continue;
+                }
+            }
+            return self.claim_outcome(&connection, claim, now).await;
+        }
+    }
+
+    /// A document stopped after Concur was told it failed is READY again:
+    /// a processor recalled, fixed and resubmitted it. It is taken up again
+    /// like a replay (a new ERP version where the ERP keeps versions).
+    async fn resubmitted(&self, connection: &Connection, record: &LedgerRecord) -> Result<bool, Failure> {
+        let new_delivery = matches!(self.item.source, WorkSource::Poll | WorkSource::Webhook);
+        if !new_delivery || record.failure_reported_at.is_none() || !connection.flow.confirm_postings {
+            return Ok(false);
+        }
+        let document = self.fetch(connection).await?;
+        if document.doc_status.as_deref() != Some(READY) {
+            return Ok(false);
+        }
         let now = OffsetDateTime::now_utc();
-        let claim = self
-            .poster
-            .ledger
-            .claim(&self.key, &self.holder, self.poster.claim_ttl, now)
-            .await
-            .map_err(|e| store_failure(&e))?;
+        self.poster.ledger.reset_for_replay(&self.key, now).await.map_err(|e| store_failure(&e))?;
+        self.audit(
+            "resubmitted",
+            "ok",
+            Some("READY again in Concur after its failure was reported: taken up again".into()),
+            None,
+        )
+        .await;
+        Ok(true)
+    }
+
+    async fn claim_outcome(
+        &self,
+        connection: &Connection,
+        claim: ClaimOutcome,
+        now: OffsetDateTime,
+    ) -> Result<Processed, Failure> {
         match claim {
             ClaimOutcome::Claimed(record) => {
                 let detail =
                     (record.claims > 1).then(|| format!("claim {} (an earlier run did not finish)", record.claims));
                 self.audit("claimed", "ok", detail, None).await;
-                self.claimed(&connection, record.replays.saturating_add(1)).await
+                self.claimed(connection, record.replays.saturating_add(1)).await
             }
-            ClaimOutcome::AlreadyPosted(record) if awaits_erp_verdict(&connection, &record) => {
+            ClaimOutcome::AlreadyPosted(record) if awaits_erp_verdict(connection, &record) => {
                 // Sent to an asynchronous ERP, verdict not in yet: nothing to
                 // confirm; the verdict's own message finishes the document.
                 let reference = record.erp_reference.clone().unwrap_or_default();
@@ -179,7 +268,7 @@ impl<S: GrantStore> Run<'_, S> {
                     Some(&reference),
                 )
                 .await;
-                let document = match self.fetch(&connection).await {
+                let document = match self.fetch(connection).await {
                     Ok(document) => document,
                     Err(failure) if failure.is_retryable() => {
                         self.keep_for_retry_posted(&failure);
@@ -187,7 +276,7 @@ impl<S: GrantStore> Run<'_, S> {
                     }
                     Err(failure) => return Err(self.stop_posted(failure, &reference).await),
                 };
-                self.confirm(&connection, &document, &reference).await?;
+                self.confirm(connection, &document, &reference).await?;
                 Ok(Processed::Confirmed { erp_reference: reference })
             }
             ClaimOutcome::AlreadyConfirmed(record) => {
@@ -284,7 +373,7 @@ impl<S: GrantStore> Run<'_, S> {
                     outcome: PostingOutcome::Failed { reason },
                 };
                 match self.send_confirmation(confirmation).await {
-                    Ok(()) => self.audit("confirmed", "ok", Some("failure reported to Concur".into()), None).await,
+                    Ok(_) => self.audit("confirmed", "ok", Some("failure reported to Concur".into()), None).await,
                     Err(e) => self.audit("confirmed", "failed", Some(e.reason), None).await,
                 }
             }
@@ -318,16 +407,27 @@ impl<S: GrantStore> Run<'_, S> {
             self.audit("received", "failed", Some(reason.clone()), None).await;
             return Err(Failure::permanent(reason));
         };
+        let now = OffsetDateTime::now_utc();
         if !connection.is_flowing() {
-            // Nothing is lost: the message is redelivered, then parked in the
-            // dead-letter queue, from where `connector queue redrive` sends it back.
+            // Nothing is lost: the ledger keeps the document and the sweeper
+            // re-queues it once the connection is active again.
             let reason = format!(
                 "connection {id} is {:?}{}; documents wait until it is active again",
                 connection.status,
                 connection.status_reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
             );
-            self.audit("received", "skipped", Some(reason.clone()), None).await;
-            return Err(Failure::retryable(reason, Some(Duration::from_secs(900))));
+            return Err(self.park(reason, now).await);
+        }
+        if let Some(hold) = &connection.erp_hold
+            && let Some(recheck) = erp_hold_recheck(hold)
+            && recheck > now
+        {
+            let reason = format!(
+                "the ERP of connection {id} refused its credentials ({}); documents wait, the next try is at {}",
+                hold.reason,
+                recheck.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+            );
+            return Err(self.park_until(reason, recheck, now).await);
         }
         Ok(connection)
     }
@@ -336,17 +436,18 @@ impl<S: GrantStore> Run<'_, S> {
     /// `attempt`: 1 + the document's replays (versions what an ERP without
     /// lookups receives; see `ErpClient::post`).
     async fn claimed(&self, connection: &Connection, attempt: u32) -> Result<Processed, Failure> {
-        let document = match self.fetch(connection).await {
+        let mut document = match self.fetch(connection).await {
             Ok(document) => document,
             Err(failure) => return Err(self.fail("fetch", failure, None).await),
         };
         // A connection that does not confirm keeps Concur read-only (IFS
         // Cloud's flow): no acknowledgement either; the ledger alone keeps
         // a document from being posted twice.
-        if connection.flow.confirm_postings
-            && let Err(failure) = self.acknowledge(&document, &system_id(connection, &document)).await
-        {
-            return Err(self.fail("acknowledge", failure, None).await);
+        if connection.flow.confirm_postings {
+            if let Err(failure) = self.acknowledge(&document, &system_id(connection, &document)).await {
+                return Err(self.fail("acknowledge", failure, None).await);
+            }
+            document.doc_status = Some("ACKNOWLEDGED".into());
         }
         let entry = match domain::normalize(
             self.item.document_type,
@@ -485,6 +586,13 @@ impl<S: GrantStore> Run<'_, S> {
         if result.is_done() {
             self.audit("acknowledged", "ok", Some(format!("{:?}", result.outcome)), None).await;
             Ok(())
+        } else if result.outcome == FiOutcome::Recalled {
+            // Not a failure of the document: it comes back READY when the
+            // processor resubmits it, and the poll or webhook brings it then.
+            Err(Failure::parked(format!(
+                "recalled in Concur by the processor; posted once it is resubmitted and READY again ({})",
+                result.describe()
+            )))
         } else if result.outcome.is_retryable() {
             Err(Failure::retryable(result.describe(), None))
         } else {
@@ -493,7 +601,14 @@ impl<S: GrantStore> Run<'_, S> {
     }
 
     /// Sends the success confirmation where the flow asks, then marks the
-    /// document CONFIRMED. A retryable Concur failure leaves it POSTED (the
+    /// document CONFIRMED — only when Concur ends up showing success. What
+    /// is sent depends on what Concur shows (the fetched `docStatus`):
+    /// success already (an earlier answer was lost) → recorded only;
+    /// READY (resubmitted after a reported failure) → acknowledged first;
+    /// "posting failed" or recalled → Concur cannot turn that into success
+    /// (a second confirmation is answered 113), so the document stays
+    /// POSTED, visibly unconfirmed with the reason, until a processor
+    /// resubmits it. A retryable Concur failure leaves it POSTED (the
     /// redelivery confirms only); a permanent one stops it at `confirm`.
     async fn confirm(&self, connection: &Connection, document: &FiDocument, reference: &str) -> Result<(), Failure> {
         let now = OffsetDateTime::now_utc();
@@ -507,6 +622,16 @@ impl<S: GrantStore> Run<'_, S> {
             )
             .await;
             return Ok(());
+        }
+        match ConcurShows::of(document) {
+            ConcurShows::Success => return self.confirmed_already(reference).await,
+            ConcurShows::FailureOrRecalled => return Err(self.unconfirmable(document, reference).await),
+            ConcurShows::Ready => {
+                if let Err(failure) = self.acknowledge(document, &system_id(connection, document)).await {
+                    return Err(self.keep_posted(failure, reference).await);
+                }
+            }
+            ConcurShows::Acknowledged => {}
         }
         let system_id = system_id(connection, document);
         let company_id = erp_company(connection);
@@ -525,18 +650,62 @@ impl<S: GrantStore> Run<'_, S> {
             outcome: PostingOutcome::Posted(docs),
         };
         match self.send_confirmation(confirmation).await {
-            Ok(()) => {
+            Ok(FiOutcome::AlreadyConfirmed) => {
+                // 113: Concur holds a confirmation already — ours whose answer
+                // was lost, or a failure. Only its status says which.
+                let document = self.fetch(connection).await.map_err(waits_for_reauth)?;
+                match ConcurShows::of(&document) {
+                    ConcurShows::Success => self.confirmed_already(reference).await,
+                    _ => Err(self.unconfirmable(&document, reference).await),
+                }
+            }
+            Ok(_) => {
                 self.record_confirmed(Confirmation::Sent, OffsetDateTime::now_utc()).await?;
                 self.audit("confirmed", "ok", None, Some(reference)).await;
                 Ok(())
             }
-            Err(failure) if failure.is_retryable() => {
-                self.audit("confirmed", "failed", Some(format!("will retry: {}", failure.reason)), Some(reference))
-                    .await;
-                self.keep_for_retry_posted(&failure);
-                Err(failure)
-            }
-            Err(failure) => Err(self.stop_posted(failure, reference).await),
+            Err(failure) => Err(self.keep_posted(failure, reference).await),
+        }
+    }
+
+    /// A confirmation that could not be sent: retryable → the document stays
+    /// POSTED and the redelivery confirms; permanent → stopped at `confirm`.
+    async fn keep_posted(&self, failure: Failure, reference: &str) -> Failure {
+        if failure.is_retryable() || failure.kind == FailureKind::NeedsReauth {
+            self.audit("confirmed", "failed", Some(format!("will retry: {}", failure.reason)), Some(reference)).await;
+            self.keep_for_retry_posted(&failure);
+            return failure;
+        }
+        self.stop_posted(failure, reference).await
+    }
+
+    async fn confirmed_already(&self, reference: &str) -> Result<(), Failure> {
+        self.record_confirmed(Confirmation::Sent, OffsetDateTime::now_utc()).await?;
+        self.audit("confirmed", "ok", Some("Concur already shows the posting as successful".into()), Some(reference))
+            .await;
+        Ok(())
+    }
+
+    /// Posted in the ERP, but Concur shows "posting failed" (a failure was
+    /// confirmed before a replay posted it) or the report was recalled:
+    /// Concur cannot be told success now. The document stays POSTED with
+    /// its ERP reference and the reason, and is looked at again daily; when
+    /// a processor resubmits it, it is acknowledged and confirmed, never
+    /// posted again.
+    async fn unconfirmable(&self, document: &FiDocument, reference: &str) -> Failure {
+        let now = OffsetDateTime::now_utc();
+        let reason = format!(
+            "posted in the ERP as {reference}, but Concur shows FI document {} as {} and cannot change it to \
+             success; a processor must recall and resubmit it in Concur, then the connector confirms it without \
+             posting again",
+            document.id,
+            document.doc_status.as_deref().unwrap_or("?")
+        );
+        self.audit("confirmed", "blocked", Some(reason.clone()), Some(reference)).await;
+        let due = now + CONCUR_WAIT_RECHECK;
+        match self.poster.ledger.release_until(&self.key, &self.holder, &reason, due, now).await {
+            Ok(_) => Failure::parked(reason),
+            Err(e) => store_failure(&e),
         }
     }
 
@@ -552,7 +721,9 @@ impl<S: GrantStore> Run<'_, S> {
         }
     }
 
-    async fn send_confirmation(&self, confirmation: PostingConfirmation) -> Result<(), Failure> {
+    /// Sends one confirmation; `Ok` with Concur's outcome when it is done
+    /// (accepted, or 113: a confirmation is already there).
+    async fn send_confirmation(&self, confirmation: PostingConfirmation) -> Result<FiOutcome, Failure> {
         let doc_type = self.item.document_type;
         let client = self.poster.tokens.client();
         let doc_id = confirmation.doc_id.clone();
@@ -567,7 +738,7 @@ impl<S: GrantStore> Run<'_, S> {
             .await
             .map_err(|e| e.to_failure(&format!("confirming the posting of FI document {doc_id}")))?;
         match results.into_iter().next() {
-            Some(result) if result.is_done() => Ok(()),
+            Some(result) if result.is_done() => Ok(result.outcome),
             Some(result) if result.outcome.is_retryable() => Err(Failure::retryable(result.describe(), None)),
             Some(result) => Err(Failure::permanent(result.describe())),
             None => Err(Failure::retryable("Concur's confirmation answer was empty", None)),
@@ -595,7 +766,32 @@ impl<S: GrantStore> Run<'_, S> {
     /// when the flow confirms and the document was acknowledged.
     async fn fail(&self, step: &str, failure: Failure, concur: Option<(&Connection, &FiDocument)>) -> Failure {
         let now = OffsetDateTime::now_utc();
-        let failure = waits_for_reauth(failure);
+        if failure.kind == FailureKind::NeedsReauth {
+            // A dead grant needs a person, not the document: it waits in the
+            // ledger, visibly, and resumes on its own once the grant works.
+            let due = if step == "post" {
+                self.hold_erp(&failure.reason, now).await;
+                now + ERP_HOLD_RECHECK
+            } else {
+                // Concur's grant: the token manager marked the connection
+                // needs_reauth; the sweeper waits until it is active again.
+                now
+            };
+            let reason = format!("waiting for a working grant: {}", failure.reason);
+            self.audit(step, "waiting", Some(reason.clone()), None).await;
+            return match self.poster.ledger.release_until(&self.key, &self.holder, &reason, due, now).await {
+                Ok(_) => parked(reason),
+                Err(e) => store_failure(&e),
+            };
+        }
+        if failure.kind == FailureKind::Parked {
+            self.audit(step, "waiting", Some(failure.reason.clone()), None).await;
+            let due = now + CONCUR_WAIT_RECHECK;
+            return match self.poster.ledger.release_until(&self.key, &self.holder, &failure.reason, due, now).await {
+                Ok(_) => failure,
+                Err(e) => store_failure(&e),
+            };
+        }
         if failure.is_retryable() {
             self.audit(step, "failed", Some(format!("will retry: {}", failure.reason)), None).await;
             if let Err(e) = self.poster.ledger.release(&self.key, &self.holder, &failure.reason, now).await {
@@ -616,7 +812,12 @@ impl<S: GrantStore> Run<'_, S> {
                 outcome: PostingOutcome::Failed { reason: failure.reason.clone() },
             };
             match self.send_confirmation(confirmation).await {
-                Ok(()) => self.audit("confirmed", "ok", Some("failure reported to Concur".into()), None).await,
+                Ok(_) => {
+                    self.audit("confirmed", "ok", Some("failure reported to Concur".into()), None).await;
+                    if let Err(e) = self.poster.ledger.record_failure_reported(&self.key, now).await {
+                        tracing::warn!(document = %self.key, error = %e, "could not record that Concur was told");
+                    }
+                }
                 Err(e) => {
                     let detail = format!("the failure could not be reported to Concur: {}", e.reason);
                     tracing::warn!(document = %self.key, %detail);
@@ -625,6 +826,37 @@ impl<S: GrantStore> Run<'_, S> {
             }
         }
         failure
+    }
+
+    /// Hands the document to the ledger (no claim needed): the sweeper
+    /// re-queues it once its connection flows again. The answer is a
+    /// [`Failure`] the batch treats as done ([`parked`]) when the ledger
+    /// holds it, or a retryable one when it could not be written.
+    async fn park(&self, reason: String, now: OffsetDateTime) -> Failure {
+        self.park_until(reason, now, now).await
+    }
+
+    async fn park_until(&self, reason: String, due: OffsetDateTime, now: OffsetDateTime) -> Failure {
+        match self.poster.ledger.park(&self.key, &reason, due, now).await {
+            Ok(_) => {
+                self.audit("parked", "waiting", Some(reason.clone()), None).await;
+                parked(reason)
+            }
+            Err(e) => store_failure(&e),
+        }
+    }
+
+    /// Marks the connection's ERP as refusing its credentials (visible in
+    /// `connector connections show`), so other documents wait instead of
+    /// trying the same dead login.
+    async fn hold_erp(&self, reason: &str, now: OffsetDateTime) {
+        let hold = domain::ErpHold {
+            since: now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            reason: reason.chars().take(500).collect(),
+        };
+        if let Err(e) = self.poster.connections.record_erp_hold(&self.item.connection_id, Some(&hold)).await {
+            tracing::warn!(connection = %self.item.connection_id, error = %e, "could not record the ERP hold");
+        }
     }
 
     async fn audit(&self, step: &str, outcome: &str, detail: Option<String>, erp_reference: Option<&str>) {
@@ -639,13 +871,54 @@ impl<S: GrantStore> Run<'_, S> {
     }
 }
 
-/// A dead Concur or ERP grant needs a person; the document waits for it
-/// (redelivered, then parked in the dead-letter queue) instead of stopping.
+/// What Concur shows for a document, as far as confirming goes.
+enum ConcurShows {
+    Ready,
+    Acknowledged,
+    Success,
+    FailureOrRecalled,
+}
+
+const READY: &str = "READY";
+
+impl ConcurShows {
+    fn of(document: &FiDocument) -> Self {
+        match document.doc_status.as_deref().map(str::trim) {
+            Some(READY) => Self::Ready,
+            Some(
+                "POSTING_CONFIRMED_SUCCESS"
+                | "PAID"
+                | "PAYMENT_CONFIRMED_SUCCESS"
+                | "PAYMENT_CONFIRMED_REVERSED"
+                | "PAYMENT_CONFIRMED_OBSOLETE",
+            ) => Self::Success,
+            Some("POSTING_CONFIRMED_FAILURE" | "RECALLED") => Self::FailureOrRecalled,
+            // ACKNOWLEDGED, or a status Concur may add: send, and read its code.
+            _ => Self::Acknowledged,
+        }
+    }
+}
+
+/// The failure a parked document answers with: the ledger holds it, so
+/// the batch is done with its message.
+fn parked(reason: String) -> Failure {
+    Failure::parked(reason)
+}
+
+/// A dead grant met outside a claim (an ERP verdict's confirmation): the
+/// message waits through the queue's retries.
 pub fn waits_for_reauth(failure: Failure) -> Failure {
     match failure.kind {
         FailureKind::NeedsReauth => Failure::retryable(failure.reason, Some(Duration::from_secs(900))),
         _ => failure,
     }
+}
+
+/// When a held ERP may be tried again.
+fn erp_hold_recheck(hold: &domain::ErpHold) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(&hold.since, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t + ERP_HOLD_RECHECK)
 }
 
 /// A POSTED document whose asynchronous ERP (Infor ION) has not accepted

@@ -26,6 +26,9 @@ pub struct PosterOptions {
     /// Longer than one invocation (120 s), shorter than the queue's
     /// visibility timeout (720 s): a redelivery after a crash takes over.
     pub claim_ttl: Duration,
+    /// Retry waits and the per-document time budget; `max_receives` is
+    /// replaced by the template's `WORK_QUEUE_MAX_RECEIVES`.
+    pub batch: crate::BatchRules,
 }
 
 impl Default for PosterOptions {
@@ -39,6 +42,7 @@ impl Default for PosterOptions {
             },
             tokens: TokenOptions::default(),
             claim_ttl: Duration::from_secs(300),
+            batch: crate::BatchRules::default(),
         }
     }
 }
@@ -68,6 +72,10 @@ impl Poster<ConcurGrantStore> {
         let grants =
             ConcurGrantStore::new(secrets.clone(), dynamodb.clone(), connections_table.clone(), secret_prefix.clone());
         let http = HttpClient::new(transport::build_client(options.retry.request_timeout), options.retry.clone());
+        let rules = crate::BatchRules {
+            max_receives: env.parsed("WORK_QUEUE_MAX_RECEIVES", options.batch.max_receives)?,
+            ..options.batch
+        };
         Ok(Self {
             connections: ConnectionStore::new(dynamodb.clone(), connections_table.clone()),
             mappings: MappingStore::new(dynamodb.clone(), connections_table),
@@ -82,6 +90,7 @@ impl Poster<ConcurGrantStore> {
             erp: ErpClients::new(http, secrets, secret_prefix),
             queue: Some((aws_sdk_sqs::Client::new(sdk), env.required("WORK_QUEUE_URL")?)),
             claim_ttl: options.claim_ttl,
+            rules,
         })
     }
 }

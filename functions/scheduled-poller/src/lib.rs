@@ -18,6 +18,8 @@
 //!   next tick does it; queuing a document twice is harmless (FIFO dedup
 //!   within 5 minutes, and the poster's ledger after that).
 
+pub mod sweep;
+
 use std::collections::HashSet;
 use std::pin::Pin;
 use std::sync::Mutex;
@@ -31,6 +33,7 @@ use domain::{ConcurrencyLevel, Connection, ConnectionId, ConnectionStatus, Docum
 use platform::audit::AuditLog;
 use platform::concur_grants::ConcurGrantStore;
 use platform::connections::ConnectionStore;
+use platform::ledger::LedgerStore;
 use platform::queue::{MAX_BATCH, Outgoing, WorkQueue};
 use platform::secrets::SecretStore;
 use platform::{ConfigError, Env, StoreError};
@@ -44,6 +47,8 @@ pub const FUNCTION: &str = "scheduled-poller";
 /// Everything a tick needs, built once per cold start.
 pub struct Poller<S> {
     pub connections: ConnectionStore,
+    /// Read (the `by-status` index) and rescheduled by the sweeper only.
+    pub ledger: LedgerStore,
     pub audit: AuditLog,
     pub queue: WorkQueue,
     pub tokens: TokenManager<S>,
@@ -114,6 +119,7 @@ impl Poller<ConcurGrantStore> {
         let http = HttpClient::new(transport::build_client(options.retry.request_timeout), options.retry.clone());
         Ok(Self {
             connections: ConnectionStore::new(dynamodb.clone(), connections_table),
+            ledger: LedgerStore::new(dynamodb.clone(), env.required("LEDGER_TABLE")?),
             audit: AuditLog::new(
                 dynamodb,
                 env.required("AUDIT_TABLE")?,
@@ -233,6 +239,8 @@ pub struct TickReport {
     pub polls: Vec<ConnectionPoll>,
     /// Due, but not started before the deadline (still due next tick).
     pub deferred: Vec<String>,
+    /// The ledger sweep of every flowing connection.
+    pub swept: Vec<sweep::ConnectionSweep>,
 }
 
 impl TickReport {
@@ -246,6 +254,11 @@ impl TickReport {
 
     pub fn failed(&self) -> Vec<&ConnectionPoll> {
         self.polls.iter().filter(|p| matches!(p.outcome, PollOutcome::Failed { .. })).collect()
+    }
+
+    /// Documents the sweeper queued again.
+    pub fn requeued(&self) -> usize {
+        self.swept.iter().map(|s| s.requeued).sum()
     }
 
     pub fn queued(&self) -> usize {
@@ -271,6 +284,7 @@ impl TickReport {
             not_due = self.not_due.len(),
             skipped = self.skipped.len(),
             skipped_reasons = ?skipped,
+            requeued = self.requeued(),
             "tick handled"
         );
     }
@@ -287,6 +301,7 @@ pub async fn handle<S: GrantStore>(
     deadline: Instant,
 ) -> Result<TickReport, StoreError> {
     let (connections, unreadable) = poller.connections.list_readable().await?;
+    let flowing: Vec<Connection> = connections.iter().filter(|c| c.is_flowing()).cloned().collect();
     let selection = select_due(connections, now);
     let mut report = TickReport {
         due: selection.due.iter().map(|c| c.connection_id.to_string()).collect(),
@@ -330,6 +345,8 @@ pub async fn handle<S: GrantStore>(
     }
     report.polls = polls;
     report.deferred = deferred;
+    // After the polls: a document a poll just queued is not due anyway.
+    report.swept = sweep::sweep(poller, &flowing, now, deadline).await;
     Ok(report)
 }
 

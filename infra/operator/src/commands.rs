@@ -522,7 +522,9 @@ async fn ifs_checks(
         domain::FailureKind::NeedsReauth => {
             format!("check the IAM client in IFS (confidential, service account enabled), then {store_again}")
         }
-        domain::FailureKind::Retryable { .. } => "wait a few minutes and test again; nothing to change".to_owned(),
+        domain::FailureKind::Retryable { .. } | domain::FailureKind::Parked => {
+            "wait a few minutes and test again; nothing to change".to_owned()
+        }
         domain::FailureKind::Permanent => format!(
             "check the URL, namespace, company and the service user's permission sets; \
              `connector connections update {id} …`"
@@ -578,7 +580,9 @@ async fn infor_checks(
     let client = InforClient::new(deps.http.clone(), settings.clone(), ionapi);
     let fix = |e: &InforError| match e.to_failure("").kind {
         domain::FailureKind::NeedsReauth => format!("download the app's .ionapi file again, then {store_again}"),
-        domain::FailureKind::Retryable { .. } => "wait a few minutes and test again; nothing to change".to_owned(),
+        domain::FailureKind::Retryable { .. } | domain::FailureKind::Parked => {
+            "wait a few minutes and test again; nothing to change".to_owned()
+        }
         domain::FailureKind::Permanent => {
             format!("check the authorized app, the connection point and `connector connections update {id} --ion-…`")
         }

@@ -338,6 +338,14 @@ impl Default for FlowOptions {
     }
 }
 
+/// Why a connection's ERP side is not posting (its grant was refused).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErpHold {
+    /// RFC 3339 UTC of the refusal that set (or last renewed) the hold.
+    pub since: String,
+    pub reason: String,
+}
+
 /// The stored connection (the `settings` item of the connections table).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Connection {
@@ -383,6 +391,11 @@ pub struct Connection {
     pub enabled_document_types: Vec<DocumentType>,
     #[serde(default)]
     pub flow: FlowOptions,
+    /// The ERP refused the connection's credentials (a dead grant): set by
+    /// the poster, cleared by its next successful posting or by new
+    /// credentials. Documents wait in the ledger meanwhile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erp_hold: Option<ErpHold>,
     /// RFC 3339 UTC.
     pub created_at: String,
     /// RFC 3339 UTC.
@@ -414,6 +427,7 @@ impl Connection {
             borrow_concurrency_from: None,
             enabled_document_types: DocumentType::ALL.to_vec(),
             flow,
+            erp_hold: None,
             created_at: now.to_owned(),
             updated_at: now.to_owned(),
         }

@@ -15,6 +15,10 @@ pub enum FailureKind {
     /// The stored credentials no longer work (Concur `invalid_grant`, ERP
     /// refresh refused): the connection needs a reconnect by an admin.
     NeedsReauth,
+    /// Not the document's fault and nothing for the queue to retry: it waits
+    /// in the ledger (a dead grant, a connection that cannot take it now, a
+    /// person in Concur) and the ledger's sweeper brings it back.
+    Parked,
 }
 
 /// A failure with a reason written for the operator: what went wrong, for
@@ -37,6 +41,10 @@ impl Failure {
 
     pub fn needs_reauth(reason: impl Into<String>) -> Self {
         Self { kind: FailureKind::NeedsReauth, reason: reason.into() }
+    }
+
+    pub fn parked(reason: impl Into<String>) -> Self {
+        Self { kind: FailureKind::Parked, reason: reason.into() }
     }
 
     pub fn is_retryable(&self) -> bool {

@@ -17,7 +17,7 @@ pub mod secret;
 pub mod work_item;
 
 pub use connection::{
-    AcumaticaSettings, Connection, ConnectionStatus, Edition, ErpKind, ErpSettings, FlowOptions, IfsApiNames,
+    AcumaticaSettings, Connection, ConnectionStatus, Edition, ErpHold, ErpKind, ErpSettings, FlowOptions, IfsApiNames,
     IfsCloudSettings, InforApiNames, InforSettings, PostingForm,
 };
 pub use erp_url::{ErpUrl, ErpUrlError, UrlPolicy};

@@ -14,6 +14,10 @@ pub enum WorkSource {
     Webhook,
     Poll,
     Replay,
+    /// Re-queued from the ledger by the sweeper: nothing else moved the
+    /// document by its due time (its message ran out of receives, its
+    /// connection could not take it, or an ERP verdict is overdue).
+    Sweep,
 }
 
 /// Version 1 of the queue message body. Unknown fields are refused so a

@@ -253,6 +253,19 @@ impl ConnectionStore {
         .await
     }
 
+    /// Sets (`Some`) or clears (`None`) the connection's ERP hold: the
+    /// ERP refused its credentials, so documents wait in the ledger.
+    pub async fn record_erp_hold(&self, id: &ConnectionId, hold: Option<&domain::ErpHold>) -> Result<(), StoreError> {
+        match hold {
+            Some(hold) => {
+                let value = serde_dynamo::to_attribute_value(hold)
+                    .map_err(|e| StoreError::new(format!("recording the ERP hold of connection {id}"), e))?;
+                self.update_poll_fields(id, "SET #hold = :hold", &[("#hold", "erp_hold")], vec![(":hold", value)]).await
+            }
+            None => self.update_poll_fields(id, "REMOVE #hold", &[("#hold", "erp_hold")], vec![]).await,
+        }
+    }
+
     async fn update_poll_fields(
         &self,
         id: &ConnectionId,

@@ -47,6 +47,12 @@ pub const PAGE_LIMIT: u32 = 500;
 /// claim would only delay the takeover after a crash).
 pub const MAX_CLAIM: Duration = Duration::from_secs(3600);
 
+/// How long after a document's last expected move the sweeper looks at it
+/// (`due_at`): a claim's end, or a retry's planned redelivery, plus this.
+/// Longer than the work queue's visibility timeout (12 minutes), so the
+/// sweeper re-queues only what the queue itself no longer holds.
+pub const SAFETY_NET: Duration = Duration::from_secs(15 * 60);
+
 /// A claim that changed under us this many times in a row is reported as a
 /// conflict rather than chased forever.
 const CLAIM_ROUNDS: usize = 4;
@@ -187,6 +193,13 @@ pub struct LedgerRecord {
     /// For ERPs that answer asynchronously (Infor ION): the parts of the
     /// document the ERP reported accepted so far (POSTED until all are).
     pub accepted_parts: Vec<String>,
+    /// When the sweeper re-queues the document if nothing else moved it
+    /// (only on records that are not final; see [`SAFETY_NET`]).
+    pub due_at: Option<OffsetDateTime>,
+    /// When a failure confirmation for this document was accepted by Concur
+    /// (RFC 3339): Concur then shows "posting failed", and the document
+    /// coming back READY means a processor resubmitted it.
+    pub failure_reported_at: Option<String>,
     /// RFC 3339 UTC, millisecond precision.
     pub created_at: String,
     pub updated_at: String,
@@ -280,6 +293,11 @@ struct Item {
     /// whose acceptance the ERP has reported, in arrival order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     accepted_parts: Vec<String>,
+    /// Epoch seconds (a number, so the sweeper's filter compares it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    due_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    failure_reported_at: Option<String>,
     created_at: String,
     updated_at: String,
 }
@@ -287,13 +305,14 @@ struct Item {
 impl Item {
     fn into_record(self) -> Result<LedgerRecord, String> {
         let key = LedgerKey::from_document_key(self.connection_id, &self.document_key).map_err(|e| e.to_string())?;
-        let claim_expires_at = match self.claim_expires_at {
-            Some(secs) => Some(
-                OffsetDateTime::from_unix_timestamp(secs)
-                    .map_err(|_| format!("claim_expires_at {secs} is out of range"))?,
-            ),
-            None => None,
+        let epoch = |secs: Option<i64>, name: &str| -> Result<Option<OffsetDateTime>, String> {
+            secs.map(|secs| {
+                OffsetDateTime::from_unix_timestamp(secs).map_err(|_| format!("{name} {secs} is out of range"))
+            })
+            .transpose()
         };
+        let claim_expires_at = epoch(self.claim_expires_at, "claim_expires_at")?;
+        let due_at = epoch(self.due_at, "due_at")?;
         Ok(LedgerRecord {
             key,
             status: self.status,
@@ -309,6 +328,8 @@ impl Item {
             failure_reason: self.failure_reason,
             replays: self.replays,
             accepted_parts: self.accepted_parts,
+            due_at,
+            failure_reported_at: self.failure_reported_at,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -344,6 +365,8 @@ impl Update {
             ("#reason", "failure_reason"),
             ("#replays", "replays"),
             ("#parts", "accepted_parts"),
+            ("#due", "due_at"),
+            ("#reported", "failure_reported_at"),
             ("#created", "created_at"),
             ("#upd", "updated_at"),
         ];
@@ -423,11 +446,13 @@ impl LedgerStore {
         let ttl = ttl.min(MAX_CLAIM);
         let until = now.unix_timestamp().saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(0));
         let stamp = timestamp(now);
+        let due = until.saturating_add(safety_net_secs());
         let claim_values = |update: Update| {
             update
                 .s(":h", holder)
                 .n(":now", now.unix_timestamp())
                 .n(":until", until)
+                .n(":due", due)
                 .s(":upd", stamp.clone())
                 .n(":one", 1)
         };
@@ -443,7 +468,7 @@ impl LedgerStore {
                     let update = Update::new(
                         "attribute_not_exists(#pk) OR #s = :received \
                          OR (#s = :claimed AND (#h = :h OR #exp <= :now))",
-                        "SET #s = :claimed, #sk = :sk, #h = :h, #exp = :until, #upd = :upd, \
+                        "SET #s = :claimed, #sk = :sk, #h = :h, #exp = :until, #due = :due, #upd = :upd, \
                          #created = if_not_exists(#created, :upd), #attempts = if_not_exists(#attempts, :zero), \
                          #replays = if_not_exists(#replays, :zero) ADD #claims :one",
                     );
@@ -459,7 +484,7 @@ impl LedgerStore {
                     // confirmation single-flight.
                     let update = Update::new(
                         "#s = :posted AND (attribute_not_exists(#h) OR #h = :h OR #exp <= :now)",
-                        "SET #h = :h, #exp = :until, #upd = :upd ADD #claims :one",
+                        "SET #h = :h, #exp = :until, #due = :due, #upd = :upd ADD #claims :one",
                     );
                     let update = claim_values(update).s(":posted", LedgerStatus::Posted.as_str());
                     self.update(key, update, action).await?.map(ClaimOutcome::AlreadyPosted)
@@ -528,7 +553,7 @@ impl LedgerStore {
         check_name("claim holder", holder, action)?;
         let update = Update::new(
             "#s = :posted AND #h = :h",
-            "SET #s = :confirmed, #sk = :sk, #conf = :conf, #upd = :upd REMOVE #h, #exp, #err",
+            "SET #s = :confirmed, #sk = :sk, #conf = :conf, #upd = :upd REMOVE #h, #exp, #err, #due",
         )
         .s(":posted", LedgerStatus::Posted.as_str())
         .s(":confirmed", LedgerStatus::Confirmed.as_str())
@@ -591,7 +616,7 @@ impl LedgerStore {
         let update = Update::new(
             "#s = :posted AND #h = :h",
             "SET #s = :failed, #sk = :sk, #step = :step, #reason = :reason, #upd = :upd \
-             REMOVE #h, #exp, #ref, #parts, #form",
+             REMOVE #h, #exp, #ref, #parts, #form, #due",
         )
         .s(":posted", LedgerStatus::Posted.as_str())
         .s(":failed", LedgerStatus::Failed.as_str())
@@ -622,7 +647,7 @@ impl LedgerStore {
         let reason = bounded(reason);
         let update = Update::new(
             "(#s = :claimed OR #s = :posted) AND #h = :h",
-            "SET #s = :failed, #sk = :sk, #step = :step, #reason = :reason, #upd = :upd REMOVE #h, #exp",
+            "SET #s = :failed, #sk = :sk, #step = :step, #reason = :reason, #upd = :upd REMOVE #h, #exp, #due",
         )
         .s(":claimed", LedgerStatus::Claimed.as_str())
         .s(":posted", LedgerStatus::Posted.as_str())
@@ -640,9 +665,24 @@ impl LedgerStore {
         .await
     }
 
+    /// Concur accepted a failure confirmation for this FAILED document: it
+    /// shows "posting failed" there, and a processor may recall, fix and
+    /// resubmit it (it then comes back READY; see [`Self::reset_for_replay`]).
+    pub async fn record_failure_reported(&self, key: &LedgerKey, now: OffsetDateTime) -> Result<(), StoreError> {
+        let action = || format!("recording that Concur was told {key} failed");
+        let update = Update::new("#s = :failed", "SET #reported = :at")
+            .s(":failed", LedgerStatus::Failed.as_str())
+            .s(":at", timestamp(now));
+        match self.update(key, update, action).await? {
+            Ok(_) => Ok(()),
+            Err(()) => Err(StoreError::conflict(action(), "it is no longer FAILED")),
+        }
+    }
+
     /// A retryable failure: `holder` lets go. CLAIMED → RECEIVED (a POSTED
     /// document stays POSTED, only its confirmation claim is dropped);
-    /// `attempts` + 1, `error` kept as `last_error`.
+    /// `attempts` + 1, `error` kept as `last_error`. The sweeper looks at it
+    /// again after [`SAFETY_NET`] unless a redelivery moves it first.
     pub async fn release(
         &self,
         key: &LedgerKey,
@@ -650,38 +690,113 @@ impl LedgerStore {
         error: &str,
         now: OffsetDateTime,
     ) -> Result<LedgerRecord, StoreError> {
+        self.release_until(key, holder, error, now + SAFETY_NET, now).await
+    }
+
+    /// [`Self::release`] with the time the sweeper should re-queue the
+    /// document (`due`) when no message brings it back before.
+    pub async fn release_until(
+        &self,
+        key: &LedgerKey,
+        holder: &str,
+        error: &str,
+        due: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<LedgerRecord, StoreError> {
         let action = || format!("releasing {key} for `{holder}`");
         check_name("claim holder", holder, action)?;
         let error = bounded(error);
-        // Which status to go back to depends on the current one; one
-        // conditional write per case keeps each of them exact.
         let to_received = Update::new(
             "#s = :claimed AND #h = :h",
-            "SET #s = :received, #sk = :sk, #err = :err, #upd = :upd ADD #attempts :one REMOVE #h, #exp",
+            "SET #s = :received, #sk = :sk, #err = :err, #due = :due, #upd = :upd ADD #attempts :one REMOVE #h, #exp",
         )
         .s(":claimed", LedgerStatus::Claimed.as_str())
         .s(":received", LedgerStatus::Received.as_str())
         .s(":sk", status_key(&key.connection_id, LedgerStatus::Received))
         .s(":h", holder)
         .s(":err", error.clone())
+        .n(":due", due.unix_timestamp())
         .s(":upd", timestamp(now))
         .n(":one", 1);
         if let Ok(record) = self.update(key, to_received, action).await? {
             return Ok(record);
         }
-        let keep_posted =
-            Update::new("#s = :posted AND #h = :h", "SET #err = :err, #upd = :upd ADD #attempts :one REMOVE #h, #exp")
-                .s(":posted", LedgerStatus::Posted.as_str())
-                .s(":h", holder)
-                .s(":err", error.clone())
-                .s(":upd", timestamp(now))
-                .n(":one", 1);
+        let keep_posted = Update::new(
+            "#s = :posted AND #h = :h",
+            "SET #err = :err, #due = :due, #upd = :upd ADD #attempts :one REMOVE #h, #exp",
+        )
+        .s(":posted", LedgerStatus::Posted.as_str())
+        .s(":h", holder)
+        .s(":err", error.clone())
+        .n(":due", due.unix_timestamp())
+        .s(":upd", timestamp(now))
+        .n(":one", 1);
         self.transition(key, keep_posted, action, |r| {
             matches!(r.status, LedgerStatus::Received | LedgerStatus::Posted)
                 && r.holder.is_none()
                 && r.last_error.as_deref() == Some(error.as_str())
         })
         .await
+    }
+
+    /// The ledger takes a document over from the queue: its message is about
+    /// to be dropped (its receives are used up, or its connection cannot
+    /// take it now) and the sweeper re-queues it at `due`, with `reason`
+    /// shown meanwhile. A document never seen becomes RECEIVED; one that is
+    /// RECEIVED, CLAIMED or POSTED only gets the new `due` and reason (a live
+    /// claim is left alone: its holder moves it). CONFIRMED and FAILED
+    /// documents need nothing: the call answers their record unchanged.
+    pub async fn park(
+        &self,
+        key: &LedgerKey,
+        reason: &str,
+        due: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<LedgerRecord, StoreError> {
+        let action = || format!("parking {key} in the ledger until {}", timestamp(due));
+        let reason = bounded(reason);
+        let update = Update::new(
+            "attribute_not_exists(#pk) OR #s = :received OR #s = :posted \
+             OR (#s = :claimed AND (attribute_not_exists(#exp) OR #exp <= :now))",
+            "SET #s = if_not_exists(#s, :received), #sk = if_not_exists(#sk, :sk), #err = :err, #due = :due, \
+             #upd = :upd, #created = if_not_exists(#created, :upd), #attempts = if_not_exists(#attempts, :zero), \
+             #claims = if_not_exists(#claims, :zero), #replays = if_not_exists(#replays, :zero)",
+        )
+        .s(":received", LedgerStatus::Received.as_str())
+        .s(":posted", LedgerStatus::Posted.as_str())
+        .s(":claimed", LedgerStatus::Claimed.as_str())
+        .s(":sk", status_key(&key.connection_id, LedgerStatus::Received))
+        .s(":err", reason)
+        .n(":due", due.unix_timestamp())
+        .n(":now", now.unix_timestamp())
+        .n(":zero", 0)
+        .s(":upd", timestamp(now));
+        if let Ok(record) = self.update(key, update, action).await? {
+            return Ok(record);
+        }
+        match self.get(key).await? {
+            // Final, or held by a live claim whose holder moves it on.
+            Some(record) => Ok(record),
+            None => {
+                Err(StoreError::conflict(action(), "the record vanished while parking; leave the message for a retry"))
+            }
+        }
+    }
+
+    /// The sweeper moved the due time of a document it re-queued, from
+    /// `seen` (what it read) to `due`. `Ok(false)` when the record moved
+    /// meanwhile (another sweep or a worker got there first: nothing to do).
+    pub async fn reschedule(
+        &self,
+        key: &LedgerKey,
+        seen: OffsetDateTime,
+        due: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let action = || format!("moving the sweeper's due time of {key}");
+        let update = Update::new("#due = :seen", "SET #due = :due")
+            .n(":seen", seen.unix_timestamp())
+            .n(":due", due.unix_timestamp());
+        Ok(self.update(key, update, action).await?.is_ok())
     }
 
     /// An operator's replay after fixing the cause: FAILED → RECEIVED, or
@@ -714,13 +829,14 @@ impl LedgerStore {
         };
         let update = Update::new(
             condition,
-            "SET #s = :to, #sk = :sk, #err = :err, #attempts = :zero, #upd = :upd \
-             ADD #replays :one REMOVE #step, #reason, #h, #exp",
+            "SET #s = :to, #sk = :sk, #err = :err, #attempts = :zero, #due = :due, #upd = :upd \
+             ADD #replays :one REMOVE #step, #reason, #h, #exp, #reported",
         )
         .s(":failed", LedgerStatus::Failed.as_str())
         .s(":to", target.as_str())
         .s(":sk", status_key(&key.connection_id, target))
         .s(":err", previous)
+        .n(":due", (now + SAFETY_NET).unix_timestamp())
         .n(":zero", 0)
         .n(":one", 1)
         .s(":upd", timestamp(now));
@@ -763,6 +879,52 @@ impl LedgerStore {
 
     /// One page of the `by-status` index partition of `status`, optionally
     /// limited to an `updated_at` range (inclusive).
+    /// Documents of `connection_id` in `status` whose due time has come
+    /// (`due_at <= now`): what the sweeper re-queues. Reads index pages
+    /// until `limit` records matched or the partition ends (at most
+    /// [`PAGE_LIMIT`] per call); `cursor` continues a partition read.
+    pub async fn list_due(
+        &self,
+        connection_id: &ConnectionId,
+        status: LedgerStatus,
+        now: OffsetDateTime,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<LedgerPage, StoreError> {
+        let action = || format!("listing the {status} documents of connection {connection_id} due for the sweeper");
+        let partition = status_key(connection_id, status);
+        let mut start = match cursor {
+            Some(cursor) => Some(decode_cursor(cursor, &partition).map_err(|why| StoreError::new(action(), why))?),
+            None => None,
+        };
+        let limit = limit.clamp(1, PAGE_LIMIT) as usize;
+        let mut records = Vec::new();
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(BY_STATUS)
+                .key_condition_expression("status_key = :sk")
+                .filter_expression("due_at <= :now")
+                .expression_attribute_values(":sk", AttributeValue::S(partition.clone()))
+                .expression_attribute_values(":now", AttributeValue::N(now.unix_timestamp().to_string()))
+                .limit(i32::try_from(limit - records.len()).unwrap_or(1).max(1))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::new(action(), sdk_error_message(&e)))?;
+            for item in out.items.unwrap_or_default() {
+                records.push(decode(item, action)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() || records.len() >= limit {
+                break;
+            }
+        }
+        Ok(LedgerPage { records, cursor: start.map(|k| encode_cursor(&k)) })
+    }
+
     async fn query_status(
         &self,
         connection_id: &ConnectionId,
@@ -920,6 +1082,10 @@ fn bounded(reason: &str) -> String {
 
 /// RFC 3339 UTC with exactly three fraction digits: `updated_at` is the
 /// index's sort key, and only a fixed width sorts as text in time order.
+fn safety_net_secs() -> i64 {
+    i64::try_from(SAFETY_NET.as_secs()).unwrap_or(i64::MAX)
+}
+
 fn timestamp(at: OffsetDateTime) -> String {
     const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] =
         time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
@@ -988,6 +1154,8 @@ mod tests {
             failure_reason: None,
             replays: 0,
             accepted_parts: Vec::new(),
+            due_at: None,
+            failure_reported_at: None,
             created_at: String::new(),
             updated_at: String::new(),
         }

@@ -56,8 +56,29 @@ impl Outgoing {
         level: domain::ConcurrencyLevel,
         replay_number: u64,
     ) -> Self {
+        Self::with_suffix(item, slot_owner, level, &format!("#replay-{replay_number}"))
+    }
+
+    /// The ledger's sweeper re-queueing a document that nothing else moved
+    /// by its due time: like [`Outgoing::replay`], a deduplication id of its
+    /// own (`…#sweep-<due epoch>`), so SQS does not swallow it as a repeat
+    /// of a message sent less than five minutes ago.
+    pub fn sweep(
+        item: WorkItem,
+        slot_owner: &domain::ConnectionId,
+        level: domain::ConcurrencyLevel,
+        due_epoch: i64,
+    ) -> Self {
+        Self::with_suffix(item, slot_owner, level, &format!("#sweep-{due_epoch}"))
+    }
+
+    fn with_suffix(
+        item: WorkItem,
+        slot_owner: &domain::ConnectionId,
+        level: domain::ConcurrencyLevel,
+        suffix: &str,
+    ) -> Self {
         let group = MessageGroupId::for_document(slot_owner, level, &item.document_key());
-        let suffix = format!("#replay-{replay_number}");
         let mut dedup_id = format!("{}#{}{suffix}", item.connection_id, item.document_key());
         if dedup_id.len() > MAX_DEDUP_ID {
             dedup_id = format!("{}#h{:016x}{suffix}", item.connection_id, fnv1a(item.document_key().as_bytes()));

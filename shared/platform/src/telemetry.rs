@@ -53,8 +53,49 @@ pub fn init() {
         .try_init();
 }
 
+/// The CloudWatch namespace of the connector's metrics.
+pub const METRICS_NAMESPACE: &str = "ConcurErpConnector";
+
+/// One count for one connection as a CloudWatch Embedded Metric Format line
+/// on stdout (Lambda ships it to CloudWatch Logs, which extracts the
+/// metric; no API call, nothing to wait for). The dimension is the
+/// connection id only: low cardinality, never a document id.
+pub fn metric(name: &str, value: f64, connection_id: &str) {
+    println!("{}", metric_line(name, value, connection_id, time::OffsetDateTime::now_utc()));
+}
+
+fn metric_line(name: &str, value: f64, connection_id: &str, at: time::OffsetDateTime) -> String {
+    let millis = at.unix_timestamp_nanos() / 1_000_000;
+    let mut line = serde_json::json!({
+        "_aws": {
+            "Timestamp": i64::try_from(millis).unwrap_or(0),
+            "CloudWatchMetrics": [{
+                "Namespace": METRICS_NAMESPACE,
+                "Dimensions": [["ConnectionId"]],
+                "Metrics": [{ "Name": name, "Unit": "Count" }],
+            }],
+        },
+        "ConnectionId": connection_id,
+    });
+    line[name] = serde_json::json!(value);
+    line.to_string()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_metric_is_one_emf_line_with_the_connection_as_its_only_dimension() {
+        let line = super::metric_line("DocumentsRequeued", 3.0, "acme", time::OffsetDateTime::UNIX_EPOCH);
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["DocumentsRequeued"], 3.0);
+        assert_eq!(v["ConnectionId"], "acme");
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0], "ConnectionId");
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], "DocumentsRequeued");
+    }
+}
+
+#[cfg(test)]
+mod filter_tests {
     use super::*;
 
     #[test]

@@ -120,6 +120,11 @@ pub fn test_options() -> PosterOptions {
         },
         tokens: TokenOptions::default(),
         claim_ttl: Duration::from_secs(300),
+        batch: erp_poster::BatchRules {
+            first_retry: Duration::ZERO,
+            longest_retry: Duration::ZERO,
+            ..erp_poster::BatchRules::default()
+        },
     }
 }
 
@@ -478,7 +483,7 @@ pub async fn consume_queue(
             }
             event.records.push(record);
         }
-        let (response, outcome) = erp_poster::handle(poster, event).await;
+        let (response, outcome) = erp_poster::handle(poster, event, &poster.rules, None).await;
         let retry: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
         for m in &messages {
             if !retry.contains(&m.message_id.as_deref().unwrap_or_default()) {
@@ -490,6 +495,8 @@ pub async fn consume_queue(
         total.outcome.malformed += outcome.malformed;
         total.outcome.stopped += outcome.stopped;
         total.outcome.retry += outcome.retry;
+        total.outcome.parked += outcome.parked;
+        total.outcome.returned += outcome.returned;
     }
     Ok(total)
 }

@@ -11,13 +11,14 @@ use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use domain::mapping::Mapping;
-use domain::{FlowOptions, PostingForm, WorkItem, WorkSource};
+use domain::{FailureKind, FlowOptions, PostingForm, WorkItem, WorkSource};
 use erp_poster::{Poster, Processed};
 use integration::expected::{compare, erp_postings, expected_by_file};
 use integration::posting::{COMPANY, POSTER, PostingWorld, TENANT, example_mapping, example_work_items, test_options};
 use platform::concur_grants::ConcurGrantStore;
 use platform::ledger::{LedgerKey, LedgerStatus};
 use simulators::acumatica::AfterCommit;
+use simulators::concur::DocStatus;
 use simulators::faults::{FaultKind, FaultSpec};
 
 fn key_of(item: &WorkItem) -> LedgerKey {
@@ -180,7 +181,7 @@ async fn deliver_until_done(poster: &Poster<ConcurGrantStore>, items: &[WorkItem
                 m
             })
             .collect();
-        let (response, _) = erp_poster::handle(poster, event).await;
+        let (response, _) = erp_poster::handle(poster, event, &poster.rules, None).await;
         let retry: BTreeSet<usize> =
             response.batch_item_failures.iter().map(|f| f.item_identifier.parse().unwrap()).collect();
         pending = pending.into_iter().enumerate().filter(|(i, _)| retry.contains(i)).map(|(_, item)| item).collect();
@@ -267,15 +268,86 @@ async fn an_unmappable_account_stops_the_document_until_a_replay_after_the_fix()
     assert_eq!(poster.process_item(&item).await.unwrap(), Processed::StoppedEarlier);
     assert!(puts(&world).is_empty());
 
-    // Fix the mapping, replay: posted once.
+    // Fix the mapping, replay: posted once. Concur already shows "posting
+    // failed" and cannot be told success now (a second confirmation is
+    // answered 113): the document stays POSTED, visibly unconfirmed.
+    let fi_id = confirmations[0].doc_id.clone();
     let fixed: Mapping = example_mapping();
     world.import_mapping(&fixed).await;
     ledger.reset_for_replay(&key_of(&item), time::OffsetDateTime::now_utc()).await.unwrap();
-    let processed = poster.process_item(&item).await.unwrap();
-    assert!(matches!(processed, Processed::Posted { .. }), "{processed:?}");
-    assert_eq!(poster.process_item(&item).await.unwrap(), Processed::Duplicate, "a second replay posts nothing");
+    let waits = poster.process_item(&item).await.unwrap_err();
+    assert_eq!(waits.kind, FailureKind::Parked, "{waits:?}");
+    assert!(waits.reason.contains("cannot change it to success"), "{}", waits.reason);
     assert_eq!(world.acumatica().bills(TENANT).len(), 1);
     assert_eq!(puts(&world), [200]);
     let record = ledger.get(&key_of(&item)).await.unwrap().unwrap();
-    assert_eq!((record.status, record.replays), (LedgerStatus::Confirmed, 1));
+    assert_eq!((record.status, record.replays), (LedgerStatus::Posted, 1), "never CONFIRMED while Concur says failed");
+    assert!(record.erp_reference.is_some() && record.last_error.as_deref().unwrap().contains("resubmit"));
+    assert_eq!(world.concur.document_status(COMPANY, &fi_id), Some(DocStatus::PostingConfirmedFailure));
+
+    // The processor recalls and resubmits it: READY again. The next poll's
+    // delivery acknowledges and confirms success, and posts nothing.
+    world.concur.recall(COMPANY, &fi_id);
+    world.concur.set_document_status(COMPANY, &fi_id, DocStatus::Ready);
+    let processed = poster.process_item(&item).await.unwrap();
+    assert!(matches!(processed, Processed::Confirmed { .. }), "{processed:?}");
+    assert_eq!(puts(&world), [200], "not posted again");
+    assert_eq!(world.concur.document_status(COMPANY, &fi_id), Some(DocStatus::PostingConfirmedSuccess));
+    let record = ledger.get(&key_of(&item)).await.unwrap().unwrap();
+    assert_eq!(record.status, LedgerStatus::Confirmed);
+    assert_eq!(poster.process_item(&item).await.unwrap(), Processed::Duplicate, "a second replay posts nothing");
+}
+
+#[tokio::test]
+async fn a_report_resubmitted_after_a_reported_failure_is_taken_up_again_on_its_own() {
+    let world = PostingWorld::new("acme-resubmit").await;
+    world.load_examples();
+    let (_, item) = unique_items(&world).into_iter().find(|(f, _)| f.contains("Example-2.1")).unwrap();
+    let mut broken = example_mapping();
+    broken.accounts.remove("37");
+    world.import_mapping(&broken).await;
+    let poster = world.poster().await;
+    assert!(!poster.process_item(&item).await.unwrap_err().is_retryable());
+    let fi_id = world.concur.posting_confirmations(COMPANY)[0].doc_id.clone();
+    assert_eq!(world.concur.document_status(COMPANY, &fi_id), Some(DocStatus::PostingConfirmedFailure));
+
+    // Still stopped while Concur shows the failure: a redelivery changes nothing.
+    assert_eq!(poster.process_item(&item).await.unwrap(), Processed::StoppedEarlier);
+
+    // The fix is made (here the mapping) and the processor resubmits the
+    // report: the poll finds it READY and it posts, with no operator replay.
+    world.import_mapping(&example_mapping()).await;
+    world.concur.recall(COMPANY, &fi_id);
+    world.concur.set_document_status(COMPANY, &fi_id, DocStatus::Ready);
+    let processed = poster.process_item(&item).await.unwrap();
+    assert!(matches!(processed, Processed::Posted { .. }), "{processed:?}");
+    assert_eq!(world.concur.document_status(COMPANY, &fi_id), Some(DocStatus::PostingConfirmedSuccess));
+    assert_eq!(puts(&world), [200]);
+    let record = world.stack.ledger(POSTER).get(&key_of(&item)).await.unwrap().unwrap();
+    assert_eq!(record.status, LedgerStatus::Confirmed);
+}
+
+#[tokio::test]
+async fn a_report_recalled_before_its_acknowledgement_is_posted_when_it_comes_back_ready() {
+    let world = PostingWorld::new("acme-recalled").await;
+    let loaded = world.load_examples();
+    let (file, item) = unique_items(&world).into_iter().find(|(f, _)| f.contains("Example-2.1")).unwrap();
+    let fi_id = loaded.iter().find(|(path, _)| path.to_string_lossy().contains(&file)).unwrap().1[0].clone();
+    world.concur.recall(COMPANY, &fi_id);
+    let poster = world.poster().await;
+
+    // 102 at acknowledge: not a failure of the document; it waits.
+    let waits = poster.process_item(&item).await.unwrap_err();
+    assert_eq!(waits.kind, FailureKind::Parked, "{waits:?}");
+    let ledger = world.stack.ledger(POSTER);
+    let record = ledger.get(&key_of(&item)).await.unwrap().unwrap();
+    assert_eq!(record.status, LedgerStatus::Received, "not FAILED: {record:?}");
+    assert!(puts(&world).is_empty());
+
+    // Resubmitted: READY again; the poll's delivery posts it.
+    world.concur.set_document_status(COMPANY, &fi_id, DocStatus::Ready);
+    let processed = poster.process_item(&item).await.unwrap();
+    assert!(matches!(processed, Processed::Posted { .. }), "{processed:?}");
+    assert_eq!(world.concur.document_status(COMPANY, &fi_id), Some(DocStatus::PostingConfirmedSuccess));
+    assert_eq!(puts(&world), [200]);
 }

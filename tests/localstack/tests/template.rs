@@ -190,8 +190,14 @@ fn every_function_env_var_resolves() {
     assert_eq!(callback["CONCUR_EVENTS_URL"], "https://local-api.execute-api.us-east-1.amazonaws.com/concur/events");
     assert_eq!(callback["CONCUR_SUBSCRIPTION_PREFIX"], "concur-erp-connector.us-east-1.unit");
     assert_eq!(names("EventIntakeFunction"), with(&["CONCUR_WEBHOOK_PUBLIC_KEY"]));
-    assert_eq!(names("ScheduledPollerFunction"), with(&["CONCUR_APP_SECRET_ID", "CONNECTION_SECRET_PREFIX"]));
-    assert_eq!(names("ErpPosterFunction"), with(&["LEDGER_TABLE", "CONCUR_APP_SECRET_ID", "CONNECTION_SECRET_PREFIX"]));
+    assert_eq!(
+        names("ScheduledPollerFunction"),
+        with(&["LEDGER_TABLE", "CONCUR_APP_SECRET_ID", "CONNECTION_SECRET_PREFIX"])
+    );
+    assert_eq!(
+        names("ErpPosterFunction"),
+        with(&["LEDGER_TABLE", "WORK_QUEUE_MAX_RECEIVES", "CONCUR_APP_SECRET_ID", "CONNECTION_SECRET_PREFIX"])
+    );
     assert_eq!(names("IonInboxFunction"), with(&["LEDGER_TABLE", "CONNECTION_SECRET_PREFIX"]));
 
     let poster = &env["ErpPosterFunction"];
@@ -204,6 +210,10 @@ fn every_function_env_var_resolves() {
     assert_eq!(poster["AUDIT_RETENTION_DAYS"], "400");
     assert_eq!(poster["RUST_LOG"], "info");
     assert_eq!(poster["STAGE"], "dev");
+
+    // The poster parks a document on its last receive: it must know the queue's real limit.
+    let redrive = t.queues["WorkQueue"].redrive.as_ref().expect("the work queue has a dead-letter queue");
+    assert_eq!(poster["WORK_QUEUE_MAX_RECEIVES"], redrive.max_receive_count.to_string());
 
     // The public key parameter is the PEM body of events.md §7 on one line: valid base64 DER.
     let key = &env["EventIntakeFunction"]["CONCUR_WEBHOOK_PUBLIC_KEY"];
