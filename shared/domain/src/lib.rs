@@ -5,6 +5,7 @@
 //! this one; it depends on none of them.
 
 pub mod connection;
+pub mod currency;
 pub mod erp_url;
 pub mod failure;
 pub mod ids;

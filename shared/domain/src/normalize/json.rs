@@ -103,7 +103,7 @@ impl<'a> Node<'a> {
         };
         parse_decimal(member.value)
             .map(Some)
-            .ok_or_else(|| Problem::invalid(&member.path, "a decimal number", member.value))
+            .ok_or_else(|| Problem::invalid(&member.path, AMOUNT_FORMS, member.value))
     }
 
     pub fn require_decimal(&self, key: &str) -> Result<Decimal, Problem> {
@@ -116,23 +116,58 @@ impl<'a> Node<'a> {
     }
 }
 
-/// Parses a JSON number (or a numeric string, as Concur sends some numbers)
-/// from its text: plain (`12.50`) or exponent (`0E-8`) form.
+/// Most fractional digits Concur sends (financial-integration-v4.md §8.4).
+pub(crate) const MAX_FRACTION_DIGITS: u32 = 8;
+
+/// What [`parse_decimal`] accepts, as a refusal names it.
+pub(crate) const AMOUNT_FORMS: &str =
+    "an amount as Concur sends it (a JSON number or numeric string such as 12.5, 50.00000000 or 0E-8, no blanks, \
+     at most 8 decimals)";
+
+/// Parses an amount from its text, strictly in Concur's documented forms
+/// (§8.4): a JSON number, or a string holding one (Concur sends some numbers
+/// as strings), plain (`12.50`, `50.00000000`) or with an exponent (`0E-8`),
+/// with at most 8 fractional digits once the exponent is applied. Anything
+/// else (surrounding blanks, `+`, `1,5`, `NaN`, 9 decimals) is refused: an
+/// amount Concur did not write that way is not one we can vouch for.
 pub(crate) fn parse_decimal(value: &Value) -> Option<Decimal> {
     let text = match value {
         // With arbitrary_precision, Display gives the number's source text.
         Value::Number(n) => n.to_string(),
-        Value::String(s) => s.trim().to_owned(),
+        Value::String(s) => s.clone(),
         _ => return None,
     };
-    if text.is_empty() || text.len() > 64 {
+    if text.len() > 64 || !is_json_number(&text) {
         return None;
     }
-    if text.contains(['e', 'E']) {
-        Decimal::from_scientific(&text).ok()
+    let parsed = if text.contains(['e', 'E']) {
+        Decimal::from_scientific(&text).ok()?
     } else {
         // `from_str_exact` refuses digits it would have to round away:
         // rounding an amount silently is not an option.
-        Decimal::from_str_exact(&text).ok()
-    }
+        Decimal::from_str_exact(&text).ok()?
+    };
+    // `0E-8` and `50.00000000` have scale 8; `1.5E-8` would have 9.
+    (parsed.scale() <= MAX_FRACTION_DIGITS).then_some(parsed)
+}
+
+/// The JSON number grammar (RFC 8259 §6, leading zeros allowed as Concur's
+/// strings may carry them), exponent limited to two digits so that no
+/// representable amount is lost and nothing huge is attempted.
+fn is_json_number(text: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e)),
+        None => (unsigned, None),
+    };
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((int, frac)) => digits(int) && digits(frac),
+        None => digits(mantissa),
+    };
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+        digits(e) && e.len() <= 2
+    });
+    mantissa_ok && exponent_ok
 }
