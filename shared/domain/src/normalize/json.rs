@@ -171,3 +171,67 @@ fn is_json_number(text: &str) -> bool {
     });
     mantissa_ok && exponent_ok
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+    use serde_json::Value;
+
+    use super::{MAX_FRACTION_DIGITS, parse_decimal};
+
+    fn number(text: &str) -> Value {
+        serde_json::from_str(text).expect("a JSON number")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Every amount Concur can write (≤ 8 decimals), as a JSON number or
+        /// a numeric string, reads back exactly.
+        #[test]
+        fn documented_forms_read_back_exactly(mantissa in any::<i64>(), scale in 0..=MAX_FRACTION_DIGITS) {
+            let amount = Decimal::new(mantissa, scale);
+            let text = amount.to_string();
+            prop_assert_eq!(parse_decimal(&number(&text)), Some(amount));
+            prop_assert_eq!(parse_decimal(&Value::String(text)), Some(amount));
+        }
+
+        /// `<m>E<e>` forms, as in `0E-8`.
+        #[test]
+        fn exponent_forms_read_back_exactly(mantissa in -99_999i64..=99_999, exponent in -8i32..=8) {
+            let text = format!("{mantissa}E{exponent}");
+            let expected = if exponent < 0 {
+                Decimal::new(mantissa, exponent.unsigned_abs())
+            } else {
+                Decimal::from(mantissa) * Decimal::from(10i64.pow(exponent.unsigned_abs()))
+            };
+            prop_assert_eq!(parse_decimal(&number(&text)), Some(expected));
+        }
+
+        /// A ninth decimal is never read (nor rounded away).
+        #[test]
+        fn more_than_eight_decimals_are_refused(mantissa in 0i64..=i64::MAX / 10 - 1, scale in 9u32..=28) {
+            let amount = Decimal::new(mantissa * 10 + 1, scale);
+            let text = amount.to_string();
+            prop_assert_eq!(parse_decimal(&number(&text)), None);
+            prop_assert_eq!(parse_decimal(&Value::String(text)), None);
+        }
+
+        /// Blanks around an amount make it something Concur did not send.
+        #[test]
+        fn blanks_are_refused(mantissa in any::<i32>(), blank in prop::sample::select(vec![" ", "\t", "\n", "\u{a0}"]), before in any::<bool>()) {
+            let text = if before { format!("{blank}{mantissa}") } else { format!("{mantissa}{blank}") };
+            prop_assert_eq!(parse_decimal(&Value::String(text)), None);
+        }
+
+        /// Any text: no panic, and whatever is accepted is within the rules.
+        #[test]
+        fn any_text_is_read_or_refused_without_panic(text in "[-+0-9eE. a-z]{0,40}|\\PC{0,40}") {
+            if let Some(amount) = parse_decimal(&Value::String(text.clone())) {
+                prop_assert!(amount.scale() <= MAX_FRACTION_DIGITS, "{text} → {amount}");
+                prop_assert!(!text.contains(char::is_whitespace), "{text}");
+            }
+        }
+    }
+}
