@@ -58,17 +58,29 @@ pub struct UnknownCurrency {
 
 /// `amount` in `code`'s minor units, by [`ROUNDING`], with exactly that many
 /// decimals (so `50.00000000` GBP is sent as `50.00`).
-pub fn round(amount: Decimal, code: &str) -> Result<Decimal, UnknownCurrency> {
+/// An amount too large to be written with its currency's decimals (near
+/// 7.9 × 10²⁸, far beyond any ERP) is refused too.
+pub fn round(amount: Decimal, code: &str) -> Result<Decimal, RoundingError> {
     let exponent = minor_units(code).ok_or_else(|| UnknownCurrency { code: code.to_owned() })?;
-    Ok(round_to(amount, exponent))
+    round_to(amount, exponent).ok_or(RoundingError::TooLarge { amount, code: code.to_owned() })
 }
 
-/// `amount` rounded to `exponent` decimals by [`ROUNDING`], scale set to it.
-pub fn round_to(amount: Decimal, exponent: u32) -> Decimal {
+/// Why an amount cannot be brought to its currency's minor units.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoundingError {
+    #[error(transparent)]
+    Unknown(#[from] UnknownCurrency),
+    #[error("{amount} {code} is too large to be written with the currency's decimals")]
+    TooLarge { amount: Decimal, code: String },
+}
+
+/// `amount` rounded to `exponent` decimals by [`ROUNDING`], scale set to it;
+/// `None` when the amount is too large to carry that many decimals.
+pub fn round_to(amount: Decimal, exponent: u32) -> Option<Decimal> {
     let mut rounded = amount.round_dp_with_strategy(exponent, ROUNDING);
     // round_dp never raises the scale: `50` stays `50`, not `50.00`.
     rounded.rescale(exponent);
-    rounded
+    (rounded.scale() == exponent).then_some(rounded)
 }
 
 #[cfg(test)]
@@ -97,5 +109,6 @@ mod tests {
         assert_eq!(round(d("7"), "KWD").unwrap().to_string(), "7.000");
         let e = round(d("1"), "ABC").unwrap_err().to_string();
         assert!(e.contains("ABC") && e.contains("ISO 4217"), "{e}");
+        assert!(round(Decimal::MAX, "USD").is_err(), "no room for two decimals");
     }
 }

@@ -349,11 +349,11 @@ fn in_minor_units(
     rounding_account: Option<&str>,
 ) -> Result<ErpDocument, PlanError> {
     let exact_total = sum(document.lines.iter().map(|l| l.amount))?;
-    let target = round_to(exact_total, exponent);
+    let target = round_to(exact_total, exponent).ok_or(PlanError::Overflow)?;
     // The line the rounding difference is traced to: the largest one.
     let largest = document.lines.iter().max_by_key(|l| l.amount.abs()).map(|l| l.source).unwrap_or_default();
     for line in &mut document.lines {
-        line.amount = round_to(line.amount, exponent);
+        line.amount = round_to(line.amount, exponent).ok_or(PlanError::Overflow)?;
     }
     document.lines.retain(|l| !l.amount.is_zero());
     let difference = target.checked_sub(sum(document.lines.iter().map(|l| l.amount))?).ok_or(PlanError::Overflow)?;

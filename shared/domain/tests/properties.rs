@@ -110,7 +110,7 @@ fn document() -> impl Strategy<Value = (DocumentType, Value)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 192, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn a_document_balances_in_minor_units_or_is_refused_with_a_reason(
@@ -152,7 +152,7 @@ proptest! {
                 ErpDocumentKind::Journal => prop_assert_eq!(sum, Decimal::ZERO),
                 _ => {
                     prop_assert!(sum > Decimal::ZERO, "{} total {sum}", doc.label());
-                    prop_assert_eq!(round_to(sum, exponent), sum);
+                    prop_assert_eq!(round_to(sum, exponent), Some(sum));
                 }
             }
         }

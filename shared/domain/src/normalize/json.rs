@@ -185,7 +185,7 @@ mod properties {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
 
         /// Every amount Concur can write (≤ 8 decimals), as a JSON number or
         /// a numeric string, reads back exactly.
