@@ -18,8 +18,8 @@ pub mod secret;
 pub mod work_item;
 
 pub use connection::{
-    AcumaticaSettings, Connection, ConnectionStatus, Edition, ErpKind, ErpSettings, FlowOptions, IfsApiNames,
-    IfsCloudSettings, InforApiNames, InforSettings, PostingForm,
+    AcumaticaSettings, Connection, ConnectionStatus, DebitAdjustmentForm, Edition, ErpKind, ErpSettings, FlowOptions,
+    IfsApiNames, IfsCloudSettings, InforApiNames, InforSettings, PostingForm,
 };
 pub use erp_url::{ErpUrl, ErpUrlError, UrlPolicy};
 pub use failure::{Failure, FailureKind};

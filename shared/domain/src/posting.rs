@@ -331,13 +331,10 @@ pub fn plan(
             .collect::<Result<_, _>>()?;
         documents.push(document(ErpDocumentKind::Journal, planned));
     }
-    let exponent =
-        minor_units(&header.currency).ok_or_else(|| UnknownCurrency { code: header.currency.clone() })?;
+    let exponent = minor_units(&header.currency).ok_or_else(|| UnknownCurrency { code: header.currency.clone() })?;
     let rounding_account = mapping.rounding_account.as_deref();
-    let documents = documents
-        .into_iter()
-        .map(|d| in_minor_units(d, exponent, rounding_account))
-        .collect::<Result<Vec<_>, _>>()?;
+    let documents =
+        documents.into_iter().map(|d| in_minor_units(d, exponent, rounding_account)).collect::<Result<Vec<_>, _>>()?;
     Ok(PostingPlan { form, documents })
 }
 
@@ -655,16 +652,14 @@ taxes:
     #[test]
     fn amounts_take_the_precision_of_their_currency() {
         let lines = |a: &str, b: &str| {
-            vec![
-                line(LineRole::Expense, a, Some("6000"), "EMPL"),
-                line(LineRole::EmployeePayable, b, None, "EMPL"),
-            ]
+            vec![line(LineRole::Expense, a, Some("6000"), "EMPL"), line(LineRole::EmployeePayable, b, None, "EMPL")]
         };
         let jpy = plan(&mapping(), &entry_in("JPY", lines("1234.00", "-1234.00")), PostingForm::Journal, date());
         assert_eq!(amounts(&jpy.unwrap().documents[0])[0].1, "1234");
         let kwd = plan(&mapping(), &entry_in("KWD", lines("1.5", "-1.5")), PostingForm::Journal, date());
         assert_eq!(amounts(&kwd.unwrap().documents[0])[0].1, "1.500");
-        let gbp = plan(&mapping(), &entry_in("GBP", lines("50.00000000", "-50.00000000")), PostingForm::Journal, date());
+        let gbp =
+            plan(&mapping(), &entry_in("GBP", lines("50.00000000", "-50.00000000")), PostingForm::Journal, date());
         assert_eq!(amounts(&gbp.unwrap().documents[0])[0].1, "50.00");
 
         let unknown = plan(&mapping(), &entry_in("XYZ", lines("1", "-1")), PostingForm::Journal, date()).unwrap_err();

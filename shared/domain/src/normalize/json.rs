@@ -101,9 +101,7 @@ impl<'a> Node<'a> {
         let Some(member) = self.get(key)? else {
             return Ok(None);
         };
-        parse_decimal(member.value)
-            .map(Some)
-            .ok_or_else(|| Problem::invalid(&member.path, AMOUNT_FORMS, member.value))
+        parse_decimal(member.value).map(Some).ok_or_else(|| Problem::invalid(&member.path, AMOUNT_FORMS, member.value))
     }
 
     pub fn require_decimal(&self, key: &str) -> Result<Decimal, Problem> {
@@ -120,8 +118,7 @@ impl<'a> Node<'a> {
 pub(crate) const MAX_FRACTION_DIGITS: u32 = 8;
 
 /// What [`parse_decimal`] accepts, as a refusal names it.
-pub(crate) const AMOUNT_FORMS: &str =
-    "an amount as Concur sends it (a JSON number or numeric string such as 12.5, 50.00000000 or 0E-8, no blanks, \
+pub(crate) const AMOUNT_FORMS: &str = "an amount as Concur sends it (a JSON number or numeric string such as 12.5, 50.00000000 or 0E-8, no blanks, \
      at most 8 decimals)";
 
 /// Parses an amount from its text, strictly in Concur's documented forms
