@@ -15,6 +15,9 @@ use platform::secrets::SecretStore;
 use transport::HttpClient;
 
 /// The ERP of one connection, whichever it is.
+// One per connection per invocation, built once: boxing a variant would only
+// add an indirection at every call.
+#[allow(clippy::large_enum_variant)]
 pub enum ErpClient {
     Acumatica(AcumaticaClient),
     Ifs(IfsClient),

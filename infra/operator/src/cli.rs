@@ -218,6 +218,17 @@ pub struct SettingsFlags {
     /// Infor: the accounting entity the BODs post into.
     #[arg(long)]
     pub ion_accounting_entity: Option<String>,
+    /// Infor: the accounting entity's functional currency (ISO 4217), carried
+    /// as `FunctionalAmount` on every journal line; journals are refused without it.
+    #[arg(long)]
+    pub ion_functional_currency: Option<String>,
+    /// Infor: rates to the functional currency, `GBP=1.27,CAD=0.73` (units of
+    /// the functional currency per unit); replaces the list, `""` empties it.
+    #[arg(long)]
+    pub ion_functional_rates: Option<String>,
+    /// Infor: how a debit adjustment is sent: negative_total (default) or credit_note.
+    #[arg(long)]
+    pub ion_debit_adjustment_form: Option<String>,
     /// JSON file with the ERP credentials (never give credentials on the command line).
     #[arg(long, value_name = "FILE.json")]
     pub erp_credentials_file: Option<PathBuf>,

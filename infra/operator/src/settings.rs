@@ -2,12 +2,14 @@
 //! I/O here (DNS lives in [`crate::dns`], the stores in the commands), so
 //! every refusal is unit-tested and happens before any write.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use domain::{
-    AcumaticaSettings, CompanyUuid, ConcurrencyLevel, Connection, ConnectionId, DocumentType, ErpKind, ErpSettings,
-    ErpUrl, IfsCloudSettings, InforSettings, PollSchedule, PostingForm, UrlPolicy,
+    AcumaticaSettings, CompanyUuid, ConcurrencyLevel, Connection, ConnectionId, DebitAdjustmentForm, DocumentType,
+    ErpKind, ErpSettings, ErpUrl, IfsCloudSettings, InforSettings, PollSchedule, PostingForm, UrlPolicy,
 };
+use rust_decimal::Decimal;
 use serde_json::Value;
 
 use crate::cli::SettingsFlags;
@@ -39,6 +41,9 @@ pub struct Parsed {
     pub ifs_company: Option<String>,
     pub ion_logical_id: Option<String>,
     pub ion_accounting_entity: Option<String>,
+    pub ion_functional_currency: Option<String>,
+    pub ion_functional_rates: Option<BTreeMap<String, Decimal>>,
+    pub ion_debit_adjustment_form: Option<DebitAdjustmentForm>,
     pub schedule: Option<PollSchedule>,
     pub document_types: Option<Vec<DocumentType>>,
     pub concurrency: Option<ConcurrencyLevel>,
@@ -95,6 +100,18 @@ pub fn parse_flags(flags: &SettingsFlags, policy: UrlPolicy) -> Result<Parsed, R
     if let Some(raw) = &flags.ion_accounting_entity {
         p.ion_accounting_entity = Some(text("--ion-accounting-entity", raw, 60)?);
     }
+    if let Some(raw) = &flags.ion_functional_currency {
+        p.ion_functional_currency = Some(currency_code("--ion-functional-currency", raw)?);
+    }
+    if let Some(raw) = &flags.ion_functional_rates {
+        p.ion_functional_rates = Some(functional_rates(raw)?);
+    }
+    if let Some(raw) = &flags.ion_debit_adjustment_form {
+        p.ion_debit_adjustment_form = Some(
+            DebitAdjustmentForm::from_str(raw.trim())
+                .map_err(|e| Refusal(format!("--ion-debit-adjustment-form: {e}")))?,
+        );
+    }
     if let Some(raw) = &flags.schedule {
         p.schedule = Some(raw.parse().map_err(|e| Refusal(format!("--schedule: {e}")))?);
     }
@@ -122,6 +139,34 @@ pub fn parse_flags(flags: &SettingsFlags, policy: UrlPolicy) -> Result<Parsed, R
     p.invoice_as = form("--invoice-as", &flags.invoice_as)?;
     p.cash_advance_as = form("--cash-advance-as", &flags.cash_advance_as)?;
     Ok(p)
+}
+
+/// An ISO 4217 code the connector knows the precision of.
+fn currency_code(flag: &str, raw: &str) -> Result<String, Refusal> {
+    let code = raw.trim().to_ascii_uppercase();
+    if domain::currency::minor_units(&code).is_none() {
+        return refuse(format!("{flag}: `{}` is not an ISO 4217 currency code (e.g. USD)", shown(raw)));
+    }
+    Ok(code)
+}
+
+/// `GBP=1.27,CAD=0.73`: each code known, each rate a positive exact decimal.
+fn functional_rates(raw: &str) -> Result<BTreeMap<String, Decimal>, Refusal> {
+    let flag = "--ion-functional-rates";
+    let mut rates = BTreeMap::new();
+    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((code, rate)) = pair.split_once('=') else {
+            return refuse(format!("{flag}: `{}` is not CURRENCY=RATE (e.g. GBP=1.27)", shown(pair)));
+        };
+        let code = currency_code(flag, code)?;
+        let rate = Decimal::from_str_exact(rate.trim()).ok().filter(|r| *r > Decimal::ZERO).ok_or_else(|| {
+            Refusal(format!("{flag}: the rate for {code} `{}` is not a positive number", shown(rate)))
+        })?;
+        if rates.insert(code.clone(), rate).is_some() {
+            return refuse(format!("{flag}: {code} is given twice"));
+        }
+    }
+    Ok(rates)
 }
 
 fn shown(raw: &str) -> String {
@@ -191,6 +236,9 @@ fn given_erp_flags(p: &Parsed) -> Vec<(&'static str, ErpKind)> {
     let infor = [
         ("--ion-logical-id", p.ion_logical_id.is_some()),
         ("--ion-accounting-entity", p.ion_accounting_entity.is_some()),
+        ("--ion-functional-currency", p.ion_functional_currency.is_some()),
+        ("--ion-functional-rates", p.ion_functional_rates.is_some()),
+        ("--ion-debit-adjustment-form", p.ion_debit_adjustment_form.is_some()),
     ];
     given.extend(acumatica.into_iter().filter(|(_, on)| *on).map(|(f, _)| (f, ErpKind::Acumatica)));
     given.extend(ifs.into_iter().filter(|(_, on)| *on).map(|(f, _)| (f, ErpKind::IfsCloud)));
@@ -277,6 +325,15 @@ pub fn apply_erp(current: Option<&ErpSettings>, p: &Parsed) -> Result<Option<Erp
             }
             if let Some(entity) = &p.ion_accounting_entity {
                 infor.accounting_entity = Some(entity.clone());
+            }
+            if let Some(currency) = &p.ion_functional_currency {
+                infor.functional_currency = Some(currency.clone());
+            }
+            if let Some(rates) = &p.ion_functional_rates {
+                infor.functional_rates = rates.clone();
+            }
+            if let Some(form) = p.ion_debit_adjustment_form {
+                infor.debit_adjustment_form = form;
             }
             ErpSettings::Infor(infor)
         }
@@ -443,6 +500,36 @@ mod tests {
         }
         let p = parse_flags(&SettingsFlags { concurrency: Some("25".into()), ..flags() }, UrlPolicy::PublicHttpsOnly);
         assert_eq!(p.unwrap().concurrency.unwrap().get(), 25);
+    }
+
+    #[test]
+    fn infor_functional_currency_rates_and_credit_form_are_checked() {
+        let p = parse_flags(
+            &SettingsFlags {
+                ion_functional_currency: Some("usd".into()),
+                ion_functional_rates: Some("GBP=1.27, CAD=0.73".into()),
+                ion_debit_adjustment_form: Some("credit-note".into()),
+                ..flags()
+            },
+            UrlPolicy::PublicHttpsOnly,
+        )
+        .unwrap();
+        assert_eq!(p.ion_functional_currency.as_deref(), Some("USD"));
+        let rates = p.ion_functional_rates.unwrap();
+        assert_eq!(rates["GBP"].to_string(), "1.27");
+        assert_eq!(p.ion_debit_adjustment_form, Some(DebitAdjustmentForm::CreditNote));
+        for (bad, says) in [
+            (SettingsFlags { ion_functional_currency: Some("XYZ".into()), ..flags() }, "ISO 4217"),
+            (SettingsFlags { ion_functional_rates: Some("GBP=0".into()), ..flags() }, "positive"),
+            (SettingsFlags { ion_functional_rates: Some("GBP=-1".into()), ..flags() }, "positive"),
+            (SettingsFlags { ion_functional_rates: Some("GBP=1e3".into()), ..flags() }, "positive"),
+            (SettingsFlags { ion_functional_rates: Some("GBP".into()), ..flags() }, "CURRENCY=RATE"),
+            (SettingsFlags { ion_functional_rates: Some("GBP=1,GBP=2".into()), ..flags() }, "twice"),
+            (SettingsFlags { ion_debit_adjustment_form: Some("refund".into()), ..flags() }, "credit_note"),
+        ] {
+            let e = refusal(bad);
+            assert!(e.contains(says), "{e}");
+        }
     }
 
     #[test]

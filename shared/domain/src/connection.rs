@@ -198,9 +198,48 @@ pub struct InforSettings {
     /// The accounting entity the BODs post into (`AccountingEntityID`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accounting_entity: Option<String>,
+    /// The accounting entity's functional currency: every journal line also
+    /// carries its amount in it (`FunctionalAmount`). Unset: journals are
+    /// refused, since nothing sensible can be posted without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub functional_currency: Option<String>,
+    /// Rate per document currency: units of the functional currency for one
+    /// unit of that currency (`GBP: "1.25"` with functional USD). A journal in
+    /// a currency with no rate (other than the functional one) is refused.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub functional_rates: std::collections::BTreeMap<String, rust_decimal::Decimal>,
+    /// How a debit adjustment (the supplier owes the company) is sent.
+    #[serde(default)]
+    pub debit_adjustment_form: DebitAdjustmentForm,
     /// Document names and limits (infor-ion.md marks most [DEFAULT]).
     #[serde(default)]
     pub api: InforApiNames,
+}
+
+/// How a supplier invoice with a negative total is sent to Infor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DebitAdjustmentForm {
+    /// [DEFAULT] A `Process.SupplierInvoice` whose amounts are negative: what
+    /// the connector always sent, and the one form the reference's §5.2
+    /// template can express without a new element.
+    #[default]
+    NegativeTotal,
+    /// A `Process.SupplierInvoice` with positive amounts and
+    /// `SupplierInvoiceHeader/TypeCode` `CreditNote` (OAGIS 9.2), for ledgers
+    /// that refuse negative invoices.
+    CreditNote,
+}
+
+impl std::str::FromStr for DebitAdjustmentForm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().replace('-', "_").as_str() {
+            "negative_total" => Ok(DebitAdjustmentForm::NegativeTotal),
+            "credit_note" => Ok(DebitAdjustmentForm::CreditNote),
+            _ => Err(format!("unknown debit adjustment form `{s}` (expected negative_total or credit_note)")),
+        }
+    }
 }
 
 /// How the Infor adapter talks ION. Every field defaults to the reference.

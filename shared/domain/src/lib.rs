@@ -5,6 +5,7 @@
 //! this one; it depends on none of them.
 
 pub mod connection;
+pub mod currency;
 pub mod erp_url;
 pub mod failure;
 pub mod ids;
@@ -17,8 +18,8 @@ pub mod secret;
 pub mod work_item;
 
 pub use connection::{
-    AcumaticaSettings, Connection, ConnectionStatus, Edition, ErpHold, ErpKind, ErpSettings, FlowOptions, IfsApiNames,
-    IfsCloudSettings, InforApiNames, InforSettings, PostingForm,
+    AcumaticaSettings, Connection, ConnectionStatus, DebitAdjustmentForm, Edition, ErpHold, ErpKind, ErpSettings,
+    FlowOptions, IfsApiNames, IfsCloudSettings, InforApiNames, InforSettings, PostingForm,
 };
 pub use erp_url::{ErpUrl, ErpUrlError, UrlPolicy};
 pub use failure::{Failure, FailureKind};

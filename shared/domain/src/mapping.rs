@@ -10,6 +10,7 @@
 //!   CADV: "13100"
 //! default_account: null     # omit or null: an unmapped account stops the document
 //! payable_account: "20000"  # AP control account for vendor lines of documents posted as journals
+//! rounding_account: "69990" # takes the difference left by rounding lines to the currency's minor units
 //! parties:                  # journal payer/payee codes → counter side
 //!   EMPL: { kind: employee_vendor }
 //!   IBCP: { kind: vendor, vendor: AMEXCORP }
@@ -52,6 +53,12 @@ pub struct Mapping {
     /// the document is posted as a journal; `None`: such a document is stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payable_account: Option<String>,
+    /// The GL account that takes what rounding each line to the currency's
+    /// minor units leaves over, so every ERP document still balances; `None`:
+    /// a document whose rounded lines do not add up is stopped, never
+    /// balanced silently.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounding_account: Option<String>,
     #[serde(deserialize_with = "unique_keys")]
     pub parties: BTreeMap<String, PartyRule>,
     #[serde(default, deserialize_with = "unique_keys")]
@@ -169,6 +176,9 @@ impl Mapping {
         }
         if let Some(payable) = &self.payable_account {
             check_value(&mut problems, "payable_account", payable);
+        }
+        if let Some(rounding) = &self.rounding_account {
+            check_value(&mut problems, "rounding_account", rounding);
         }
         if self.parties.is_empty() {
             problems.push(
@@ -299,7 +309,7 @@ impl Mapping {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ErpValues {
     /// GL accounts: `accounts`, `default_account`, account parties, tax
-    /// accounts, `payable_account`.
+    /// accounts, `payable_account`, `rounding_account`.
     pub accounts: BTreeSet<String>,
     /// Vendors: employees' vendors and vendor parties.
     pub vendors: BTreeSet<String>,
@@ -313,6 +323,7 @@ impl Mapping {
         let mut accounts: BTreeSet<String> = self.accounts.values().map(trimmed).collect();
         accounts.extend(self.default_account.iter().map(trimmed));
         accounts.extend(self.payable_account.iter().map(trimmed));
+        accounts.extend(self.rounding_account.iter().map(trimmed));
         let mut vendors: BTreeSet<String> = self.employees.values().map(trimmed).collect();
         for rule in self.parties.values() {
             match rule {

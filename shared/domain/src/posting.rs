@@ -19,6 +19,13 @@
 //!   and card spend becomes a bill to the employee plus a bill to the card
 //!   issuer (or a journal on the card clearing account).
 //!
+//! Every amount is brought to the currency's minor units (ISO 4217 exponent,
+//! [`crate::currency::ROUNDING`]) here, once, for every ERP: each line is
+//! rounded on its own, a document's total is the rounding of its exact total
+//! (zero for a journal), and what the rounded lines miss goes on one line on
+//! the mapping's `rounding_account` — or the document is refused. Lines that
+//! round to zero are dropped.
+//!
 //! Every ERP document carries the Concur document's business id as its key;
 //! adapters look it up before creating, so a document split into several ERP
 //! documents is still created exactly once, each part on its own.
@@ -29,6 +36,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::connection::PostingForm;
+use crate::currency::{UnknownCurrency, minor_units, round_to};
 use crate::journal::{JournalEntry, JournalLine, LineRole};
 use crate::mapping::{Mapping, NonDeductible, NonDeductibleKeyword, PartyRule, Unmapped};
 
@@ -217,6 +225,17 @@ pub enum PlanError {
     CounterpartyUnbalanced { counterparty: String, amount: Decimal },
     #[error("the amounts are too large to add up exactly (decimal overflow)")]
     Overflow,
+    #[error(transparent)]
+    UnknownCurrency(#[from] UnknownCurrency),
+    #[error(
+        "rounded to {currency} minor units, the lines of the {document} miss {difference}: set `rounding_account` in \
+         the mapping to the GL account that takes rounding differences"
+    )]
+    RoundingWithoutAccount { document: String, currency: String, difference: Decimal },
+    #[error(
+        "the {document} amounts to {total} {currency}, which is nothing once rounded to the currency's minor units"
+    )]
+    RoundsToNothing { document: String, total: Decimal, currency: String },
 }
 
 fn describe_unmapped(problems: &[Unmapped]) -> String {
@@ -312,7 +331,54 @@ pub fn plan(
             .collect::<Result<_, _>>()?;
         documents.push(document(ErpDocumentKind::Journal, planned));
     }
+    let exponent = minor_units(&header.currency).ok_or_else(|| UnknownCurrency { code: header.currency.clone() })?;
+    let rounding_account = mapping.rounding_account.as_deref();
+    let documents =
+        documents.into_iter().map(|d| in_minor_units(d, exponent, rounding_account)).collect::<Result<Vec<_>, _>>()?;
     Ok(PostingPlan { form, documents })
+}
+
+/// `document` with every line in `exponent` decimals, its total the rounding
+/// of its exact total, the difference on `rounding_account`.
+fn in_minor_units(
+    mut document: ErpDocument,
+    exponent: u32,
+    rounding_account: Option<&str>,
+) -> Result<ErpDocument, PlanError> {
+    let exact_total = sum(document.lines.iter().map(|l| l.amount))?;
+    let target = round_to(exact_total, exponent).ok_or(PlanError::Overflow)?;
+    // The line the rounding difference is traced to: the largest one.
+    let largest = document.lines.iter().max_by_key(|l| l.amount.abs()).map(|l| l.source).unwrap_or_default();
+    for line in &mut document.lines {
+        line.amount = round_to(line.amount, exponent).ok_or(PlanError::Overflow)?;
+    }
+    document.lines.retain(|l| !l.amount.is_zero());
+    let difference = target.checked_sub(sum(document.lines.iter().map(|l| l.amount))?).ok_or(PlanError::Overflow)?;
+    if !difference.is_zero() {
+        let Some(account) = rounding_account else {
+            return Err(PlanError::RoundingWithoutAccount {
+                document: document.label(),
+                currency: document.currency.clone(),
+                difference,
+            });
+        };
+        document.lines.push(PlannedLine {
+            account: account.to_owned(),
+            dimensions: BTreeMap::new(),
+            amount: difference,
+            description: format!("Rounding to {} minor units", document.currency),
+            source: largest,
+        });
+    }
+    let bill = !matches!(document.kind, ErpDocumentKind::Journal);
+    if document.lines.is_empty() || (bill && target.is_zero()) {
+        return Err(PlanError::RoundsToNothing {
+            document: document.label(),
+            total: exact_total,
+            currency: document.currency.clone(),
+        });
+    }
+    Ok(document)
 }
 
 /// `payable`: the GL account vendor lines post on inside a journal.
@@ -402,13 +468,17 @@ taxes:
     }
 
     fn entry(lines: Vec<JournalLine>) -> JournalEntry {
+        entry_in("EUR", lines)
+    }
+
+    fn entry_in(currency: &str, lines: Vec<JournalLine>) -> JournalEntry {
         let header = EntryHeader {
             doc_type: DocumentType::Expense,
             document_id: ConcurDocumentId::parse("R1").unwrap(),
             business_id: "R1".into(),
             revision: None,
             name: Some("Trip".into()),
-            currency: "EUR".into(),
+            currency: currency.into(),
             ledger_code: None,
             employee_id: Some("E1".into()),
             vendor_code: None,
@@ -525,5 +595,75 @@ taxes:
         let codes: Vec<&str> = problems.iter().map(|p| p.code.as_str()).collect();
         assert_eq!(codes, ["7777", "8888", "COPD"]);
         assert!(error.to_string().starts_with("3 codes are not mapped"), "{error}");
+    }
+
+    fn amounts(document: &ErpDocument) -> Vec<(String, String)> {
+        document.lines.iter().map(|l| (l.account.clone(), l.amount.to_string())).collect()
+    }
+
+    /// Lines in the currency's minor units; what rounding leaves goes on the
+    /// rounding account, so the journal still balances; without that account
+    /// the document is refused rather than balanced silently.
+    #[test]
+    fn amounts_are_rounded_to_minor_units_and_the_difference_is_posted_on_the_rounding_account() {
+        let e = entry_in(
+            "USD",
+            vec![
+                line(LineRole::Expense, "10.005", Some("6000"), "EMPL"),
+                line(LineRole::Expense, "10.005", Some("6000"), "EMPL"),
+                line(LineRole::EmployeePayable, "-20.01", None, "EMPL"),
+            ],
+        );
+        let mut with_rounding = mapping();
+        with_rounding.rounding_account = Some("69990".into());
+        let plan = plan(&with_rounding, &e, PostingForm::Journal, date()).unwrap();
+        let journal = &plan.documents[0];
+        assert_eq!(
+            amounts(journal),
+            [("61000", "10.01"), ("61000", "10.01"), ("20000", "-20.01"), ("69990", "-0.01")]
+                .map(|(a, m)| (a.to_owned(), m.to_owned()))
+        );
+        assert!(journal_balances(journal));
+
+        let refused = plan_error(&mapping(), &e);
+        assert!(refused.contains("rounding_account") && refused.contains("-0.01"), "{refused}");
+    }
+
+    /// A bill's total is its exact total rounded (0.999 → 1.00), not the sum
+    /// of its rounded lines (0.99).
+    #[test]
+    fn a_bill_totals_its_exact_amount_rounded() {
+        let e = entry_in(
+            "USD",
+            vec![
+                line(LineRole::Expense, "0.333", Some("6000"), "EMPL"),
+                line(LineRole::Expense, "0.333", Some("6000"), "EMPL"),
+                line(LineRole::Expense, "0.333", Some("6000"), "EMPL"),
+                line(LineRole::EmployeePayable, "-0.999", None, "EMPL"),
+            ],
+        );
+        let mut with_rounding = mapping();
+        with_rounding.rounding_account = Some("69990".into());
+        let plan = plan(&with_rounding, &e, PostingForm::ApBill, date()).unwrap();
+        assert_eq!(plan.documents[0].total().to_string(), "1.00");
+        assert_eq!(plan.documents[0].lines.last().unwrap().account, "69990");
+    }
+
+    #[test]
+    fn amounts_take_the_precision_of_their_currency() {
+        let lines = |a: &str, b: &str| {
+            vec![line(LineRole::Expense, a, Some("6000"), "EMPL"), line(LineRole::EmployeePayable, b, None, "EMPL")]
+        };
+        let jpy = plan(&mapping(), &entry_in("JPY", lines("1234.00", "-1234.00")), PostingForm::Journal, date());
+        assert_eq!(amounts(&jpy.unwrap().documents[0])[0].1, "1234");
+        let kwd = plan(&mapping(), &entry_in("KWD", lines("1.5", "-1.5")), PostingForm::Journal, date());
+        assert_eq!(amounts(&kwd.unwrap().documents[0])[0].1, "1.500");
+        let gbp =
+            plan(&mapping(), &entry_in("GBP", lines("50.00000000", "-50.00000000")), PostingForm::Journal, date());
+        assert_eq!(amounts(&gbp.unwrap().documents[0])[0].1, "50.00");
+
+        let unknown = plan(&mapping(), &entry_in("XYZ", lines("1", "-1")), PostingForm::Journal, date()).unwrap_err();
+        assert!(matches!(unknown, PlanError::UnknownCurrency(_)), "{unknown}");
+        assert!(unknown.to_string().contains("XYZ"), "{unknown}");
     }
 }

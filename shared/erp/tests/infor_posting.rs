@@ -43,8 +43,12 @@ async fn site() -> (InforSim, RunningSimulator) {
 }
 
 fn settings() -> InforSettings {
-    let mut settings =
-        InforSettings { logical_id: Some(LID.into()), accounting_entity: Some(ENTITY.into()), ..Default::default() };
+    let mut settings = InforSettings {
+        logical_id: Some(LID.into()),
+        accounting_entity: Some(ENTITY.into()),
+        functional_currency: Some("USD".into()),
+        ..Default::default()
+    };
     settings.api.chunk_clearing_account = Some(CLEARING.into());
     settings
 }
@@ -493,7 +497,8 @@ async fn a_rejection_by_the_erp_comes_back_as_an_outcome() {
     let settings = c.bod_settings().unwrap();
     let mut document = journal("CNQ-REJ");
     document.lines[0].account = "9999".into();
-    let chunk = erp::infor::Chunk::whole(&document);
+    let functional = erp::infor::functional::functional_amounts(&document, &settings).unwrap();
+    let chunk = erp::infor::Chunk::whole(&document, &functional);
     let bod = erp::infor::bod::render(&settings, &chunk, Variation(4), time::OffsetDateTime::now_utc());
     let sent = c.publish(&settings, &bod).await.unwrap();
     assert!(!sent.duplicate);

@@ -266,7 +266,14 @@ impl PostingWorld {
                     ErpSettings::Infor(domain::InforSettings {
                         logical_id: Some(INFOR_LOGICAL_ID.into()),
                         accounting_entity: Some(INFOR_ENTITY.into()),
+                        // The examples are in USD, GBP, CAD and EUR.
+                        functional_currency: Some("USD".into()),
+                        functional_rates: [("GBP", "1.27"), ("CAD", "0.73"), ("EUR", "1.08")]
+                            .into_iter()
+                            .map(|(c, r)| (c.to_owned(), r.parse().expect("rate")))
+                            .collect(),
                         api,
+                        ..Default::default()
                     }),
                     sim.ionapi_file(&self.erp_url(), INFOR_TENANT),
                 )

@@ -621,3 +621,40 @@ async fn outcomes_are_pushed_to_the_callback_with_retries() {
     assert_eq!(last.attempts, simulators::infor::callback::MAX_ATTEMPTS);
     assert_eq!(last.state, DeliveryState::Failed { last_error: "HTTP 503".into() });
 }
+
+/// Infor's ledger books every journal line in the functional currency too:
+/// a line without `FunctionalAmount`, or functional amounts that do not
+/// balance, are rejected.
+#[tokio::test]
+async fn a_journal_line_without_a_balanced_functional_amount_is_rejected() {
+    let env = env().await;
+    let without = balanced("CNQ-F1", 1, "10.00").replacen(
+        r#"<FunctionalAmount currencyID="USD">10.00</FunctionalAmount>"#,
+        "",
+        1,
+    );
+    env.publish(JOURNAL_DOC, "no-functional", &without).await;
+    let unbalanced = balanced("CNQ-F2", 1, "10.00").replacen(
+        r#"<FunctionalAmount currencyID="USD">10.00</FunctionalAmount>"#,
+        r#"<FunctionalAmount currencyID="USD">12.70</FunctionalAmount>"#,
+        1,
+    );
+    env.publish(JOURNAL_DOC, "functional-unbalanced", &unbalanced).await;
+    assert!(env.sim.journals(TI).is_empty());
+    let reasons: Vec<String> = env
+        .sim
+        .received(TI)
+        .iter()
+        .map(|r| match &r.status {
+            ReceivedStatus::Rejected { reason } => reason.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "JournalEntryLine 1: FunctionalAmount is missing (the amount in the functional currency)",
+            "The journal is not balanced in functional USD: debits 12.70, credits 10.00",
+        ]
+    );
+}

@@ -2,8 +2,10 @@
 
 use super::expense::{PartyLine, counterparty_code};
 use super::json::Node;
-use super::{Draft, NormalizeOptions, Problem, currency};
+use super::{Draft, NormalizeOptions, Problem, add, currency};
+use crate::currency::round;
 use crate::journal::{JournalLine, LineRole, LineSource};
+use rust_decimal::Decimal;
 
 const EMPLOYEE_ID_PATH: &str = "document.employeeData.employeeId";
 
@@ -37,6 +39,7 @@ pub(super) fn normalize(root: Node<'_>, options: &NormalizeOptions) -> Result<Dr
         None => format!("cash advance {cash_advance_id}"),
     };
 
+    let mut journal_total = Decimal::ZERO;
     for journal in root.array("journalData")? {
         let row = journal.node();
         let raw = row.require_decimal("amount")?;
@@ -57,6 +60,7 @@ pub(super) fn normalize(root: Node<'_>, options: &NormalizeOptions) -> Result<Dr
                 return Err(Problem::invalid(&row.child_path("debitOrCredit"), "DR or CR", &found));
             }
         };
+        journal_total = add(journal_total, amount, &row.child_path("amount"))?;
         let account = row.require_text("accountCode")?;
         let (payer, payee, code) = counterparty_code(row, "payer", "payee", options)?;
         let description = match row.text("paymentCode")? {
@@ -99,5 +103,44 @@ pub(super) fn normalize(root: Node<'_>, options: &NormalizeOptions) -> Result<Dr
             .build(options)?,
         );
     }
+    check_request_amount(data, &draft.currency, journal_total)?;
     Ok(draft)
+}
+
+/// The journal must move what the advance says it is: |Σ journalData amount|
+/// = `requestAmount` (in the advance currency) converted to the posting
+/// currency. [derived] `exchangeRate` multiplies advance-currency amounts
+/// into the reimbursement currency, as Concur's entry rates do; with two
+/// currencies the comparison is made in the posting currency's minor units.
+/// A document without `requestAmount` carries nothing to check against.
+fn check_request_amount(data: Node<'_>, posting_currency: &str, journal_total: Decimal) -> Result<(), Problem> {
+    let Some(requested) = data.decimal("requestAmount")? else {
+        return Ok(());
+    };
+    let request_path = data.child_path("requestAmount");
+    let advance_currency = currency(data, "currencyAlphaCode").ok();
+    let (expected, moved) = if advance_currency.as_deref().is_none_or(|c| c == posting_currency) {
+        (requested.abs(), journal_total.abs())
+    } else {
+        let rate = data.require_decimal("exchangeRate")?;
+        let converted = requested
+            .checked_mul(rate)
+            .ok_or_else(|| Problem::inconsistent(&request_path, "amount × exchangeRate is too large"))?;
+        let in_minor_units = |amount: Decimal| {
+            round(amount.abs(), posting_currency)
+                .map_err(|e| Problem::inconsistent(data.child_path("employeeCurrencyAlphaCode"), e.to_string()))
+        };
+        (in_minor_units(converted)?, in_minor_units(journal_total)?)
+    };
+    if expected == moved {
+        Ok(())
+    } else {
+        Err(Problem::inconsistent(
+            request_path,
+            format!(
+                "the advance is {requested}{} but its journalData moves {moved} {posting_currency}",
+                advance_currency.map(|c| format!(" {c}")).unwrap_or_default()
+            ),
+        ))
+    }
 }

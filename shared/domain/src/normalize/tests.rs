@@ -296,6 +296,51 @@ fn amounts_are_exact_decimals_from_their_text() {
     assert!(matches!(problem(DocumentType::Expense, &too_precise), Problem::Invalid { .. }));
 }
 
+/// Only Concur's documented forms (§8.4) are amounts: a blank, a sign `+`,
+/// a ninth decimal or a float spelling is refused with the field's path,
+/// never trimmed or rounded into something Concur did not send.
+#[test]
+fn hostile_amount_texts_are_refused_with_their_path() {
+    let path = "document.expenseEntry[0].allocation[0].journal[0].amountGross";
+    for hostile in [
+        r#"" 12.5""#,
+        r#""12.5 ""#,
+        "12.345678901",
+        r#""12.345678901""#,
+        "1.5E-8",
+        r#""+12.5""#,
+        r#""1,5""#,
+        r#""NaN""#,
+        r#""Infinity""#,
+        r#"".5""#,
+        r#""5.""#,
+        r#""0x10""#,
+        r#""1E+999""#,
+        r#""""#,
+        "true",
+    ] {
+        let doc = report_with(
+            &format!(
+                r#"[{{"journalAccountCode": "1", "journalPayer": "COMP", "journalPayee": "EMPL", "amountGross": {hostile}}}]"#
+            ),
+            "[]",
+            "null",
+        );
+        let refused = problem(DocumentType::Expense, &doc);
+        assert_eq!(refused.path(), Some(path), "{hostile} must be refused: {refused}");
+    }
+    for fine in ["50.00000000", "0.00000001", r#""200.00000000""#, "1E+2", "-12.5", "1.5E-7"] {
+        let doc = report_with(
+            &format!(
+                r#"[{{"journalAccountCode": "1", "journalPayer": "COMP", "journalPayee": "EMPL", "amountGross": {fine}}}]"#
+            ),
+            "[]",
+            "null",
+        );
+        assert!(run(DocumentType::Expense, &doc).is_ok(), "{fine} is one of Concur's forms");
+    }
+}
+
 #[test]
 fn overflowing_amounts_are_refused_not_panicked() {
     let max = "79228162514264337593543950335";
@@ -322,7 +367,7 @@ fn cash_advance(rows: &str) -> Value {
     parse(&format!(
         r#"{{"employeeData": {{"employeeId": "E1"}},
             "cashAdvanceData": {{"cashAdvanceId": "CA1", "name": "Trip", "currencyAlphaCode": "USD",
-                                 "employeeCurrencyAlphaCode": "USD", "requestAmount": 100}},
+                                 "employeeCurrencyAlphaCode": "USD", "requestAmount": 40}},
             "journalData": {rows}}}"#
     ))
 }
@@ -348,6 +393,31 @@ fn cash_advance_side_and_sign_must_agree() {
             "journalData": [{"amount": 40, "debitOrCredit": "DR", "accountCode": "CADV", "payer": "COMP", "payee": "EMPL"}]}"#,
     );
     assert_eq!(problem(DocumentType::CashAdvance, &no_employee).path(), Some("document.employeeData.employeeId"));
+}
+
+/// The journal must move what the advance is (the total the document
+/// carries), converted at its `exchangeRate` when the currencies differ.
+#[test]
+fn cash_advance_journal_is_checked_against_the_advance() {
+    let more = cash_advance(
+        r#"[{"amount": 400, "debitOrCredit": "DR", "accountCode": "CADV", "payer": "COMP", "payee": "EMPL"}]"#,
+    );
+    let refused = problem(DocumentType::CashAdvance, &more);
+    assert_eq!(refused.path(), Some("document.cashAdvanceData.requestAmount"), "{refused}");
+    assert!(refused.to_string().contains("moves 400 USD"), "{refused}");
+
+    let converted = |journal: &str| {
+        parse(&format!(
+            r#"{{"employeeData": {{"employeeId": "E1"}},
+                "cashAdvanceData": {{"cashAdvanceId": "CA1", "currencyAlphaCode": "USD", "requestAmount": 40,
+                                     "employeeCurrencyAlphaCode": "GBP", "exchangeRate": 0.78125}},
+                "journalData": [{{"amount": {journal}, "debitOrCredit": "DR", "accountCode": "CADV",
+                                  "payer": "COMP", "payee": "EMPL"}}]}}"#
+        ))
+    };
+    assert!(run(DocumentType::CashAdvance, &converted("31.25")).is_ok());
+    let off = problem(DocumentType::CashAdvance, &converted("31.26"));
+    assert_eq!(off.path(), Some("document.cashAdvanceData.requestAmount"), "{off}");
 }
 
 /// Shaped after the inline invoice sample of financial-integration-v4.md §8.2.

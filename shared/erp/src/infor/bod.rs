@@ -11,7 +11,7 @@
 
 use std::fmt;
 
-use domain::{ErpDocument, ErpDocumentKind, InforSettings, PlannedLine};
+use domain::{DebitAdjustmentForm, ErpDocument, ErpDocumentKind, InforSettings, PlannedLine};
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use rust_decimal::Decimal;
@@ -99,6 +99,11 @@ pub struct BodSettings {
     pub journal_reference: String,
     pub chunk_clearing_account: Option<String>,
     pub max_message_bytes: usize,
+    /// The accounting entity's functional currency (`FunctionalAmount`).
+    pub functional_currency: Option<String>,
+    /// Document currency → functional units per unit.
+    pub functional_rates: std::collections::BTreeMap<String, Decimal>,
+    pub debit_adjustment_form: DebitAdjustmentForm,
 }
 
 impl BodSettings {
@@ -136,6 +141,21 @@ impl BodSettings {
                 problem: "must be at least 1024 bytes (default 5 MiB)".into(),
             });
         }
+        let functional_currency = settings.functional_currency.as_deref().map(str::trim).filter(|c| !c.is_empty());
+        if let Some(code) = functional_currency
+            && domain::currency::minor_units(code).is_none()
+        {
+            return Err(InforError::Setting {
+                setting: "functional_currency",
+                problem: format!("`{code}` is not an ISO 4217 currency code (e.g. USD)"),
+            });
+        }
+        if let Some((code, rate)) = settings.functional_rates.iter().find(|(_, rate)| **rate <= Decimal::ZERO) {
+            return Err(InforError::Setting {
+                setting: "functional_rates",
+                problem: format!("has rate {rate} for {code}; a rate must be positive"),
+            });
+        }
         Ok(Self {
             tenant: tenant.trim().to_owned(),
             accounting_entity,
@@ -154,6 +174,9 @@ impl BodSettings {
                 .filter(|a| !a.is_empty())
                 .map(str::to_owned),
             max_message_bytes: api.max_message_bytes,
+            functional_currency: functional_currency.map(str::to_owned),
+            functional_rates: settings.functional_rates.clone(),
+            debit_adjustment_form: settings.debit_adjustment_form,
         })
     }
 
@@ -287,6 +310,10 @@ pub fn check_document(document: &ErpDocument) -> Result<(), String> {
             return Err(format!("line {} has an empty dimension `{name}`", i + 1));
         }
     }
+    // Σ|amount| bounds every partial sum (chunk totals, carried balances).
+    if document.lines.iter().try_fold(Decimal::ZERO, |s, l| s.checked_add(l.amount.abs())).is_none() {
+        return Err("its amounts are too large to add up exactly".into());
+    }
     if let ErpDocumentKind::Journal = document.kind {
         let sum = document.lines.iter().try_fold(Decimal::ZERO, |s, l| s.checked_add(l.amount));
         match sum {
@@ -352,9 +379,15 @@ pub(super) fn envelope_bytes(settings: &BodSettings, chunk: &Chunk, variation: V
 }
 
 /// Bytes of one line element as [`render`] writes it.
-pub(super) fn line_bytes(settings: &BodSettings, document: &ErpDocument, line: &PlannedLine, sequence: usize) -> usize {
+pub(super) fn line_bytes(
+    settings: &BodSettings,
+    document: &ErpDocument,
+    line: &PlannedLine,
+    functional: Option<Decimal>,
+    sequence: usize,
+) -> usize {
     let mut x = Xml::new();
-    write_line(&mut x, settings, document, line, sequence);
+    write_line(&mut x, settings, document, line, functional, sequence);
     x.len()
 }
 
@@ -406,7 +439,11 @@ fn write_bod(
             x.open("Status", &[]);
             x.leaf("Code", &[], "Open");
             x.close("Status");
-            let total: Decimal = document.lines.iter().map(|l| signed(document, l.amount)).sum();
+            if credit_note(settings, document) {
+                x.leaf("TypeCode", &[], "CreditNote");
+            }
+            // check_document bounds Σ|amount|, so no part's sum overflows.
+            let total: Decimal = document.lines.iter().map(|l| signed(settings, document, l.amount)).sum();
             x.leaf("TotalAmount", &[("currencyID", &document.currency)], &total.to_string());
             x.open("SupplierParty", &[]);
             x.open("PartyIDs", &[]);
@@ -441,7 +478,7 @@ fn write_bod(
     }
     if with_lines {
         for (i, line) in document.lines.iter().enumerate() {
-            write_line(x, settings, document, line, i + 1);
+            write_line(x, settings, document, line, chunk.functional.get(i).copied(), i + 1);
         }
     }
     x.close(&name.noun);
@@ -449,21 +486,36 @@ fn write_bod(
     x.close(&root);
 }
 
-/// Debit adjustments are supplier invoices with negative amounts [DEFAULT:
-/// the reference shows no credit-note form]; everything else as planned.
-fn signed(document: &ErpDocument, amount: Decimal) -> Decimal {
+/// A debit adjustment sent in the connection's credit-note form.
+fn credit_note(settings: &BodSettings, document: &ErpDocument) -> bool {
+    matches!(document.kind, ErpDocumentKind::DebitAdjustment { .. })
+        && settings.debit_adjustment_form == DebitAdjustmentForm::CreditNote
+}
+
+/// Debit adjustments are supplier invoices with negative amounts
+/// ([`DebitAdjustmentForm::NegativeTotal`], the [DEFAULT]) or credit notes
+/// with the planned, positive amounts; everything else as planned.
+fn signed(settings: &BodSettings, document: &ErpDocument, amount: Decimal) -> Decimal {
     match document.kind {
-        ErpDocumentKind::DebitAdjustment { .. } => -amount,
+        ErpDocumentKind::DebitAdjustment { .. } if !credit_note(settings, document) => -amount,
         _ => amount,
     }
 }
 
-fn write_line(x: &mut Xml, settings: &BodSettings, document: &ErpDocument, line: &PlannedLine, sequence: usize) {
+/// `functional`: the line's amount in the functional currency (journals).
+fn write_line(
+    x: &mut Xml,
+    settings: &BodSettings,
+    document: &ErpDocument,
+    line: &PlannedLine,
+    functional: Option<Decimal>,
+    sequence: usize,
+) {
     let currency = document.currency.as_str();
     let description = if line.description.trim().is_empty() { &document.description } else { &line.description };
     match document.kind {
         ErpDocumentKind::Bill { .. } | ErpDocumentKind::DebitAdjustment { .. } => {
-            let amount = signed(document, line.amount).to_string();
+            let amount = signed(settings, document, line.amount).to_string();
             x.open("SupplierInvoiceLine", &[]);
             x.leaf("LineNumber", &[], &sequence.to_string());
             x.leaf("Description", &[], description);
@@ -482,6 +534,9 @@ fn write_line(x: &mut Xml, settings: &BodSettings, document: &ErpDocument, line:
             let flag = if line.amount.is_sign_negative() { "C" } else { "D" };
             x.open("JournalEntryLine", &[("sequence", &sequence.to_string())]);
             x.leaf("Amount", &[("currencyID", currency)], &amount);
+            if let (Some(functional), Some(functional_currency)) = (functional, &settings.functional_currency) {
+                x.leaf("FunctionalAmount", &[("currencyID", functional_currency)], &functional.abs().to_string());
+            }
             x.open("GLAccount", &[]);
             x.leaf("GLNominalAccount", &[], &line.account);
             x.open("AccountingChartReference", &[]);

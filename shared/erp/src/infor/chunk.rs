@@ -37,12 +37,21 @@ pub struct Chunk {
     pub document_id: String,
     /// The part as a document of its own (key unchanged; clearing lines included).
     pub document: ErpDocument,
+    /// Journals: each line's amount in the functional currency (see
+    /// [`super::functional`]), balanced like the lines; empty otherwise.
+    pub functional: Vec<Decimal>,
 }
 
 impl Chunk {
     /// The whole document as one chunk.
-    pub fn whole(document: &ErpDocument) -> Self {
-        Self { part: 1, parts: 1, document_id: bod::document_id(document), document: document.clone() }
+    pub fn whole(document: &ErpDocument, functional: &[Decimal]) -> Self {
+        Self {
+            part: 1,
+            parts: 1,
+            document_id: bod::document_id(document),
+            document: document.clone(),
+            functional: functional.to_vec(),
+        }
     }
 }
 
@@ -75,21 +84,39 @@ fn rendered(settings: &BodSettings, chunk: &Chunk) -> usize {
             .lines
             .iter()
             .enumerate()
-            .map(|(i, l)| bod::line_bytes(settings, &chunk.document, l, i + 1))
+            .map(|(i, l)| bod::line_bytes(settings, &chunk.document, l, chunk.functional.get(i).copied(), i + 1))
             .sum::<usize>()
 }
 
 /// Splits `document` into chunks of at most `max_bytes` rendered bytes
 /// (one chunk under the document's own DocumentID when it fits).
-pub fn chunk(document: &ErpDocument, settings: &BodSettings, max_bytes: usize) -> Result<Vec<Chunk>, InforError> {
+/// `functional`: the functional amount of each line of a journal (empty for
+/// other documents), carried and balanced per part like the amounts.
+pub fn chunk(
+    document: &ErpDocument,
+    functional: &[Decimal],
+    settings: &BodSettings,
+    max_bytes: usize,
+) -> Result<Vec<Chunk>, InforError> {
     let label = format!("the {} for Concur key `{}`", document.label(), document.key);
-    bod::check_document(document).map_err(|problem| InforError::Invalid { document: label.clone(), problem })?;
-    let whole = Chunk::whole(document);
+    let invalid = |problem: String| InforError::Invalid { document: label.clone(), problem };
+    bod::check_document(document).map_err(invalid)?;
+    let journal = matches!(document.kind, ErpDocumentKind::Journal);
+    if journal && functional.len() != document.lines.len() {
+        return Err(invalid(format!(
+            "it has {} lines but {} functional amounts; this is a bug in the connector",
+            document.lines.len(),
+            functional.len()
+        )));
+    }
+    let overflow = || invalid("its amounts are too large to add up exactly".into());
+    let functional_magnitude =
+        functional.iter().try_fold(Decimal::ZERO, |s, a| s.checked_add(a.abs())).ok_or_else(overflow)?;
+    let whole = Chunk::whole(document, functional);
     let size = rendered(settings, &whole);
     if size <= max_bytes && document.lines.len() <= MAX_LINES {
         return Ok(vec![whole]);
     }
-    let journal = matches!(document.kind, ErpDocumentKind::Journal);
     let count = document.lines.len();
     let key = &document.key;
     let base = bod::document_id(document);
@@ -98,11 +125,12 @@ pub fn chunk(document: &ErpDocument, settings: &BodSettings, max_bytes: usize) -
     let widest_id = part_id(&base, count, count);
     bod::check_document_id("the chunk DocumentID", &widest_id)
         .map_err(|problem| InforError::Invalid { document: label.clone(), problem })?;
-    let magnitude: Decimal = document.lines.iter().map(|l| l.amount.abs()).sum();
+    let magnitude =
+        document.lines.iter().try_fold(Decimal::ZERO, |s, l| s.checked_add(l.amount.abs())).ok_or_else(overflow)?;
     let mut frame = document.clone();
     frame.lines.clear();
     frame.description = part_description(&document.description, count, count);
-    let frame = Chunk { part: count, parts: count, document_id: widest_id, document: frame };
+    let frame = Chunk { part: count, parts: count, document_id: widest_id, document: frame, functional: Vec::new() };
     let mut overhead = bod::envelope_bytes(settings, &frame, WIDEST);
     if !journal {
         // The empty frame's total is `0`; a part's total is at most this wide.
@@ -114,15 +142,16 @@ pub fn chunk(document: &ErpDocument, settings: &BodSettings, max_bytes: usize) -
         // Without a clearing account the document is refused below anyway.
         let account = settings.chunk_clearing_account.as_deref().unwrap_or_default();
         let widest = clearing_line(account, key, -magnitude, count, count);
-        reserve = 2 * bod::line_bytes(settings, &frame.document, &widest, count + 2);
+        reserve = 2 * bod::line_bytes(settings, &frame.document, &widest, Some(-functional_magnitude), count + 2);
         line_limit -= 2;
     }
     let budget = max_bytes.saturating_sub(overhead + reserve);
 
-    let mut groups: Vec<Vec<&PlannedLine>> = vec![Vec::new()];
+    // Groups of line indices.
+    let mut groups: Vec<Vec<usize>> = vec![Vec::new()];
     let mut used = 0;
     for (i, line) in document.lines.iter().enumerate() {
-        let bytes = bod::line_bytes(settings, document, line, i + 2);
+        let bytes = bod::line_bytes(settings, document, line, functional.get(i).copied(), i + 2);
         if bytes > budget {
             return Err(InforError::LimitTooSmall {
                 document: label,
@@ -136,7 +165,7 @@ pub fn chunk(document: &ErpDocument, settings: &BodSettings, max_bytes: usize) -
             groups.push(Vec::new());
             used = 0;
         }
-        groups.last_mut().expect("there is always a current group").push(line);
+        groups.last_mut().expect("there is always a current group").push(i);
         used += bytes;
     }
     let parts = groups.len();
@@ -152,27 +181,43 @@ pub fn chunk(document: &ErpDocument, settings: &BodSettings, max_bytes: usize) -
     }
 
     let mut chunks = Vec::with_capacity(parts);
-    let mut carried = Decimal::ZERO;
+    // The balance carried so far, in the document's and the functional currency.
+    let (mut carried, mut carried_functional) = (Decimal::ZERO, Decimal::ZERO);
     for (i, group) in groups.into_iter().enumerate() {
         let part = i + 1;
         let mut lines: Vec<PlannedLine> = Vec::with_capacity(group.len() + 2);
+        let mut part_functional: Vec<Decimal> = Vec::new();
         if journal {
             let account = settings.chunk_clearing_account.as_deref().unwrap_or_default();
-            if !carried.is_zero() {
+            // A clearing line is needed when either balance is open (rounding
+            // can leave one open without the other).
+            if !carried.is_zero() || !carried_functional.is_zero() {
                 lines.push(clearing_line(account, key, carried, i, parts));
+                part_functional.push(carried_functional);
             }
-            carried += group.iter().map(|l| l.amount).sum::<Decimal>();
-            lines.extend(group.into_iter().cloned());
-            if part < parts && !carried.is_zero() {
+            for &index in &group {
+                carried = carried.checked_add(document.lines[index].amount).ok_or_else(overflow)?;
+                carried_functional = carried_functional.checked_add(functional[index]).ok_or_else(overflow)?;
+                lines.push(document.lines[index].clone());
+                part_functional.push(functional[index]);
+            }
+            if part < parts && (!carried.is_zero() || !carried_functional.is_zero()) {
                 lines.push(clearing_line(account, key, -carried, part, parts));
+                part_functional.push(-carried_functional);
             }
         } else {
-            lines.extend(group.into_iter().cloned());
+            lines.extend(group.iter().map(|&index| document.lines[index].clone()));
         }
         let mut part_document = document.clone();
         part_document.lines = lines;
         part_document.description = part_description(&document.description, part, parts);
-        chunks.push(Chunk { part, parts, document_id: part_id(&base, part, parts), document: part_document });
+        chunks.push(Chunk {
+            part,
+            parts,
+            document_id: part_id(&base, part, parts),
+            document: part_document,
+            functional: part_functional,
+        });
     }
     if let Some(over) = chunks.iter().find(|c| rendered(settings, c) > max_bytes) {
         // The budget above is an upper bound; this guards the arithmetic.
@@ -202,6 +247,8 @@ mod tests {
         let mut s = InforSettings {
             logical_id: Some("lid://infor.ims.concurconnector".into()),
             accounting_entity: Some("1000".into()),
+            functional_currency: Some("USD".into()),
+            functional_rates: [("GBP".to_owned(), Decimal::from_str("1.2345").unwrap())].into(),
             ..Default::default()
         };
         s.api.chunk_clearing_account = clearing.map(str::to_owned);
@@ -246,6 +293,10 @@ mod tests {
         ErpDocument { kind: ErpDocumentKind::Bill { vendor: "EMPJDOE".into() }, lines, ..big_journal() }
     }
 
+    fn functional(document: &ErpDocument, settings: &BodSettings) -> Vec<Decimal> {
+        crate::infor::functional::functional_amounts(document, settings).unwrap()
+    }
+
     fn sum(lines: &[PlannedLine]) -> Decimal {
         lines.iter().map(|l| l.amount).sum()
     }
@@ -254,8 +305,10 @@ mod tests {
     fn a_small_document_is_one_chunk_under_its_key() {
         let mut document = big_journal();
         document.lines.truncate(3);
-        let chunks = chunk(&document, &settings(None), 5 * 1024 * 1024).unwrap();
-        assert_eq!(chunks, vec![Chunk::whole(&document)]);
+        let settings = settings(None);
+        let amounts = functional(&document, &settings);
+        let chunks = chunk(&document, &amounts, &settings, 5 * 1024 * 1024).unwrap();
+        assert_eq!(chunks, vec![Chunk::whole(&document, &amounts)]);
         assert_eq!(chunks[0].document_id, "CNQ-8842");
     }
 
@@ -263,7 +316,8 @@ mod tests {
     fn a_large_journal_splits_into_balanced_chunks_through_the_clearing_account() {
         let document = big_journal();
         let settings = settings(Some("1999"));
-        let chunks = chunk(&document, &settings, 4096).unwrap();
+        let amounts = functional(&document, &settings);
+        let chunks = chunk(&document, &amounts, &settings, 4096).unwrap();
         let parts = chunks.len();
         assert!(parts > 50, "{parts} chunks");
         let mut clearing = Decimal::ZERO;
@@ -296,12 +350,13 @@ mod tests {
         assert_eq!(carried, Decimal::ZERO);
         assert_eq!(clearing, Decimal::ZERO, "the clearing account nets to zero");
         assert_eq!(original, document.lines, "every line once, in order");
-        assert_eq!(chunk(&document, &settings, 4096).unwrap(), chunks, "deterministic");
+        assert_eq!(chunk(&document, &amounts, &settings, 4096).unwrap(), chunks, "deterministic");
     }
 
     #[test]
     fn a_journal_needing_chunks_without_a_clearing_account_is_refused() {
-        let e = chunk(&big_journal(), &settings(None), 4096).unwrap_err();
+        let settings = settings(None);
+        let e = chunk(&big_journal(), &functional(&big_journal(), &settings), &settings, 4096).unwrap_err();
         assert!(matches!(e, InforError::NeedsClearingAccount { .. }), "{e}");
         assert!(e.to_string().contains("set `chunk_clearing_account`"), "{e}");
     }
@@ -310,7 +365,7 @@ mod tests {
     fn a_large_bill_splits_into_invoices_of_their_own_lines() {
         let document = big_bill();
         let settings = settings(None);
-        let chunks = chunk(&document, &settings, 2048).unwrap();
+        let chunks = chunk(&document, &[], &settings, 2048).unwrap();
         assert!(chunks.len() > 50);
         let all: Vec<PlannedLine> = chunks.iter().flat_map(|c| c.document.lines.clone()).collect();
         assert_eq!(all, document.lines);
@@ -327,13 +382,63 @@ mod tests {
     fn more_than_a_thousand_lines_split_even_when_small_enough() {
         let mut document = big_bill();
         document.lines = (0..2500).map(|i| line("6100", "1", i)).collect();
-        let chunks = chunk(&document, &settings(None), usize::MAX).unwrap();
+        let chunks = chunk(&document, &[], &settings(None), usize::MAX).unwrap();
         assert_eq!(chunks.iter().map(|c| c.document.lines.len()).collect::<Vec<_>>(), vec![1000, 1000, 500]);
     }
 
     #[test]
     fn a_limit_below_one_line_says_to_raise_it() {
-        let e = chunk(&big_bill(), &settings(None), 1100).unwrap_err();
+        let e = chunk(&big_bill(), &[], &settings(None), 1100).unwrap_err();
         assert!(matches!(e, InforError::LimitTooSmall { line: 1, .. }), "{e}");
+    }
+
+    /// A GBP journal booked in USD at 1.2345: the converted lines are rounded,
+    /// and still every part balances in both currencies, the clearing
+    /// account nets to zero in both, and the whole matches the conversion.
+    #[test]
+    fn functional_amounts_balance_per_part_too() {
+        let mut document = big_journal();
+        document.currency = "GBP".into();
+        let settings = settings(Some("1999"));
+        let amounts = functional(&document, &settings);
+        assert_eq!(amounts.iter().sum::<Decimal>(), Decimal::ZERO);
+        let chunks = chunk(&document, &amounts, &settings, 4096).unwrap();
+        assert!(chunks.len() > 10);
+        let mut clearing = Decimal::ZERO;
+        let mut own = Vec::new();
+        for c in &chunks {
+            assert_eq!(c.functional.len(), c.document.lines.len());
+            assert_eq!(c.functional.iter().sum::<Decimal>(), Decimal::ZERO, "part {} balances in USD", c.part);
+            for (line, f) in c.document.lines.iter().zip(&c.functional) {
+                if line.account == "1999" {
+                    clearing += f;
+                } else {
+                    own.push(*f);
+                }
+            }
+            let bod = bod::render(&settings, c, Variation(1), time::OffsetDateTime::UNIX_EPOCH);
+            let lines = bod.xml.matches("<JournalEntryLine ").count();
+            assert_eq!(bod.xml.matches("<FunctionalAmount currencyID=\"USD\">").count(), lines, "every line");
+        }
+        assert_eq!(clearing, Decimal::ZERO, "the clearing account nets to zero in USD");
+        assert_eq!(own, amounts, "every line's functional amount once, in order");
+    }
+
+    /// Σ|amount| beyond a decimal used to panic while budgeting the parts.
+    #[test]
+    fn amounts_too_large_to_add_are_refused_not_panicked() {
+        let a = "30000000000000000000000000000";
+        let mut document = big_journal();
+        document.lines = vec![
+            line("6100", a, 0),
+            line("6100", a, 1),
+            line("2440", &format!("-{a}"), 2),
+            line("2440", &format!("-{a}"), 3),
+        ];
+        let settings = settings(Some("1999"));
+        // (functional_amounts itself refuses amounts this large in cents)
+        let amounts: Vec<Decimal> = document.lines.iter().map(|l| l.amount).collect();
+        let e = chunk(&document, &amounts, &settings, 1500).unwrap_err();
+        assert!(e.to_string().contains("too large to add up"), "{e}");
     }
 }

@@ -27,6 +27,7 @@
 pub mod bod;
 pub mod chunk;
 mod error;
+pub mod functional;
 mod ionapi;
 mod master_data;
 mod outcome;
@@ -425,8 +426,9 @@ impl InforClient {
     ) -> Result<Vec<SentBod>, Failure> {
         let context = self.posting_context(document);
         let settings = self.bod_settings().map_err(|e| e.to_failure(&context))?;
-        let chunks =
-            chunk::chunk(document, &settings, settings.max_message_bytes).map_err(|e| e.to_failure(&context))?;
+        let functional = functional::functional_amounts(document, &settings).map_err(|e| e.to_failure(&context))?;
+        let chunks = chunk::chunk(document, &functional, &settings, settings.max_message_bytes)
+            .map_err(|e| e.to_failure(&context))?;
         let clearing = if chunks.len() > 1 && matches!(document.kind, domain::ErpDocumentKind::Journal) {
             settings.chunk_clearing_account.as_deref()
         } else {

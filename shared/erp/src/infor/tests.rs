@@ -14,6 +14,7 @@ fn settings() -> InforSettings {
     InforSettings {
         logical_id: Some("lid://infor.ims.concurconnector".into()),
         accounting_entity: Some("1000".into()),
+        functional_currency: Some("USD".into()),
         ..Default::default()
     }
 }
@@ -62,7 +63,11 @@ fn bill(kind: ErpDocumentKind) -> ErpDocument {
 const CREATED: time::OffsetDateTime = datetime!(2024-03-15 14:02:11 UTC);
 
 fn render(document: &ErpDocument, variation: u64) -> Bod {
-    bod::render(&bod_settings(), &Chunk::whole(document), Variation(variation), CREATED)
+    {
+        let settings = bod_settings();
+        let functional = functional::functional_amounts(document, &settings).unwrap();
+        bod::render(&settings, &Chunk::whole(document, &functional), Variation(variation), CREATED)
+    }
 }
 
 #[test]
@@ -89,12 +94,14 @@ fn a_journal_renders_as_process_source_system_journal_entry() {
         "<LedgerSetupReference><DocumentID><ID>A</ID></DocumentID><BookInstanceID>A</BookInstanceID></LedgerSetupReference>",
         "<JournalStatus><Code>Final</Code></JournalStatus></BaseJournalEntryHeader></JournalEntryHeader>",
         r#"<JournalEntryLine sequence="1"><Amount currencyID="USD">245.50</Amount>"#,
+        r#"<FunctionalAmount currencyID="USD">245.50</FunctionalAmount>"#,
         "<GLAccount><GLNominalAccount>6100</GLNominalAccount><AccountingChartReference><ID>1000</ID></AccountingChartReference></GLAccount>",
         r#"<DimensionCodes><DimensionCode sequence="1" listID="CostCenter">110</DimensionCode></DimensionCodes>"#,
         "<DebitCreditFlag>D</DebitCreditFlag>",
         "<SourceAccountingDate><PeriodID>3</PeriodID><Year>2024</Year><PostDateTime>2024-03-15T00:00:00Z</PostDateTime></SourceAccountingDate>",
         "<TransactionReferenceText>CNQ-8842</TransactionReferenceText><Description>Hotel &amp; breakfast</Description></JournalEntryLine>",
         r#"<JournalEntryLine sequence="2"><Amount currencyID="USD">245.50</Amount>"#,
+        r#"<FunctionalAmount currencyID="USD">245.50</FunctionalAmount>"#,
         "<GLAccount><GLNominalAccount>2440</GLNominalAccount><AccountingChartReference><ID>1000</ID></AccountingChartReference></GLAccount>",
         "<DebitCreditFlag>C</DebitCreditFlag>",
         "<SourceAccountingDate><PeriodID>3</PeriodID><Year>2024</Year><PostDateTime>2024-03-15T00:00:00Z</PostDateTime></SourceAccountingDate>",
@@ -129,6 +136,67 @@ fn a_bill_renders_as_process_supplier_invoice_with_exact_amounts() {
     assert!(xml.contains(
         r#"<DimensionCodes><DimensionCode sequence="1" listID="CostCenter">110</DimensionCode></DimensionCodes>"#
     ));
+}
+
+/// A GBP journal for a USD entity: each line in USD at the configured rate,
+/// rounded to cents, the rounding difference on the largest line so the
+/// journal balances in USD too; no rate, or no functional currency: refused
+/// with the setting to fix.
+#[test]
+fn a_foreign_journal_carries_functional_amounts_at_the_configured_rate() {
+    let mut gbp = journal();
+    gbp.currency = "GBP".into();
+    gbp.lines = vec![
+        line("6100", "10.01", None, "a"),
+        line("6100", "10.01", None, "b"),
+        line("6100", "10.01", None, "c"),
+        line("2440", "-30.03", None, "payable"),
+    ];
+    let mut with_rate = settings();
+    with_rate.functional_rates.insert("GBP".into(), Decimal::from_str("1.255").unwrap());
+    let settings_with_rate = BodSettings::new("ACME_TST", &with_rate).unwrap();
+    let amounts = functional::functional_amounts(&gbp, &settings_with_rate).unwrap();
+    // 10.01 × 1.255 = 12.56255 → 12.56 (×3 = 37.68); 30.03 × 1.255 = 37.68765 → 37.69.
+    let expected: Vec<Decimal> =
+        ["12.56", "12.56", "12.56", "-37.68"].iter().map(|a| Decimal::from_str(a).unwrap()).collect();
+    assert_eq!(amounts, expected, "the largest line takes the cent");
+    let bod = bod::render(&settings_with_rate, &Chunk::whole(&gbp, &amounts), Variation(1), CREATED);
+    assert!(
+        bod.xml.contains(
+            r#"<Amount currencyID="GBP">30.03</Amount><FunctionalAmount currencyID="USD">37.68</FunctionalAmount>"#
+        ),
+        "{}",
+        bod.xml
+    );
+
+    let e = functional::functional_amounts(&gbp, &bod_settings()).unwrap_err().to_string();
+    assert!(e.contains("functional_rates") && e.contains("GBP") && e.contains("CNQ-8842"), "{e}");
+    let mut unset = settings();
+    unset.functional_currency = None;
+    let e = functional::functional_amounts(&journal(), &BodSettings::new("ACME_TST", &unset).unwrap()).unwrap_err();
+    assert!(e.to_string().contains("functional_currency"), "{e}");
+    let mut bad = settings();
+    bad.functional_rates.insert("GBP".into(), Decimal::ZERO);
+    assert!(BodSettings::new("ACME_TST", &bad).unwrap_err().to_string().contains("positive"));
+}
+
+/// `credit_note`: positive amounts and TypeCode CreditNote instead of a
+/// negative total.
+#[test]
+fn a_debit_adjustment_can_be_sent_as_a_credit_note() {
+    let mut credit_note = settings();
+    credit_note.debit_adjustment_form = domain::DebitAdjustmentForm::CreditNote;
+    let settings = BodSettings::new("ACME_TST", &credit_note).unwrap();
+    let document = bill(ErpDocumentKind::DebitAdjustment { vendor: "EMPJDOE".into() });
+    let bod = bod::render(&settings, &Chunk::whole(&document, &[]), Variation(1), CREATED);
+    assert!(
+        bod.xml.contains(r#"<TypeCode>CreditNote</TypeCode><TotalAmount currencyID="USD">245.50</TotalAmount>"#),
+        "{}",
+        bod.xml
+    );
+    assert!(bod.xml.contains(r#"<ExtendedAmount currencyID="USD">200.00</ExtendedAmount>"#));
+    let bill = render(&bill(ErpDocumentKind::Bill { vendor: "EMPJDOE".into() }), 1);
+    assert!(!bill.xml.contains("TypeCode"), "a bill stays an invoice");
 }
 
 #[test]
@@ -169,17 +237,17 @@ fn documents_that_would_break_the_bod_id_or_the_ledger_are_refused() {
     let settings = bod_settings();
     let mut bad_key = journal();
     bad_key.key = "CNQ:8842".into();
-    let e = chunk::chunk(&bad_key, &settings, 1 << 20).unwrap_err();
+    let e = chunk::chunk(&bad_key, &[], &settings, 1 << 20).unwrap_err();
     assert!(e.to_string().contains("contains `:`"), "{e}");
 
     let mut unbalanced = journal();
     unbalanced.lines[1].amount = Decimal::from_str("-245.49").unwrap();
-    let e = chunk::chunk(&unbalanced, &settings, 1 << 20).unwrap_err();
+    let e = chunk::chunk(&unbalanced, &[], &settings, 1 << 20).unwrap_err();
     assert!(e.to_string().contains("differ by 0.01"), "{e}");
 
     let mut long = journal();
     long.key = "K".repeat(bod::DOCUMENT_ID_MAX + 1);
-    assert!(chunk::chunk(&long, &settings, 1 << 20).is_err());
+    assert!(chunk::chunk(&long, &[], &settings, 1 << 20).is_err());
 }
 
 #[test]
@@ -200,7 +268,7 @@ fn settings_name_what_to_fix() {
     let mut s = settings();
     s.api.journal_document = "Process.JournalEntry".into();
     let named = BodSettings::new("ACME_TST", &s).unwrap();
-    let bod = bod::render(&named, &Chunk::whole(&journal()), Variation(1), CREATED);
+    let bod = bod::render(&named, &Chunk::whole(&journal(), &[]), Variation(1), CREATED);
     assert!(bod.xml.starts_with(r#"<?xml version="1.0" encoding="UTF-8"?><ProcessJournalEntry "#));
     assert!(bod.bod_id.ends_with("?JournalEntry&verb=Process"));
 }
@@ -247,6 +315,6 @@ fn document_ids_read_back_into_key_supplier_and_part() {
 
     let mut dotted = journal();
     dotted.key = "CNQ.1".into();
-    let e = chunk::chunk(&dotted, &bod_settings(), 1 << 20).unwrap_err();
+    let e = chunk::chunk(&dotted, &[], &bod_settings(), 1 << 20).unwrap_err();
     assert!(e.to_string().contains("contains `.`"), "{e}");
 }

@@ -418,6 +418,16 @@ pub(crate) fn journal(env: &Envelope) -> Result<Journal, String> {
             Some(other) => return Err(format!("{what}: DebitCreditFlag '{other}' is not D or C")),
             None => return Err(format!("{what}: DebitCreditFlag is missing")),
         };
+        // Infor's ledger books each line in the accounting entity's functional
+        // currency too (§5.3): a line without it cannot be posted.
+        let functional_el = line
+            .child(NS, "FunctionalAmount")
+            .ok_or_else(|| format!("{what}: FunctionalAmount is missing (the amount in the functional currency)"))?;
+        let functional_amount = amount(functional_el, &format!("{what}: FunctionalAmount"))?;
+        if functional_amount.is_sign_negative() && !functional_amount.is_zero() {
+            return Err(format!("{what}: FunctionalAmount {functional_amount} is negative"));
+        }
+        let functional_currency = currency(functional_el, &format!("{what}: FunctionalAmount"))?;
         let sequence = match line.attr("sequence") {
             None => None,
             Some(s) => Some(s.parse::<u32>().map_err(|_| format!("{what}: sequence '{s}' is not a number"))?),
@@ -426,6 +436,8 @@ pub(crate) fn journal(env: &Envelope) -> Result<Journal, String> {
             sequence,
             amount: value,
             currency: currency(amount_el, &format!("{what}: Amount"))?,
+            functional_amount,
+            functional_currency,
             account: gl_account(line, &what)?,
             dimensions: dimensions(line, &what)?,
             debit_credit,
@@ -445,9 +457,27 @@ pub(crate) fn journal(env: &Envelope) -> Result<Journal, String> {
             DebitCredit::Credit => entry.1 += line.amount,
         }
     }
-    for (currency, (debit, credit)) in &balance {
-        if debit != credit {
-            return Err(format!("The journal is not balanced in {currency}: debits {debit}, credits {credit}"));
+    let mut functional: BTreeMap<&str, (Decimal, Decimal)> = BTreeMap::new();
+    for line in &lines {
+        let entry = functional.entry(line.functional_currency.as_str()).or_default();
+        match line.debit_credit {
+            DebitCredit::Debit => entry.0 += line.functional_amount,
+            DebitCredit::Credit => entry.1 += line.functional_amount,
+        }
+    }
+    if functional.len() > 1 {
+        return Err(format!(
+            "The journal's FunctionalAmounts are in several currencies ({}); an accounting entity has one",
+            functional.keys().copied().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    for (what, totals) in [("", &balance), ("functional ", &functional)] {
+        for (currency, (debit, credit)) in totals {
+            if debit != credit {
+                return Err(format!(
+                    "The journal is not balanced in {what}{currency}: debits {debit}, credits {credit}"
+                ));
+            }
         }
     }
     Ok(Journal {
@@ -473,6 +503,15 @@ pub(crate) fn supplier_invoice(env: &Envelope) -> Result<SupplierInvoice, String
     }
     let total_el = header.child(NS, "TotalAmount").ok_or("SupplierInvoiceHeader/TotalAmount is missing")?;
     let total_amount = amount(total_el, "TotalAmount")?;
+    let type_code = header.text_at(NS, &["TypeCode"]);
+    match type_code.as_deref() {
+        None | Some("Invoice") => {}
+        Some("CreditNote") if total_amount.is_sign_negative() && !total_amount.is_zero() => {
+            return Err(format!("A CreditNote's TotalAmount is positive (what the supplier owes), not {total_amount}"));
+        }
+        Some("CreditNote") => {}
+        Some(other) => return Err(format!("SupplierInvoiceHeader/TypeCode '{other}' is not Invoice or CreditNote")),
+    }
     let invoice_currency = currency(total_el, "TotalAmount")?;
     let supplier_el =
         header.path(NS, &["SupplierParty", "PartyIDs", "ID"]).ok_or("SupplierParty/PartyIDs/ID is missing")?;
@@ -562,6 +601,7 @@ pub(crate) fn supplier_invoice(env: &Envelope) -> Result<SupplierInvoice, String
         message_id: String::new(),
         supplier_id,
         total_amount,
+        type_code,
         currency: invoice_currency,
         description: header.text_at(NS, &["Description"]),
         document_date: header.text_at(NS, &["DocumentDateTime"]),

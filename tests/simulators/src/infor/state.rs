@@ -45,6 +45,10 @@ pub struct JournalLine {
     pub amount: Decimal,
     /// `Amount@currencyID`.
     pub currency: String,
+    /// `FunctionalAmount` (positive; same side), the accounting entity's currency.
+    pub functional_amount: Decimal,
+    /// `FunctionalAmount@currencyID`.
+    pub functional_currency: String,
     /// `GLAccount/GLNominalAccount`.
     pub account: String,
     pub dimensions: Vec<Dimension>,
@@ -118,6 +122,8 @@ pub struct SupplierInvoice {
     pub supplier_id: String,
     /// `TotalAmount`.
     pub total_amount: Decimal,
+    /// `SupplierInvoiceHeader/TypeCode`: `CreditNote` when the supplier owes.
+    pub type_code: Option<String>,
     /// `TotalAmount@currencyID`.
     pub currency: String,
     pub description: Option<String>,
