@@ -116,6 +116,14 @@ impl ErpClients {
         Ok(client)
     }
 
+    /// Drops the connection's client and its cached credentials: after the
+    /// ERP refused them, the next document reads the secret again, so new
+    /// credentials stored by an operator take effect in warm containers too.
+    pub fn forget(&self, connection: &ConnectionId) {
+        self.lock().remove(connection);
+        self.secrets.invalidate(&format!("{}{connection}/erp", self.secret_prefix));
+    }
+
     /// The connection's ERP credentials: missing → permanent (an operator
     /// must store them; then a replay posts), unreadable store → retryable.
     async fn credentials<T: serde::de::DeserializeOwned>(&self, id: &ConnectionId, secret: &str) -> Result<T, Failure> {

@@ -36,37 +36,51 @@ pub trait DocumentPipeline {
 
     /// Makes a message that failed retryably visible again after `after`
     /// (SQS otherwise waits the queue's whole visibility timeout). Best effort.
-    fn defer(
-        &self,
-        _receipt_handle: &str,
-        _after: std::time::Duration,
-    ) -> impl std::future::Future<Output = ()> + Send {
+    fn defer(&self, _receipt_handle: &str, _after: Duration) -> impl std::future::Future<Output = ()> + Send {
         async {}
     }
 
-    /// The message's last receive failed retryably: hand the work over to
-    /// the ledger, whose sweeper re-queues it later, so the message can be
-    /// dropped instead of dead-lettered. `true` once the ledger holds it;
-    /// `false` keeps the message (it goes to the dead-letter queue).
-    fn park(&self, _message: &QueueMessage, _reason: &str) -> impl std::future::Future<Output = bool> + Send {
+    /// Hands a retry over to the ledger, whose sweeper re-queues the work
+    /// after `wait`, so the message can be dropped (instead of blocking its
+    /// group or being dead-lettered). `true` once the ledger holds it;
+    /// `false` keeps the message on the queue.
+    fn park(
+        &self,
+        _message: &QueueMessage,
+        _reason: &str,
+        _wait: Duration,
+    ) -> impl std::future::Future<Output = bool> + Send {
         async { false }
     }
 }
 
 /// How a batch treats time and retries (production values from the
 /// template's environment; tests shrink the waits).
+///
+/// A retry waits `first_retry` doubled per earlier attempt of the document
+/// (the ledger counts attempts across messages), up to `longest_retry`.
+/// Short waits stay on the queue; a longer one, or any on the message's
+/// last receive, is handed to the ledger, whose sweeper re-queues the
+/// document when it is due. A FIFO message group is therefore never held
+/// up for longer than `longest_queue_wait` by one failing document, and an
+/// outage of hours costs a handful of tries per document and loses none.
 #[derive(Debug, Clone)]
 pub struct BatchRules {
-    /// The work queue's `maxReceiveCount`: on the last receive a document
-    /// that failed retryably is parked in the ledger, not dead-lettered.
+    /// The work queue's `maxReceiveCount` (the template's
+    /// `WORK_QUEUE_MAX_RECEIVES`): the last receive never dead-letters a
+    /// document the ledger can hold.
     pub max_receives: u32,
-    /// The first retry wait (then doubling per receive, with full jitter).
-    pub first_retry: std::time::Duration,
-    /// The longest retry wait through the queue.
-    pub longest_retry: std::time::Duration,
+    pub first_retry: Duration,
+    /// The longest wait kept on the queue (it blocks the message's group).
+    pub longest_queue_wait: Duration,
+    pub longest_retry: Duration,
     /// Time one document may take; a batch starts none with less left
     /// before its deadline, and stops one that runs into it.
-    pub item_budget: std::time::Duration,
+    pub item_budget: Duration,
+    /// How long a connection whose ERP refused its credentials is left
+    /// alone before a document tries again: repeated refused logins can
+    /// lock an ERP service account.
+    pub erp_hold_recheck: Duration,
 }
 
 impl Default for BatchRules {
@@ -74,9 +88,24 @@ impl Default for BatchRules {
         Self {
             max_receives: 5,
             first_retry: Duration::from_secs(30),
-            longest_retry: Duration::from_secs(900),
+            longest_queue_wait: Duration::from_secs(60),
+            longest_retry: Duration::from_secs(4 * 3600),
             item_budget: Duration::from_secs(30),
+            erp_hold_recheck: Duration::from_secs(30 * 60),
         }
+    }
+}
+
+impl BatchRules {
+    /// The wait before a document's next try after `attempts` retryable
+    /// failures: `first_retry` × 2^(attempts−1), at most `longest_retry`,
+    /// with full jitter on the upper half.
+    pub fn retry_wait(&self, attempts: u32) -> Duration {
+        let doublings = attempts.clamp(1, 20) - 1;
+        let ceiling = self.first_retry.saturating_mul(1 << doublings).min(self.longest_retry);
+        let half = ceiling / 2;
+        let jitter_ms = u64::try_from(half.as_millis()).unwrap_or(u64::MAX);
+        half + Duration::from_millis(rand::Rng::random_range(&mut rand::rng(), 0..=jitter_ms))
     }
 }
 
@@ -86,8 +115,9 @@ pub struct BatchOutcome {
     pub done: usize,
     pub malformed: usize,
     pub stopped: usize,
+    /// Retried through the queue (a short wait).
     pub retry: usize,
-    /// Retryable on their last receive: handed to the ledger's sweeper.
+    /// Handed to the ledger: its sweeper re-queues them when due.
     pub parked: usize,
     /// Not worked on (deadline near, or an earlier message of the same
     /// FIFO group failed): returned to the queue with no failure counted.
@@ -98,10 +128,7 @@ pub struct BatchOutcome {
 ///
 /// SQS FIFO rules: after a message of a group fails, every later message
 /// of that group in the batch is returned unprocessed, so the group's
-/// order holds. A message that fails retryably is deferred with a backoff;
-/// on its last receive it is parked in the ledger instead (its sweeper
-/// re-queues it), so an outage longer than the queue's retries loses
-/// nothing and fills no dead-letter queue.
+/// order holds. See [`BatchRules`] for where a retry waits.
 pub async fn handle(
     pipeline: &impl DocumentPipeline,
     event: SqsEvent,
@@ -113,19 +140,6 @@ pub async fn handle(
     let mut failed_groups = std::collections::HashSet::new();
     for record in event.records {
         let message_id = record.message_id.clone().unwrap_or_default();
-        let group = record.attributes.get("MessageGroupId").cloned();
-        let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
-        let out_of_time = left.is_some_and(|left| left < rules.item_budget);
-        if out_of_time || group.as_ref().is_some_and(|g| failed_groups.contains(g)) {
-            // Not tried: back on the queue at once, nothing recorded against it.
-            if let Some(receipt) = record.receipt_handle.as_deref() {
-                pipeline.defer(receipt, Duration::ZERO).await;
-            }
-            group.map(|g| failed_groups.insert(g));
-            outcome.returned += 1;
-            response.batch_item_failures.push(item_failure(message_id));
-            continue;
-        }
         let message = match record.body.as_deref().map(QueueMessage::from_json) {
             Some(Ok(message)) => message,
             Some(Err(reason)) => {
@@ -140,6 +154,27 @@ pub async fn handle(
             }
         };
         let subject = describe(&message);
+        let group = record.attributes.get("MessageGroupId").cloned();
+        let receives: u32 = record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
+        let last_receive = receives >= rules.max_receives;
+        let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+        let out_of_time = left.is_some_and(|left| left < rules.item_budget);
+        if out_of_time || group.as_ref().is_some_and(|g| failed_groups.contains(g)) {
+            // Not tried: back on the queue at once with nothing recorded
+            // against it — unless this was its last receive.
+            if last_receive && pipeline.park(&message, "not tried before its receives ran out", rules.first_retry).await
+            {
+                outcome.parked += 1;
+                continue;
+            }
+            if let Some(receipt) = record.receipt_handle.as_deref() {
+                pipeline.defer(receipt, Duration::ZERO).await;
+            }
+            group.map(|g| failed_groups.insert(g));
+            outcome.returned += 1;
+            response.batch_item_failures.push(item_failure(message_id));
+            continue;
+        }
         let work = run(pipeline, &message);
         // A document that runs into the deadline is cut off as a crash would
         // be (its claim lapses, the ERP lookup by key makes a resend safe);
@@ -155,16 +190,16 @@ pub async fn handle(
         match result {
             Ok(()) => outcome.done += 1,
             Err(Failure { kind: FailureKind::Retryable { after }, reason }) => {
-                let receives: u32 =
-                    record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
-                if receives >= rules.max_receives && pipeline.park(&message, &reason).await {
-                    tracing::warn!(message_id, subject, %reason, receives, "parked in the ledger; the sweeper re-queues it");
+                let wait = after.unwrap_or_else(|| rules.retry_wait(receives)).min(rules.longest_retry);
+                if (last_receive || wait > rules.longest_queue_wait) && pipeline.park(&message, &reason, wait).await {
+                    tracing::warn!(message_id, subject, %reason, receives, wait_s = wait.as_secs(),
+                        "waiting in the ledger; the sweeper re-queues it when due");
                     outcome.parked += 1;
                     continue;
                 }
-                tracing::warn!(message_id, subject, %reason, receives, "will retry");
+                tracing::warn!(message_id, subject, %reason, receives, wait_s = wait.as_secs(), "will retry");
                 if let Some(receipt) = record.receipt_handle.as_deref() {
-                    pipeline.defer(receipt, backoff(rules, after, receives)).await;
+                    pipeline.defer(receipt, wait.min(rules.longest_queue_wait.max(MAX_QUEUE_DEFER))).await;
                 }
                 group.map(|g| failed_groups.insert(g));
                 outcome.retry += 1;
@@ -182,6 +217,10 @@ pub async fn handle(
     }
     (response, outcome)
 }
+
+/// The longest wait put on a message the ledger could not take (SQS's
+/// limit is 12 hours; the queue's own visibility timeout is 12 minutes).
+const MAX_QUEUE_DEFER: Duration = Duration::from_secs(900);
 
 /// The invocation's deadline (Lambda gives epoch milliseconds) as an
 /// `Instant` on this machine's monotonic clock.
@@ -217,21 +256,6 @@ fn item_failure(message_id: String) -> BatchItemFailure {
     failure
 }
 
-/// When a retryable failure is looked at again: what the other side asked
-/// for (Retry-After, at most the longest wait), else exponential in the
-/// delivery count with full jitter — 30 s, 60 s, 120 s … up to 15 minutes
-/// with the production rules.
-pub fn backoff(rules: &BatchRules, after: Option<Duration>, receives: u32) -> Duration {
-    if let Some(after) = after {
-        return after.min(rules.longest_retry);
-    }
-    let doublings = receives.clamp(1, 16) - 1;
-    let ceiling = rules.first_retry.saturating_mul(1 << doublings).min(rules.longest_retry);
-    let half = ceiling / 2;
-    let jitter = rand::Rng::random_range(&mut rand::rng(), 0..=half.as_millis().min(u128::from(u64::MAX)) as u64);
-    half + Duration::from_millis(jitter)
-}
-
 impl<S: concur::GrantStore> DocumentPipeline for Poster<S> {
     async fn process(&self, item: &WorkItem) -> Result<(), Failure> {
         match self.process_item(item).await {
@@ -265,13 +289,13 @@ impl<S: concur::GrantStore> DocumentPipeline for Poster<S> {
         }
     }
 
-    async fn defer(&self, receipt_handle: &str, after: std::time::Duration) {
+    async fn defer(&self, receipt_handle: &str, after: Duration) {
         self.defer_message(receipt_handle, after).await;
     }
 
-    async fn park(&self, message: &QueueMessage, reason: &str) -> bool {
+    async fn park(&self, message: &QueueMessage, reason: &str, wait: Duration) -> bool {
         match message {
-            QueueMessage::Document(item) => self.park_item(item, reason).await,
+            QueueMessage::Document(item) => self.park_item(item, reason, wait).await,
             // A sync always brings the whole reference state in step: the next one loses nothing.
             QueueMessage::ReferenceSync(_) => true,
             // A verdict is not in the ledger yet: it keeps its message.
@@ -306,6 +330,7 @@ mod tests {
                 "retry" | "retry2" => Err(Failure::retryable("ERP answered 429", None)),
                 "stop" => Err(Failure::permanent("account 9999 is not mapped")),
                 "waits" => Err(Failure::parked("connection acme needs a reconnect")),
+                "later" => Err(Failure::retryable("Concur has no FI document yet", Some(Duration::from_secs(300)))),
                 "slow" => {
                     tokio::time::sleep(Duration::from_secs(3600)).await;
                     Ok(())
@@ -314,7 +339,7 @@ mod tests {
             }
         }
 
-        async fn park(&self, message: &QueueMessage, _reason: &str) -> bool {
+        async fn park(&self, message: &QueueMessage, _reason: &str, _wait: Duration) -> bool {
             if let QueueMessage::Document(item) = message {
                 self.parked.lock().unwrap().push(item.document_id.to_string());
             }
@@ -411,13 +436,35 @@ mod tests {
 
     #[tokio::test]
     async fn on_the_last_receive_a_retryable_document_is_parked_not_dead_lettered() {
+        let rules = BatchRules { first_retry: Duration::from_secs(1), ..BatchRules::default() };
         let mut event = SqsEvent::default();
         event.records = vec![in_group("m1", "retry", "acme#1", 4), in_group("m2", "retry2", "acme#2", 5)];
         let pipeline = Scripted::default();
-        let (response, outcome) = handle(&pipeline, event, &BatchRules::default(), None).await;
+        let (response, outcome) = handle(&pipeline, event, &rules, None).await;
         assert_eq!(failed_ids(&response), ["m1"], "the 4th receive still goes back to the queue");
         assert_eq!(*pipeline.parked.lock().unwrap(), ["retry2"], "the 5th (the template's limit) is parked");
         assert_eq!(outcome, BatchOutcome { retry: 1, parked: 1, ..Default::default() });
+    }
+
+    #[tokio::test]
+    async fn a_long_wait_is_held_by_the_ledger_so_the_group_moves_on() {
+        let mut event = SqsEvent::default();
+        event.records = vec![in_group("m1", "later", "acme#1", 1), in_group("m2", "ok", "acme#1", 1)];
+        let pipeline = Scripted::default();
+        let (response, outcome) = handle(&pipeline, event, &BatchRules::default(), None).await;
+        assert!(failed_ids(&response).is_empty(), "nothing blocks the group");
+        assert_eq!(*pipeline.parked.lock().unwrap(), ["later"]);
+        assert_eq!(pipeline.processed(), ["later", "ok"]);
+        assert_eq!(outcome, BatchOutcome { done: 1, parked: 1, ..Default::default() });
+    }
+
+    #[test]
+    fn retry_waits_double_per_attempt_up_to_the_longest() {
+        let rules = BatchRules::default();
+        for (attempts, low, high) in [(1, 15, 30), (2, 30, 60), (5, 240, 480), (30, 7200, 14_400)] {
+            let wait = rules.retry_wait(attempts).as_secs();
+            assert!((low..=high).contains(&wait), "attempt {attempts}: {wait} s");
+        }
     }
 
     #[tokio::test]

@@ -57,16 +57,6 @@ pub struct Poster<S> {
     pub rules: crate::BatchRules,
 }
 
-/// How long a connection whose ERP refused its credentials is left alone
-/// before a document tries again (a probe): repeated refused logins can
-/// lock an ERP service account.
-pub const ERP_HOLD_RECHECK: Duration = Duration::from_secs(30 * 60);
-
-/// The sweeper's first wait for a document whose message used up its
-/// receives, doubling each round up to [`PARK_LONGEST`].
-pub const PARK_FIRST: Duration = Duration::from_secs(15 * 60);
-pub const PARK_LONGEST: Duration = Duration::from_secs(4 * 3600);
-
 /// How often the sweeper looks again at a document that waits on a person
 /// in Concur (recalled, or showing "posting failed" after a replay posted it).
 pub const CONCUR_WAIT_RECHECK: Duration = Duration::from_secs(24 * 3600);
@@ -137,24 +127,13 @@ impl<S: GrantStore> Poster<S> {
         run.verdict(outcome).await
     }
 
-    /// A document whose message used up its receives: the ledger keeps it
-    /// and the sweeper re-queues it after a wait that grows with each round
-    /// of receives (15 min, 30 min, 1 h … at most 4 h), so an outage of
-    /// hours costs a few tries per document, and nothing is lost.
-    pub async fn park_item(&self, item: &WorkItem, reason: &str) -> bool {
+    /// The ledger takes a document's retry over from the queue: the
+    /// sweeper re-queues it after `wait`. `false` when the ledger could not
+    /// be written (the message then stays on the queue).
+    pub async fn park_item(&self, item: &WorkItem, reason: &str, wait: Duration) -> bool {
         let key = LedgerKey::new(item.connection_id.clone(), item.document_type, item.document_id.clone());
         let now = OffsetDateTime::now_utc();
-        let attempts = match self.ledger.get(&key).await {
-            Ok(record) => record.map_or(0, |r| r.attempts),
-            Err(e) => {
-                tracing::error!(document = %key, error = %e, "could not read the ledger to park the document");
-                return false;
-            }
-        };
-        let rounds = attempts / self.rules.max_receives.max(1);
-        let wait = PARK_FIRST.saturating_mul(1 << rounds.min(8)).min(PARK_LONGEST);
-        let reason = format!("waiting after {} tries: {reason}", attempts.max(1));
-        match self.ledger.park(&key, &reason, now + wait, now).await {
+        match self.ledger.park(&key, reason, now + wait, now).await {
             Ok(_) => true,
             Err(e) => {
                 tracing::error!(document = %key, error = %e, "could not park the document in the ledger");
@@ -419,7 +398,7 @@ impl<S: GrantStore> Run<'_, S> {
             return Err(self.park(reason, now).await);
         }
         if let Some(hold) = &connection.erp_hold
-            && let Some(recheck) = erp_hold_recheck(hold)
+            && let Some(recheck) = erp_hold_recheck(hold, self.poster.rules.erp_hold_recheck)
             && recheck > now
         {
             let reason = format!(
@@ -520,6 +499,17 @@ impl<S: GrantStore> Run<'_, S> {
         if let Err(e) = self.poster.ledger.record_posted(&self.key, &self.holder, &reference, form, now).await {
             // The ERP has it; the redelivery finds it by its key and records it then.
             return Err(store_failure(&e));
+        }
+        if connection.erp_hold.is_some() {
+            // The ERP took our credentials again: the connection's documents flow.
+            match self.poster.connections.record_erp_hold(&connection.connection_id, None).await {
+                Ok(()) => {
+                    tracing::info!(connection = %connection.connection_id, "the ERP accepts the credentials again")
+                }
+                Err(e) => {
+                    tracing::warn!(connection = %connection.connection_id, error = %e, "could not clear the ERP hold")
+                }
+            }
         }
         if erp.is_asynchronous() {
             // Accepted for routing, not yet posted: the ERP's verdict comes
@@ -771,7 +761,7 @@ impl<S: GrantStore> Run<'_, S> {
             // ledger, visibly, and resumes on its own once the grant works.
             let due = if step == "post" {
                 self.hold_erp(&failure.reason, now).await;
-                now + ERP_HOLD_RECHECK
+                now + self.poster.rules.erp_hold_recheck
             } else {
                 // Concur's grant: the token manager marked the connection
                 // needs_reauth; the sweeper waits until it is active again.
@@ -792,12 +782,20 @@ impl<S: GrantStore> Run<'_, S> {
                 Err(e) => store_failure(&e),
             };
         }
-        if failure.is_retryable() {
+        if let FailureKind::Retryable { after } = failure.kind {
             self.audit(step, "failed", Some(format!("will retry: {}", failure.reason)), None).await;
-            if let Err(e) = self.poster.ledger.release(&self.key, &self.holder, &failure.reason, now).await {
-                tracing::warn!(document = %self.key, error = %e, "could not release the claim; it lapses on its own");
-            }
-            return failure;
+            return match self.poster.ledger.release(&self.key, &self.holder, &failure.reason, now).await {
+                // The wait grows with the document's attempts, which the
+                // ledger counts across messages (unlike SQS's receive count).
+                Ok(record) => {
+                    let wait = after.unwrap_or_else(|| self.poster.rules.retry_wait(record.attempts));
+                    Failure::retryable(failure.reason, Some(wait))
+                }
+                Err(e) => {
+                    tracing::warn!(document = %self.key, error = %e, "could not release the claim; it lapses on its own");
+                    failure
+                }
+            };
         }
         if let Err(e) = self.poster.ledger.record_failed(&self.key, &self.holder, step, &failure.reason, now).await {
             // Not stopped in the ledger: let the message come back rather than lose the document.
@@ -854,6 +852,7 @@ impl<S: GrantStore> Run<'_, S> {
             since: now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
             reason: reason.chars().take(500).collect(),
         };
+        self.poster.erp.forget(&self.item.connection_id);
         if let Err(e) = self.poster.connections.record_erp_hold(&self.item.connection_id, Some(&hold)).await {
             tracing::warn!(connection = %self.item.connection_id, error = %e, "could not record the ERP hold");
         }
@@ -915,10 +914,8 @@ pub fn waits_for_reauth(failure: Failure) -> Failure {
 }
 
 /// When a held ERP may be tried again.
-fn erp_hold_recheck(hold: &domain::ErpHold) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(&hold.since, &time::format_description::well_known::Rfc3339)
-        .ok()
-        .map(|t| t + ERP_HOLD_RECHECK)
+fn erp_hold_recheck(hold: &domain::ErpHold, wait: Duration) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(&hold.since, &time::format_description::well_known::Rfc3339).ok().map(|t| t + wait)
 }
 
 /// A POSTED document whose asynchronous ERP (Infor ION) has not accepted

@@ -311,6 +311,24 @@ impl PostingWorld {
         self.import_mapping(&self.mapping()).await;
     }
 
+    /// An admin clicks Connect again: a fresh grant from a real exchange
+    /// and the connection active again (what Quick Connect leaves behind).
+    pub async fn reconnect_concur(&self) {
+        let app_secret_id = self.stack.env_of(POSTER).required("CONCUR_APP_SECRET_ID").unwrap();
+        let app: AppCredentials = self.stack.secrets().get_json(&app_secret_id).await.unwrap().unwrap();
+        let company = CompanyUuid::parse(COMPANY).unwrap();
+        let request_token = Secret::new(self.concur.issue_request_token(COMPANY));
+        let client =
+            ConcurClient::new(HttpClient::new(transport::build_client(Duration::from_secs(5)), test_options().retry));
+        let token = client.exchange_request_token(&app, &company, &request_token).await.unwrap();
+        self.grants().save(&self.connection, &StoredGrant::from_token(&token).unwrap()).await.unwrap();
+        let connections = self.stack.connections(POSTER);
+        let mut settings = connections.get(&self.connection).await.unwrap().unwrap();
+        settings.status = ConnectionStatus::Active;
+        settings.status_reason = None;
+        connections.replace(&settings).await.unwrap();
+    }
+
     pub fn grants(&self) -> ConcurGrantStore {
         self.stack.grant_store(POSTER)
     }
