@@ -212,7 +212,7 @@ impl ConcurClient {
             max_delay: policy.max_delay.min(TOKEN_MAX_PAUSE),
             request_timeout: policy.request_timeout.min(TOKEN_ATTEMPT_TIMEOUT),
         };
-        let token_http = HttpClient::new(http.reqwest().clone(), token_policy);
+        let token_http = http.with_retry(token_policy);
         Self { http, token_http }
     }
 
