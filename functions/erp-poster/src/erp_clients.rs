@@ -68,7 +68,12 @@ pub struct ErpClients {
 }
 
 impl ErpClients {
-    pub fn new(http: HttpClient, secrets: SecretStore, secret_prefix: impl Into<String>, url_policy: UrlPolicy) -> Self {
+    pub fn new(
+        http: HttpClient,
+        secrets: SecretStore,
+        secret_prefix: impl Into<String>,
+        url_policy: UrlPolicy,
+    ) -> Self {
         Self { http, secrets, secret_prefix: secret_prefix.into(), url_policy, cache: Mutex::default() }
     }
 
@@ -221,6 +226,8 @@ mod tests {
                 .is_ok()
         );
         let public = ErpUrl::parse("https://acme.acumatica.com").unwrap();
-        assert!(check_stored_url(&id, Some(&public), "the ERP URL", "--erp-url URL", UrlPolicy::PublicHttpsOnly).is_ok());
+        assert!(
+            check_stored_url(&id, Some(&public), "the ERP URL", "--erp-url URL", UrlPolicy::PublicHttpsOnly).is_ok()
+        );
     }
 }

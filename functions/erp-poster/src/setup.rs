@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use concur::{AppCredentials, ConcurClient, TokenManager, TokenOptions};
+use domain::UrlPolicy;
 use platform::audit::AuditLog;
 use platform::concur_grants::ConcurGrantStore;
 use platform::connections::ConnectionStore;
@@ -11,7 +12,6 @@ use platform::ledger::LedgerStore;
 use platform::mappings::MappingStore;
 use platform::secrets::SecretStore;
 use platform::{ConfigError, Env, StoreError};
-use domain::UrlPolicy;
 use transport::{HttpClient, RetryPolicy};
 
 use crate::erp_clients::ErpClients;

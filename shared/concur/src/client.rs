@@ -37,7 +37,6 @@ const TOKEN_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(7);
 const TOKEN_MAX_ATTEMPTS: u32 = 3;
 const TOKEN_MAX_PAUSE: Duration = Duration::from_secs(2);
 
-
 /// Concur's support header (auth.md §5): logged and quoted in errors.
 const CORRELATION_HEADER: &str = "concur-correlationid";
 
@@ -430,8 +429,9 @@ async fn read_json<T: DeserializeOwned>(
     let bytes = transport::read_body(service, response)
         .await
         .map_err(|e| ConcurError::Malformed(format!("{service}: the body could not be read: {e}")))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ConcurError::Malformed(format!("{service}: expected {expected}: {}", short_reason(&e.to_string()))))
+    serde_json::from_slice(&bytes).map_err(|e| {
+        ConcurError::Malformed(format!("{service}: expected {expected}: {}", short_reason(&e.to_string())))
+    })
 }
 
 fn correlation_id(response: &reqwest::Response) -> String {
@@ -446,7 +446,6 @@ fn correlation_id(response: &reqwest::Response) -> String {
 fn with_correlation(body: &str, correlation: &str) -> String {
     format!("{} (concur-correlationid {correlation})", short_reason(body.trim()))
 }
-
 
 /// A JSON problem without the offending value (token bodies hold secrets).
 fn json_problem(e: &serde_json::Error) -> String {

@@ -30,10 +30,11 @@ pub async fn read_body_within(
         return Err(too_large());
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| TransportError::Other {
-        service,
-        message: format!("the answer's body could not be read: {e}"),
-    })? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| TransportError::Other { service, message: format!("the answer's body could not be read: {e}") })?
+    {
         if body.len().saturating_add(chunk.len()) > limit {
             return Err(too_large());
         }

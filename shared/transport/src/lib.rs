@@ -198,9 +198,7 @@ impl HttpClient {
                         TransportError::Timeout { service, timeout: self.policy.request_timeout },
                         idempotency == Idempotency::Safe,
                     ),
-                    None if e.is_connect() => {
-                        (TransportError::Connect { service, message: with_causes(&e) }, true)
-                    }
+                    None if e.is_connect() => (TransportError::Connect { service, message: with_causes(&e) }, true),
                     None => (TransportError::Other { service, message: with_causes(&e) }, false),
                 },
             };
@@ -234,4 +232,3 @@ fn with_causes(error: &reqwest::Error) -> String {
     }
     message
 }
-

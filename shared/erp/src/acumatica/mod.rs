@@ -367,7 +367,6 @@ fn error_message(body: &str) -> String {
     short_reason(text.trim())
 }
 
-
 impl ErpAdapter for AcumaticaClient {
     async fn check(&self) -> Result<(), Failure> {
         let context = format!("checking Acumatica tenant {} at {}", self.settings.tenant, self.base());

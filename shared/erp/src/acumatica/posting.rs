@@ -236,9 +236,9 @@ impl AcumaticaClient {
             // Used verbatim: an absolute path resolves against the instance's origin.
             let base = reqwest::Url::parse(self.base())
                 .map_err(|e| failed(format!("the instance URL `{}` is not usable: {e}", self.base())))?;
-            let poll_url = base
-                .join(location)
-                .map_err(|e| failed(format!("the release status URL `{}` is not usable: {e}", short_reason(location))))?;
+            let poll_url = base.join(location).map_err(|e| {
+                failed(format!("the release status URL `{}` is not usable: {e}", short_reason(location)))
+            })?;
             // The poll carries the bearer token: only ever to the instance itself.
             if poll_url.origin() != base.origin() {
                 return Err(failed(format!(

@@ -419,7 +419,9 @@ impl IfsClient {
         let namespace = self.settings.namespace.clone();
         let client_id = self.credentials.client_id.clone();
         if response.status().is_success() {
-            let bytes = transport::read_body(SERVICE, response).await.map_err(|e| self.malformed("the token request", e.to_string()))?;
+            let bytes = transport::read_body(SERVICE, response)
+                .await
+                .map_err(|e| self.malformed("the token request", e.to_string()))?;
             // The body holds tokens: describe a problem, never quote it.
             return serde_json::from_slice(&bytes).map_err(|_| {
                 self.malformed("the token request", "the token endpoint's answer has no access_token".into())
@@ -441,12 +443,7 @@ impl IfsClient {
                 description: description.unwrap_or_else(|| "unauthorized_client".into()),
             },
             "invalid_scope" => IfsError::InvalidScope { namespace, client_id, scope: SCOPE },
-            "" => IfsError::TokenRefused {
-                namespace,
-                client_id,
-                status,
-                error: format!("`{}`", short_reason(&body)),
-            },
+            "" => IfsError::TokenRefused { namespace, client_id, status, error: format!("`{}`", short_reason(&body)) },
             other => IfsError::TokenRefused {
                 namespace,
                 client_id,
@@ -538,8 +535,9 @@ impl IfsClient {
     }
 
     async fn json_body(&self, response: reqwest::Response, what: &str) -> Result<Value, IfsError> {
-        let bytes =
-            transport::read_body(SERVICE, response).await.map_err(|e| self.malformed(what, format!("the body could not be read: {e}")))?;
+        let bytes = transport::read_body(SERVICE, response)
+            .await
+            .map_err(|e| self.malformed(what, format!("the body could not be read: {e}")))?;
         serde_json::from_slice(&bytes).map_err(|e| self.malformed(what, format!("the body is not JSON: {e}")))
     }
 

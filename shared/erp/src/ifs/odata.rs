@@ -172,7 +172,6 @@ pub(crate) struct ODataError {
     pub(crate) message: String,
 }
 
-
 impl ODataError {
     /// Parses an error body; a body that is not IFS's shape becomes the message.
     pub(crate) fn parse(body: &str) -> Self {

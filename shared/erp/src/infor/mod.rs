@@ -517,6 +517,5 @@ fn error_message(body: &str) -> String {
     short_reason(text.trim())
 }
 
-
 #[cfg(test)]
 mod tests;
