@@ -58,7 +58,7 @@ pub enum TransportError {
     Forbidden {
         service: &'static str,
         #[source]
-        forbidden: guard::Forbidden,
+        forbidden: Box<guard::Forbidden>,
     },
     /// The answer's body is larger than anything the API legitimately sends.
     #[error(
@@ -171,7 +171,9 @@ impl HttpClient {
             let outcome = match build(&self.inner).build() {
                 Ok(request) => match guard::check_literal(request.url(), self.addresses) {
                     Ok(()) => self.inner.execute(request).await,
-                    Err(forbidden) => return Err(TransportError::Forbidden { service, forbidden }),
+                    Err(forbidden) => {
+                        return Err(TransportError::Forbidden { service, forbidden: Box::new(forbidden) });
+                    }
                 },
                 Err(e) => Err(e),
             };
@@ -193,7 +195,7 @@ impl HttpClient {
                 }
                 Err(e) => match guard::forbidden_in(&e) {
                     // Refused by our own policy: nothing was sent, and it would be refused again.
-                    Some(forbidden) => (TransportError::Forbidden { service, forbidden }, false),
+                    Some(forbidden) => (TransportError::Forbidden { service, forbidden: Box::new(forbidden) }, false),
                     None if e.is_timeout() => (
                         TransportError::Timeout { service, timeout: self.policy.request_timeout },
                         idempotency == Idempotency::Safe,

@@ -258,8 +258,6 @@ pub(crate) fn without_system_members(body: Value) -> Value {
     }
 }
 
-/// `text`, cut at `limit` bytes (on a character boundary) with `…`.
-
 #[cfg(test)]
 mod tests {
     use super::*;
