@@ -17,9 +17,10 @@ pub fn sanitized(text: &str, max_chars: usize) -> String {
     let text = text.trim();
     let html;
     let text = if looks_like_html(text) {
-        html = match html_title(text) {
-            Some(title) => format!("an HTML page titled `{title}`"),
-            None => "an HTML page".to_owned(),
+        html = match (html_title(text), sanitized(&without_tags(text), 120)) {
+            (Some(title), _) => format!("an HTML page titled `{title}`"),
+            (None, words) if !words.is_empty() => format!("an HTML page: {words}"),
+            (None, _) => "an HTML page".to_owned(),
         };
         html.as_str()
     } else {
@@ -59,6 +60,25 @@ fn looks_like_html(text: &str) -> bool {
     head.starts_with("<!doctype html") || head.starts_with("<html") || head.contains("<head") || head.contains("<body")
 }
 
+/// The text between tags (scripts and styles are rare in error pages and
+/// only cost length, which the caller bounds).
+fn without_tags(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
 fn html_title(text: &str) -> Option<String> {
     let lower = text.to_ascii_lowercase();
     let start = lower.find("<title")?;
@@ -90,6 +110,10 @@ mod tests {
             "<div>x</div>".repeat(1000)
         );
         assert_eq!(short_reason(&page), "an HTML page titled `502 Bad Gateway`");
-        assert_eq!(short_reason("<html><body>oops</body></html>"), "an HTML page");
+        assert_eq!(
+            short_reason("<html><body><h1>Bad gateway</h1>\n<p>nginx</p></body></html>"),
+            "an HTML page: Bad gateway nginx"
+        );
+        assert_eq!(short_reason("<html><body></body></html>"), "an HTML page");
     }
 }

@@ -343,7 +343,8 @@ mod tests {
         );
         assert!(ODataError::parse(r#"{"error":{"code":"MI_MODIFIED_ERROR","message":"m"}}"#).is_metadata_modified());
         let plain = ODataError::parse("<html>Bad gateway</html>");
-        assert_eq!((plain.code.as_str(), plain.message.as_str()), ("", "<html>Bad gateway</html>"));
+        // An HTML page is named and its words kept, never dumped (transport::short_reason).
+        assert_eq!((plain.code.as_str(), plain.message.as_str()), ("", "an HTML page: Bad gateway"));
         assert_eq!(ODataError::parse("").message, "");
     }
 
