@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use domain::Secret;
-use domain::{Connection, ConnectionId, ErpDocument, ErpSettings, Failure};
+use domain::{Connection, ConnectionId, ErpDocument, ErpSettings, ErpUrl, Failure, UrlPolicy};
 use erp::acumatica::{AcumaticaClient, AcumaticaCredentials, PostingOptions};
 use erp::ifs::{IfsClient, IfsCredentials};
 use erp::infor::{BoxFuture, InforClient, IonApi, RefreshTokenSink, Variation};
@@ -61,12 +61,20 @@ pub struct ErpClients {
     secrets: SecretStore,
     /// `<stack>/connections/`: credentials are at `<prefix><id>/erp`.
     secret_prefix: String,
+    /// The deployment's address policy: stored URLs are judged by it again
+    /// (they were stored under whatever policy the operator's CLI had).
+    url_policy: UrlPolicy,
     cache: Mutex<HashMap<ConnectionId, (ErpSettings, Arc<ErpClient>)>>,
 }
 
 impl ErpClients {
-    pub fn new(http: HttpClient, secrets: SecretStore, secret_prefix: impl Into<String>) -> Self {
-        Self { http, secrets, secret_prefix: secret_prefix.into(), cache: Mutex::default() }
+    pub fn new(
+        http: HttpClient,
+        secrets: SecretStore,
+        secret_prefix: impl Into<String>,
+        url_policy: UrlPolicy,
+    ) -> Self {
+        Self { http, secrets, secret_prefix: secret_prefix.into(), url_policy, cache: Mutex::default() }
     }
 
     /// The client for `connection`'s ERP. Missing settings or credentials
@@ -84,6 +92,7 @@ impl ErpClients {
         {
             return Ok(client.clone());
         }
+        check_stored_url(id, settings.base_url(), "the ERP URL", "--erp-url URL", self.url_policy)?;
         let secret = format!("{}{id}/erp", self.secret_prefix);
         let client = match &settings {
             ErpSettings::Acumatica(acumatica) => {
@@ -101,6 +110,16 @@ impl ErpClients {
             }
             ErpSettings::Infor(infor) => {
                 let ionapi: IonApi = self.credentials(id, &secret).await?;
+                for (key, url) in [("iu", &ionapi.iu), ("pu", &ionapi.pu)] {
+                    let stored = ErpUrl::parse_with(url, UrlPolicy::AllowLoopbackHttp).map_err(|e| {
+                        Failure::permanent(format!(
+                            "connection {id}: `{key}` of the stored .ionapi file is not usable ({e}): store a \
+                             corrected file with `connector connections update {id} --erp-credentials-file FILE`"
+                        ))
+                    })?;
+                    let what = format!("`{key}` of the stored .ionapi file");
+                    check_stored_url(id, Some(&stored), &what, "--erp-credentials-file FILE", self.url_policy)?;
+                }
                 let refresh_secret = format!("{}{id}/ion-refresh", self.secret_prefix);
                 // A missing or unreadable stored token only costs a password grant.
                 let stored: Option<StoredRefreshToken> = self.secrets.get_json(&refresh_secret).await.ok().flatten();
@@ -145,6 +164,25 @@ impl ErpClients {
     }
 }
 
+/// A stored URL judged again by this deployment's policy before any
+/// credential is sent to it: a loopback URL written by a local CLI, or a row
+/// edited by hand, must not reach a production poster's HTTP client.
+fn check_stored_url(
+    id: &ConnectionId,
+    url: Option<&ErpUrl>,
+    what: &str,
+    flag: &str,
+    policy: UrlPolicy,
+) -> Result<(), Failure> {
+    let Some(url) = url else { return Ok(()) };
+    ErpUrl::parse_with(url.as_str(), policy).map(drop).map_err(|e| {
+        Failure::permanent(format!(
+            "connection {id}: {what} is refused ({e}); nothing was sent to it: correct it with `connector \
+             connections update {id} {flag}`"
+        ))
+    })
+}
+
 /// Infor's rotating refresh token as stored (`<prefix><id>/ion-refresh`).
 #[derive(serde::Deserialize)]
 struct StoredRefreshToken {
@@ -174,5 +212,30 @@ impl RefreshTokenSink for SecretRefreshTokens {
                 .await
                 .map_err(|e| e.to_string())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_urls_are_judged_by_the_deployment_policy() {
+        let id = ConnectionId::parse("acme").unwrap();
+        // What a local CLI may have stored: readable, but never used in production.
+        let loopback = ErpUrl::parse_with("http://127.0.0.1:8123", UrlPolicy::AllowLoopbackHttp).unwrap();
+        let failure =
+            check_stored_url(&id, Some(&loopback), "the ERP URL", "--erp-url URL", UrlPolicy::PublicHttpsOnly)
+                .unwrap_err();
+        assert!(!failure.is_retryable(), "{failure:?}");
+        assert!(failure.reason.contains("connection acme") && failure.reason.contains("--erp-url"), "{failure:?}");
+        assert!(
+            check_stored_url(&id, Some(&loopback), "the ERP URL", "--erp-url URL", UrlPolicy::AllowLoopbackHttp)
+                .is_ok()
+        );
+        let public = ErpUrl::parse("https://acme.acumatica.com").unwrap();
+        assert!(
+            check_stored_url(&id, Some(&public), "the ERP URL", "--erp-url URL", UrlPolicy::PublicHttpsOnly).is_ok()
+        );
     }
 }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use concur::{AppCredentials, ConcurClient, TokenManager, TokenOptions};
+use domain::UrlPolicy;
 use platform::audit::AuditLog;
 use platform::concur_grants::ConcurGrantStore;
 use platform::connections::ConnectionStore;
@@ -71,7 +72,10 @@ impl Poster<ConcurGrantStore> {
             secrets.get_json(&app_secret_id).await?.ok_or_else(|| SetupError::NoAppSecret(app_secret_id.clone()))?;
         let grants =
             ConcurGrantStore::new(secrets.clone(), dynamodb.clone(), connections_table.clone(), secret_prefix.clone());
-        let http = HttpClient::new(transport::build_client(options.retry.request_timeout), options.retry.clone());
+        // Every connection (Concur and the ERPs) judged by the deployment's
+        // address policy: production unless the AWS endpoint is on loopback.
+        let url_policy = UrlPolicy::for_aws_endpoint(sdk.endpoint_url());
+        let http = HttpClient::for_deployment(options.retry.clone(), url_policy);
         let rules = crate::BatchRules {
             max_receives: env.parsed("WORK_QUEUE_MAX_RECEIVES", options.batch.max_receives)?,
             ..options.batch
@@ -87,7 +91,7 @@ impl Poster<ConcurGrantStore> {
                 FUNCTION,
             ),
             tokens: TokenManager::new(ConcurClient::new(http.clone()), app, grants, options.tokens),
-            erp: ErpClients::new(http, secrets, secret_prefix),
+            erp: ErpClients::new(http, secrets, secret_prefix, url_policy),
             queue: Some((aws_sdk_sqs::Client::new(sdk), env.required("WORK_QUEUE_URL")?)),
             claim_ttl: options.claim_ttl,
             rules,

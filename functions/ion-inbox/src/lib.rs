@@ -9,12 +9,15 @@
 //! document's FIFO group, where erp-poster confirms the document to Concur
 //! (every part accepted) or stops it (refused).
 //!
-//! Checks, in order: body size (413) → connection known and on Infor (404)
-//! → `Authorization: Bearer <token>` equal to the connection's
-//! `…/connections/<id>/ion-inbox` secret (401; [DEFAULT]: the reference does
-//! not say how ION authenticates to an application endpoint, so the token is
-//! configured on ION's side of the connection point) → route → multipart
-//! parts `ParameterRequest` + `MessagePayload` (400) → the verdict XML (400)
+//! Checks, in order: body size (413) → `Authorization: Bearer <token>`
+//! equal to the connection's `…/connections/<id>/ion-inbox` secret, for a
+//! connection that exists and is on Infor (401; [DEFAULT]: the reference
+//! does not say how ION authenticates to an application endpoint, so the
+//! token is configured on ION's side of the connection point). An unknown
+//! connection gets the same 401, the same body and the same two reads as a
+//! wrong token, so the inbox does not tell which connections exist → route
+//! → multipart parts `ParameterRequest` + `MessagePayload` (400) → the
+//! payload, inflated within [`MAX_INFLATED_BYTES`] (400) → the verdict XML (400)
 //! → the document in the ledger (a verdict for an unknown document is
 //! audited and answered 200: ION must not resend it forever) → queue (200,
 //! or 503 when AWS fails, which ION retries).
@@ -34,6 +37,9 @@ use serde::Deserialize;
 
 /// Verdict messages are a few KB; anything near this is not one.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The most a DEFLATE payload may inflate to: a few KB deflated can inflate
+/// to gigabytes.
+pub const MAX_INFLATED_BYTES: usize = 4 * MAX_BODY_BYTES;
 /// The function's name in audit events.
 pub const FUNCTION: &str = "ion-inbox";
 
@@ -106,22 +112,29 @@ pub async fn handle(inbox: &Inbox, request: ApiGatewayV2httpRequest) -> ApiGatew
     let Some((connection_text, action)) = path.strip_prefix("/ion/").and_then(|rest| rest.split_once('/')) else {
         return answer(404, "unknown path: ION calls /ion/<connection>/v3/multipartMessage");
     };
+    // Unknown, not on Infor, or a wrong token: one answer, after the same
+    // two reads (connection, then secret), so nothing tells them apart.
+    let refused = || answer(401, "missing or wrong bearer token");
     let Ok(connection_id) = ConnectionId::parse(connection_text) else {
-        return answer(404, "unknown connection");
+        tracing::warn!("ION call refused: the path names no valid connection id");
+        return refused();
     };
     let connection = match inbox.connections.get(&connection_id).await {
-        Ok(Some(connection)) if connection.erp.as_ref().is_some_and(|e| e.kind() == ErpKind::Infor) => connection,
-        Ok(_) => return answer(404, "unknown connection"),
+        Ok(found) => found.filter(|c| c.erp.as_ref().is_some_and(|e| e.kind() == ErpKind::Infor)),
         Err(e) => return unavailable(&e),
     };
-    match authorized(inbox, &connection_id, &request).await {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::warn!(connection = %connection_id, "ION call refused: missing or wrong inbox token");
-            return answer(401, "missing or wrong bearer token");
-        }
+    let token_matches = match authorized(inbox, &connection_id, &request).await {
+        Ok(matches) => matches,
         Err(e) => return unavailable(&e),
-    }
+    };
+    let connection = match connection {
+        Some(connection) if token_matches => connection,
+        known => {
+            tracing::warn!(connection = %connection_id, known_infor_connection = known.is_some(),
+                "ION call refused: missing or wrong inbox token, or no such Infor connection");
+            return refused();
+        }
+    };
     let method = request.request_context.http.method.as_str();
     match (method, action) {
         ("GET", "ping") => return answer(200, "ok"),
@@ -205,13 +218,13 @@ async fn authorized(
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim)
         .unwrap_or_default();
-    if presented.is_empty() {
-        return Ok(false);
-    }
+    // Read even without a token: every refusal costs the same reads.
     let secret: Option<InboxSecret> =
         inbox.secrets.get_json(&format!("{}{connection}/ion-inbox", inbox.secret_prefix)).await?;
     Ok(secret.is_some_and(|s| {
-        !s.token.is_empty() && subtle::ConstantTimeEq::ct_eq(s.token.as_bytes(), presented.as_bytes()).into()
+        !presented.is_empty()
+            && !s.token.is_empty()
+            && subtle::ConstantTimeEq::ct_eq(s.token.as_bytes(), presented.as_bytes()).into()
     }))
 }
 
@@ -248,10 +261,17 @@ fn decode_payload(parameters: &ParameterRequest, payload: Vec<u8>) -> Result<Str
         None | Some("NONE") => payload,
         Some("DEFLATE") => {
             let mut inflated = Vec::new();
+            // One byte past the limit tells "too large" from "exactly the limit".
             flate2::read::ZlibDecoder::new(payload.as_slice())
-                .take(MAX_BODY_BYTES as u64 * 4)
+                .take(MAX_INFLATED_BYTES as u64 + 1)
                 .read_to_end(&mut inflated)
                 .map_err(|e| format!("the DEFLATE payload cannot be inflated: {e}"))?;
+            if inflated.len() > MAX_INFLATED_BYTES {
+                return Err(format!(
+                    "the DEFLATE payload inflates to more than {MAX_INFLATED_BYTES} bytes; a verdict is a few KB, \
+                     so it was refused unread"
+                ));
+            }
             inflated
         }
         Some(other) => return Err(format!("encoding `{}` is not NONE or DEFLATE", cut(other))),

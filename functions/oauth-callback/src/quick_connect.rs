@@ -99,7 +99,9 @@ impl QuickConnect {
             max_delay: Duration::from_secs(2),
             request_timeout: Duration::from_secs(6),
         };
-        let http = transport::HttpClient::new(transport::build_client(policy.request_timeout), policy);
+        // The deployment's address policy: production unless the AWS endpoint is on loopback.
+        let addresses = domain::UrlPolicy::for_aws_endpoint(sdk.endpoint_url());
+        let http = transport::HttpClient::for_deployment(policy, addresses);
         let retention = env.parsed("AUDIT_RETENTION_DAYS", 400_i64)?;
         Ok(Self {
             concur: ConcurClient::new(http),

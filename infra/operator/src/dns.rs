@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use domain::{ErpUrl, UrlPolicy, erp_url::non_public_reason};
+use domain::{ErpUrl, UrlPolicy};
 
 /// How names are resolved: the system resolver, or a fixed table (tests).
 #[derive(Debug, Clone, Default)]
@@ -57,8 +57,7 @@ pub async fn check_host(url: &ErpUrl, policy: UrlPolicy, resolver: &Resolver) ->
         Err(e) => return Resolution::Unresolved(format!("{host} did not resolve ({e})")),
     };
     for ip in ips {
-        let allowed_loopback = policy == UrlPolicy::AllowLoopbackHttp && ip.is_loopback();
-        if let Some(why) = non_public_reason(ip).filter(|_| !allowed_loopback) {
+        if let Some(why) = policy.refusal(ip) {
             return Resolution::NotPublic(format!(
                 "`{url}`: {host} resolves to {ip}, {why}; the connector only talks to ERPs on public addresses"
             ));

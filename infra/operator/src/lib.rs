@@ -62,15 +62,17 @@ impl Deps {
             max_delay: Duration::from_secs(2),
             request_timeout: Duration::from_secs(15),
         };
+        let url_policy = stack::url_policy_for(std::env::var("AWS_ENDPOINT_URL").ok().as_deref());
         Self {
             connections: ConnectionStore::new(dynamodb.clone(), names.connections_table.clone()),
             names,
             secrets,
             dynamodb,
             sqs: aws_sdk_sqs::Client::new(&sdk),
-            url_policy: stack::url_policy_for(std::env::var("AWS_ENDPOINT_URL").ok().as_deref()),
+            url_policy,
             resolver: Resolver::System,
-            http: HttpClient::new(transport::build_client(policy.request_timeout), policy),
+            // `connections test` sends credentials: the same policy at connect time.
+            http: HttpClient::for_deployment(policy, url_policy),
         }
     }
 }

@@ -76,16 +76,9 @@ fn check_stack_name(stack: &str) -> Result<(), String> {
 }
 
 /// ERP URLs may be plain http to the loopback address only when the AWS
-/// endpoint itself is on loopback: a local stack whose ERP is a local
-/// simulator. Anything else (a real AWS account) gets the production policy.
+/// endpoint itself is on loopback (see [`UrlPolicy::for_aws_endpoint`]).
 pub fn url_policy_for(aws_endpoint_url: Option<&str>) -> UrlPolicy {
-    let loopback = aws_endpoint_url.and_then(|raw| url::Url::parse(raw.trim()).ok()).is_some_and(|u| match u.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    });
-    if loopback { UrlPolicy::AllowLoopbackHttp } else { UrlPolicy::PublicHttpsOnly }
+    UrlPolicy::for_aws_endpoint(aws_endpoint_url)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::time::Duration;
 use domain::{CompanyUuid, Edition, Failure, Secret};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use transport::{HttpClient, Idempotency, RetryPolicy, TransportError};
+use transport::{HttpClient, Idempotency, RetryPolicy, TransportError, short_reason};
 
 use crate::app::AppCredentials;
 use crate::token::{TokenError, TokenResponse};
@@ -36,9 +36,6 @@ const SERVICE_API: &str = "concur-api";
 const TOKEN_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(7);
 const TOKEN_MAX_ATTEMPTS: u32 = 3;
 const TOKEN_MAX_PAUSE: Duration = Duration::from_secs(2);
-
-/// Longest error text kept from a Concur answer.
-const MESSAGE_LIMIT: usize = 600;
 
 /// Concur's support header (auth.md §5): logged and quoted in errors.
 const CORRELATION_HEADER: &str = "concur-correlationid";
@@ -127,7 +124,7 @@ fn grant_text(e: &TokenError) -> String {
     }
     if let Some(description) = e.error_description.as_deref().filter(|d| !d.is_empty()) {
         text.push_str(": ");
-        text.push_str(&bounded(description));
+        text.push_str(&short_reason(description));
     }
     text
 }
@@ -214,7 +211,7 @@ impl ConcurClient {
             max_delay: policy.max_delay.min(TOKEN_MAX_PAUSE),
             request_timeout: policy.request_timeout.min(TOKEN_ATTEMPT_TIMEOUT),
         };
-        let token_http = HttpClient::new(http.reqwest().clone(), token_policy);
+        let token_http = http.with_retry(token_policy);
         Self { http, token_http }
     }
 
@@ -363,8 +360,7 @@ impl ConcurClient {
             let status = response.status().as_u16();
             let correlation = correlation_id(&response);
             if response.status().is_success() {
-                let bytes = response
-                    .bytes()
+                let bytes = transport::read_body(SERVICE_TOKEN, response)
                     .await
                     .map_err(|e| ConcurError::Malformed(format!("the token answer could not be read: {e}")))?;
                 // The body holds tokens: describe a problem by position, never by content.
@@ -377,7 +373,7 @@ impl ConcurClient {
                 if !usable_base_url(&token.geolocation) {
                     return Err(ConcurError::Malformed(format!(
                         "the token answer's geolocation `{}` is not an https base URL",
-                        bounded(&token.geolocation)
+                        short_reason(&token.geolocation)
                     )));
                 }
                 tracing::debug!(service = SERVICE_TOKEN, status, correlation_id = %correlation, "token issued");
@@ -430,12 +426,12 @@ async fn read_json<T: DeserializeOwned>(
     expected: &str,
 ) -> Result<T, ConcurError> {
     let response = accept(service, response).await?;
-    let bytes = response
-        .bytes()
+    let bytes = transport::read_body(service, response)
         .await
         .map_err(|e| ConcurError::Malformed(format!("{service}: the body could not be read: {e}")))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ConcurError::Malformed(format!("{service}: expected {expected}: {}", bounded(&e.to_string()))))
+    serde_json::from_slice(&bytes).map_err(|e| {
+        ConcurError::Malformed(format!("{service}: expected {expected}: {}", short_reason(&e.to_string())))
+    })
 }
 
 fn correlation_id(response: &reqwest::Response) -> String {
@@ -443,23 +439,12 @@ fn correlation_id(response: &reqwest::Response) -> String {
         .headers()
         .get(CORRELATION_HEADER)
         .and_then(|v| v.to_str().ok())
-        .map(bounded)
+        .map(|c| transport::sanitized(c, 80))
         .unwrap_or_else(|| "-".to_owned())
 }
 
 fn with_correlation(body: &str, correlation: &str) -> String {
-    format!("{} (concur-correlationid {correlation})", bounded(body.trim()))
-}
-
-fn bounded(text: &str) -> String {
-    if text.len() <= MESSAGE_LIMIT {
-        return text.to_owned();
-    }
-    let mut cut = MESSAGE_LIMIT;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}…", &text[..cut])
+    format!("{} (concur-correlationid {correlation})", short_reason(body.trim()))
 }
 
 /// A JSON problem without the offending value (token bodies hold secrets).
@@ -517,12 +502,12 @@ fn resolve(geolocation: &str, path_and_query: &str) -> Result<String, ConcurErro
     let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
     if lower.starts_with("https://") || lower.starts_with("http://") {
         let (Ok(link), Ok(home)) = (url::Url::parse(target), url::Url::parse(base)) else {
-            return Err(ConcurError::Malformed(format!("the link `{}` is not a URL", bounded(target))));
+            return Err(ConcurError::Malformed(format!("the link `{}` is not a URL", short_reason(target))));
         };
         if link.origin() != home.origin() {
             return Err(ConcurError::Malformed(format!(
                 "the link `{}` leaves the company's datacenter {base}; the access token is not sent there",
-                bounded(target)
+                short_reason(target)
             )));
         }
         return Ok(link.to_string());

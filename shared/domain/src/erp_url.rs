@@ -23,6 +23,33 @@ pub enum UrlPolicy {
     AllowLoopbackHttp,
 }
 
+impl UrlPolicy {
+    /// The policy of a deployment whose AWS endpoint is `aws_endpoint_url`:
+    /// loopback only when that endpoint is itself on loopback (a local stack
+    /// whose ERP is a local simulator); anything else, including no override
+    /// (a real AWS account), gets the production policy.
+    pub fn for_aws_endpoint(aws_endpoint_url: Option<&str>) -> Self {
+        let loopback =
+            aws_endpoint_url.and_then(|raw| url::Url::parse(raw.trim()).ok()).is_some_and(|u| match u.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                None => false,
+            });
+        if loopback { UrlPolicy::AllowLoopbackHttp } else { UrlPolicy::PublicHttpsOnly }
+    }
+
+    /// Why this policy forbids connecting to `ip`, or `None` when it allows
+    /// it. The one judgement of an address: the CLI's DNS check and the HTTP
+    /// transport's resolver both ask it.
+    pub fn refusal(self, ip: IpAddr) -> Option<&'static str> {
+        match non_public_reason(ip) {
+            Some(LOOPBACK) if self == UrlPolicy::AllowLoopbackHttp => None,
+            reason => reason,
+        }
+    }
+}
+
 /// Why an ERP URL was refused, worded for the operator who typed it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ErpUrlError {
@@ -235,6 +262,33 @@ mod tests {
         assert!(!e.to_string().contains("hunter2"), "{e}");
         assert!(matches!(ErpUrl::parse("https://acme.acumatica.com/?x=1"), Err(ErpUrlError::HasQuery(_))));
         assert!(matches!(ErpUrl::parse("not a url"), Err(ErpUrlError::NotAUrl(_))));
+    }
+
+    #[test]
+    fn the_policy_follows_the_aws_endpoint() {
+        let local = UrlPolicy::AllowLoopbackHttp;
+        assert_eq!(UrlPolicy::for_aws_endpoint(Some("http://127.0.0.1:5000")), local);
+        assert_eq!(UrlPolicy::for_aws_endpoint(Some("http://localhost:5000")), local);
+        assert_eq!(UrlPolicy::for_aws_endpoint(Some("http://[::1]:5000")), local);
+        let production = UrlPolicy::PublicHttpsOnly;
+        assert_eq!(UrlPolicy::for_aws_endpoint(Some("https://dynamodb.eu-west-1.amazonaws.com")), production);
+        assert_eq!(UrlPolicy::for_aws_endpoint(Some("http://10.0.0.5:4566")), production);
+        assert_eq!(UrlPolicy::for_aws_endpoint(None), production);
+    }
+
+    #[test]
+    fn addresses_are_judged_by_the_policy() {
+        let (local, production) = (UrlPolicy::AllowLoopbackHttp, UrlPolicy::PublicHttpsOnly);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        for loopback in ["127.0.0.1", "::1", "::ffff:127.0.0.1"] {
+            assert!(production.refusal(ip(loopback)).is_some(), "{loopback}");
+            assert_eq!(local.refusal(ip(loopback)), None, "{loopback}");
+        }
+        for private in ["10.0.0.1", "169.254.169.254", "100.64.0.1", "fd00::1", "::ffff:10.0.0.1", "240.0.0.1"] {
+            assert!(production.refusal(ip(private)).is_some(), "{private}");
+            assert!(local.refusal(ip(private)).is_some(), "{private}");
+        }
+        assert_eq!(production.refusal(ip("52.1.2.3")), None);
     }
 
     #[test]

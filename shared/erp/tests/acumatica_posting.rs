@@ -354,3 +354,44 @@ async fn release_is_done_when_the_connection_wants_it() {
     assert_eq!(c.create_bill(&bill("CNQ-1")).await.unwrap(), b);
     assert_eq!(sim.bills("Acme").len(), 1);
 }
+
+#[tokio::test]
+async fn a_release_status_on_another_server_is_not_polled_with_the_token() {
+    let (sim, running) = site().await;
+    let (elsewhere, elsewhere_running) = site().await;
+    let posting = PostingOptions { release: true, journal_key_field: JournalKeyField::Description };
+    let c = client_with(&running.base_url(), Duration::from_secs(5), posting);
+    let status_url = format!("{}/entity/Default/24.200.001/Bill/ReleaseBill/status/1", elsewhere_running.base_url());
+    sim.faults()
+        .inject(FaultSpec {
+            fault: FaultKind::Location { status: 202, location: status_url },
+            count: Some(1),
+            fraction: None,
+            path_prefix: Some("/entity/Default/24.200.001/Bill/ReleaseBill".into()),
+            method: Some("POST".into()),
+        })
+        .unwrap();
+    let e = c.create_bill(&bill("CNQ-9")).await.unwrap_err();
+    assert!(matches!(e, AcumaticaError::ReleaseFailed { .. }), "{e}");
+    assert!(e.to_string().contains("another server"), "{e}");
+    assert!(elsewhere.faults().requests().is_empty(), "the bearer token went to {}", elsewhere_running.base_url());
+}
+
+#[tokio::test]
+async fn an_html_error_page_becomes_a_short_one_line_reason() {
+    // A proxy in front of the instance answering every call with its own page.
+    let page = format!(
+        "<!DOCTYPE html><html><head><title>Access denied</title></head><body>{}\u{1b}[2J</body></html>",
+        "<p>internal detail</p>\n".repeat(20_000)
+    );
+    let api = axum::Router::new().fallback(move || {
+        let page = page.clone();
+        async move { (axum::http::StatusCode::BAD_REQUEST, [("content-type", "text/html")], page) }
+    });
+    let proxy = simulators::spawn(api, 0).await.unwrap();
+    let e = client(&proxy.base_url()).authenticate().await.unwrap_err();
+    let reason = e.to_failure("signing in").reason;
+    assert!(reason.contains("an HTML page titled `Access denied`"), "{reason}");
+    assert!(!reason.contains('<') && !reason.contains('\u{1b}') && !reason.contains('\n'), "{reason}");
+    assert!(reason.len() < 1000, "{} bytes", reason.len());
+}

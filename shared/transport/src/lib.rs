@@ -8,14 +8,24 @@
 //! it. Only requests the caller marks [`Idempotency::Safe`] are retried after
 //! a timeout or 5xx: a create that timed out may have committed, and the
 //! caller must look it up before sending it again.
+//!
+//! Bounds: every connection is checked against the deployment's
+//! [`UrlPolicy`] ([`guard`]), redirects stay on their origin, and bodies are
+//! read within a limit ([`body`]). Outside text becomes a reason only
+//! through [`short_reason`].
 
+mod body;
+pub mod guard;
+mod reason;
 mod retry;
 
+pub use body::{ERROR_BODY_BYTES, MAX_BODY_BYTES, bounded_text, read_body, read_body_within, read_json};
+pub use reason::{REASON_CHARS, sanitized, short_reason};
 pub use retry::{Backoff, RetryPolicy, parse_retry_after};
 
 use std::time::Duration;
 
-use domain::Failure;
+use domain::{Failure, UrlPolicy};
 
 /// Whether repeating a request can do harm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +40,9 @@ pub enum Idempotency {
 /// A call that failed after the retries the policy allows.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
-    #[error("{service} answered HTTP {status}: {body}")]
+    /// `body` is the first [`ERROR_BODY_BYTES`] as sent (callers parse it);
+    /// the message shows it only as a [`short_reason`].
+    #[error("{service} answered HTTP {status}: {}", short_reason(.body))]
     Status { service: &'static str, status: u16, retry_after: Option<Duration>, body: String },
     #[error("{service} did not answer within {timeout:?}")]
     Timeout { service: &'static str, timeout: Duration },
@@ -38,9 +50,32 @@ pub enum TransportError {
     Connect { service: &'static str, message: String },
     #[error("{service} request failed: {message}")]
     Other { service: &'static str, message: String },
+    /// The deployment's address policy forbids the connection: nothing was sent.
+    #[error(
+        "{service}: {forbidden}; the connector only talks to services on public addresses, so nothing was sent: \
+         check the configured URL and its DNS records"
+    )]
+    Forbidden {
+        service: &'static str,
+        #[source]
+        forbidden: Box<guard::Forbidden>,
+    },
+    /// The answer's body is larger than anything the API legitimately sends.
+    #[error(
+        "{service} answered with a body larger than {limit} bytes, which was refused unread: check that the URL \
+         points at the API itself and not at a file or another service"
+    )]
+    TooLarge { service: &'static str, limit: usize },
 }
 
 impl TransportError {
+    /// Whether repeating the call can only fail the same way (the policy
+    /// forbids the address, the body is too large): adapters report these as
+    /// permanent even where they treat "could not reach" as an outage.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, TransportError::Forbidden { .. } | TransportError::TooLarge { .. })
+    }
+
     pub fn status(&self) -> Option<u16> {
         match self {
             TransportError::Status { status, .. } => Some(*status),
@@ -57,19 +92,30 @@ impl TransportError {
             TransportError::Status { status, retry_after, .. } if *status == 429 || *status >= 500 => {
                 Failure::retryable(reason, *retry_after)
             }
-            TransportError::Status { .. } | TransportError::Other { .. } => Failure::permanent(reason),
+            TransportError::Status { .. }
+            | TransportError::Other { .. }
+            | TransportError::Forbidden { .. }
+            | TransportError::TooLarge { .. } => Failure::permanent(reason),
             TransportError::Timeout { .. } | TransportError::Connect { .. } => Failure::retryable(reason, None),
         }
     }
 }
 
-/// Builds the one HTTP client a function uses for every outside API.
+/// Builds an HTTP client under the local-stack policy (loopback allowed,
+/// every other non-public address refused). For tests and tools; a deployed
+/// function uses [`HttpClient::for_deployment`] with its deployment's policy.
 pub fn build_client(timeout: Duration) -> reqwest::Client {
+    build_client_for(timeout, UrlPolicy::AllowLoopbackHttp)
+}
+
+fn build_client_for(timeout: Duration, policy: UrlPolicy) -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(Duration::from_secs(5))
         .pool_idle_timeout(Duration::from_secs(50))
         .user_agent(concat!("concur-erp-connector/", env!("CARGO_PKG_VERSION")))
+        .dns_resolver(guard::shared(policy))
+        .redirect(guard::redirect_policy(policy))
         .build()
         // Only fails when the TLS backend cannot initialise: a broken build, not input.
         .expect("the HTTP client must build with the compiled-in TLS backend")
@@ -80,11 +126,26 @@ pub fn build_client(timeout: Duration) -> reqwest::Client {
 pub struct HttpClient {
     inner: reqwest::Client,
     policy: RetryPolicy,
+    /// Judges address literals, which never reach `inner`'s resolver.
+    addresses: UrlPolicy,
 }
 
 impl HttpClient {
+    /// Wraps a client from [`build_client`] (the local-stack policy).
     pub fn new(inner: reqwest::Client, policy: RetryPolicy) -> Self {
-        Self { inner, policy }
+        Self { inner, policy, addresses: UrlPolicy::AllowLoopbackHttp }
+    }
+
+    /// The client a deployed function uses: every connection judged by
+    /// `addresses` (the production policy unless the stack is local, see
+    /// [`UrlPolicy::for_aws_endpoint`]).
+    pub fn for_deployment(policy: RetryPolicy, addresses: UrlPolicy) -> Self {
+        Self { inner: build_client_for(policy.request_timeout, addresses), policy, addresses }
+    }
+
+    /// The same connections and address policy with another retry policy.
+    pub fn with_retry(&self, policy: RetryPolicy) -> Self {
+        Self { inner: self.inner.clone(), policy, addresses: self.addresses }
     }
 
     pub fn reqwest(&self) -> &reqwest::Client {
@@ -107,7 +168,15 @@ impl HttpClient {
     ) -> Result<reqwest::Response, TransportError> {
         let mut backoff = self.policy.backoff();
         loop {
-            let outcome = build(&self.inner).send().await;
+            let outcome = match build(&self.inner).build() {
+                Ok(request) => match guard::check_literal(request.url(), self.addresses) {
+                    Ok(()) => self.inner.execute(request).await,
+                    Err(forbidden) => {
+                        return Err(TransportError::Forbidden { service, forbidden: Box::new(forbidden) });
+                    }
+                },
+                Err(e) => Err(e),
+            };
             let (error, may_retry) = match outcome {
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -124,12 +193,16 @@ impl HttpClient {
                     let may_retry = status == 429 || idempotency == Idempotency::Safe;
                     (TransportError::Status { service, status, retry_after, body }, may_retry)
                 }
-                Err(e) if e.is_timeout() => (
-                    TransportError::Timeout { service, timeout: self.policy.request_timeout },
-                    idempotency == Idempotency::Safe,
-                ),
-                Err(e) if e.is_connect() => (TransportError::Connect { service, message: with_causes(&e) }, true),
-                Err(e) => (TransportError::Other { service, message: with_causes(&e) }, false),
+                Err(e) => match guard::forbidden_in(&e) {
+                    // Refused by our own policy: nothing was sent, and it would be refused again.
+                    Some(forbidden) => (TransportError::Forbidden { service, forbidden: Box::new(forbidden) }, false),
+                    None if e.is_timeout() => (
+                        TransportError::Timeout { service, timeout: self.policy.request_timeout },
+                        idempotency == Idempotency::Safe,
+                    ),
+                    None if e.is_connect() => (TransportError::Connect { service, message: with_causes(&e) }, true),
+                    None => (TransportError::Other { service, message: with_causes(&e) }, false),
+                },
             };
             let hint = match &error {
                 TransportError::Status { retry_after, .. } => *retry_after,
@@ -160,16 +233,4 @@ fn with_causes(error: &reqwest::Error) -> String {
         source = cause.source();
     }
     message
-}
-
-/// Reads at most 4 KiB of an error body for messages and the audit trail.
-pub async fn bounded_text(response: reqwest::Response) -> String {
-    const LIMIT: usize = 4096;
-    match response.bytes().await {
-        Ok(bytes) => {
-            let cut = &bytes[..bytes.len().min(LIMIT)];
-            String::from_utf8_lossy(cut).into_owned()
-        }
-        Err(e) => format!("(body unreadable: {e})"),
-    }
 }

@@ -1,6 +1,7 @@
 //! ion-inbox refuses what is not a verdict from ION for a known document,
-//! and changes nothing when it does: no bearer token or a wrong one (401),
-//! an unknown connection or route (404), an oversized body (413), a body
+//! and changes nothing when it does: no bearer token, a wrong one or an
+//! unknown connection (401, alike), an unknown route (404), an oversized
+//! body or a payload that inflates too far (413, 400), a body
 //! that is not an IMS multipart message or not a verdict (400, audited). A
 //! verdict for a document the ledger does not know is audited and answered
 //! 200 so ION stops resending it. A real verdict is queued once.
@@ -23,6 +24,25 @@ fn request(method: &str, path: &str, token: Option<&str>, content_type: &str, bo
     r.body = Some(base64::engine::general_purpose::STANDARD.encode(body));
     r.is_base64_encoded = true;
     r
+}
+
+/// An IMS multipart message whose payload ION deflated.
+fn deflated_message(payload: &[u8]) -> (String, Vec<u8>) {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(payload).unwrap();
+    let deflated = encoder.finish().unwrap();
+    let boundary = "----b1";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"ParameterRequest\"; filename=\"p.json\"\r\n\
+         Content-Type: application/json\r\n\r\n{{\"documentName\":\"ConfirmBOD\",\"messageId\":\"m2\",\
+         \"encoding\":\"DEFLATE\"}}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"MessagePayload\"; \
+         filename=\"x.xml\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&deflated);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 /// An IMS multipart message with a verdict payload.
@@ -63,7 +83,7 @@ async fn what_is_not_a_verdict_for_a_known_document_changes_nothing() {
     let cases: Vec<(ApiGatewayV2httpRequest, i64)> = vec![
         (request("POST", &path, None, &content_type, &body), 401),
         (request("POST", &path, Some("a-wrong-token"), &content_type, &body), 401),
-        (request("POST", "/ion/nobody/v3/multipartMessage", Some(INFOR_INBOX_TOKEN), &content_type, &body), 404),
+        (request("POST", "/ion/nobody/v3/multipartMessage", Some(INFOR_INBOX_TOKEN), &content_type, &body), 401),
         (
             request(
                 "POST",
@@ -100,4 +120,46 @@ async fn what_is_not_a_verdict_for_a_known_document_changes_nothing() {
     let audit = world.stack.scan_table("AuditTable").await.join("\n");
     assert!(audit.contains("which the ledger does not know"), "{audit}");
     assert!(!audit.contains(INFOR_INBOX_TOKEN));
+}
+
+#[tokio::test]
+async fn an_unknown_connection_is_answered_like_a_wrong_token() {
+    let world = PostingWorld::with_erp("acme-inbox-enum", ErpKind::Infor).await;
+    let inbox = Inbox::from_env(&world.stack.env_of("IonInboxFunction"), &world.stack.sdk).unwrap();
+    let (content_type, body) = message(&acknowledge("0C45F960C3064ED88C39"));
+    let known = format!("/ion/{}/v3/multipartMessage", world.connection);
+    let wrong_token = ion_inbox::handle(&inbox, request("POST", &known, Some("guess"), &content_type, &body)).await;
+    for path in ["/ion/nobody/v3/multipartMessage", "/ion/NOT%20AN%20ID/v3/multipartMessage"] {
+        for token in [Some("guess"), Some(INFOR_INBOX_TOKEN), None] {
+            let unknown = ion_inbox::handle(&inbox, request("POST", path, token, &content_type, &body)).await;
+            assert_eq!(unknown.status_code, wrong_token.status_code, "{path} {token:?}");
+            assert_eq!(unknown.body, wrong_token.body, "{path} {token:?}");
+            assert_eq!(unknown.headers, wrong_token.headers, "{path} {token:?}");
+        }
+    }
+    assert_eq!(wrong_token.status_code, 401);
+}
+
+#[tokio::test]
+async fn hostile_payloads_are_refused_without_harm() {
+    let world = PostingWorld::with_erp("acme-inbox-bombs", ErpKind::Infor).await;
+    let inbox = Inbox::from_env(&world.stack.env_of("IonInboxFunction"), &world.stack.sdk).unwrap();
+    let path = format!("/ion/{}/v3/multipartMessage", world.connection);
+
+    // About 4 KB deflated, 150 KB inflated: once enough to abort the process.
+    let depth = 50_000;
+    let nested = format!("<ConfirmBOD>{}{}</ConfirmBOD>", "<a>".repeat(depth), "</a>".repeat(depth));
+    let (content_type, body) = deflated_message(nested.as_bytes());
+    assert!(body.len() < 8 * 1024, "{} bytes", body.len());
+    let answer = ion_inbox::handle(&inbox, request("POST", &path, Some(INFOR_INBOX_TOKEN), &content_type, &body)).await;
+    assert_eq!(answer.status_code, 400, "{:?}", answer.body);
+    assert!(format!("{:?}", answer.body).contains("deeper than"), "{:?}", answer.body);
+
+    // 64 MiB of blanks, deflated to about 64 KB: refused, not inflated.
+    let (content_type, body) = deflated_message(&vec![b' '; 64 * 1024 * 1024]);
+    assert!(body.len() < ion_inbox::MAX_BODY_BYTES);
+    let answer = ion_inbox::handle(&inbox, request("POST", &path, Some(INFOR_INBOX_TOKEN), &content_type, &body)).await;
+    assert_eq!(answer.status_code, 400, "{:?}", answer.body);
+    assert!(format!("{:?}", answer.body).contains("inflates to more than"), "{:?}", answer.body);
+    assert_eq!(world.stack.peek_queue("WorkQueue").await.len(), 0);
 }

@@ -43,6 +43,12 @@ pub enum FaultKind {
     Slow { delay_ms: u64 },
     /// Answer 401 as the API does for an expired access token.
     ExpiredToken,
+    /// 200 with a streamed body of `bytes` spaces and no `Content-Length`
+    /// (a client must stop reading on its own).
+    HugeBody { bytes: u64 },
+    /// `status` with this `Location` and an empty body: a redirect (3xx),
+    /// or an accepted long-running action whose status URL is `location`.
+    Location { status: u16, location: String },
 }
 
 /// A rule: which calls it applies to and how often. (serde cannot combine
@@ -69,8 +75,18 @@ pub struct FaultSpec {
 }
 
 impl FaultSpec {
-    const KEYS: [&'static str; 8] =
-        ["kind", "retry_after_seconds", "status", "delay_ms", "count", "fraction", "path_prefix", "method"];
+    const KEYS: [&'static str; 10] = [
+        "kind",
+        "retry_after_seconds",
+        "status",
+        "delay_ms",
+        "bytes",
+        "location",
+        "count",
+        "fraction",
+        "path_prefix",
+        "method",
+    ];
 
     /// Parses a rule from the control endpoint's JSON, refusing unknown keys.
     pub fn from_json(body: &[u8]) -> Result<Self, String> {
@@ -245,6 +261,8 @@ fn fault_name(kind: &FaultKind) -> String {
         FaultKind::ServerError { status } => status.to_string(),
         FaultKind::Slow { delay_ms } => format!("slow {delay_ms}ms"),
         FaultKind::ExpiredToken => "expired_token".into(),
+        FaultKind::HugeBody { bytes } => format!("huge body {bytes} bytes"),
+        FaultKind::Location { status, location } => format!("{status} to {location}"),
     }
 }
 
@@ -266,6 +284,11 @@ async fn fault_layer(State(faults): State<Faults>, request: Request<Body>, next:
             faults.responses.server_error(StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         }
         Some(FaultKind::ExpiredToken) => faults.responses.expired_token(),
+        Some(FaultKind::HugeBody { bytes }) => huge_body(*bytes),
+        Some(FaultKind::Location { status, location }) => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::FOUND);
+            (status, [(axum::http::header::LOCATION, location.clone())]).into_response()
+        }
     };
     faults.record(SeenRequest {
         method: method.to_string(),
@@ -275,6 +298,32 @@ async fn fault_layer(State(faults): State<Faults>, request: Request<Body>, next:
         fault: fault.as_ref().map(fault_name),
     });
     response
+}
+
+/// `bytes` spaces in 64 KiB chunks, produced as they are read.
+fn huge_body(bytes: u64) -> Response {
+    const CHUNK: u64 = 64 * 1024;
+    let chunks = futures_stream(bytes, CHUNK);
+    Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(chunks))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+fn futures_stream(
+    total: u64,
+    chunk: u64,
+) -> impl futures_util::Stream<Item = Result<axum::body::Bytes, std::convert::Infallible>> + Send {
+    let block = axum::body::Bytes::from(vec![b' '; chunk as usize]);
+    let mut left = total;
+    futures_util::stream::poll_fn(move |_| {
+        if left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        let n = left.min(chunk);
+        left -= n;
+        std::task::Poll::Ready(Some(Ok(block.slice(..n as usize))))
+    })
 }
 
 async fn add_fault(State(faults): State<Faults>, body: axum::body::Bytes) -> Response {

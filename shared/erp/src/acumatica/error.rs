@@ -124,7 +124,9 @@ fn unreachable_detail(e: &TransportError) -> String {
     match e {
         TransportError::Connect { message, .. } | TransportError::Other { message, .. } => message.clone(),
         TransportError::Timeout { timeout, .. } => format!("no answer within {} s", timeout.as_secs()),
-        TransportError::Status { .. } => e.to_string(),
+        TransportError::Status { .. } | TransportError::Forbidden { .. } | TransportError::TooLarge { .. } => {
+            e.to_string()
+        }
     }
 }
 
@@ -145,6 +147,8 @@ impl AcumaticaError {
     pub fn to_failure(&self, context: &str) -> Failure {
         let reason = format!("{context}: {self}");
         match self {
+            // Our own address policy refused: nothing was sent, and a retry would be refused too.
+            AcumaticaError::Unreachable { source, .. } if source.is_permanent() => Failure::permanent(reason),
             AcumaticaError::InvalidClient { .. } | AcumaticaError::InvalidUser { .. } => Failure::needs_reauth(reason),
             AcumaticaError::Unreachable { .. } => Failure::retryable(reason, None),
             AcumaticaError::Unavailable { source, .. } => {

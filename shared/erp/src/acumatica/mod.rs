@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use domain::{AcumaticaSettings, ErpDocument, ErpDocumentKind, Failure, Secret};
 use serde::Deserialize;
 use serde_json::Value;
-use transport::{HttpClient, Idempotency, TransportError};
+use transport::{HttpClient, Idempotency, TransportError, short_reason};
 
 pub use documents::{
     AcumaticaBill, AcumaticaJournal, BillLine, BillType, JOURNAL_KEY_PREFIX, JournalKeyField, JournalLine,
@@ -37,8 +37,6 @@ const RENEW_MARGIN: Duration = Duration::from_secs(60);
 const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// Used when a token answer omits `expires_in` (the reference's usual value).
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
-/// Longest Acumatica error text kept in a message.
-const MESSAGE_LIMIT: usize = 300;
 
 /// The connection's ERP secret for Acumatica (keys listed in
 /// [`crate::credentials::CredentialKeys`]).
@@ -149,7 +147,7 @@ impl AcumaticaClient {
         let response = self.get_authorized(&url).await?;
         let status = response.status().as_u16();
         if response.status().is_success() {
-            let bytes = response.bytes().await.map_err(|e| AcumaticaError::Malformed {
+            let bytes = transport::read_body(SERVICE, response).await.map_err(|e| AcumaticaError::Malformed {
                 what: "a Vendor read",
                 detail: format!("the body could not be read: {e}"),
             })?;
@@ -276,7 +274,7 @@ impl AcumaticaClient {
             .map_err(|e| self.transport_error(e))?;
         let status = response.status().as_u16();
         if response.status().is_success() {
-            let bytes = response.bytes().await.map_err(|e| AcumaticaError::Malformed {
+            let bytes = transport::read_body(SERVICE, response).await.map_err(|e| AcumaticaError::Malformed {
                 what: "the sign-in",
                 detail: format!("the body could not be read: {e}"),
             })?;
@@ -298,7 +296,7 @@ impl AcumaticaClient {
             "invalid_grant" => AcumaticaError::InvalidUser { tenant, username: self.credentials.username.clone() },
             "invalid_scope" => AcumaticaError::InvalidScope { tenant, scope: SCOPE },
             "" => AcumaticaError::TokenRefused { tenant, status, error: format!("`{}`", error_message(&body)) },
-            other => AcumaticaError::TokenRefused { tenant, status, error: format!("`{}`", bounded(other)) },
+            other => AcumaticaError::TokenRefused { tenant, status, error: format!("`{}`", short_reason(other)) },
         })
     }
 
@@ -307,7 +305,7 @@ impl AcumaticaClient {
     async fn endpoint_not_published(&self) -> AcumaticaError {
         let url = format!("{}/entity", self.base());
         let published = match self.http.send(SERVICE, Idempotency::Safe, |c| c.get(&url)).await {
-            Ok(r) if r.status().is_success() => match r.json::<Value>().await {
+            Ok(r) if r.status().is_success() => match transport::read_json::<Value>(SERVICE, r).await {
                 Ok(v) => {
                     let names: Vec<String> = v
                         .get("endpoints")
@@ -315,7 +313,7 @@ impl AcumaticaClient {
                         .into_iter()
                         .flatten()
                         .filter_map(|e| Some(format!("{}/{}", e.get("name")?.as_str()?, e.get("version")?.as_str()?)))
-                        .map(|s| bounded(&s))
+                        .map(|s| short_reason(&s))
                         .collect();
                     if names.is_empty() { String::new() } else { format!("; published: {}", names.join(", ")) }
                 }
@@ -366,18 +364,7 @@ fn error_message(body: &str) -> String {
         .and_then(|v| v.get("exceptionMessage").or_else(|| v.get("message")))
         .and_then(Value::as_str)
         .unwrap_or(body);
-    bounded(text.trim())
-}
-
-fn bounded(text: &str) -> String {
-    if text.len() <= MESSAGE_LIMIT {
-        return text.to_owned();
-    }
-    let mut cut = MESSAGE_LIMIT;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}…", &text[..cut])
+    short_reason(text.trim())
 }
 
 impl ErpAdapter for AcumaticaClient {

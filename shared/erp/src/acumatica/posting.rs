@@ -9,10 +9,10 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use transport::{Idempotency, TransportError};
+use transport::{Idempotency, TransportError, short_reason};
 
 use super::documents::{AcumaticaBill, AcumaticaJournal, JOURNAL_KEY_PREFIX, JournalKeyField, check_key_field};
-use super::{AcumaticaClient, AcumaticaError, SERVICE, bounded, error_message};
+use super::{AcumaticaClient, AcumaticaError, SERVICE, error_message};
 use crate::ErpReference;
 
 /// PUTs per create call whose outcome was unknown (timeout, 5xx); after that
@@ -234,9 +234,20 @@ impl AcumaticaClient {
                 return Err(failed("Acumatica accepted the release but gave no status URL to follow".into()));
             };
             // Used verbatim: an absolute path resolves against the instance's origin.
-            let poll_url = reqwest::Url::parse(self.base())
-                .and_then(|base| base.join(location))
-                .map_err(|e| failed(format!("the release status URL `{}` is not usable: {e}", bounded(location))))?;
+            let base = reqwest::Url::parse(self.base())
+                .map_err(|e| failed(format!("the instance URL `{}` is not usable: {e}", self.base())))?;
+            let poll_url = base.join(location).map_err(|e| {
+                failed(format!("the release status URL `{}` is not usable: {e}", short_reason(location)))
+            })?;
+            // The poll carries the bearer token: only ever to the instance itself.
+            if poll_url.origin() != base.origin() {
+                return Err(failed(format!(
+                    "Acumatica pointed the release status at another server ({}), which is not polled with the \
+                     access token; check that the ERP URL is the instance's own address (no proxy rewriting \
+                     Location headers)",
+                    short_reason(&poll_url.origin().ascii_serialization())
+                )));
+            }
             tokio::time::sleep(Duration::from_millis(delay)).await;
             response = self
                 .send_authorized(Idempotency::Safe, |c, token| c.get(poll_url.clone()).bearer_auth(token))
@@ -337,13 +348,12 @@ impl AcumaticaClient {
             };
         }
         let body = transport::bounded_text(response).await;
-        let document = format!("the {} lookup `{}`", kind.entity(), bounded(filter));
+        let document = format!("the {} lookup `{}`", kind.entity(), short_reason(filter));
         Err(self.document_error(kind, &document, status, &body).await)
     }
 
     async fn json_body(&self, response: reqwest::Response, what: &'static str) -> Result<Value, AcumaticaError> {
-        let bytes = response
-            .bytes()
+        let bytes = transport::read_body(SERVICE, response)
             .await
             .map_err(|e| AcumaticaError::Malformed { what, detail: format!("the body could not be read: {e}") })?;
         serde_json::from_slice(&bytes)
@@ -415,12 +425,12 @@ fn duplicate_vendor_ref(body: &str) -> bool {
 /// Every `error` in an entity-shaped 422 body, worded for an operator:
 /// "line 2 Account `99999`: 'Account' cannot be found in the system.".
 pub(crate) fn field_errors(body: &str) -> String {
-    let Ok(root) = serde_json::from_str::<Value>(body) else { return bounded(body.trim()) };
+    let Ok(root) = serde_json::from_str::<Value>(body) else { return short_reason(body.trim()) };
     let mut errors = Vec::new();
     collect(&root, "", &mut errors);
     let generic = root.get("error").and_then(Value::as_str).map(str::to_owned);
     if errors.is_empty() {
-        return generic.map(|g| bounded(&g)).unwrap_or_else(|| error_message(body));
+        return generic.map(|g| short_reason(&g)).unwrap_or_else(|| error_message(body));
     }
     let shown = errors.len().min(ERRORS_SHOWN);
     let mut text = errors[..shown].join("; ");
@@ -437,7 +447,7 @@ fn collect(record: &Value, place: &str, out: &mut Vec<String>) {
         && (!place.is_empty() || !message.contains("raised at least one error"))
     {
         let at = if place.is_empty() { "document".to_owned() } else { place.to_owned() };
-        out.push(format!("{at}: {}", bounded(message)));
+        out.push(format!("{at}: {}", short_reason(message)));
     }
     // Header fields before lines: the order an operator reads the screen in.
     let (lines, fields): (Vec<_>, Vec<_>) = members.iter().partition(|(_, m)| m.is_array());
@@ -446,12 +456,12 @@ fn collect(record: &Value, place: &str, out: &mut Vec<String>) {
             Value::Object(field) if field.contains_key("error") || field.contains_key("value") => {
                 if let Some(message) = field.get("error").and_then(Value::as_str) {
                     let value = match field.get("value") {
-                        Some(Value::String(s)) => format!(" `{}`", bounded(s)),
+                        Some(Value::String(s)) => format!(" `{}`", short_reason(s)),
                         Some(Value::Number(n)) => format!(" `{n}`"),
                         _ => String::new(),
                     };
                     let at = if place.is_empty() { String::new() } else { format!("{place} ") };
-                    out.push(format!("{at}{name}{value}: {}", bounded(message)));
+                    out.push(format!("{at}{name}{value}: {}", short_reason(message)));
                 }
             }
             Value::Array(lines) if name != "files" => {
@@ -477,7 +487,7 @@ fn request_problem(body: &str) -> String {
             })
             .collect();
         if !parts.is_empty() {
-            return bounded(&parts.join("; "));
+            return short_reason(&parts.join("; "));
         }
     }
     error_message(body)

@@ -150,7 +150,9 @@ fn unreachable_detail(e: &TransportError) -> String {
     match e {
         TransportError::Connect { message, .. } | TransportError::Other { message, .. } => message.clone(),
         TransportError::Timeout { timeout, .. } => format!("no answer within {} s", timeout.as_secs()),
-        TransportError::Status { .. } => e.to_string(),
+        TransportError::Status { .. } | TransportError::Forbidden { .. } | TransportError::TooLarge { .. } => {
+            e.to_string()
+        }
     }
 }
 
@@ -158,7 +160,12 @@ impl IfsError {
     /// The answer says nothing about whether a write committed (timeout,
     /// 5xx, `MI_MODIFIED_ERROR`, throttling that outlasted the retries).
     pub(crate) fn outcome_unknown(&self) -> bool {
-        matches!(self, IfsError::Unreachable { .. } | IfsError::Unavailable { .. })
+        match self {
+            // Refused by our own address policy before anything was sent.
+            IfsError::Unreachable { source, .. } => !source.is_permanent(),
+            IfsError::Unavailable { .. } => true,
+            _ => false,
+        }
     }
 
     /// The domain failure: credentials that stopped working need a person
@@ -166,6 +173,8 @@ impl IfsError {
     pub fn to_failure(&self, context: &str) -> Failure {
         let reason = format!("{context}: {self}");
         match self {
+            // Our own address policy refused: nothing was sent, and a retry would be refused too.
+            IfsError::Unreachable { source, .. } if source.is_permanent() => Failure::permanent(reason),
             IfsError::InvalidClient { .. }
             | IfsError::ServiceAccountDisabled { .. }
             | IfsError::Unauthorized { .. } => Failure::needs_reauth(reason),

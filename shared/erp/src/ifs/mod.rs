@@ -92,7 +92,7 @@ use std::time::{Duration, Instant};
 use domain::{ErpDocument, ErpDocumentKind, Failure, IfsApiNames, IfsCloudSettings, Secret};
 use serde::Deserialize;
 use serde_json::Value;
-use transport::{HttpClient, Idempotency, TransportError};
+use transport::{HttpClient, Idempotency, TransportError, sanitized, short_reason};
 
 pub use documents::{
     CODE_PARTS, Completeness, INCOMPLETE, IfsInvoice, IfsVoucher, InvoiceKind, KEY_PREFIX, PostingRow,
@@ -102,7 +102,7 @@ pub use error::IfsError;
 pub use purchase_order::{IfsPurchaseOrder, IfsPurchaseOrderLine, PO_ORDER_NO_PREFIX};
 pub use reference::{IfsAccount, IfsCodePartValue, IfsSupplier};
 
-use self::odata::{Company, Key, ODataError, bounded, query};
+use self::odata::{Company, Key, ODataError, query};
 use crate::{ErpAdapter, ErpReference};
 
 const SERVICE: &str = "ifs";
@@ -113,8 +113,6 @@ const RENEW_MARGIN: Duration = Duration::from_secs(30);
 const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// Used when a token answer omits `expires_in` (the reference's sample value).
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(180);
-/// Longest IFS text kept in a message.
-const MESSAGE_LIMIT: usize = 300;
 
 /// The connection's ERP secret for IFS Cloud (keys listed in
 /// [`crate::credentials::CredentialKeys`]): an IAM client with a service account.
@@ -421,7 +419,9 @@ impl IfsClient {
         let namespace = self.settings.namespace.clone();
         let client_id = self.credentials.client_id.clone();
         if response.status().is_success() {
-            let bytes = response.bytes().await.map_err(|e| self.malformed("the token request", e.to_string()))?;
+            let bytes = transport::read_body(SERVICE, response)
+                .await
+                .map_err(|e| self.malformed("the token request", e.to_string()))?;
             // The body holds tokens: describe a problem, never quote it.
             return serde_json::from_slice(&bytes).map_err(|_| {
                 self.malformed("the token request", "the token endpoint's answer has no access_token".into())
@@ -433,7 +433,7 @@ impl IfsClient {
         let body = transport::bounded_text(response).await;
         let refusal = serde_json::from_str::<OAuthRefusal>(&body).ok();
         let code = refusal.as_ref().map(|r| r.error.clone()).unwrap_or_default();
-        let description = refusal.and_then(|r| r.error_description).map(|d| bounded(d.trim(), MESSAGE_LIMIT));
+        let description = refusal.and_then(|r| r.error_description).map(|d| short_reason(&d));
         tracing::warn!(service = SERVICE, status, error = %code, namespace = %namespace, "IFS IAM refused a token grant");
         Err(match code.as_str() {
             "invalid_client" => IfsError::InvalidClient { namespace, client_id },
@@ -443,19 +443,14 @@ impl IfsClient {
                 description: description.unwrap_or_else(|| "unauthorized_client".into()),
             },
             "invalid_scope" => IfsError::InvalidScope { namespace, client_id, scope: SCOPE },
-            "" => IfsError::TokenRefused {
-                namespace,
-                client_id,
-                status,
-                error: format!("`{}`", bounded(body.trim(), MESSAGE_LIMIT)),
-            },
+            "" => IfsError::TokenRefused { namespace, client_id, status, error: format!("`{}`", short_reason(&body)) },
             other => IfsError::TokenRefused {
                 namespace,
                 client_id,
                 status,
                 error: match description {
-                    Some(d) => format!("`{}`: {d}", bounded(other, 80)),
-                    None => format!("`{}`", bounded(other, 80)),
+                    Some(d) => format!("`{}`: {d}", sanitized(other, 80)),
+                    None => format!("`{}`", sanitized(other, 80)),
                 },
             },
         })
@@ -540,8 +535,9 @@ impl IfsClient {
     }
 
     async fn json_body(&self, response: reqwest::Response, what: &str) -> Result<Value, IfsError> {
-        let bytes =
-            response.bytes().await.map_err(|e| self.malformed(what, format!("the body could not be read: {e}")))?;
+        let bytes = transport::read_body(SERVICE, response)
+            .await
+            .map_err(|e| self.malformed(what, format!("the body could not be read: {e}")))?;
         serde_json::from_slice(&bytes).map_err(|e| self.malformed(what, format!("the body is not JSON: {e}")))
     }
 
@@ -594,7 +590,7 @@ impl IfsClient {
 
     /// The absolute URL of a nextLink, on the same origin as `current`.
     fn follow(&self, current: &str, next: &str, what: &str) -> Result<String, IfsError> {
-        let refuse = |why: &str| self.malformed(what, format!("its @odata.nextLink `{}` {why}", bounded(next, 200)));
+        let refuse = |why: &str| self.malformed(what, format!("its @odata.nextLink `{}` {why}", sanitized(next, 200)));
         let base = reqwest::Url::parse(current).map_err(|_| refuse("cannot be resolved"))?;
         let link = base.join(next).map_err(|_| refuse("is not a URL"))?;
         if link.origin() != base.origin() {
@@ -755,18 +751,18 @@ impl IfsClient {
 fn check_settings(settings: &IfsCloudSettings) -> Result<char, String> {
     let company = settings.company.trim();
     if company.is_empty() || company != settings.company || company.chars().any(char::is_control) {
-        return Err(format!("the company `{}` is empty or has surrounding spaces", bounded(&settings.company, 40)));
+        return Err(format!("the company `{}` is empty or has surrounding spaces", sanitized(&settings.company, 40)));
     }
     let namespace = &settings.namespace;
     if namespace.is_empty() || !namespace.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
         return Err(format!(
             "the namespace `{}` is not a realm name (letters, digits, `-`, `_`, `.`)",
-            bounded(namespace, 60)
+            sanitized(namespace, 60)
         ));
     }
     let api = &settings.api;
     if !matches!(api.path_prefix.as_str(), "main" | "int") {
-        return Err(format!("`api.path_prefix` is `{}`; it must be `main` or `int`", bounded(&api.path_prefix, 20)));
+        return Err(format!("`api.path_prefix` is `{}`; it must be `main` or `int`", sanitized(&api.path_prefix, 20)));
     }
     let names = [
         ("api.invoice_projection", &api.invoice_projection),
@@ -789,7 +785,7 @@ fn check_settings(settings: &IfsCloudSettings) -> Result<char, String> {
         if !odata::is_identifier(name) {
             return Err(format!(
                 "`{setting}` is `{}`; projection, entity-set and navigation names are letters, digits and _ only",
-                bounded(name, 60)
+                sanitized(name, 60)
             ));
         }
     }
@@ -803,7 +799,7 @@ fn check_settings(settings: &IfsCloudSettings) -> Result<char, String> {
         [letter] if CODE_PARTS.contains(&letter) => Ok(letter),
         _ => Err(format!(
             "`api.cost_center_code_part` is `{}`; it must be one of the code parts B…J (A is the account)",
-            bounded(&api.cost_center_code_part, 20)
+            sanitized(&api.cost_center_code_part, 20)
         )),
     }
 }

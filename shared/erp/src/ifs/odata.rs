@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use serde_json::{Map, Number, Value};
+use transport::{sanitized, short_reason};
 
 /// Members IFS adds to every record that must never go back in a body
 /// (reference §3: rejected or ignored).
@@ -121,7 +122,7 @@ impl Company {
     pub(crate) fn check(&self, record: &Value) -> Result<(), String> {
         match record.get("Company") {
             Some(Value::String(c)) if *c == self.0 => Ok(()),
-            Some(Value::String(c)) => Err(format!("a record of company `{}`", bounded(c, 40))),
+            Some(Value::String(c)) => Err(format!("a record of company `{}`", sanitized(c, 40))),
             Some(_) => Err("a record whose Company is not text".into()),
             None => Err("a record without Company".into()),
         }
@@ -171,17 +172,14 @@ pub(crate) struct ODataError {
     pub(crate) message: String,
 }
 
-/// Longest IFS error text kept in a message.
-const MESSAGE_LIMIT: usize = 400;
-
 impl ODataError {
     /// Parses an error body; a body that is not IFS's shape becomes the message.
     pub(crate) fn parse(body: &str) -> Self {
         let Ok(root) = serde_json::from_str::<Value>(body) else {
-            return Self { code: String::new(), message: bounded(body.trim(), MESSAGE_LIMIT) };
+            return Self { code: String::new(), message: short_reason(body) };
         };
         let Some(error) = root.get("error").filter(|e| e.is_object()) else {
-            return Self { code: String::new(), message: bounded(body.trim(), MESSAGE_LIMIT) };
+            return Self { code: String::new(), message: short_reason(body) };
         };
         let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::trim).unwrap_or_default().to_owned();
         let code = text(error.get("code"));
@@ -207,7 +205,7 @@ impl ODataError {
                 other => text(other.get("message")),
             });
         }
-        Self { code: bounded(&code, 80), message: bounded(&parts.join("; "), MESSAGE_LIMIT) }
+        Self { code: sanitized(&code, 80), message: short_reason(&parts.join("; ")) }
     }
 
     /// IFS's projection metadata cache was invalidated: the same request
@@ -258,18 +256,6 @@ pub(crate) fn without_system_members(body: Value) -> Value {
         }
         other => other,
     }
-}
-
-/// `text`, cut at `limit` bytes (on a character boundary) with `…`.
-pub(crate) fn bounded(text: &str, limit: usize) -> String {
-    if text.len() <= limit {
-        return text.to_owned();
-    }
-    let mut cut = limit;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}…", &text[..cut])
 }
 
 #[cfg(test)]
@@ -357,7 +343,8 @@ mod tests {
         );
         assert!(ODataError::parse(r#"{"error":{"code":"MI_MODIFIED_ERROR","message":"m"}}"#).is_metadata_modified());
         let plain = ODataError::parse("<html>Bad gateway</html>");
-        assert_eq!((plain.code.as_str(), plain.message.as_str()), ("", "<html>Bad gateway</html>"));
+        // An HTML page is named and its words kept, never dumped (transport::short_reason).
+        assert_eq!((plain.code.as_str(), plain.message.as_str()), ("", "an HTML page: Bad gateway"));
         assert_eq!(ODataError::parse("").message, "");
     }
 

@@ -134,7 +134,9 @@ fn unreachable_detail(e: &TransportError) -> String {
     match e {
         TransportError::Connect { message, .. } | TransportError::Other { message, .. } => message.clone(),
         TransportError::Timeout { timeout, .. } => format!("no answer within {} s", timeout.as_secs()),
-        TransportError::Status { .. } => e.to_string(),
+        TransportError::Status { .. } | TransportError::Forbidden { .. } | TransportError::TooLarge { .. } => {
+            e.to_string()
+        }
     }
 }
 
@@ -152,6 +154,8 @@ impl InforError {
     pub fn to_failure(&self, context: &str) -> Failure {
         let reason = format!("{context}: {self}");
         match self {
+            // Our own address policy refused: nothing was sent, and a retry would be refused too.
+            InforError::Unreachable { source, .. } if source.is_permanent() => Failure::permanent(reason),
             InforError::IonApiFile { .. } | InforError::InvalidClient { .. } | InforError::InvalidGrant { .. } => {
                 Failure::needs_reauth(reason)
             }

@@ -164,10 +164,10 @@ impl InforClient {
                 _ => InforError::Rejected { status, what, message: error_message(&body) },
             });
         }
-        let body: Value = response
-            .json()
+        // Bounded by the transport's body limit: `maxrecs=0` asks for every record.
+        let body: Value = transport::read_json(super::SERVICE, response)
             .await
-            .map_err(|e| InforError::Malformed { what, detail: format!("the body is not JSON: {e}") })?;
+            .map_err(|e| InforError::Malformed { what, detail: e.to_string() })?;
         let Some(result) = body.get("results").and_then(Value::as_array).and_then(|r| r.first()) else {
             return Err(InforError::Malformed { what, detail: "the answer has no results".into() });
         };

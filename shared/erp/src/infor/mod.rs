@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use domain::{ErpDocument, Failure, InforSettings, Secret};
 use serde::Deserialize;
 use serde_json::Value;
-use transport::{HttpClient, Idempotency, TransportError};
+use transport::{HttpClient, Idempotency, TransportError, short_reason};
 
 pub use bod::{Bod, BodSettings, DocumentIdParts, DocumentName, Variation, parse_document_id};
 pub use chunk::{Chunk, MAX_LINES};
@@ -64,8 +64,6 @@ const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 pub const IMS_SERVICE_PATH: &str = "IONSERVICES/api/ion/messaging/service";
 /// `GET` it to prove the token and the IMS route.
 pub const PING_PATH: &str = "IONSERVICES/api/ion/messaging/service/ping";
-/// Longest Infor error text kept in a message.
-const MESSAGE_LIMIT: usize = 300;
 
 /// A boxed future, for the object-safe [`RefreshTokenSink`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -381,7 +379,7 @@ impl InforClient {
             .map_err(|e| self.transport_error(e))?;
         let status = response.status().as_u16();
         if response.status().is_success() {
-            let bytes = response.bytes().await.map_err(|e| InforError::Malformed {
+            let bytes = transport::read_body(SERVICE, response).await.map_err(|e| InforError::Malformed {
                 what: "the sign-in",
                 detail: format!("the body could not be read: {e}"),
             })?;
@@ -402,7 +400,7 @@ impl InforClient {
             "invalid_client" | "unauthorized_client" => InforError::InvalidClient { tenant },
             "invalid_grant" if grant_name == "password" => InforError::InvalidGrant { tenant },
             "" => InforError::TokenRefused { tenant, status, error: format!("`{}`", error_message(&body)) },
-            other => InforError::TokenRefused { tenant, status, error: format!("`{}`", bounded(other)) },
+            other => InforError::TokenRefused { tenant, status, error: format!("`{}`", short_reason(other)) },
         })
     }
 
@@ -516,18 +514,7 @@ fn error_message(body: &str) -> String {
         },
         None => body.to_owned(),
     };
-    bounded(text.trim())
-}
-
-fn bounded(text: &str) -> String {
-    if text.len() <= MESSAGE_LIMIT {
-        return text.to_owned();
-    }
-    let mut cut = MESSAGE_LIMIT;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}…", &text[..cut])
+    short_reason(text.trim())
 }
 
 #[cfg(test)]

@@ -212,6 +212,11 @@ fn element(start: &BytesStart<'_>, parent: Option<&Element>) -> Result<Element, 
     })
 }
 
+/// How deep an outcome BOD may nest. Real ones nest about ten levels; the
+/// limit keeps a hostile document from building a tree so deep that
+/// dropping it overflows the stack (about 50 000 levels abort the process).
+const MAX_DEPTH: usize = 64;
+
 /// A small tree of the document (outcome BODs are small).
 fn parse(xml: &str) -> Result<Element, String> {
     let mut reader = Reader::from_str(xml);
@@ -221,6 +226,9 @@ fn parse(xml: &str) -> Result<Element, String> {
         let event = reader.read_event().map_err(|e| format!("{e} at byte {}", reader.error_position()))?;
         match event {
             Event::Start(start) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(format!("elements nest deeper than {MAX_DEPTH} levels"));
+                }
                 let el = element(&start, stack.last())?;
                 stack.push(el);
             }
@@ -383,5 +391,16 @@ mod tests {
             let e = parse_outcome(xml).unwrap_err();
             assert!(matches!(e, InforError::Malformed { .. }), "{xml}: {e}");
         }
+    }
+
+    #[test]
+    fn a_deeply_nested_document_is_refused_not_a_stack_overflow() {
+        let depth = 100_000;
+        let xml = format!("<ConfirmBOD>{}{}</ConfirmBOD>", "<a>".repeat(depth), "</a>".repeat(depth));
+        let e = parse_outcome(&xml).unwrap_err();
+        assert!(e.to_string().contains("deeper than 64 levels"), "{e}");
+        // Self-closing elements at the limit are no way around it either.
+        let xml = format!("<ConfirmBOD>{}<b/>{}</ConfirmBOD>", "<a>".repeat(MAX_DEPTH), "</a>".repeat(MAX_DEPTH));
+        assert!(parse_outcome(&xml).is_err());
     }
 }
