@@ -33,7 +33,7 @@ use domain::{ConcurrencyLevel, Connection, ConnectionId, ConnectionStatus, Docum
 use platform::audit::AuditLog;
 use platform::concur_grants::ConcurGrantStore;
 use platform::connections::ConnectionStore;
-use platform::ledger::LedgerStore;
+use platform::ledger::{LedgerKey, LedgerStore};
 use platform::queue::{MAX_BATCH, Outgoing, WorkQueue};
 use platform::secrets::SecretStore;
 use platform::{ConfigError, Env, StoreError};
@@ -54,6 +54,9 @@ pub struct Poller<S> {
     pub tokens: TokenManager<S>,
     /// Connections polled at the same time.
     pub concurrency: usize,
+    /// Most FI pages one connection's poll reads per tick; the poll cursor
+    /// continues from there next tick.
+    pub page_budget: u32,
 }
 
 /// Tuning of the poller (production values by default).
@@ -62,6 +65,7 @@ pub struct PollerOptions {
     pub retry: RetryPolicy,
     pub tokens: TokenOptions,
     pub concurrency: usize,
+    pub page_budget: u32,
 }
 
 impl Default for PollerOptions {
@@ -81,6 +85,9 @@ impl Default for PollerOptions {
             // enough to finish inside the deadline margin.
             tokens: TokenOptions { lease_wait: Duration::from_secs(5), ..TokenOptions::default() },
             concurrency: 4,
+            // 25 documents a page: 50,000 documents per connection and tick,
+            // more than the deadline usually allows.
+            page_budget: 2000,
         }
     }
 }
@@ -116,7 +123,8 @@ impl Poller<ConcurGrantStore> {
             connections_table.clone(),
             env.required("CONNECTION_SECRET_PREFIX")?,
         );
-        let http = HttpClient::new(transport::build_client(options.retry.request_timeout), options.retry.clone());
+        let http =
+            HttpClient::for_deployment(options.retry.clone(), domain::UrlPolicy::for_aws_endpoint(sdk.endpoint_url()));
         Ok(Self {
             connections: ConnectionStore::new(dynamodb.clone(), connections_table),
             ledger: LedgerStore::new(dynamodb.clone(), env.required("LEDGER_TABLE")?),
@@ -129,6 +137,7 @@ impl Poller<ConcurGrantStore> {
             queue: WorkQueue::new(aws_sdk_sqs::Client::new(sdk), env.required("WORK_QUEUE_URL")?),
             tokens: TokenManager::new(ConcurClient::new(http), app, grants, options.tokens),
             concurrency: options.concurrency.max(1),
+            page_budget: options.page_budget.max(1),
         })
     }
 }
@@ -227,6 +236,8 @@ pub struct ConnectionPoll {
     pub read: usize,
     /// Work items the queue accepted.
     pub queued: usize,
+    /// READY documents skipped because the ledger knows them (read-only flows).
+    pub known: usize,
 }
 
 /// What a tick did: for the log line and the tests.
@@ -392,6 +403,8 @@ struct Progress {
     read_by_type: Vec<(DocumentType, usize)>,
     /// Document keys already queued this poll (a business id may repeat).
     keys: HashSet<String>,
+    /// READY documents not queued because the ledger knows them (read-only flows).
+    known: usize,
     /// Documents that could not be queued, in words.
     problems: Vec<String>,
 }
@@ -427,7 +440,15 @@ async fn poll_connection<S: GrantStore>(
     let stamp = rfc3339_seconds(now);
     let (audit_outcome, detail) = match &outcome {
         PollOutcome::Completed => match poller.connections.record_poll_success(id, &stamp).await {
-            Ok(()) => ("ok", format!("read {}; queued {} work items", read_summary(&progress), progress.queued)),
+            Ok(()) => (
+                "ok",
+                format!(
+                    "read {}; queued {} work items{}",
+                    read_summary(&progress),
+                    progress.queued,
+                    known_note(progress.known)
+                ),
+            ),
             Err(e) => {
                 let reason = format!("the documents were queued, but {e}; the next tick polls again");
                 outcome = PollOutcome::Failed { reason: reason.clone() };
@@ -443,10 +464,11 @@ async fn poll_connection<S: GrantStore>(
         PollOutcome::Stopped => (
             "skipped",
             format!(
-                "stopped at the tick's deadline after reading {} and queuing {} work items; still due, the next tick \
-                 polls it again",
+                "stopped at the tick's deadline or page budget after reading {} and queuing {} work items{}; still \
+                 due, the next tick goes on from there",
                 read_summary(&progress),
-                progress.queued
+                progress.queued,
+                known_note(progress.known)
             ),
         ),
     };
@@ -462,11 +484,21 @@ async fn poll_connection<S: GrantStore>(
         other => tracing::info!(connection = %id, read = progress.read, queued = progress.queued,
             outcome = ?other, "polled"),
     }
-    ConnectionPoll { connection_id: id.to_string(), outcome, read: progress.read, queued: progress.queued }
+    ConnectionPoll {
+        connection_id: id.to_string(),
+        outcome,
+        read: progress.read,
+        queued: progress.queued,
+        known: progress.known,
+    }
 }
 
-/// Reads every page of every enabled type and queues each page's documents
-/// as soon as it is read. `Err` is the reason the poll failed.
+/// Reads the enabled types' pages, in the connection's rotating order and
+/// from where its last poll stopped, and queues each page's documents as
+/// soon as it is read. Stops at the deadline or the page budget; where it
+/// stopped is kept as the connection's poll cursor, and the next poll
+/// starts with the next type, so a type with a large backlog never keeps
+/// the others waiting. `Err` is the reason the poll failed.
 async fn read_and_queue<S: GrantStore>(
     poller: &Poller<S>,
     connection: &Connection,
@@ -476,31 +508,34 @@ async fn read_and_queue<S: GrantStore>(
 ) -> Result<Reached, String> {
     let id = &connection.connection_id;
     let (slot_owner, level) = poller.connections.slot_owner(connection).await.map_err(|e| e.to_string())?;
-    // In a fixed order, each type once, whatever the stored list looks like.
-    let types = DocumentType::ALL.into_iter().filter(|t| connection.enabled_document_types.contains(t));
-    for doc_type in types {
-        let mut page_number = 0_u32;
+    let enabled = &connection.enabled_document_types;
+    let mut cursor = connection.poll_cursor.clone().unwrap_or_default();
+    let order = cursor.order(enabled);
+    let mut pages_read = 0_u32;
+    let mut reached = Reached::LastPage;
+    for doc_type in order.iter().copied() {
+        let mut page_number = cursor.pages.get(&doc_type).copied().unwrap_or(0);
         let mut read_of_type = 0;
-        loop {
-            if Instant::now() >= deadline {
-                progress.read_by_type.push((doc_type, read_of_type));
-                return Ok(Reached::Deadline);
+        let type_reached = loop {
+            if Instant::now() >= deadline || pages_read >= poller.page_budget {
+                break Reached::Deadline;
             }
             let context =
                 format!("polling connection {id}: reading page {page_number} of the READY {doc_type} documents");
             let page = match read_page(poller, id, doc_type, page_number, deadline).await {
                 Ok(Some(page)) => page,
-                Ok(None) => {
-                    progress.read_by_type.push((doc_type, read_of_type));
-                    return Ok(Reached::Deadline);
-                }
+                Ok(None) => break Reached::Deadline,
                 Err(e) => return Err(e.to_failure(&context).reason),
             };
+            pages_read += 1;
             // An empty page ends the type even if it claims a next one.
             let more = page.next.is_some() && !page.documents.is_empty();
             read_of_type += page.documents.len();
             progress.read += page.documents.len();
             let messages = work_items(id, doc_type, page.documents, now, (&slot_owner, level), progress);
+            let messages = unknown_only(poller, connection, messages, progress)
+                .await
+                .map_err(|e| format!("{context}: checking the ledger failed: {e}"))?;
             let sent = send_all(messages, |batch| async move { poller.queue.send_batch(&batch).await }).await;
             progress.queued += sent.queued;
             progress.problems.extend(sent.refused);
@@ -508,13 +543,56 @@ async fn read_and_queue<S: GrantStore>(
                 return Err(format!("{context}: queueing its documents failed: {e}"));
             }
             if !more {
-                break;
+                break Reached::LastPage;
             }
             page_number = page_number.checked_add(1).ok_or_else(|| format!("{context}: too many pages"))?;
-        }
+        };
         progress.read_by_type.push((doc_type, read_of_type));
+        if let Reached::Deadline = type_reached {
+            cursor.pages.insert(doc_type, page_number);
+            cursor.first_type = domain::PollCursor::next_after(doc_type, enabled);
+            reached = Reached::Deadline;
+            break;
+        }
+        cursor.pages.remove(&doc_type);
     }
-    Ok(Reached::LastPage)
+    if let Reached::LastPage = reached {
+        cursor.first_type = order.first().and_then(|first| domain::PollCursor::next_after(*first, enabled));
+    }
+    if connection.poll_cursor.as_ref() != Some(&cursor)
+        && let Err(e) = poller.connections.record_poll_cursor(id, &cursor).await
+    {
+        // Only fairness is at stake: the next poll starts from the old cursor.
+        tracing::warn!(connection = %id, error = %e, "could not record where the poll stopped");
+    }
+    Ok(reached)
+}
+
+/// For a connection that keeps Concur read-only (no acknowledgement, so
+/// posted documents stay READY forever), the documents the ledger already
+/// knows are not queued again: one key lookup per page instead of a queue
+/// message and a ledger claim per document on every poll. Connections that
+/// acknowledge queue every READY document (READY there means not taken yet,
+/// or resubmitted after a reported failure).
+async fn unknown_only<S: GrantStore>(
+    poller: &Poller<S>,
+    connection: &Connection,
+    messages: Vec<Outgoing>,
+    progress: &mut Progress,
+) -> Result<Vec<Outgoing>, StoreError> {
+    if connection.flow.confirm_postings || messages.is_empty() {
+        return Ok(messages);
+    }
+    let keys: Vec<LedgerKey> = messages
+        .iter()
+        .map(|m| LedgerKey::new(m.item.connection_id.clone(), m.item.document_type, m.item.document_id.clone()))
+        .collect();
+    let known = poller.ledger.known(&keys).await?;
+    let before = messages.len();
+    let unknown: Vec<Outgoing> =
+        messages.into_iter().zip(keys).filter(|(_, key)| !known.contains(key)).map(|(m, _)| m).collect();
+    progress.known += before - unknown.len();
+    Ok(unknown)
 }
 
 /// One page through the token manager (a 401 costs one refresh). Only the
@@ -626,6 +704,10 @@ where
         }
     }
     sent
+}
+
+fn known_note(known: usize) -> String {
+    if known == 0 { String::new() } else { format!(" ({known} READY documents already in the ledger were skipped)") }
 }
 
 fn first_problems(problems: &[String]) -> String {

@@ -265,7 +265,13 @@ fn the_deadline_leaves_the_margin() {
 
 #[test]
 fn the_report_counts_outcomes() {
-    let poll = |id: &str, outcome, queued| ConnectionPoll { connection_id: id.into(), outcome, read: queued, queued };
+    let poll = |id: &str, outcome, queued| ConnectionPoll {
+        connection_id: id.into(),
+        outcome,
+        read: queued,
+        queued,
+        known: 0,
+    };
     let report = TickReport {
         due: vec!["a".into(), "b".into(), "c".into(), "d".into()],
         polls: vec![

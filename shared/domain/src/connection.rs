@@ -377,6 +377,32 @@ impl Default for FlowOptions {
     }
 }
 
+/// Where the next poll of a connection starts: which type first (the
+/// order rotates, so a type with a large backlog never keeps the others
+/// waiting) and, per type whose pass was cut off, the page to continue from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollCursor {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_type: Option<DocumentType>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub pages: std::collections::BTreeMap<DocumentType, u32>,
+}
+
+impl PollCursor {
+    /// The enabled types in the order the next poll reads them.
+    pub fn order(&self, enabled: &[DocumentType]) -> Vec<DocumentType> {
+        let types: Vec<DocumentType> = DocumentType::ALL.into_iter().filter(|t| enabled.contains(t)).collect();
+        let start = self.first_type.and_then(|first| types.iter().position(|t| *t == first)).unwrap_or(0);
+        types.iter().cycle().skip(start).take(types.len()).copied().collect()
+    }
+
+    /// The type after `doc_type` among `enabled` (wrapping).
+    pub fn next_after(doc_type: DocumentType, enabled: &[DocumentType]) -> Option<DocumentType> {
+        let cursor = PollCursor { first_type: Some(doc_type), pages: Default::default() };
+        cursor.order(enabled).get(1).copied().or(Some(doc_type))
+    }
+}
+
 /// Why a connection's ERP side is not posting (its grant was refused).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErpHold {
@@ -424,6 +450,9 @@ pub struct Connection {
     /// Why the last poll did not finish (RFC 3339 time first), until one does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_poll_error: Option<String>,
+    /// Where the next poll starts (written by the poller only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_cursor: Option<PollCursor>,
     pub concurrency_level: ConcurrencyLevel,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub borrow_concurrency_from: Option<ConnectionId>,
@@ -462,6 +491,7 @@ impl Connection {
             schedule: PollSchedule::default(),
             last_poll_at: None,
             last_poll_error: None,
+            poll_cursor: None,
             concurrency_level: ConcurrencyLevel::lowest(),
             borrow_concurrency_from: None,
             enabled_document_types: DocumentType::ALL.to_vec(),
@@ -481,6 +511,18 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_poll_order_rotates_over_the_enabled_types() {
+        use DocumentType::*;
+        let all = DocumentType::ALL;
+        assert_eq!(PollCursor::default().order(&all), [Expense, Invoice, CashAdvance]);
+        let from_invoice = PollCursor { first_type: Some(Invoice), ..Default::default() };
+        assert_eq!(from_invoice.order(&all), [Invoice, CashAdvance, Expense]);
+        assert_eq!(from_invoice.order(&[Expense, CashAdvance]), [Expense, CashAdvance], "a disabled first type");
+        assert_eq!(PollCursor::next_after(CashAdvance, &all), Some(Expense));
+        assert_eq!(PollCursor::next_after(Expense, &[Expense]), Some(Expense));
+    }
 
     #[test]
     fn edition_from_marketing_name() {

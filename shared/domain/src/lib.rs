@@ -19,7 +19,7 @@ pub mod work_item;
 
 pub use connection::{
     AcumaticaSettings, Connection, ConnectionStatus, DebitAdjustmentForm, Edition, ErpHold, ErpKind, ErpSettings,
-    FlowOptions, IfsApiNames, IfsCloudSettings, InforApiNames, InforSettings, PostingForm,
+    FlowOptions, IfsApiNames, IfsCloudSettings, InforApiNames, InforSettings, PollCursor, PostingForm,
 };
 pub use erp_url::{ErpUrl, ErpUrlError, UrlPolicy};
 pub use failure::{Failure, FailureKind};

@@ -232,6 +232,14 @@ impl ConnectionStore {
         .await
     }
 
+    /// Where the next poll starts (`poll_cursor`).
+    pub async fn record_poll_cursor(&self, id: &ConnectionId, cursor: &domain::PollCursor) -> Result<(), StoreError> {
+        let value = serde_dynamo::to_attribute_value(cursor)
+            .map_err(|e| StoreError::new(format!("recording the poll cursor of connection {id}"), e))?;
+        self.update_poll_fields(id, "SET #cursor = :cursor", &[("#cursor", "poll_cursor")], vec![(":cursor", value)])
+            .await
+    }
+
     /// A poll failed: `last_poll_error` = the reason, `last_poll_at` kept
     /// (the connection stays due and the next tick tries again).
     pub async fn record_poll_failure(&self, id: &ConnectionId, reason: &str) -> Result<(), StoreError> {
