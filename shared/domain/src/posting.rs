@@ -258,8 +258,9 @@ pub fn plan(
 ) -> Result<PostingPlan, PlanError> {
     let mapped = map_entry(mapping, entry)?;
     let header = entry.header();
-    let description =
-        header.name.clone().unwrap_or_else(|| format!("Concur {} {}", header.doc_type, header.business_id));
+    let description = bounded_description(
+        header.name.as_deref().unwrap_or(&format!("Concur {} {}", header.doc_type, header.business_id)),
+    );
     let document = |kind, lines| ErpDocument {
         kind,
         key: header.business_id.clone(),
@@ -400,9 +401,19 @@ fn planned(
         account,
         dimensions: m.dimensions.clone(),
         amount: line.amount.checked_mul(sign).ok_or(PlanError::Overflow)?,
-        description: line.description.clone(),
+        description: bounded_description(&line.description),
         source: m.index,
     })
+}
+
+/// Longest description an ERP document or line carries (Acumatica's
+/// description fields hold 255 characters; IFS and Infor cut shorter
+/// themselves). Report names and expense type names come from Concur
+/// unbounded: one of 10 MB would otherwise be rendered into every request.
+pub const MAX_DESCRIPTION_CHARS: usize = 255;
+
+fn bounded_description(text: &str) -> String {
+    text.chars().take(MAX_DESCRIPTION_CHARS).collect()
 }
 
 fn sum(mut amounts: impl Iterator<Item = Decimal>) -> Result<Decimal, PlanError> {
@@ -494,6 +505,24 @@ taxes:
 
     fn date() -> time::Date {
         time::macros::date!(2026 - 11 - 23)
+    }
+
+    /// Concur's report names and line descriptions are unbounded; the ERP
+    /// documents carry at most `MAX_DESCRIPTION_CHARS` of them (found by the
+    /// bad-input corpus: a 10 MB report name went into every request).
+    #[test]
+    fn descriptions_are_bounded() {
+        let mut long = line(LineRole::Expense, "100", Some("6000"), "EMPL");
+        long.description = "é".repeat(10_000);
+        let e = entry(vec![long, line(LineRole::EmployeePayable, "-100", None, "EMPL")]);
+        let mut e_header = e.header().clone();
+        e_header.name = Some("N".repeat(1 << 20));
+        let e = JournalEntry::new(e_header, e.lines().to_vec()).unwrap();
+        let plan = plan(&mapping(), &e, PostingForm::Journal, date()).unwrap();
+        let document = &plan.documents[0];
+        assert_eq!(document.description.chars().count(), MAX_DESCRIPTION_CHARS);
+        assert!(document.lines.iter().all(|l| l.description.chars().count() <= MAX_DESCRIPTION_CHARS));
+        assert_eq!(document.lines[0].description, "é".repeat(MAX_DESCRIPTION_CHARS));
     }
 
     /// Out of pocket, an IBCP card charge, a CBCP personal charge: one bill

@@ -118,7 +118,12 @@ fn check_request_amount(data: Node<'_>, posting_currency: &str, journal_total: D
         return Ok(());
     };
     let request_path = data.child_path("requestAmount");
-    let advance_currency = currency(data, "currencyAlphaCode").ok();
+    // Absent: the advance is in the posting currency. Present but not a
+    // currency code: refused, never read as "the same currency".
+    let advance_currency = match data.text("currencyAlphaCode")? {
+        None => None,
+        Some(_) => Some(currency(data, "currencyAlphaCode")?),
+    };
     let (expected, moved) = if advance_currency.as_deref().is_none_or(|c| c == posting_currency) {
         (requested.abs(), journal_total.abs())
     } else {

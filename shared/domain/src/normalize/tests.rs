@@ -420,6 +420,19 @@ fn cash_advance_journal_is_checked_against_the_advance() {
     assert_eq!(off.path(), Some("document.cashAdvanceData.requestAmount"), "{off}");
 }
 
+/// An advance's currency that is not a currency code is refused, not read as
+/// "the posting currency" (found by the bad-input corpus); an absent one is.
+#[test]
+fn cash_advance_currency_must_be_a_code_when_given() {
+    let rows = r#"[{"amount": 40, "debitOrCredit": "DR", "accountCode": "CADV", "payer": "COMP", "payee": "EMPL"}]"#;
+    let mut doc = cash_advance(rows);
+    doc["cashAdvanceData"]["currencyAlphaCode"] = "US$".into();
+    let refused = problem(DocumentType::CashAdvance, &doc);
+    assert_eq!(refused.path(), Some("document.cashAdvanceData.currencyAlphaCode"), "{refused}");
+    doc["cashAdvanceData"]["currencyAlphaCode"] = Value::Null;
+    assert!(run(DocumentType::CashAdvance, &doc).is_ok());
+}
+
 /// Shaped after the inline invoice sample of financial-integration-v4.md §8.2.
 fn invoice(request_total: &str, tax: &str) -> Value {
     parse(&format!(
