@@ -399,7 +399,19 @@ fn check_value(problems: &mut Vec<String>, at: &str, value: &str) {
         problems.push(format!("{at} is longer than {MAX_ERP_VALUE} characters"));
     } else if trimmed.chars().any(char::is_control) {
         problems.push(format!("{at} contains control characters"));
+    } else if trimmed.chars().any(is_invisible) {
+        problems.push(format!("{at} contains invisible or direction-changing characters"));
+    } else if trimmed == "~" || trimmed.eq_ignore_ascii_case("null") {
+        // YAML reads a bare `null` into a text field as the text "null": it
+        // would become an ERP value named "null".
+        problems.push(format!("{at} is null: give the ERP value"));
     }
+}
+
+/// Zero-width and bidirectional formatting characters: they make a value
+/// read differently from what the ERP receives.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 fn check_keys<'a>(problems: &mut Vec<String>, section: &str, keys: impl Iterator<Item = &'a String>) {
@@ -431,6 +443,18 @@ fn yaml_problem(error: &serde_yaml_ng::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the bad-input corpus: a bare `null` was stored as the ERP
+    /// account "null", and a right-to-left override passed as a value.
+    #[test]
+    fn null_and_invisible_values_are_refused() {
+        let null = EXAMPLE.replace(r#""37": "61000""#, r#""37": null"#);
+        let problems = Mapping::from_yaml(&null).unwrap_err().problems;
+        assert!(problems.iter().any(|p| p == "accounts.37 is null: give the ERP value"), "{problems:?}");
+        let bidi = EXAMPLE.replace(r#""37": "61000""#, "\"37\": \"610\u{202e}00\"");
+        let problems = Mapping::from_yaml(&bidi).unwrap_err().problems;
+        assert!(problems.iter().any(|p| p.contains("accounts.37 contains invisible")), "{problems:?}");
+    }
 
     const EXAMPLE: &str = r#"
 version: 1
