@@ -73,8 +73,10 @@ pub struct Mapping {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PartyRule {
-    /// The employee's own vendor, looked up in `employees`.
-    EmployeeVendor,
+    /// The employee's own vendor, looked up in `employees`. A struct variant,
+    /// not a unit one: serde ignores unknown keys next to the tag of a unit
+    /// variant even under `deny_unknown_fields`.
+    EmployeeVendor {},
     /// A fixed vendor (a card issuer).
     Vendor { vendor: String },
     /// A GL account (a clearing account).
@@ -188,7 +190,7 @@ impl Mapping {
         check_keys(&mut problems, "parties", self.parties.keys());
         for (code, rule) in &self.parties {
             match rule {
-                PartyRule::EmployeeVendor => {}
+                PartyRule::EmployeeVendor {} => {}
                 PartyRule::Vendor { vendor } => check_value(&mut problems, &format!("parties.{code}.vendor"), vendor),
                 PartyRule::Account { account } => {
                     check_value(&mut problems, &format!("parties.{code}.account"), account);
@@ -333,7 +335,7 @@ impl Mapping {
                 PartyRule::Vendor { vendor } => {
                     vendors.insert(vendor.trim().to_owned());
                 }
-                PartyRule::EmployeeVendor => {}
+                PartyRule::EmployeeVendor {} => {}
             }
         }
         for rule in &self.taxes {
@@ -443,6 +445,18 @@ fn yaml_problem(error: &serde_yaml_ng::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the bad-input corpus: `{ kind: employee_vendor, vendor: X }`
+    /// was stored with `vendor` silently dropped.
+    #[test]
+    fn unknown_keys_next_to_employee_vendor_are_refused() {
+        let extra = EXAMPLE.replace("{ kind: employee_vendor }", "{ kind: employee_vendor, vendor: AMEX }");
+        assert_ne!(extra, EXAMPLE);
+        let problems = Mapping::from_yaml(&extra).unwrap_err().problems;
+        assert!(problems[0].contains("unknown field `vendor`"), "{problems:?}");
+        let plain = Mapping::from_yaml(EXAMPLE).unwrap();
+        assert!(plain.to_yaml().contains("kind: employee_vendor"), "{}", plain.to_yaml());
+    }
 
     /// Found by the bad-input corpus: a bare `null` was stored as the ERP
     /// account "null", and a right-to-left override passed as a value.

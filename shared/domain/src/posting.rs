@@ -79,7 +79,7 @@ pub fn map_line(mapping: &Mapping, line: &JournalLine, index: usize) -> Result<M
         LineRole::EmployeePayable | LineRole::PaymentTypeClearing => {
             let code = line.payment_code.as_deref().unwrap_or_default();
             match mapping.party(code)? {
-                PartyRule::EmployeeVendor => {
+                PartyRule::EmployeeVendor {} => {
                     let employee = line.employee_id.as_deref().unwrap_or_default();
                     Target::Vendor(mapping.employee_vendor(employee)?.to_owned())
                 }

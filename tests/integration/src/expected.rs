@@ -67,7 +67,7 @@ pub fn target(mapping: &Mapping, form: PostingForm, key: &str) -> String {
         (PartyRule::Account { account: a }, _) => account(a),
         (_, PostingForm::Journal) => account(mapping.payable_account.as_deref().expect("payable_account for journals")),
         (PartyRule::Vendor { vendor }, _) => format!("vendor:{vendor}"),
-        (PartyRule::EmployeeVendor, _) => {
+        (PartyRule::EmployeeVendor {}, _) => {
             format!("vendor:{}", mapping.employee_vendor(employee.expect("employee id")).unwrap())
         }
     };
