@@ -306,6 +306,14 @@ impl Notification {
         }
         let facts = match &self.facts {
             Value::Null => ExpenseReportFacts::default(),
+            // serde reads a struct from an array too, field by field in
+            // order: `["A_APPR"]` would become companyId `A_APPR`.
+            other if !other.is_object() => {
+                return Action::Malformed {
+                    company: self.subtopic_company(),
+                    reason: "its facts are malformed: they must be a JSON object".into(),
+                };
+            }
             other => match ExpenseReportFacts::deserialize(other) {
                 Ok(facts) => facts,
                 Err(e) => {
@@ -403,6 +411,19 @@ HlbTP6jE7MqB5sJ9r2EEzrJzJZjD13UqlzvI61tTC8SKpuk5AEaSsUV7RKlKUCjB
 
     fn test_verifier() -> WebhookVerifier {
         WebhookVerifier::from_public_key(webhook::test_public_key_base64()).unwrap()
+    }
+
+    /// Found by the bad-input corpus: facts sent as an array were read
+    /// positionally and refused as "company UUID `A_APPR` is invalid".
+    #[test]
+    fn facts_that_are_not_an_object_are_named_as_such() {
+        let mut event = ExpenseStatusChanged::approved(SAMPLE_COMPANY, "R1").to_json();
+        event["facts"] = serde_json::json!(["A_APPR", SAMPLE_COMPANY, "R1"]);
+        let notification = Notification::deserialize(&event).unwrap();
+        match notification.action() {
+            Action::Malformed { reason, .. } => assert!(reason.contains("must be a JSON object"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
