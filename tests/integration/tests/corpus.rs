@@ -78,11 +78,7 @@ impl Case {
             println!("{}: {}", self.label(), cut(&error.replace('\n', " ")));
         }
         let missing: Vec<&str> = self.expects().into_iter().filter(|e| !error.contains(e)).collect();
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("the error lacks {missing:?}: {}", cut(error)))
-        }
+        if missing.is_empty() { Ok(()) } else { Err(format!("the error lacks {missing:?}: {}", cut(error))) }
     }
 }
 
@@ -439,7 +435,8 @@ async fn corpus_webhooks_through_event_intake() {
 
 fn ion_request(case: &Case, connection: &str) -> ApiGatewayV2httpRequest {
     let mut request = ApiGatewayV2httpRequest::default();
-    let mut path = case.get("path").unwrap_or("/ion/{connection}/v3/multipartMessage").replace("{connection}", connection);
+    let mut path =
+        case.get("path").unwrap_or("/ion/{connection}/v3/multipartMessage").replace("{connection}", connection);
     request.request_context.http.method = case.get("method").unwrap_or("POST").parse().unwrap();
     let body = match case.get("form") {
         Some("ims") => ims_body(
@@ -481,7 +478,8 @@ fn ion_request(case: &Case, connection: &str) -> ApiGatewayV2httpRequest {
 async fn corpus_ion_messages_through_ion_inbox() {
     let started = Instant::now();
     let world = PostingWorld::with_erp("acme-ion", ErpKind::Infor).await;
-    let inbox = Arc::new(ion_inbox::Inbox::from_env(&world.stack.env_of("IonInboxFunction"), &world.stack.sdk).unwrap());
+    let inbox =
+        Arc::new(ion_inbox::Inbox::from_env(&world.stack.env_of("IonInboxFunction"), &world.stack.sdk).unwrap());
     let mut tally = Tally::new("ion");
     for case in load("ion") {
         let request = ion_request(&case, world.connection.as_str());
@@ -513,8 +511,8 @@ fn mapping() -> domain::mapping::Mapping {
 fn post_offline(doc_type: DocumentType, json: &[u8], mapping: &domain::mapping::Mapping) -> Result<Value, String> {
     let id = domain::ConcurDocumentId::parse("CORPUS1").unwrap();
     let text = std::str::from_utf8(json).map_err(|_| "not UTF-8".to_owned())?;
-    let entry = domain::normalize_json(doc_type, &id, text, &domain::NormalizeOptions::default())
-        .map_err(|e| e.to_string())?;
+    let entry =
+        domain::normalize_json(doc_type, &id, text, &domain::NormalizeOptions::default()).map_err(|e| e.to_string())?;
     let form = domain::FlowOptions::default().form_for(doc_type);
     let today = time::OffsetDateTime::now_utc().date();
     let plan = domain::posting::plan(mapping, &entry, form, today).map_err(|e| e.to_string())?;
@@ -626,7 +624,13 @@ impl Drop for TempInput {
 /// Runs `connector` as `main` does, in its own task; (exit code, stderr + stdout).
 async fn connector(stack: &TestStack, args: Vec<String>) -> Result<(i32, String), String> {
     let app_secret = format!("{}/concur-app", stack.stack_name());
-    let mut full = vec!["connector".to_owned(), "--stack".into(), stack.stack_name().into(), "--concur-app-secret".into(), app_secret];
+    let mut full = vec![
+        "connector".to_owned(),
+        "--stack".into(),
+        stack.stack_name().into(),
+        "--concur-app-secret".into(),
+        app_secret,
+    ];
     full.extend(args);
     // `main_with` is not `Send` (it writes to `&mut dyn Write`): it gets a
     // thread and a runtime of its own, where a panic is still caught.
@@ -688,12 +692,36 @@ async fn corpus_credentials_files_through_connections_create() {
     let stack = TestStack::new().await;
     replay_cli_kind("credentials", &stack, |case, file| match case.get("erp") {
         Some("acumatica") => strings(&[
-            "connections", "create", "acu", "--name", "a", "--erp", "acumatica", "--erp-url", "http://127.0.0.1:9",
-            "--tenant", "Acme", "--erp-credentials-file", file,
+            "connections",
+            "create",
+            "acu",
+            "--name",
+            "a",
+            "--erp",
+            "acumatica",
+            "--erp-url",
+            "http://127.0.0.1:9",
+            "--tenant",
+            "Acme",
+            "--erp-credentials-file",
+            file,
         ]),
         Some("ifs_cloud") => strings(&[
-            "connections", "create", "ifs", "--name", "i", "--erp", "ifs_cloud", "--erp-url", "http://127.0.0.1:9",
-            "--namespace", "acme", "--ifs-company", "10", "--erp-credentials-file", file,
+            "connections",
+            "create",
+            "ifs",
+            "--name",
+            "i",
+            "--erp",
+            "ifs_cloud",
+            "--erp-url",
+            "http://127.0.0.1:9",
+            "--namespace",
+            "acme",
+            "--ifs-company",
+            "10",
+            "--erp-credentials-file",
+            file,
         ]),
         other => panic!("{}: erp {other:?}", case.label()),
     })
@@ -765,14 +793,27 @@ async fn call(service: &str, call: &str, base: &str) -> Result<String, String> {
                         client_secret: Secret::new("s"),
                         app_base_url: base.to_owned(),
                     };
-                    show(client.refresh(&app, base, &Secret::new("r")).await.map(|t| format!("token for {}", t.geolocation)))
+                    show(
+                        client
+                            .refresh(&app, base, &Secret::new("r"))
+                            .await
+                            .map(|t| format!("token for {}", t.geolocation)),
+                    )
                 }
-                "fi-page" => show(client.fi_ready_page(&token, doc_type, 0).await.map(|p| format!("{} documents", p.documents.len()))),
+                "fi-page" => show(
+                    client.fi_ready_page(&token, doc_type, 0).await.map(|p| format!("{} documents", p.documents.len())),
+                ),
                 "fi-document" => show(
-                    client.fi_document(&token, doc_type, "F071FADEA6B142DD884A", true).await.map(|d| format!("{:?}", d.map(|d| d.id))),
+                    client
+                        .fi_document(&token, doc_type, "F071FADEA6B142DD884A", true)
+                        .await
+                        .map(|d| format!("{:?}", d.map(|d| d.id))),
                 ),
                 "acknowledge" => {
-                    let items = [concur::fi_posting::AckItem { doc_id: "f7a675d035bc44419cc0df2389c5b10c".into(), system_id: None }];
+                    let items = [concur::fi_posting::AckItem {
+                        doc_id: "f7a675d035bc44419cc0df2389c5b10c".into(),
+                        system_id: None,
+                    }];
                     let results = client.acknowledge(&token, doc_type, &items).await.map_err(|e| e.to_string())?;
                     // A result that is not an acknowledgement is the error here.
                     match results.iter().find(|r| !r.is_done()) {
@@ -786,7 +827,8 @@ async fn call(service: &str, call: &str, base: &str) -> Result<String, String> {
                         system_id: None,
                         outcome: concur::fi_posting::PostingOutcome::Failed { reason: "corpus".into() },
                     }];
-                    let results = client.confirm_posting(&token, doc_type, &confirmations).await.map_err(|e| e.to_string())?;
+                    let results =
+                        client.confirm_posting(&token, doc_type, &confirmations).await.map_err(|e| e.to_string())?;
                     match results.iter().find(|r| !r.is_done()) {
                         Some(r) => Err(r.describe()),
                         None => Ok(format!("{} confirmed", results.len())),
@@ -824,7 +866,8 @@ async fn call(service: &str, call: &str, base: &str) -> Result<String, String> {
                 company: "10".into(),
                 api: Default::default(),
             };
-            let credentials = serde_json::from_value(serde_json::json!({"client_id": "c", "client_secret": "s"})).unwrap();
+            let credentials =
+                serde_json::from_value(serde_json::json!({"client_id": "c", "client_secret": "s"})).unwrap();
             let client = erp::ifs::IfsClient::new(http, settings, credentials).map_err(|e| e.to_string())?;
             let result = match call {
                 "token" => client.authenticate().await.map(|()| "signed in".to_owned()),
