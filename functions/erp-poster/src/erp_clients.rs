@@ -40,7 +40,7 @@ impl ErpClient {
                     .map(|b| format!("ion:{}:{}", b.document_id, b.variation))
                     .collect::<Vec<_>>()
                     .join(", ");
-                Ok(ErpReference { reference })
+                Ok(ErpReference::new(reference))
             }
         }
     }

@@ -81,6 +81,10 @@ pub struct BatchRules {
     /// alone before a document tries again: repeated refused logins can
     /// lock an ERP service account.
     pub erp_hold_recheck: Duration,
+    /// How long an ERP create whose outcome is unknown (timeout, 5xx) may
+    /// still commit: no attempt looks the document up and creates it again
+    /// before this has passed [DEFAULT 5 minutes].
+    pub settle_window: Duration,
 }
 
 impl Default for BatchRules {
@@ -92,6 +96,7 @@ impl Default for BatchRules {
             longest_retry: Duration::from_secs(4 * 3600),
             item_budget: Duration::from_secs(30),
             erp_hold_recheck: Duration::from_secs(30 * 60),
+            settle_window: Duration::from_secs(5 * 60),
         }
     }
 }

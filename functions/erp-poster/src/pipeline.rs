@@ -216,6 +216,9 @@ impl<S: GrantStore> Run<'_, S> {
     ) -> Result<Processed, Failure> {
         match claim {
             ClaimOutcome::Claimed(record) => {
+                if let Some(until) = record.settle_until.filter(|until| *until > now) {
+                    return Err(self.wait_to_settle(until, now).await);
+                }
                 let detail =
                     (record.claims > 1).then(|| format!("claim {} (an earlier run did not finish)", record.claims));
                 self.audit("claimed", "ok", detail, None).await;
@@ -477,6 +480,19 @@ impl<S: GrantStore> Run<'_, S> {
             match erp.post(erp_document, attempt).await {
                 Ok(reference) => {
                     self.audit("posted", "ok", Some(erp_document.label()), Some(&reference.reference)).await;
+                    if !reference.duplicates.is_empty() {
+                        // Made outside this document's run (by hand, another tool): never used, reported.
+                        let detail = format!(
+                            "the ERP holds other documents with this Concur key: {}; check them in the ERP",
+                            reference.duplicates.join(", ")
+                        );
+                        self.audit("duplicate found", "warning", Some(detail), Some(&reference.reference)).await;
+                        platform::telemetry::metric(
+                            "DuplicatesFound",
+                            reference.duplicates.len() as f64,
+                            self.item.connection_id.as_str(),
+                        );
+                    }
                     references.push(reference.reference);
                 }
                 Err(failure) => {
@@ -784,11 +800,20 @@ impl<S: GrantStore> Run<'_, S> {
         }
         if let FailureKind::Retryable { after } = failure.kind {
             self.audit(step, "failed", Some(format!("will retry: {}", failure.reason)), None).await;
-            return match self.poster.ledger.release(&self.key, &self.holder, &failure.reason, now).await {
+            let released = if step == "post" {
+                // The create's outcome is unknown: it may commit after any
+                // lookup made now. Nothing looks again before it settles.
+                let until = now + self.poster.rules.settle_window;
+                self.poster.ledger.release_unsettled(&self.key, &self.holder, &failure.reason, until, now).await
+            } else {
+                self.poster.ledger.release(&self.key, &self.holder, &failure.reason, now).await
+            };
+            return match released {
                 // The wait grows with the document's attempts, which the
                 // ledger counts across messages (unlike SQS's receive count).
                 Ok(record) => {
-                    let wait = after.unwrap_or_else(|| self.poster.rules.retry_wait(record.attempts));
+                    let settle = record.settle_until.map_or(Duration::ZERO, |until| (until - now).unsigned_abs());
+                    let wait = after.unwrap_or_else(|| self.poster.rules.retry_wait(record.attempts)).max(settle);
                     Failure::retryable(failure.reason, Some(wait))
                 }
                 Err(e) => {
@@ -824,6 +849,21 @@ impl<S: GrantStore> Run<'_, S> {
             }
         }
         failure
+    }
+
+    /// An earlier create of this document has an unknown outcome and may
+    /// still commit: the document waits (claim released, due then) instead
+    /// of being looked up and created again now.
+    async fn wait_to_settle(&self, until: OffsetDateTime, now: OffsetDateTime) -> Failure {
+        let reason = format!(
+            "an earlier create may still commit in the ERP; looked up again after {}",
+            until.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+        );
+        self.audit("claimed", "waiting", Some(reason.clone()), None).await;
+        if let Err(e) = self.poster.ledger.release_until(&self.key, &self.holder, &reason, until, now).await {
+            tracing::warn!(document = %self.key, error = %e, "could not release the claim; it lapses on its own");
+        }
+        Failure::retryable(reason, Some((until - now).unsigned_abs()))
     }
 
     /// Hands the document to the ledger (no claim needed): the sweeper

@@ -15,11 +15,20 @@ pub mod infor;
 use domain::{ErpDocument, Failure};
 
 /// An ERP document created for a Concur document.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ErpReference {
     /// What the ERP calls it: for Acumatica the entity and its key values as
     /// in its URL (`Bill/Bill/000187`, `JournalTransaction/GL/000042`).
     pub reference: String,
+    /// Other ERP documents found with the same Concur key (made by someone
+    /// or something else): never used, reported so a person can look.
+    pub duplicates: Vec<String>,
+}
+
+impl ErpReference {
+    pub fn new(reference: impl Into<String>) -> Self {
+        Self { reference: reference.into(), duplicates: Vec::new() }
+    }
 }
 
 /// What every ERP adapter offers the pipeline.

@@ -112,7 +112,7 @@ fn journal(key: &str, debit: &str, credit: &str) -> AcumaticaJournal {
 }
 
 fn reference(text: &str) -> ErpReference {
-    ErpReference { reference: text.into() }
+    ErpReference::new(text)
 }
 
 fn num(v: &Value) -> String {
@@ -240,7 +240,7 @@ async fn a_timeout_after_commit_is_looked_up_not_resent() {
 }
 
 #[tokio::test]
-async fn a_5xx_before_commit_is_created_after_a_second_lookup() {
+async fn a_5xx_on_create_is_never_followed_by_a_blind_second_put_in_the_same_call() {
     let (sim, running) = site().await;
     let c = client(&running.base_url());
     sim.faults()
@@ -252,6 +252,12 @@ async fn a_5xx_before_commit_is_created_after_a_second_lookup() {
             method: Some("PUT".into()),
         })
         .unwrap();
+    // The outcome is unknown (a 5xx may come after the commit): one more
+    // lookup, no second PUT; the caller retries after its settle window.
+    let unknown = c.create_bill(&bill("CNQ-1")).await.unwrap_err();
+    assert!(unknown.to_failure("posting").is_retryable(), "{unknown}");
+    assert_eq!(puts(&sim), [502]);
+    // The next attempt looks the key up again, then creates it once.
     assert_eq!(c.create_bill(&bill("CNQ-1")).await.unwrap(), reference("Bill/Bill/000001"));
     assert_eq!(sim.bills("Acme").len(), 1);
     assert_eq!(puts(&sim), [502, 200]);

@@ -135,7 +135,7 @@ fn journal(key: &str) -> ErpDocument {
 }
 
 fn reference(text: &str) -> ErpReference {
-    ErpReference { reference: text.into() }
+    ErpReference::new(text)
 }
 
 /// POSTs to projections the simulator saw, with their statuses.

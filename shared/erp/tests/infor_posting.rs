@@ -138,7 +138,7 @@ async fn a_journal_and_a_supplier_invoice_are_accepted_and_processed_balanced() 
     c.check().await.unwrap();
 
     let reference = c.post(&journal("CNQ-8842")).await.unwrap();
-    assert_eq!(reference, ErpReference { reference: "ion:CNQ-8842:1".into() });
+    assert_eq!(reference, ErpReference::new("ion:CNQ-8842:1"));
     let journals = sim.journals(TI);
     assert_eq!(journals.len(), 1);
     let j = &journals[0];

@@ -200,6 +200,10 @@ pub struct LedgerRecord {
     /// (RFC 3339): Concur then shows "posting failed", and the document
     /// coming back READY means a processor resubmitted it.
     pub failure_reported_at: Option<String>,
+    /// An ERP create whose outcome is unknown (timeout, 5xx) may still
+    /// commit until then: no attempt looks the document up and creates it
+    /// before this time.
+    pub settle_until: Option<OffsetDateTime>,
     /// RFC 3339 UTC, millisecond precision.
     pub created_at: String,
     pub updated_at: String,
@@ -298,6 +302,8 @@ struct Item {
     due_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     failure_reported_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    settle_until: Option<i64>,
     created_at: String,
     updated_at: String,
 }
@@ -313,6 +319,7 @@ impl Item {
         };
         let claim_expires_at = epoch(self.claim_expires_at, "claim_expires_at")?;
         let due_at = epoch(self.due_at, "due_at")?;
+        let settle_until = epoch(self.settle_until, "settle_until")?;
         Ok(LedgerRecord {
             key,
             status: self.status,
@@ -330,6 +337,7 @@ impl Item {
             accepted_parts: self.accepted_parts,
             due_at,
             failure_reported_at: self.failure_reported_at,
+            settle_until,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -367,6 +375,7 @@ impl Update {
             ("#parts", "accepted_parts"),
             ("#due", "due_at"),
             ("#reported", "failure_reported_at"),
+            ("#settle", "settle_until"),
             ("#created", "created_at"),
             ("#upd", "updated_at"),
         ];
@@ -524,7 +533,7 @@ impl LedgerStore {
         }
         let update = Update::new(
             "#s = :claimed AND #h = :h",
-            "SET #s = :posted, #sk = :sk, #ref = :ref, #form = :form, #upd = :upd REMOVE #err",
+            "SET #s = :posted, #sk = :sk, #ref = :ref, #form = :form, #upd = :upd REMOVE #err, #settle",
         )
         .s(":claimed", LedgerStatus::Claimed.as_str())
         .s(":posted", LedgerStatus::Posted.as_str())
@@ -735,6 +744,40 @@ impl LedgerStore {
             matches!(r.status, LedgerStatus::Received | LedgerStatus::Posted)
                 && r.holder.is_none()
                 && r.last_error.as_deref() == Some(error.as_str())
+        })
+        .await
+    }
+
+    /// [`Self::release`] after an ERP create whose outcome is unknown: no
+    /// attempt may look the document up and create it before `settle_until`
+    /// (the first create may still commit), and the sweeper brings it back
+    /// then if nothing else does.
+    pub async fn release_unsettled(
+        &self,
+        key: &LedgerKey,
+        holder: &str,
+        error: &str,
+        settle_until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<LedgerRecord, StoreError> {
+        let action = || format!("releasing {key} for `{holder}` until an earlier create settles");
+        check_name("claim holder", holder, action)?;
+        let error = bounded(error);
+        let update = Update::new(
+            "#s = :claimed AND #h = :h",
+            "SET #s = :received, #sk = :sk, #err = :err, #due = :due, #settle = :due, #upd = :upd \
+             ADD #attempts :one REMOVE #h, #exp",
+        )
+        .s(":claimed", LedgerStatus::Claimed.as_str())
+        .s(":received", LedgerStatus::Received.as_str())
+        .s(":sk", status_key(&key.connection_id, LedgerStatus::Received))
+        .s(":h", holder)
+        .s(":err", error.clone())
+        .n(":due", settle_until.unix_timestamp())
+        .s(":upd", timestamp(now))
+        .n(":one", 1);
+        self.transition(key, update, action, |r| {
+            r.status == LedgerStatus::Received && r.settle_until.is_some_and(|t| t >= settle_until)
         })
         .await
     }
@@ -1209,6 +1252,7 @@ mod tests {
             accepted_parts: Vec::new(),
             due_at: None,
             failure_reported_at: None,
+            settle_until: None,
             created_at: String::new(),
             updated_at: String::new(),
         }

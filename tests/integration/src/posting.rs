@@ -123,6 +123,7 @@ pub fn test_options() -> PosterOptions {
         batch: erp_poster::BatchRules {
             first_retry: Duration::ZERO,
             longest_retry: Duration::ZERO,
+            settle_window: Duration::ZERO,
             ..erp_poster::BatchRules::default()
         },
     }

@@ -351,3 +351,41 @@ async fn a_report_recalled_before_its_acknowledgement_is_posted_when_it_comes_ba
     assert_eq!(world.concur.document_status(COMPANY, &fi_id), Some(DocStatus::PostingConfirmedSuccess));
     assert_eq!(puts(&world), [200]);
 }
+
+/// A poster with test options changed by `change`.
+async fn poster_with(
+    world: &PostingWorld,
+    change: impl FnOnce(&mut erp_poster::PosterOptions),
+) -> Poster<ConcurGrantStore> {
+    let mut options = test_options();
+    change(&mut options);
+    Poster::from_env(&world.stack.env_of(POSTER), &world.stack.sdk, options).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_create_that_commits_after_the_client_gave_up_is_never_created_twice() {
+    let world = PostingWorld::new("acme-slow-commit").await;
+    world.load_examples();
+    let (_, item) = unique_items(&world).into_iter().find(|(f, _)| f.contains("Example-2.1")).unwrap();
+    // The bill is saved 4 s after its PUT arrived; the client gives up at 3 s.
+    world.acumatica().after_commit(1, AfterCommit::CommitLate { ms: 4000 });
+    let poster = poster_with(&world, |o| o.batch.settle_window = Duration::from_secs(6)).await;
+
+    let first = poster.process_item(&item).await.unwrap_err();
+    let failed_at = std::time::Instant::now();
+    assert!(first.is_retryable(), "{first:?}");
+    assert!(puts(&world).is_empty(), "no blind second PUT after the lookup (the first is still in the server)");
+
+    // A redelivery (or a repeated webhook) while the first save may still land:
+    // it waits instead of looking up and creating again.
+    let early = poster.process_item(&item).await.unwrap_err();
+    assert!(early.reason.contains("may still commit"), "{early:?}");
+    assert!(puts(&world).is_empty());
+
+    // After the settle window the lookup finds the late bill: recorded, not created.
+    tokio::time::sleep(Duration::from_secs(6).saturating_sub(failed_at.elapsed()) + Duration::from_millis(1100)).await;
+    let processed = poster.process_item(&item).await.unwrap();
+    assert!(matches!(processed, Processed::Posted { .. }), "{processed:?}");
+    assert_eq!(world.acumatica().bills(TENANT).len(), 1, "one bill");
+    assert!(puts(&world).is_empty(), "no PUT but the first, slow one (cut off, so never logged as answered)");
+}

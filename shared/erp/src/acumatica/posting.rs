@@ -15,9 +15,6 @@ use super::documents::{AcumaticaBill, AcumaticaJournal, JOURNAL_KEY_PREFIX, Jour
 use super::{AcumaticaClient, AcumaticaError, SERVICE, error_message};
 use crate::ErpReference;
 
-/// PUTs per create call whose outcome was unknown (timeout, 5xx); after that
-/// the caller's retry (which starts with a lookup again) takes over.
-const PUT_ATTEMPTS: usize = 2;
 /// Field errors quoted from one 422 before "and N more".
 const ERRORS_SHOWN: usize = 12;
 /// Release status polls, with these waits between them (≈ 60 s in total).
@@ -130,8 +127,10 @@ impl AcumaticaClient {
         self.finish(DocKind::Journal, &document, found).await
     }
 
-    /// Lookup → PUT → (outcome unknown → lookup → PUT) …, at most
-    /// [`PUT_ATTEMPTS`] PUTs.
+    /// Lookup → PUT (→ outcome unknown → one more lookup). At most one PUT
+    /// per call: a create whose outcome is unknown may commit after any
+    /// lookup made now, so the next PUT waits for the pipeline's settle
+    /// window and a fresh lookup.
     async fn create_once<F, Fut>(
         &self,
         kind: DocKind,
@@ -143,13 +142,11 @@ impl AcumaticaClient {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<Option<Found>, AcumaticaError>>,
     {
-        let mut attempt = 0;
-        loop {
+        {
             if let Some(found) = lookup().await? {
                 tracing::info!(service = SERVICE, document, reference = %found.reference.reference, "already in Acumatica; not created again");
                 return Ok(found);
             }
-            attempt += 1;
             let url = format!("{}?$select={}", self.entity_url(kind.entity()), kind.saved_fields());
             let sent = self
                 .send_authorized(Idempotency::Unsafe, |c, token| {
@@ -159,15 +156,14 @@ impl AcumaticaClient {
             let response = match sent {
                 Ok(response) => response,
                 Err(e @ (AcumaticaError::Unreachable { .. } | AcumaticaError::Unavailable { .. })) => {
-                    // It may have committed: never resend before looking again.
-                    tracing::warn!(service = SERVICE, document, error = %e, attempt, "create outcome unknown; looking the key up again");
-                    if attempt >= PUT_ATTEMPTS {
-                        return match lookup().await? {
-                            Some(found) => Ok(found),
-                            None => Err(e),
-                        };
-                    }
-                    continue;
+                    // It may still commit, later than a lookup right now could
+                    // see: never resend in this call. The pipeline waits out a
+                    // settle window before the next attempt looks again.
+                    tracing::warn!(service = SERVICE, document, error = %e, "create outcome unknown; looking the key up once");
+                    return match lookup().await? {
+                        Some(found) => Ok(found),
+                        None => Err(e),
+                    };
                 }
                 Err(e) => return Err(e),
             };
@@ -262,6 +258,8 @@ impl AcumaticaClient {
         vendor: Option<&str>,
         vendor_ref: &str,
     ) -> Result<Option<Found>, AcumaticaError> {
+        // By vendor and key: one Concur document may bill several vendors
+        // (the employee and a card issuer) under the same key.
         let mut filter = format!("VendorRef eq {}", literal(vendor_ref));
         if let Some(vendor) = vendor {
             filter = format!("Vendor eq {} and {filter}", literal(vendor));
@@ -383,16 +381,19 @@ impl AcumaticaClient {
 
 /// The first hit (several means duplicates already exist: say so in the log).
 fn pick(kind: DocKind, key: &str, hits: &[&Value]) -> Option<Found> {
+    let mut found = hits.first().and_then(|r| found_in(kind, r))?;
     if hits.len() > 1 {
         tracing::warn!(
             service = SERVICE,
             entity = kind.entity(),
             key,
             count = hits.len(),
-            "several Acumatica documents carry one Concur key; using the first"
+            "several Acumatica documents carry one Concur key; using the first, reporting the others"
         );
+        found.reference.duplicates =
+            hits[1..].iter().filter_map(|r| found_in(kind, r)).map(|f| f.reference.reference).collect();
     }
-    hits.first().and_then(|r| found_in(kind, r))
+    Some(found)
 }
 
 /// The reference of a returned record: its entity and key values, as in its URL.
@@ -404,7 +405,7 @@ fn found_in(kind: DocKind, record: &Value) -> Option<Found> {
         }
     };
     Some(Found {
-        reference: ErpReference { reference },
+        reference: ErpReference::new(reference),
         id: record.get("id").and_then(Value::as_str).map(str::to_owned),
         status: text(record, "Status").map(str::to_owned),
     })

@@ -252,7 +252,7 @@ impl IfsClient {
 
     /// `<EntitySet>/<key values>`.
     pub(crate) fn reference(&self, set: Set, key: &Key) -> ErpReference {
-        ErpReference { reference: format!("{}/{}", set.name(self.api()), key.values()) }
+        ErpReference::new(format!("{}/{}", set.name(self.api()), key.values()))
     }
 
     /// `GET <set>?$filter=Company eq '<c>' and …&$select=…`, every page.

@@ -495,7 +495,7 @@ impl ErpAdapter for InforClient {
 
 /// The [`ErpReference`] of the BODs sent for one document.
 pub fn references(sent: &[SentBod]) -> ErpReference {
-    ErpReference { reference: sent.iter().map(|s| s.reference.as_str()).collect::<Vec<_>>().join(", ") }
+    ErpReference::new(sent.iter().map(|s| s.reference.as_str()).collect::<Vec<_>>().join(", "))
 }
 
 /// ION's `{"errors":[…]}` (or `error`/`message`), else the body, bounded.

@@ -88,6 +88,17 @@ pub(crate) async fn handle(
     body: Bytes,
 ) -> Response {
     let is_put = method == Method::PUT;
+    if is_put && let Some(ms) = sim.take_commit_late() {
+        // Spawned, so the save happens even after the caller hung up.
+        let late = sim.clone();
+        let saved = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            handle_locked(&late, method, &uri, &headers, &body)
+        });
+        return saved
+            .await
+            .unwrap_or_else(|_| errors::http_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal", "Sim"));
+    }
     let response = handle_locked(&sim, method, &uri, &headers, &body);
     // Only a PUT that saved (200) is subject to after-commit misbehaviour.
     if !is_put || response.status() != StatusCode::OK {
@@ -106,6 +117,8 @@ pub(crate) async fn handle(
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
             response
         }
+        // Taken before the save; never here.
+        Some(super::AfterCommit::CommitLate { .. }) => response,
     }
 }
 

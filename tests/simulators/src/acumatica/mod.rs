@@ -85,6 +85,10 @@ pub enum AfterCommit {
     /// Answer normally, but only after this delay (longer than the client's
     /// timeout, the caller gives up while the record already exists).
     Delay { ms: u64 },
+    /// Save only after this delay (a slow server: the caller gives up
+    /// first, and a lookup it makes meanwhile finds nothing), then answer.
+    /// The save happens even when the caller has hung up.
+    CommitLate { ms: u64 },
 }
 
 impl Default for AcumaticaSim {
@@ -120,6 +124,19 @@ impl AcumaticaSim {
     fn take_after_commit(&self) -> Option<AfterCommit> {
         let mut queue = self.after_commit.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if queue.is_empty() { None } else { Some(queue.remove(0)) }
+    }
+
+    /// Takes the next misbehaviour when it is a late commit (decided before the save).
+    fn take_commit_late(&self) -> Option<u64> {
+        let mut queue = self.after_commit.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match queue.first() {
+            Some(AfterCommit::CommitLate { ms }) => {
+                let ms = *ms;
+                queue.remove(0);
+                Some(ms)
+            }
+            _ => None,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Site> {
