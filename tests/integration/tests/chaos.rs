@@ -1,0 +1,281 @@
+//! The chaos run: many documents through the real pipeline — moto's FIFO
+//! queue with the template's receive limit, the ledger, the sweeper, the
+//! Concur and ERP simulators — while everything goes wrong at once: 10 % of
+//! ERP calls throttled or failing, creates that commit after the client gave
+//! up, Concur's tokens expiring mid-run, every document delivered three
+//! times out of order, the poster killed at random points (between the
+//! ERP's accept and the ledger write among them), and an ERP outage longer
+//! than the queue's retries. At the end: exactly one ERP record per
+//! document, none lost, and Concur's status matches the ledger for each.
+//!
+//! CI size by default; `CHAOS_DOCS=10000 tests/run -- -E 'test(chaos)'`
+//! runs it at full size (docs/performance.md has the figures).
+
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use domain::{DocumentType, WorkItem, WorkSource};
+use erp_poster::Poster;
+use integration::posting::{COMPANY, POSTER, PostingWorld, TENANT, example_work_items, test_options};
+use platform::concur_grants::ConcurGrantStore;
+use platform::ledger::{LedgerKey, LedgerStatus};
+use platform::queue::Outgoing;
+use scheduled_poller::{Poller, PollerOptions};
+use serde_json::json;
+use simulators::acumatica::AfterCommit;
+use simulators::concur::DocStatus;
+use simulators::faults::{FaultKind, FaultSpec};
+use time::OffsetDateTime;
+
+const POLLER: &str = "ScheduledPollerFunction";
+
+/// A small deterministic generator: the same run every time.
+struct Dice(u64);
+
+impl Dice {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+
+    fn one_in(&mut self, n: u64) -> bool {
+        self.next().is_multiple_of(n)
+    }
+}
+
+fn docs_wanted() -> usize {
+    std::env::var("CHAOS_DOCS").ok().and_then(|n| n.parse().ok()).unwrap_or(40)
+}
+
+/// The examples plus copies of one report under new ids, up to `n` documents.
+/// Returns each document's work item and FI id.
+fn load(world: &PostingWorld, n: usize) -> Vec<(WorkItem, String)> {
+    let loaded = world.load_examples();
+    let mut documents: Vec<(WorkItem, String)> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (file, item) in example_work_items(&world.connection, WorkSource::Webhook) {
+        let fi_id = loaded.iter().find(|(path, _)| path.to_string_lossy().contains(&file)).unwrap().1[0].clone();
+        if seen.insert(item.document_key()) {
+            documents.push((item, fi_id));
+        }
+    }
+    let path =
+        integration::posting::fixtures().join("fi-examples/FI-API-ReportID-F071FADEA6B142DD884A-Example-2.1.json");
+    let example: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let document = example["fIDocuments"][0]["document"].clone();
+    for n in 0..n.saturating_sub(documents.len()) {
+        let report_id = format!("CHAOS{n:06}");
+        let fi_id = format!("chaosfi{n:025}");
+        let mut copy = document.clone();
+        copy["report"]["reportId"] = json!(report_id);
+        world.concur.add_fi_document(COMPANY, "expense", &fi_id, copy);
+        let item = WorkItem::new(
+            world.connection.clone(),
+            DocumentType::Expense,
+            report_id.parse().unwrap(),
+            WorkSource::Webhook,
+            OffsetDateTime::now_utc(),
+        );
+        documents.push((item, fi_id));
+    }
+    documents
+}
+
+/// Every document delivered three times (as ESS retries do), out of order,
+/// each delivery past SQS's deduplication (its own deduplication id).
+async fn deliver_three_times(world: &PostingWorld, documents: &[(WorkItem, String)], dice: &mut Dice) {
+    let mut deliveries: Vec<(u64, &WorkItem, u64)> = Vec::new();
+    for (item, _) in documents {
+        for copy in 0..3 {
+            deliveries.push((dice.next(), item, copy));
+        }
+    }
+    deliveries.sort_by_key(|(order, _, _)| *order);
+    let level = world.stack.connections(POSTER).get(&world.connection).await.unwrap().unwrap().concurrency_level;
+    let queue = world.stack.work_queue(POSTER);
+    for chunk in deliveries.chunks(10) {
+        let batch: Vec<Outgoing> = chunk
+            .iter()
+            .map(|(_, item, copy)| Outgoing::replay((*item).clone(), &world.connection, level, 1_000 + copy))
+            .collect();
+        assert!(queue.send_batch(&batch).await.unwrap().is_empty());
+    }
+}
+
+/// One receive from the work queue, handled as Lambda does — or the poster
+/// killed part-way (the messages then come back, as after a visibility timeout).
+async fn one_batch(world: &PostingWorld, poster: &Poster<ConcurGrantStore>, dice: &mut Dice) -> usize {
+    let sqs = world.stack.sqs();
+    let url = world.stack.work_queue_url(POSTER);
+    let out = sqs
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(10)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let messages = out.messages.unwrap_or_default();
+    let mut event = SqsEvent::default();
+    for m in &messages {
+        let mut record = SqsMessage::default();
+        record.message_id = m.message_id.clone();
+        record.receipt_handle = m.receipt_handle.clone();
+        record.body = m.body.clone();
+        for (name, value) in m.attributes.clone().unwrap_or_default() {
+            record.attributes.insert(name.as_str().to_owned(), value);
+        }
+        event.records.push(record);
+    }
+    if messages.is_empty() {
+        return 0;
+    }
+    let killed_after = dice.one_in(8).then(|| Duration::from_millis(dice.next() % 400));
+    let handled = match killed_after {
+        Some(after) => tokio::time::timeout(after, erp_poster::handle(poster, event, &poster.rules, None)).await.ok(),
+        None => Some(erp_poster::handle(poster, event, &poster.rules, None).await),
+    };
+    match handled {
+        Some((response, _)) => {
+            let retry: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+            for m in &messages {
+                if !retry.contains(&m.message_id.as_deref().unwrap_or_default()) {
+                    sqs.delete_message()
+                        .queue_url(&url)
+                        .set_receipt_handle(m.receipt_handle.clone())
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+        None => {
+            // Killed: the batch's messages reappear when their visibility ends.
+            for m in &messages {
+                let _ = sqs
+                    .change_message_visibility()
+                    .queue_url(&url)
+                    .set_receipt_handle(m.receipt_handle.clone())
+                    .visibility_timeout(0)
+                    .send()
+                    .await;
+            }
+        }
+    }
+    messages.len()
+}
+
+async fn open_documents(world: &PostingWorld, documents: &[(WorkItem, String)]) -> usize {
+    let ledger = world.stack.ledger(POSTER);
+    let mut open = 0;
+    for (item, _) in documents {
+        let key = LedgerKey::new(item.connection_id.clone(), item.document_type, item.document_id.clone());
+        if ledger.get(&key).await.unwrap().is_none_or(|r| r.status != LedgerStatus::Confirmed) {
+            open += 1;
+        }
+    }
+    open
+}
+
+fn fault(kind: FaultKind, fraction: f64, method: Option<&str>) -> FaultSpec {
+    FaultSpec {
+        fault: kind,
+        count: None,
+        fraction: Some(fraction),
+        path_prefix: None,
+        method: method.map(str::to_owned),
+    }
+}
+
+#[tokio::test]
+async fn chaos_every_document_posts_exactly_once_and_concur_matches_the_ledger() {
+    let started = Instant::now();
+    let world = PostingWorld::new("acme-chaos").await;
+    let documents = load(&world, docs_wanted());
+    let mut dice = Dice(12);
+    let mut options = test_options();
+    options.claim_ttl = Duration::from_secs(1);
+    let poster = Poster::from_env(&world.stack.env_of(POSTER), &world.stack.sdk, options).await.unwrap();
+    let poller =
+        Poller::from_env(&world.stack.env_of(POLLER), &world.stack.sdk, PollerOptions::default()).await.unwrap();
+    let acumatica = world.acumatica();
+
+    // Phase 1: an ERP outage longer than the queue's five receives.
+    acumatica.faults().inject(fault(FaultKind::ServerError { status: 503 }, 1.0, None)).unwrap();
+    deliver_three_times(&world, &documents, &mut dice).await;
+    let mut received = 0;
+    for _ in 0..2_000 {
+        let n = one_batch(&world, &poster, &mut dice).await;
+        received += n;
+        if n == 0 {
+            break;
+        }
+    }
+    // A delivery whose poster was killed on its last receive is dead-lettered
+    // (crashes are what the dead-letter queue is for); the ledger and the
+    // poll still bring its document home.
+
+    // Phase 2: the ERP is back but flaky; creates commit late or answer 5xx
+    // after saving; Concur's tokens expire; the sweeper brings everything home.
+    acumatica.faults().clear();
+    acumatica.faults().inject(fault(FaultKind::TooManyRequests { retry_after_seconds: None }, 0.05, None)).unwrap();
+    acumatica.faults().inject(fault(FaultKind::ServerError { status: 503 }, 0.05, None)).unwrap();
+    acumatica.after_commit(3, AfterCommit::ServerError { status: 500 });
+    acumatica.after_commit(2, AfterCommit::Delay { ms: 3500 });
+    let mut now = OffsetDateTime::now_utc();
+    let mut rounds = 0;
+    let mut requeued = 0;
+    while open_documents(&world, &documents).await > 0 {
+        rounds += 1;
+        assert!(rounds <= 60, "the run converges ({} open)", open_documents(&world, &documents).await);
+        if rounds == 3 {
+            world.concur.expire_access_tokens(COMPANY);
+        }
+        now += Duration::from_secs(3 * 3600);
+        // A scheduler tick: the poll (the guarantee behind webhooks) and the sweep.
+        let tick = scheduled_poller::handle(&poller, now, Instant::now() + Duration::from_secs(120)).await.unwrap();
+        requeued += tick.requeued();
+        for _ in 0..2_000 {
+            let n = one_batch(&world, &poster, &mut dice).await;
+            received += n;
+            if n == 0 {
+                break;
+            }
+        }
+        // Claims of killed posters lapse (1 s) before the next sweep.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+
+    // Exactly one ERP record per document, none lost.
+    let posted = integration::expected::erp_postings(acumatica, TENANT);
+    let ledger = world.stack.ledger(POSTER);
+    let mut duplicates = 0;
+    let mut mismatched = 0;
+    for (item, fi_id) in &documents {
+        let key = LedgerKey::new(item.connection_id.clone(), item.document_type, item.document_id.clone());
+        let record = ledger.get(&key).await.unwrap().unwrap();
+        let in_erp = posted.get(item.document_id.as_str()).map(|p| p.documents.join(", ")).unwrap_or_default();
+        if record.erp_reference.as_deref() != Some(in_erp.as_str()) {
+            duplicates += 1;
+        }
+        // Concur shows what the ledger says.
+        let shown = world.concur.document_status(COMPANY, fi_id);
+        if shown != Some(DocStatus::PostingConfirmedSuccess) || record.status != LedgerStatus::Confirmed {
+            mismatched += 1;
+        }
+    }
+    let lost = documents.len() - posted.len().min(documents.len());
+    let dead_lettered = world.stack.peek_queue("WorkDeadLetterQueue").await.len();
+    println!(
+        "chaos: {} documents, {} deliveries received, {dead_lettered} dead-lettered (killed on a last receive), {} re-queued by the sweeper, {} rounds, {} ERP records, \
+         {duplicates} duplicates, {lost} lost, {mismatched} Concur/ledger mismatches, {:.1} s",
+        documents.len(),
+        received,
+        requeued,
+        rounds,
+        posted.values().map(|p| p.documents.len()).sum::<usize>(),
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!((duplicates, lost, mismatched), (0, 0, 0));
+    assert_eq!(posted.len(), documents.len(), "nothing else in the ERP");
+}
