@@ -470,6 +470,22 @@ pub fn seed_infor(sim: &InforSim) {
     }
 }
 
+/// The event the SQS event source mapping hands the poster for `messages`.
+pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> aws_lambda_events::sqs::SqsEvent {
+    let mut event = aws_lambda_events::sqs::SqsEvent::default();
+    for m in messages {
+        let mut record = aws_lambda_events::sqs::SqsMessage::default();
+        record.message_id = m.message_id.clone();
+        record.receipt_handle = m.receipt_handle.clone();
+        record.body = m.body.clone();
+        for (name, value) in m.attributes.clone().unwrap_or_default() {
+            record.attributes.insert(name.as_str().to_owned(), value);
+        }
+        event.records.push(record);
+    }
+    event
+}
+
 /// What one run of the poster over the queue did.
 pub struct Consumed {
     pub messages: usize,
@@ -498,17 +514,7 @@ pub async fn consume_queue(
         if messages.is_empty() {
             break;
         }
-        let mut event = aws_lambda_events::sqs::SqsEvent::default();
-        for m in &messages {
-            let mut record = aws_lambda_events::sqs::SqsMessage::default();
-            record.message_id = m.message_id.clone();
-            record.receipt_handle = m.receipt_handle.clone();
-            record.body = m.body.clone();
-            for (name, value) in m.attributes.clone().unwrap_or_default() {
-                record.attributes.insert(name.as_str().to_owned(), value);
-            }
-            event.records.push(record);
-        }
+        let event = sqs_event(&messages);
         let (response, outcome) = erp_poster::handle(poster, event, &poster.rules, None).await;
         let retry: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
         for m in &messages {

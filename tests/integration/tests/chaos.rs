@@ -13,10 +13,9 @@
 
 use std::time::{Duration, Instant};
 
-use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use domain::{DocumentType, WorkItem, WorkSource};
 use erp_poster::Poster;
-use integration::posting::{COMPANY, POSTER, PostingWorld, TENANT, example_work_items, test_options};
+use integration::posting::{COMPANY, POSTER, PostingWorld, TENANT, example_work_items, sqs_event, test_options};
 use platform::concur_grants::ConcurGrantStore;
 use platform::ledger::{LedgerKey, LedgerStatus};
 use platform::queue::Outgoing;
@@ -116,17 +115,7 @@ async fn one_batch(world: &PostingWorld, poster: &Poster<ConcurGrantStore>, dice
         .await
         .unwrap();
     let messages = out.messages.unwrap_or_default();
-    let mut event = SqsEvent::default();
-    for m in &messages {
-        let mut record = SqsMessage::default();
-        record.message_id = m.message_id.clone();
-        record.receipt_handle = m.receipt_handle.clone();
-        record.body = m.body.clone();
-        for (name, value) in m.attributes.clone().unwrap_or_default() {
-            record.attributes.insert(name.as_str().to_owned(), value);
-        }
-        event.records.push(record);
-    }
+    let event = sqs_event(&messages);
     if messages.is_empty() {
         return 0;
     }
