@@ -436,3 +436,66 @@ fn provision_refuses_to_run_without_a_local_endpoint() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("AWS_ENDPOINT_URL"));
 }
+
+/// Every string under a YAML value (tags such as `!Sub` keep their string).
+fn strings(value: &serde_yaml_ng::Value, out: &mut Vec<String>) {
+    use serde_yaml_ng::Value;
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Sequence(items) => items.iter().for_each(|v| strings(v, out)),
+        Value::Mapping(map) => map.iter().for_each(|(_, v)| strings(v, out)),
+        Value::Tagged(tagged) => strings(&tagged.value, out),
+        _ => {}
+    }
+}
+
+/// The resources of every IAM statement under `resource` that allows `action`.
+fn resources_allowed(resource: &str, action: &str) -> Vec<String> {
+    fn walk(value: &serde_yaml_ng::Value, action: &str, out: &mut Vec<String>) {
+        use serde_yaml_ng::Value;
+        match value {
+            Value::Mapping(map) => {
+                let mut actions = Vec::new();
+                if let Some(a) = map.get("Action") {
+                    strings(a, &mut actions);
+                }
+                if actions.iter().any(|a| a == action)
+                    && let Some(r) = map.get("Resource")
+                {
+                    strings(r, out);
+                }
+                map.iter().for_each(|(_, v)| walk(v, action, out));
+            }
+            Value::Sequence(items) => items.iter().for_each(|v| walk(v, action, out)),
+            Value::Tagged(tagged) => walk(&tagged.value, action, out),
+            _ => {}
+        }
+    }
+    let raw: serde_yaml_ng::Value = serde_yaml_ng::from_str(BUNDLED_TEMPLATE).unwrap();
+    let mut out = Vec::new();
+    walk(&raw["Resources"][resource], action, &mut out);
+    out
+}
+
+/// Least privilege: each function reads only the per-connection secrets it
+/// uses — the poller only the Concur grants, erp-poster never ION's inbox
+/// token, ion-inbox only that token — and none reads every connection secret.
+#[test]
+fn each_function_reads_only_the_connection_secrets_it_uses() {
+    let read = |resource: &str| resources_allowed(resource, "secretsmanager:GetSecretValue");
+    let connection_secrets = |resource: &str| -> Vec<String> {
+        read(resource).into_iter().filter(|r| r.contains("/connections/")).collect()
+    };
+    for resource in ["ScheduledPollerFunction", "ErpPosterRole", "IonInboxFunction", "EventIntakeFunction"] {
+        for secret in connection_secrets(resource) {
+            assert!(!secret.ends_with("/connections/*"), "{resource} may read every connection secret: {secret}");
+        }
+    }
+    let poller = connection_secrets("ScheduledPollerFunction");
+    assert!(!poller.is_empty() && poller.iter().all(|r| r.ends_with("/concur-??????")), "{poller:?}");
+    let poster = connection_secrets("ErpPosterRole");
+    assert!(poster.iter().any(|r| r.ends_with("/erp-??????")), "{poster:?}");
+    assert!(poster.iter().all(|r| !r.contains("ion-inbox")), "{poster:?}");
+    let inbox = connection_secrets("IonInboxFunction");
+    assert!(!inbox.is_empty() && inbox.iter().all(|r| r.ends_with("/ion-inbox-??????")), "{inbox:?}");
+}
