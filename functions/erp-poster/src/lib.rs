@@ -204,7 +204,7 @@ pub async fn handle(
                 }
                 tracing::warn!(message_id, subject, %reason, receives, wait_s = wait.as_secs(), "will retry");
                 if let Some(receipt) = record.receipt_handle.as_deref() {
-                    pipeline.defer(receipt, wait.min(rules.longest_queue_wait.max(MAX_QUEUE_DEFER))).await;
+                    pipeline.defer(receipt, wait.min(MAX_QUEUE_DEFER)).await;
                 }
                 group.map(|g| failed_groups.insert(g));
                 outcome.retry += 1;

@@ -712,12 +712,46 @@ impl LedgerStore {
         due: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<LedgerRecord, StoreError> {
+        self.release_with(key, holder, error, due, false, now).await
+    }
+
+    /// [`Self::release`] after an ERP create whose outcome is unknown: no
+    /// attempt may look the document up and create it before `settle_until`
+    /// (the first create may still commit), and the sweeper brings it back
+    /// then if nothing else does.
+    pub async fn release_unsettled(
+        &self,
+        key: &LedgerKey,
+        holder: &str,
+        error: &str,
+        settle_until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<LedgerRecord, StoreError> {
+        self.release_with(key, holder, error, settle_until, true, now).await
+    }
+
+    /// CLAIMED → RECEIVED (or POSTED keeps its status), due at `due`; with
+    /// `settle`, nothing may create the document again before `due` either.
+    async fn release_with(
+        &self,
+        key: &LedgerKey,
+        holder: &str,
+        error: &str,
+        due: OffsetDateTime,
+        settle: bool,
+        now: OffsetDateTime,
+    ) -> Result<LedgerRecord, StoreError> {
         let action = || format!("releasing {key} for `{holder}`");
         check_name("claim holder", holder, action)?;
         let error = bounded(error);
         let to_received = Update::new(
             "#s = :claimed AND #h = :h",
-            "SET #s = :received, #sk = :sk, #err = :err, #due = :due, #upd = :upd ADD #attempts :one REMOVE #h, #exp",
+            if settle {
+                "SET #s = :received, #sk = :sk, #err = :err, #due = :due, #settle = :due, #upd = :upd \
+                 ADD #attempts :one REMOVE #h, #exp"
+            } else {
+                "SET #s = :received, #sk = :sk, #err = :err, #due = :due, #upd = :upd ADD #attempts :one REMOVE #h, #exp"
+            },
         )
         .s(":claimed", LedgerStatus::Claimed.as_str())
         .s(":received", LedgerStatus::Received.as_str())
@@ -744,40 +778,6 @@ impl LedgerStore {
             matches!(r.status, LedgerStatus::Received | LedgerStatus::Posted)
                 && r.holder.is_none()
                 && r.last_error.as_deref() == Some(error.as_str())
-        })
-        .await
-    }
-
-    /// [`Self::release`] after an ERP create whose outcome is unknown: no
-    /// attempt may look the document up and create it before `settle_until`
-    /// (the first create may still commit), and the sweeper brings it back
-    /// then if nothing else does.
-    pub async fn release_unsettled(
-        &self,
-        key: &LedgerKey,
-        holder: &str,
-        error: &str,
-        settle_until: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<LedgerRecord, StoreError> {
-        let action = || format!("releasing {key} for `{holder}` until an earlier create settles");
-        check_name("claim holder", holder, action)?;
-        let error = bounded(error);
-        let update = Update::new(
-            "#s = :claimed AND #h = :h",
-            "SET #s = :received, #sk = :sk, #err = :err, #due = :due, #settle = :due, #upd = :upd \
-             ADD #attempts :one REMOVE #h, #exp",
-        )
-        .s(":claimed", LedgerStatus::Claimed.as_str())
-        .s(":received", LedgerStatus::Received.as_str())
-        .s(":sk", status_key(&key.connection_id, LedgerStatus::Received))
-        .s(":h", holder)
-        .s(":err", error.clone())
-        .n(":due", settle_until.unix_timestamp())
-        .s(":upd", timestamp(now))
-        .n(":one", 1);
-        self.transition(key, update, action, |r| {
-            r.status == LedgerStatus::Received && r.settle_until.is_some_and(|t| t >= settle_until)
         })
         .await
     }

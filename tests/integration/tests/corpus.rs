@@ -408,6 +408,8 @@ async fn corpus_webhooks_through_event_intake() {
     env.insert("CONCUR_WEBHOOK_PUBLIC_KEY".into(), test_public_key_base64().into());
     let intake = Arc::new(event_intake::LiveIntake::from_env(&Env::from_map(env), &stack.sdk).unwrap());
     let signer = EssSigner::test_key();
+    // A test-only key made for the corpus (see tests/corpus/README.md): a
+    // well-formed signature that is not Concur's.
     let other_pem = std::fs::read_to_string(corpus_dir("webhook").join("test-only-other-key.pem")).unwrap();
     let other = EssSigner::from_pkcs8_pem(&other_pem).unwrap();
 
