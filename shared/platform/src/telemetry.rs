@@ -61,7 +61,14 @@ pub const METRICS_NAMESPACE: &str = "ConcurErpConnector";
 /// metric; no API call, nothing to wait for). The dimension is the
 /// connection id only: low cardinality, never a document id.
 pub fn metric(name: &str, value: f64, connection_id: &str) {
-    println!("{}", metric_line(name, value, connection_id, time::OffsetDateTime::now_utc()));
+    let line = metric_line(name, value, connection_id, time::OffsetDateTime::now_utc());
+    // Outside Lambda (the demo, the CLI, tests) stdout is a program's own
+    // output (`tests/demo --json`), so the line goes to stderr there.
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        println!("{line}");
+    } else {
+        eprintln!("{line}");
+    }
 }
 
 fn metric_line(name: &str, value: f64, connection_id: &str, at: time::OffsetDateTime) -> String {
