@@ -2,7 +2,7 @@
 //! container's life (its OAuth token with it), rebuilt when the
 //! connection's ERP settings change.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use domain::Secret;
@@ -29,19 +29,31 @@ impl ErpClient {
     /// replays) versions what an ERP without lookups receives: Infor's
     /// variationID, so a resend after a crash is the same BOD (dropped as a
     /// duplicate by ION) while a replay after a refusal is a new one.
-    pub async fn post(&self, document: &ErpDocument, attempt: u32) -> Result<ErpReference, Failure> {
+    /// `kept`: parts an asynchronous ERP accepted earlier (DocumentID → its
+    /// reference then), not sent again.
+    pub async fn post(
+        &self,
+        document: &ErpDocument,
+        attempt: u32,
+        kept: &BTreeMap<String, String>,
+    ) -> Result<ErpReference, Failure> {
         match self {
             ErpClient::Acumatica(client) => client.post(document).await,
             ErpClient::Ifs(client) => client.post(document).await,
             ErpClient::Infor(client) => {
-                let sent = client.post_with_variation(document, Variation(u64::from(attempt.max(1)))).await?;
-                let reference = sent
-                    .iter()
-                    .map(|b| format!("ion:{}:{}", b.document_id, b.variation))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                Ok(ErpReference::new(reference))
+                let variation = Variation(u64::from(attempt.max(1)));
+                let sent = client.post_parts(document, variation, kept).await?;
+                Ok(ErpReference::new(sent.iter().map(|b| b.reference.as_str()).collect::<Vec<_>>().join(", ")))
             }
+        }
+    }
+
+    /// The parts `document` is sent in, for an ERP that answers per part
+    /// (Infor: one DocumentID per BOD); `None` for the others.
+    pub fn part_ids(&self, document: &ErpDocument) -> Option<Result<Vec<String>, Failure>> {
+        match self {
+            ErpClient::Acumatica(_) | ErpClient::Ifs(_) => None,
+            ErpClient::Infor(client) => Some(client.part_ids(document)),
         }
     }
 

@@ -303,8 +303,9 @@ impl<S: concur::GrantStore> DocumentPipeline for Poster<S> {
             QueueMessage::Document(item) => self.park_item(item, reason, wait).await,
             // A sync always brings the whole reference state in step: the next one loses nothing.
             QueueMessage::ReferenceSync(_) => true,
-            // A verdict is not in the ledger yet: it keeps its message.
-            QueueMessage::ErpOutcome(_) => false,
+            // Once the verdict waits on the document's record, the document
+            // is parked like any other; until then the message stays.
+            QueueMessage::ErpOutcome(outcome) => self.park_outcome(outcome, reason, wait).await,
         }
     }
 }

@@ -19,6 +19,7 @@
 //!
 //! Every step leaves an audit event (no document bodies, no secrets).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use concur::fi::FiDocument;
@@ -33,7 +34,7 @@ use platform::ledger::{ClaimOutcome, Confirmation, LedgerKey, LedgerRecord, Ledg
 use platform::mappings::MappingStore;
 use time::OffsetDateTime;
 
-use crate::erp_clients::ErpClients;
+use crate::erp_clients::{ErpClient, ErpClients};
 
 /// The function's name in audit events and claim holders.
 pub const FUNCTION: &str = "erp-poster";
@@ -142,6 +143,31 @@ impl<S: GrantStore> Poster<S> {
         }
     }
 
+    /// The ledger takes over an ERP verdict's retry: the verdict is stored
+    /// on the document's record (a repeat stores nothing new) and the
+    /// document is parked, so the sweeper brings it back to act on it.
+    pub async fn park_outcome(&self, outcome: &ErpOutcome, reason: &str, wait: Duration) -> bool {
+        let key = LedgerKey::new(outcome.connection_id.clone(), outcome.document_type, outcome.document_id.clone());
+        let now = OffsetDateTime::now_utc();
+        let refusal = refusal_reason(outcome);
+        let verdict = refusal.as_deref().map_or(Ok(()), Err);
+        match self.ledger.record_verdict(&key, &outcome.part, verdict, now).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return false,
+            Err(e) => {
+                tracing::error!(document = %key, error = %e, "could not store the ERP's verdict in the ledger");
+                return false;
+            }
+        }
+        match self.ledger.park(&key, reason, now + wait, now).await {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::error!(document = %key, error = %e, "could not park the document in the ledger");
+                false
+            }
+        }
+    }
+
     /// Sets the message's visibility timeout so it comes back after `after`.
     pub async fn defer_message(&self, receipt_handle: &str, after: Duration) {
         let Some((client, url)) = &self.queue else { return };
@@ -222,24 +248,14 @@ impl<S: GrantStore> Run<'_, S> {
                 let detail =
                     (record.claims > 1).then(|| format!("claim {} (an earlier run did not finish)", record.claims));
                 self.audit("claimed", "ok", detail, None).await;
-                self.claimed(connection, record.replays.saturating_add(1)).await
+                self.claimed(connection, &record).await
             }
             ClaimOutcome::AlreadyPosted(record) if awaits_erp_verdict(connection, &record) => {
-                // Sent to an asynchronous ERP, verdict not in yet: nothing to
-                // confirm; the verdict's own message finishes the document.
-                let reference = record.erp_reference.clone().unwrap_or_default();
-                let waiting = "a repeat delivery while the ERP's verdict is awaited";
-                if let Err(e) = self.poster.ledger.release(&self.key, &self.holder, waiting, now).await {
-                    tracing::warn!(document = %self.key, error = %e, "could not release the claim; it lapses on its own");
-                }
-                self.audit(
-                    "duplicate detected",
-                    "duplicate",
-                    Some("sent to the ERP; awaiting its verdict".into()),
-                    Some(&reference),
-                )
-                .await;
-                Ok(Processed::Duplicate)
+                self.awaiting_verdict(connection, record, now).await
+            }
+            ClaimOutcome::AlreadyPosted(record) if record.erp_refusal.is_some() => {
+                let reason = record.erp_refusal.clone().unwrap_or_default();
+                self.refused_by_erp(connection, &record, &reason).await
             }
             ClaimOutcome::AlreadyPosted(record) => {
                 let reference = record.erp_reference.unwrap_or_default();
@@ -293,8 +309,10 @@ impl<S: GrantStore> Run<'_, S> {
         }
     }
 
+    /// An asynchronous ERP's verdict on one part: stored on the ledger
+    /// record first (so nothing that happens next loses it), then acted on
+    /// by whoever can hold the document.
     async fn verdict(&self, outcome: &ErpOutcome) -> Result<Processed, Failure> {
-        let connection = self.connection().await?;
         let now = OffsetDateTime::now_utc();
         let ledger = &self.poster.ledger;
         let detail = format!(
@@ -305,79 +323,240 @@ impl<S: GrantStore> Run<'_, S> {
             if outcome.accepted { "accepted" } else { "refused" },
             outcome.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
         );
-        let claim =
-            ledger.claim(&self.key, &self.holder, self.poster.claim_ttl, now).await.map_err(|e| store_failure(&e))?;
-        let record = match claim {
-            ClaimOutcome::AlreadyPosted(record) => record,
-            ClaimOutcome::AlreadyConfirmed(record) => {
-                self.audit("erp verdict", "duplicate", Some(detail), record.erp_reference.as_deref()).await;
-                return Ok(Processed::Duplicate);
-            }
-            ClaimOutcome::Failed(_) => {
-                self.audit("erp verdict", "skipped", Some(format!("{detail}; the document is stopped")), None).await;
-                return Ok(Processed::StoppedEarlier);
-            }
-            ClaimOutcome::HeldByOther { holder, until } => {
-                let wait = (until - now).unsigned_abs().min(Duration::from_secs(900));
-                return Err(Failure::retryable(
-                    format!("{} is held by {holder}; the verdict waits", self.key),
-                    Some(wait),
-                ));
-            }
-            ClaimOutcome::Claimed(_) => {
-                // Never posted by us: the verdict does not belong to what the
-                // ledger knows. Leave it for the dead-letter queue and a person.
-                let reason = format!("an ERP verdict for {} arrived, but the ledger has no posting of it", self.key);
-                let _ = ledger.release(&self.key, &self.holder, &reason, now).await;
-                self.audit("erp verdict", "failed", Some(format!("{detail}; {reason}")), None).await;
-                return Err(Failure::retryable(reason, Some(Duration::from_secs(900))));
-            }
+        let Some(record) = ledger.get(&self.key).await.map_err(|e| store_failure(&e))? else {
+            let reason = format!("an ERP verdict for {} arrived, but the ledger does not know the document", self.key);
+            self.audit("erp verdict", "failed", Some(format!("{detail}; {reason}")), None).await;
+            return Err(Failure::permanent(reason));
         };
-        let reference = record.erp_reference.clone().unwrap_or_default();
-        if !outcome.accepted {
-            let reason = format!(
-                "the ERP refused {} ({}): {}",
-                outcome.part,
-                outcome.answers,
-                outcome.message.as_deref().unwrap_or("no reason given")
-            );
-            ledger
-                .record_rejected_by_erp(&self.key, &self.holder, &reason, now)
-                .await
-                .map_err(|e| store_failure(&e))?;
-            self.audit("failed", "failed", Some(format!("erp: {reason}")), Some(&reference)).await;
-            if connection.flow.confirm_postings
-                && let Ok(document) = self.fetch(&connection).await
-            {
-                let confirmation = PostingConfirmation {
-                    doc_id: document.id.clone(),
-                    system_id: Some(system_id(&connection, &document)),
-                    outcome: PostingOutcome::Failed { reason },
-                };
-                match self.send_confirmation(confirmation).await {
-                    Ok(_) => self.audit("confirmed", "ok", Some("failure reported to Concur".into()), None).await,
-                    Err(e) => self.audit("confirmed", "failed", Some(e.reason), None).await,
-                }
-            }
-            return Ok(Processed::RefusedByErp);
+        if is_stale(&record, outcome) {
+            let why = "answers an earlier variation than the one now sent; ignored";
+            self.audit("erp verdict", "stale", Some(format!("{detail}; {why}")), None).await;
+            return Ok(Processed::Duplicate);
         }
-        self.audit("erp verdict", "ok", Some(detail), outcome.erp_id.as_deref().or(Some(&reference))).await;
-        let record = ledger
-            .record_part_accepted(&self.key, &self.holder, &outcome.part, now)
+        let refusal = refusal_reason(outcome);
+        let stored = ledger
+            .record_verdict(&self.key, &outcome.part, refusal.as_deref().map_or(Ok(()), Err), now)
             .await
             .map_err(|e| store_failure(&e))?;
-        // Every ERP message sent for the document is in its reference (one
-        // per supplier invoice, journal and chunk): all must be accepted.
-        let expected = reference.split(", ").filter(|r| !r.is_empty()).count().max(1);
-        let accepted = record.accepted_parts.len();
-        if accepted < expected {
-            let waiting = format!("{accepted} of {expected} ERP messages accepted; waiting for the rest");
-            ledger.release(&self.key, &self.holder, &waiting, now).await.map_err(|e| store_failure(&e))?;
-            return Ok(Processed::PartAccepted { accepted, parts: u32::try_from(expected).unwrap_or(u32::MAX) });
+        let reference = stored.as_ref().and_then(|r| r.erp_reference.clone());
+        let outcome_word = if outcome.accepted { "ok" } else { "refused" };
+        self.audit("erp verdict", outcome_word, Some(detail), outcome.erp_id.as_deref().or(reference.as_deref())).await;
+        let connection = self.connection().await?;
+        let claim =
+            ledger.claim(&self.key, &self.holder, self.poster.claim_ttl, now).await.map_err(|e| store_failure(&e))?;
+        match claim {
+            ClaimOutcome::AlreadyPosted(record) => self.act_on_verdicts(&connection, record).await,
+            ClaimOutcome::AlreadyConfirmed(_) => Ok(Processed::Duplicate),
+            // Stopped: an accepted part is remembered for the replay.
+            ClaimOutcome::Failed(_) => Ok(Processed::StoppedEarlier),
+            ClaimOutcome::HeldByOther { holder, until } => {
+                // The verdict waits on the record; this message comes back
+                // to act on it once the holder is done.
+                let wait = (until - now).unsigned_abs().min(self.poster.rules.longest_queue_wait);
+                Err(Failure::retryable(format!("{} is held by {holder}; the verdict waits", self.key), Some(wait)))
+            }
+            ClaimOutcome::Claimed(_) => self.verdict_before_posted(&connection, refusal, now).await,
         }
-        let document = self.fetch(&connection).await?;
-        self.confirm(&connection, &document, &reference).await?;
-        Ok(Processed::Confirmed { erp_reference: reference })
+    }
+
+    /// A verdict on a document the ledger does not show as POSTED: the
+    /// worker that sent it stopped before recording it. A refusal stops the
+    /// document (Concur told); an acceptance waits on the record, and the
+    /// redelivery sends the same messages again (ION drops the repeats)
+    /// and finds the part accepted.
+    async fn verdict_before_posted(
+        &self,
+        connection: &Connection,
+        refusal: Option<String>,
+        now: OffsetDateTime,
+    ) -> Result<Processed, Failure> {
+        let Some(reason) = refusal else {
+            let waiting = "the ERP accepted a part before the posting was recorded; sent again to record it";
+            self.poster.ledger.release(&self.key, &self.holder, waiting, now).await.map_err(|e| store_failure(&e))?;
+            return Ok(Processed::PartAccepted { accepted: 1, parts: 0 });
+        };
+        let document = match self.fetch(connection).await {
+            Ok(document) => Some(document),
+            Err(failure) if failure.is_retryable() => return Err(self.fail("erp", failure, None).await),
+            Err(_) => None,
+        };
+        let concur = document.as_ref().map(|d| (connection, d));
+        self.fail("erp", Failure::permanent(reason), concur).await;
+        Ok(Processed::RefusedByErp)
+    }
+
+    /// Holding a POSTED document of an asynchronous ERP: a stored refusal
+    /// stops it, every part accepted confirms it, otherwise it waits for
+    /// the rest until its verdict is overdue.
+    async fn act_on_verdicts(&self, connection: &Connection, record: LedgerRecord) -> Result<Processed, Failure> {
+        let reference = record.erp_reference.clone().unwrap_or_default();
+        match verdict_state(&record) {
+            VerdictState::Refused(reason) => self.refused_by_erp(connection, &record, &reason).await,
+            VerdictState::AllAccepted => {
+                let document = self.fetch(connection).await.map_err(waits_for_reauth)?;
+                self.confirm(connection, &document, &reference).await?;
+                Ok(Processed::Confirmed { erp_reference: reference })
+            }
+            VerdictState::Waiting { accepted, parts } => {
+                let now = OffsetDateTime::now_utc();
+                let due = record.sent_at.unwrap_or(now) + verdict_wait(connection);
+                let waiting = format!("{accepted} of {parts} ERP messages accepted; waiting for the rest");
+                self.poster
+                    .ledger
+                    .release_until(&self.key, &self.holder, &waiting, due, now)
+                    .await
+                    .map_err(|e| store_failure(&e))?;
+                Ok(match accepted {
+                    0 => Processed::AwaitingErp { erp_reference: reference },
+                    _ => Processed::PartAccepted { accepted, parts: u32::try_from(parts).unwrap_or(u32::MAX) },
+                })
+            }
+        }
+    }
+
+    /// The ERP refused a part: the document stops at `erp` (parts it
+    /// accepted stay known, so a replay does not send them again), and
+    /// Concur is told where the flow confirms.
+    async fn refused_by_erp(
+        &self,
+        connection: &Connection,
+        record: &LedgerRecord,
+        reason: &str,
+    ) -> Result<Processed, Failure> {
+        let now = OffsetDateTime::now_utc();
+        let reference = record.erp_reference.clone().unwrap_or_default();
+        self.poster
+            .ledger
+            .record_rejected_by_erp(&self.key, &self.holder, reason, &accepted_references(record), now)
+            .await
+            .map_err(|e| store_failure(&e))?;
+        self.audit("failed", "failed", Some(format!("erp: {reason}")), Some(&reference)).await;
+        if connection.flow.confirm_postings
+            && let Ok(document) = self.fetch(connection).await
+        {
+            self.report_failure(connection, &document, reason, now).await;
+        }
+        Ok(Processed::RefusedByErp)
+    }
+
+    /// A POSTED document of an asynchronous ERP, not every part accepted:
+    /// a repeat delivery while its verdict is not due yet changes nothing;
+    /// an overdue one sends the same messages again, a bounded number of
+    /// times, then stops the document for an operator.
+    async fn awaiting_verdict(
+        &self,
+        connection: &Connection,
+        record: LedgerRecord,
+        now: OffsetDateTime,
+    ) -> Result<Processed, Failure> {
+        let reference = record.erp_reference.clone().unwrap_or_default();
+        let due = record.sent_at.map(|sent| sent + verdict_wait(connection));
+        if let Some(due) = due.filter(|due| *due > now) {
+            let waiting = "a repeat delivery while the ERP's verdict is awaited";
+            if let Err(e) = self.poster.ledger.release_until(&self.key, &self.holder, waiting, due, now).await {
+                tracing::warn!(document = %self.key, error = %e, "could not release the claim; it lapses on its own");
+            }
+            let detail = "sent to the ERP; awaiting its verdict".to_owned();
+            self.audit("duplicate detected", "duplicate", Some(detail), Some(&reference)).await;
+            return Ok(Processed::Duplicate);
+        }
+        let resends = infor_settings(connection).map_or(0, |s| s.api.verdict_resends);
+        if record.resends < resends {
+            return self.resend(connection, &record, now).await;
+        }
+        Err(self.no_verdict(connection, &record, now).await)
+    }
+
+    /// No verdict in time: the same messages again (same DocumentID and
+    /// variation, so the ERP drops any it has), parts already accepted left
+    /// out. A document that would now go in other parts is not sent.
+    async fn resend(
+        &self,
+        connection: &Connection,
+        record: &LedgerRecord,
+        now: OffsetDateTime,
+    ) -> Result<Processed, Failure> {
+        let reference = record.erp_reference.clone().unwrap_or_default();
+        let number = record.resends + 1;
+        let sent = match self.send_again(connection, record).await {
+            Ok(sent) => Ok(sent),
+            Err(failure) if failure.is_retryable() => {
+                // Left for the next try: the claim goes, the due time stays.
+                let due = now + self.poster.rules.retry_wait(record.attempts.saturating_add(1));
+                let _ = self.poster.ledger.release_until(&self.key, &self.holder, &failure.reason, due, now).await;
+                return Err(failure);
+            }
+            Err(failure) => Err(failure.reason),
+        };
+        let note = match &sent {
+            Ok(_) => format!(
+                "no verdict from the ERP {} after sending; the same messages sent again ({number} of {})",
+                describe_wait(verdict_wait(connection)),
+                infor_settings(connection).map_or(0, |s| s.api.verdict_resends)
+            ),
+            Err(reason) => format!("no verdict from the ERP, and the messages could not be sent again: {reason}"),
+        };
+        let due = now + verdict_wait(connection);
+        self.poster
+            .ledger
+            .record_resent(&self.key, &self.holder, &note, due, now)
+            .await
+            .map_err(|e| store_failure(&e))?;
+        self.audit("erp verdict overdue", if sent.is_ok() { "resent" } else { "failed" }, Some(note), Some(&reference))
+            .await;
+        platform::telemetry::metric("VerdictsOverdue", 1.0, self.item.connection_id.as_str());
+        Ok(Processed::AwaitingErp { erp_reference: reference })
+    }
+
+    /// Rebuilds the document's messages and sends those not accepted yet.
+    async fn send_again(&self, connection: &Connection, record: &LedgerRecord) -> Result<String, Failure> {
+        let document = self.fetch(connection).await?;
+        let plan = self.build_plan(connection, &document).await.map_err(|(_, failure)| failure)?;
+        let erp = self.poster.erp.for_connection(connection).await?;
+        let sent_parts = reference_parts(record.erp_reference.as_deref().unwrap_or_default());
+        let mut now_parts = Vec::new();
+        for erp_document in &plan.documents {
+            if let Some(ids) = erp.part_ids(erp_document) {
+                now_parts.extend(ids?);
+            }
+        }
+        let before: Vec<&str> = sent_parts.iter().map(|(id, _)| id.as_str()).collect();
+        if now_parts.iter().map(String::as_str).ne(before.iter().copied()) {
+            return Err(Failure::permanent(format!(
+                "it was sent as {} and would now be sent as {} (the mapping changed?); sending it would make \
+                 new ERP documents",
+                before.join(", "),
+                now_parts.join(", ")
+            )));
+        }
+        let kept: BTreeMap<String, String> =
+            sent_parts.into_iter().filter(|(id, _)| record.accepted_parts.contains(id)).collect();
+        self.post_plan(&erp, &plan, record.replays.saturating_add(1), &kept).await
+    }
+
+    /// No verdict after every resend: stopped at `erp` for an operator,
+    /// who checks ION and replays (a higher variation, which the ERP takes
+    /// as a replacement). Concur is not told: nobody knows it failed.
+    async fn no_verdict(&self, connection: &Connection, record: &LedgerRecord, now: OffsetDateTime) -> Failure {
+        let reference = record.erp_reference.clone().unwrap_or_default();
+        let reason = format!(
+            "no verdict from the ERP on {reference} after sending it {} times, {} apart: look the messages up in \
+             ION (OneView). Replay the document to send it with a higher variation, which the ERP takes as a \
+             replacement of anything it holds",
+            record.resends + 1,
+            describe_wait(verdict_wait(connection))
+        );
+        let recorded = self
+            .poster
+            .ledger
+            .record_rejected_by_erp(&self.key, &self.holder, &reason, &accepted_references(record), now)
+            .await;
+        self.audit("erp verdict overdue", "failed", Some(reason.clone()), Some(&reference)).await;
+        platform::telemetry::metric("VerdictsMissing", 1.0, self.item.connection_id.as_str());
+        match recorded {
+            Ok(_) => Failure::permanent(reason),
+            Err(e) => store_failure(&e),
+        }
     }
 
     /// The connection, if it exists and its Concur side can be used.
@@ -415,9 +594,10 @@ impl<S: GrantStore> Run<'_, S> {
     }
 
     /// Holding the claim: fetch → acknowledge → normalize → map → post → record → confirm.
-    /// `attempt`: 1 + the document's replays (versions what an ERP without
-    /// lookups receives; see `ErpClient::post`).
-    async fn claimed(&self, connection: &Connection, attempt: u32) -> Result<Processed, Failure> {
+    /// `record`: the claimed ledger record (its replays version what an
+    /// ERP without lookups receives, see `ErpClient::post`; its accepted
+    /// parts are not sent again).
+    async fn claimed(&self, connection: &Connection, record: &LedgerRecord) -> Result<Processed, Failure> {
         let mut document = match self.fetch(connection).await {
             Ok(document) => document,
             Err(failure) => return Err(self.fail("fetch", failure, None).await),
@@ -431,38 +611,72 @@ impl<S: GrantStore> Run<'_, S> {
             }
             document.doc_status = Some("ACKNOWLEDGED".into());
         }
-        let entry = match domain::normalize(
+        let plan = match self.build_plan(connection, &document).await {
+            Ok(plan) => plan,
+            Err((step, failure)) => {
+                let concur = (!failure.is_retryable()).then_some((connection, &document));
+                return Err(self.fail(step, failure, concur).await);
+            }
+        };
+        let erp = match self.poster.erp.for_connection(connection).await {
+            Ok(erp) => erp,
+            Err(failure) => return Err(self.fail("post", failure, Some((connection, &document))).await),
+        };
+        let kept = kept_parts(connection, record);
+        let attempt = record.replays.saturating_add(1);
+        let reference = match self.post_plan(&erp, &plan, attempt, &kept).await {
+            Ok(reference) => reference,
+            Err(failure) => return Err(self.fail("post", failure, Some((connection, &document))).await),
+        };
+        let now = OffsetDateTime::now_utc();
+        let posted = match self.poster.ledger.record_posted(&self.key, &self.holder, &reference, plan.form, now).await {
+            Ok(posted) => posted,
+            // The ERP has it; the redelivery finds it by its key and records it then.
+            Err(e) => return Err(store_failure(&e)),
+        };
+        self.clear_erp_hold(connection).await;
+        if erp.is_asynchronous() {
+            // Accepted for routing, not yet posted: the ERP's verdict comes
+            // back as an `erp_outcome` message (or came already: it waits
+            // on the record), which confirms or stops it.
+            return self.act_on_verdicts(connection, posted).await;
+        }
+        self.confirm(connection, &document, &reference).await?;
+        Ok(Processed::Posted { erp_reference: reference })
+    }
+
+    /// normalize → map → plan. `Err` names the step that failed.
+    async fn build_plan(
+        &self,
+        connection: &Connection,
+        document: &FiDocument,
+    ) -> Result<domain::posting::PostingPlan, (&'static str, Failure)> {
+        let entry = domain::normalize(
             self.item.document_type,
             &self.item.document_id,
             &document.document,
             &NormalizeOptions::default(),
-        ) {
-            Ok(entry) => entry,
-            Err(e) => {
-                let failure = Failure::permanent(format!("the document cannot be turned into a balanced entry: {e}"));
-                return Err(self.fail("normalize", failure, Some((connection, &document))).await);
-            }
-        };
+        )
+        .map_err(|e| {
+            ("normalize", Failure::permanent(format!("the document cannot be turned into a balanced entry: {e}")))
+        })?;
         let form = connection.flow.form_for(self.item.document_type);
         let mapping = match self.poster.mappings.get(&connection.connection_id).await {
             Ok(Some(stored)) => stored.mapping,
             Ok(None) => {
-                let failure = Failure::permanent(format!(
-                    "connection {} has no mapping: import one with `connector mapping import {} FILE.yaml`, then replay",
-                    connection.connection_id, connection.connection_id
+                return Err((
+                    "map",
+                    Failure::permanent(format!(
+                        "connection {} has no mapping: import one with `connector mapping import {} FILE.yaml`, then replay",
+                        connection.connection_id, connection.connection_id
+                    )),
                 ));
-                return Err(self.fail("map", failure, Some((connection, &document))).await);
             }
-            Err(e) => return Err(self.fail("map", store_failure(&e), None).await),
+            Err(e) => return Err(("map", store_failure(&e))),
         };
         let today = OffsetDateTime::now_utc().date();
-        let plan = match plan(&mapping, &entry, form, today) {
-            Ok(plan) => plan,
-            Err(e) => {
-                let failure = Failure::permanent(format!("the document cannot be mapped: {e}"));
-                return Err(self.fail("map", failure, Some((connection, &document))).await);
-            }
-        };
+        let plan = plan(&mapping, &entry, form, today)
+            .map_err(|e| ("map", Failure::permanent(format!("the document cannot be mapped: {e}"))))?;
         let summary = plan
             .documents
             .iter()
@@ -470,74 +684,71 @@ impl<S: GrantStore> Run<'_, S> {
             .collect::<Vec<_>>()
             .join("; ");
         self.audit("mapped", "ok", Some(format!("{} {}: {summary}", entry.total(), entry.currency())), None).await;
+        Ok(plan)
+    }
 
-        let erp = match self.poster.erp.for_connection(connection).await {
-            Ok(erp) => erp,
-            Err(failure) => return Err(self.fail("post", failure, Some((connection, &document))).await),
-        };
+    /// Posts every ERP document of the plan; the joined references. Parts
+    /// in `kept` are not sent again, and must still be parts of the plan.
+    async fn post_plan(
+        &self,
+        erp: &ErpClient,
+        plan: &domain::posting::PostingPlan,
+        attempt: u32,
+        kept: &BTreeMap<String, String>,
+    ) -> Result<String, Failure> {
+        if !kept.is_empty() {
+            check_kept_parts(erp, plan, kept)?;
+        }
         let mut references = Vec::with_capacity(plan.documents.len());
         for erp_document in &plan.documents {
-            match erp.post(erp_document, attempt).await {
+            match erp.post(erp_document, attempt, kept).await {
                 Ok(reference) => {
                     self.audit("posted", "ok", Some(erp_document.label()), Some(&reference.reference)).await;
                     if !reference.duplicates.is_empty() {
-                        // Made outside this document's run (by hand, another tool): never used, reported.
-                        let detail = format!(
-                            "the ERP holds other documents with this Concur key: {}; check them in the ERP",
-                            reference.duplicates.join(", ")
-                        );
-                        self.audit("duplicate found", "warning", Some(detail), Some(&reference.reference)).await;
-                        platform::telemetry::metric(
-                            "DuplicatesFound",
-                            reference.duplicates.len() as f64,
-                            self.item.connection_id.as_str(),
-                        );
+                        self.report_duplicates(&reference).await;
                     }
                     references.push(reference.reference);
                 }
+                Err(failure) if references.is_empty() || failure.is_retryable() => return Err(failure),
+                // The parts already created stay (each is found by its key
+                // on replay, never created twice); say so.
                 Err(failure) => {
-                    let failure = if references.is_empty() || failure.is_retryable() {
-                        failure
-                    } else {
-                        // The parts already created stay (each is found by its
-                        // key on replay, never created twice); say so.
-                        Failure {
-                            reason: format!("{} (already created: {})", failure.reason, references.join(", ")),
-                            kind: failure.kind,
-                        }
-                    };
-                    return Err(self.fail("post", failure, Some((connection, &document))).await);
+                    return Err(Failure {
+                        reason: format!("{} (already created: {})", failure.reason, references.join(", ")),
+                        kind: failure.kind,
+                    });
                 }
             }
         }
-        let reference = references.join(", ");
-        let now = OffsetDateTime::now_utc();
-        if let Err(e) = self.poster.ledger.record_posted(&self.key, &self.holder, &reference, form, now).await {
-            // The ERP has it; the redelivery finds it by its key and records it then.
-            return Err(store_failure(&e));
+        Ok(references.join(", "))
+    }
+
+    /// Other ERP documents carry this document's Concur key (made by hand,
+    /// by another tool): never used, reported.
+    async fn report_duplicates(&self, reference: &erp::ErpReference) {
+        let detail = format!(
+            "the ERP holds other documents with this Concur key: {}; check them in the ERP",
+            reference.duplicates.join(", ")
+        );
+        self.audit("duplicate found", "warning", Some(detail), Some(&reference.reference)).await;
+        platform::telemetry::metric(
+            "DuplicatesFound",
+            reference.duplicates.len() as f64,
+            self.item.connection_id.as_str(),
+        );
+    }
+
+    /// The ERP took our credentials again: the connection's documents flow.
+    async fn clear_erp_hold(&self, connection: &Connection) {
+        if connection.erp_hold.is_none() {
+            return;
         }
-        if connection.erp_hold.is_some() {
-            // The ERP took our credentials again: the connection's documents flow.
-            match self.poster.connections.record_erp_hold(&connection.connection_id, None).await {
-                Ok(()) => {
-                    tracing::info!(connection = %connection.connection_id, "the ERP accepts the credentials again")
-                }
-                Err(e) => {
-                    tracing::warn!(connection = %connection.connection_id, error = %e, "could not clear the ERP hold")
-                }
+        match self.poster.connections.record_erp_hold(&connection.connection_id, None).await {
+            Ok(()) => tracing::info!(connection = %connection.connection_id, "the ERP accepts the credentials again"),
+            Err(e) => {
+                tracing::warn!(connection = %connection.connection_id, error = %e, "could not clear the ERP hold")
             }
         }
-        if erp.is_asynchronous() {
-            // Accepted for routing, not yet posted: the ERP's verdict comes
-            // back as an `erp_outcome` message, which confirms or stops it.
-            let waiting = "accepted for routing; waiting for the ERP's acknowledgement";
-            if let Err(e) = self.poster.ledger.release(&self.key, &self.holder, waiting, now).await {
-                tracing::warn!(document = %self.key, error = %e, "could not release the claim; it lapses on its own");
-            }
-            return Ok(Processed::AwaitingErp { erp_reference: reference });
-        }
-        self.confirm(connection, &document, &reference).await?;
-        Ok(Processed::Posted { erp_reference: reference })
     }
 
     async fn fetch(&self, connection: &Connection) -> Result<FiDocument, Failure> {
@@ -829,26 +1040,32 @@ impl<S: GrantStore> Run<'_, S> {
         }
         self.audit("failed", "failed", Some(format!("{step}: {}", failure.reason)), None).await;
         if let Some((connection, document)) = concur.filter(|(c, _)| c.flow.confirm_postings) {
-            let confirmation = PostingConfirmation {
-                doc_id: document.id.clone(),
-                system_id: Some(system_id(connection, document)),
-                outcome: PostingOutcome::Failed { reason: failure.reason.clone() },
-            };
-            match self.send_confirmation(confirmation).await {
-                Ok(_) => {
-                    self.audit("confirmed", "ok", Some("failure reported to Concur".into()), None).await;
-                    if let Err(e) = self.poster.ledger.record_failure_reported(&self.key, now).await {
-                        tracing::warn!(document = %self.key, error = %e, "could not record that Concur was told");
-                    }
-                }
-                Err(e) => {
-                    let detail = format!("the failure could not be reported to Concur: {}", e.reason);
-                    tracing::warn!(document = %self.key, %detail);
-                    self.audit("confirmed", "failed", Some(detail), None).await;
-                }
-            }
+            self.report_failure(connection, document, &failure.reason, now).await;
         }
         failure
+    }
+
+    /// Tells Concur the document failed (it then shows "posting failed")
+    /// and records that it was told; a failure to tell is audited.
+    async fn report_failure(&self, connection: &Connection, document: &FiDocument, reason: &str, now: OffsetDateTime) {
+        let confirmation = PostingConfirmation {
+            doc_id: document.id.clone(),
+            system_id: Some(system_id(connection, document)),
+            outcome: PostingOutcome::Failed { reason: reason.to_owned() },
+        };
+        match self.send_confirmation(confirmation).await {
+            Ok(_) => {
+                self.audit("confirmed", "ok", Some("failure reported to Concur".into()), None).await;
+                if let Err(e) = self.poster.ledger.record_failure_reported(&self.key, now).await {
+                    tracing::warn!(document = %self.key, error = %e, "could not record that Concur was told");
+                }
+            }
+            Err(e) => {
+                let detail = format!("the failure could not be reported to Concur: {}", e.reason);
+                tracing::warn!(document = %self.key, %detail);
+                self.audit("confirmed", "failed", Some(detail), None).await;
+            }
+        }
     }
 
     /// An earlier create of this document has an unknown outcome and may
@@ -958,12 +1175,147 @@ fn erp_hold_recheck(hold: &domain::ErpHold, wait: Duration) -> Option<OffsetDate
     OffsetDateTime::parse(&hold.since, &time::format_description::well_known::Rfc3339).ok().map(|t| t + wait)
 }
 
+/// Where an asynchronous ERP's verdicts on a POSTED document stand.
+#[derive(Debug, PartialEq, Eq)]
+enum VerdictState {
+    /// A part was refused (the reason).
+    Refused(String),
+    /// Every message sent for it was accepted.
+    AllAccepted,
+    Waiting {
+        accepted: usize,
+        parts: usize,
+    },
+}
+
+fn verdict_state(record: &LedgerRecord) -> VerdictState {
+    if let Some(reason) = &record.erp_refusal {
+        return VerdictState::Refused(reason.clone());
+    }
+    // Every ERP message sent for the document is in its reference (one per
+    // supplier invoice, journal and chunk): all must be accepted.
+    let parts = reference_parts(record.erp_reference.as_deref().unwrap_or_default());
+    let accepted = parts.iter().filter(|(id, _)| record.accepted_parts.contains(id)).count();
+    if !parts.is_empty() && accepted == parts.len() {
+        VerdictState::AllAccepted
+    } else {
+        VerdictState::Waiting { accepted, parts: parts.len().max(1) }
+    }
+}
+
 /// A POSTED document whose asynchronous ERP (Infor ION) has not accepted
-/// every message sent for it yet.
-fn awaits_erp_verdict(connection: &Connection, record: &platform::ledger::LedgerRecord) -> bool {
-    let asynchronous = matches!(connection.erp, Some(ErpSettings::Infor(_)));
-    let sent = record.erp_reference.as_deref().map_or(0, |r| r.split(", ").filter(|p| !p.is_empty()).count());
-    asynchronous && record.accepted_parts.len() < sent.max(1)
+/// every message sent for it yet (nor refused one).
+fn awaits_erp_verdict(connection: &Connection, record: &LedgerRecord) -> bool {
+    infor_settings(connection).is_some() && matches!(verdict_state(record), VerdictState::Waiting { .. })
+}
+
+/// The parts a reference lists: DocumentID → its reference
+/// (`ion:<DocumentID>:<variation>`), in the order sent.
+fn reference_parts(reference: &str) -> Vec<(String, String)> {
+    reference
+        .split(", ")
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(|entry| (erp::infor::parse_reference(entry).map_or(entry, |(id, _)| id).to_owned(), entry.to_owned()))
+        .collect()
+}
+
+/// The references of the parts the ERP accepted (now and before a
+/// refusal), kept when the document stops so a replay sends only the rest.
+fn accepted_references(record: &LedgerRecord) -> Vec<String> {
+    let mut kept = record.accepted_references.clone();
+    let now_sent = reference_parts(record.erp_reference.as_deref().unwrap_or_default());
+    for (id, reference) in &now_sent {
+        if record.accepted_parts.contains(id) && !kept.contains(reference) {
+            kept.push(reference.clone());
+        }
+    }
+    kept
+}
+
+/// Parts a (re)post leaves out: those the ERP accepted before, unless the
+/// ERP replaces what it holds when a higher variation comes.
+fn kept_parts(connection: &Connection, record: &LedgerRecord) -> BTreeMap<String, String> {
+    match infor_settings(connection) {
+        Some(settings) if !settings.api.replaces_on_higher_variation => record
+            .accepted_references
+            .iter()
+            .filter_map(|r| erp::infor::parse_reference(r).map(|(id, _)| (id.to_owned(), r.clone())))
+            .filter(|(id, _)| record.accepted_parts.contains(id))
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+/// Parts the ERP accepted before must be parts of what is sent now, or
+/// their lines would reach the ERP twice under other DocumentIDs.
+fn check_kept_parts(
+    erp: &ErpClient,
+    plan: &domain::posting::PostingPlan,
+    kept: &BTreeMap<String, String>,
+) -> Result<(), Failure> {
+    let mut now_parts = Vec::new();
+    for erp_document in &plan.documents {
+        if let Some(ids) = erp.part_ids(erp_document) {
+            now_parts.extend(ids?);
+        }
+    }
+    let missing: Vec<&str> = kept.keys().filter(|id| !now_parts.contains(id)).map(String::as_str).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::permanent(format!(
+        "the ERP accepted {} earlier, but the document would now be sent as {}: sending it would post those \
+         lines twice. Map it as it was when it was sent, or reverse the accepted parts in the ERP and post the \
+         rest by hand",
+        missing.join(", "),
+        now_parts.join(", ")
+    )))
+}
+
+/// What a refusal verdict is recorded as (`None` for an acceptance).
+fn refusal_reason(outcome: &ErpOutcome) -> Option<String> {
+    (!outcome.accepted).then(|| {
+        format!(
+            "the ERP refused {} ({}): {}",
+            outcome.part,
+            outcome.answers,
+            outcome.message.as_deref().unwrap_or("no reason given")
+        )
+    })
+}
+
+/// A verdict on an earlier variation of a part than the one now sent
+/// (e.g. a refusal that arrives after a replay sent the part again).
+fn is_stale(record: &LedgerRecord, outcome: &ErpOutcome) -> bool {
+    let Some((part, variation)) = erp::infor::parse_bod_id(&outcome.answers) else { return false };
+    let sent = reference_parts(record.erp_reference.as_deref().unwrap_or_default());
+    let current = match sent.iter().find(|(id, _)| id == part).and_then(|(_, r)| erp::infor::parse_reference(r)) {
+        Some((_, current)) => current.0,
+        None => u64::from(record.replays.saturating_add(1)),
+    };
+    let known_accepted = outcome.accepted && record.accepted_parts.iter().any(|p| p == part);
+    variation.0 < current && !known_accepted
+}
+
+fn infor_settings(connection: &Connection) -> Option<&domain::InforSettings> {
+    match &connection.erp {
+        Some(ErpSettings::Infor(settings)) => Some(settings),
+        _ => None,
+    }
+}
+
+/// How long the connection's ERP may take to give its verdict.
+fn verdict_wait(connection: &Connection) -> Duration {
+    Duration::from_secs(infor_settings(connection).map_or(3600, |s| s.api.verdict_wait_seconds))
+}
+
+fn describe_wait(wait: Duration) -> String {
+    match wait.as_secs() {
+        s if s >= 3600 && s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
 }
 
 /// The system id acknowledgements and confirmations carry: the one that

@@ -267,6 +267,20 @@ pub struct InforApiNames {
     pub journal_reference: String,
     /// How long validated GL accounts and dimension values are trusted.
     pub master_data_ttl_seconds: u64,
+    /// How long a document sent to ION may wait for the ERP's verdict
+    /// before the same BODs are sent again (reference §7: "if none within
+    /// the window, resend unchanged") [DEFAULT 1 hour].
+    pub verdict_wait_seconds: u64,
+    /// How many times the same BODs are sent again for want of a verdict;
+    /// after that the document is stopped for an operator (check ION
+    /// OneView, then replay) [DEFAULT 3].
+    pub verdict_resends: u32,
+    /// Whether the ERP replaces a document it holds when a higher
+    /// variation of it arrives (reference §7). Then a replay sends every
+    /// part again; otherwise [DEFAULT false] parts the ERP already accepted
+    /// are never sent again, so a refusal of one part cannot double the
+    /// others in a ledger that would post them anew.
+    pub replaces_on_higher_variation: bool,
 }
 
 impl Default for InforApiNames {
@@ -282,6 +296,9 @@ impl Default for InforApiNames {
             ledger_id: "A".to_owned(),
             journal_reference: "TE".to_owned(),
             master_data_ttl_seconds: 300,
+            verdict_wait_seconds: 3600,
+            verdict_resends: 3,
+            replaces_on_higher_variation: false,
         }
     }
 }

@@ -193,6 +193,21 @@ pub struct LedgerRecord {
     /// For ERPs that answer asynchronously (Infor ION): the parts of the
     /// document the ERP reported accepted so far (POSTED until all are).
     pub accepted_parts: Vec<String>,
+    /// Asynchronous ERPs: the references (`ion:<DocumentID>:<variation>`)
+    /// of parts the ERP accepted before it refused another part. A replay
+    /// never sends them again (unless the ERP replaces documents it holds)
+    /// and names them in the document's reference.
+    pub accepted_references: Vec<String>,
+    /// Asynchronous ERPs: when the document's messages were last sent; its
+    /// verdict is overdue a connection-set time after.
+    pub sent_at: Option<OffsetDateTime>,
+    /// Asynchronous ERPs: times the same messages were sent again because
+    /// no verdict came.
+    pub resends: u32,
+    /// Asynchronous ERPs: a refusal that arrived before the document was
+    /// recorded POSTED (or while another worker held it); whoever holds
+    /// the document next acts on it.
+    pub erp_refusal: Option<String>,
     /// When the sweeper re-queues the document if nothing else moved it
     /// (only on records that are not final; see [`SAFETY_NET`]).
     pub due_at: Option<OffsetDateTime>,
@@ -297,6 +312,14 @@ struct Item {
     /// whose acceptance the ERP has reported, in arrival order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     accepted_parts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    accepted_references: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sent_at: Option<i64>,
+    #[serde(default)]
+    resends: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    erp_refusal: Option<String>,
     /// Epoch seconds (a number, so the sweeper's filter compares it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     due_at: Option<i64>,
@@ -320,6 +343,7 @@ impl Item {
         let claim_expires_at = epoch(self.claim_expires_at, "claim_expires_at")?;
         let due_at = epoch(self.due_at, "due_at")?;
         let settle_until = epoch(self.settle_until, "settle_until")?;
+        let sent_at = epoch(self.sent_at, "sent_at")?;
         Ok(LedgerRecord {
             key,
             status: self.status,
@@ -335,6 +359,10 @@ impl Item {
             failure_reason: self.failure_reason,
             replays: self.replays,
             accepted_parts: self.accepted_parts,
+            accepted_references: self.accepted_references,
+            sent_at,
+            resends: self.resends,
+            erp_refusal: self.erp_refusal,
             due_at,
             failure_reported_at: self.failure_reported_at,
             settle_until,
@@ -373,6 +401,10 @@ impl Update {
             ("#reason", "failure_reason"),
             ("#replays", "replays"),
             ("#parts", "accepted_parts"),
+            ("#accrefs", "accepted_references"),
+            ("#sent", "sent_at"),
+            ("#resends", "resends"),
+            ("#refusal", "erp_refusal"),
             ("#due", "due_at"),
             ("#reported", "failure_reported_at"),
             ("#settle", "settle_until"),
@@ -533,8 +565,10 @@ impl LedgerStore {
         }
         let update = Update::new(
             "#s = :claimed AND #h = :h",
-            "SET #s = :posted, #sk = :sk, #ref = :ref, #form = :form, #upd = :upd REMOVE #err, #settle",
+            "SET #s = :posted, #sk = :sk, #ref = :ref, #form = :form, #sent = :sentat, #upd = :upd \
+             REMOVE #err, #settle",
         )
+        .n(":sentat", now.unix_timestamp())
         .s(":claimed", LedgerStatus::Claimed.as_str())
         .s(":posted", LedgerStatus::Posted.as_str())
         .s(":sk", status_key(&key.connection_id, LedgerStatus::Posted))
@@ -573,59 +607,72 @@ impl LedgerStore {
         self.transition(key, update, action, |r| r.status == LedgerStatus::Confirmed).await
     }
 
-    /// A permanent failure at `step` (fetch, map, post, confirm…): CLAIMED
-    /// or POSTED, held by `holder` → FAILED with the reason, claim dropped.
-    /// A POSTED document keeps its ERP reference, so a replay of it only
-    /// confirms.
-    /// Records that the ERP accepted one part of a POSTED document (an
-    /// asynchronous ERP's acknowledgement); returns the record with every
-    /// part accepted so far. A part already recorded is not added twice.
-    pub async fn record_part_accepted(
+    /// Stores an asynchronous ERP's verdict on one part of a document,
+    /// whoever holds it and whatever its status short of CONFIRMED: an
+    /// acceptance adds `part` to the accepted parts (once), a refusal
+    /// (`Err(reason)`) is kept as the document's ERP refusal until the
+    /// holder acts on it. A verdict is data on the record, so one that
+    /// arrives before the poster recorded POSTED, or while another worker
+    /// holds the document, is never lost. `None`: the ledger does not know
+    /// the document.
+    pub async fn record_verdict(
         &self,
         key: &LedgerKey,
-        holder: &str,
         part: &str,
+        verdict: Result<(), &str>,
         now: OffsetDateTime,
-    ) -> Result<LedgerRecord, StoreError> {
-        let action = || format!("recording part `{part}` of {key} as accepted by the ERP for `{holder}`");
-        check_name("claim holder", holder, action)?;
+    ) -> Result<Option<LedgerRecord>, StoreError> {
+        let action = || format!("recording the ERP's verdict on part `{part}` of {key}");
         check_name("part", part, action)?;
-        let update = Update::new(
-            "#s = :posted AND #h = :h AND NOT contains(#parts, :p)",
-            "SET #parts = list_append(if_not_exists(#parts, :empty), :plist), #upd = :upd",
-        )
-        .s(":posted", LedgerStatus::Posted.as_str())
-        .s(":h", holder)
-        .s(":p", part)
-        .value(":plist", AttributeValue::L(vec![AttributeValue::S(part.to_owned())]))
-        .value(":empty", AttributeValue::L(Vec::new()))
+        let update = match verdict {
+            Ok(()) => Update::new(
+                "attribute_exists(#pk) AND #s <> :confirmed AND NOT contains(#parts, :p)",
+                "SET #parts = list_append(if_not_exists(#parts, :empty), :plist), #upd = :upd",
+            )
+            .s(":p", part)
+            .value(":plist", AttributeValue::L(vec![AttributeValue::S(part.to_owned())]))
+            .value(":empty", AttributeValue::L(Vec::new())),
+            Err(reason) => Update::new(
+                "attribute_exists(#pk) AND (#s = :received OR #s = :claimed OR #s = :posted)",
+                "SET #refusal = :reason, #upd = :upd",
+            )
+            .s(":reason", bounded(reason))
+            .s(":received", LedgerStatus::Received.as_str())
+            .s(":claimed", LedgerStatus::Claimed.as_str())
+            .s(":posted", LedgerStatus::Posted.as_str()),
+        }
+        .s(":confirmed", LedgerStatus::Confirmed.as_str())
         .s(":upd", timestamp(now));
-        self.transition(key, update, action, |r| {
-            matches!(r.status, LedgerStatus::Posted | LedgerStatus::Confirmed)
-                && r.accepted_parts.iter().any(|p| p == part)
-        })
-        .await
+        match self.update(key, update, action).await? {
+            Ok(record) => Ok(Some(record)),
+            // Recorded already, final, or unknown: what the ledger holds.
+            Err(()) => self.get(key).await,
+        }
     }
 
-    /// An asynchronous ERP refused a POSTED document after accepting it for
-    /// routing (Infor's Acknowledge `Rejected` / ConfirmBOD failure): FAILED
-    /// at `erp` and, unlike [`LedgerStore::record_failed`], *not* in the ERP —
-    /// the reference and accepted parts are dropped, so a replay after the
-    /// fix sends the document again instead of only confirming it.
+    /// An asynchronous ERP refused a document it had accepted for routing
+    /// (Infor's Acknowledge `Rejected` / ConfirmBOD failure), or never gave
+    /// a verdict on it: POSTED, held by `holder` → FAILED at `erp`. Unlike
+    /// [`LedgerStore::record_failed`] the document is *not* in the ERP: its
+    /// reference is dropped, so a replay after the fix sends it again
+    /// instead of only confirming it. Parts the ERP accepted stay known
+    /// (`accepted_references`), so the replay does not send them again.
     pub async fn record_rejected_by_erp(
         &self,
         key: &LedgerKey,
         holder: &str,
         reason: &str,
+        accepted_references: &[String],
         now: OffsetDateTime,
     ) -> Result<LedgerRecord, StoreError> {
         let action = || format!("recording {key} as refused by the ERP for `{holder}`");
         check_name("claim holder", holder, action)?;
         let reason = bounded(reason);
+        let kept = accepted_references.iter().map(|r| AttributeValue::S(r.clone())).collect();
         let update = Update::new(
             "#s = :posted AND #h = :h",
-            "SET #s = :failed, #sk = :sk, #step = :step, #reason = :reason, #upd = :upd \
-             REMOVE #h, #exp, #ref, #parts, #form, #due",
+            "SET #s = :failed, #sk = :sk, #step = :step, #reason = :reason, #accrefs = :accrefs, #upd = :upd \
+             REMOVE #h, #exp, #ref, #form, #due, #refusal, #sent, #resends",
         )
         .s(":posted", LedgerStatus::Posted.as_str())
         .s(":failed", LedgerStatus::Failed.as_str())
@@ -633,6 +680,7 @@ impl LedgerStore {
         .s(":h", holder)
         .s(":step", "erp")
         .s(":reason", reason.clone())
+        .value(":accrefs", AttributeValue::L(kept))
         .s(":upd", timestamp(now));
         self.transition(key, update, action, |r| {
             r.status == LedgerStatus::Failed
@@ -642,6 +690,40 @@ impl LedgerStore {
         .await
     }
 
+    /// An asynchronous ERP gave no verdict in time and `holder` sent the
+    /// same messages again: the claim is dropped, `resends` + 1, and the
+    /// verdict is awaited (the sweeper looks again) until `due`.
+    pub async fn record_resent(
+        &self,
+        key: &LedgerKey,
+        holder: &str,
+        note: &str,
+        due: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<LedgerRecord, StoreError> {
+        let action = || format!("recording that {key} was sent to the ERP again for `{holder}`");
+        check_name("claim holder", holder, action)?;
+        let update = Update::new(
+            "#s = :posted AND #h = :h",
+            "SET #sent = :sentat, #due = :due, #err = :err, #upd = :upd ADD #resends :one REMOVE #h, #exp",
+        )
+        .s(":posted", LedgerStatus::Posted.as_str())
+        .s(":h", holder)
+        .n(":sentat", now.unix_timestamp())
+        .n(":due", due.unix_timestamp())
+        .s(":err", bounded(note))
+        .n(":one", 1)
+        .s(":upd", timestamp(now));
+        match self.update(key, update, action).await? {
+            Ok(record) => Ok(record),
+            Err(()) => Err(StoreError::conflict(action(), "this worker no longer holds the document")),
+        }
+    }
+
+    /// A permanent failure at `step` (fetch, map, post, confirm…): CLAIMED
+    /// or POSTED, held by `holder` → FAILED with the reason, claim dropped.
+    /// A POSTED document keeps its ERP reference, so a replay of it only
+    /// confirms.
     pub async fn record_failed(
         &self,
         key: &LedgerKey,
@@ -873,7 +955,7 @@ impl LedgerStore {
         let update = Update::new(
             condition,
             "SET #s = :to, #sk = :sk, #err = :err, #attempts = :zero, #due = :due, #upd = :upd \
-             ADD #replays :one REMOVE #step, #reason, #h, #exp, #reported",
+             ADD #replays :one REMOVE #step, #reason, #h, #exp, #reported, #refusal, #sent, #resends",
         )
         .s(":failed", LedgerStatus::Failed.as_str())
         .s(":to", target.as_str())
@@ -1250,6 +1332,10 @@ mod tests {
             failure_reason: None,
             replays: 0,
             accepted_parts: Vec::new(),
+            accepted_references: Vec::new(),
+            sent_at: None,
+            resends: 0,
+            erp_refusal: None,
             due_at: None,
             failure_reported_at: None,
             settle_until: None,

@@ -336,26 +336,45 @@ async fn an_asynchronous_erp_accepts_parts_once_each_or_refuses_the_document() {
         .await
         .unwrap();
 
-    // The acknowledgements arrive later, to another worker that claims it to confirm.
-    let ClaimOutcome::AlreadyPosted(_) = ledger.claim(&doc, "inbox-1", TTL, at(400)).await.unwrap() else {
-        panic!("a POSTED document is handed out to confirm")
-    };
-    let one = ledger.record_part_accepted(&doc, "inbox-1", "ION1-1of2", at(401)).await.unwrap();
+    // The acknowledgements arrive later; each is stored on the record, once,
+    // whoever holds the document.
+    let one = ledger.record_verdict(&doc, "ION1-1of2", Ok(()), at(401)).await.unwrap().unwrap();
     assert_eq!(one.accepted_parts, ["ION1-1of2"]);
-    let repeat = ledger.record_part_accepted(&doc, "inbox-1", "ION1-1of2", at(402)).await.unwrap();
+    let repeat = ledger.record_verdict(&doc, "ION1-1of2", Ok(()), at(402)).await.unwrap().unwrap();
     assert_eq!(repeat.accepted_parts, ["ION1-1of2"], "a repeated acknowledgement adds nothing");
-    let both = ledger.record_part_accepted(&doc, "inbox-1", "ION1-2of2", at(403)).await.unwrap();
+    let both = ledger.record_verdict(&doc, "ION1-2of2", Ok(()), at(403)).await.unwrap().unwrap();
     assert_eq!(both.accepted_parts, ["ION1-1of2", "ION1-2of2"]);
-    assert!(ledger.record_part_accepted(&doc, "someone-else", "ION1-3of3", at(404)).await.is_err(), "only the holder");
+    assert_eq!(both.status, LedgerStatus::Posted, "a verdict moves no status: the holder acts on it");
+    let unknown = ledger.record_verdict(&key("NEVERSEEN"), "NEVERSEEN", Ok(()), at(404)).await.unwrap();
+    assert!(unknown.is_none(), "a verdict on a document the ledger does not know is not stored");
 
-    // Another document: the ERP refuses it; the replay sends it again (RECEIVED, not POSTED).
+    // A verdict that comes before the posting is recorded waits on the record.
+    let early = key("ION3");
+    claimed(&ledger, &early, "worker-1", at(0)).await;
+    let stored = ledger.record_verdict(&early, "ION3", Err("account 9999 unknown"), at(1)).await.unwrap().unwrap();
+    assert_eq!(stored.erp_refusal.as_deref(), Some("account 9999 unknown"));
+    let posted = ledger.record_posted(&early, "worker-1", "ion:ION3:1", PostingForm::Journal, at(2)).await.unwrap();
+    assert_eq!(posted.erp_refusal.as_deref(), Some("account 9999 unknown"), "the poster finds it when it records");
+
+    // Another document: the ERP accepts one part and refuses the other; the
+    // replay sends it again (RECEIVED, not POSTED) and knows the accepted part.
     let refused = key("ION2");
     claimed(&ledger, &refused, "worker-1", at(0)).await;
-    ledger.record_posted(&refused, "worker-1", "ion:ION2:7", PostingForm::Journal, at(1)).await.unwrap();
-    let failed = ledger.record_rejected_by_erp(&refused, "worker-1", "account 9999 unknown", at(2)).await.unwrap();
+    ledger
+        .record_posted(&refused, "worker-1", "ion:ION2-1of2:1, ion:ION2-2of2:1", PostingForm::Journal, at(1))
+        .await
+        .unwrap();
+    ledger.record_verdict(&refused, "ION2-1of2", Ok(()), at(2)).await.unwrap();
+    let ClaimOutcome::AlreadyPosted(_) = ledger.claim(&refused, "worker-2", TTL, at(400)).await.unwrap() else {
+        panic!("a POSTED document is handed out to act on its verdicts")
+    };
+    let kept = ["ion:ION2-1of2:1".to_owned()];
+    let failed =
+        ledger.record_rejected_by_erp(&refused, "worker-2", "account 9999 unknown", &kept, at(401)).await.unwrap();
     assert_eq!((failed.status, failed.failed_step.as_deref()), (LedgerStatus::Failed, Some("erp")));
-    assert_eq!(failed.erp_reference, None, "not in the ERP");
-    let replayed = ledger.reset_for_replay(&refused, at(3)).await.unwrap();
+    assert_eq!(failed.erp_reference, None, "not (wholly) in the ERP");
+    let replayed = ledger.reset_for_replay(&refused, at(402)).await.unwrap();
     assert_eq!(replayed.status, LedgerStatus::Received, "a replay posts it again");
-    assert!(replayed.accepted_parts.is_empty());
+    assert_eq!(replayed.accepted_parts, ["ION2-1of2"], "the part the ERP accepted stays known");
+    assert_eq!(replayed.accepted_references, kept);
 }

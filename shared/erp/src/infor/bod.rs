@@ -209,6 +209,21 @@ pub fn reference(document_id: &str, variation: Variation) -> String {
     format!("ion:{document_id}:{variation}")
 }
 
+/// The DocumentID and variation of a [`reference`] (`ion:<DocumentID>:<variation>`).
+pub fn parse_reference(reference: &str) -> Option<(&str, Variation)> {
+    let (document_id, variation) = reference.trim().strip_prefix("ion:")?.rsplit_once(':')?;
+    Some((document_id, Variation(variation.parse().ok()?))).filter(|(id, _)| !id.is_empty())
+}
+
+/// The DocumentID and variation a BODID names
+/// (`infor-nid:<tenant>:<entity>:<location>:<DocumentID>:<variation>?…`).
+pub fn parse_bod_id(bod_id: &str) -> Option<(&str, Variation)> {
+    let head = bod_id.trim().split('?').next()?;
+    let (rest, variation) = head.rsplit_once(':')?;
+    let (_, document_id) = rest.rsplit_once(':')?;
+    Some((document_id, Variation(variation.parse().ok()?))).filter(|(id, _)| !id.is_empty())
+}
+
 /// One rendered BOD, ready to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bod {

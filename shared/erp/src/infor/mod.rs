@@ -33,6 +33,7 @@ mod master_data;
 mod outcome;
 mod publish;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -43,7 +44,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use transport::{HttpClient, Idempotency, TransportError, short_reason};
 
-pub use bod::{Bod, BodSettings, DocumentIdParts, DocumentName, Variation, parse_document_id};
+pub use bod::{
+    Bod, BodSettings, DocumentIdParts, DocumentName, Variation, parse_bod_id, parse_document_id, parse_reference,
+};
 pub use chunk::{Chunk, MAX_LINES};
 pub use error::InforError;
 pub use ionapi::{IonApi, IonApiProblems};
@@ -422,11 +425,36 @@ impl InforClient {
         document: &ErpDocument,
         variation: Variation,
     ) -> Result<Vec<SentBod>, Failure> {
+        self.post_parts(document, variation, &BTreeMap::new()).await
+    }
+
+    /// The DocumentIDs `document` is sent under, one per BOD, in order
+    /// (nothing is sent): a poster compares them with the parts the ERP
+    /// accepted earlier before it sends anything again.
+    pub fn part_ids(&self, document: &ErpDocument) -> Result<Vec<String>, Failure> {
         let context = self.posting_context(document);
-        let settings = self.bod_settings().map_err(|e| e.to_failure(&context))?;
-        let functional = functional::functional_amounts(document, &settings).map_err(|e| e.to_failure(&context))?;
-        let chunks = chunk::chunk(document, &functional, &settings, settings.max_message_bytes)
-            .map_err(|e| e.to_failure(&context))?;
+        let (_, chunks) = self.split(document).map_err(|e| e.to_failure(&context))?;
+        Ok(chunks.into_iter().map(|c| c.document_id).collect())
+    }
+
+    fn split(&self, document: &ErpDocument) -> Result<(BodSettings, Vec<Chunk>), InforError> {
+        let settings = self.bod_settings()?;
+        let functional = functional::functional_amounts(document, &settings)?;
+        let chunks = chunk::chunk(document, &functional, &settings, settings.max_message_bytes)?;
+        Ok((settings, chunks))
+    }
+
+    /// [`Self::post_with_variation`], except that the parts named in `kept`
+    /// (DocumentID → the reference under which the ERP accepted it earlier)
+    /// are not sent: they come back with `kept` set and that reference.
+    pub async fn post_parts(
+        &self,
+        document: &ErpDocument,
+        variation: Variation,
+        kept: &BTreeMap<String, String>,
+    ) -> Result<Vec<SentBod>, Failure> {
+        let context = self.posting_context(document);
+        let (settings, chunks) = self.split(document).map_err(|e| e.to_failure(&context))?;
         let clearing = if chunks.len() > 1 && matches!(document.kind, domain::ErpDocumentKind::Journal) {
             settings.chunk_clearing_account.as_deref()
         } else {
@@ -437,6 +465,10 @@ impl InforClient {
         let mut sent: Vec<SentBod> = Vec::with_capacity(chunks.len());
         for chunk in &chunks {
             let bod = bod::render(&settings, chunk, variation, created);
+            if let Some(reference) = kept.get(&chunk.document_id) {
+                sent.push(SentBod::kept(&bod, reference));
+                continue;
+            }
             match self.publish(&settings, &bod).await {
                 Ok(accepted) => sent.push(accepted),
                 Err(e) => {
@@ -458,6 +490,7 @@ impl InforClient {
             key = %document.key,
             variation = variation.0,
             parts = sent.len(),
+            kept = sent.iter().filter(|s| s.kept).count(),
             duplicates = sent.iter().filter(|s| s.duplicate).count(),
             "published to ION"
         );

@@ -43,6 +43,28 @@ pub struct SentBod {
     pub duplicate: bool,
     /// `ion:<DocumentID>:<variation>`.
     pub reference: String,
+    /// Not sent: the ERP accepted this part earlier, under `reference`.
+    pub kept: bool,
+}
+
+impl SentBod {
+    /// A part not sent again because the ERP accepted it earlier as `reference`.
+    pub fn kept(bod: &bod::Bod, reference: &str) -> Self {
+        Self {
+            bod_id: bod.bod_id.clone(),
+            document_id: bod.document_id.clone(),
+            message_id: bod.message_id.clone(),
+            document_name: bod.document_name.to_string(),
+            variation: bod.variation,
+            part: bod.part,
+            parts: bod.parts,
+            bytes: 0,
+            encoding: "NONE",
+            duplicate: false,
+            reference: reference.to_owned(),
+            kept: true,
+        }
+    }
 }
 
 /// The `ParameterRequest` part.
@@ -162,6 +184,7 @@ impl InforClient {
             encoding,
             duplicate,
             reference: bod::reference(&bod.document_id, bod.variation),
+            kept: false,
         })
     }
 }
