@@ -427,7 +427,7 @@ impl<S: GrantStore> Run<'_, S> {
         let reference = record.erp_reference.clone().unwrap_or_default();
         self.poster
             .ledger
-            .record_rejected_by_erp(&self.key, &self.holder, reason, &accepted_references(record), now)
+            .record_rejected_by_erp(&self.key, &self.holder, reason, &earlier_references(record), now)
             .await
             .map_err(|e| store_failure(&e))?;
         self.audit("failed", "failed", Some(format!("erp: {reason}")), Some(&reference)).await;
@@ -549,7 +549,7 @@ impl<S: GrantStore> Run<'_, S> {
         let recorded = self
             .poster
             .ledger
-            .record_rejected_by_erp(&self.key, &self.holder, &reason, &accepted_references(record), now)
+            .record_rejected_by_erp(&self.key, &self.holder, &reason, &earlier_references(record), now)
             .await;
         self.audit("erp verdict overdue", "failed", Some(reason.clone()), Some(&reference)).await;
         platform::telemetry::metric("VerdictsMissing", 1.0, self.item.connection_id.as_str());
@@ -1220,16 +1220,17 @@ fn reference_parts(reference: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The references of the parts the ERP accepted (now and before a
-/// refusal), kept when the document stops so a replay sends only the rest.
-fn accepted_references(record: &LedgerRecord) -> Vec<String> {
-    let mut kept = record.accepted_references.clone();
+/// What was sent for the document (now and before an earlier stop), one
+/// reference per part, kept when it stops at the ERP so a replay can leave
+/// out the parts the ERP accepted, even those accepted after the stop.
+fn earlier_references(record: &LedgerRecord) -> Vec<String> {
     let now_sent = reference_parts(record.erp_reference.as_deref().unwrap_or_default());
-    for (id, reference) in &now_sent {
-        if record.accepted_parts.contains(id) && !kept.contains(reference) {
-            kept.push(reference.clone());
-        }
-    }
+    let mut kept: Vec<String> = reference_parts(&record.earlier_references.join(", "))
+        .into_iter()
+        .filter(|(id, _)| !now_sent.iter().any(|(sent, _)| sent == id))
+        .map(|(_, reference)| reference)
+        .collect();
+    kept.extend(now_sent.into_iter().map(|(_, reference)| reference));
     kept
 }
 
@@ -1238,7 +1239,7 @@ fn accepted_references(record: &LedgerRecord) -> Vec<String> {
 fn kept_parts(connection: &Connection, record: &LedgerRecord) -> BTreeMap<String, String> {
     match infor_settings(connection) {
         Some(settings) if !settings.api.replaces_on_higher_variation => record
-            .accepted_references
+            .earlier_references
             .iter()
             .filter_map(|r| erp::infor::parse_reference(r).map(|(id, _)| (id.to_owned(), r.clone())))
             .filter(|(id, _)| record.accepted_parts.contains(id))

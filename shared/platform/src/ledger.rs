@@ -194,10 +194,11 @@ pub struct LedgerRecord {
     /// document the ERP reported accepted so far (POSTED until all are).
     pub accepted_parts: Vec<String>,
     /// Asynchronous ERPs: the references (`ion:<DocumentID>:<variation>`)
-    /// of parts the ERP accepted before it refused another part. A replay
-    /// never sends them again (unless the ERP replaces documents it holds)
-    /// and names them in the document's reference.
-    pub accepted_references: Vec<String>,
+    /// of what was sent before the document stopped at the ERP. A replay
+    /// never sends again the parts among them the ERP accepted (even after
+    /// the stop), unless the ERP replaces documents it holds, and names
+    /// them in the document's reference.
+    pub earlier_references: Vec<String>,
     /// Asynchronous ERPs: when the document's messages were last sent; its
     /// verdict is overdue a connection-set time after.
     pub sent_at: Option<OffsetDateTime>,
@@ -313,7 +314,7 @@ struct Item {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     accepted_parts: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    accepted_references: Vec<String>,
+    earlier_references: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sent_at: Option<i64>,
     #[serde(default)]
@@ -359,7 +360,7 @@ impl Item {
             failure_reason: self.failure_reason,
             replays: self.replays,
             accepted_parts: self.accepted_parts,
-            accepted_references: self.accepted_references,
+            earlier_references: self.earlier_references,
             sent_at,
             resends: self.resends,
             erp_refusal: self.erp_refusal,
@@ -401,7 +402,7 @@ impl Update {
             ("#reason", "failure_reason"),
             ("#replays", "replays"),
             ("#parts", "accepted_parts"),
-            ("#accrefs", "accepted_references"),
+            ("#earlier", "earlier_references"),
             ("#sent", "sent_at"),
             ("#resends", "resends"),
             ("#refusal", "erp_refusal"),
@@ -655,23 +656,24 @@ impl LedgerStore {
     /// a verdict on it: POSTED, held by `holder` → FAILED at `erp`. Unlike
     /// [`LedgerStore::record_failed`] the document is *not* in the ERP: its
     /// reference is dropped, so a replay after the fix sends it again
-    /// instead of only confirming it. Parts the ERP accepted stay known
-    /// (`accepted_references`), so the replay does not send them again.
+    /// instead of only confirming it. What was sent stays known
+    /// (`earlier_references`, with the accepted parts), so the replay does
+    /// not send again what the ERP accepted.
     pub async fn record_rejected_by_erp(
         &self,
         key: &LedgerKey,
         holder: &str,
         reason: &str,
-        accepted_references: &[String],
+        earlier_references: &[String],
         now: OffsetDateTime,
     ) -> Result<LedgerRecord, StoreError> {
         let action = || format!("recording {key} as refused by the ERP for `{holder}`");
         check_name("claim holder", holder, action)?;
         let reason = bounded(reason);
-        let kept = accepted_references.iter().map(|r| AttributeValue::S(r.clone())).collect();
+        let kept = earlier_references.iter().map(|r| AttributeValue::S(r.clone())).collect();
         let update = Update::new(
             "#s = :posted AND #h = :h",
-            "SET #s = :failed, #sk = :sk, #step = :step, #reason = :reason, #accrefs = :accrefs, #upd = :upd \
+            "SET #s = :failed, #sk = :sk, #step = :step, #reason = :reason, #earlier = :accrefs, #upd = :upd \
              REMOVE #h, #exp, #ref, #form, #due, #refusal, #sent, #resends",
         )
         .s(":posted", LedgerStatus::Posted.as_str())
@@ -1332,7 +1334,7 @@ mod tests {
             failure_reason: None,
             replays: 0,
             accepted_parts: Vec::new(),
-            accepted_references: Vec::new(),
+            earlier_references: Vec::new(),
             sent_at: None,
             resends: 0,
             erp_refusal: None,

@@ -376,5 +376,5 @@ async fn an_asynchronous_erp_accepts_parts_once_each_or_refuses_the_document() {
     let replayed = ledger.reset_for_replay(&refused, at(402)).await.unwrap();
     assert_eq!(replayed.status, LedgerStatus::Received, "a replay posts it again");
     assert_eq!(replayed.accepted_parts, ["ION2-1of2"], "the part the ERP accepted stays known");
-    assert_eq!(replayed.accepted_references, kept);
+    assert_eq!(replayed.earlier_references, kept);
 }

@@ -318,3 +318,18 @@ fn document_ids_read_back_into_key_supplier_and_part() {
     let e = chunk::chunk(&dotted, &[], &bod_settings(), 1 << 20).unwrap_err();
     assert!(e.to_string().contains("contains `.`"), "{e}");
 }
+
+#[test]
+fn references_and_bod_ids_name_the_part_and_its_variation() {
+    use super::{Variation, parse_bod_id, parse_reference};
+    assert_eq!(parse_reference("ion:CNQ-8842-2of3:7"), Some(("CNQ-8842-2of3", Variation(7))));
+    assert_eq!(parse_reference(" ion:CNQ~V1:12 "), Some(("CNQ~V1", Variation(12))));
+    for malformed in ["CNQ:7", "ion::7", "ion:CNQ:x", "ion:CNQ", ""] {
+        assert_eq!(parse_reference(malformed), None, "{malformed}");
+    }
+    let bod_id = "infor-nid:ACME_TST:1000::CNQ-8842:20240315140211?SupplierInvoice&verb=Process";
+    assert_eq!(parse_bod_id(bod_id), Some(("CNQ-8842", Variation(20240315140211))));
+    for malformed in ["infor-nid:ACME", "infor-nid:A:1::CNQ:?x", "", "?:"] {
+        assert_eq!(parse_bod_id(malformed), None, "{malformed}");
+    }
+}

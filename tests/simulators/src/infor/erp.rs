@@ -29,6 +29,26 @@ enum Verdict {
     Rejected(String),
 }
 
+/// A message IMS lost before the ERP saw it, as `received` shows it.
+pub(crate) fn lost(incoming: Incoming) -> ReceivedMessage {
+    ReceivedMessage {
+        message_id: incoming.message_id,
+        endpoint: incoming.endpoint,
+        document_name: incoming.document_name,
+        from_logical_id: incoming.from_logical_id,
+        to_logical_id: incoming.to_logical_id,
+        encoding: incoming.encoding,
+        parameters: incoming.parameters,
+        payload_bytes: incoming.payload_bytes,
+        xml: String::from_utf8_lossy(&incoming.document).into_owned(),
+        bod_id: None,
+        document_id: None,
+        variation_id: None,
+        accounting_entity: None,
+        status: ReceivedStatus::Lost,
+    }
+}
+
 /// Processes one message: records it in `received`, stores the document,
 /// appends outcomes to the outbox and returns them (for pushing).
 pub(crate) fn process(tenant: &mut Tenant, incoming: Incoming) -> Vec<OutboundMessage> {
@@ -94,9 +114,13 @@ pub(crate) fn process(tenant: &mut Tenant, incoming: Incoming) -> Vec<OutboundMe
                 // Same or older variation: ignored, nothing comes back.
                 received.status = ReceivedStatus::Duplicate { held_variation: *held };
             } else {
-                let verdict = match decide(tenant, &env, &incoming.message_id) {
-                    Ok(v) => v,
-                    Err(reason) => Verdict::Rejected(reason),
+                let refusal = tenant.refusals.iter().find(|(pattern, _)| env.document_id.contains(pattern.as_str()));
+                let verdict = match refusal {
+                    Some((_, reason)) => Verdict::Rejected(reason.clone()),
+                    None => match decide(tenant, &env, &incoming.message_id) {
+                        Ok(v) => v,
+                        Err(reason) => Verdict::Rejected(reason),
+                    },
                 };
                 let (erp_id, result) = match &verdict {
                     Verdict::Accepted { erp_id, replaced } => {

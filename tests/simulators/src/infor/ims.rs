@@ -309,11 +309,23 @@ fn submit(
         document,
     };
     let tenant = state.tenant_mut(ti);
+    if tenant.lose_next > 0 {
+        tenant.lose_next -= 1;
+        tenant.received.push(erp::lost(incoming));
+        return StatusCode::CREATED.into_response();
+    }
     let outcomes = erp::process(tenant, incoming);
     let callback = tenant.callback.clone();
+    let after_commit = tenant.fail_after_commit.pop();
     drop(state);
     if let Some(url) = callback {
         super::callback::schedule(sim, ti, &url, outcomes);
     }
-    StatusCode::CREATED.into_response()
+    match after_commit {
+        Some(status) => errors::errors(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::GATEWAY_TIMEOUT),
+            "The gateway timed out waiting for the backend",
+        ),
+        None => StatusCode::CREATED.into_response(),
+    }
 }

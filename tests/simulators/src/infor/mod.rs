@@ -74,7 +74,7 @@ mod state;
 mod token;
 mod xml;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -176,6 +176,9 @@ impl InforSim {
             deliveries: Vec::new(),
             last_journal_number: 0,
             last_invoice_number: 0,
+            lose_next: 0,
+            fail_after_commit: Vec::new(),
+            refusals: BTreeMap::new(),
         };
         state.tenants.insert(ti.to_owned(), tenant);
     }
@@ -281,6 +284,35 @@ impl InforSim {
     /// Drains the outbox.
     pub fn take_outbox(&self, ti: &str) -> Vec<OutboundMessage> {
         std::mem::take(&mut self.lock().tenant_mut(ti).outbox)
+    }
+
+    /// IMS answers 201 for the next `count` messages but loses them before
+    /// the ERP sees them (no verdict ever comes).
+    pub fn lose_next(&self, ti: &str, count: u32) {
+        self.lock().tenant_mut(ti).lose_next = count;
+    }
+
+    /// The next messages are taken and processed by the ERP (verdicts
+    /// pushed as usual), then the gateway answers `status` (e.g. 504): a
+    /// client that gave up cannot tell they landed.
+    pub fn fail_after_commit(&self, ti: &str, statuses: &[u16]) {
+        self.lock().tenant_mut(ti).fail_after_commit = statuses.iter().rev().copied().collect();
+    }
+
+    /// The ERP refuses every document whose DocumentID contains `pattern`
+    /// (any variation) with `reason`, until [`Self::stop_refusing`]: a
+    /// business refusal the client's master-data check cannot see.
+    pub fn refuse(&self, ti: &str, pattern: &str, reason: &str) {
+        self.lock().tenant_mut(ti).refusals.insert(pattern.to_owned(), reason.to_owned());
+    }
+
+    pub fn stop_refusing(&self, ti: &str, pattern: &str) {
+        self.lock().tenant_mut(ti).refusals.remove(pattern);
+    }
+
+    /// Where outcomes are pushed, if anywhere.
+    pub fn callback(&self, ti: &str) -> Option<String> {
+        self.lock().tenant(ti).callback.clone()
     }
 
     /// Pushes every outcome from now on to `url` (`POST {url}/v3/multipartMessage`).

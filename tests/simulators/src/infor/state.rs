@@ -151,6 +151,8 @@ pub enum ReceivedStatus {
     /// Not processable at all (malformed XML, wrong envelope, no flow for the
     /// document): only a failure `ConfirmBOD` comes back.
     Failed { reason: String },
+    /// Accepted by IMS (201) but lost before the ERP saw it: nothing comes back.
+    Lost,
 }
 
 /// A message IMS accepted for routing (`received(ti)`), duplicates included.
@@ -270,6 +272,13 @@ pub(crate) struct Tenant {
     pub deliveries: Vec<CallbackDelivery>,
     pub last_journal_number: u32,
     pub last_invoice_number: u32,
+    /// Messages IMS still answers 201 for but loses before the ERP sees them.
+    pub lose_next: u32,
+    /// Statuses the gateway answers *after* IMS took (and the ERP
+    /// processed) the next messages, first one first.
+    pub fail_after_commit: Vec<u16>,
+    /// DocumentID pattern → reason: the ERP refuses documents whose id contains it.
+    pub refusals: BTreeMap<String, String>,
 }
 
 impl Tenant {
