@@ -30,9 +30,9 @@ use platform::StoreError;
 use platform::http_api::{raw_body, response};
 use platform::queue::Outgoing;
 
-mod aws;
+mod setup;
 
-pub use aws::{LiveIntake, SetupError};
+pub use setup::{LiveIntake, Settings, SetupError};
 
 /// Larger bodies are refused before anything else: ESS events are ~1 KB.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

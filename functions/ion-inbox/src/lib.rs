@@ -27,12 +27,13 @@ use std::io::Read;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use domain::{ConcurDocumentId, ConnectionId, DocumentType, ErpKind, ErpOutcome};
 use platform::audit::AuditLog;
+use platform::aws::SECRET_TTL;
 use platform::connections::ConnectionStore;
 use platform::http_api::{raw_body, response};
 use platform::ledger::{LedgerKey, LedgerStore};
 use platform::queue::WorkQueue;
 use platform::secrets::SecretStore;
-use platform::{ConfigError, Env, StoreError};
+use platform::{Aws, CommonSettings, ConfigError, Env, StoreError};
 use serde::Deserialize;
 
 /// Verdict messages are a few KB; anything near this is not one.
@@ -54,28 +55,45 @@ pub struct Inbox {
     pub secret_prefix: String,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
+/// The inbox could not be built (cold start).
+pub use platform::SetupError;
+
+/// What the inbox reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub common: CommonSettings,
+    pub ledger_table: String,
+    /// `<stack>/connections/`: the inbox token is `<prefix><id>/ion-inbox`.
+    pub secret_prefix: String,
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            common: CommonSettings::from_env(env)?,
+            ledger_table: env.required("LEDGER_TABLE")?,
+            secret_prefix: env.required("CONNECTION_SECRET_PREFIX")?,
+        })
+    }
 }
 
 impl Inbox {
-    pub fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, SetupError> {
-        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-        Ok(Self {
-            connections: ConnectionStore::new(dynamodb.clone(), env.required("CONNECTIONS_TABLE")?),
-            ledger: LedgerStore::new(dynamodb.clone(), env.required("LEDGER_TABLE")?),
-            queue: WorkQueue::new(aws_sdk_sqs::Client::new(sdk), env.required("WORK_QUEUE_URL")?),
-            audit: AuditLog::new(
-                dynamodb,
-                env.required("AUDIT_TABLE")?,
-                env.parsed("AUDIT_RETENTION_DAYS", 400_i64)?,
-                FUNCTION,
-            ),
-            secrets: SecretStore::new(aws_sdk_secretsmanager::Client::new(sdk), std::time::Duration::from_secs(300)),
-            secret_prefix: env.required("CONNECTION_SECRET_PREFIX")?,
-        })
+    /// Reads the settings from `env` and builds the inbox.
+    pub fn from_env(env: &Env, aws: &Aws) -> Result<Self, SetupError> {
+        Ok(Self::build(Settings::from_env(env)?, aws))
+    }
+
+    /// Builds the stores (once per cold start).
+    pub fn build(settings: Settings, aws: &Aws) -> Self {
+        let common = &settings.common;
+        Self {
+            connections: aws.connections(&common.connections_table),
+            ledger: aws.ledger(&settings.ledger_table),
+            queue: aws.work_queue(&common.work_queue_url),
+            audit: aws.audit(&common.audit, FUNCTION),
+            secrets: aws.secrets(SECRET_TTL),
+            secret_prefix: settings.secret_prefix,
+        }
     }
 }
 

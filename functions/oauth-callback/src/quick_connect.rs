@@ -21,11 +21,16 @@ use concur::app::AppCredentials;
 use concur::client::{ConcurClient, ConcurError, WebhookSubscription};
 use concur::tokens::{AccessToken, StoredGrant};
 use domain::{CompanyUuid, Connection, ConnectionId, ConnectionStatus, Edition, ReferenceSyncRequest, SyncReason};
+use platform::aws::SECRET_TTL;
 use platform::{
-    ConfigError, Env, audit::AuditLog, connections::ConnectionStore, queue::WorkQueue, secrets::SecretStore,
+    Aws, CommonSettings, ConfigError, Env, SetupError, audit::AuditLog, connections::ConnectionStore, queue::WorkQueue,
+    secrets::SecretStore,
 };
 
 use crate::{ConnectOutcome, ConnectRequest, Connector, WebhookSetup};
+
+/// The function's name in audit events.
+const FUNCTION: &str = "oauth-callback";
 
 /// Topics subscribed by default. The invoice topic is not documented by
 /// Concur; it is subscribed only where the application is offered it, and
@@ -86,11 +91,28 @@ pub struct QuickConnect {
     pub settings: QuickConnectSettings,
 }
 
+/// What the function reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub common: CommonSettings,
+    pub quick_connect: QuickConnectSettings,
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self { common: CommonSettings::from_env(env)?, quick_connect: QuickConnectSettings::from_env(env)? })
+    }
+}
+
 impl QuickConnect {
-    /// Wires the flow from a function environment (the template's variables)
-    /// and one AWS configuration: `main.rs`, the tests and the demo all build
-    /// it this way.
-    pub fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+    /// Reads the settings from `env` and builds the flow: `main.rs`, the
+    /// tests and the demo all build it this way.
+    pub fn from_env(env: &Env, aws: &Aws) -> Result<Self, SetupError> {
+        Ok(Self::build(Settings::from_env(env)?, aws))
+    }
+
+    /// Builds the Concur client and the stores (once per cold start).
+    pub fn build(settings: Settings, aws: &Aws) -> Self {
         // An admin is waiting and API Gateway gives us 30 s in all: short
         // timeouts and few, short retries; a reload of the page retries more.
         let policy = transport::RetryPolicy {
@@ -99,23 +121,16 @@ impl QuickConnect {
             max_delay: Duration::from_secs(2),
             request_timeout: Duration::from_secs(6),
         };
-        // The deployment's address policy: production unless the AWS endpoint is on loopback.
-        let addresses = domain::UrlPolicy::for_aws_endpoint(sdk.endpoint_url());
-        let http = transport::HttpClient::for_deployment(policy, addresses);
-        let retention = env.parsed("AUDIT_RETENTION_DAYS", 400_i64)?;
-        Ok(Self {
+        let http = transport::HttpClient::for_deployment(policy, aws.url_policy());
+        let common = &settings.common;
+        Self {
             concur: ConcurClient::new(http),
-            secrets: SecretStore::new(aws_sdk_secretsmanager::Client::new(sdk), Duration::from_secs(300)),
-            connections: ConnectionStore::new(aws_sdk_dynamodb::Client::new(sdk), env.required("CONNECTIONS_TABLE")?),
-            queue: WorkQueue::new(aws_sdk_sqs::Client::new(sdk), env.required("WORK_QUEUE_URL")?),
-            audit: AuditLog::new(
-                aws_sdk_dynamodb::Client::new(sdk),
-                env.required("AUDIT_TABLE")?,
-                retention,
-                "oauth-callback",
-            ),
-            settings: QuickConnectSettings::from_env(env)?,
-        })
+            secrets: aws.secrets(SECRET_TTL),
+            connections: aws.connections(&common.connections_table),
+            queue: aws.work_queue(&common.work_queue_url),
+            audit: aws.audit(&common.audit, FUNCTION),
+            settings: settings.quick_connect,
+        }
     }
 }
 

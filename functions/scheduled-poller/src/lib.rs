@@ -28,15 +28,15 @@ use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
 use concur::fi::{DocumentPage, FiDocument, WorkIdSource};
-use concur::{AppCredentials, ConcurClient, ConcurError, GrantStore, TokenManager, TokenOptions};
+use concur::{ConcurClient, ConcurError, GrantStore, TokenManager, TokenOptions};
 use domain::{ConcurrencyLevel, Connection, ConnectionId, ConnectionStatus, DocumentType, WorkItem, WorkSource};
 use platform::audit::AuditLog;
+use platform::aws::SECRET_TTL;
 use platform::concur_grants::ConcurGrantStore;
 use platform::connections::ConnectionStore;
 use platform::ledger::{LedgerKey, LedgerStore};
 use platform::queue::{MAX_BATCH, Outgoing, WorkQueue};
-use platform::secrets::SecretStore;
-use platform::{ConfigError, Env, StoreError};
+use platform::{Aws, CommonSettings, ConcurSettings, ConfigError, Env, StoreError};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use transport::{HttpClient, RetryPolicy};
@@ -93,48 +93,43 @@ impl Default for PollerOptions {
 }
 
 /// The poller could not be built (cold start).
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(
-        "the Concur application secret {0} does not exist; create it with the client_id, client_secret and \
-         app_base_url SAP Concur issued (README, Deploy step 1)"
-    )]
-    NoAppSecret(String),
+pub use platform::SetupError;
+
+/// What the poller reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub common: CommonSettings,
+    pub ledger_table: String,
+    pub concur: ConcurSettings,
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            common: CommonSettings::from_env(env)?,
+            ledger_table: env.required("LEDGER_TABLE")?,
+            concur: ConcurSettings::from_env(env)?,
+        })
+    }
 }
 
 impl Poller<ConcurGrantStore> {
-    /// Wires the poller from the function's environment (the template's
-    /// variables) and one AWS configuration: `main.rs` and the tests both
-    /// build it this way.
-    pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig, options: PollerOptions) -> Result<Self, SetupError> {
-        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-        let connections_table = env.required("CONNECTIONS_TABLE")?;
-        let secrets = SecretStore::new(aws_sdk_secretsmanager::Client::new(sdk), Duration::from_secs(300));
-        let app_secret_id = env.required("CONCUR_APP_SECRET_ID")?;
-        let app: AppCredentials =
-            secrets.get_json(&app_secret_id).await?.ok_or_else(|| SetupError::NoAppSecret(app_secret_id.clone()))?;
-        let grants = ConcurGrantStore::new(
-            secrets,
-            dynamodb.clone(),
-            connections_table.clone(),
-            env.required("CONNECTION_SECRET_PREFIX")?,
-        );
-        let http =
-            HttpClient::for_deployment(options.retry.clone(), domain::UrlPolicy::for_aws_endpoint(sdk.endpoint_url()));
+    /// Reads the settings from `env` and builds the poller: `main.rs` and
+    /// the tests both build it this way.
+    pub async fn from_env(env: &Env, aws: &Aws, options: PollerOptions) -> Result<Self, SetupError> {
+        Self::build(&Settings::from_env(env)?, aws, options).await
+    }
+
+    /// Builds the stores and clients (once per cold start).
+    pub async fn build(settings: &Settings, aws: &Aws, options: PollerOptions) -> Result<Self, SetupError> {
+        let common = &settings.common;
+        let (app, grants) = aws.concur(&settings.concur, &common.connections_table, aws.secrets(SECRET_TTL)).await?;
+        let http = HttpClient::for_deployment(options.retry.clone(), aws.url_policy());
         Ok(Self {
-            connections: ConnectionStore::new(dynamodb.clone(), connections_table),
-            ledger: LedgerStore::new(dynamodb.clone(), env.required("LEDGER_TABLE")?),
-            audit: AuditLog::new(
-                dynamodb,
-                env.required("AUDIT_TABLE")?,
-                env.parsed("AUDIT_RETENTION_DAYS", 400_i64)?,
-                FUNCTION,
-            ),
-            queue: WorkQueue::new(aws_sdk_sqs::Client::new(sdk), env.required("WORK_QUEUE_URL")?),
+            connections: aws.connections(&common.connections_table),
+            ledger: aws.ledger(&settings.ledger_table),
+            audit: aws.audit(&common.audit, FUNCTION),
+            queue: aws.work_queue(&common.work_queue_url),
             tokens: TokenManager::new(ConcurClient::new(http), app, grants, options.tokens),
             concurrency: options.concurrency.max(1),
             page_budget: options.page_budget.max(1),

@@ -14,10 +14,10 @@ use std::io::{IsTerminal, Write};
 
 use domain::{ConcurDocumentId, ConcurrencyLevel, ConnectionId, DocumentType, WorkItem, WorkSource};
 use indicatif::{ProgressBar, ProgressStyle};
-use platform::StoreError;
 use platform::audit::AuditLog;
 use platform::ledger::{LedgerKey, LedgerRecord, LedgerStatus, LedgerStore, PAGE_LIMIT};
 use platform::queue::{MAX_BATCH, Outgoing, WorkQueue};
+use platform::{AuditSettings, StoreError};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -34,11 +34,14 @@ const AUDIT_FUNCTION: &str = "operator";
 const AUDIT_RETENTION_DAYS: i64 = 400;
 
 fn ledger(deps: &Deps) -> LedgerStore {
-    LedgerStore::new(deps.dynamodb.clone(), deps.names.ledger_table.clone())
+    deps.aws.ledger(&deps.names.ledger_table)
 }
 
 fn audit(deps: &Deps) -> AuditLog {
-    AuditLog::new(deps.dynamodb.clone(), deps.names.audit_table.clone(), AUDIT_RETENTION_DAYS, AUDIT_FUNCTION)
+    deps.aws.audit(
+        &AuditSettings { table: deps.names.audit_table.clone(), retention_days: AUDIT_RETENTION_DAYS },
+        AUDIT_FUNCTION,
+    )
 }
 
 fn shown(raw: &str) -> String {
@@ -203,7 +206,7 @@ pub async fn replay(deps: &Deps, args: &ReplayArgs, out: &mut dyn Write) -> Resu
     };
     let connection = load(deps, &id).await?;
     let (slot_owner, level) = deps.connections.slot_owner(&connection).await?;
-    let queue = WorkQueue::new(deps.sqs.clone(), queue_url(deps, &deps.names.work_queue).await?);
+    let queue = deps.aws.work_queue(queue_url(deps, &deps.names.work_queue).await?);
     let ledger = ledger(deps);
 
     // The selection is complete before the first write: resetting a record
@@ -372,7 +375,7 @@ fn progress_bar(len: usize) -> ProgressBar {
 }
 
 async fn queue_url(deps: &Deps, name: &str) -> Result<String, CliError> {
-    WorkQueue::url_of(&deps.sqs, name).await?.ok_or_else(|| {
+    deps.aws.queue_url(name).await?.ok_or_else(|| {
         CliError::Absent(format!(
             "queue {name} does not exist in this account and region: check --stack (or CONNECTOR_STACK) and your AWS \
              region"
@@ -391,7 +394,7 @@ pub async fn redrive(deps: &Deps, raw_max: Option<&str>, out: &mut dyn Write) ->
     };
     let (dlq_name, work_name) = (&deps.names.work_dead_letter_queue, &deps.names.work_queue);
     let dlq = queue_url(deps, dlq_name).await?;
-    let work = WorkQueue::new(deps.sqs.clone(), queue_url(deps, work_name).await?);
+    let work = deps.aws.work_queue(queue_url(deps, work_name).await?);
     let limit = max.unwrap_or(usize::MAX);
     let mut moved = 0;
     while moved < limit {

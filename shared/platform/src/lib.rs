@@ -13,9 +13,11 @@ pub mod ledger;
 pub mod mappings;
 pub mod queue;
 pub mod secrets;
+pub mod startup;
 pub mod telemetry;
 
-pub use config::{ConfigError, Env};
+pub use aws::Aws;
+pub use config::{AuditSettings, CommonSettings, ConcurSettings, ConfigError, Env, SetupError};
 
 /// A failed AWS call, with what was being done in words an operator can act on.
 #[derive(Debug, thiserror::Error)]

@@ -97,6 +97,11 @@ impl TestStack {
         SecretStore::new(aws_sdk_secretsmanager::Client::new(&self.sdk), Duration::from_secs(60))
     }
 
+    /// The stack's AWS configuration as the functions take it.
+    pub fn aws(&self) -> platform::Aws {
+        platform::Aws::from(self.sdk.clone())
+    }
+
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::new(&self.sdk)
     }

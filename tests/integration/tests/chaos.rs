@@ -184,9 +184,9 @@ async fn chaos_every_document_posts_exactly_once_and_concur_matches_the_ledger()
     let mut dice = Dice(12);
     let mut options = test_options();
     options.claim_ttl = Duration::from_secs(1);
-    let poster = Poster::from_env(&world.stack.env_of(POSTER), &world.stack.sdk, options).await.unwrap();
+    let poster = Poster::from_env(&world.stack.env_of(POSTER), &world.stack.aws(), options).await.unwrap();
     let poller =
-        Poller::from_env(&world.stack.env_of(POLLER), &world.stack.sdk, PollerOptions::default()).await.unwrap();
+        Poller::from_env(&world.stack.env_of(POLLER), &world.stack.aws(), PollerOptions::default()).await.unwrap();
     let acumatica = world.acumatica();
 
     // Phase 1: an ERP outage longer than the queue's five receives.
