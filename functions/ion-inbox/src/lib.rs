@@ -164,11 +164,11 @@ pub async fn handle(inbox: &Inbox, request: ApiGatewayV2httpRequest) -> ApiGatew
     let content_type = request.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
     let (parameters, payload) = match read_multipart(content_type, body).await {
         Ok(parts) => parts,
-        Err(reason) => return refuse(inbox, &connection_id, &reason).await,
+        Err(reason) => return refuse(inbox, &connection_id, &reason.to_string()).await,
     };
     let xml = match decode_payload(&parameters, payload) {
         Ok(xml) => xml,
-        Err(reason) => return refuse(inbox, &connection_id, &reason).await,
+        Err(reason) => return refuse(inbox, &connection_id, &reason.to_string()).await,
     };
     let verdict = match erp::infor::parse_outcome(&xml) {
         Ok(verdict) => verdict,
@@ -246,22 +246,49 @@ async fn authorized(
     }))
 }
 
+/// Why a message from ION is refused (400) before its verdict is read.
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    #[error("the body must be multipart/form-data with a boundary")]
+    NotMultipart(#[source] multer::Error),
+    #[error("the multipart body is malformed: {0}")]
+    Malformed(#[source] multer::Error),
+    #[error("part {name} cannot be read: {source}")]
+    UnreadablePart {
+        name: String,
+        #[source]
+        source: multer::Error,
+    },
+    #[error("ParameterRequest is not the expected JSON: {0}")]
+    Parameters(#[source] serde_json::Error),
+    #[error("the message needs the parts ParameterRequest and MessagePayload")]
+    MissingParts,
+    #[error("the DEFLATE payload cannot be inflated: {0}")]
+    Inflate(#[source] std::io::Error),
+    #[error(
+        "the DEFLATE payload inflates to more than {MAX_INFLATED_BYTES} bytes; a verdict is a few KB, so it was \
+         refused unread"
+    )]
+    TooLarge,
+    /// The encoding ION named (cut to a loggable length).
+    #[error("encoding `{0}` is not NONE or DEFLATE")]
+    Encoding(String),
+    #[error("the payload is not UTF-8 text")]
+    NotUtf8(#[source] std::string::FromUtf8Error),
+}
+
 /// The two parts of an IMS multipart message.
-async fn read_multipart(content_type: &str, body: Vec<u8>) -> Result<(ParameterRequest, Vec<u8>), String> {
-    let boundary = multer::parse_boundary(content_type)
-        .map_err(|_| "the body must be multipart/form-data with a boundary".to_owned())?;
+async fn read_multipart(content_type: &str, body: Vec<u8>) -> Result<(ParameterRequest, Vec<u8>), Refusal> {
+    let boundary = multer::parse_boundary(content_type).map_err(Refusal::NotMultipart)?;
     let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(bytes::Bytes::from(body)) });
     let mut multipart = multer::Multipart::new(stream, boundary);
     let (mut parameters, mut payload) = (None, None);
-    while let Some(field) = multipart.next_field().await.map_err(|e| format!("the multipart body is malformed: {e}"))? {
+    while let Some(field) = multipart.next_field().await.map_err(Refusal::Malformed)? {
         let name = field.name().unwrap_or_default().to_owned();
-        let data = field.bytes().await.map_err(|e| format!("part {name} cannot be read: {e}"))?;
+        let data = field.bytes().await.map_err(|source| Refusal::UnreadablePart { name: name.clone(), source })?;
         match name.as_str() {
             "ParameterRequest" => {
-                parameters = Some(
-                    serde_json::from_slice::<ParameterRequest>(&data)
-                        .map_err(|e| format!("ParameterRequest is not the expected JSON: {e}"))?,
-                );
+                parameters = Some(serde_json::from_slice::<ParameterRequest>(&data).map_err(Refusal::Parameters)?);
             }
             "MessagePayload" => payload = Some(data.to_vec()),
             _ => {}
@@ -269,12 +296,12 @@ async fn read_multipart(content_type: &str, body: Vec<u8>) -> Result<(ParameterR
     }
     match (parameters, payload) {
         (Some(p), Some(m)) => Ok((p, m)),
-        _ => Err("the message needs the parts ParameterRequest and MessagePayload".to_owned()),
+        _ => Err(Refusal::MissingParts),
     }
 }
 
 /// The payload as text, inflated when ION deflated it (bounded).
-fn decode_payload(parameters: &ParameterRequest, payload: Vec<u8>) -> Result<String, String> {
+fn decode_payload(parameters: &ParameterRequest, payload: Vec<u8>) -> Result<String, Refusal> {
     let bytes = match parameters.encoding.as_deref().map(str::to_ascii_uppercase).as_deref() {
         None | Some("NONE") => payload,
         Some("DEFLATE") => {
@@ -283,18 +310,15 @@ fn decode_payload(parameters: &ParameterRequest, payload: Vec<u8>) -> Result<Str
             flate2::read::ZlibDecoder::new(payload.as_slice())
                 .take(MAX_INFLATED_BYTES as u64 + 1)
                 .read_to_end(&mut inflated)
-                .map_err(|e| format!("the DEFLATE payload cannot be inflated: {e}"))?;
+                .map_err(Refusal::Inflate)?;
             if inflated.len() > MAX_INFLATED_BYTES {
-                return Err(format!(
-                    "the DEFLATE payload inflates to more than {MAX_INFLATED_BYTES} bytes; a verdict is a few KB, \
-                     so it was refused unread"
-                ));
+                return Err(Refusal::TooLarge);
             }
             inflated
         }
-        Some(other) => return Err(format!("encoding `{}` is not NONE or DEFLATE", cut(other))),
+        Some(other) => return Err(Refusal::Encoding(cut(other))),
     };
-    String::from_utf8(bytes).map_err(|_| "the payload is not UTF-8 text".to_owned())
+    String::from_utf8(bytes).map_err(Refusal::NotUtf8)
 }
 
 /// The Concur business id a BOD's DocumentID names (the Infor adapter's

@@ -429,7 +429,7 @@ async fn poll_connection<S: GrantStore>(
                 first_problems(&progress.problems)
             ),
         },
-        Err(reason) => PollOutcome::Failed { reason },
+        Err(failure) => PollOutcome::Failed { reason: failure.to_string() },
     };
 
     let stamp = rfc3339_seconds(now);
@@ -488,21 +488,52 @@ async fn poll_connection<S: GrantStore>(
     }
 }
 
+/// Why one connection's poll failed: its text is the connection's
+/// `last_poll_error` and the audit event's reason. `context` says which
+/// page of which type was being read.
+#[derive(Debug, thiserror::Error)]
+enum PollFailure {
+    /// Finding whose concurrency slots the connection uses.
+    #[error(transparent)]
+    SlotOwner(#[from] StoreError),
+    /// Concur refused or failed; `reason` carries the context and Concur's advice.
+    #[error("{reason}")]
+    Concur {
+        reason: String,
+        #[source]
+        source: ConcurError,
+    },
+    #[error("{context}: checking the ledger failed: {source}")]
+    Ledger {
+        context: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error("{context}: queueing its documents failed: {source}")]
+    Queue {
+        context: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error("{context}: too many pages")]
+    TooManyPages { context: String },
+}
+
 /// Reads the enabled types' pages, in the connection's rotating order and
 /// from where its last poll stopped, and queues each page's documents as
 /// soon as it is read. Stops at the deadline or the page budget; where it
 /// stopped is kept as the connection's poll cursor, and the next poll
 /// starts with the next type, so a type with a large backlog never keeps
-/// the others waiting. `Err` is the reason the poll failed.
+/// the others waiting. `Err` is why the poll failed.
 async fn read_and_queue<S: GrantStore>(
     poller: &Poller<S>,
     connection: &Connection,
     now: OffsetDateTime,
     deadline: Instant,
     progress: &mut Progress,
-) -> Result<Reached, String> {
+) -> Result<Reached, PollFailure> {
     let id = &connection.connection_id;
-    let (slot_owner, level) = poller.connections.slot_owner(connection).await.map_err(|e| e.to_string())?;
+    let (slot_owner, level) = poller.connections.slot_owner(connection).await?;
     let enabled = &connection.enabled_document_types;
     let mut cursor = connection.poll_cursor.clone().unwrap_or_default();
     let order = cursor.order(enabled);
@@ -520,7 +551,7 @@ async fn read_and_queue<S: GrantStore>(
             let page = match read_page(poller, id, doc_type, page_number, deadline).await {
                 Ok(Some(page)) => page,
                 Ok(None) => break Reached::Deadline,
-                Err(e) => return Err(e.to_failure(&context).reason),
+                Err(source) => return Err(PollFailure::Concur { reason: source.to_failure(&context).reason, source }),
             };
             pages_read += 1;
             // An empty page ends the type even if it claims a next one.
@@ -530,17 +561,17 @@ async fn read_and_queue<S: GrantStore>(
             let messages = work_items(id, doc_type, page.documents, now, (&slot_owner, level), progress);
             let messages = unknown_only(poller, connection, messages, progress)
                 .await
-                .map_err(|e| format!("{context}: checking the ledger failed: {e}"))?;
+                .map_err(|source| PollFailure::Ledger { context: context.clone(), source })?;
             let sent = send_all(messages, |batch| async move { poller.queue.send_batch(&batch).await }).await;
             progress.queued += sent.queued;
             progress.problems.extend(sent.refused);
-            if let Some(e) = sent.error {
-                return Err(format!("{context}: queueing its documents failed: {e}"));
+            if let Some(source) = sent.error {
+                return Err(PollFailure::Queue { context, source });
             }
             if !more {
                 break Reached::LastPage;
             }
-            page_number = page_number.checked_add(1).ok_or_else(|| format!("{context}: too many pages"))?;
+            page_number = page_number.checked_add(1).ok_or(PollFailure::TooManyPages { context })?;
         };
         progress.read_by_type.push((doc_type, read_of_type));
         if let Reached::Deadline = type_reached {
