@@ -7,7 +7,7 @@ use std::time::Duration;
 use concur::{ConcurClient, TokenManager, TokenOptions};
 use platform::aws::SECRET_TTL;
 use platform::concur_grants::ConcurGrantStore;
-use platform::{Aws, CommonSettings, ConcurSettings, ConfigError, Env};
+use platform::{Aws, ConfigError, DocumentFlowSettings, Env};
 use transport::{HttpClient, RetryPolicy};
 
 use crate::erp_clients::ErpClients;
@@ -49,9 +49,7 @@ pub use platform::SetupError;
 /// What the poster reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub common: CommonSettings,
-    pub ledger_table: String,
-    pub concur: ConcurSettings,
+    pub flow: DocumentFlowSettings,
     /// The queue's `maxReceiveCount`; `None`: the options' value.
     pub max_receives: Option<u32>,
 }
@@ -59,9 +57,7 @@ pub struct Settings {
 impl Settings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            common: CommonSettings::from_env(env)?,
-            ledger_table: env.required("LEDGER_TABLE")?,
-            concur: ConcurSettings::from_env(env)?,
+            flow: DocumentFlowSettings::from_env(env)?,
             max_receives: env.parsed_if_set("WORK_QUEUE_MAX_RECEIVES")?,
         })
     }
@@ -75,9 +71,10 @@ impl Poster<ConcurGrantStore> {
 
     /// Builds the stores and clients (once per cold start).
     pub async fn build(settings: &Settings, aws: &Aws, options: PosterOptions) -> Result<Self, SetupError> {
-        let common = &settings.common;
+        let flow = &settings.flow;
+        let common = &flow.common;
         let secrets = aws.secrets(SECRET_TTL);
-        let (app, grants) = aws.concur(&settings.concur, &common.connections_table, secrets.clone()).await?;
+        let (app, grants) = aws.concur(&flow.concur, &common.connections_table, secrets.clone()).await?;
         // Every connection (Concur and the ERPs) judged by the deployment's
         // address policy: production unless the AWS endpoint is on loopback.
         let url_policy = aws.url_policy();
@@ -89,10 +86,10 @@ impl Poster<ConcurGrantStore> {
         Ok(Self {
             connections: aws.connections(&common.connections_table),
             mappings: aws.mappings(&common.connections_table),
-            ledger: aws.ledger(&settings.ledger_table),
+            ledger: aws.ledger(&flow.ledger_table),
             audit: aws.audit(&common.audit, FUNCTION),
             tokens: TokenManager::new(ConcurClient::new(http.clone()), app, grants, options.tokens),
-            erp: ErpClients::new(http, secrets, settings.concur.secret_prefix.clone(), url_policy),
+            erp: ErpClients::new(http, secrets, flow.concur.secret_prefix.clone(), url_policy),
             queue: Some(aws.work_queue(&common.work_queue_url)),
             claim_ttl: options.claim_ttl,
             rules,

@@ -36,7 +36,7 @@ use platform::concur_grants::ConcurGrantStore;
 use platform::connections::ConnectionStore;
 use platform::ledger::{LedgerKey, LedgerStore};
 use platform::queue::{MAX_BATCH, Outgoing, WorkQueue};
-use platform::{Aws, CommonSettings, ConcurSettings, ConfigError, Env, StoreError};
+use platform::{Aws, Env, StoreError};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use transport::{HttpClient, RetryPolicy};
@@ -96,22 +96,7 @@ impl Default for PollerOptions {
 pub use platform::SetupError;
 
 /// What the poller reads from its environment.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub common: CommonSettings,
-    pub ledger_table: String,
-    pub concur: ConcurSettings,
-}
-
-impl Settings {
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        Ok(Self {
-            common: CommonSettings::from_env(env)?,
-            ledger_table: env.required("LEDGER_TABLE")?,
-            concur: ConcurSettings::from_env(env)?,
-        })
-    }
-}
+pub use platform::DocumentFlowSettings as Settings;
 
 impl Poller<ConcurGrantStore> {
     /// Reads the settings from `env` and builds the poller: `main.rs` and

@@ -118,3 +118,22 @@ impl ConcurSettings {
         })
     }
 }
+
+/// What the functions that move documents through the ledger and hold
+/// Concur tokens (scheduled-poller, erp-poster) read.
+#[derive(Debug, Clone)]
+pub struct DocumentFlowSettings {
+    pub common: CommonSettings,
+    pub ledger_table: String,
+    pub concur: ConcurSettings,
+}
+
+impl DocumentFlowSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            common: CommonSettings::from_env(env)?,
+            ledger_table: env.required("LEDGER_TABLE")?,
+            concur: ConcurSettings::from_env(env)?,
+        })
+    }
+}

@@ -17,7 +17,7 @@ pub mod startup;
 pub mod telemetry;
 
 pub use aws::Aws;
-pub use config::{AuditSettings, CommonSettings, ConcurSettings, ConfigError, Env, SetupError};
+pub use config::{AuditSettings, CommonSettings, ConcurSettings, ConfigError, DocumentFlowSettings, Env, SetupError};
 
 /// A failed AWS call, with what was being done in words an operator can act on.
 #[derive(Debug, thiserror::Error)]
