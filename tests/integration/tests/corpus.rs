@@ -526,7 +526,7 @@ fn preview(doc_type: DocumentType, json: &[u8], mapping: &domain::mapping::Mappi
     let mut file = format!(r#"{{"id":"CORPUS1","docType":"{}","document":"#, fi_doc_type(doc_type)).into_bytes();
     file.extend_from_slice(json);
     file.push(b'}');
-    operator::preview::preview(&file, Some(mapping), &domain::FlowOptions::default())
+    operator::preview::preview(&file, Some(mapping), &domain::FlowOptions::default()).map_err(|e| e.to_string())
 }
 
 fn fi_doc_type(doc_type: DocumentType) -> &'static str {
