@@ -19,7 +19,7 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use domain::{ErpOutcome, Failure, FailureKind, QueueMessage, ReferenceSyncRequest, WorkItem};
 
 pub use pipeline::{FUNCTION, Poster, Processed};
-pub use setup::{PosterOptions, SetupError};
+pub use setup::{PosterOptions, Settings, SetupError};
 
 /// The posting pipeline for one work item, and the reference-data sync that
 /// shares its queue.

@@ -4,13 +4,11 @@
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use erp_poster::{Poster, PosterOptions};
 use lambda_runtime::{LambdaEvent, service_fn};
-use platform::Env;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    platform::telemetry::init();
-    let sdk = platform::aws::sdk_config().await;
-    let poster = Poster::from_env(&Env::process(), &sdk, PosterOptions::default()).await?;
+    let (env, aws) = platform::startup::start(env!("CARGO_CRATE_NAME")).await;
+    let poster = platform::startup::ready(Poster::from_env(&env, &aws, PosterOptions::default()).await)?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let poster = &poster;
         async move {

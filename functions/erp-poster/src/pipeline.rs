@@ -32,6 +32,7 @@ use platform::audit::AuditLog;
 use platform::connections::ConnectionStore;
 use platform::ledger::{ClaimOutcome, Confirmation, LedgerKey, LedgerRecord, LedgerStore};
 use platform::mappings::MappingStore;
+use platform::queue::WorkQueue;
 use time::OffsetDateTime;
 
 use crate::erp_clients::{ErpClient, ErpClients};
@@ -47,9 +48,9 @@ pub struct Poster<S> {
     pub audit: AuditLog,
     pub tokens: TokenManager<S>,
     pub erp: ErpClients,
-    /// The work queue (client, URL), to bring a retryable message back
-    /// sooner than the visibility timeout; `None` in tests without a queue.
-    pub queue: Option<(aws_sdk_sqs::Client, String)>,
+    /// The work queue, to bring a retryable message back sooner than the
+    /// visibility timeout; `None` in tests without a queue.
+    pub queue: Option<WorkQueue>,
     /// How long a claim holds a document: longer than one invocation, shorter
     /// than the queue's visibility timeout, so a redelivery after a crash can
     /// take the document over.
@@ -170,18 +171,8 @@ impl<S: GrantStore> Poster<S> {
 
     /// Sets the message's visibility timeout so it comes back after `after`.
     pub async fn defer_message(&self, receipt_handle: &str, after: Duration) {
-        let Some((client, url)) = &self.queue else { return };
-        let seconds = i32::try_from(after.as_secs()).unwrap_or(i32::MAX).min(43_200);
-        if let Err(e) = client
-            .change_message_visibility()
-            .queue_url(url)
-            .receipt_handle(receipt_handle)
-            .visibility_timeout(seconds)
-            .send()
-            .await
-        {
-            // The queue's own visibility timeout brings it back anyway.
-            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "could not shorten the retry wait");
+        if let Some(queue) = &self.queue {
+            queue.defer(receipt_handle, after).await;
         }
     }
 }

@@ -1,17 +1,13 @@
-//! Wiring from the function's environment (the template's variables): the
-//! same for `main.rs` and the tests on the local stack.
+//! The poster's typed settings (the template's variables, read once) and
+//! the one place its stores and clients are built: the same for `main.rs`
+//! and the tests on the local stack.
 
 use std::time::Duration;
 
-use concur::{AppCredentials, ConcurClient, TokenManager, TokenOptions};
-use domain::UrlPolicy;
-use platform::audit::AuditLog;
+use concur::{ConcurClient, TokenManager, TokenOptions};
+use platform::aws::SECRET_TTL;
 use platform::concur_grants::ConcurGrantStore;
-use platform::connections::ConnectionStore;
-use platform::ledger::LedgerStore;
-use platform::mappings::MappingStore;
-use platform::secrets::SecretStore;
-use platform::{ConfigError, Env, StoreError};
+use platform::{Aws, ConfigError, DocumentFlowSettings, Env};
 use transport::{HttpClient, RetryPolicy};
 
 use crate::erp_clients::ErpClients;
@@ -48,51 +44,53 @@ impl Default for PosterOptions {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(
-        "the Concur application secret {0} does not exist; create it with the client_id, client_secret and \
-         app_base_url SAP Concur issued (README, Deploy step 1)"
-    )]
-    NoAppSecret(String),
+pub use platform::SetupError;
+
+/// What the poster reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub flow: DocumentFlowSettings,
+    /// The queue's `maxReceiveCount`; `None`: the options' value.
+    pub max_receives: Option<u32>,
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            flow: DocumentFlowSettings::from_env(env)?,
+            max_receives: env.parsed_if_set("WORK_QUEUE_MAX_RECEIVES")?,
+        })
+    }
 }
 
 impl Poster<ConcurGrantStore> {
-    pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig, options: PosterOptions) -> Result<Self, SetupError> {
-        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-        let connections_table = env.required("CONNECTIONS_TABLE")?;
-        let secret_prefix = env.required("CONNECTION_SECRET_PREFIX")?;
-        let secrets = SecretStore::new(aws_sdk_secretsmanager::Client::new(sdk), Duration::from_secs(300));
-        let app_secret_id = env.required("CONCUR_APP_SECRET_ID")?;
-        let app: AppCredentials =
-            secrets.get_json(&app_secret_id).await?.ok_or_else(|| SetupError::NoAppSecret(app_secret_id.clone()))?;
-        let grants =
-            ConcurGrantStore::new(secrets.clone(), dynamodb.clone(), connections_table.clone(), secret_prefix.clone());
+    /// Reads the settings from `env` and builds the poster.
+    pub async fn from_env(env: &Env, aws: &Aws, options: PosterOptions) -> Result<Self, SetupError> {
+        Self::build(&Settings::from_env(env)?, aws, options).await
+    }
+
+    /// Builds the stores and clients (once per cold start).
+    pub async fn build(settings: &Settings, aws: &Aws, options: PosterOptions) -> Result<Self, SetupError> {
+        let flow = &settings.flow;
+        let common = &flow.common;
+        let secrets = aws.secrets(SECRET_TTL);
+        let (app, grants) = aws.concur(&flow.concur, &common.connections_table, secrets.clone()).await?;
         // Every connection (Concur and the ERPs) judged by the deployment's
         // address policy: production unless the AWS endpoint is on loopback.
-        let url_policy = UrlPolicy::for_aws_endpoint(sdk.endpoint_url());
+        let url_policy = aws.url_policy();
         let http = HttpClient::for_deployment(options.retry.clone(), url_policy);
         let rules = crate::BatchRules {
-            max_receives: env.parsed("WORK_QUEUE_MAX_RECEIVES", options.batch.max_receives)?,
+            max_receives: settings.max_receives.unwrap_or(options.batch.max_receives),
             ..options.batch
         };
         Ok(Self {
-            connections: ConnectionStore::new(dynamodb.clone(), connections_table.clone()),
-            mappings: MappingStore::new(dynamodb.clone(), connections_table),
-            ledger: LedgerStore::new(dynamodb.clone(), env.required("LEDGER_TABLE")?),
-            audit: AuditLog::new(
-                dynamodb,
-                env.required("AUDIT_TABLE")?,
-                env.parsed("AUDIT_RETENTION_DAYS", 400_i64)?,
-                FUNCTION,
-            ),
+            connections: aws.connections(&common.connections_table),
+            mappings: aws.mappings(&common.connections_table),
+            ledger: aws.ledger(&flow.ledger_table),
+            audit: aws.audit(&common.audit, FUNCTION),
             tokens: TokenManager::new(ConcurClient::new(http.clone()), app, grants, options.tokens),
-            erp: ErpClients::new(http, secrets, secret_prefix, url_policy),
-            queue: Some((aws_sdk_sqs::Client::new(sdk), env.required("WORK_QUEUE_URL")?)),
+            erp: ErpClients::new(http, secrets, flow.concur.secret_prefix.clone(), url_policy),
+            queue: Some(aws.work_queue(&common.work_queue_url)),
             claim_ttl: options.claim_ttl,
             rules,
         })

@@ -30,9 +30,9 @@ use platform::StoreError;
 use platform::http_api::{raw_body, response};
 use platform::queue::Outgoing;
 
-mod aws;
+mod setup;
 
-pub use aws::{LiveIntake, SetupError};
+pub use setup::{LiveIntake, Settings, SetupError};
 
 /// Larger bodies are refused before anything else: ESS events are ~1 KB.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -214,6 +214,53 @@ where
     }
 }
 
+/// An event for a company no connection is set up for: refused for good
+/// (404), and audited as unrouted.
+async fn unknown_company(audit: &impl AuditSink, event: &str, topic: &str, key: &str, company: CompanyUuid) -> Outcome {
+    tracing::warn!(event, topic, %company, document = key, "event for a company with no connection");
+    let entry = AuditEntry {
+        connection_id: UNROUTED.into(),
+        subject: format!("company-{company}"),
+        step: "rejected",
+        outcome: "failed",
+        detail: format!(
+            "event {event} ({topic}) for {key} refused (404, ESS will not resend it): no connection is set up for \
+             Concur company {company}; connect the company (Quick Connect) and the poll picks the document up"
+        ),
+    };
+    match record(audit, entry).await {
+        Ok(()) => Outcome::UnknownCompany(company),
+        Err(()) => Outcome::Unavailable,
+    }
+}
+
+/// An event the connection does not take now (`reason`): not queued, the
+/// poll picks the document up later; audited.
+async fn ignored(
+    audit: &impl AuditSink,
+    event: &str,
+    topic: &str,
+    id: &ConnectionId,
+    key: String,
+    reason: &str,
+) -> Outcome {
+    tracing::info!(event, topic, connection = %id, document = key, reason, "event ignored");
+    let entry = AuditEntry {
+        connection_id: id.to_string(),
+        subject: key,
+        step: "received",
+        outcome: "skipped",
+        detail: format!(
+            "webhook event {event} ({topic}) not queued: {reason}; the document stays READY in Concur and the poll \
+             picks it up once the connection is ready"
+        ),
+    };
+    match record(audit, entry).await {
+        Ok(()) => Outcome::Ignored(format!("connection {id}: {reason}")),
+        Err(()) => Outcome::Unavailable,
+    }
+}
+
 async fn queue<C, Q, A>(
     intake: &Intake<C, Q, A>,
     event: &str,
@@ -230,24 +277,7 @@ where
     let key = format!("{document_type}#{document_id}");
     let connection = match intake.connections.find_by_company(&company).await {
         Ok(Some(connection)) => connection,
-        Ok(None) => {
-            tracing::warn!(event, topic, %company, document = key, "event for a company with no connection");
-            let entry = AuditEntry {
-                connection_id: UNROUTED.into(),
-                subject: format!("company-{company}"),
-                step: "rejected",
-                outcome: "failed",
-                detail: format!(
-                    "event {event} ({topic}) for {key} refused (404, ESS will not resend it): no connection is set \
-                     up for Concur company {company}; connect the company (Quick Connect) and the poll picks the \
-                     document up"
-                ),
-            };
-            return match record(&intake.audit, entry).await {
-                Ok(()) => Outcome::UnknownCompany(company),
-                Err(()) => Outcome::Unavailable,
-            };
-        }
+        Ok(None) => return unknown_company(&intake.audit, event, topic, &key, company).await,
         Err(e) => {
             tracing::error!(event, %company, document = key, error = %e, "connection lookup failed; ESS will retry");
             return Outcome::Unavailable;
@@ -256,21 +286,7 @@ where
     let id = &connection.connection_id;
 
     if let Some(reason) = not_accepting(&connection, document_type) {
-        tracing::info!(event, topic, connection = %id, document = key, reason, "event ignored");
-        let entry = AuditEntry {
-            connection_id: id.to_string(),
-            subject: key.clone(),
-            step: "received",
-            outcome: "skipped",
-            detail: format!(
-                "webhook event {event} ({topic}) not queued: {reason}; the document stays READY in Concur and the \
-                 poll picks it up once the connection is ready"
-            ),
-        };
-        return match record(&intake.audit, entry).await {
-            Ok(()) => Outcome::Ignored(format!("connection {id}: {reason}")),
-            Err(()) => Outcome::Unavailable,
-        };
+        return ignored(&intake.audit, event, topic, id, key, reason).await;
     }
 
     let (owner, level) = match intake.connections.slot_owner(&connection).await {

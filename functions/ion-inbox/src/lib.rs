@@ -27,12 +27,13 @@ use std::io::Read;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use domain::{ConcurDocumentId, ConnectionId, DocumentType, ErpKind, ErpOutcome};
 use platform::audit::AuditLog;
+use platform::aws::SECRET_TTL;
 use platform::connections::ConnectionStore;
 use platform::http_api::{raw_body, response};
 use platform::ledger::{LedgerKey, LedgerStore};
 use platform::queue::WorkQueue;
 use platform::secrets::SecretStore;
-use platform::{ConfigError, Env, StoreError};
+use platform::{Aws, CommonSettings, ConfigError, Env, StoreError};
 use serde::Deserialize;
 
 /// Verdict messages are a few KB; anything near this is not one.
@@ -54,28 +55,45 @@ pub struct Inbox {
     pub secret_prefix: String,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
+/// The inbox could not be built (cold start).
+pub use platform::SetupError;
+
+/// What the inbox reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub common: CommonSettings,
+    pub ledger_table: String,
+    /// `<stack>/connections/`: the inbox token is `<prefix><id>/ion-inbox`.
+    pub secret_prefix: String,
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            common: CommonSettings::from_env(env)?,
+            ledger_table: env.required("LEDGER_TABLE")?,
+            secret_prefix: env.required("CONNECTION_SECRET_PREFIX")?,
+        })
+    }
 }
 
 impl Inbox {
-    pub fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, SetupError> {
-        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-        Ok(Self {
-            connections: ConnectionStore::new(dynamodb.clone(), env.required("CONNECTIONS_TABLE")?),
-            ledger: LedgerStore::new(dynamodb.clone(), env.required("LEDGER_TABLE")?),
-            queue: WorkQueue::new(aws_sdk_sqs::Client::new(sdk), env.required("WORK_QUEUE_URL")?),
-            audit: AuditLog::new(
-                dynamodb,
-                env.required("AUDIT_TABLE")?,
-                env.parsed("AUDIT_RETENTION_DAYS", 400_i64)?,
-                FUNCTION,
-            ),
-            secrets: SecretStore::new(aws_sdk_secretsmanager::Client::new(sdk), std::time::Duration::from_secs(300)),
-            secret_prefix: env.required("CONNECTION_SECRET_PREFIX")?,
-        })
+    /// Reads the settings from `env` and builds the inbox.
+    pub fn from_env(env: &Env, aws: &Aws) -> Result<Self, SetupError> {
+        Ok(Self::build(Settings::from_env(env)?, aws))
+    }
+
+    /// Builds the stores (once per cold start).
+    pub fn build(settings: Settings, aws: &Aws) -> Self {
+        let common = &settings.common;
+        Self {
+            connections: aws.connections(&common.connections_table),
+            ledger: aws.ledger(&settings.ledger_table),
+            queue: aws.work_queue(&common.work_queue_url),
+            audit: aws.audit(&common.audit, FUNCTION),
+            secrets: aws.secrets(SECRET_TTL),
+            secret_prefix: settings.secret_prefix,
+        }
     }
 }
 
@@ -146,11 +164,11 @@ pub async fn handle(inbox: &Inbox, request: ApiGatewayV2httpRequest) -> ApiGatew
     let content_type = request.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
     let (parameters, payload) = match read_multipart(content_type, body).await {
         Ok(parts) => parts,
-        Err(reason) => return refuse(inbox, &connection_id, &reason).await,
+        Err(reason) => return refuse(inbox, &connection_id, &reason.to_string()).await,
     };
     let xml = match decode_payload(&parameters, payload) {
         Ok(xml) => xml,
-        Err(reason) => return refuse(inbox, &connection_id, &reason).await,
+        Err(reason) => return refuse(inbox, &connection_id, &reason.to_string()).await,
     };
     let verdict = match erp::infor::parse_outcome(&xml) {
         Ok(verdict) => verdict,
@@ -228,22 +246,49 @@ async fn authorized(
     }))
 }
 
+/// Why a message from ION is refused (400) before its verdict is read.
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    #[error("the body must be multipart/form-data with a boundary")]
+    NotMultipart(#[source] multer::Error),
+    #[error("the multipart body is malformed: {0}")]
+    Malformed(#[source] multer::Error),
+    #[error("part {name} cannot be read: {source}")]
+    UnreadablePart {
+        name: String,
+        #[source]
+        source: multer::Error,
+    },
+    #[error("ParameterRequest is not the expected JSON: {0}")]
+    Parameters(#[source] serde_json::Error),
+    #[error("the message needs the parts ParameterRequest and MessagePayload")]
+    MissingParts,
+    #[error("the DEFLATE payload cannot be inflated: {0}")]
+    Inflate(#[source] std::io::Error),
+    #[error(
+        "the DEFLATE payload inflates to more than {MAX_INFLATED_BYTES} bytes; a verdict is a few KB, so it was \
+         refused unread"
+    )]
+    TooLarge,
+    /// The encoding ION named (cut to a loggable length).
+    #[error("encoding `{0}` is not NONE or DEFLATE")]
+    Encoding(String),
+    #[error("the payload is not UTF-8 text")]
+    NotUtf8(#[source] std::string::FromUtf8Error),
+}
+
 /// The two parts of an IMS multipart message.
-async fn read_multipart(content_type: &str, body: Vec<u8>) -> Result<(ParameterRequest, Vec<u8>), String> {
-    let boundary = multer::parse_boundary(content_type)
-        .map_err(|_| "the body must be multipart/form-data with a boundary".to_owned())?;
+async fn read_multipart(content_type: &str, body: Vec<u8>) -> Result<(ParameterRequest, Vec<u8>), Refusal> {
+    let boundary = multer::parse_boundary(content_type).map_err(Refusal::NotMultipart)?;
     let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(bytes::Bytes::from(body)) });
     let mut multipart = multer::Multipart::new(stream, boundary);
     let (mut parameters, mut payload) = (None, None);
-    while let Some(field) = multipart.next_field().await.map_err(|e| format!("the multipart body is malformed: {e}"))? {
+    while let Some(field) = multipart.next_field().await.map_err(Refusal::Malformed)? {
         let name = field.name().unwrap_or_default().to_owned();
-        let data = field.bytes().await.map_err(|e| format!("part {name} cannot be read: {e}"))?;
+        let data = field.bytes().await.map_err(|source| Refusal::UnreadablePart { name: name.clone(), source })?;
         match name.as_str() {
             "ParameterRequest" => {
-                parameters = Some(
-                    serde_json::from_slice::<ParameterRequest>(&data)
-                        .map_err(|e| format!("ParameterRequest is not the expected JSON: {e}"))?,
-                );
+                parameters = Some(serde_json::from_slice::<ParameterRequest>(&data).map_err(Refusal::Parameters)?);
             }
             "MessagePayload" => payload = Some(data.to_vec()),
             _ => {}
@@ -251,12 +296,12 @@ async fn read_multipart(content_type: &str, body: Vec<u8>) -> Result<(ParameterR
     }
     match (parameters, payload) {
         (Some(p), Some(m)) => Ok((p, m)),
-        _ => Err("the message needs the parts ParameterRequest and MessagePayload".to_owned()),
+        _ => Err(Refusal::MissingParts),
     }
 }
 
 /// The payload as text, inflated when ION deflated it (bounded).
-fn decode_payload(parameters: &ParameterRequest, payload: Vec<u8>) -> Result<String, String> {
+fn decode_payload(parameters: &ParameterRequest, payload: Vec<u8>) -> Result<String, Refusal> {
     let bytes = match parameters.encoding.as_deref().map(str::to_ascii_uppercase).as_deref() {
         None | Some("NONE") => payload,
         Some("DEFLATE") => {
@@ -265,18 +310,15 @@ fn decode_payload(parameters: &ParameterRequest, payload: Vec<u8>) -> Result<Str
             flate2::read::ZlibDecoder::new(payload.as_slice())
                 .take(MAX_INFLATED_BYTES as u64 + 1)
                 .read_to_end(&mut inflated)
-                .map_err(|e| format!("the DEFLATE payload cannot be inflated: {e}"))?;
+                .map_err(Refusal::Inflate)?;
             if inflated.len() > MAX_INFLATED_BYTES {
-                return Err(format!(
-                    "the DEFLATE payload inflates to more than {MAX_INFLATED_BYTES} bytes; a verdict is a few KB, \
-                     so it was refused unread"
-                ));
+                return Err(Refusal::TooLarge);
             }
             inflated
         }
-        Some(other) => return Err(format!("encoding `{}` is not NONE or DEFLATE", cut(other))),
+        Some(other) => return Err(Refusal::Encoding(cut(other))),
     };
-    String::from_utf8(bytes).map_err(|_| "the payload is not UTF-8 text".to_owned())
+    String::from_utf8(bytes).map_err(Refusal::NotUtf8)
 }
 
 /// The Concur business id a BOD's DocumentID names (the Infor adapter's

@@ -91,25 +91,31 @@ pub trait Connector {
 pub async fn handle(connector: &impl Connector, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
     let connect = match parse_query(&request) {
         Ok(c) => c,
-        Err(problem) => {
-            let (status, detail) = match problem {
-                QueryProblem::Missing(name) => (400, format!("The link is missing its <code>{name}</code> parameter.")),
-                QueryProblem::Malformed(name) => {
-                    (400, format!("The link's <code>{name}</code> parameter is not valid."))
-                }
-            };
-            tracing::warn!(?problem, "refused a connect request");
-            return page(
-                status,
-                "This connect link is incomplete",
-                &detail,
-                "Start again from the Connect button of our listing in the Concur App Center. If it happens again, send us the time of your attempt.",
-            );
-        }
+        Err(problem) => return incomplete_link_page(problem),
     };
     let company = connect.company.to_string();
     tracing::info!(company, admin_user = connect.admin_user.as_deref().unwrap_or("-"), "connect request");
-    match connector.connect(connect).await {
+    outcome_page(&company, connector.connect(connect).await)
+}
+
+/// The page for a link whose query cannot be used.
+fn incomplete_link_page(problem: QueryProblem) -> ApiGatewayV2httpResponse {
+    let (status, detail) = match problem {
+        QueryProblem::Missing(name) => (400, format!("The link is missing its <code>{name}</code> parameter.")),
+        QueryProblem::Malformed(name) => (400, format!("The link's <code>{name}</code> parameter is not valid.")),
+    };
+    tracing::warn!(?problem, "refused a connect request");
+    page(
+        status,
+        "This connect link is incomplete",
+        &detail,
+        "Start again from the Connect button of our listing in the Concur App Center. If it happens again, send us the time of your attempt.",
+    )
+}
+
+/// The page that tells the admin how the connect went for `company`.
+fn outcome_page(company: &str, outcome: ConnectOutcome) -> ApiGatewayV2httpResponse {
+    match outcome {
         ConnectOutcome::Connected {
             connection_id,
             company_name,

@@ -18,14 +18,20 @@
 use std::time::Duration;
 
 use concur::app::AppCredentials;
-use concur::client::{ConcurClient, ConcurError, WebhookSubscription};
+use concur::client::{CompanyProfile, ConcurClient, ConcurError, WebhookSubscription};
+use concur::token::TokenResponse;
 use concur::tokens::{AccessToken, StoredGrant};
 use domain::{CompanyUuid, Connection, ConnectionId, ConnectionStatus, Edition, ReferenceSyncRequest, SyncReason};
+use platform::aws::SECRET_TTL;
 use platform::{
-    ConfigError, Env, audit::AuditLog, connections::ConnectionStore, queue::WorkQueue, secrets::SecretStore,
+    Aws, CommonSettings, ConfigError, Env, SetupError, audit::AuditLog, connections::ConnectionStore, queue::WorkQueue,
+    secrets::SecretStore,
 };
 
 use crate::{ConnectOutcome, ConnectRequest, Connector, WebhookSetup};
+
+/// The function's name in audit events.
+const FUNCTION: &str = "oauth-callback";
 
 /// Topics subscribed by default. The invoice topic is not documented by
 /// Concur; it is subscribed only where the application is offered it, and
@@ -86,11 +92,28 @@ pub struct QuickConnect {
     pub settings: QuickConnectSettings,
 }
 
+/// What the function reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub common: CommonSettings,
+    pub quick_connect: QuickConnectSettings,
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self { common: CommonSettings::from_env(env)?, quick_connect: QuickConnectSettings::from_env(env)? })
+    }
+}
+
 impl QuickConnect {
-    /// Wires the flow from a function environment (the template's variables)
-    /// and one AWS configuration: `main.rs`, the tests and the demo all build
-    /// it this way.
-    pub fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+    /// Reads the settings from `env` and builds the flow: `main.rs`, the
+    /// tests and the demo all build it this way.
+    pub fn from_env(env: &Env, aws: &Aws) -> Result<Self, SetupError> {
+        Ok(Self::build(Settings::from_env(env)?, aws))
+    }
+
+    /// Builds the Concur client and the stores (once per cold start).
+    pub fn build(settings: Settings, aws: &Aws) -> Self {
         // An admin is waiting and API Gateway gives us 30 s in all: short
         // timeouts and few, short retries; a reload of the page retries more.
         let policy = transport::RetryPolicy {
@@ -99,23 +122,16 @@ impl QuickConnect {
             max_delay: Duration::from_secs(2),
             request_timeout: Duration::from_secs(6),
         };
-        // The deployment's address policy: production unless the AWS endpoint is on loopback.
-        let addresses = domain::UrlPolicy::for_aws_endpoint(sdk.endpoint_url());
-        let http = transport::HttpClient::for_deployment(policy, addresses);
-        let retention = env.parsed("AUDIT_RETENTION_DAYS", 400_i64)?;
-        Ok(Self {
+        let http = transport::HttpClient::for_deployment(policy, aws.url_policy());
+        let common = &settings.common;
+        Self {
             concur: ConcurClient::new(http),
-            secrets: SecretStore::new(aws_sdk_secretsmanager::Client::new(sdk), Duration::from_secs(300)),
-            connections: ConnectionStore::new(aws_sdk_dynamodb::Client::new(sdk), env.required("CONNECTIONS_TABLE")?),
-            queue: WorkQueue::new(aws_sdk_sqs::Client::new(sdk), env.required("WORK_QUEUE_URL")?),
-            audit: AuditLog::new(
-                aws_sdk_dynamodb::Client::new(sdk),
-                env.required("AUDIT_TABLE")?,
-                retention,
-                "oauth-callback",
-            ),
-            settings: QuickConnectSettings::from_env(env)?,
-        })
+            secrets: aws.secrets(SECRET_TTL),
+            connections: aws.connections(&common.connections_table),
+            queue: aws.work_queue(&common.work_queue_url),
+            audit: aws.audit(&common.audit, FUNCTION),
+            settings: settings.quick_connect,
+        }
     }
 }
 
@@ -147,36 +163,27 @@ impl From<platform::StoreError> for Stop {
     }
 }
 
+/// What the exchange with Concur gave: the tokens, the grant to store and
+/// the company's profile when it could be read.
+struct Exchanged {
+    token: TokenResponse,
+    grant: StoredGrant,
+    profile: Option<CompanyProfile>,
+}
+
 impl QuickConnect {
     async fn run(&self, request: ConnectRequest) -> Result<ConnectOutcome, Stop> {
         let company = request.company.clone();
         let app: AppCredentials = self.secrets.get_json(&self.settings.app_secret_id).await?.ok_or_else(|| {
             Stop::Internal(format!("the Concur app secret {} does not exist", self.settings.app_secret_id))
         })?;
-
-        let token = self
-            .concur
-            .exchange_request_token(&app, &company, &request.request_token)
-            .await
-            .map_err(|e| refusal(&company, e))?;
-        let grant = StoredGrant::from_token(&token).ok_or_else(|| {
-            Stop::Internal(format!("Concur's token answer for company {company} carried no refresh token"))
-        })?;
-        let access = AccessToken::from_response(&token);
-        // The profile only adds the name and edition: a failure leaves them
-        // unknown (shown to the operator) rather than failing the connect.
-        let profile = match self.concur.company_profile(&access).await {
-            Ok(p) => Some(p),
-            Err(e) => {
-                tracing::warn!(%company, error = %e, "could not read the company profile; edition left unknown");
-                None
-            }
-        };
+        // 1. The exchange: nothing is stored if Concur refuses.
+        let Exchanged { token, grant, profile } = self.exchange(&app, &request).await?;
 
         let now = now_rfc3339();
         let existing = self.connections.find_by_company(&company).await?;
         let reconnected = existing.is_some();
-        let mut connection = match existing {
+        let connection = match existing {
             Some(c) => c,
             None => {
                 let name = profile.as_ref().and_then(|p| p.name.clone());
@@ -203,9 +210,61 @@ impl QuickConnect {
             connected_at: now.clone(),
             refresh_expires_at: grant.refresh_expires_at.and_then(epoch_rfc3339),
         };
+        let connection = self.save_connection(connection, &link, reconnected, &now).await?;
+        self.record_connected(&connection, &link, reconnected).await;
+
+        // 4. Useful, not essential.
+        let webhooks = self.subscribe(&app, &id).await;
+        let sync_queued = self.queue_first_sync(&id).await;
+
+        Ok(ConnectOutcome::Connected {
+            connection_id: id.to_string(),
+            company_name: profile.and_then(|p| p.name),
+            edition: connection.edition,
+            erp_configured: connection.erp.is_some(),
+            reconnected,
+            webhooks,
+            sync_queued,
+        })
+    }
+
+    /// Exchanges the request token for the company's grant, and reads the
+    /// company's profile with it.
+    async fn exchange(&self, app: &AppCredentials, request: &ConnectRequest) -> Result<Exchanged, Stop> {
+        let company = &request.company;
+        let token = self
+            .concur
+            .exchange_request_token(app, company, &request.request_token)
+            .await
+            .map_err(|e| refusal(company, e))?;
+        let grant = StoredGrant::from_token(&token).ok_or_else(|| {
+            Stop::Internal(format!("Concur's token answer for company {company} carried no refresh token"))
+        })?;
+        let access = AccessToken::from_response(&token);
+        // The profile only adds the name and edition: a failure leaves them
+        // unknown (shown to the operator) rather than failing the connect.
+        let profile = match self.concur.company_profile(&access).await {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(%company, error = %e, "could not read the company profile; edition left unknown");
+                None
+            }
+        };
+        Ok(Exchanged { token, grant, profile })
+    }
+
+    /// Writes the Concur fields over the connection (created when new),
+    /// keeping every operator setting; returns the connection as stored.
+    async fn save_connection(
+        &self,
+        mut connection: Connection,
+        link: &ConcurLink,
+        reconnected: bool,
+        now: &str,
+    ) -> Result<Connection, Stop> {
         link.apply(&mut connection);
         if reconnected {
-            let seen = std::mem::replace(&mut connection.updated_at, now.clone());
+            let seen = std::mem::replace(&mut connection.updated_at, now.to_owned());
             if let Err(e) = self.connections.replace_if_unchanged(&connection, &seen).await {
                 // Someone (an operator, a token flag) wrote in between: the
                 // grant is stored; a reload of the page applies the Concur
@@ -217,18 +276,25 @@ impl QuickConnect {
                 return Err(e.into());
             }
             // Two clicks raced: the other one created it; keep its settings.
-            let mut theirs = self.connections.get(&id).await?.ok_or_else(|| Stop::Internal(e.to_string()))?;
+            let id = &connection.connection_id;
+            let mut theirs = self.connections.get(id).await?.ok_or_else(|| Stop::Internal(e.to_string()))?;
             link.apply(&mut theirs);
-            let seen = std::mem::replace(&mut theirs.updated_at, now.clone());
+            let seen = std::mem::replace(&mut theirs.updated_at, now.to_owned());
             self.connections.replace_if_unchanged(&theirs, &seen).await?;
             connection = theirs;
         }
+        Ok(connection)
+    }
+
+    /// Logs and audits that the company is connected.
+    async fn record_connected(&self, connection: &Connection, link: &ConcurLink, reconnected: bool) {
+        let (id, company) = (&connection.connection_id, &link.company);
         tracing::info!(
             connection = %id,
             %company,
-            datacenter = %token.geolocation,
+            datacenter = %link.geolocation,
             edition = ?connection.edition,
-            connected_by = request.admin_user.as_deref().unwrap_or("-"),
+            connected_by = link.connected_by.as_deref().unwrap_or("-"),
             reconnected,
             "Concur company connected"
         );
@@ -236,16 +302,18 @@ impl QuickConnect {
             self.audit.event(id.as_str(), "connection", if reconnected { "reconnected" } else { "connected" }, "ok");
         event.detail = Some(format!(
             "company {company} in {}; edition {}; by user {}",
-            token.geolocation,
+            link.geolocation,
             edition_text(connection.edition, connection.edition_name.as_deref()),
-            request.admin_user.as_deref().unwrap_or("unknown")
+            link.connected_by.as_deref().unwrap_or("unknown")
         ));
         self.record(&event).await;
+    }
 
-        // 4. Useful, not essential.
-        let webhooks = self.subscribe(&app, &id).await;
+    /// Asks for the first reference sync; `false` (audited) when it could
+    /// not be queued: the scheduled sync covers it.
+    async fn queue_first_sync(&self, id: &ConnectionId) -> bool {
         let sync = ReferenceSyncRequest::new(id.clone(), SyncReason::Connected, time::OffsetDateTime::now_utc());
-        let sync_queued = match self.queue.send_reference_sync(&sync).await {
+        match self.queue.send_reference_sync(&sync).await {
             Ok(()) => true,
             Err(e) => {
                 tracing::error!(connection = %id, error = %e, "could not queue the first reference sync; the scheduled sync will cover it");
@@ -254,17 +322,7 @@ impl QuickConnect {
                 self.record(&event).await;
                 false
             }
-        };
-
-        Ok(ConnectOutcome::Connected {
-            connection_id: id.to_string(),
-            company_name: profile.and_then(|p| p.name),
-            edition: connection.edition,
-            erp_configured: connection.erp.is_some(),
-            reconnected,
-            webhooks,
-            sync_queued,
-        })
+        }
     }
 
     /// Creates or refreshes this deployment's webhook subscriptions. They

@@ -28,15 +28,15 @@ use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
 use concur::fi::{DocumentPage, FiDocument, WorkIdSource};
-use concur::{AppCredentials, ConcurClient, ConcurError, GrantStore, TokenManager, TokenOptions};
+use concur::{ConcurClient, ConcurError, GrantStore, TokenManager, TokenOptions};
 use domain::{ConcurrencyLevel, Connection, ConnectionId, ConnectionStatus, DocumentType, WorkItem, WorkSource};
 use platform::audit::AuditLog;
+use platform::aws::SECRET_TTL;
 use platform::concur_grants::ConcurGrantStore;
 use platform::connections::ConnectionStore;
 use platform::ledger::{LedgerKey, LedgerStore};
 use platform::queue::{MAX_BATCH, Outgoing, WorkQueue};
-use platform::secrets::SecretStore;
-use platform::{ConfigError, Env, StoreError};
+use platform::{Aws, Env, StoreError};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use transport::{HttpClient, RetryPolicy};
@@ -93,48 +93,28 @@ impl Default for PollerOptions {
 }
 
 /// The poller could not be built (cold start).
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(
-        "the Concur application secret {0} does not exist; create it with the client_id, client_secret and \
-         app_base_url SAP Concur issued (README, Deploy step 1)"
-    )]
-    NoAppSecret(String),
-}
+pub use platform::SetupError;
+
+/// What the poller reads from its environment.
+pub use platform::DocumentFlowSettings as Settings;
 
 impl Poller<ConcurGrantStore> {
-    /// Wires the poller from the function's environment (the template's
-    /// variables) and one AWS configuration: `main.rs` and the tests both
-    /// build it this way.
-    pub async fn from_env(env: &Env, sdk: &aws_config::SdkConfig, options: PollerOptions) -> Result<Self, SetupError> {
-        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-        let connections_table = env.required("CONNECTIONS_TABLE")?;
-        let secrets = SecretStore::new(aws_sdk_secretsmanager::Client::new(sdk), Duration::from_secs(300));
-        let app_secret_id = env.required("CONCUR_APP_SECRET_ID")?;
-        let app: AppCredentials =
-            secrets.get_json(&app_secret_id).await?.ok_or_else(|| SetupError::NoAppSecret(app_secret_id.clone()))?;
-        let grants = ConcurGrantStore::new(
-            secrets,
-            dynamodb.clone(),
-            connections_table.clone(),
-            env.required("CONNECTION_SECRET_PREFIX")?,
-        );
-        let http =
-            HttpClient::for_deployment(options.retry.clone(), domain::UrlPolicy::for_aws_endpoint(sdk.endpoint_url()));
+    /// Reads the settings from `env` and builds the poller: `main.rs` and
+    /// the tests both build it this way.
+    pub async fn from_env(env: &Env, aws: &Aws, options: PollerOptions) -> Result<Self, SetupError> {
+        Self::build(&Settings::from_env(env)?, aws, options).await
+    }
+
+    /// Builds the stores and clients (once per cold start).
+    pub async fn build(settings: &Settings, aws: &Aws, options: PollerOptions) -> Result<Self, SetupError> {
+        let common = &settings.common;
+        let (app, grants) = aws.concur(&settings.concur, &common.connections_table, aws.secrets(SECRET_TTL)).await?;
+        let http = HttpClient::for_deployment(options.retry.clone(), aws.url_policy());
         Ok(Self {
-            connections: ConnectionStore::new(dynamodb.clone(), connections_table),
-            ledger: LedgerStore::new(dynamodb.clone(), env.required("LEDGER_TABLE")?),
-            audit: AuditLog::new(
-                dynamodb,
-                env.required("AUDIT_TABLE")?,
-                env.parsed("AUDIT_RETENTION_DAYS", 400_i64)?,
-                FUNCTION,
-            ),
-            queue: WorkQueue::new(aws_sdk_sqs::Client::new(sdk), env.required("WORK_QUEUE_URL")?),
+            connections: aws.connections(&common.connections_table),
+            ledger: aws.ledger(&settings.ledger_table),
+            audit: aws.audit(&common.audit, FUNCTION),
+            queue: aws.work_queue(&common.work_queue_url),
             tokens: TokenManager::new(ConcurClient::new(http), app, grants, options.tokens),
             concurrency: options.concurrency.max(1),
             page_budget: options.page_budget.max(1),
@@ -434,7 +414,7 @@ async fn poll_connection<S: GrantStore>(
                 first_problems(&progress.problems)
             ),
         },
-        Err(reason) => PollOutcome::Failed { reason },
+        Err(failure) => PollOutcome::Failed { reason: failure.to_string() },
     };
 
     let stamp = rfc3339_seconds(now);
@@ -493,21 +473,52 @@ async fn poll_connection<S: GrantStore>(
     }
 }
 
+/// Why one connection's poll failed: its text is the connection's
+/// `last_poll_error` and the audit event's reason. `context` says which
+/// page of which type was being read.
+#[derive(Debug, thiserror::Error)]
+enum PollFailure {
+    /// Finding whose concurrency slots the connection uses.
+    #[error(transparent)]
+    SlotOwner(#[from] StoreError),
+    /// Concur refused or failed; `reason` carries the context and Concur's advice.
+    #[error("{reason}")]
+    Concur {
+        reason: String,
+        #[source]
+        source: ConcurError,
+    },
+    #[error("{context}: checking the ledger failed: {source}")]
+    Ledger {
+        context: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error("{context}: queueing its documents failed: {source}")]
+    Queue {
+        context: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error("{context}: too many pages")]
+    TooManyPages { context: String },
+}
+
 /// Reads the enabled types' pages, in the connection's rotating order and
 /// from where its last poll stopped, and queues each page's documents as
 /// soon as it is read. Stops at the deadline or the page budget; where it
 /// stopped is kept as the connection's poll cursor, and the next poll
 /// starts with the next type, so a type with a large backlog never keeps
-/// the others waiting. `Err` is the reason the poll failed.
+/// the others waiting. `Err` is why the poll failed.
 async fn read_and_queue<S: GrantStore>(
     poller: &Poller<S>,
     connection: &Connection,
     now: OffsetDateTime,
     deadline: Instant,
     progress: &mut Progress,
-) -> Result<Reached, String> {
+) -> Result<Reached, PollFailure> {
     let id = &connection.connection_id;
-    let (slot_owner, level) = poller.connections.slot_owner(connection).await.map_err(|e| e.to_string())?;
+    let (slot_owner, level) = poller.connections.slot_owner(connection).await?;
     let enabled = &connection.enabled_document_types;
     let mut cursor = connection.poll_cursor.clone().unwrap_or_default();
     let order = cursor.order(enabled);
@@ -525,7 +536,7 @@ async fn read_and_queue<S: GrantStore>(
             let page = match read_page(poller, id, doc_type, page_number, deadline).await {
                 Ok(Some(page)) => page,
                 Ok(None) => break Reached::Deadline,
-                Err(e) => return Err(e.to_failure(&context).reason),
+                Err(source) => return Err(PollFailure::Concur { reason: source.to_failure(&context).reason, source }),
             };
             pages_read += 1;
             // An empty page ends the type even if it claims a next one.
@@ -535,17 +546,17 @@ async fn read_and_queue<S: GrantStore>(
             let messages = work_items(id, doc_type, page.documents, now, (&slot_owner, level), progress);
             let messages = unknown_only(poller, connection, messages, progress)
                 .await
-                .map_err(|e| format!("{context}: checking the ledger failed: {e}"))?;
+                .map_err(|source| PollFailure::Ledger { context: context.clone(), source })?;
             let sent = send_all(messages, |batch| async move { poller.queue.send_batch(&batch).await }).await;
             progress.queued += sent.queued;
             progress.problems.extend(sent.refused);
-            if let Some(e) = sent.error {
-                return Err(format!("{context}: queueing its documents failed: {e}"));
+            if let Some(source) = sent.error {
+                return Err(PollFailure::Queue { context, source });
             }
             if !more {
                 break Reached::LastPage;
             }
-            page_number = page_number.checked_add(1).ok_or_else(|| format!("{context}: too many pages"))?;
+            page_number = page_number.checked_add(1).ok_or(PollFailure::TooManyPages { context })?;
         };
         progress.read_by_type.push((doc_type, read_of_type));
         if let Reached::Deadline = type_reached {

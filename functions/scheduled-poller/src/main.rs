@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use platform::Env;
 use scheduled_poller::{Poller, PollerOptions};
 
 /// Stop starting work this long before the Lambda's own timeout: room for
@@ -14,9 +13,8 @@ const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    platform::telemetry::init();
-    let sdk = platform::aws::sdk_config().await;
-    let poller = Poller::from_env(&Env::process(), &sdk, PollerOptions::default()).await?;
+    let (env, aws) = platform::startup::start(env!("CARGO_CRATE_NAME")).await;
+    let poller = platform::startup::ready(Poller::from_env(&env, &aws, PollerOptions::default()).await)?;
     lambda_runtime::run(service_fn(|tick: LambdaEvent<serde_json::Value>| {
         let poller = &poller;
         async move {

@@ -11,7 +11,6 @@ use domain::{Connection, ConnectionId, ConnectionStatus, ErpSettings, ErpUrl};
 use erp::acumatica::{AcumaticaClient, AcumaticaCredentials, AcumaticaError};
 use erp::ifs::{IfsClient, IfsCredentials, IfsError};
 use erp::infor::{InforClient, InforError, IonApi, Listing, MasterList};
-use platform::concur_grants::ConcurGrantStore;
 use serde_json::Value;
 
 use crate::cli::{CreateArgs, SettingsFlags, UpdateArgs};
@@ -391,12 +390,7 @@ async fn concur_checks(deps: &Deps, connection: &Connection, report: &mut Report
         }
     };
     let client = ConcurClient::new(deps.http.clone());
-    let store = ConcurGrantStore::new(
-        deps.secrets.clone(),
-        deps.dynamodb.clone(),
-        deps.names.connections_table.clone(),
-        deps.names.secret_prefix.clone(),
-    );
+    let store = deps.aws.concur_grants(deps.secrets.clone(), &deps.names.connections_table, &deps.names.secret_prefix);
     let tokens = TokenManager::new(client.clone(), app, store, TokenOptions::default());
     let token = match tokens.access_token(&connection.connection_id).await {
         Ok(token) => {
@@ -668,7 +662,7 @@ pub async fn mapping_import(
     if deps.connections.get(&id).await?.is_none() {
         return Err(CliError::NotFound(id.to_string()));
     }
-    let store = platform::mappings::MappingStore::new(deps.dynamodb.clone(), deps.names.connections_table.clone());
+    let store = deps.aws.mappings(&deps.names.connections_table);
     let current = store.get(&id).await?.map(|m| m.revision);
     let revision = store.put(&id, &mapping, current, &now_rfc3339()).await?;
     writeln!(
@@ -690,7 +684,7 @@ pub async fn mapping_export(deps: &Deps, raw_id: &str, out: &mut dyn Write) -> R
     if deps.connections.get(&id).await?.is_none() {
         return Err(CliError::NotFound(id.to_string()));
     }
-    let store = platform::mappings::MappingStore::new(deps.dynamodb.clone(), deps.names.connections_table.clone());
+    let store = deps.aws.mappings(&deps.names.connections_table);
     match store.get(&id).await? {
         Some(stored) => {
             writeln!(out, "# mapping of connection {id}, revision {} ({})", stored.revision, stored.updated_at)?;
@@ -710,7 +704,7 @@ pub async fn mapping_export(deps: &Deps, raw_id: &str, out: &mut dyn Write) -> R
 pub async fn mapping_check(deps: &Deps, raw_id: &str, out: &mut dyn Write) -> Result<Outcome, CliError> {
     let id = parse_id(raw_id)?;
     let connection = load(deps, &id).await?;
-    let store = platform::mappings::MappingStore::new(deps.dynamodb.clone(), deps.names.connections_table.clone());
+    let store = deps.aws.mappings(&deps.names.connections_table);
     let Some(stored) = store.get(&id).await? else {
         return Err(Refusal(format!(
             "connection {id} has no mapping yet: write one and run `connector mapping import {id} FILE.yaml`"

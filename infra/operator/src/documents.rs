@@ -14,10 +14,10 @@ use std::io::{IsTerminal, Write};
 
 use domain::{ConcurDocumentId, ConcurrencyLevel, ConnectionId, DocumentType, WorkItem, WorkSource};
 use indicatif::{ProgressBar, ProgressStyle};
-use platform::StoreError;
 use platform::audit::AuditLog;
 use platform::ledger::{LedgerKey, LedgerRecord, LedgerStatus, LedgerStore, PAGE_LIMIT};
 use platform::queue::{MAX_BATCH, Outgoing, WorkQueue};
+use platform::{AuditSettings, StoreError};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -34,11 +34,14 @@ const AUDIT_FUNCTION: &str = "operator";
 const AUDIT_RETENTION_DAYS: i64 = 400;
 
 fn ledger(deps: &Deps) -> LedgerStore {
-    LedgerStore::new(deps.dynamodb.clone(), deps.names.ledger_table.clone())
+    deps.aws.ledger(&deps.names.ledger_table)
 }
 
 fn audit(deps: &Deps) -> AuditLog {
-    AuditLog::new(deps.dynamodb.clone(), deps.names.audit_table.clone(), AUDIT_RETENTION_DAYS, AUDIT_FUNCTION)
+    deps.aws.audit(
+        &AuditSettings { table: deps.names.audit_table.clone(), retention_days: AUDIT_RETENTION_DAYS },
+        AUDIT_FUNCTION,
+    )
 }
 
 fn shown(raw: &str) -> String {
@@ -176,34 +179,10 @@ struct Target<'a> {
 pub async fn replay(deps: &Deps, args: &ReplayArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
     let id = parse_id(&args.connection)?;
     let documents = args.document.iter().map(|raw| parse_document_flag(raw)).collect::<Result<Vec<_>, _>>()?;
-    let started = OffsetDateTime::now_utc();
-    let range = match &args.since {
-        Some(since) => {
-            let since = parse_time("--since", since)?;
-            let until = args.until.as_deref().map(|u| parse_time("--until", u)).transpose()?;
-            if until.is_none() && since > started {
-                return Err(Refusal(format!(
-                    "--since ({}) is in the future: no record has changed since then",
-                    stamp(since)
-                ))
-                .into());
-            }
-            let until = until.unwrap_or(started);
-            if until < since {
-                return Err(Refusal(format!(
-                    "--until ({}) is before --since ({}): nothing would be selected",
-                    stamp(until),
-                    stamp(since)
-                ))
-                .into());
-            }
-            Some((since, until))
-        }
-        None => None,
-    };
+    let range = replay_range(args, OffsetDateTime::now_utc())?;
     let connection = load(deps, &id).await?;
     let (slot_owner, level) = deps.connections.slot_owner(&connection).await?;
-    let queue = WorkQueue::new(deps.sqs.clone(), queue_url(deps, &deps.names.work_queue).await?);
+    let queue = deps.aws.work_queue(queue_url(deps, &deps.names.work_queue).await?);
     let ledger = ledger(deps);
 
     // The selection is complete before the first write: resetting a record
@@ -256,6 +235,31 @@ pub async fn replay(deps: &Deps, args: &ReplayArgs, out: &mut dyn Write) -> Resu
     Ok(Outcome::Done)
 }
 
+/// The `--since`/`--until` range of a replay (`until` defaults to
+/// `started`); `None` without `--since`.
+fn replay_range(
+    args: &ReplayArgs,
+    started: OffsetDateTime,
+) -> Result<Option<(OffsetDateTime, OffsetDateTime)>, CliError> {
+    let Some(since) = &args.since else { return Ok(None) };
+    let since = parse_time("--since", since)?;
+    let until = args.until.as_deref().map(|u| parse_time("--until", u)).transpose()?;
+    if until.is_none() && since > started {
+        let refusal = format!("--since ({}) is in the future: no record has changed since then", stamp(since));
+        return Err(Refusal(refusal).into());
+    }
+    let until = until.unwrap_or(started);
+    if until < since {
+        return Err(Refusal(format!(
+            "--until ({}) is before --since ({}): nothing would be selected",
+            stamp(until),
+            stamp(since)
+        ))
+        .into());
+    }
+    Ok(Some((since, until)))
+}
+
 fn summary(out: &mut dyn Write, replayed: usize, skipped: &[String]) -> std::io::Result<()> {
     if skipped.is_empty() {
         return writeln!(out, "replayed {replayed}, skipped 0");
@@ -294,15 +298,37 @@ async fn named_documents(
     Ok(found)
 }
 
+/// Why a replay stopped at one document: what state it was left in and how
+/// to finish.
+#[derive(Debug, thiserror::Error)]
+enum ReplayStop {
+    #[error("{0}; nothing was changed or queued for it")]
+    Unchanged(#[source] StoreError),
+    #[error("it was reset to {status}, but queueing it failed: {source}. Queue it with {finish}")]
+    ResetNotQueued {
+        status: LedgerStatus,
+        /// The command that finishes the job.
+        finish: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error("queueing it failed: {source}. Try again with {finish}")]
+    NotQueued {
+        finish: String,
+        #[source]
+        source: StoreError,
+    },
+}
+
 /// Resets (when FAILED) and queues one document. `Err` stops the replay:
 /// it says what state the document was left in and how to finish.
-async fn replay_one(target: &Target<'_>, selected: &LedgerRecord) -> Result<Step, String> {
+async fn replay_one(target: &Target<'_>, selected: &LedgerRecord) -> Result<Step, ReplayStop> {
     let key = &selected.key;
     // Listings come from an index that lags writes: decide on the record as it is now.
     let record = match target.ledger.get(key).await {
         Ok(Some(record)) => record,
         Ok(None) => return Ok(Step::Skipped("it is no longer in the ledger".into())),
-        Err(e) => return Err(format!("{e}; nothing was changed or queued for it")),
+        Err(e) => return Err(ReplayStop::Unchanged(e)),
     };
     let record = &record;
     let now = OffsetDateTime::now_utc();
@@ -316,7 +342,7 @@ async fn replay_one(target: &Target<'_>, selected: &LedgerRecord) -> Result<Step
             Err(e) if e.conflict => {
                 return Ok(Step::Skipped(format!("it changed since it was selected: {}", e.message)));
             }
-            Err(e) => return Err(format!("{e}; nothing was changed or queued for it")),
+            Err(e) => return Err(ReplayStop::Unchanged(e)),
         }
     } else {
         // Not reset: a timestamp tells this replay from earlier ones.
@@ -338,14 +364,14 @@ async fn replay_one(target: &Target<'_>, selected: &LedgerRecord) -> Result<Step
         received_at,
     );
     let message = Outgoing::replay(item, &target.slot_owner, target.level, replay_number);
-    if let Err(e) = target.queue.send(&message).await {
+    if let Err(source) = target.queue.send(&message).await {
         let finish = format!(
             "`connector documents replay {} --document {}:{}`",
             key.connection_id, key.document_type, key.document_id
         );
         return Err(match reset_to {
-            Some(status) => format!("it was reset to {status}, but queueing it failed: {e}. Queue it with {finish}"),
-            None => format!("queueing it failed: {e}. Try again with {finish}"),
+            Some(status) => ReplayStop::ResetNotQueued { status, finish, source },
+            None => ReplayStop::NotQueued { finish, source },
         });
     }
     let mut event = target.audit.event(key.connection_id.as_str(), &key.document_key(), "replay", "ok");
@@ -372,7 +398,7 @@ fn progress_bar(len: usize) -> ProgressBar {
 }
 
 async fn queue_url(deps: &Deps, name: &str) -> Result<String, CliError> {
-    WorkQueue::url_of(&deps.sqs, name).await?.ok_or_else(|| {
+    deps.aws.queue_url(name).await?.ok_or_else(|| {
         CliError::Absent(format!(
             "queue {name} does not exist in this account and region: check --stack (or CONNECTOR_STACK) and your AWS \
              region"
@@ -391,7 +417,7 @@ pub async fn redrive(deps: &Deps, raw_max: Option<&str>, out: &mut dyn Write) ->
     };
     let (dlq_name, work_name) = (&deps.names.work_dead_letter_queue, &deps.names.work_queue);
     let dlq = queue_url(deps, dlq_name).await?;
-    let work = WorkQueue::new(deps.sqs.clone(), queue_url(deps, work_name).await?);
+    let work = deps.aws.work_queue(queue_url(deps, work_name).await?);
     let limit = max.unwrap_or(usize::MAX);
     let mut moved = 0;
     while moved < limit {

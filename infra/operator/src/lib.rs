@@ -4,7 +4,7 @@
 //! the dead-letter queue ([`documents`]).
 //!
 //! Not a Lambda: it runs on an operator's machine with the operator's AWS
-//! configuration (`platform::aws::sdk_config`; locally `AWS_ENDPOINT_URL`).
+//! configuration (`platform::Aws`; locally `AWS_ENDPOINT_URL`).
 //! Resource names derive from the stack name as infra/template.yaml builds
 //! them ([`stack::StackNames`]). Every setting is checked before anything is
 //! written ([`settings`], [`dns`]); ERP credentials come only from a file
@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use domain::UrlPolicy;
-use platform::{StoreError, connections::ConnectionStore, secrets::SecretStore};
+use platform::{Aws, StoreError, connections::ConnectionStore, secrets::SecretStore};
 use transport::{HttpClient, RetryPolicy};
 
 use cli::{Cli, Command, ConnectionsCommand, DocumentsCommand, MappingCommand, QueueCommand};
@@ -39,9 +39,8 @@ pub struct Deps {
     pub connections: ConnectionStore,
     /// Without a cache: the CLI always reads what is stored now.
     pub secrets: SecretStore,
-    pub dynamodb: aws_sdk_dynamodb::Client,
-    /// The work queue and its dead-letter queue (`documents replay`, `queue redrive`).
-    pub sqs: aws_sdk_sqs::Client,
+    /// Builds the other stores and finds the queues (`documents replay`, `queue redrive`).
+    pub aws: Aws,
     pub url_policy: UrlPolicy,
     pub resolver: Resolver,
     /// For the `test` checks (Concur and the ERP).
@@ -52,9 +51,8 @@ impl Deps {
     /// AWS from the usual configuration chain; the URL policy from
     /// `AWS_ENDPOINT_URL` (loopback = a local stack).
     pub async fn from_environment(names: StackNames) -> Self {
-        let sdk = platform::aws::sdk_config().await;
-        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        let secrets = SecretStore::new(aws_sdk_secretsmanager::Client::new(&sdk), Duration::ZERO);
+        let aws = Aws::load().await;
+        let secrets = aws.secrets(Duration::ZERO);
         // An operator waits for `test`: two attempts, short pauses.
         let policy = RetryPolicy {
             max_attempts: 2,
@@ -64,11 +62,10 @@ impl Deps {
         };
         let url_policy = stack::url_policy_for(std::env::var("AWS_ENDPOINT_URL").ok().as_deref());
         Self {
-            connections: ConnectionStore::new(dynamodb.clone(), names.connections_table.clone()),
+            connections: aws.connections(&names.connections_table),
             names,
             secrets,
-            dynamodb,
-            sqs: aws_sdk_sqs::Client::new(&sdk),
+            aws,
             url_policy,
             resolver: Resolver::System,
             // `connections test` sends credentials: the same policy at connect time.

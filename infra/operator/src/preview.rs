@@ -15,7 +15,11 @@ use serde_json::{Map, Value, json};
 /// The preview of every document in `bytes` (an FI response in either
 /// envelope, or one FI document). `Err` only when the file is not an FI
 /// document at all; a document that cannot be posted is an error object.
-pub fn preview(bytes: &[u8], mapping: Option<&domain::mapping::Mapping>, flow: &FlowOptions) -> Result<Value, String> {
+pub fn preview(
+    bytes: &[u8],
+    mapping: Option<&domain::mapping::Mapping>,
+    flow: &FlowOptions,
+) -> Result<Value, NotFiDocument> {
     let page = parse(bytes)?;
     let today = time::OffsetDateTime::now_utc().date();
     let documents = page
@@ -71,16 +75,27 @@ pub fn preview(bytes: &[u8], mapping: Option<&domain::mapping::Mapping>, flow: &
     Ok(Value::Array(documents))
 }
 
-fn parse(bytes: &[u8]) -> Result<concur::fi::DocumentPage, String> {
+/// The file is not an FI response nor one FI document.
+#[derive(Debug, thiserror::Error)]
+pub enum NotFiDocument {
+    #[error("the file is not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    /// JSON, but not in the FI shape: what the FI parser said.
+    #[error("{0}")]
+    NotFi(String),
+}
+
+fn parse(bytes: &[u8]) -> Result<concur::fi::DocumentPage, NotFiDocument> {
     match concur::fi::DocumentPage::parse(bytes) {
         Ok(page) => Ok(page),
         Err(envelope_error) => {
             // One FI document without an envelope.
-            let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("the file is not JSON: {e}"))?;
+            let value: Value = serde_json::from_slice(bytes).map_err(NotFiDocument::NotJson)?;
             if value.get("id").is_some() && value.get("document").is_some() {
                 concur::fi::DocumentPage::from_value(json!({"content": [value]}))
+                    .map_err(|e| NotFiDocument::NotFi(e.to_string()))
             } else {
-                Err(envelope_error)
+                Err(NotFiDocument::NotFi(envelope_error.to_string()))
             }
         }
     }

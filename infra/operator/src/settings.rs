@@ -57,88 +57,75 @@ pub struct Parsed {
 /// Parses every given flag; the first bad one is refused.
 pub fn parse_flags(flags: &SettingsFlags, policy: UrlPolicy) -> Result<Parsed, Refusal> {
     let mut p = Parsed::default();
-    if let Some(raw) = &flags.company_uuid {
-        p.company_uuid = Some(CompanyUuid::parse(raw).map_err(|e| Refusal(format!("--company-uuid: {e}")))?);
-    }
-    if let Some(raw) = &flags.erp {
-        p.erp_kind = Some(ErpKind::from_str(raw.trim()).map_err(|e| Refusal(format!("--erp: {e}")))?);
-    }
-    if let Some(raw) = &flags.erp_url {
-        p.erp_url = Some(ErpUrl::parse_with(raw, policy).map_err(|e| Refusal(format!("--erp-url: {e}")))?);
-    }
-    if let Some(raw) = &flags.tenant {
+    parse_erp_flags(flags, policy, &mut p)?;
+    parse_flow_flags(flags, &mut p)?;
+    Ok(p)
+}
+
+/// The flag's value parsed by `parse`, when the flag was given.
+fn given<T>(raw: &Option<String>, parse: impl FnOnce(&str) -> Result<T, Refusal>) -> Result<Option<T>, Refusal> {
+    raw.as_deref().map(parse).transpose()
+}
+
+/// The company and the ERP's connection settings.
+fn parse_erp_flags(flags: &SettingsFlags, policy: UrlPolicy, p: &mut Parsed) -> Result<(), Refusal> {
+    p.company_uuid =
+        given(&flags.company_uuid, |raw| CompanyUuid::parse(raw).map_err(|e| Refusal(format!("--company-uuid: {e}"))))?;
+    p.erp_kind = given(&flags.erp, |raw| ErpKind::from_str(raw.trim()).map_err(|e| Refusal(format!("--erp: {e}"))))?;
+    p.erp_url =
+        given(&flags.erp_url, |raw| ErpUrl::parse_with(raw, policy).map_err(|e| Refusal(format!("--erp-url: {e}"))))?;
+    p.tenant = given(&flags.tenant, |raw| {
         let tenant = text("--tenant", raw, 100)?;
         if tenant.contains('@') || tenant.contains('/') {
             return refuse("--tenant: give the tenant's login name (screen SM203520), without '@' or '/'");
         }
-        p.tenant = Some(tenant);
-    }
-    if let Some(raw) = &flags.endpoint_name {
-        p.endpoint_name = Some(path_token("--endpoint-name", raw)?);
-    }
-    if let Some(raw) = &flags.endpoint_version {
-        p.endpoint_version = Some(path_token("--endpoint-version", raw)?);
-    }
-    if let Some(raw) = &flags.branch {
-        p.branch = Some(if raw.trim().is_empty() { None } else { Some(text("--branch", raw, 60)?) });
-    }
-    if let Some(raw) = &flags.namespace {
-        p.namespace = Some(path_token("--namespace", raw)?);
-    }
-    if let Some(raw) = &flags.ifs_company {
-        p.ifs_company = Some(text("--ifs-company", raw, 60)?);
-    }
-    if let Some(raw) = &flags.ion_logical_id {
+        Ok(tenant)
+    })?;
+    p.endpoint_name = given(&flags.endpoint_name, |raw| path_token("--endpoint-name", raw))?;
+    p.endpoint_version = given(&flags.endpoint_version, |raw| path_token("--endpoint-version", raw))?;
+    p.branch =
+        given(&flags.branch, |raw| if raw.trim().is_empty() { Ok(None) } else { text("--branch", raw, 60).map(Some) })?;
+    p.namespace = given(&flags.namespace, |raw| path_token("--namespace", raw))?;
+    p.ifs_company = given(&flags.ifs_company, |raw| text("--ifs-company", raw, 60))?;
+    p.ion_logical_id = given(&flags.ion_logical_id, |raw| {
         let lid = text("--ion-logical-id", raw, 200)?;
         if !lid.starts_with("lid://") {
-            return Err(Refusal(format!(
+            return refuse(format!(
                 "--ion-logical-id: `{lid}` is not an ION logical id (they look like lid://infor.ims.concurconnector)"
-            )));
+            ));
         }
-        p.ion_logical_id = Some(lid);
-    }
-    if let Some(raw) = &flags.ion_accounting_entity {
-        p.ion_accounting_entity = Some(text("--ion-accounting-entity", raw, 60)?);
-    }
-    if let Some(raw) = &flags.ion_functional_currency {
-        p.ion_functional_currency = Some(currency_code("--ion-functional-currency", raw)?);
-    }
-    if let Some(raw) = &flags.ion_functional_rates {
-        p.ion_functional_rates = Some(functional_rates(raw)?);
-    }
-    if let Some(raw) = &flags.ion_debit_adjustment_form {
-        p.ion_debit_adjustment_form = Some(
-            DebitAdjustmentForm::from_str(raw.trim())
-                .map_err(|e| Refusal(format!("--ion-debit-adjustment-form: {e}")))?,
-        );
-    }
-    if let Some(raw) = &flags.schedule {
-        p.schedule = Some(raw.parse().map_err(|e| Refusal(format!("--schedule: {e}")))?);
-    }
-    if let Some(raw) = &flags.document_types {
-        p.document_types = Some(document_types(raw)?);
-    }
-    if let Some(raw) = &flags.concurrency {
-        p.concurrency = Some(concurrency(raw)?);
-    }
-    if let Some(raw) = &flags.borrow_concurrency_from {
-        p.borrow_from =
-            Some(ConnectionId::parse(raw.trim()).map_err(|e| Refusal(format!("--borrow-concurrency-from: {e}")))?);
-    }
-    if let Some(raw) = &flags.confirm_postings {
-        p.confirm_postings = Some(match raw.trim().to_ascii_lowercase().as_str() {
-            "true" | "yes" => true,
-            "false" | "no" => false,
-            _ => return refuse(format!("--confirm-postings `{}` is invalid: give true or false", shown(raw))),
-        });
-    }
-    let form = |flag: &str, raw: &Option<String>| -> Result<Option<PostingForm>, Refusal> {
-        raw.as_deref().map(|r| PostingForm::from_str(r.trim()).map_err(|e| Refusal(format!("{flag}: {e}")))).transpose()
+        Ok(lid)
+    })?;
+    p.ion_accounting_entity = given(&flags.ion_accounting_entity, |raw| text("--ion-accounting-entity", raw, 60))?;
+    p.ion_functional_currency =
+        given(&flags.ion_functional_currency, |raw| currency_code("--ion-functional-currency", raw))?;
+    p.ion_functional_rates = given(&flags.ion_functional_rates, functional_rates)?;
+    p.ion_debit_adjustment_form = given(&flags.ion_debit_adjustment_form, |raw| {
+        DebitAdjustmentForm::from_str(raw.trim()).map_err(|e| Refusal(format!("--ion-debit-adjustment-form: {e}")))
+    })?;
+    Ok(())
+}
+
+/// How documents flow: schedule, types, concurrency, confirmation, forms.
+fn parse_flow_flags(flags: &SettingsFlags, p: &mut Parsed) -> Result<(), Refusal> {
+    p.schedule = given(&flags.schedule, |raw| raw.parse().map_err(|e| Refusal(format!("--schedule: {e}"))))?;
+    p.document_types = given(&flags.document_types, document_types)?;
+    p.concurrency = given(&flags.concurrency, concurrency)?;
+    p.borrow_from = given(&flags.borrow_concurrency_from, |raw| {
+        ConnectionId::parse(raw.trim()).map_err(|e| Refusal(format!("--borrow-concurrency-from: {e}")))
+    })?;
+    p.confirm_postings = given(&flags.confirm_postings, |raw| match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" => Ok(true),
+        "false" | "no" => Ok(false),
+        _ => refuse(format!("--confirm-postings `{}` is invalid: give true or false", shown(raw))),
+    })?;
+    let form = |flag: &str, raw: &Option<String>| {
+        given(raw, |r| PostingForm::from_str(r.trim()).map_err(|e| Refusal(format!("{flag}: {e}"))))
     };
     p.expense_as = form("--expense-as", &flags.expense_as)?;
     p.invoice_as = form("--invoice-as", &flags.invoice_as)?;
     p.cash_advance_as = form("--cash-advance-as", &flags.cash_advance_as)?;
-    Ok(p)
+    Ok(())
 }
 
 /// An ISO 4217 code the connector knows the precision of.
@@ -262,83 +249,81 @@ pub fn apply_erp(current: Option<&ErpSettings>, p: &Parsed) -> Result<Option<Erp
         return refuse(format!("{flag} applies to --erp {owner} only, and this connection's ERP is {kind}"));
     }
     let current = current.filter(|c| c.kind() == kind);
-    let need = |what: &str| Refusal(format!("{kind} needs {what}"));
-    let settings = match kind {
-        ErpKind::Acumatica => {
-            let old = match current {
-                Some(ErpSettings::Acumatica(a)) => Some(a),
-                _ => None,
-            };
-            ErpSettings::Acumatica(AcumaticaSettings {
-                base_url: p.erp_url.clone().or(old.map(|a| a.base_url.clone())).ok_or_else(|| need("--erp-url"))?,
-                tenant: p.tenant.clone().or(old.map(|a| a.tenant.clone())).ok_or_else(|| need("--tenant"))?,
-                endpoint_name: p
-                    .endpoint_name
-                    .clone()
-                    .or(old.map(|a| a.endpoint_name.clone()))
-                    .unwrap_or_else(domain::connection::default_acumatica_endpoint),
-                endpoint_version: p
-                    .endpoint_version
-                    .clone()
-                    .or(old.map(|a| a.endpoint_version.clone()))
-                    .unwrap_or_else(domain::connection::default_acumatica_version),
-                branch: match &p.branch {
-                    Some(b) => b.clone(),
-                    None => old.and_then(|a| a.branch.clone()),
-                },
-            })
-        }
-        ErpKind::IfsCloud => {
-            let old = match current {
-                Some(ErpSettings::IfsCloud(i)) => Some(i),
-                _ => None,
-            };
-            ErpSettings::IfsCloud(IfsCloudSettings {
-                base_url: p.erp_url.clone().or(old.map(|i| i.base_url.clone())).ok_or_else(|| need("--erp-url"))?,
-                namespace: p
-                    .namespace
-                    .clone()
-                    .or(old.map(|i| i.namespace.clone()))
-                    .ok_or_else(|| need("--namespace"))?,
-                company: p
-                    .ifs_company
-                    .clone()
-                    .or(old.map(|i| i.company.clone()))
-                    .ok_or_else(|| need("--ifs-company"))?,
-                // Name overrides are kept across updates (set in the stored settings).
-                api: old.map(|i| i.api.clone()).unwrap_or_default(),
-            })
-        }
-        ErpKind::Infor => {
-            if p.erp_url.is_some() {
-                return refuse(
-                    "--erp-url does not apply to infor: the ION API URLs come from the .ionapi file given with \
-                     --erp-credentials-file",
-                );
-            }
-            let mut infor = match current {
-                Some(ErpSettings::Infor(i)) => i.clone(),
-                _ => InforSettings::default(),
-            };
-            if let Some(lid) = &p.ion_logical_id {
-                infor.logical_id = Some(lid.clone());
-            }
-            if let Some(entity) = &p.ion_accounting_entity {
-                infor.accounting_entity = Some(entity.clone());
-            }
-            if let Some(currency) = &p.ion_functional_currency {
-                infor.functional_currency = Some(currency.clone());
-            }
-            if let Some(rates) = &p.ion_functional_rates {
-                infor.functional_rates = rates.clone();
-            }
-            if let Some(form) = p.ion_debit_adjustment_form {
-                infor.debit_adjustment_form = form;
-            }
-            ErpSettings::Infor(infor)
-        }
+    let settings = match (kind, current) {
+        (ErpKind::Acumatica, Some(ErpSettings::Acumatica(old))) => ErpSettings::Acumatica(acumatica(Some(old), p)?),
+        (ErpKind::Acumatica, _) => ErpSettings::Acumatica(acumatica(None, p)?),
+        (ErpKind::IfsCloud, Some(ErpSettings::IfsCloud(old))) => ErpSettings::IfsCloud(ifs_cloud(Some(old), p)?),
+        (ErpKind::IfsCloud, _) => ErpSettings::IfsCloud(ifs_cloud(None, p)?),
+        (ErpKind::Infor, Some(ErpSettings::Infor(old))) => ErpSettings::Infor(infor(old.clone(), p)?),
+        (ErpKind::Infor, _) => ErpSettings::Infor(infor(InforSettings::default(), p)?),
     };
     Ok(Some(settings))
+}
+
+/// A required ERP value that neither a flag nor the stored settings give.
+fn need(kind: ErpKind, what: &str) -> Refusal {
+    Refusal(format!("{kind} needs {what}"))
+}
+
+/// Acumatica's settings: the flags over the stored ones (`old`).
+fn acumatica(old: Option<&AcumaticaSettings>, p: &Parsed) -> Result<AcumaticaSettings, Refusal> {
+    let need = |what| need(ErpKind::Acumatica, what);
+    Ok(AcumaticaSettings {
+        base_url: p.erp_url.clone().or(old.map(|a| a.base_url.clone())).ok_or_else(|| need("--erp-url"))?,
+        tenant: p.tenant.clone().or(old.map(|a| a.tenant.clone())).ok_or_else(|| need("--tenant"))?,
+        endpoint_name: p
+            .endpoint_name
+            .clone()
+            .or(old.map(|a| a.endpoint_name.clone()))
+            .unwrap_or_else(domain::connection::default_acumatica_endpoint),
+        endpoint_version: p
+            .endpoint_version
+            .clone()
+            .or(old.map(|a| a.endpoint_version.clone()))
+            .unwrap_or_else(domain::connection::default_acumatica_version),
+        branch: match &p.branch {
+            Some(b) => b.clone(),
+            None => old.and_then(|a| a.branch.clone()),
+        },
+    })
+}
+
+/// IFS Cloud's settings: the flags over the stored ones (`old`).
+fn ifs_cloud(old: Option<&IfsCloudSettings>, p: &Parsed) -> Result<IfsCloudSettings, Refusal> {
+    let need = |what| need(ErpKind::IfsCloud, what);
+    Ok(IfsCloudSettings {
+        base_url: p.erp_url.clone().or(old.map(|i| i.base_url.clone())).ok_or_else(|| need("--erp-url"))?,
+        namespace: p.namespace.clone().or(old.map(|i| i.namespace.clone())).ok_or_else(|| need("--namespace"))?,
+        company: p.ifs_company.clone().or(old.map(|i| i.company.clone())).ok_or_else(|| need("--ifs-company"))?,
+        // Name overrides are kept across updates (set in the stored settings).
+        api: old.map(|i| i.api.clone()).unwrap_or_default(),
+    })
+}
+
+/// Infor's settings: the given flags over `infor` (the stored ones, or the defaults).
+fn infor(mut infor: InforSettings, p: &Parsed) -> Result<InforSettings, Refusal> {
+    if p.erp_url.is_some() {
+        return refuse(
+            "--erp-url does not apply to infor: the ION API URLs come from the .ionapi file given with \
+             --erp-credentials-file",
+        );
+    }
+    if let Some(lid) = &p.ion_logical_id {
+        infor.logical_id = Some(lid.clone());
+    }
+    if let Some(entity) = &p.ion_accounting_entity {
+        infor.accounting_entity = Some(entity.clone());
+    }
+    if let Some(currency) = &p.ion_functional_currency {
+        infor.functional_currency = Some(currency.clone());
+    }
+    if let Some(rates) = &p.ion_functional_rates {
+        infor.functional_rates = rates.clone();
+    }
+    if let Some(form) = p.ion_debit_adjustment_form {
+        infor.debit_adjustment_form = form;
+    }
+    Ok(infor)
 }
 
 /// Applies the parsed flags (except name, status and borrowing, which the

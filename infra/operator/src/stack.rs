@@ -26,7 +26,7 @@ pub struct StackNames {
 impl StackNames {
     /// Names for `stack`; the Concur app secret defaults to
     /// `<stack>/concur-app`, which the local stack creates.
-    pub fn new(stack: &str, concur_app_secret: Option<&str>) -> Result<Self, String> {
+    pub fn new(stack: &str, concur_app_secret: Option<&str>) -> Result<Self, InvalidStackName> {
         check_stack_name(stack)?;
         let concur_app_secret = match concur_app_secret.map(str::trim).filter(|s| !s.is_empty()) {
             Some(id) => id.to_owned(),
@@ -58,21 +58,24 @@ impl StackNames {
     }
 }
 
+/// A name that cannot be a CloudFormation stack's.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "stack name `{shown}` is invalid: give the SAM stack's name (a letter, then letters, digits and '-') with \
+     --stack or CONNECTOR_STACK"
+)]
+pub struct InvalidStackName {
+    /// The name as given, cut to 60 characters.
+    shown: String,
+}
+
 /// CloudFormation stack names: a letter, then letters, digits and `-`, at most 128.
-fn check_stack_name(stack: &str) -> Result<(), String> {
-    let shown: String = stack.chars().take(60).collect();
+fn check_stack_name(stack: &str) -> Result<(), InvalidStackName> {
     let ok = !stack.is_empty()
         && stack.len() <= 128
         && stack.starts_with(|c: char| c.is_ascii_alphabetic())
         && stack.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "stack name `{shown}` is invalid: give the SAM stack's name (a letter, then letters, digits and '-') with \
-             --stack or CONNECTOR_STACK"
-        ))
-    }
+    if ok { Ok(()) } else { Err(InvalidStackName { shown: stack.chars().take(60).collect() }) }
 }
 
 /// ERP URLs may be plain http to the loopback address only when the AWS

@@ -1,7 +1,119 @@
-//! The AWS SDK configuration: the normal provider chain everywhere. Locally
-//! and in tests the only difference is `AWS_ENDPOINT_URL` (moto), which the
+//! The AWS side of a function's startup: one SDK configuration, and every
+//! store and queue built from it here, so no crate outside `platform` (and
+//! the functions' `main.rs`) names an AWS SDK type.
+//!
+//! The configuration is the normal provider chain everywhere. Locally and
+//! in tests the only difference is `AWS_ENDPOINT_URL` (moto), which the
 //! chain itself reads.
+
+use std::time::Duration;
+
+use concur::AppCredentials;
+use domain::UrlPolicy;
+
+use crate::audit::AuditLog;
+use crate::concur_grants::ConcurGrantStore;
+use crate::config::{AuditSettings, ConcurSettings, SetupError};
+use crate::connections::ConnectionStore;
+use crate::ledger::LedgerStore;
+use crate::mappings::MappingStore;
+use crate::queue::WorkQueue;
+use crate::secrets::SecretStore;
+
+/// How long a function keeps a secret it read (connection credentials,
+/// inbox tokens): a warm Lambda reads each once per this time.
+pub const SECRET_TTL: Duration = Duration::from_secs(300);
 
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// One AWS configuration, and the stores built from it.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    sdk: aws_config::SdkConfig,
+}
+
+impl From<aws_config::SdkConfig> for Aws {
+    fn from(sdk: aws_config::SdkConfig) -> Self {
+        Self { sdk }
+    }
+}
+
+impl Aws {
+    /// The configuration from the provider chain (the function's role).
+    pub async fn load() -> Self {
+        Self { sdk: sdk_config().await }
+    }
+
+    /// The address policy every outbound call of the deployment is judged
+    /// by: production unless the AWS endpoint is on loopback (a local stack).
+    pub fn url_policy(&self) -> UrlPolicy {
+        UrlPolicy::for_aws_endpoint(self.sdk.endpoint_url())
+    }
+
+    fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+    }
+
+    pub fn connections(&self, table: impl Into<String>) -> ConnectionStore {
+        ConnectionStore::new(self.dynamodb(), table)
+    }
+
+    pub fn mappings(&self, connections_table: impl Into<String>) -> MappingStore {
+        MappingStore::new(self.dynamodb(), connections_table)
+    }
+
+    pub fn ledger(&self, table: impl Into<String>) -> LedgerStore {
+        LedgerStore::new(self.dynamodb(), table)
+    }
+
+    /// The audit trail, its events stamped with `function`.
+    pub fn audit(&self, settings: &AuditSettings, function: impl Into<String>) -> AuditLog {
+        AuditLog::new(self.dynamodb(), settings.table.clone(), settings.retention_days, function)
+    }
+
+    pub fn work_queue(&self, url: impl Into<String>) -> WorkQueue {
+        WorkQueue::new(self.sqs(), url)
+    }
+
+    /// The URL of the queue named `name`; `None` when there is no such queue.
+    pub async fn queue_url(&self, name: &str) -> Result<Option<String>, crate::StoreError> {
+        WorkQueue::url_of(&self.sqs(), name).await
+    }
+
+    fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.sdk)
+    }
+
+    /// Secrets Manager, each secret cached for `ttl` (zero: always read).
+    pub fn secrets(&self, ttl: Duration) -> SecretStore {
+        SecretStore::new(aws_sdk_secretsmanager::Client::new(&self.sdk), ttl)
+    }
+
+    /// The Concur application credentials and the store of the companies'
+    /// grants: what a Concur token manager needs.
+    pub async fn concur(
+        &self,
+        settings: &ConcurSettings,
+        connections_table: &str,
+        secrets: SecretStore,
+    ) -> Result<(AppCredentials, ConcurGrantStore), SetupError> {
+        let app: AppCredentials = secrets
+            .get_json(&settings.app_secret_id)
+            .await?
+            .ok_or_else(|| SetupError::NoAppSecret(settings.app_secret_id.clone()))?;
+        Ok((app, self.concur_grants(secrets, connections_table, &settings.secret_prefix)))
+    }
+
+    /// The companies' Concur grants: secrets under `secret_prefix`, their
+    /// health on the connection items.
+    pub fn concur_grants(
+        &self,
+        secrets: SecretStore,
+        connections_table: &str,
+        secret_prefix: &str,
+    ) -> ConcurGrantStore {
+        ConcurGrantStore::new(secrets, self.dynamodb(), connections_table, secret_prefix)
+    }
 }

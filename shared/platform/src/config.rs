@@ -41,9 +41,99 @@ impl Env {
     where
         T::Err: std::fmt::Display,
     {
-        match self.optional(name) {
-            None => Ok(default),
-            Some(v) => v.parse().map_err(|e| ConfigError { name, problem: format!("is `{v}`, which is invalid: {e}") }),
-        }
+        Ok(self.parsed_if_set(name)?.unwrap_or(default))
+    }
+
+    /// The variable parsed, `None` when it is not set (or empty).
+    pub fn parsed_if_set<T: std::str::FromStr>(&self, name: &'static str) -> Result<Option<T>, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.optional(name)
+            .map(|v| v.parse().map_err(|e| ConfigError { name, problem: format!("is `{v}`, which is invalid: {e}") }))
+            .transpose()
+    }
+}
+
+/// A function could not be built at cold start.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] crate::StoreError),
+    #[error(
+        "the Concur application secret {0} does not exist; create it with the client_id, client_secret and \
+         app_base_url SAP Concur issued (README, Deploy step 1)"
+    )]
+    NoAppSecret(String),
+}
+
+/// The audit table and how long its events are kept.
+#[derive(Debug, Clone)]
+pub struct AuditSettings {
+    pub table: String,
+    pub retention_days: i64,
+}
+
+impl AuditSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self { table: env.required("AUDIT_TABLE")?, retention_days: env.parsed("AUDIT_RETENTION_DAYS", 400_i64)? })
+    }
+}
+
+/// What every function reads: the connections table, the work queue and
+/// the audit trail.
+#[derive(Debug, Clone)]
+pub struct CommonSettings {
+    pub connections_table: String,
+    pub work_queue_url: String,
+    pub audit: AuditSettings,
+}
+
+impl CommonSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            connections_table: env.required("CONNECTIONS_TABLE")?,
+            work_queue_url: env.required("WORK_QUEUE_URL")?,
+            audit: AuditSettings::from_env(env)?,
+        })
+    }
+}
+
+/// Where the Concur application credentials and the companies' grants are
+/// kept (the functions that hold Concur tokens).
+#[derive(Debug, Clone)]
+pub struct ConcurSettings {
+    pub app_secret_id: String,
+    /// `<stack>/connections/`: a grant lives at `<prefix><connection>/concur`.
+    pub secret_prefix: String,
+}
+
+impl ConcurSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            app_secret_id: env.required("CONCUR_APP_SECRET_ID")?,
+            secret_prefix: env.required("CONNECTION_SECRET_PREFIX")?,
+        })
+    }
+}
+
+/// What the functions that move documents through the ledger and hold
+/// Concur tokens (scheduled-poller, erp-poster) read.
+#[derive(Debug, Clone)]
+pub struct DocumentFlowSettings {
+    pub common: CommonSettings,
+    pub ledger_table: String,
+    pub concur: ConcurSettings,
+}
+
+impl DocumentFlowSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            common: CommonSettings::from_env(env)?,
+            ledger_table: env.required("LEDGER_TABLE")?,
+            concur: ConcurSettings::from_env(env)?,
+        })
     }
 }

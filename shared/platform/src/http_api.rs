@@ -3,6 +3,21 @@
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use http::{HeaderMap, HeaderValue, header};
+use lambda_runtime::{LambdaEvent, service_fn};
+
+/// Serves API Gateway requests with `handler` until the runtime stops: the
+/// loop of every HTTP function's `main.rs`.
+pub async fn serve<H, F>(handler: H) -> Result<(), lambda_runtime::Error>
+where
+    H: Fn(ApiGatewayV2httpRequest) -> F,
+    F: Future<Output = ApiGatewayV2httpResponse>,
+{
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayV2httpRequest>| async move {
+        Ok::<_, lambda_runtime::Error>(handler(event.payload).await)
+    }))
+    .await
+}
 
 /// A response with a body and content type.
 pub fn response(status: u16, content_type: &'static str, body: String) -> ApiGatewayV2httpResponse {

@@ -332,12 +332,30 @@ struct Item {
     updated_at: String,
 }
 
+/// Why a stored ledger item cannot be read back as a record.
+#[derive(Debug, thiserror::Error)]
+enum MalformedItem {
+    #[error(transparent)]
+    Key(#[from] ParseError),
+    #[error("{name} {secs} is out of range")]
+    OutOfRange {
+        name: &'static str,
+        secs: i64,
+        #[source]
+        source: time::error::ComponentRange,
+    },
+}
+
 impl Item {
-    fn into_record(self) -> Result<LedgerRecord, String> {
-        let key = LedgerKey::from_document_key(self.connection_id, &self.document_key).map_err(|e| e.to_string())?;
-        let epoch = |secs: Option<i64>, name: &str| -> Result<Option<OffsetDateTime>, String> {
+    fn into_record(self) -> Result<LedgerRecord, MalformedItem> {
+        let key = LedgerKey::from_document_key(self.connection_id, &self.document_key)?;
+        let epoch = |secs: Option<i64>, name: &'static str| -> Result<Option<OffsetDateTime>, MalformedItem> {
             secs.map(|secs| {
-                OffsetDateTime::from_unix_timestamp(secs).map_err(|_| format!("{name} {secs} is out of range"))
+                OffsetDateTime::from_unix_timestamp(secs).map_err(|source| MalformedItem::OutOfRange {
+                    name,
+                    secs,
+                    source,
+                })
             })
             .transpose()
         };
@@ -1280,7 +1298,7 @@ fn encode_value<T: Serialize>(value: &T, action: impl Fn() -> String) -> Result<
 fn decode(item: HashMap<String, AttributeValue>, action: impl Fn() -> String) -> Result<LedgerRecord, StoreError> {
     serde_dynamo::from_item::<_, Item>(item)
         .map_err(|e| e.to_string())
-        .and_then(Item::into_record)
+        .and_then(|item| item.into_record().map_err(|e| e.to_string()))
         .map_err(|e| StoreError::new(action(), format!("the stored ledger item is malformed: {e}")))
 }
 

@@ -1,7 +1,9 @@
-//! Everything that knows AWS: configuration from the environment, the SDK
-//! clients, DynamoDB repositories, Secrets Manager with a TTL cache, the SQS
-//! work queue, and logging. Functions build these once per cold start in
-//! `main.rs` and hand them to their handlers.
+//! Everything that knows AWS: the cold start every function shares
+//! ([`startup`]), typed settings from the environment ([`config`]), the
+//! stores built from one AWS configuration ([`Aws`]): DynamoDB repositories,
+//! Secrets Manager with a TTL cache, the SQS work queue; and logging.
+//! Functions build their stores once per cold start and hand them to their
+//! handlers; no crate outside this one names an AWS SDK type.
 
 pub mod audit;
 pub mod aws;
@@ -13,9 +15,11 @@ pub mod ledger;
 pub mod mappings;
 pub mod queue;
 pub mod secrets;
+pub mod startup;
 pub mod telemetry;
 
-pub use config::{ConfigError, Env};
+pub use aws::Aws;
+pub use config::{AuditSettings, CommonSettings, ConcurSettings, ConfigError, DocumentFlowSettings, Env, SetupError};
 
 /// A failed AWS call, with what was being done in words an operator can act on.
 #[derive(Debug, thiserror::Error)]

@@ -125,6 +125,25 @@ impl WorkQueue {
         }
     }
 
+    /// Brings a received message back after `after` (its visibility timeout,
+    /// at most SQS's 12 hours) rather than after the queue's own timeout.
+    /// A failure is only logged: the queue's timeout brings it back anyway.
+    pub async fn defer(&self, receipt_handle: &str, after: std::time::Duration) {
+        const MAX_VISIBILITY_SECS: i32 = 43_200;
+        let seconds = i32::try_from(after.as_secs()).unwrap_or(i32::MAX).min(MAX_VISIBILITY_SECS);
+        if let Err(e) = self
+            .client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(seconds)
+            .send()
+            .await
+        {
+            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "could not shorten the retry wait");
+        }
+    }
+
     /// Moves up to `max` (at most [`MAX_BATCH`]) messages from the FIFO
     /// dead-letter queue at `dlq_url` back to this queue, in order: each
     /// keeps its body and message group and gets a fresh deduplication id,

@@ -12,28 +12,25 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// Targets of this workspace's crates (module paths use underscores).
-const OUR_CRATES: [&str; 10] = [
-    "domain",
-    "concur",
-    "erp",
-    "platform",
-    "transport",
-    "oauth_callback",
-    "event_intake",
-    "scheduled_poller",
-    "erp_poster",
-    "operator",
-];
+/// Targets of the shared crates every function logs through (module paths
+/// use underscores). The function's own crate is added by [`init`]'s
+/// caller, so no list of functions has to be kept by hand.
+pub const SHARED_CRATES: [&str; 5] = ["domain", "concur", "erp", "platform", "transport"];
 
-/// The filter for a `RUST_LOG` value: a bare level is applied to our crates
-/// only (libraries capped at `info`); anything else is taken as written.
-pub fn filter_for(rust_log: &str) -> EnvFilter {
+/// The filter for a `RUST_LOG` value in the function whose crate is
+/// `function_crate`: a bare level is applied to that crate and the shared
+/// ones only (libraries capped at `info`); anything else is taken as written.
+pub fn filter_for(rust_log: &str, function_crate: &str) -> EnvFilter {
     let level = rust_log.trim().to_ascii_lowercase();
     let directives = match level.as_str() {
         "error" | "warn" => level.clone(),
         "info" | "debug" | "trace" => {
-            let ours: Vec<String> = OUR_CRATES.iter().map(|c| format!("{c}={level}")).collect();
+            let ours: Vec<String> = SHARED_CRATES
+                .iter()
+                .copied()
+                .chain(std::iter::once(function_crate))
+                .map(|c| format!("{c}={level}"))
+                .collect();
             format!("info,{}", ours.join(","))
         }
         _ => rust_log.to_owned(),
@@ -41,8 +38,10 @@ pub fn filter_for(rust_log: &str) -> EnvFilter {
     EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info"))
 }
 
-pub fn init() {
-    let filter = filter_for(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()));
+/// JSON logging for the function whose crate is `function_crate` (its
+/// `env!("CARGO_CRATE_NAME")`), at the level of `RUST_LOG`.
+pub fn init(function_crate: &str) {
+    let filter = filter_for(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()), function_crate);
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
@@ -107,10 +106,57 @@ mod filter_tests {
 
     #[test]
     fn bare_levels_apply_to_our_crates_and_cap_libraries() {
-        let f = filter_for("trace").to_string();
+        let f = filter_for("trace", "erp_poster").to_string();
         assert!(f.contains("concur=trace") && f.contains("erp_poster=trace"), "{f}");
         assert!(!f.contains("aws_smithy"), "{f}");
-        assert_eq!(filter_for("warn").to_string(), "warn");
-        assert!(filter_for("info,aws_smithy_runtime=trace").to_string().contains("aws_smithy_runtime=trace"));
+        assert_eq!(filter_for("warn", "erp_poster").to_string(), "warn");
+        assert!(
+            filter_for("info,aws_smithy_runtime=trace", "erp_poster").to_string().contains("aws_smithy_runtime=trace")
+        );
+    }
+
+    /// The crate names of the workspace's functions, read from their
+    /// manifests (`functions/*/Cargo.toml`), as module paths.
+    fn function_crates() -> Vec<String> {
+        let functions = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../functions");
+        let mut crates: Vec<String> = std::fs::read_dir(&functions)
+            .expect("the functions directory")
+            .map(|entry| {
+                std::fs::read_to_string(entry.unwrap().path().join("Cargo.toml")).expect("a function manifest")
+            })
+            .map(|manifest| {
+                let name = manifest.lines().find_map(|l| l.strip_prefix("name = ")).expect("a package name");
+                name.trim_matches('"').replace('-', "_")
+            })
+            .collect();
+        crates.sort();
+        crates
+    }
+
+    fn debug_reaches(filter: EnvFilter, target_crate: &str) -> bool {
+        let subscriber = tracing_subscriber::fmt().with_env_filter(filter).finish();
+        tracing::subscriber::with_default(subscriber, || match target_crate {
+            // `enabled!` needs a constant target: one arm per function.
+            "erp_poster" => tracing::enabled!(target: "erp_poster", tracing::Level::DEBUG),
+            "event_intake" => tracing::enabled!(target: "event_intake", tracing::Level::DEBUG),
+            "ion_inbox" => tracing::enabled!(target: "ion_inbox", tracing::Level::DEBUG),
+            "oauth_callback" => tracing::enabled!(target: "oauth_callback", tracing::Level::DEBUG),
+            "scheduled_poller" => tracing::enabled!(target: "scheduled_poller", tracing::Level::DEBUG),
+            other => panic!("function crate {other} is new: add an arm for it here"),
+        })
+    }
+
+    #[test]
+    fn log_level_debug_reaches_every_function_and_no_library() {
+        let crates = function_crates();
+        assert_eq!(crates.len(), 5, "{crates:?}");
+        for function in &crates {
+            assert!(debug_reaches(filter_for("debug", function), function), "LogLevel=debug does not reach {function}");
+        }
+        let filter = filter_for("debug", "ion_inbox");
+        let subscriber = tracing_subscriber::fmt().with_env_filter(filter).finish();
+        tracing::subscriber::with_default(subscriber, || {
+            assert!(!tracing::enabled!(target: "aws_smithy_runtime", tracing::Level::DEBUG));
+        });
     }
 }

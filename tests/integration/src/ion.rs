@@ -15,7 +15,7 @@ use crate::TestStack;
 
 /// The inbox of `stack` behind `http://127.0.0.1:<port>/ion/...`.
 pub async fn serve_inbox(stack: &TestStack) -> RunningSimulator {
-    let inbox = Inbox::from_env(&stack.env_of("IonInboxFunction"), &stack.sdk).expect("ion-inbox wires");
+    let inbox = Inbox::from_env(&stack.env_of("IonInboxFunction"), &stack.aws()).expect("ion-inbox wires");
     let router = Router::new().fallback(forward).with_state(Arc::new(inbox));
     simulators::spawn(router, 0).await.expect("the inbox server starts")
 }

@@ -63,19 +63,20 @@ impl TestStack {
     }
 
     pub fn connections(&self, function: &str) -> ConnectionStore {
-        ConnectionStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), self.var(function, "CONNECTIONS_TABLE"))
+        self.aws().connections(self.var(function, "CONNECTIONS_TABLE"))
     }
 
     pub fn ledger(&self, function: &str) -> LedgerStore {
-        LedgerStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), self.var(function, "LEDGER_TABLE"))
+        self.aws().ledger(self.var(function, "LEDGER_TABLE"))
     }
 
     pub fn audit(&self, function: &str) -> AuditLog {
-        AuditLog::new(aws_sdk_dynamodb::Client::new(&self.sdk), self.var(function, "AUDIT_TABLE"), 30, function)
+        let settings = platform::AuditSettings { table: self.var(function, "AUDIT_TABLE"), retention_days: 30 };
+        self.aws().audit(&settings, function)
     }
 
     pub fn work_queue(&self, function: &str) -> WorkQueue {
-        WorkQueue::new(aws_sdk_sqs::Client::new(&self.sdk), self.var(function, "WORK_QUEUE_URL"))
+        self.aws().work_queue(self.var(function, "WORK_QUEUE_URL"))
     }
 
     pub fn work_queue_url(&self, function: &str) -> String {
@@ -85,16 +86,20 @@ impl TestStack {
     /// The Concur grant store (secrets + refresh lease) as a function's
     /// environment wires it; each call is a fresh "container" (own cache).
     pub fn grant_store(&self, function: &str) -> platform::concur_grants::ConcurGrantStore {
-        platform::concur_grants::ConcurGrantStore::new(
+        self.aws().concur_grants(
             self.secrets(),
-            self.dynamodb(),
-            self.var(function, "CONNECTIONS_TABLE"),
-            self.var(function, "CONNECTION_SECRET_PREFIX"),
+            &self.var(function, "CONNECTIONS_TABLE"),
+            &self.var(function, "CONNECTION_SECRET_PREFIX"),
         )
     }
 
     pub fn secrets(&self) -> SecretStore {
-        SecretStore::new(aws_sdk_secretsmanager::Client::new(&self.sdk), Duration::from_secs(60))
+        self.aws().secrets(Duration::from_secs(60))
+    }
+
+    /// The stack's AWS configuration as the functions take it.
+    pub fn aws(&self) -> platform::Aws {
+        platform::Aws::from(self.sdk.clone())
     }
 
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {

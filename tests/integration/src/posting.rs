@@ -348,7 +348,7 @@ impl PostingWorld {
 
     /// A poster as the Lambda builds it (a fresh "container" per call).
     pub async fn poster(&self) -> Poster<ConcurGrantStore> {
-        Poster::from_env(&self.stack.env_of(POSTER), &self.stack.sdk, test_options())
+        Poster::from_env(&self.stack.env_of(POSTER), &self.stack.aws(), test_options())
             .await
             .expect("the poster wires from the template's environment")
     }

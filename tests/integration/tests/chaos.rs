@@ -259,9 +259,9 @@ async fn chaos_run(kind: ErpKind, connection: &str, seed: u64) -> ChaosCounts {
     let mut dice = Dice(seed);
     let mut options = test_options();
     options.claim_ttl = Duration::from_secs(1);
-    let poster = Poster::from_env(&world.stack.env_of(POSTER), &world.stack.sdk, options).await.unwrap();
+    let poster = Poster::from_env(&world.stack.env_of(POSTER), &world.stack.aws(), options).await.unwrap();
     let poller =
-        Poller::from_env(&world.stack.env_of(POLLER), &world.stack.sdk, PollerOptions::default()).await.unwrap();
+        Poller::from_env(&world.stack.env_of(POLLER), &world.stack.aws(), PollerOptions::default()).await.unwrap();
     let mut counts = ChaosCounts { documents: documents.len(), ..ChaosCounts::default() };
 
     // Phase 1: an ERP outage longer than the queue's five receives.

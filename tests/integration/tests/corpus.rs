@@ -406,7 +406,7 @@ async fn corpus_webhooks_through_event_intake() {
     stack.connections("EventIntakeFunction").create(&acme).await.unwrap();
     let mut env = stack.provisioned.function_env("EventIntakeFunction").clone();
     env.insert("CONCUR_WEBHOOK_PUBLIC_KEY".into(), test_public_key_base64().into());
-    let intake = Arc::new(event_intake::LiveIntake::from_env(&Env::from_map(env), &stack.sdk).unwrap());
+    let intake = Arc::new(event_intake::LiveIntake::from_env(&Env::from_map(env), &stack.aws()).unwrap());
     let signer = EssSigner::test_key();
     // A test-only key made for the corpus (see tests/corpus/README.md): a
     // well-formed signature that is not Concur's.
@@ -481,7 +481,7 @@ async fn corpus_ion_messages_through_ion_inbox() {
     let started = Instant::now();
     let world = PostingWorld::with_erp("acme-ion", ErpKind::Infor).await;
     let inbox =
-        Arc::new(ion_inbox::Inbox::from_env(&world.stack.env_of("IonInboxFunction"), &world.stack.sdk).unwrap());
+        Arc::new(ion_inbox::Inbox::from_env(&world.stack.env_of("IonInboxFunction"), &world.stack.aws()).unwrap());
     let mut tally = Tally::new("ion");
     for case in load("ion") {
         let request = ion_request(&case, world.connection.as_str());
@@ -526,7 +526,7 @@ fn preview(doc_type: DocumentType, json: &[u8], mapping: &domain::mapping::Mappi
     let mut file = format!(r#"{{"id":"CORPUS1","docType":"{}","document":"#, fi_doc_type(doc_type)).into_bytes();
     file.extend_from_slice(json);
     file.push(b'}');
-    operator::preview::preview(&file, Some(mapping), &domain::FlowOptions::default())
+    operator::preview::preview(&file, Some(mapping), &domain::FlowOptions::default()).map_err(|e| e.to_string())
 }
 
 fn fi_doc_type(doc_type: DocumentType) -> &'static str {

@@ -49,7 +49,7 @@ async fn world() -> World {
     let store = stack.connections(INTAKE);
     store.create(&connection("acme", COMPANY, ConnectionStatus::Active)).await.unwrap();
     store.create(&connection("dormant", DISABLED_COMPANY, ConnectionStatus::Disabled)).await.unwrap();
-    let intake = LiveIntake::from_env(&intake_env(&stack, &[]), &stack.sdk).expect("the template's env is complete");
+    let intake = LiveIntake::from_env(&intake_env(&stack, &[]), &stack.aws()).expect("the template's env is complete");
     World { stack, intake, signer: EssSigner::test_key() }
 }
 
@@ -211,7 +211,7 @@ async fn an_unavailable_queue_is_503_so_ess_retries() {
     let real = w.stack.work_queue_url(INTAKE);
     let missing = format!("{}/no-such-queue.fifo", real.rsplit_once('/').unwrap().0);
     let env = intake_env(&w.stack, &[("WORK_QUEUE_URL", &missing)]);
-    let broken = LiveIntake::from_env(&env, &w.stack.sdk).unwrap();
+    let broken = LiveIntake::from_env(&env, &w.stack.aws()).unwrap();
     let (body, signature) = ExpenseStatusChanged::approved(COMPANY, "R1").signed(&w.signer);
     let response = event_intake::handle(&broken, post(&body, Some(&signature))).await;
     assert_eq!(response.status_code, 503, "{}", body_text(&response));
@@ -224,11 +224,11 @@ async fn a_missing_or_invalid_webhook_key_stops_the_cold_start() {
     let stack = TestStack::new().await;
     let mut env = stack.provisioned.function_env(INTAKE).clone();
     // The template's default (Concur's published key) is usable as is.
-    assert!(LiveIntake::from_env(&Env::from_map(env.clone()), &stack.sdk).is_ok());
+    assert!(LiveIntake::from_env(&Env::from_map(env.clone()), &stack.aws()).is_ok());
     env.insert("CONCUR_WEBHOOK_PUBLIC_KEY".into(), "bm90IGEga2V5".into());
-    let err = LiveIntake::from_env(&Env::from_map(env.clone()), &stack.sdk).err().unwrap().to_string();
+    let err = LiveIntake::from_env(&Env::from_map(env.clone()), &stack.aws()).err().unwrap().to_string();
     assert!(err.contains("CONCUR_WEBHOOK_PUBLIC_KEY") && err.contains("ConcurWebhookPublicKey"), "{err}");
     env.remove("CONCUR_WEBHOOK_PUBLIC_KEY");
-    let err = LiveIntake::from_env(&Env::from_map(env), &stack.sdk).err().unwrap().to_string();
+    let err = LiveIntake::from_env(&Env::from_map(env), &stack.aws()).err().unwrap().to_string();
     assert!(err.contains("CONCUR_WEBHOOK_PUBLIC_KEY is not set"), "{err}");
 }

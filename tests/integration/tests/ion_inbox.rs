@@ -76,7 +76,7 @@ fn acknowledge(document_id: &str) -> String {
 #[tokio::test]
 async fn what_is_not_a_verdict_for_a_known_document_changes_nothing() {
     let world = PostingWorld::with_erp("acme-inbox", ErpKind::Infor).await;
-    let inbox = Inbox::from_env(&world.stack.env_of("IonInboxFunction"), &world.stack.sdk).unwrap();
+    let inbox = Inbox::from_env(&world.stack.env_of("IonInboxFunction"), &world.stack.aws()).unwrap();
     let path = format!("/ion/{}/v3/multipartMessage", world.connection);
     let (content_type, body) = message(&acknowledge("0C45F960C3064ED88C39"));
 
@@ -125,7 +125,7 @@ async fn what_is_not_a_verdict_for_a_known_document_changes_nothing() {
 #[tokio::test]
 async fn an_unknown_connection_is_answered_like_a_wrong_token() {
     let world = PostingWorld::with_erp("acme-inbox-enum", ErpKind::Infor).await;
-    let inbox = Inbox::from_env(&world.stack.env_of("IonInboxFunction"), &world.stack.sdk).unwrap();
+    let inbox = Inbox::from_env(&world.stack.env_of("IonInboxFunction"), &world.stack.aws()).unwrap();
     let (content_type, body) = message(&acknowledge("0C45F960C3064ED88C39"));
     let known = format!("/ion/{}/v3/multipartMessage", world.connection);
     let wrong_token = ion_inbox::handle(&inbox, request("POST", &known, Some("guess"), &content_type, &body)).await;
@@ -143,7 +143,7 @@ async fn an_unknown_connection_is_answered_like_a_wrong_token() {
 #[tokio::test]
 async fn hostile_payloads_are_refused_without_harm() {
     let world = PostingWorld::with_erp("acme-inbox-bombs", ErpKind::Infor).await;
-    let inbox = Inbox::from_env(&world.stack.env_of("IonInboxFunction"), &world.stack.sdk).unwrap();
+    let inbox = Inbox::from_env(&world.stack.env_of("IonInboxFunction"), &world.stack.aws()).unwrap();
     let path = format!("/ion/{}/v3/multipartMessage", world.connection);
 
     // About 4 KB deflated, 150 KB inflated: once enough to abort the process.

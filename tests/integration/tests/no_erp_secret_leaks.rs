@@ -66,7 +66,7 @@ async fn no_ifs_or_infor_secret_reaches_a_log_a_table_or_a_queue() {
     let logs = Captured::default();
     let subscriber = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(platform::telemetry::filter_for("trace"))
+        .with_env_filter(platform::telemetry::filter_for("trace", "erp_poster"))
         .with_writer(logs.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);

@@ -59,7 +59,7 @@ async fn no_secret_reaches_a_log_a_page_a_table_or_a_queue() {
     let logs = Captured::default();
     let subscriber = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(platform::telemetry::filter_for("trace"))
+        .with_env_filter(platform::telemetry::filter_for("trace", "oauth_callback"))
         .with_writer(logs.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
@@ -73,7 +73,7 @@ async fn no_secret_reaches_a_log_a_page_a_table_or_a_queue() {
     });
     let stack = TestStack::with_concur_app("leak-client", APP_SECRET, &concur.us_url()).await;
     let env = stack.env_of("OAuthCallbackFunction");
-    let connector = QuickConnect::from_env(&env, &stack.sdk).unwrap();
+    let connector = QuickConnect::from_env(&env, &stack.aws()).unwrap();
     let mut pages = Vec::new();
     let mut open = async |token: &str| {
         let query = [("id", COMPANY), ("requestToken", token), ("userId", "canary-admin")];

@@ -44,7 +44,7 @@ async fn queue(world: &PostingWorld, items: &[WorkItem]) {
 }
 
 async fn poller(stack: &TestStack) -> Poller<ConcurGrantStore> {
-    Poller::from_env(&stack.env_of(POLLER), &stack.sdk, PollerOptions::default()).await.unwrap()
+    Poller::from_env(&stack.env_of(POLLER), &stack.aws(), PollerOptions::default()).await.unwrap()
 }
 
 /// One sweep of the world's connection as the tick runs it, at `now`.
@@ -57,7 +57,7 @@ async fn sweep(world: &PostingWorld, now: OffsetDateTime) -> usize {
 }
 
 async fn poster_with(world: &PostingWorld, options: PosterOptions) -> Poster<ConcurGrantStore> {
-    Poster::from_env(&world.stack.env_of(POSTER), &world.stack.sdk, options).await.unwrap()
+    Poster::from_env(&world.stack.env_of(POSTER), &world.stack.aws(), options).await.unwrap()
 }
 
 async fn statuses(world: &PostingWorld, items: &[WorkItem]) -> Vec<LedgerStatus> {

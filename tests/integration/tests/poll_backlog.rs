@@ -74,7 +74,7 @@ async fn a_read_only_backlog_never_starves_invoices_or_cash_advances_and_known_d
         json!({"requestHeader": {"requestId": "INV0001"}}),
     );
     let options = PollerOptions { page_budget: 4, ..PollerOptions::default() };
-    let poller = Poller::from_env(&world.stack.env_of(POLLER), &world.stack.sdk, options).await.unwrap();
+    let poller = Poller::from_env(&world.stack.env_of(POLLER), &world.stack.aws(), options).await.unwrap();
     let now = OffsetDateTime::now_utc();
 
     // Tick 1: expenses come first and use the whole page budget.

@@ -132,7 +132,7 @@ impl World {
             },
             ..PollerOptions::default()
         };
-        Poller::from_env(&self.stack.env_of(POLLER), &self.stack.sdk, options).await.unwrap()
+        Poller::from_env(&self.stack.env_of(POLLER), &self.stack.aws(), options).await.unwrap()
     }
 
     async fn settings(&self, connection: &ConnectionId) -> Connection {

@@ -116,7 +116,7 @@ async fn a_crash_after_acumatica_accepted_posts_nothing_twice() {
     world.acumatica().after_commit(1, AfterCommit::Delay { ms: 1500 });
     let mut options = test_options();
     options.claim_ttl = Duration::from_secs(1);
-    let crashing = Poster::from_env(&world.stack.env_of(POSTER), &world.stack.sdk, options).await.unwrap();
+    let crashing = Poster::from_env(&world.stack.env_of(POSTER), &world.stack.aws(), options).await.unwrap();
     let stopped = tokio::time::timeout(Duration::from_millis(700), crashing.process_item(&item)).await;
     assert!(stopped.is_err(), "the poster was stopped mid-post");
     tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -359,7 +359,7 @@ async fn poster_with(
 ) -> Poster<ConcurGrantStore> {
     let mut options = test_options();
     change(&mut options);
-    Poster::from_env(&world.stack.env_of(POSTER), &world.stack.sdk, options).await.unwrap()
+    Poster::from_env(&world.stack.env_of(POSTER), &world.stack.aws(), options).await.unwrap()
 }
 
 #[tokio::test]

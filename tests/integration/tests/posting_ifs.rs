@@ -123,7 +123,7 @@ async fn a_stale_etag_a_429_storm_and_a_crash_after_the_header_still_post_each_d
     world.ifs().after_commit(1, AfterCommit::Delay { ms: 1500 });
     let mut options = test_options();
     options.claim_ttl = Duration::from_secs(1);
-    let crashing = Poster::from_env(&world.stack.env_of(POSTER), &world.stack.sdk, options).await.unwrap();
+    let crashing = Poster::from_env(&world.stack.env_of(POSTER), &world.stack.aws(), options).await.unwrap();
     let stopped = tokio::time::timeout(Duration::from_millis(700), crashing.process_item(&first)).await;
     assert!(stopped.is_err(), "{first_file}: the poster was stopped mid-post");
     tokio::time::sleep(Duration::from_millis(1200)).await;

@@ -28,7 +28,7 @@ async fn world() -> World {
     });
     let stack = TestStack::with_concur_app("qc-client", "qc-client-secret", &concur.us_url()).await;
     let connector =
-        QuickConnect::from_env(&stack.env_of(CALLBACK), &stack.sdk).expect("the template's env is complete");
+        QuickConnect::from_env(&stack.env_of(CALLBACK), &stack.aws()).expect("the template's env is complete");
     World { stack, concur, connector }
 }
 

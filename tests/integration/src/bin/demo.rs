@@ -85,7 +85,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let request_token = concur.sim.issue_request_token(COMPANY);
     let link = [("id", COMPANY), ("requestToken", request_token.as_str()), ("userId", ADMIN)];
     say!("   browser → GET /concur/connect?id={COMPANY}&requestToken=…&userId={ADMIN}");
-    let connector = QuickConnect::from_env(&stack.env_of("OAuthCallbackFunction"), &stack.sdk)?;
+    let connector = QuickConnect::from_env(&stack.env_of("OAuthCallbackFunction"), &stack.aws())?;
     let page = oauth_callback::handle(&connector, get_request(&link)).await;
     say!("   HTTP {} — {}", page.status_code, title(&page));
     say!("   page: {}", paragraphs(&page));
@@ -217,7 +217,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // with its public key (in production: Concur's, the template default).
     let mut intake_env = stack.provisioned.function_env("EventIntakeFunction").clone();
     intake_env.insert("CONCUR_WEBHOOK_PUBLIC_KEY".into(), webhook::test_public_key_base64().into());
-    let intake = event_intake::LiveIntake::from_env(&platform::Env::from_map(intake_env), &stack.sdk)?;
+    let intake = event_intake::LiveIntake::from_env(&platform::Env::from_map(intake_env), &stack.aws())?;
     let event = webhook::ExpenseStatusChanged::approved(COMPANY, &webhook_report);
     let (body, signature) = event.signed(&webhook::EssSigner::test_key());
     let answer = event_intake::handle(&intake, post_request(&body, Some(&signature))).await;
@@ -234,7 +234,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     say!("\n== 8. A scheduled-poller tick finds the READY documents (the webhook's report is not queued twice)");
     let poller = scheduled_poller::Poller::from_env(
         &stack.env_of("ScheduledPollerFunction"),
-        &stack.sdk,
+        &stack.aws(),
         scheduled_poller::PollerOptions::default(),
     )
     .await?;
@@ -247,7 +247,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     say!("\n== 9. erp-poster consumes the work queue: claim → fetch → acknowledge → normalize → map → post → confirm");
     let poster = erp_poster::Poster::from_env(
         &stack.env_of("ErpPosterFunction"),
-        &stack.sdk,
+        &stack.aws(),
         erp_poster::PosterOptions::default(),
     )
     .await?;

@@ -1,16 +1,18 @@
-//! The handler's ports over the platform stores, and the wiring from the
-//! function's environment (`main.rs`, the integration tests and the demo all
-//! build the intake this way).
+//! The intake's typed settings, the one place its stores are built (from
+//! `main.rs`, the integration tests and the demo alike), and the handler's
+//! ports over the platform stores.
 
-use aws_sdk_dynamodb::Client as DynamoDb;
 use concur::events::{KeyError, WebhookVerifier};
 use domain::{CompanyUuid, ConcurrencyLevel, Connection, ConnectionId};
 use platform::audit::AuditLog;
 use platform::connections::ConnectionStore;
 use platform::queue::{Outgoing, WorkQueue};
-use platform::{ConfigError, Env, StoreError};
+use platform::{Aws, CommonSettings, ConfigError, Env, StoreError};
 
 use crate::{AuditEntry, AuditSink, ConnectionLookup, Intake, WorkSender};
+
+/// The function's name in audit events.
+const FUNCTION: &str = "event-intake";
 
 /// The intake over DynamoDB and SQS.
 pub type LiveIntake = Intake<ConnectionStore, WorkQueue, AuditLog>;
@@ -28,16 +30,37 @@ pub enum SetupError {
     WebhookKey(#[from] KeyError),
 }
 
-impl LiveIntake {
-    /// Wires the intake from a function environment (the template's variables).
-    pub fn from_env(env: &Env, sdk: &aws_config::SdkConfig) -> Result<Self, SetupError> {
-        let verifier = WebhookVerifier::from_public_key(&env.required("CONCUR_WEBHOOK_PUBLIC_KEY")?)?;
-        let retention = env.parsed("AUDIT_RETENTION_DAYS", 400_i64)?;
+/// What the intake reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub common: CommonSettings,
+    /// Concur's webhook signing key, base64 DER.
+    pub webhook_public_key: String,
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            verifier,
-            connections: ConnectionStore::new(DynamoDb::new(sdk), env.required("CONNECTIONS_TABLE")?),
-            queue: WorkQueue::new(aws_sdk_sqs::Client::new(sdk), env.required("WORK_QUEUE_URL")?),
-            audit: AuditLog::new(DynamoDb::new(sdk), env.required("AUDIT_TABLE")?, retention, "event-intake"),
+            webhook_public_key: env.required("CONCUR_WEBHOOK_PUBLIC_KEY")?,
+            common: CommonSettings::from_env(env)?,
+        })
+    }
+}
+
+impl LiveIntake {
+    /// Reads the settings from `env` and builds the intake.
+    pub fn from_env(env: &Env, aws: &Aws) -> Result<Self, SetupError> {
+        Self::build(&Settings::from_env(env)?, aws)
+    }
+
+    /// Builds the verifier and the stores (once per cold start).
+    pub fn build(settings: &Settings, aws: &Aws) -> Result<Self, SetupError> {
+        let common = &settings.common;
+        Ok(Self {
+            verifier: WebhookVerifier::from_public_key(&settings.webhook_public_key)?,
+            connections: aws.connections(&common.connections_table),
+            queue: aws.work_queue(&common.work_queue_url),
+            audit: aws.audit(&common.audit, FUNCTION),
         })
     }
 }
