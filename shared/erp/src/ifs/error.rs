@@ -81,7 +81,7 @@ pub enum IfsError {
     /// No answer (connection refused, DNS, TLS, timeout).
     #[error(
         "could not reach IFS Cloud at {base_url} ({}); check the base URL and that the environment is up",
-        unreachable_detail(.source)
+        .source.detail()
     )]
     Unreachable {
         base_url: String,
@@ -145,17 +145,6 @@ pub enum IfsError {
     },
 }
 
-/// What went wrong on the way, without repeating "could not reach".
-fn unreachable_detail(e: &TransportError) -> String {
-    match e {
-        TransportError::Connect { message, .. } | TransportError::Other { message, .. } => message.clone(),
-        TransportError::Timeout { timeout, .. } => format!("no answer within {} s", timeout.as_secs()),
-        TransportError::Status { .. } | TransportError::Forbidden { .. } | TransportError::TooLarge { .. } => {
-            e.to_string()
-        }
-    }
-}
-
 impl IfsError {
     /// The answer says nothing about whether a write committed (timeout,
     /// 5xx, `MI_MODIFIED_ERROR`, throttling that outlasted the retries).
@@ -181,13 +170,7 @@ impl IfsError {
             IfsError::Unreachable { .. } | IfsError::Conflict { .. } | IfsError::Vanished { .. } => {
                 Failure::retryable(reason, None)
             }
-            IfsError::Unavailable { source, .. } => {
-                let after = match source {
-                    TransportError::Status { retry_after, .. } => *retry_after,
-                    _ => None,
-                };
-                Failure::retryable(reason, after)
-            }
+            IfsError::Unavailable { source, .. } => Failure::retryable(reason, source.retry_after()),
             IfsError::LeftIncomplete { error, .. } => {
                 let mut failure = error.to_failure(context);
                 failure.reason = reason;

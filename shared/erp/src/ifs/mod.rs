@@ -87,12 +87,15 @@ mod posting;
 mod purchase_order;
 mod reference;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use domain::{ErpDocument, ErpDocumentKind, Failure, IfsApiNames, IfsCloudSettings, Secret};
 use serde::Deserialize;
 use serde_json::Value;
-use transport::{HttpClient, Idempotency, TransportError, sanitized, short_reason};
+use transport::{
+    BearerAuth, Grant, HttpClient, Idempotency, Issued, OAuthRefusal, RenewMargin, TokenSource, TransportError,
+    sanitized, short_reason,
+};
 
 pub use documents::{
     CODE_PARTS, Completeness, INCOMPLETE, IfsInvoice, IfsVoucher, InvoiceKind, KEY_PREFIX, PostingRow,
@@ -108,9 +111,7 @@ use crate::{ErpAdapter, ErpReference};
 const SERVICE: &str = "ifs";
 const SCOPE: &str = "openid microprofile-jwt";
 /// Renew this long before the token expires (at most half its lifetime).
-const RENEW_MARGIN: Duration = Duration::from_secs(30);
-/// Longest token lifetime believed (guards the clock arithmetic).
-const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+const RENEW_MARGIN: RenewMargin = RenewMargin::AtMostHalf(Duration::from_secs(30));
 /// Used when a token answer omits `expires_in` (the reference's sample value).
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(180);
 
@@ -120,11 +121,6 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(180);
 pub struct IfsCredentials {
     pub client_id: String,
     pub client_secret: Secret,
-}
-
-struct CachedToken {
-    value: Secret,
-    renew_at: Instant,
 }
 
 /// The entity sets the connector uses, with the settings that name them.
@@ -238,22 +234,8 @@ pub struct IfsClient {
     credentials: IfsCredentials,
     company: Company,
     cost_center: char,
-    /// Held across a token call so concurrent tasks share one grant.
-    token: tokio::sync::Mutex<Option<CachedToken>>,
-}
-
-#[derive(Deserialize)]
-struct TokenAnswer {
-    access_token: Secret,
-    #[serde(default)]
-    expires_in: Option<Value>,
-}
-
-#[derive(Deserialize)]
-struct OAuthRefusal {
-    error: String,
-    #[serde(default)]
-    error_description: Option<String>,
+    /// The access token from the client-credentials grant.
+    auth: BearerAuth,
 }
 
 impl IfsClient {
@@ -263,7 +245,7 @@ impl IfsClient {
     pub fn new(http: HttpClient, settings: IfsCloudSettings, credentials: IfsCredentials) -> Result<Self, IfsError> {
         let cost_center = check_settings(&settings).map_err(|problem| IfsError::Settings { problem })?;
         let company = Company::new(&settings.company);
-        Ok(Self { http, settings, credentials, company, cost_center, token: tokio::sync::Mutex::default() })
+        Ok(Self { http, settings, credentials, company, cost_center, auth: BearerAuth::new(RENEW_MARGIN) })
     }
 
     pub fn settings(&self) -> &IfsCloudSettings {
@@ -310,7 +292,7 @@ impl IfsClient {
 
     /// Gets a token (or reuses the cached one): proves the IAM client.
     pub async fn authenticate(&self) -> Result<(), IfsError> {
-        self.access_token().await.map(drop)
+        self.auth.token(self).await.map(drop)
     }
 
     /// `GET AccountSet?$filter=Company eq '<c>'&$top=1`: proves URL,
@@ -351,56 +333,16 @@ impl IfsClient {
         idempotency: Idempotency,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, IfsError> {
-        let mut retried = false;
-        loop {
-            let token = self.access_token().await?;
-            let response = self
-                .http
-                .send(SERVICE, idempotency, |c| {
-                    build(c).bearer_auth(token.expose()).header(reqwest::header::ACCEPT, "application/json")
-                })
-                .await
-                .map_err(|e| self.transport_error(e))?;
-            if response.status().as_u16() == 401 && !retried {
-                tracing::info!(service = SERVICE, "IFS refused the access token; getting a new one");
-                self.forget(&token).await;
-                retried = true;
-                continue;
-            }
-            return Ok(response);
-        }
+        let authorized = |c: &reqwest::Client, token: &str| {
+            build(c).bearer_auth(token).header(reqwest::header::ACCEPT, "application/json")
+        };
+        self.auth
+            .send(self, &self.http, idempotency, authorized)
+            .await
+            .map_err(|e| e.into_error(|e| self.transport_error(e)))
     }
 
-    /// Drops the cached access token if it is still `used`.
-    async fn forget(&self, used: &Secret) {
-        let mut token = self.token.lock().await;
-        if token.as_ref().is_some_and(|t| &t.value == used) {
-            *token = None;
-        }
-    }
-
-    /// The cached access token, or a new one from the client-credentials grant.
-    async fn access_token(&self) -> Result<Secret, IfsError> {
-        let mut token = self.token.lock().await;
-        if let Some(cached) = token.as_ref().filter(|t| Instant::now() < t.renew_at) {
-            return Ok(cached.value.clone());
-        }
-        *token = None;
-        let answer = self.token_call().await?;
-        let lifetime = match &answer.expires_in {
-            Some(Value::Number(n)) => n.as_u64().map(Duration::from_secs),
-            Some(Value::String(s)) => s.trim().parse().ok().map(Duration::from_secs),
-            _ => None,
-        }
-        .unwrap_or(DEFAULT_LIFETIME)
-        .min(MAX_LIFETIME);
-        let margin = RENEW_MARGIN.min(lifetime / 2);
-        let value = answer.access_token;
-        *token = Some(CachedToken { value: value.clone(), renew_at: Instant::now() + lifetime - margin });
-        Ok(value)
-    }
-
-    async fn token_call(&self) -> Result<TokenAnswer, IfsError> {
+    async fn token_call(&self) -> Result<Issued, IfsError> {
         let url = self.token_url();
         let form = [
             ("grant_type", "client_credentials"),
@@ -419,21 +361,19 @@ impl IfsClient {
         let namespace = self.settings.namespace.clone();
         let client_id = self.credentials.client_id.clone();
         if response.status().is_success() {
-            let bytes = transport::read_body(SERVICE, response)
+            let answer = transport::read_token_answer(SERVICE, response)
                 .await
                 .map_err(|e| self.malformed("the token request", e.to_string()))?;
-            // The body holds tokens: describe a problem, never quote it.
-            return serde_json::from_slice(&bytes).map_err(|_| {
-                self.malformed("the token request", "the token endpoint's answer has no access_token".into())
-            });
+            // A new grant is as good as a refresh and leaves no state: no refresh token is kept.
+            return Ok(Issued { refresh_token: None, ..answer.issued(DEFAULT_LIFETIME) });
         }
         if status == 404 {
             return Err(IfsError::NoRealm { url });
         }
         let body = transport::bounded_text(response).await;
-        let refusal = serde_json::from_str::<OAuthRefusal>(&body).ok();
-        let code = refusal.as_ref().map(|r| r.error.clone()).unwrap_or_default();
-        let description = refusal.and_then(|r| r.error_description).map(|d| short_reason(&d));
+        let refusal = OAuthRefusal::parse(&body);
+        let code = refusal.error;
+        let description = refusal.error_description.map(|d| short_reason(&d));
         tracing::warn!(service = SERVICE, status, error = %code, namespace = %namespace, "IFS IAM refused a token grant");
         Err(match code.as_str() {
             "invalid_client" => IfsError::InvalidClient { namespace, client_id },
@@ -801,6 +741,21 @@ fn check_settings(settings: &IfsCloudSettings) -> Result<char, String> {
             "`api.cost_center_code_part` is `{}`; it must be one of the code parts B…J (A is the account)",
             sanitized(&api.cost_center_code_part, 20)
         )),
+    }
+}
+
+/// IFS IAM's client-credentials grant (it issues no refresh token).
+impl TokenSource for IfsClient {
+    type Error = IfsError;
+    const SERVICE: &'static str = SERVICE;
+
+    async fn issue(&self, _grant: Grant<'_>) -> Result<Issued, IfsError> {
+        self.token_call().await
+    }
+
+    /// Never asked: there is no refresh token to refuse.
+    fn refused(&self, _error: &IfsError) -> bool {
+        false
     }
 }
 
