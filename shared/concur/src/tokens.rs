@@ -23,11 +23,13 @@
 //! Quick Connect exchange and the application token use the app's base URL.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use domain::{ConnectionId, Secret};
 use serde_json::{Value, json};
+
+use transport::{RenewMargin, Timed, TokenCache};
 
 use crate::app::AppCredentials;
 use crate::client::{ConcurClient, ConcurError, same_base_url};
@@ -41,7 +43,7 @@ const SAVE_ATTEMPTS: u32 = 3;
 const MAX_ACCESS_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// A company access token and the datacenter it is valid at.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AccessToken {
     pub value: Secret,
     /// Base URL of every call made with this token.
@@ -60,9 +62,10 @@ impl AccessToken {
         }
     }
 
-    /// Usable for longer than `margin`.
-    fn fresh_for(&self, margin: Duration) -> bool {
-        self.expires_at.checked_duration_since(Instant::now()).is_some_and(|left| left > margin)
+    /// The token with its remaining life, for the cache.
+    fn timed(self) -> Timed<AccessToken> {
+        let lifetime = self.expires_at.saturating_duration_since(Instant::now());
+        Timed { token: self, lifetime }
     }
 }
 
@@ -202,19 +205,9 @@ impl Default for TokenOptions {
     }
 }
 
-/// One connection's cached token and its refresh single flight.
-#[derive(Default)]
-struct Slot {
-    token: Mutex<Option<AccessToken>>,
-    refresh: tokio::sync::Mutex<()>,
-}
-
-impl Slot {
-    fn token(&self) -> MutexGuard<'_, Option<AccessToken>> {
-        // A poisoned cache is still a valid cache (the value is replaced whole).
-        self.token.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
+/// One connection's cached token: renewed `refresh_margin` before it
+/// expires, one refresh at a time.
+type Slot = TokenCache<AccessToken>;
 
 /// Company access tokens for many connections. Build one per process (cold
 /// start) and share it (`Arc`) between tasks.
@@ -254,76 +247,45 @@ impl<S: GrantStore> TokenManager<S> {
 
     fn slot(&self, connection: &ConnectionId) -> Arc<Slot> {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        slots.entry(connection.clone()).or_default().clone()
-    }
-
-    fn cached(&self, slot: &Slot) -> Option<AccessToken> {
-        slot.token().as_ref().filter(|t| t.fresh_for(self.options.refresh_margin)).cloned()
+        let margin = RenewMargin::Fixed(self.options.refresh_margin);
+        slots.entry(connection.clone()).or_insert_with(|| Arc::new(TokenCache::new(margin))).clone()
     }
 
     /// Cache the access token a Quick Connect just obtained (no extra refresh).
     pub fn seed(&self, connection: &ConnectionId, token: &TokenResponse) {
-        *self.slot(connection).token() = Some(AccessToken::from_response(token));
+        self.slot(connection).store(AccessToken::from_response(token).timed());
     }
 
     /// A usable access token for the connection: the cached one, or one
     /// refresh shared by every task of this process that needs it.
     pub async fn access_token(&self, connection: &ConnectionId) -> Result<AccessToken, ConcurError> {
         let slot = self.slot(connection);
-        if let Some(token) = self.cached(&slot) {
-            return Ok(token);
-        }
-        let _single_flight = slot.refresh.lock().await;
-        // Whoever held the mutex before us may have refreshed already.
-        if let Some(token) = self.cached(&slot) {
-            return Ok(token);
-        }
-        self.refresh_into(&slot, connection).await
+        slot.get_or_renew(|| self.refresh_into(&slot, connection)).await
     }
 
     /// Runs `call` with a token; on [`ConcurError::Unauthorized`] drops that
-    /// token, refreshes once and retries once.
+    /// token, refreshes once (or takes the token another task already got)
+    /// and retries once.
     pub async fn with_token<T, F, Fut>(&self, connection: &ConnectionId, call: F) -> Result<T, ConcurError>
     where
         F: Fn(AccessToken) -> Fut,
         Fut: Future<Output = Result<T, ConcurError>>,
     {
-        let token = self.access_token(connection).await?;
-        match call(token.clone()).await {
-            Err(ConcurError::Unauthorized) => {
-                tracing::info!(connection = %connection, "Concur refused the access token; refreshing once and retrying");
-                let replacement = self.replace_rejected(connection, &token).await?;
-                call(replacement).await
-            }
-            other => other,
-        }
-    }
-
-    /// A token other than `rejected`: the one another task already put in
-    /// its place, or a new one from a refresh.
-    async fn replace_rejected(
-        &self,
-        connection: &ConnectionId,
-        rejected: &AccessToken,
-    ) -> Result<AccessToken, ConcurError> {
         let slot = self.slot(connection);
-        let _single_flight = slot.refresh.lock().await;
-        {
-            let mut current = slot.token();
-            match current.as_ref() {
-                Some(t) if t.value != rejected.value && t.fresh_for(self.options.refresh_margin) => {
-                    return Ok(t.clone());
-                }
-                Some(t) if t.value == rejected.value => *current = None,
-                _ => {}
+        let rejected = |outcome: &Result<T, ConcurError>| {
+            let refused = matches!(outcome, Err(ConcurError::Unauthorized));
+            if refused {
+                tracing::info!(connection = %connection, "Concur refused the access token; refreshing once and retrying");
             }
-        }
-        self.refresh_into(&slot, connection).await
+            refused
+        };
+        slot.with_token(|| self.refresh_into(&slot, connection), call, rejected).await
     }
 
-    /// Refreshes under the cross-process lease and caches the result. The
-    /// caller holds the slot's single-flight mutex.
-    async fn refresh_into(&self, slot: &Slot, connection: &ConnectionId) -> Result<AccessToken, ConcurError> {
+    /// Refreshes under the cross-process lease; the new token is cached even
+    /// when saving a rotated refresh token fails. The caller holds the
+    /// slot's single flight.
+    async fn refresh_into(&self, slot: &Slot, connection: &ConnectionId) -> Result<Timed<AccessToken>, ConcurError> {
         // Fail fast, without a lease, for a connection that was never connected.
         let stored = self
             .store
@@ -367,7 +329,7 @@ impl<S: GrantStore> TokenManager<S> {
     }
 
     /// The refresh itself, lease held.
-    async fn refresh_leased(&self, slot: &Slot, connection: &ConnectionId) -> Result<AccessToken, ConcurError> {
+    async fn refresh_leased(&self, slot: &Slot, connection: &ConnectionId) -> Result<Timed<AccessToken>, ConcurError> {
         let mut grant = self.load_fresh(connection).await?;
         let mut reread = false;
         let token = loop {
@@ -392,13 +354,13 @@ impl<S: GrantStore> TokenManager<S> {
         };
 
         let access = AccessToken::from_response(&token);
-        *slot.token() = Some(access.clone());
+        slot.store(access.clone().timed());
         let updated = grant.after_refresh(&token);
         let saved = if updated.differs_from(&grant) { self.save(connection, &updated).await } else { Ok(()) };
         self.record_health(connection, updated.refresh_expires_at).await;
         tracing::info!(connection = %connection, geolocation = %access.geolocation, rotated = updated.differs_from(&grant),
             "Concur access token refreshed");
-        saved.map(|()| access)
+        saved.map(|()| access.timed())
     }
 
     async fn load_fresh(&self, connection: &ConnectionId) -> Result<StoredGrant, ConcurError> {
