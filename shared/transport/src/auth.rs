@@ -21,7 +21,7 @@ use domain::Secret;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::{HttpClient, Idempotency, TransportError, read_body};
+use crate::{HttpClient, Idempotency, TransportError, bounded_text, read_body};
 
 /// Longest token lifetime believed (guards the clock arithmetic).
 pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
@@ -376,8 +376,53 @@ pub enum TokenAnswerError {
     NoAccessToken,
 }
 
-/// Reads a token endpoint's 2xx answer.
-pub async fn read_token_answer(
+/// Why a grant issued no token. Each API names its own fixes, so the
+/// messages here are generic.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenRequestError {
+    /// The token endpoint could not be reached, or failed after the retries.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// 2xx whose body could not be used.
+    #[error("the token endpoint's answer could not be used: {0}")]
+    Unusable(#[source] TokenAnswerError),
+    /// 404: there is no token endpoint at that URL.
+    #[error("there is no token endpoint at {url}")]
+    NoEndpoint { url: String },
+    /// Another 4xx: the OAuth refusal (empty when the body is not one) and
+    /// the body as sent, bounded (for a message when there is no refusal).
+    #[error("the token endpoint refused the grant (HTTP {status}, `{}`)", crate::short_reason(&.refusal.error))]
+    Refused { status: u16, refusal: OAuthRefusal, body: String },
+}
+
+/// POSTs a grant's `form` to the token endpoint at `url`, through `http`'s
+/// retries (a grant creates nothing a repeat could duplicate). An answer
+/// without `expires_in` is taken to live `default_lifetime`.
+pub async fn request_token(
+    http: &HttpClient,
+    service: &'static str,
+    url: &str,
+    form: &[(&str, &str)],
+    default_lifetime: Duration,
+) -> Result<Issued, TokenRequestError> {
+    let response = http
+        .send(service, Idempotency::Safe, |c| {
+            c.post(url).header(reqwest::header::ACCEPT, "application/json").form(form)
+        })
+        .await?;
+    let status = response.status().as_u16();
+    if response.status().is_success() {
+        let answer = read_token_answer(service, response).await.map_err(TokenRequestError::Unusable)?;
+        return Ok(answer.issued(default_lifetime));
+    }
+    if status == 404 {
+        return Err(TokenRequestError::NoEndpoint { url: url.to_owned() });
+    }
+    let body = bounded_text(response).await;
+    Err(TokenRequestError::Refused { status, refusal: OAuthRefusal::parse(&body), body })
+}
+
+async fn read_token_answer(
     service: &'static str,
     response: reqwest::Response,
 ) -> Result<TokenAnswer, TokenAnswerError> {
@@ -482,17 +527,17 @@ mod tests {
     async fn a_second_refusal_is_returned_not_looped() {
         let cache = TokenCache::new(RenewMargin::Fixed(Duration::from_secs(60)));
         let calls = AtomicU32::new(0);
-        let outcome: Result<(), String> = cache
+        let outcome: Result<(), &str> = cache
             .with_token(
                 || async { Ok(timed("any", 3600)) },
                 |_| {
                     calls.fetch_add(1, Ordering::SeqCst);
-                    async { Err("401".to_owned()) }
+                    async { Err("401") }
                 },
                 |outcome| outcome.is_err(),
             )
             .await;
-        assert_eq!(outcome, Err("401".to_owned()));
+        assert_eq!(outcome, Err("401"));
         assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 

@@ -22,7 +22,7 @@ mod retry;
 
 pub use auth::{
     AuthorizedError, BearerAuth, Grant, Issued, OAuthRefusal, RenewMargin, Timed, TokenAnswer, TokenAnswerError,
-    TokenCache, TokenSource, read_token_answer,
+    TokenCache, TokenRequestError, TokenSource, request_token,
 };
 pub use body::{ERROR_BODY_BYTES, MAX_BODY_BYTES, bounded_text, read_body, read_body_within, read_json};
 pub use reason::{REASON_CHARS, sanitized, short_reason};

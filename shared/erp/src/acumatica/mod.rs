@@ -19,7 +19,7 @@ use domain::{AcumaticaSettings, ErpDocument, ErpDocumentKind, Failure, Secret};
 use serde::Deserialize;
 use serde_json::Value;
 use transport::{
-    BearerAuth, Grant, HttpClient, Idempotency, Issued, OAuthRefusal, RenewMargin, TokenSource, TransportError,
+    BearerAuth, Grant, HttpClient, Idempotency, Issued, RenewMargin, TokenRequestError, TokenSource, TransportError,
     short_reason,
 };
 
@@ -191,23 +191,16 @@ impl AcumaticaClient {
                 form.extend([("grant_type", "refresh_token"), ("refresh_token", refresh.expose())]);
             }
         }
-        let response = self
-            .http
-            .send(SERVICE, Idempotency::Safe, |c| c.post(&url).form(&form))
-            .await
-            .map_err(|e| self.transport_error(e))?;
-        let status = response.status().as_u16();
-        if response.status().is_success() {
-            return transport::read_token_answer(SERVICE, response)
-                .await
-                .map(|answer| answer.issued(DEFAULT_LIFETIME))
-                .map_err(|e| AcumaticaError::Malformed { what: "the sign-in", detail: e.to_string() });
-        }
-        if status == 404 {
-            return Err(AcumaticaError::NoTokenEndpoint { url });
-        }
-        let body = transport::bounded_text(response).await;
-        let code = OAuthRefusal::parse(&body).error;
+        let (status, code, body) =
+            match transport::request_token(&self.http, SERVICE, &url, &form, DEFAULT_LIFETIME).await {
+                Ok(issued) => return Ok(issued),
+                Err(TokenRequestError::Transport(e)) => return Err(self.transport_error(e)),
+                Err(TokenRequestError::Unusable(e)) => {
+                    return Err(AcumaticaError::Malformed { what: "the sign-in", detail: e.to_string() });
+                }
+                Err(TokenRequestError::NoEndpoint { url }) => return Err(AcumaticaError::NoTokenEndpoint { url }),
+                Err(TokenRequestError::Refused { status, refusal, body }) => (status, refusal.error, body),
+            };
         tracing::warn!(service = SERVICE, status, error = %code, tenant = %tenant, "Acumatica refused a token grant");
         let tenant = tenant.clone();
         Err(match code.as_str() {

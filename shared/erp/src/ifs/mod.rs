@@ -93,7 +93,7 @@ use domain::{ErpDocument, ErpDocumentKind, Failure, IfsApiNames, IfsCloudSetting
 use serde::Deserialize;
 use serde_json::Value;
 use transport::{
-    BearerAuth, Grant, HttpClient, Idempotency, Issued, OAuthRefusal, RenewMargin, TokenSource, TransportError,
+    BearerAuth, Grant, HttpClient, Idempotency, Issued, RenewMargin, TokenRequestError, TokenSource, TransportError,
     sanitized, short_reason,
 };
 
@@ -350,28 +350,17 @@ impl IfsClient {
             ("client_secret", self.credentials.client_secret.expose()),
             ("scope", SCOPE),
         ];
-        let response = self
-            .http
-            .send(SERVICE, Idempotency::Safe, |c| {
-                c.post(&url).form(&form).header(reqwest::header::ACCEPT, "application/json")
-            })
-            .await
-            .map_err(|e| self.transport_error(e))?;
-        let status = response.status().as_u16();
+        let answer = transport::request_token(&self.http, SERVICE, &url, &form, DEFAULT_LIFETIME).await;
+        let (status, refusal, body) = match answer {
+            // A new grant is as good as a refresh and leaves no state: no refresh token is kept.
+            Ok(issued) => return Ok(Issued { refresh_token: None, ..issued }),
+            Err(TokenRequestError::Transport(e)) => return Err(self.transport_error(e)),
+            Err(TokenRequestError::Unusable(e)) => return Err(self.malformed("the token request", e.to_string())),
+            Err(TokenRequestError::NoEndpoint { url }) => return Err(IfsError::NoRealm { url }),
+            Err(TokenRequestError::Refused { status, refusal, body }) => (status, refusal, body),
+        };
         let namespace = self.settings.namespace.clone();
         let client_id = self.credentials.client_id.clone();
-        if response.status().is_success() {
-            let answer = transport::read_token_answer(SERVICE, response)
-                .await
-                .map_err(|e| self.malformed("the token request", e.to_string()))?;
-            // A new grant is as good as a refresh and leaves no state: no refresh token is kept.
-            return Ok(Issued { refresh_token: None, ..answer.issued(DEFAULT_LIFETIME) });
-        }
-        if status == 404 {
-            return Err(IfsError::NoRealm { url });
-        }
-        let body = transport::bounded_text(response).await;
-        let refusal = OAuthRefusal::parse(&body);
         let code = refusal.error;
         let description = refusal.error_description.map(|d| short_reason(&d));
         tracing::warn!(service = SERVICE, status, error = %code, namespace = %namespace, "IFS IAM refused a token grant");

@@ -41,7 +41,7 @@ use std::time::Duration;
 use domain::{ErpDocument, Failure, InforSettings, Secret};
 use serde_json::Value;
 use transport::{
-    BearerAuth, Grant, HttpClient, Idempotency, Issued, OAuthRefusal, RenewMargin, TokenSource, TransportError,
+    BearerAuth, Grant, HttpClient, Idempotency, Issued, RenewMargin, TokenRequestError, TokenSource, TransportError,
     short_reason,
 };
 
@@ -275,25 +275,16 @@ impl InforClient {
                 "refresh_token"
             }
         };
-        let response = self
-            .http
-            .send(SERVICE, Idempotency::Safe, |c| {
-                c.post(&url).header(reqwest::header::ACCEPT, "application/json").form(&form)
-            })
-            .await
-            .map_err(|e| self.transport_error(e))?;
-        let status = response.status().as_u16();
-        if response.status().is_success() {
-            return transport::read_token_answer(SERVICE, response)
-                .await
-                .map(|answer| answer.issued(DEFAULT_LIFETIME))
-                .map_err(|e| InforError::Malformed { what: "the sign-in", detail: e.to_string() });
-        }
-        if status == 404 {
-            return Err(InforError::NoTokenEndpoint { url });
-        }
-        let body = transport::bounded_text(response).await;
-        let code = OAuthRefusal::parse(&body).error;
+        let refused = transport::request_token(&self.http, SERVICE, &url, &form, DEFAULT_LIFETIME).await;
+        let (status, code, body) = match refused {
+            Ok(issued) => return Ok(issued),
+            Err(TokenRequestError::Transport(e)) => return Err(self.transport_error(e)),
+            Err(TokenRequestError::Unusable(e)) => {
+                return Err(InforError::Malformed { what: "the sign-in", detail: e.to_string() });
+            }
+            Err(TokenRequestError::NoEndpoint { url }) => return Err(InforError::NoTokenEndpoint { url }),
+            Err(TokenRequestError::Refused { status, refusal, body }) => (status, refusal.error, body),
+        };
         let tenant = ionapi.ti.clone();
         tracing::warn!(service = SERVICE, status, error = %code, grant = grant_name, tenant = %tenant, "Infor refused a token grant");
         Err(match code.as_str() {
