@@ -109,7 +109,7 @@ impl<T: Clone + PartialEq> TokenCache<T> {
         if let Some(token) = self.cached() {
             return Ok(token);
         }
-        self.renew(renew).await
+        Ok(self.keep(renew().await?))
     }
 
     /// A token other than `rejected` (which the server refused): the one
@@ -128,32 +128,29 @@ impl<T: Clone + PartialEq> TokenCache<T> {
                 _ => {}
             }
         }
-        self.renew(renew).await
+        Ok(self.keep(renew().await?))
     }
 
-    async fn renew<E, F, Fut>(&self, renew: F) -> Result<T, E>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Timed<T>, E>>,
-    {
-        let timed = renew().await?;
+    fn keep(&self, timed: Timed<T>) -> T {
         let token = timed.token.clone();
         self.store(timed);
-        Ok(token)
+        token
     }
 
     /// Runs `call` with a token; when `rejected` says the server refused it,
     /// replaces the token once and runs `call` once more (a refused token
     /// means nothing was processed, so this holds for writes too).
-    pub async fn with_token<R, E, Renew, RenewFut, Call, CallFut>(
+    /// An error of `renew` becomes `call`'s error type `E`.
+    pub async fn with_token<R, E, RenewError, Renew, RenewFut, Call, CallFut>(
         &self,
         renew: Renew,
         call: Call,
         rejected: impl Fn(&Result<R, E>) -> bool,
     ) -> Result<R, E>
     where
+        E: From<RenewError>,
         Renew: Fn() -> RenewFut,
-        RenewFut: Future<Output = Result<Timed<T>, E>>,
+        RenewFut: Future<Output = Result<Timed<T>, RenewError>>,
         Call: Fn(T) -> CallFut,
         CallFut: Future<Output = Result<R, E>>,
     {
@@ -216,7 +213,13 @@ pub enum AuthorizedError<E> {
     Token(E),
     /// The request itself failed after the transport's retries.
     #[error(transparent)]
-    Transport(#[from] TransportError),
+    Transport(TransportError),
+}
+
+impl<E> From<E> for AuthorizedError<E> {
+    fn from(e: E) -> Self {
+        AuthorizedError::Token(e)
+    }
 }
 
 impl<E> AuthorizedError<E> {
@@ -276,7 +279,7 @@ impl BearerAuth {
         idempotency: Idempotency,
         build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, AuthorizedError<S::Error>> {
-        let renew = || async { self.renew(source).await.map_err(AuthorizedError::Token) };
+        let renew = || self.renew(source);
         let call = |token: Secret| {
             let build = &build;
             async move {
@@ -529,7 +532,7 @@ mod tests {
         let calls = AtomicU32::new(0);
         let outcome: Result<(), &str> = cache
             .with_token(
-                || async { Ok(timed("any", 3600)) },
+                || async { Ok::<_, &str>(timed("any", 3600)) },
                 |_| {
                     calls.fetch_add(1, Ordering::SeqCst);
                     async { Err("401") }

@@ -3,6 +3,8 @@
 use domain::Failure;
 use transport::TransportError;
 
+use crate::DocumentProblem;
+
 /// A failed Acumatica call. No variant's text contains a secret: token
 /// bodies are never quoted, only OAuth error codes and Acumatica's own
 /// (bounded) error messages.
@@ -95,7 +97,7 @@ pub enum AcumaticaError {
 
     /// Our document broke a rule; nothing was sent.
     #[error("{document} was not sent to Acumatica: {problem}")]
-    Invalid { document: String, problem: String },
+    Invalid { document: String, problem: DocumentProblem },
 
     /// 422: Acumatica's business validation refused the document.
     #[error(

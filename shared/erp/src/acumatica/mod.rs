@@ -13,6 +13,7 @@ mod documents;
 mod error;
 mod posting;
 
+use std::future::Future;
 use std::time::Duration;
 
 use domain::{AcumaticaSettings, ErpDocument, ErpDocumentKind, Failure, Secret};
@@ -255,8 +256,8 @@ impl TokenSource for AcumaticaClient {
     type Error = AcumaticaError;
     const SERVICE: &'static str = SERVICE;
 
-    async fn issue(&self, grant: Grant<'_>) -> Result<Issued, AcumaticaError> {
-        self.token_call(grant).await
+    fn issue(&self, grant: Grant<'_>) -> impl Future<Output = Result<Issued, AcumaticaError>> + Send {
+        self.token_call(grant)
     }
 
     fn refused(&self, error: &AcumaticaError) -> bool {

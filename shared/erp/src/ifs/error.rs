@@ -3,6 +3,8 @@
 use domain::Failure;
 use transport::TransportError;
 
+use crate::DocumentProblem;
+
 /// A failed IFS call. No variant's text contains a secret: token bodies are
 /// never quoted, only OAuth error codes and descriptions and IFS's own
 /// (bounded) error messages.
@@ -129,7 +131,7 @@ pub enum IfsError {
 
     /// Our document broke a rule; nothing was sent.
     #[error("{document} was not sent to IFS (company {company}): {problem}")]
-    Invalid { company: String, document: String, problem: String },
+    Invalid { company: String, document: String, problem: DocumentProblem },
 
     /// A row was refused and the header created for it could not be removed.
     #[error(

@@ -87,6 +87,7 @@ mod posting;
 mod purchase_order;
 mod reference;
 
+use std::future::Future;
 use std::time::Duration;
 
 use domain::{ErpDocument, ErpDocumentKind, Failure, IfsApiNames, IfsCloudSettings, Secret};
@@ -106,7 +107,7 @@ pub use purchase_order::{IfsPurchaseOrder, IfsPurchaseOrderLine, PO_ORDER_NO_PRE
 pub use reference::{IfsAccount, IfsCodePartValue, IfsSupplier};
 
 use self::odata::{Company, Key, ODataError, query};
-use crate::{ErpAdapter, ErpReference};
+use crate::{DocumentProblem, ErpAdapter, ErpReference};
 
 const SERVICE: &str = "ifs";
 const SCOPE: &str = "openid microprofile-jwt";
@@ -738,8 +739,8 @@ impl TokenSource for IfsClient {
     type Error = IfsError;
     const SERVICE: &'static str = SERVICE;
 
-    async fn issue(&self, _grant: Grant<'_>) -> Result<Issued, IfsError> {
-        self.token_call().await
+    fn issue(&self, _grant: Grant<'_>) -> impl Future<Output = Result<Issued, IfsError>> + Send {
+        self.token_call()
     }
 
     /// Never asked: there is no refresh token to refuse.
@@ -794,7 +795,7 @@ impl IfsClient {
             ErpDocumentKind::Bill { vendor } => (InvoiceKind::Invoice, vendor),
             ErpDocumentKind::DebitAdjustment { vendor } => (InvoiceKind::CreditNote, vendor),
             ErpDocumentKind::Journal => {
-                return Err(self.invalid(document, "a journal is posted as a voucher, not a supplier invoice".into()));
+                return Err(self.invalid(document, DocumentProblem::JournalAsInvoice));
             }
         };
         Ok(IfsInvoice {
@@ -810,7 +811,7 @@ impl IfsClient {
     /// The GL voucher for a journal `document`.
     pub fn voucher_for(&self, document: &ErpDocument) -> Result<IfsVoucher, IfsError> {
         if !matches!(document.kind, ErpDocumentKind::Journal) {
-            return Err(self.invalid(document, "an AP document is posted as a supplier invoice, not a voucher".into()));
+            return Err(self.invalid(document, DocumentProblem::ApDocumentAsVoucher));
         }
         Ok(IfsVoucher {
             key: document.key.clone(),
@@ -829,8 +830,9 @@ impl IfsClient {
             .iter()
             .enumerate()
             .map(|(i, line)| {
-                let code_parts = code_parts(&line.dimensions, self.cost_center)
-                    .map_err(|problem| self.invalid(document, format!("line {}: {problem}", i + 1)))?;
+                let code_parts = code_parts(&line.dimensions, self.cost_center).map_err(|problem| {
+                    self.invalid(document, DocumentProblem::Line { line: i + 1, problem: Box::new(problem) })
+                })?;
                 Ok(PostingRow {
                     account: line.account.clone(),
                     code_parts,
@@ -841,7 +843,7 @@ impl IfsClient {
             .collect()
     }
 
-    fn invalid(&self, document: &ErpDocument, problem: String) -> IfsError {
+    fn invalid(&self, document: &ErpDocument, problem: DocumentProblem) -> IfsError {
         IfsError::Invalid {
             company: self.company().to_owned(),
             document: format!("the {} for Concur key `{}`", document.label(), document.key),

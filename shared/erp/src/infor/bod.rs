@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 
 use super::InforError;
 use super::chunk::Chunk;
+use crate::problem::{DocumentProblem, require, shortened};
 
 /// Infor OAGIS namespace.
 pub const NAMESPACE: &str = "http://schema.infor.com/InforOAGIS/2";
@@ -58,15 +59,20 @@ pub struct DocumentName {
     pub noun: String,
 }
 
+/// A configured document name that is not `<Verb>.<Noun>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` is not an ION document name of the form <Verb>.<Noun> (e.g. Process.SupplierInvoice)")]
+pub struct NotADocumentName {
+    /// The first characters of the name as configured.
+    pub text: String,
+}
+
 impl DocumentName {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, NotADocumentName> {
         let word = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric());
         match text.trim().split_once('.') {
             Some((verb, noun)) if word(verb) && word(noun) => Ok(Self { verb: verb.into(), noun: noun.into() }),
-            _ => Err(format!(
-                "`{}` is not an ION document name of the form <Verb>.<Noun> (e.g. Process.SupplierInvoice)",
-                text.chars().take(80).collect::<String>()
-            )),
+            _ => Err(NotADocumentName { text: shortened(text, 80) }),
         }
     }
 
@@ -126,7 +132,7 @@ impl BodSettings {
         }
         let accounting_entity = required("accounting_entity", settings.accounting_entity.as_deref(), "1000")?;
         let document = |setting: &'static str, text: &str| {
-            DocumentName::parse(text).map_err(|problem| InforError::Setting { setting, problem })
+            DocumentName::parse(text).map_err(|e| InforError::Setting { setting, problem: e.to_string() })
         };
         let confirmation_code = api.confirmation_code.trim().to_owned();
         if !["Never", "OnError", "Always"].contains(&confirmation_code.as_str()) {
@@ -281,45 +287,44 @@ pub fn parse_document_id(document_id: &str) -> Option<DocumentIdParts> {
 }
 
 /// Refuses what would corrupt the BOD's identity or what the ERP would reject.
-pub fn check_document(document: &ErpDocument) -> Result<(), String> {
+pub fn check_document(document: &ErpDocument) -> Result<(), DocumentProblem> {
     check_document_id("the Concur key", &document.key)?;
     if document.key.contains(SUPPLIER_SEPARATOR) {
-        return Err(format!(
-            "the Concur key `{}` contains `{SUPPLIER_SEPARATOR}`, which separates the key from the supplier in an \
-             ION DocumentID",
-            document.key.chars().take(80).collect::<String>()
-        ));
+        return Err(DocumentProblem::KeyWithSeparator {
+            key: shortened(&document.key, 80),
+            separator: SUPPLIER_SEPARATOR,
+        });
     }
     if document.currency.trim().is_empty() {
-        return Err("it has no currency".into());
+        return Err(DocumentProblem::NoCurrency);
     }
     if document.lines.is_empty() {
-        return Err("it has no lines".into());
+        return Err(DocumentProblem::NoLines);
     }
     if let ErpDocumentKind::Bill { vendor } | ErpDocumentKind::DebitAdjustment { vendor } = &document.kind
         && vendor.trim().is_empty()
     {
-        return Err("it has no supplier".into());
+        return Err(DocumentProblem::NoSupplier);
     }
     check_document_id("its DocumentID (Concur key and supplier)", &document_id(document))?;
     for (i, line) in document.lines.iter().enumerate() {
         if line.account.trim().is_empty() {
-            return Err(format!("line {} has no GL account", i + 1));
+            return Err(DocumentProblem::NoAccount { line: i + 1 });
         }
         if let Some((name, _)) = line.dimensions.iter().find(|(n, v)| n.trim().is_empty() || v.trim().is_empty()) {
-            return Err(format!("line {} has an empty dimension `{name}`", i + 1));
+            return Err(DocumentProblem::EmptyDimension { line: i + 1, name: name.clone() });
         }
     }
     // Σ|amount| bounds every partial sum (chunk totals, carried balances).
     if document.lines.iter().try_fold(Decimal::ZERO, |s, l| s.checked_add(l.amount.abs())).is_none() {
-        return Err("its amounts are too large to add up exactly".into());
+        return Err(DocumentProblem::AmountsTooLarge);
     }
     if let ErpDocumentKind::Journal = document.kind {
         let sum = document.lines.iter().try_fold(Decimal::ZERO, |s, l| s.checked_add(l.amount));
         match sum {
             Some(s) if s.is_zero() => {}
-            Some(s) => return Err(format!("its debits and credits differ by {s}; a journal must balance")),
-            None => return Err("its amounts overflow".into()),
+            Some(difference) => return Err(DocumentProblem::JournalOff { difference }),
+            None => return Err(DocumentProblem::AmountsOverflow),
         }
     }
     Ok(())
@@ -327,25 +332,25 @@ pub fn check_document(document: &ErpDocument) -> Result<(), String> {
 
 /// A DocumentID must fit the BODID pattern (no `:`, `?`, `&`, `#` or
 /// spaces) and [`DOCUMENT_ID_MAX`].
-pub fn check_document_id(what: &str, id: &str) -> Result<(), String> {
-    if id.trim().is_empty() {
-        return Err(format!("{what} is empty"));
-    }
+pub fn check_document_id(what: &str, id: &str) -> Result<(), DocumentProblem> {
+    require(what, id)?;
     if let Some(c) =
         id.chars().find(|c| matches!(c, ':' | '?' | '&' | '#' | '/') || c.is_whitespace() || c.is_control())
     {
-        return Err(format!(
-            "{what} `{}` contains `{}`, which cannot be part of an ION BODID",
-            id.chars().take(80).collect::<String>(),
-            c.escape_default()
-        ));
+        return Err(DocumentProblem::DocumentIdCharacter {
+            what: what.to_owned(),
+            id: shortened(id, 80),
+            character: c.escape_default().to_string(),
+        });
     }
     let length = id.chars().count();
     if length > DOCUMENT_ID_MAX {
-        return Err(format!(
-            "{what} `{}…` has {length} characters; an ION DocumentID may have at most {DOCUMENT_ID_MAX}",
-            id.chars().take(40).collect::<String>()
-        ));
+        return Err(DocumentProblem::DocumentIdTooLong {
+            what: what.to_owned(),
+            id: shortened(id, 40),
+            length,
+            max: DOCUMENT_ID_MAX,
+        });
     }
     Ok(())
 }

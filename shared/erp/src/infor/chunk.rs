@@ -22,6 +22,7 @@ use rust_decimal::Decimal;
 
 use super::InforError;
 use super::bod::{self, BodSettings, Variation};
+use crate::DocumentProblem;
 
 /// [DEFAULT client] Most lines in one BOD (reference §6).
 pub const MAX_LINES: usize = 1000;
@@ -99,17 +100,16 @@ pub fn chunk(
     max_bytes: usize,
 ) -> Result<Vec<Chunk>, InforError> {
     let label = format!("the {} for Concur key `{}`", document.label(), document.key);
-    let invalid = |problem: String| InforError::Invalid { document: label.clone(), problem };
+    let invalid = |problem: DocumentProblem| InforError::Invalid { document: label.clone(), problem };
     bod::check_document(document).map_err(invalid)?;
     let journal = matches!(document.kind, ErpDocumentKind::Journal);
     if journal && functional.len() != document.lines.len() {
-        return Err(invalid(format!(
-            "it has {} lines but {} functional amounts; this is a bug in the connector",
-            document.lines.len(),
-            functional.len()
-        )));
+        return Err(invalid(DocumentProblem::FunctionalMismatch {
+            lines: document.lines.len(),
+            amounts: functional.len(),
+        }));
     }
-    let overflow = || invalid("its amounts are too large to add up exactly".into());
+    let overflow = || invalid(DocumentProblem::AmountsTooLarge);
     let functional_magnitude =
         functional.iter().try_fold(Decimal::ZERO, |s, a| s.checked_add(a.abs())).ok_or_else(overflow)?;
     let whole = Chunk::whole(document, functional);
@@ -223,11 +223,7 @@ pub fn chunk(
         // The budget above is an upper bound; this guards the arithmetic.
         return Err(InforError::Invalid {
             document: label,
-            problem: format!(
-                "part {} came out larger than max_message_bytes ({max_bytes}); this is a bug in the connector: \
-                 report it, and raise max_message_bytes meanwhile",
-                over.part
-            ),
+            problem: DocumentProblem::PartTooLarge { part: over.part, max: max_bytes },
         });
     }
     Ok(chunks)

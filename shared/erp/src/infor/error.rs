@@ -3,6 +3,8 @@
 use domain::Failure;
 use transport::TransportError;
 
+use crate::DocumentProblem;
+
 /// A failed Infor call or a document the adapter refused to send. No
 /// variant's text contains a secret: token answers are never quoted, only
 /// OAuth error codes and ION's own (bounded) error messages; `.ionapi`
@@ -103,7 +105,7 @@ pub enum InforError {
 
     /// Our document broke a rule; nothing was sent.
     #[error("{document} was not sent to Infor: {problem}")]
-    Invalid { document: String, problem: String },
+    Invalid { document: String, problem: DocumentProblem },
 
     /// Accounts or dimension values the ledger does not know; nothing was sent.
     #[error(

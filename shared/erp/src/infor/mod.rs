@@ -256,7 +256,11 @@ impl InforClient {
         Ok(response)
     }
 
+    /// A `.ionapi` file that cannot work is reported before any request.
     async fn token_call(&self, grant: Grant<'_>) -> Result<Issued, InforError> {
+        if let Some(problems) = &self.ionapi_problems {
+            return Err(InforError::IonApiFile { problems: problems.to_string() });
+        }
         let url = self.ionapi.token_url();
         let ionapi = &self.ionapi;
         let mut form: Vec<(&str, &str)> = vec![("client_id", ionapi.ci.trim()), ("client_secret", ionapi.cs.expose())];
@@ -363,12 +367,8 @@ impl TokenSource for InforClient {
     type Error = InforError;
     const SERVICE: &'static str = SERVICE;
 
-    /// A `.ionapi` file that cannot work is reported before any request.
-    async fn issue(&self, grant: Grant<'_>) -> Result<Issued, InforError> {
-        if let Some(problems) = &self.ionapi_problems {
-            return Err(InforError::IonApiFile { problems: problems.to_string() });
-        }
-        self.token_call(grant).await
+    fn issue(&self, grant: Grant<'_>) -> impl Future<Output = Result<Issued, InforError>> + Send {
+        self.token_call(grant)
     }
 
     fn refused(&self, error: &InforError) -> bool {
