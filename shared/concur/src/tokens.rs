@@ -99,22 +99,18 @@ impl StoredGrant {
     }
 
     /// Reads the secret's JSON. Errors name the key, never a value.
-    pub fn from_secret_json(v: &Value) -> Result<Self, String> {
-        let text = |key: &str| match v.get(key) {
+    pub fn from_secret_json(v: &Value) -> Result<Self, GrantSecretError> {
+        let text = |key: &'static str| match v.get(key) {
             Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
-            _ => Err(format!("the Concur grant secret has no non-empty string `{key}`")),
+            _ => Err(GrantSecretError::MissingKey { key }),
         };
         let refresh_token = Secret::new(text("refresh_token")?);
         let geolocation = text("geolocation")?.trim_end_matches('/').to_owned();
         let refresh_expires_at = match v.get("refresh_expires_at") {
             None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => {
-                Some(n.as_i64().ok_or("the Concur grant secret's `refresh_expires_at` is not whole epoch seconds")?)
-            }
-            Some(Value::String(s)) => Some(
-                s.trim().parse().map_err(|_| "the Concur grant secret's `refresh_expires_at` is not epoch seconds")?,
-            ),
-            Some(_) => return Err("the Concur grant secret's `refresh_expires_at` is not epoch seconds".into()),
+            Some(Value::Number(n)) => Some(n.as_i64().ok_or(GrantSecretError::ExpiryNotWhole)?),
+            Some(Value::String(s)) => Some(s.trim().parse().map_err(|_| GrantSecretError::ExpiryNotSeconds)?),
+            Some(_) => return Err(GrantSecretError::ExpiryNotSeconds),
         };
         Ok(Self { refresh_token, refresh_expires_at, geolocation })
     }
@@ -137,6 +133,38 @@ impl StoredGrant {
     }
 }
 
+/// Why a stored grant secret cannot be used. Names the key, never a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GrantSecretError {
+    #[error("the Concur grant secret has no non-empty string `{key}`")]
+    MissingKey { key: &'static str },
+    #[error("the Concur grant secret's `refresh_expires_at` is not whole epoch seconds")]
+    ExpiryNotWhole,
+    #[error("the Concur grant secret's `refresh_expires_at` is not epoch seconds")]
+    ExpiryNotSeconds,
+}
+
+/// A failed [`GrantStore`] operation, worded for an operator.
+#[derive(Debug, thiserror::Error)]
+pub enum GrantStoreError {
+    /// The stored grant is there but cannot be used.
+    #[error("reading secret {secret}: {problem}; an admin must click Connect in the Concur App Center again")]
+    Unusable {
+        secret: String,
+        #[source]
+        problem: GrantSecretError,
+    },
+    /// The storage behind the store failed; its error says what was being done.
+    #[error(transparent)]
+    Storage(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl GrantStoreError {
+    pub fn storage(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        GrantStoreError::Storage(Box::new(error))
+    }
+}
+
 /// The refresh token's remaining life, recorded after each refresh.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshHealth {
@@ -147,34 +175,47 @@ pub enum RefreshHealth {
 }
 
 /// Storage behind the manager, implemented over AWS in `platform` (and in
-/// memory in unit tests). Errors are operator-readable text.
+/// memory in unit tests). Errors are worded for an operator.
 pub trait GrantStore: Send + Sync {
     /// The stored grant; may use a cache.
-    fn load(&self, connection: &ConnectionId) -> impl Future<Output = Result<Option<StoredGrant>, String>> + Send;
+    fn load(
+        &self,
+        connection: &ConnectionId,
+    ) -> impl Future<Output = Result<Option<StoredGrant>, GrantStoreError>> + Send;
     /// The stored grant, bypassing any cache.
-    fn load_fresh(&self, connection: &ConnectionId)
-    -> impl Future<Output = Result<Option<StoredGrant>, String>> + Send;
-    fn save(&self, connection: &ConnectionId, grant: &StoredGrant) -> impl Future<Output = Result<(), String>> + Send;
+    fn load_fresh(
+        &self,
+        connection: &ConnectionId,
+    ) -> impl Future<Output = Result<Option<StoredGrant>, GrantStoreError>> + Send;
+    fn save(
+        &self,
+        connection: &ConnectionId,
+        grant: &StoredGrant,
+    ) -> impl Future<Output = Result<(), GrantStoreError>> + Send;
     /// Cross-process single flight: true when this holder now owns the refresh lease for `ttl`.
     fn try_lock(
         &self,
         connection: &ConnectionId,
         holder: &str,
         ttl: Duration,
-    ) -> impl Future<Output = Result<bool, String>> + Send;
-    fn unlock(&self, connection: &ConnectionId, holder: &str) -> impl Future<Output = Result<(), String>> + Send;
+    ) -> impl Future<Output = Result<bool, GrantStoreError>> + Send;
+    fn unlock(
+        &self,
+        connection: &ConnectionId,
+        holder: &str,
+    ) -> impl Future<Output = Result<(), GrantStoreError>> + Send;
     /// After each successful refresh: record the refresh token's expiry on the connection and flag it when it expires soon.
     fn record_refresh(
         &self,
         connection: &ConnectionId,
         health: &RefreshHealth,
-    ) -> impl Future<Output = Result<(), String>> + Send;
+    ) -> impl Future<Output = Result<(), GrantStoreError>> + Send;
     /// invalid_grant on refresh: status NeedsReauth with the reason.
     fn mark_needs_reconnect(
         &self,
         connection: &ConnectionId,
         reason: &str,
-    ) -> impl Future<Output = Result<(), String>> + Send;
+    ) -> impl Future<Output = Result<(), GrantStoreError>> + Send;
 }
 
 /// Timing of the token manager.
@@ -373,16 +414,17 @@ impl<S: GrantStore> TokenManager<S> {
 
     /// Saves a rotated grant, retrying: the previous refresh token may already be dead.
     async fn save(&self, connection: &ConnectionId, grant: &StoredGrant) -> Result<(), ConcurError> {
-        let mut last = String::new();
-        for attempt in 1..=SAVE_ATTEMPTS {
+        let mut attempt = 1;
+        let last = loop {
             match self.store.save(connection, grant).await {
                 Ok(()) => return Ok(()),
-                Err(e) => last = e,
+                Err(_) if attempt < SAVE_ATTEMPTS => {
+                    tokio::time::sleep(LEASE_POLL * attempt).await;
+                    attempt += 1;
+                }
+                Err(e) => break e,
             }
-            if attempt < SAVE_ATTEMPTS {
-                tokio::time::sleep(LEASE_POLL * attempt).await;
-            }
-        }
+        };
         tracing::error!(connection = %connection, error = %last,
             "Concur issued a new refresh token but saving it failed; the next refresh will be refused");
         Err(ConcurError::Store(format!(
