@@ -5,6 +5,29 @@ use transport::TransportError;
 
 use crate::DocumentProblem;
 
+/// Why the connection's IFS settings cannot be used. Values are shortened
+/// and stripped of control characters for the message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsProblem {
+    #[error("the company `{company}` is empty or has surrounding spaces")]
+    Company { company: String },
+    #[error("the namespace `{namespace}` is not a realm name (letters, digits, `-`, `_`, `.`)")]
+    Namespace { namespace: String },
+    #[error("`api.path_prefix` is `{value}`; it must be `main` or `int`")]
+    PathPrefix { value: String },
+    #[error("`{setting}` is `{value}`; projection, entity-set and navigation names are letters, digits and _ only")]
+    NotAName { setting: &'static str, value: String },
+    #[error("`{setting}` is empty")]
+    Empty { setting: &'static str },
+    #[error("`api.cost_center_code_part` is `{value}`; it must be one of the code parts B…J (A is the account)")]
+    CostCenterCodePart { value: String },
+    #[error(
+        "company `{company}` has no GL accounts in {projection}.svc/{set}: check the company id in the \
+         connection's IFS settings (IFS companies are ids like `10`)"
+    )]
+    NoAccounts { company: String, projection: String, set: String },
+}
+
 /// A failed IFS call. No variant's text contains a secret: token bodies are
 /// never quoted, only OAuth error codes and descriptions and IFS's own
 /// (bounded) error messages.
@@ -12,7 +35,7 @@ use crate::DocumentProblem;
 pub enum IfsError {
     /// The connection's IFS settings cannot be used; nothing was sent.
     #[error("the IFS Cloud settings of this connection cannot be used: {problem}")]
-    Settings { problem: String },
+    Settings { problem: SettingsProblem },
 
     /// `invalid_client`: wrong client id or secret, or no such IAM client in the realm.
     #[error(

@@ -102,7 +102,7 @@ pub use documents::{
     CODE_PARTS, Completeness, INCOMPLETE, IfsInvoice, IfsVoucher, InvoiceKind, KEY_PREFIX, PostingRow,
     VOUCHER_TEXT_MAX, code_parts, invoice_completeness, invoice_marker, voucher_completeness, voucher_text,
 };
-pub use error::IfsError;
+pub use error::{IfsError, SettingsProblem};
 pub use purchase_order::{IfsPurchaseOrder, IfsPurchaseOrderLine, PO_ORDER_NO_PREFIX};
 pub use reference::{IfsAccount, IfsCodePartValue, IfsSupplier};
 
@@ -308,13 +308,11 @@ impl IfsClient {
         let rows = self.list_page(Set::Account, &url, "a GL account read").await?.0;
         if rows.is_empty() {
             return Err(IfsError::Settings {
-                problem: format!(
-                    "company `{}` has no GL accounts in {}.svc/{}: check the company id in the connection's IFS \
-                     settings (IFS companies are ids like `10`)",
-                    self.company(),
-                    Set::Account.projection(self.api()),
-                    Set::Account.name(self.api())
-                ),
+                problem: SettingsProblem::NoAccounts {
+                    company: self.company().to_owned(),
+                    projection: Set::Account.projection(self.api()).to_owned(),
+                    set: Set::Account.name(self.api()).to_owned(),
+                },
             });
         }
         Ok(())
@@ -678,21 +676,18 @@ impl IfsClient {
 }
 
 /// The checks of [`IfsClient::new`]; returns the cost-center code part.
-fn check_settings(settings: &IfsCloudSettings) -> Result<char, String> {
+fn check_settings(settings: &IfsCloudSettings) -> Result<char, SettingsProblem> {
     let company = settings.company.trim();
     if company.is_empty() || company != settings.company || company.chars().any(char::is_control) {
-        return Err(format!("the company `{}` is empty or has surrounding spaces", sanitized(&settings.company, 40)));
+        return Err(SettingsProblem::Company { company: sanitized(&settings.company, 40) });
     }
     let namespace = &settings.namespace;
     if namespace.is_empty() || !namespace.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-        return Err(format!(
-            "the namespace `{}` is not a realm name (letters, digits, `-`, `_`, `.`)",
-            sanitized(namespace, 60)
-        ));
+        return Err(SettingsProblem::Namespace { namespace: sanitized(namespace, 60) });
     }
     let api = &settings.api;
     if !matches!(api.path_prefix.as_str(), "main" | "int") {
-        return Err(format!("`api.path_prefix` is `{}`; it must be `main` or `int`", sanitized(&api.path_prefix, 20)));
+        return Err(SettingsProblem::PathPrefix { value: sanitized(&api.path_prefix, 20) });
     }
     let names = [
         ("api.invoice_projection", &api.invoice_projection),
@@ -713,24 +708,18 @@ fn check_settings(settings: &IfsCloudSettings) -> Result<char, String> {
     ];
     for (setting, name) in names {
         if !odata::is_identifier(name) {
-            return Err(format!(
-                "`{setting}` is `{}`; projection, entity-set and navigation names are letters, digits and _ only",
-                sanitized(name, 60)
-            ));
+            return Err(SettingsProblem::NotAName { setting, value: sanitized(name, 60) });
         }
     }
     for (setting, value) in [("api.voucher_type", &api.voucher_type), ("api.user_group", &api.user_group)] {
         if value.trim().is_empty() {
-            return Err(format!("`{setting}` is empty"));
+            return Err(SettingsProblem::Empty { setting });
         }
     }
     let part = api.cost_center_code_part.trim().to_ascii_uppercase();
     match part.chars().collect::<Vec<_>>()[..] {
         [letter] if CODE_PARTS.contains(&letter) => Ok(letter),
-        _ => Err(format!(
-            "`api.cost_center_code_part` is `{}`; it must be one of the code parts B…J (A is the account)",
-            sanitized(&api.cost_center_code_part, 20)
-        )),
+        _ => Err(SettingsProblem::CostCenterCodePart { value: sanitized(&api.cost_center_code_part, 20) }),
     }
 }
 
