@@ -166,13 +166,7 @@ impl AcumaticaBill {
                 m.insert("Qty".into(), json!({"value": 1}));
                 m.insert("UnitCost".into(), money(l.amount));
                 m.insert("Amount".into(), money(l.amount));
-                m.insert("Account".into(), wrap(&l.account));
-                if let Some(sub) = &l.subaccount {
-                    m.insert("Subaccount".into(), wrap(sub));
-                }
-                if let Some(branch) = &l.branch {
-                    m.insert("Branch".into(), wrap(branch));
-                }
+                insert_account(&mut m, &l.account, l.subaccount.as_deref(), ("Branch", l.branch.as_deref()));
                 Value::Object(m)
             })
             .collect();
@@ -252,13 +246,7 @@ impl AcumaticaJournal {
             .iter()
             .map(|l| {
                 let mut m = Map::new();
-                m.insert("Account".into(), wrap(&l.account));
-                if let Some(sub) = &l.subaccount {
-                    m.insert("Subaccount".into(), wrap(sub));
-                }
-                if let Some(branch) = &l.branch {
-                    m.insert("BranchID".into(), wrap(branch));
-                }
+                insert_account(&mut m, &l.account, l.subaccount.as_deref(), ("BranchID", l.branch.as_deref()));
                 m.insert("DebitAmount".into(), money(l.debit));
                 m.insert("CreditAmount".into(), money(l.credit));
                 m.insert("TransactionDescription".into(), wrap(&l.description));
@@ -298,6 +286,18 @@ pub(crate) fn check_key_field(key_field: &JournalKeyField) -> Result<(), Documen
                 && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if valid { Ok(()) } else { Err(DocumentProblem::KeyFieldName { field: field.clone() }) }
         }
+    }
+}
+
+/// A line's `Account`, `Subaccount` and branch (bills and journals name the
+/// branch field differently: `branch` is its name and value).
+fn insert_account(m: &mut Map<String, Value>, account: &str, subaccount: Option<&str>, branch: (&str, Option<&str>)) {
+    m.insert("Account".into(), wrap(account));
+    if let Some(sub) = subaccount {
+        m.insert("Subaccount".into(), wrap(sub));
+    }
+    if let (field, Some(value)) = branch {
+        m.insert(field.into(), wrap(value));
     }
 }
 

@@ -133,18 +133,21 @@ impl AcumaticaClient {
         }
         let body = transport::bounded_text(response).await;
         Err(match status {
-            401 => AcumaticaError::Unauthorized {
-                tenant: self.settings.tenant.clone(),
-                username: self.credentials.username.clone(),
-            },
-            403 => AcumaticaError::Forbidden {
-                tenant: self.settings.tenant.clone(),
-                username: self.credentials.username.clone(),
-                what: "vendors (screen AP303000)",
-            },
+            401 | 403 => self.access_refused(status, "vendors (screen AP303000)"),
             404 => self.endpoint_not_published().await,
             _ => AcumaticaError::Rejected { status, what: "a Vendor read", message: error_message(&body) },
         })
+    }
+
+    /// A 401 (the user's sign-in) or 403 (its rights to `screen`) on an API call.
+    fn access_refused(&self, status: u16, screen: &'static str) -> AcumaticaError {
+        let tenant = self.settings.tenant.clone();
+        let username = self.credentials.username.clone();
+        if status == 401 {
+            AcumaticaError::Unauthorized { tenant, username }
+        } else {
+            AcumaticaError::Forbidden { tenant, username, what: screen }
+        }
     }
 
     /// Sign-in plus one cheap authenticated read.

@@ -363,15 +363,7 @@ impl AcumaticaClient {
         let document = document.to_owned();
         match status {
             400 => AcumaticaError::BadRequest { document, message: request_problem(body) },
-            401 => AcumaticaError::Unauthorized {
-                tenant: self.settings.tenant.clone(),
-                username: self.credentials.username.clone(),
-            },
-            403 => AcumaticaError::Forbidden {
-                tenant: self.settings.tenant.clone(),
-                username: self.credentials.username.clone(),
-                what: kind.screen(),
-            },
+            401 | 403 => self.access_refused(status, kind.screen()),
             404 => self.endpoint_not_published().await,
             422 => AcumaticaError::Refused { document, errors: field_errors(body) },
             _ => AcumaticaError::Rejected { status, what: "a document call", message: error_message(body) },
