@@ -405,81 +405,18 @@ fn write_bod(
     with_lines: bool,
 ) {
     let name = settings.document_name(&chunk.document.kind);
-    let bod_id = bod_id(settings, name, &chunk.document_id, variation);
     let root = name.root();
     x.open(&root, &[("xmlns", NAMESPACE), ("releaseID", RELEASE_ID), ("versionID", &settings.bod_version)]);
-    x.open("ApplicationArea", &[]);
-    x.open("Sender", &[]);
-    x.leaf("LogicalID", &[], &settings.logical_id);
-    x.leaf("ComponentID", &[], COMPONENT_ID);
-    x.leaf("ConfirmationCode", &[], &settings.confirmation_code);
-    x.close("Sender");
-    x.leaf("CreationDateTime", &[], &timestamp(created));
-    x.leaf("BODID", &[], &bod_id);
-    x.close("ApplicationArea");
+    write_application_area(x, settings, &bod_id(settings, name, &chunk.document_id, variation), created);
     x.open("DataArea", &[]);
-    x.open(&name.verb, &[]);
-    x.leaf("TenantID", &[], &settings.tenant);
-    x.leaf("AccountingEntityID", &[], &settings.accounting_entity);
-    x.empty("LocationID", &[]);
-    x.open("ActionCriteria", &[]);
-    x.empty("ActionExpression", &[("actionCode", "Add")]);
-    x.close("ActionCriteria");
-    x.close(&name.verb);
+    write_verb(x, settings, name);
     let document = &chunk.document;
-    let variation = variation.to_string();
-    let entity = settings.accounting_entity.as_str();
     x.open(&name.noun, &[]);
     match &document.kind {
         ErpDocumentKind::Bill { vendor } | ErpDocumentKind::DebitAdjustment { vendor } => {
-            x.open("SupplierInvoiceHeader", &[]);
-            x.open("DocumentID", &[]);
-            x.leaf("ID", &[("accountingEntity", entity), ("variationID", &variation)], &chunk.document_id);
-            x.close("DocumentID");
-            x.open("AlternateDocumentID", &[]);
-            x.leaf("ID", &[("schemeName", CONCUR_KEY_SCHEME)], &document.key);
-            x.close("AlternateDocumentID");
-            x.leaf("DocumentDateTime", &[], &date_time(document.date));
-            x.leaf("Description", &[], &document.description);
-            x.open("Status", &[]);
-            x.leaf("Code", &[], "Open");
-            x.close("Status");
-            if credit_note(settings, document) {
-                x.leaf("TypeCode", &[], "CreditNote");
-            }
-            // check_document bounds Σ|amount|, so no part's sum overflows.
-            let total: Decimal = document.lines.iter().map(|l| signed(settings, document, l.amount)).sum();
-            x.leaf("TotalAmount", &[("currencyID", &document.currency)], &total.to_string());
-            x.open("SupplierParty", &[]);
-            x.open("PartyIDs", &[]);
-            x.leaf("ID", &[("accountingEntity", entity)], vendor);
-            x.close("PartyIDs");
-            x.close("SupplierParty");
-            x.close("SupplierInvoiceHeader");
+            write_supplier_invoice_header(x, settings, chunk, vendor, variation);
         }
-        ErpDocumentKind::Journal => {
-            x.open("JournalEntryHeader", &[]);
-            x.leaf("JournalID", &[("accountingEntity", entity), ("variationID", &variation)], &chunk.document_id);
-            x.leaf("DisplayID", &[], &chunk.document_id);
-            x.leaf("Description", &[], &document.description);
-            x.open("BaseJournalEntryHeader", &[]);
-            x.leaf("LedgerID", &[], &settings.ledger_id);
-            x.leaf("LedgerType", &[], "Actual");
-            x.open("AccountingJournalReference", &[]);
-            x.leaf("ID", &[], &settings.journal_reference);
-            x.close("AccountingJournalReference");
-            x.open("LedgerSetupReference", &[]);
-            x.open("DocumentID", &[]);
-            x.leaf("ID", &[], &settings.ledger_id);
-            x.close("DocumentID");
-            x.leaf("BookInstanceID", &[], &settings.ledger_id);
-            x.close("LedgerSetupReference");
-            x.open("JournalStatus", &[]);
-            x.leaf("Code", &[], "Final");
-            x.close("JournalStatus");
-            x.close("BaseJournalEntryHeader");
-            x.close("JournalEntryHeader");
-        }
+        ErpDocumentKind::Journal => write_journal_header(x, settings, chunk, variation),
     }
     if with_lines {
         for (i, line) in document.lines.iter().enumerate() {
@@ -489,6 +426,93 @@ fn write_bod(
     x.close(&name.noun);
     x.close("DataArea");
     x.close(&root);
+}
+
+/// `ApplicationArea`: who sends, when, and the BODID.
+fn write_application_area(x: &mut Xml, settings: &BodSettings, bod_id: &str, created: OffsetDateTime) {
+    x.open("ApplicationArea", &[]);
+    x.open("Sender", &[]);
+    x.leaf("LogicalID", &[], &settings.logical_id);
+    x.leaf("ComponentID", &[], COMPONENT_ID);
+    x.leaf("ConfirmationCode", &[], &settings.confirmation_code);
+    x.close("Sender");
+    x.leaf("CreationDateTime", &[], &timestamp(created));
+    x.leaf("BODID", &[], bod_id);
+    x.close("ApplicationArea");
+}
+
+/// The verb element (`Process`): tenant, accounting entity, action `Add`.
+fn write_verb(x: &mut Xml, settings: &BodSettings, name: &DocumentName) {
+    x.open(&name.verb, &[]);
+    x.leaf("TenantID", &[], &settings.tenant);
+    x.leaf("AccountingEntityID", &[], &settings.accounting_entity);
+    x.empty("LocationID", &[]);
+    x.open("ActionCriteria", &[]);
+    x.empty("ActionExpression", &[("actionCode", "Add")]);
+    x.close("ActionCriteria");
+    x.close(&name.verb);
+}
+
+/// `SupplierInvoiceHeader` of a bill or debit adjustment.
+fn write_supplier_invoice_header(
+    x: &mut Xml,
+    settings: &BodSettings,
+    chunk: &Chunk,
+    vendor: &str,
+    variation: Variation,
+) {
+    let document = &chunk.document;
+    let entity = settings.accounting_entity.as_str();
+    x.open("SupplierInvoiceHeader", &[]);
+    x.open("DocumentID", &[]);
+    x.leaf("ID", &[("accountingEntity", entity), ("variationID", &variation.to_string())], &chunk.document_id);
+    x.close("DocumentID");
+    x.open("AlternateDocumentID", &[]);
+    x.leaf("ID", &[("schemeName", CONCUR_KEY_SCHEME)], &document.key);
+    x.close("AlternateDocumentID");
+    x.leaf("DocumentDateTime", &[], &date_time(document.date));
+    x.leaf("Description", &[], &document.description);
+    x.open("Status", &[]);
+    x.leaf("Code", &[], "Open");
+    x.close("Status");
+    if credit_note(settings, document) {
+        x.leaf("TypeCode", &[], "CreditNote");
+    }
+    // check_document bounds Σ|amount|, so no part's sum overflows.
+    let total: Decimal = document.lines.iter().map(|l| signed(settings, document, l.amount)).sum();
+    x.leaf("TotalAmount", &[("currencyID", &document.currency)], &total.to_string());
+    x.open("SupplierParty", &[]);
+    x.open("PartyIDs", &[]);
+    x.leaf("ID", &[("accountingEntity", entity)], vendor);
+    x.close("PartyIDs");
+    x.close("SupplierParty");
+    x.close("SupplierInvoiceHeader");
+}
+
+/// `JournalEntryHeader` of a journal (or one part of it).
+fn write_journal_header(x: &mut Xml, settings: &BodSettings, chunk: &Chunk, variation: Variation) {
+    let entity = settings.accounting_entity.as_str();
+    x.open("JournalEntryHeader", &[]);
+    x.leaf("JournalID", &[("accountingEntity", entity), ("variationID", &variation.to_string())], &chunk.document_id);
+    x.leaf("DisplayID", &[], &chunk.document_id);
+    x.leaf("Description", &[], &chunk.document.description);
+    x.open("BaseJournalEntryHeader", &[]);
+    x.leaf("LedgerID", &[], &settings.ledger_id);
+    x.leaf("LedgerType", &[], "Actual");
+    x.open("AccountingJournalReference", &[]);
+    x.leaf("ID", &[], &settings.journal_reference);
+    x.close("AccountingJournalReference");
+    x.open("LedgerSetupReference", &[]);
+    x.open("DocumentID", &[]);
+    x.leaf("ID", &[], &settings.ledger_id);
+    x.close("DocumentID");
+    x.leaf("BookInstanceID", &[], &settings.ledger_id);
+    x.close("LedgerSetupReference");
+    x.open("JournalStatus", &[]);
+    x.leaf("Code", &[], "Final");
+    x.close("JournalStatus");
+    x.close("BaseJournalEntryHeader");
+    x.close("JournalEntryHeader");
 }
 
 /// A debit adjustment sent in the connection's credit-note form.
