@@ -50,13 +50,15 @@ pub enum InvoiceKind {
     CreditNote,
 }
 
+/// `CodeB`…`CodeJ` of a posting row, by letter.
+pub type CodeParts = BTreeMap<char, String>;
+
 /// One posting row: the code string and an amount.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostingRow {
     /// `CodeA`: the GL account.
     pub account: String,
-    /// `CodeB`…`CodeJ` by letter.
-    pub code_parts: BTreeMap<char, String>,
+    pub code_parts: CodeParts,
     /// Invoices: the line amount of the document as planned (negated on the
     /// wire for a credit note). Vouchers: signed, positive = debit.
     pub amount: Decimal,
@@ -96,11 +98,8 @@ pub struct IfsVoucher {
 /// that letter, `cost_center` on the company's cost-center code part;
 /// other names (meant for other ERPs) are not sent. Two names for one code
 /// part with different values are refused.
-pub fn code_parts(
-    dimensions: &BTreeMap<String, String>,
-    cost_center: char,
-) -> Result<BTreeMap<char, String>, DocumentProblem> {
-    let mut parts: BTreeMap<char, String> = BTreeMap::new();
+pub fn code_parts(dimensions: &BTreeMap<String, String>, cost_center: char) -> Result<CodeParts, DocumentProblem> {
+    let mut parts = CodeParts::new();
     for (name, value) in dimensions {
         let letter = match name.as_str() {
             "cost_center" => cost_center,

@@ -99,7 +99,7 @@ use transport::{
 };
 
 pub use documents::{
-    CODE_PARTS, Completeness, INCOMPLETE, IfsInvoice, IfsVoucher, InvoiceKind, KEY_PREFIX, PostingRow,
+    CODE_PARTS, CodeParts, Completeness, INCOMPLETE, IfsInvoice, IfsVoucher, InvoiceKind, KEY_PREFIX, PostingRow,
     VOUCHER_TEXT_MAX, code_parts, invoice_completeness, invoice_marker, voucher_completeness, voucher_text,
 };
 pub use error::{IfsError, SettingsProblem};

@@ -57,6 +57,17 @@ pub(crate) enum HeaderNumber {
     Text(String),
 }
 
+impl HeaderNumber {
+    /// The number of an invoice or voucher header (`header_key` of those
+    /// documents only ever gives [`HeaderNumber::Number`]).
+    fn numeric(&self) -> i64 {
+        match self {
+            HeaderNumber::Number(n) => *n,
+            HeaderNumber::Text(text) => unreachable!("invoices and vouchers are numbered, not `{text}`"),
+        }
+    }
+}
+
 /// A document found by its key.
 pub(crate) struct Found {
     pub(crate) key: Key,
@@ -115,8 +126,7 @@ impl HeaderAndRows for IfsInvoice {
     }
 
     fn row_body(&self, company: &Company, number: &HeaderNumber, index: usize) -> Value {
-        let HeaderNumber::Number(id) = number else { unreachable!("invoices are numbered") };
-        IfsInvoice::row_body(self, company, *id, index)
+        IfsInvoice::row_body(self, company, number.numeric(), index)
     }
 
     fn complete_body(&self) -> Value {
@@ -158,8 +168,7 @@ impl HeaderAndRows for IfsVoucher {
     }
 
     fn row_body(&self, company: &Company, number: &HeaderNumber, index: usize) -> Value {
-        let HeaderNumber::Number(no) = number else { unreachable!("vouchers are numbered") };
-        IfsVoucher::row_body(self, company, *no, index)
+        IfsVoucher::row_body(self, company, number.numeric(), index)
     }
 
     fn complete_body(&self) -> Value {
