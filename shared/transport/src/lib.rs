@@ -9,6 +9,13 @@
 //! a timeout or 5xx: a create that timed out may have committed, and the
 //! caller must look it up before sending it again.
 //!
+//! Authentication is a layer over the retry layer ([`auth`]): one
+//! [`TokenCache`] per token (renewal margin, single-flight renewal, one
+//! replacement and retry when the server refuses a token) and
+//! [`BearerAuth`], which each ERP client feeds with its [`TokenSource`]
+//! (its OAuth grant). Concur's token manager keeps one [`TokenCache`] per
+//! connection.
+//!
 //! Bounds: every connection is checked against the deployment's
 //! [`UrlPolicy`] ([`guard`]), redirects stay on their origin, and bodies are
 //! read within a limit ([`body`]). Outside text becomes a reason only

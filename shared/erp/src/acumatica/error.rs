@@ -97,7 +97,7 @@ pub enum AcumaticaError {
 
     /// Our document broke a rule; nothing was sent.
     #[error("{document} was not sent to Acumatica: {problem}")]
-    Invalid { document: String, problem: DocumentProblem },
+    Invalid { document: String, problem: Box<DocumentProblem> },
 
     /// 422: Acumatica's business validation refused the document.
     #[error(

@@ -154,7 +154,7 @@ pub enum IfsError {
 
     /// Our document broke a rule; nothing was sent.
     #[error("{document} was not sent to IFS (company {company}): {problem}")]
-    Invalid { company: String, document: String, problem: DocumentProblem },
+    Invalid { company: String, document: String, problem: Box<DocumentProblem> },
 
     /// A row was refused and the header created for it could not be removed.
     #[error(

@@ -836,7 +836,7 @@ impl IfsClient {
         IfsError::Invalid {
             company: self.company().to_owned(),
             document: format!("the {} for Concur key `{}`", document.label(), document.key),
-            problem,
+            problem: Box::new(problem),
         }
     }
 }

@@ -303,7 +303,7 @@ impl IfsClient {
         doc.validate().map_err(|problem| IfsError::Invalid {
             company: self.company().to_owned(),
             document: label.clone(),
-            problem,
+            problem: Box::new(problem),
         })?;
         let mut last_unknown: Option<IfsError> = None;
         for attempt in 1..=HEADER_ATTEMPTS {

@@ -119,7 +119,7 @@ impl IfsClient {
             return Err(IfsError::Invalid {
                 company: self.company().to_owned(),
                 document: "the code part value list".into(),
-                problem: DocumentProblem::NotACodePart { code_part },
+                problem: Box::new(DocumentProblem::NotACodePart { code_part }),
             });
         }
         let what = format!("the values of code part {letter}");

@@ -159,7 +159,7 @@ struct Budget {
 
 impl Split<'_> {
     fn invalid(&self, problem: DocumentProblem) -> InforError {
-        InforError::Invalid { document: self.label.clone(), problem }
+        InforError::Invalid { document: self.label.clone(), problem: Box::new(problem) }
     }
 
     fn overflow(&self) -> InforError {

@@ -105,7 +105,7 @@ pub enum InforError {
 
     /// Our document broke a rule; nothing was sent.
     #[error("{document} was not sent to Infor: {problem}")]
-    Invalid { document: String, problem: DocumentProblem },
+    Invalid { document: String, problem: Box<DocumentProblem> },
 
     /// Accounts or dimension values the ledger does not know; nothing was sent.
     #[error(

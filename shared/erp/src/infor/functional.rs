@@ -49,7 +49,7 @@ pub fn functional_amounts(document: &ErpDocument, settings: &BodSettings) -> Res
     })?;
     let overflow = || InforError::Invalid {
         document: format!("the journal for Concur key `{}`", document.key),
-        problem: DocumentProblem::FunctionalOverflow,
+        problem: Box::new(DocumentProblem::FunctionalOverflow),
     };
     let mut amounts = document
         .lines
@@ -69,14 +69,14 @@ pub fn functional_amounts(document: &ErpDocument, settings: &BodSettings) -> Res
     {
         return Err(InforError::Invalid {
             document: format!("the journal for Concur key `{}`", document.key),
-            problem: DocumentProblem::FunctionalSide {
+            problem: Box::new(DocumentProblem::FunctionalSide {
                 line: i + 1,
                 amount: document.lines[i].amount,
                 currency: document.currency.clone(),
                 functional_amount: amounts[i],
                 functional: functional.to_owned(),
                 rate,
-            },
+            }),
         });
     }
     Ok(amounts)

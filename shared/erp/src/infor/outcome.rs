@@ -226,7 +226,7 @@ fn element(start: &BytesStart<'_>, parent: Option<&Element>) -> Result<Element, 
         if attribute.key.as_ref().starts_with(b"xmlns") {
             continue;
         }
-        let value = attribute.unescape_value().map_err(quick_xml::Error::from)?.into_owned();
+        let value = attribute.unescape_value()?.into_owned();
         attributes.push((key, value));
     }
     Ok(Element {
@@ -255,7 +255,7 @@ fn attach(stack: &mut [Element], root: &mut Option<Element>, el: Element) -> Res
 
 /// The text of a character or predefined entity reference.
 fn entity(reference: &quick_xml::events::BytesRef<'_>) -> Result<String, NotWellFormed> {
-    if let Some(c) = reference.resolve_char_ref().map_err(quick_xml::Error::from)? {
+    if let Some(c) = reference.resolve_char_ref()? {
         return Ok(c.to_string());
     }
     let name = reference.decode().map_err(quick_xml::Error::from)?;
