@@ -346,7 +346,7 @@ impl BearerAuth {
 
 /// The 2xx answer of an OAuth token endpoint.
 #[derive(Deserialize)]
-pub struct TokenAnswer {
+pub(crate) struct TokenAnswer {
     pub access_token: Secret,
     /// Seconds, sent as a number or a string.
     #[serde(default)]

@@ -28,8 +28,8 @@ mod reason;
 mod retry;
 
 pub use auth::{
-    AuthorizedError, BearerAuth, Grant, Issued, OAuthRefusal, RenewMargin, Timed, TokenAnswer, TokenAnswerError,
-    TokenCache, TokenRequestError, TokenSource, request_token,
+    AuthorizedError, BearerAuth, Grant, Issued, OAuthRefusal, RenewMargin, Timed, TokenAnswerError, TokenCache,
+    TokenRequestError, TokenSource, request_token,
 };
 pub use body::{ERROR_BODY_BYTES, MAX_BODY_BYTES, bounded_text, read_body, read_body_within, read_json};
 pub use reason::{REASON_CHARS, sanitized, short_reason};
