@@ -9,7 +9,7 @@ use domain::Secret;
 use domain::{Connection, ConnectionId, ErpDocument, ErpSettings, ErpUrl, Failure, UrlPolicy};
 use erp::acumatica::{AcumaticaClient, AcumaticaCredentials, PostingOptions};
 use erp::ifs::{IfsClient, IfsCredentials};
-use erp::infor::{BoxFuture, InforClient, IonApi, RefreshTokenSink, Variation};
+use erp::infor::{BoxFuture, InforClient, IonApi, RefreshTokenNotSaved, RefreshTokenSink, Variation};
 use erp::{ErpAdapter, ErpReference};
 use platform::secrets::SecretStore;
 use transport::HttpClient;
@@ -216,13 +216,13 @@ struct SecretRefreshTokens {
 }
 
 impl RefreshTokenSink for SecretRefreshTokens {
-    fn rotated<'a>(&'a self, refresh_token: &'a Secret) -> BoxFuture<'a, Result<(), String>> {
+    fn rotated<'a>(&'a self, refresh_token: &'a Secret) -> BoxFuture<'a, Result<(), RefreshTokenNotSaved>> {
         Box::pin(async move {
             let stored = RefreshTokenToStore { refresh_token: refresh_token.expose() };
             self.secrets
                 .put_json(&self.secret, &stored, "Infor ION refresh token (rotated by erp-poster)")
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(RefreshTokenNotSaved::new)
         })
     }
 }

@@ -69,22 +69,39 @@ fn cut(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
 
+/// A documented Concur limit an item breaks: it is not sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BrokenLimit {
+    #[error("the document id is empty")]
+    EmptyDocId,
+    #[error("the document id is longer than Concur's {} characters", MAX_DOC_ID)]
+    DocIdTooLong,
+    #[error("the system id is longer than Concur's {} characters; configure a shorter ERP system id", MAX_SYSTEM_ID)]
+    SystemIdTooLong,
+    #[error("a successful posting names no ERP document")]
+    NoErpDocument,
+    #[error("a failed posting gives no reason")]
+    NoFailureReason,
+    #[error("the ERP company id must have 1 to {} characters", MAX_COMPANY_ID)]
+    CompanyIdLength,
+    #[error("the ERP document number is longer than Concur's {} characters", MAX_DOCUMENT_NUMBER)]
+    DocumentNumberTooLong,
+}
+
 /// A document id checked before it goes into a URL or body.
-fn check_doc_id(doc_id: &str) -> Result<(), String> {
+fn check_doc_id(doc_id: &str) -> Result<(), BrokenLimit> {
     if doc_id.trim().is_empty() {
-        return Err("the document id is empty".into());
+        return Err(BrokenLimit::EmptyDocId);
     }
     if chars(doc_id) > MAX_DOC_ID {
-        return Err(format!("the document id is longer than Concur's {MAX_DOC_ID} characters"));
+        return Err(BrokenLimit::DocIdTooLong);
     }
     Ok(())
 }
 
-fn check_system_id(system_id: &str) -> Result<(), String> {
+fn check_system_id(system_id: &str) -> Result<(), BrokenLimit> {
     if chars(system_id) > MAX_SYSTEM_ID {
-        return Err(format!(
-            "the system id is longer than Concur's {MAX_SYSTEM_ID} characters; configure a shorter ERP system id"
-        ));
+        return Err(BrokenLimit::SystemIdTooLong);
     }
     Ok(())
 }
@@ -319,12 +336,12 @@ struct AckRequest<'a> {
     system_id: &'a str,
 }
 
-fn posting_body(confirmation: &PostingConfirmation) -> Result<Value, String> {
+fn posting_body(confirmation: &PostingConfirmation) -> Result<Value, BrokenLimit> {
     check_doc_id(&confirmation.doc_id)?;
     match &confirmation.outcome {
         PostingOutcome::Posted(docs) => {
             if docs.is_empty() {
-                return Err("a successful posting names no ERP document".into());
+                return Err(BrokenLimit::NoErpDocument);
             }
             let docs = docs.iter().map(posting_doc).collect::<Result<Vec<_>, _>>()?;
             Ok(json!({
@@ -337,7 +354,7 @@ fn posting_body(confirmation: &PostingConfirmation) -> Result<Value, String> {
         PostingOutcome::Failed { reason } => {
             let reason = reason.trim();
             if reason.is_empty() {
-                return Err("a failed posting gives no reason".into());
+                return Err(BrokenLimit::NoFailureReason);
             }
             Ok(json!({
                 "docId": confirmation.doc_id,
@@ -355,15 +372,15 @@ fn posting_body(confirmation: &PostingConfirmation) -> Result<Value, String> {
     }
 }
 
-fn posting_doc(doc: &ErpPostingDoc) -> Result<Value, String> {
+fn posting_doc(doc: &ErpPostingDoc) -> Result<Value, BrokenLimit> {
     let company_id = doc.company_id.trim();
     if company_id.is_empty() || chars(company_id) > MAX_COMPANY_ID {
-        return Err(format!("the ERP company id must have 1 to {MAX_COMPANY_ID} characters"));
+        return Err(BrokenLimit::CompanyIdLength);
     }
     let mut value = json!({"companyId": company_id, "paymentRelevantLineItems": []});
     if let Some(number) = &doc.document_number {
         if chars(number) > MAX_DOCUMENT_NUMBER {
-            return Err(format!("the ERP document number is longer than Concur's {MAX_DOCUMENT_NUMBER} characters"));
+            return Err(BrokenLimit::DocumentNumberTooLong);
         }
         value["documentNumber"] = json!(number);
     }
@@ -482,12 +499,12 @@ impl ConcurClient {
     ) -> Result<Vec<AckResult>, ConcurError> {
         let path = format!("{}/acknowledgements", base_path(doc_type));
         let mut results: Vec<Option<AckResult>> = vec![None; items.len()];
-        let refuse = |item: &AckItem, problem: String| AckResult {
+        let refuse = |item: &AckItem, problem: BrokenLimit| AckResult {
             doc_id: item.doc_id.clone(),
-            outcome: FiOutcome::RefusedLocally(problem.clone()),
+            outcome: FiOutcome::RefusedLocally(problem.to_string()),
             code: None,
             result: None,
-            message: problem,
+            message: problem.to_string(),
         };
         let system_ids: Vec<&str> = items.iter().map(|i| i.system_id.as_deref().unwrap_or("")).collect();
         for (system_id, indices) in batches(&system_ids) {
@@ -547,10 +564,10 @@ impl ConcurClient {
                     Err(problem) => {
                         results[i] = Some(ConfirmResult {
                             doc_id: confirmation.doc_id.clone(),
-                            outcome: FiOutcome::RefusedLocally(problem.clone()),
+                            outcome: FiOutcome::RefusedLocally(problem.to_string()),
                             code: None,
                             result: None,
-                            message: problem,
+                            message: problem.to_string(),
                         });
                     }
                 }

@@ -28,4 +28,6 @@ pub mod tokens;
 
 pub use app::AppCredentials;
 pub use client::{CompanyProfile, ConcurClient, ConcurError, WebhookSubscription};
-pub use tokens::{AccessToken, GrantStore, RefreshHealth, StoredGrant, TokenManager, TokenOptions};
+pub use tokens::{
+    AccessToken, GrantSecretError, GrantStore, GrantStoreError, RefreshHealth, StoredGrant, TokenManager, TokenOptions,
+};

@@ -23,11 +23,13 @@
 //! Quick Connect exchange and the application token use the app's base URL.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use domain::{ConnectionId, Secret};
 use serde_json::{Value, json};
+
+use transport::{RenewMargin, Timed, TokenCache};
 
 use crate::app::AppCredentials;
 use crate::client::{ConcurClient, ConcurError, same_base_url};
@@ -41,7 +43,7 @@ const SAVE_ATTEMPTS: u32 = 3;
 const MAX_ACCESS_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// A company access token and the datacenter it is valid at.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AccessToken {
     pub value: Secret,
     /// Base URL of every call made with this token.
@@ -60,9 +62,10 @@ impl AccessToken {
         }
     }
 
-    /// Usable for longer than `margin`.
-    fn fresh_for(&self, margin: Duration) -> bool {
-        self.expires_at.checked_duration_since(Instant::now()).is_some_and(|left| left > margin)
+    /// The token with its remaining life, for the cache.
+    fn timed(self) -> Timed<AccessToken> {
+        let lifetime = self.expires_at.saturating_duration_since(Instant::now());
+        Timed { token: self, lifetime }
     }
 }
 
@@ -96,22 +99,18 @@ impl StoredGrant {
     }
 
     /// Reads the secret's JSON. Errors name the key, never a value.
-    pub fn from_secret_json(v: &Value) -> Result<Self, String> {
-        let text = |key: &str| match v.get(key) {
+    pub fn from_secret_json(v: &Value) -> Result<Self, GrantSecretError> {
+        let text = |key: &'static str| match v.get(key) {
             Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
-            _ => Err(format!("the Concur grant secret has no non-empty string `{key}`")),
+            _ => Err(GrantSecretError::MissingKey { key }),
         };
         let refresh_token = Secret::new(text("refresh_token")?);
         let geolocation = text("geolocation")?.trim_end_matches('/').to_owned();
         let refresh_expires_at = match v.get("refresh_expires_at") {
             None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => {
-                Some(n.as_i64().ok_or("the Concur grant secret's `refresh_expires_at` is not whole epoch seconds")?)
-            }
-            Some(Value::String(s)) => Some(
-                s.trim().parse().map_err(|_| "the Concur grant secret's `refresh_expires_at` is not epoch seconds")?,
-            ),
-            Some(_) => return Err("the Concur grant secret's `refresh_expires_at` is not epoch seconds".into()),
+            Some(Value::Number(n)) => Some(n.as_i64().ok_or(GrantSecretError::ExpiryNotWhole)?),
+            Some(Value::String(s)) => Some(s.trim().parse().map_err(|_| GrantSecretError::ExpiryNotSeconds)?),
+            Some(_) => return Err(GrantSecretError::ExpiryNotSeconds),
         };
         Ok(Self { refresh_token, refresh_expires_at, geolocation })
     }
@@ -134,6 +133,38 @@ impl StoredGrant {
     }
 }
 
+/// Why a stored grant secret cannot be used. Names the key, never a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GrantSecretError {
+    #[error("the Concur grant secret has no non-empty string `{key}`")]
+    MissingKey { key: &'static str },
+    #[error("the Concur grant secret's `refresh_expires_at` is not whole epoch seconds")]
+    ExpiryNotWhole,
+    #[error("the Concur grant secret's `refresh_expires_at` is not epoch seconds")]
+    ExpiryNotSeconds,
+}
+
+/// A failed [`GrantStore`] operation, worded for an operator.
+#[derive(Debug, thiserror::Error)]
+pub enum GrantStoreError {
+    /// The stored grant is there but cannot be used.
+    #[error("reading secret {secret}: {problem}; an admin must click Connect in the Concur App Center again")]
+    Unusable {
+        secret: String,
+        #[source]
+        problem: GrantSecretError,
+    },
+    /// The storage behind the store failed; its error says what was being done.
+    #[error(transparent)]
+    Storage(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl GrantStoreError {
+    pub fn storage(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        GrantStoreError::Storage(Box::new(error))
+    }
+}
+
 /// The refresh token's remaining life, recorded after each refresh.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshHealth {
@@ -144,34 +175,47 @@ pub enum RefreshHealth {
 }
 
 /// Storage behind the manager, implemented over AWS in `platform` (and in
-/// memory in unit tests). Errors are operator-readable text.
+/// memory in unit tests). Errors are worded for an operator.
 pub trait GrantStore: Send + Sync {
     /// The stored grant; may use a cache.
-    fn load(&self, connection: &ConnectionId) -> impl Future<Output = Result<Option<StoredGrant>, String>> + Send;
+    fn load(
+        &self,
+        connection: &ConnectionId,
+    ) -> impl Future<Output = Result<Option<StoredGrant>, GrantStoreError>> + Send;
     /// The stored grant, bypassing any cache.
-    fn load_fresh(&self, connection: &ConnectionId)
-    -> impl Future<Output = Result<Option<StoredGrant>, String>> + Send;
-    fn save(&self, connection: &ConnectionId, grant: &StoredGrant) -> impl Future<Output = Result<(), String>> + Send;
+    fn load_fresh(
+        &self,
+        connection: &ConnectionId,
+    ) -> impl Future<Output = Result<Option<StoredGrant>, GrantStoreError>> + Send;
+    fn save(
+        &self,
+        connection: &ConnectionId,
+        grant: &StoredGrant,
+    ) -> impl Future<Output = Result<(), GrantStoreError>> + Send;
     /// Cross-process single flight: true when this holder now owns the refresh lease for `ttl`.
     fn try_lock(
         &self,
         connection: &ConnectionId,
         holder: &str,
         ttl: Duration,
-    ) -> impl Future<Output = Result<bool, String>> + Send;
-    fn unlock(&self, connection: &ConnectionId, holder: &str) -> impl Future<Output = Result<(), String>> + Send;
+    ) -> impl Future<Output = Result<bool, GrantStoreError>> + Send;
+    fn unlock(
+        &self,
+        connection: &ConnectionId,
+        holder: &str,
+    ) -> impl Future<Output = Result<(), GrantStoreError>> + Send;
     /// After each successful refresh: record the refresh token's expiry on the connection and flag it when it expires soon.
     fn record_refresh(
         &self,
         connection: &ConnectionId,
         health: &RefreshHealth,
-    ) -> impl Future<Output = Result<(), String>> + Send;
+    ) -> impl Future<Output = Result<(), GrantStoreError>> + Send;
     /// invalid_grant on refresh: status NeedsReauth with the reason.
     fn mark_needs_reconnect(
         &self,
         connection: &ConnectionId,
         reason: &str,
-    ) -> impl Future<Output = Result<(), String>> + Send;
+    ) -> impl Future<Output = Result<(), GrantStoreError>> + Send;
 }
 
 /// Timing of the token manager.
@@ -202,19 +246,9 @@ impl Default for TokenOptions {
     }
 }
 
-/// One connection's cached token and its refresh single flight.
-#[derive(Default)]
-struct Slot {
-    token: Mutex<Option<AccessToken>>,
-    refresh: tokio::sync::Mutex<()>,
-}
-
-impl Slot {
-    fn token(&self) -> MutexGuard<'_, Option<AccessToken>> {
-        // A poisoned cache is still a valid cache (the value is replaced whole).
-        self.token.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
+/// One connection's cached token: renewed `refresh_margin` before it
+/// expires, one refresh at a time.
+type Slot = TokenCache<AccessToken>;
 
 /// Company access tokens for many connections. Build one per process (cold
 /// start) and share it (`Arc`) between tasks.
@@ -254,76 +288,45 @@ impl<S: GrantStore> TokenManager<S> {
 
     fn slot(&self, connection: &ConnectionId) -> Arc<Slot> {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        slots.entry(connection.clone()).or_default().clone()
-    }
-
-    fn cached(&self, slot: &Slot) -> Option<AccessToken> {
-        slot.token().as_ref().filter(|t| t.fresh_for(self.options.refresh_margin)).cloned()
+        let margin = RenewMargin::Fixed(self.options.refresh_margin);
+        slots.entry(connection.clone()).or_insert_with(|| Arc::new(TokenCache::new(margin))).clone()
     }
 
     /// Cache the access token a Quick Connect just obtained (no extra refresh).
     pub fn seed(&self, connection: &ConnectionId, token: &TokenResponse) {
-        *self.slot(connection).token() = Some(AccessToken::from_response(token));
+        self.slot(connection).store(AccessToken::from_response(token).timed());
     }
 
     /// A usable access token for the connection: the cached one, or one
     /// refresh shared by every task of this process that needs it.
     pub async fn access_token(&self, connection: &ConnectionId) -> Result<AccessToken, ConcurError> {
         let slot = self.slot(connection);
-        if let Some(token) = self.cached(&slot) {
-            return Ok(token);
-        }
-        let _single_flight = slot.refresh.lock().await;
-        // Whoever held the mutex before us may have refreshed already.
-        if let Some(token) = self.cached(&slot) {
-            return Ok(token);
-        }
-        self.refresh_into(&slot, connection).await
+        slot.get_or_renew(|| self.refresh_into(&slot, connection)).await
     }
 
     /// Runs `call` with a token; on [`ConcurError::Unauthorized`] drops that
-    /// token, refreshes once and retries once.
+    /// token, refreshes once (or takes the token another task already got)
+    /// and retries once.
     pub async fn with_token<T, F, Fut>(&self, connection: &ConnectionId, call: F) -> Result<T, ConcurError>
     where
         F: Fn(AccessToken) -> Fut,
         Fut: Future<Output = Result<T, ConcurError>>,
     {
-        let token = self.access_token(connection).await?;
-        match call(token.clone()).await {
-            Err(ConcurError::Unauthorized) => {
-                tracing::info!(connection = %connection, "Concur refused the access token; refreshing once and retrying");
-                let replacement = self.replace_rejected(connection, &token).await?;
-                call(replacement).await
-            }
-            other => other,
-        }
-    }
-
-    /// A token other than `rejected`: the one another task already put in
-    /// its place, or a new one from a refresh.
-    async fn replace_rejected(
-        &self,
-        connection: &ConnectionId,
-        rejected: &AccessToken,
-    ) -> Result<AccessToken, ConcurError> {
         let slot = self.slot(connection);
-        let _single_flight = slot.refresh.lock().await;
-        {
-            let mut current = slot.token();
-            match current.as_ref() {
-                Some(t) if t.value != rejected.value && t.fresh_for(self.options.refresh_margin) => {
-                    return Ok(t.clone());
-                }
-                Some(t) if t.value == rejected.value => *current = None,
-                _ => {}
+        let rejected = |outcome: &Result<T, ConcurError>| {
+            let refused = matches!(outcome, Err(ConcurError::Unauthorized));
+            if refused {
+                tracing::info!(connection = %connection, "Concur refused the access token; refreshing once and retrying");
             }
-        }
-        self.refresh_into(&slot, connection).await
+            refused
+        };
+        slot.with_token(|| self.refresh_into(&slot, connection), call, rejected).await
     }
 
-    /// Refreshes under the cross-process lease and caches the result. The
-    /// caller holds the slot's single-flight mutex.
-    async fn refresh_into(&self, slot: &Slot, connection: &ConnectionId) -> Result<AccessToken, ConcurError> {
+    /// Refreshes under the cross-process lease; the new token is cached even
+    /// when saving a rotated refresh token fails. The caller holds the
+    /// slot's single flight.
+    async fn refresh_into(&self, slot: &Slot, connection: &ConnectionId) -> Result<Timed<AccessToken>, ConcurError> {
         // Fail fast, without a lease, for a connection that was never connected.
         let stored = self
             .store
@@ -367,7 +370,7 @@ impl<S: GrantStore> TokenManager<S> {
     }
 
     /// The refresh itself, lease held.
-    async fn refresh_leased(&self, slot: &Slot, connection: &ConnectionId) -> Result<AccessToken, ConcurError> {
+    async fn refresh_leased(&self, slot: &Slot, connection: &ConnectionId) -> Result<Timed<AccessToken>, ConcurError> {
         let mut grant = self.load_fresh(connection).await?;
         let mut reread = false;
         let token = loop {
@@ -392,13 +395,13 @@ impl<S: GrantStore> TokenManager<S> {
         };
 
         let access = AccessToken::from_response(&token);
-        *slot.token() = Some(access.clone());
+        slot.store(access.clone().timed());
         let updated = grant.after_refresh(&token);
         let saved = if updated.differs_from(&grant) { self.save(connection, &updated).await } else { Ok(()) };
         self.record_health(connection, updated.refresh_expires_at).await;
         tracing::info!(connection = %connection, geolocation = %access.geolocation, rotated = updated.differs_from(&grant),
             "Concur access token refreshed");
-        saved.map(|()| access)
+        saved.map(|()| access.timed())
     }
 
     async fn load_fresh(&self, connection: &ConnectionId) -> Result<StoredGrant, ConcurError> {
@@ -411,16 +414,17 @@ impl<S: GrantStore> TokenManager<S> {
 
     /// Saves a rotated grant, retrying: the previous refresh token may already be dead.
     async fn save(&self, connection: &ConnectionId, grant: &StoredGrant) -> Result<(), ConcurError> {
-        let mut last = String::new();
-        for attempt in 1..=SAVE_ATTEMPTS {
+        let mut attempt = 1;
+        let last = loop {
             match self.store.save(connection, grant).await {
                 Ok(()) => return Ok(()),
-                Err(e) => last = e,
+                Err(_) if attempt < SAVE_ATTEMPTS => {
+                    tokio::time::sleep(LEASE_POLL * attempt).await;
+                    attempt += 1;
+                }
+                Err(e) => break e,
             }
-            if attempt < SAVE_ATTEMPTS {
-                tokio::time::sleep(LEASE_POLL * attempt).await;
-            }
-        }
+        };
         tracing::error!(connection = %connection, error = %last,
             "Concur issued a new refresh token but saving it failed; the next refresh will be refused");
         Err(ConcurError::Store(format!(

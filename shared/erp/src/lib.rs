@@ -11,6 +11,9 @@ pub mod acumatica;
 pub mod credentials;
 pub mod ifs;
 pub mod infor;
+mod problem;
+
+pub use problem::DocumentProblem;
 
 use domain::{ErpDocument, Failure};
 

@@ -18,12 +18,12 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::{Client, types::AttributeValue};
-use concur::tokens::{GrantStore, RefreshHealth, StoredGrant, epoch_date};
+use concur::tokens::{GrantStore, GrantStoreError, RefreshHealth, StoredGrant, epoch_date};
 use domain::{ConnectionId, ConnectionStatus};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
-use crate::sdk_error_message;
 use crate::secrets::SecretStore;
+use crate::{StoreError, sdk_error_message};
 
 const LEASE_ITEM: &str = "lease#concur-refresh";
 const SETTINGS_ITEM: &str = "settings";
@@ -69,17 +69,18 @@ impl ConcurGrantStore {
         format!("{}{connection}/concur", self.secret_prefix)
     }
 
-    async fn read_grant(&self, connection: &ConnectionId) -> Result<Option<StoredGrant>, String> {
+    async fn read_grant(&self, connection: &ConnectionId) -> Result<Option<StoredGrant>, GrantStoreError> {
         let id = self.secret_id(connection);
-        let Some(value) = self.secrets.get_json::<serde_json::Value>(&id).await.map_err(|e| e.to_string())? else {
+        let Some(value) = self.secrets.get_json::<serde_json::Value>(&id).await.map_err(GrantStoreError::storage)?
+        else {
             return Ok(None);
         };
-        StoredGrant::from_secret_json(&value).map(Some).map_err(|e| {
-            format!("reading secret {id}: {e}; an admin must click Connect in the Concur App Center again")
-        })
+        StoredGrant::from_secret_json(&value)
+            .map(Some)
+            .map_err(|problem| GrantStoreError::Unusable { secret: id, problem })
     }
 
-    async fn read_settings(&self, connection: &ConnectionId) -> Result<Current, String> {
+    async fn read_settings(&self, connection: &ConnectionId) -> Result<Current, StoreError> {
         let action = format!("reading the status of connection {connection}");
         let out = self
             .dynamodb
@@ -94,19 +95,24 @@ impl ConcurGrantStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| format!("{action}: {}", sdk_error_message(&e)))?;
+            .map_err(|e| StoreError::new(&action, sdk_error_message(&e)))?;
         let Some(item) = out.item else {
-            return Err(format!("{action}: the connection does not exist in table {}", self.table));
+            return Err(StoreError::new(action, format!("the connection does not exist in table {}", self.table)));
         };
         let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-        let raw_status = text("status").ok_or_else(|| format!("{action}: its settings item has no status"))?;
+        let raw_status = text("status").ok_or_else(|| StoreError::new(&action, "its settings item has no status"))?;
         let status = serde_json::from_value(serde_json::Value::String(raw_status.clone()))
-            .map_err(|_| format!("{action}: unknown status `{raw_status}`"))?;
+            .map_err(|_| StoreError::new(&action, format!("unknown status `{raw_status}`")))?;
         Ok(Current { status, reason: text("status_reason"), refresh_expires_at: text("concur_refresh_expires_at") })
     }
 
     /// Writes `change` if the status is still `seen`; false when it was not.
-    async fn apply(&self, connection: &ConnectionId, seen: ConnectionStatus, change: &Change) -> Result<bool, String> {
+    async fn apply(
+        &self,
+        connection: &ConnectionId,
+        seen: ConnectionStatus,
+        change: &Change,
+    ) -> Result<bool, StoreError> {
         let mut set = vec!["#updated = :now"];
         let mut remove = Vec::new();
         let mut update = self
@@ -150,7 +156,9 @@ impl ConcurGrantStore {
         match update.update_expression(expression).send().await {
             Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(format!("updating the status of connection {connection}: {}", sdk_error_message(&e))),
+            Err(e) => {
+                Err(StoreError::new(format!("updating the status of connection {connection}"), sdk_error_message(&e)))
+            }
         }
     }
 
@@ -160,7 +168,7 @@ impl ConcurGrantStore {
         &self,
         connection: &ConnectionId,
         plan: impl Fn(&Current) -> Option<Change>,
-    ) -> Result<(), String> {
+    ) -> Result<(), StoreError> {
         for _ in 0..2 {
             let current = self.read_settings(connection).await?;
             let Some(change) = plan(&current) else {
@@ -170,24 +178,24 @@ impl ConcurGrantStore {
                 return Ok(());
             }
         }
-        Err(format!(
-            "updating the status of connection {connection}: it changed concurrently twice; the next token refresh \
-             records it again"
+        Err(StoreError::conflict(
+            format!("updating the status of connection {connection}"),
+            "it changed concurrently twice; the next token refresh records it again",
         ))
     }
 }
 
 impl GrantStore for ConcurGrantStore {
-    async fn load(&self, connection: &ConnectionId) -> Result<Option<StoredGrant>, String> {
+    async fn load(&self, connection: &ConnectionId) -> Result<Option<StoredGrant>, GrantStoreError> {
         self.read_grant(connection).await
     }
 
-    async fn load_fresh(&self, connection: &ConnectionId) -> Result<Option<StoredGrant>, String> {
+    async fn load_fresh(&self, connection: &ConnectionId) -> Result<Option<StoredGrant>, GrantStoreError> {
         self.secrets.invalidate(&self.secret_id(connection));
         self.read_grant(connection).await
     }
 
-    async fn save(&self, connection: &ConnectionId, grant: &StoredGrant) -> Result<(), String> {
+    async fn save(&self, connection: &ConnectionId, grant: &StoredGrant) -> Result<(), GrantStoreError> {
         let description = format!(
             "Concur refresh token of connection {connection}; written by the connector at Connect and when Concur \
              rotates it"
@@ -195,10 +203,10 @@ impl GrantStore for ConcurGrantStore {
         self.secrets
             .put_json(&self.secret_id(connection), &grant.to_secret_json(), &description)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(GrantStoreError::storage)
     }
 
-    async fn try_lock(&self, connection: &ConnectionId, holder: &str, ttl: Duration) -> Result<bool, String> {
+    async fn try_lock(&self, connection: &ConnectionId, holder: &str, ttl: Duration) -> Result<bool, GrantStoreError> {
         let now = now_ms();
         let until = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
         let put = self
@@ -223,11 +231,14 @@ impl GrantStore for ConcurGrantStore {
         match put {
             Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(format!("taking the refresh lease of connection {connection}: {}", sdk_error_message(&e))),
+            Err(e) => Err(GrantStoreError::storage(StoreError::new(
+                format!("taking the refresh lease of connection {connection}"),
+                sdk_error_message(&e),
+            ))),
         }
     }
 
-    async fn unlock(&self, connection: &ConnectionId, holder: &str) -> Result<(), String> {
+    async fn unlock(&self, connection: &ConnectionId, holder: &str) -> Result<(), GrantStoreError> {
         let delete = self
             .dynamodb
             .delete_item()
@@ -242,17 +253,24 @@ impl GrantStore for ConcurGrantStore {
         match delete {
             // Not ours any more (it lapsed and someone else took it): leave it.
             Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(format!("releasing the refresh lease of connection {connection}: {}", sdk_error_message(&e))),
+            Err(e) => Err(GrantStoreError::storage(StoreError::new(
+                format!("releasing the refresh lease of connection {connection}"),
+                sdk_error_message(&e),
+            ))),
             Ok(_) => Ok(()),
         }
     }
 
-    async fn record_refresh(&self, connection: &ConnectionId, health: &RefreshHealth) -> Result<(), String> {
-        self.update_settings(connection, |current| plan_refresh(current, health)).await
+    async fn record_refresh(&self, connection: &ConnectionId, health: &RefreshHealth) -> Result<(), GrantStoreError> {
+        self.update_settings(connection, |current| plan_refresh(current, health))
+            .await
+            .map_err(GrantStoreError::storage)
     }
 
-    async fn mark_needs_reconnect(&self, connection: &ConnectionId, reason: &str) -> Result<(), String> {
-        self.update_settings(connection, |current| plan_needs_reconnect(current, reason)).await
+    async fn mark_needs_reconnect(&self, connection: &ConnectionId, reason: &str) -> Result<(), GrantStoreError> {
+        self.update_settings(connection, |current| plan_needs_reconnect(current, reason))
+            .await
+            .map_err(GrantStoreError::storage)
     }
 }
 

@@ -9,16 +9,28 @@
 //! a timeout or 5xx: a create that timed out may have committed, and the
 //! caller must look it up before sending it again.
 //!
+//! Authentication is a layer over the retry layer ([`auth`]): one
+//! [`TokenCache`] per token (renewal margin, single-flight renewal, one
+//! replacement and retry when the server refuses a token) and
+//! [`BearerAuth`], which each ERP client feeds with its [`TokenSource`]
+//! (its OAuth grant). Concur's token manager keeps one [`TokenCache`] per
+//! connection.
+//!
 //! Bounds: every connection is checked against the deployment's
 //! [`UrlPolicy`] ([`guard`]), redirects stay on their origin, and bodies are
 //! read within a limit ([`body`]). Outside text becomes a reason only
 //! through [`short_reason`].
 
+pub mod auth;
 mod body;
 pub mod guard;
 mod reason;
 mod retry;
 
+pub use auth::{
+    AuthorizedError, BearerAuth, Grant, Issued, OAuthRefusal, RenewMargin, Timed, TokenAnswerError, TokenCache,
+    TokenRequestError, TokenSource, request_token,
+};
 pub use body::{ERROR_BODY_BYTES, MAX_BODY_BYTES, bounded_text, read_body, read_body_within, read_json};
 pub use reason::{REASON_CHARS, sanitized, short_reason};
 pub use retry::{Backoff, RetryPolicy, parse_retry_after};
@@ -74,6 +86,26 @@ impl TransportError {
     /// permanent even where they treat "could not reach" as an outage.
     pub fn is_permanent(&self) -> bool {
         matches!(self, TransportError::Forbidden { .. } | TransportError::TooLarge { .. })
+    }
+
+    /// The wait the server asked for with its answer, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            TransportError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// What went wrong on the way, without repeating "could not reach" (for
+    /// messages that already say the service could not be reached).
+    pub fn detail(&self) -> String {
+        match self {
+            TransportError::Connect { message, .. } | TransportError::Other { message, .. } => message.clone(),
+            TransportError::Timeout { timeout, .. } => format!("no answer within {} s", timeout.as_secs()),
+            TransportError::Status { .. } | TransportError::Forbidden { .. } | TransportError::TooLarge { .. } => {
+                self.to_string()
+            }
+        }
     }
 
     pub fn status(&self) -> Option<u16> {

@@ -14,8 +14,8 @@ use axum::{
     response::Response,
 };
 use concur::{
-    AccessToken, AppCredentials, CompanyProfile, ConcurClient, ConcurError, GrantStore, RefreshHealth, StoredGrant,
-    TokenManager, TokenOptions, tokens::epoch_date,
+    AccessToken, AppCredentials, CompanyProfile, ConcurClient, ConcurError, GrantStore, GrantStoreError, RefreshHealth,
+    StoredGrant, TokenManager, TokenOptions, tokens::epoch_date,
 };
 use domain::{CompanyUuid, Connection, ConnectionId, ConnectionStatus, FailureKind, Secret};
 use integration::TestStack;
@@ -211,20 +211,20 @@ impl<S> LeaseLog<S> {
 }
 
 impl<S: GrantStore> GrantStore for LeaseLog<S> {
-    async fn load(&self, connection: &ConnectionId) -> Result<Option<StoredGrant>, String> {
+    async fn load(&self, connection: &ConnectionId) -> Result<Option<StoredGrant>, GrantStoreError> {
         self.inner.load(connection).await
     }
 
-    async fn load_fresh(&self, connection: &ConnectionId) -> Result<Option<StoredGrant>, String> {
+    async fn load_fresh(&self, connection: &ConnectionId) -> Result<Option<StoredGrant>, GrantStoreError> {
         self.inner.load_fresh(connection).await
     }
 
-    async fn save(&self, connection: &ConnectionId, grant: &StoredGrant) -> Result<(), String> {
+    async fn save(&self, connection: &ConnectionId, grant: &StoredGrant) -> Result<(), GrantStoreError> {
         *self.saves.lock().unwrap() += 1;
         self.inner.save(connection, grant).await
     }
 
-    async fn try_lock(&self, connection: &ConnectionId, holder: &str, ttl: Duration) -> Result<bool, String> {
+    async fn try_lock(&self, connection: &ConnectionId, holder: &str, ttl: Duration) -> Result<bool, GrantStoreError> {
         let taken = self.inner.try_lock(connection, holder, ttl).await?;
         if taken {
             self.events.lock().unwrap().push((holder.to_owned(), "took", Instant::now()));
@@ -232,17 +232,17 @@ impl<S: GrantStore> GrantStore for LeaseLog<S> {
         Ok(taken)
     }
 
-    async fn unlock(&self, connection: &ConnectionId, holder: &str) -> Result<(), String> {
+    async fn unlock(&self, connection: &ConnectionId, holder: &str) -> Result<(), GrantStoreError> {
         // Logged before the release: the next holder can only take it after.
         self.events.lock().unwrap().push((holder.to_owned(), "released", Instant::now()));
         self.inner.unlock(connection, holder).await
     }
 
-    async fn record_refresh(&self, connection: &ConnectionId, health: &RefreshHealth) -> Result<(), String> {
+    async fn record_refresh(&self, connection: &ConnectionId, health: &RefreshHealth) -> Result<(), GrantStoreError> {
         self.inner.record_refresh(connection, health).await
     }
 
-    async fn mark_needs_reconnect(&self, connection: &ConnectionId, reason: &str) -> Result<(), String> {
+    async fn mark_needs_reconnect(&self, connection: &ConnectionId, reason: &str) -> Result<(), GrantStoreError> {
         self.inner.mark_needs_reconnect(connection, reason).await
     }
 }

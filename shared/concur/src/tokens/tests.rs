@@ -48,22 +48,22 @@ impl MemoryStore {
 }
 
 impl GrantStore for MemoryStore {
-    async fn load(&self, connection: &ConnectionId) -> Result<Option<StoredGrant>, String> {
+    async fn load(&self, connection: &ConnectionId) -> Result<Option<StoredGrant>, GrantStoreError> {
         Ok(self.mem().grants.get(connection).cloned())
     }
 
-    async fn load_fresh(&self, connection: &ConnectionId) -> Result<Option<StoredGrant>, String> {
+    async fn load_fresh(&self, connection: &ConnectionId) -> Result<Option<StoredGrant>, GrantStoreError> {
         Ok(self.mem().grants.get(connection).cloned())
     }
 
-    async fn save(&self, connection: &ConnectionId, grant: &StoredGrant) -> Result<(), String> {
+    async fn save(&self, connection: &ConnectionId, grant: &StoredGrant) -> Result<(), GrantStoreError> {
         let mut mem = self.mem();
         mem.saves.push(grant.clone());
         mem.grants.insert(connection.clone(), grant.clone());
         Ok(())
     }
 
-    async fn try_lock(&self, connection: &ConnectionId, holder: &str, ttl: Duration) -> Result<bool, String> {
+    async fn try_lock(&self, connection: &ConnectionId, holder: &str, ttl: Duration) -> Result<bool, GrantStoreError> {
         let mut mem = self.mem();
         let now = Instant::now();
         let free = mem.leases.get(connection).is_none_or(|(h, until)| *until < now || h == holder);
@@ -74,7 +74,7 @@ impl GrantStore for MemoryStore {
         Ok(free)
     }
 
-    async fn unlock(&self, connection: &ConnectionId, holder: &str) -> Result<(), String> {
+    async fn unlock(&self, connection: &ConnectionId, holder: &str) -> Result<(), GrantStoreError> {
         let mut mem = self.mem();
         if mem.leases.get(connection).is_some_and(|(h, _)| h == holder) {
             mem.leases.remove(connection);
@@ -82,12 +82,12 @@ impl GrantStore for MemoryStore {
         Ok(())
     }
 
-    async fn record_refresh(&self, _connection: &ConnectionId, health: &RefreshHealth) -> Result<(), String> {
+    async fn record_refresh(&self, _connection: &ConnectionId, health: &RefreshHealth) -> Result<(), GrantStoreError> {
         self.mem().health.push(health.clone());
         Ok(())
     }
 
-    async fn mark_needs_reconnect(&self, _connection: &ConnectionId, reason: &str) -> Result<(), String> {
+    async fn mark_needs_reconnect(&self, _connection: &ConnectionId, reason: &str) -> Result<(), GrantStoreError> {
         self.mem().reconnect.push(reason.to_owned());
         Ok(())
     }
@@ -486,9 +486,10 @@ fn stored_grant_round_trips_through_the_secret_json() {
     assert_eq!(back.refresh_expires_at, Some(1_800_000_000));
     let no_expiry = StoredGrant::from_secret_json(&json!({"refresh_token": "r", "geolocation": "https://x/"})).unwrap();
     assert_eq!((no_expiry.refresh_expires_at, no_expiry.geolocation.as_str()), (None, "https://x"));
-    let missing = StoredGrant::from_secret_json(&json!({"geolocation": "https://x"})).unwrap_err();
+    let missing = StoredGrant::from_secret_json(&json!({"geolocation": "https://x"})).unwrap_err().to_string();
     assert!(missing.contains("refresh_token"), "{missing}");
-    let wrong = StoredGrant::from_secret_json(&json!({"refresh_token": "SECRET-R", "geolocation": 5})).unwrap_err();
+    let wrong =
+        StoredGrant::from_secret_json(&json!({"refresh_token": "SECRET-R", "geolocation": 5})).unwrap_err().to_string();
     assert!(!wrong.contains("SECRET-R"), "{wrong}");
     assert!(!format!("{grant:?}").contains("r-1"));
 }

@@ -12,6 +12,8 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Number, Value, json};
 use time::Date;
 
+use crate::problem::{DocumentProblem, check_balanced, require};
+
 /// Longest `VendorRef` Acumatica stores. The reference is silent; 40 is the
 /// width of the AP document's vendor-reference column (`APInvoice.InvoiceNbr`).
 /// A longer key is refused: a truncated one could match another document.
@@ -132,29 +134,23 @@ impl AcumaticaBill {
     }
 
     /// Refuses what Acumatica would reject or silently change.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), DocumentProblem> {
         require("the vendor", &self.vendor)?;
         require("the vendor reference (Concur key)", &self.vendor_ref)?;
         let length = self.vendor_ref.chars().count();
         if length > VENDOR_REF_MAX {
-            return Err(format!(
-                "the vendor reference (Concur key) has {length} characters; Acumatica stores at most \
-                 {VENDOR_REF_MAX} and a shortened key could match another bill: map a shorter key"
-            ));
+            return Err(DocumentProblem::VendorRefTooLong { length, max: VENDOR_REF_MAX });
         }
         require("the currency", &self.currency)?;
         if self.lines.is_empty() {
-            return Err("it has no lines: a bill needs at least one expense line".into());
+            return Err(DocumentProblem::NoLinesFor { needs: "a bill needs at least one expense line" });
         }
         for (i, line) in self.lines.iter().enumerate() {
             require(&format!("line {} account", i + 1), &line.account)?;
         }
-        let total = self.total().ok_or_else(|| "the line amounts add up beyond what a decimal holds".to_owned())?;
+        let total = self.total().ok_or(DocumentProblem::TotalOverflow)?;
         if total <= Decimal::ZERO {
-            return Err(format!(
-                "its total is {total}; an AP document's total must be positive (what the vendor owes the company \
-                 is a debit adjustment)"
-            ));
+            return Err(DocumentProblem::BillTotalNotPositive { total });
         }
         Ok(())
     }
@@ -170,13 +166,7 @@ impl AcumaticaBill {
                 m.insert("Qty".into(), json!({"value": 1}));
                 m.insert("UnitCost".into(), money(l.amount));
                 m.insert("Amount".into(), money(l.amount));
-                m.insert("Account".into(), wrap(&l.account));
-                if let Some(sub) = &l.subaccount {
-                    m.insert("Subaccount".into(), wrap(sub));
-                }
-                if let Some(branch) = &l.branch {
-                    m.insert("Branch".into(), wrap(branch));
-                }
+                insert_account(&mut m, &l.account, l.subaccount.as_deref(), ("Branch", l.branch.as_deref()));
                 Value::Object(m)
             })
             .collect();
@@ -222,39 +212,30 @@ impl AcumaticaJournal {
     }
 
     /// The balance check and the rules Acumatica applies to lines.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), DocumentProblem> {
         require("the Concur key", &self.key)?;
         check_key_field(&self.key_field)?;
         if matches!(self.key_field, JournalKeyField::Description) && self.key.contains(char::is_whitespace) {
             // The lookup matches "Concur <key>" followed by a space or the end.
-            return Err("the Concur key contains a space, which the Description key field cannot carry".into());
+            return Err(DocumentProblem::KeyWithSpace { carrier: "Description key field" });
         }
         require("the currency", &self.currency)?;
         if self.lines.len() < 2 {
-            return Err("it needs at least two lines (a debit and a credit)".into());
+            return Err(DocumentProblem::TooFewLines { lines: "lines" });
         }
         for (i, line) in self.lines.iter().enumerate() {
             let n = i + 1;
             require(&format!("line {n} account"), &line.account)?;
             if line.debit.is_sign_negative() || line.credit.is_sign_negative() {
-                return Err(format!("line {n} has a negative amount; put it on the other side instead"));
+                return Err(DocumentProblem::NegativeLine { line: n });
             }
             match (line.debit.is_zero(), line.credit.is_zero()) {
-                (false, false) => return Err(format!("line {n} has both a debit and a credit; split it in two")),
-                (true, true) => return Err(format!("line {n} has neither a debit nor a credit")),
+                (false, false) => return Err(DocumentProblem::DebitAndCredit { line: n }),
+                (true, true) => return Err(DocumentProblem::NeitherDebitNorCredit { line: n }),
                 _ => {}
             }
         }
-        let (debits, credits) =
-            self.totals().ok_or_else(|| "the line amounts add up beyond what a decimal holds".to_owned())?;
-        if debits != credits {
-            return Err(format!(
-                "it is not balanced: debits {debits} ≠ credits {credits} (difference {}); fix the mapping that \
-                 produced its lines",
-                debits - credits
-            ));
-        }
-        Ok(())
+        check_balanced(self.totals())
     }
 
     /// The PUT body. Off hold: the batch is balanced (checked) and Acumatica
@@ -265,13 +246,7 @@ impl AcumaticaJournal {
             .iter()
             .map(|l| {
                 let mut m = Map::new();
-                m.insert("Account".into(), wrap(&l.account));
-                if let Some(sub) = &l.subaccount {
-                    m.insert("Subaccount".into(), wrap(sub));
-                }
-                if let Some(branch) = &l.branch {
-                    m.insert("BranchID".into(), wrap(branch));
-                }
+                insert_account(&mut m, &l.account, l.subaccount.as_deref(), ("BranchID", l.branch.as_deref()));
                 m.insert("DebitAmount".into(), money(l.debit));
                 m.insert("CreditAmount".into(), money(l.credit));
                 m.insert("TransactionDescription".into(), wrap(&l.description));
@@ -303,26 +278,27 @@ impl AcumaticaJournal {
 
 /// A custom field name goes into `$filter` and `$custom`: letters, digits
 /// and `_` only, so configuration can never change the query's meaning.
-pub(crate) fn check_key_field(key_field: &JournalKeyField) -> Result<(), String> {
+pub(crate) fn check_key_field(key_field: &JournalKeyField) -> Result<(), DocumentProblem> {
     match key_field {
         JournalKeyField::Description => Ok(()),
         JournalKeyField::Custom { field } => {
             let valid = field.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
                 && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if valid {
-                Ok(())
-            } else {
-                Err(format!(
-                    "the journal key field `{field}` is not a field name (letters, digits and _ only, e.g. \
-                     UsrConcurKey): correct it in the connection's mapping"
-                ))
-            }
+            if valid { Ok(()) } else { Err(DocumentProblem::KeyFieldName { field: field.clone() }) }
         }
     }
 }
 
-fn require(what: &str, value: &str) -> Result<(), String> {
-    if value.trim().is_empty() { Err(format!("{what} is empty")) } else { Ok(()) }
+/// A line's `Account`, `Subaccount` and branch (bills and journals name the
+/// branch field differently: `branch` is its name and value).
+fn insert_account(m: &mut Map<String, Value>, account: &str, subaccount: Option<&str>, branch: (&str, Option<&str>)) {
+    m.insert("Account".into(), wrap(account));
+    if let Some(sub) = subaccount {
+        m.insert("Subaccount".into(), wrap(sub));
+    }
+    if let (field, Some(value)) = branch {
+        m.insert(field.into(), wrap(value));
+    }
 }
 
 fn wrap(text: &str) -> Value {
@@ -390,9 +366,9 @@ mod tests {
         let ok = journal(vec![line("0.1", "0"), line("0.2", "0"), line("0", "0.3")]);
         assert_eq!(ok.validate(), Ok(()));
         let off = journal(vec![line("245.50", "0"), line("0", "245.49")]);
-        let e = off.validate().unwrap_err();
+        let e = off.validate().unwrap_err().to_string();
         assert!(e.contains("debits 245.50 ≠ credits 245.49 (difference 0.01)"), "{e}");
-        let both = journal(vec![line("1", "1"), line("0", "0")]).validate().unwrap_err();
+        let both = journal(vec![line("1", "1"), line("0", "0")]).validate().unwrap_err().to_string();
         assert!(both.contains("line 1 has both a debit and a credit"), "{both}");
     }
 
@@ -400,7 +376,7 @@ mod tests {
     fn custom_key_field_names_are_checked() {
         let mut j = journal(vec![line("1", "0"), line("0", "1")]);
         j.key_field = JournalKeyField::Custom { field: "Usr') or true or ('".into() };
-        assert!(j.validate().unwrap_err().contains("is not a field name"));
+        assert!(j.validate().unwrap_err().to_string().contains("is not a field name"));
         j.key_field = JournalKeyField::Custom { field: "UsrConcurKey".into() };
         assert_eq!(j.validate(), Ok(()));
         let text = serde_json::to_string(&j.to_wire()).unwrap();
@@ -425,7 +401,7 @@ mod tests {
                 description: "x".into(),
             }],
         };
-        let e = bill.validate().unwrap_err();
+        let e = bill.validate().unwrap_err().to_string();
         assert!(e.contains("41 characters") && e.contains("at most 40"), "{e}");
     }
 }

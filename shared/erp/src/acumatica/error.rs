@@ -3,6 +3,8 @@
 use domain::Failure;
 use transport::TransportError;
 
+use crate::DocumentProblem;
+
 /// A failed Acumatica call. No variant's text contains a secret: token
 /// bodies are never quoted, only OAuth error codes and Acumatica's own
 /// (bounded) error messages.
@@ -69,7 +71,7 @@ pub enum AcumaticaError {
     /// No answer (connection refused, DNS, TLS, timeout).
     #[error(
         "could not reach Acumatica at {base_url} ({}); check the ERP URL and that the instance is up",
-        unreachable_detail(.source)
+        .source.detail()
     )]
     Unreachable {
         base_url: String,
@@ -95,7 +97,7 @@ pub enum AcumaticaError {
 
     /// Our document broke a rule; nothing was sent.
     #[error("{document} was not sent to Acumatica: {problem}")]
-    Invalid { document: String, problem: String },
+    Invalid { document: String, problem: Box<DocumentProblem> },
 
     /// 422: Acumatica's business validation refused the document.
     #[error(
@@ -119,17 +121,6 @@ pub enum AcumaticaError {
     ReleaseFailed { document: String, reference: String, message: String },
 }
 
-/// What went wrong on the way, without repeating "could not reach".
-fn unreachable_detail(e: &TransportError) -> String {
-    match e {
-        TransportError::Connect { message, .. } | TransportError::Other { message, .. } => message.clone(),
-        TransportError::Timeout { timeout, .. } => format!("no answer within {} s", timeout.as_secs()),
-        TransportError::Status { .. } | TransportError::Forbidden { .. } | TransportError::TooLarge { .. } => {
-            e.to_string()
-        }
-    }
-}
-
 impl AcumaticaError {
     /// The token endpoint said no (as opposed to: could not be reached).
     pub(crate) fn is_refusal(&self) -> bool {
@@ -151,13 +142,7 @@ impl AcumaticaError {
             AcumaticaError::Unreachable { source, .. } if source.is_permanent() => Failure::permanent(reason),
             AcumaticaError::InvalidClient { .. } | AcumaticaError::InvalidUser { .. } => Failure::needs_reauth(reason),
             AcumaticaError::Unreachable { .. } => Failure::retryable(reason, None),
-            AcumaticaError::Unavailable { source, .. } => {
-                let after = match source {
-                    TransportError::Status { retry_after, .. } => *retry_after,
-                    _ => None,
-                };
-                Failure::retryable(reason, after)
-            }
+            AcumaticaError::Unavailable { source, .. } => Failure::retryable(reason, source.retry_after()),
             _ => Failure::permanent(reason),
         }
     }

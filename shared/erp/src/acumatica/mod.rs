@@ -13,12 +13,16 @@ mod documents;
 mod error;
 mod posting;
 
-use std::time::{Duration, Instant};
+use std::future::Future;
+use std::time::Duration;
 
 use domain::{AcumaticaSettings, ErpDocument, ErpDocumentKind, Failure, Secret};
 use serde::Deserialize;
 use serde_json::Value;
-use transport::{HttpClient, Idempotency, TransportError, short_reason};
+use transport::{
+    BearerAuth, Grant, HttpClient, Idempotency, Issued, RenewMargin, TokenRequestError, TokenSource, TransportError,
+    short_reason,
+};
 
 pub use documents::{
     AcumaticaBill, AcumaticaJournal, BillLine, BillType, JOURNAL_KEY_PREFIX, JournalKeyField, JournalLine,
@@ -32,9 +36,7 @@ const SERVICE: &str = "acumatica";
 const TOKEN_PATH: &str = "/identity/connect/token";
 const SCOPE: &str = "api offline_access";
 /// Renew this long before the token expires (at most half its lifetime).
-const RENEW_MARGIN: Duration = Duration::from_secs(60);
-/// Longest token lifetime believed (guards the clock arithmetic).
-const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+const RENEW_MARGIN: RenewMargin = RenewMargin::AtMostHalf(Duration::from_secs(60));
 /// Used when a token answer omits `expires_in` (the reference's usual value).
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
 
@@ -60,17 +62,6 @@ impl AcumaticaCredentials {
     }
 }
 
-struct CachedToken {
-    value: Secret,
-    renew_at: Instant,
-}
-
-#[derive(Default)]
-struct Tokens {
-    access: Option<CachedToken>,
-    refresh: Option<Secret>,
-}
-
 /// How a connection wants documents posted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PostingOptions {
@@ -88,32 +79,13 @@ pub struct AcumaticaClient {
     settings: AcumaticaSettings,
     credentials: AcumaticaCredentials,
     posting: PostingOptions,
-    /// Held across a token call so concurrent tasks share one sign-in.
-    tokens: tokio::sync::Mutex<Tokens>,
-}
-
-enum Grant<'a> {
-    Password,
-    Refresh(&'a Secret),
-}
-
-#[derive(Deserialize)]
-struct TokenAnswer {
-    access_token: Secret,
-    #[serde(default)]
-    expires_in: Option<Value>,
-    #[serde(default)]
-    refresh_token: Option<Secret>,
-}
-
-#[derive(Deserialize)]
-struct OAuthRefusal {
-    error: String,
+    /// The access token, renewed with Acumatica's rotating refresh token.
+    auth: BearerAuth,
 }
 
 impl AcumaticaClient {
     pub fn new(http: HttpClient, settings: AcumaticaSettings, credentials: AcumaticaCredentials) -> Self {
-        Self { http, settings, credentials, posting: PostingOptions::default(), tokens: tokio::sync::Mutex::default() }
+        Self { http, settings, credentials, posting: PostingOptions::default(), auth: BearerAuth::new(RENEW_MARGIN) }
     }
 
     /// The connection's posting choices (default: no release, key in `Description`).
@@ -137,7 +109,7 @@ impl AcumaticaClient {
 
     /// Signs in (or reuses the cached token): proves client and user credentials.
     pub async fn authenticate(&self) -> Result<(), AcumaticaError> {
-        self.access_token().await.map(drop)
+        self.auth.token(self).await.map(drop)
     }
 
     /// `GET …/Vendor?$top=1&$select=VendorID`: proves URL, endpoint version
@@ -161,18 +133,21 @@ impl AcumaticaClient {
         }
         let body = transport::bounded_text(response).await;
         Err(match status {
-            401 => AcumaticaError::Unauthorized {
-                tenant: self.settings.tenant.clone(),
-                username: self.credentials.username.clone(),
-            },
-            403 => AcumaticaError::Forbidden {
-                tenant: self.settings.tenant.clone(),
-                username: self.credentials.username.clone(),
-                what: "vendors (screen AP303000)",
-            },
+            401 | 403 => self.access_refused(status, "vendors (screen AP303000)"),
             404 => self.endpoint_not_published().await,
             _ => AcumaticaError::Rejected { status, what: "a Vendor read", message: error_message(&body) },
         })
+    }
+
+    /// A 401 (the user's sign-in) or 403 (its rights to `screen`) on an API call.
+    fn access_refused(&self, status: u16, screen: &'static str) -> AcumaticaError {
+        let tenant = self.settings.tenant.clone();
+        let username = self.credentials.username.clone();
+        if status == 401 {
+            AcumaticaError::Unauthorized { tenant, username }
+        } else {
+            AcumaticaError::Forbidden { tenant, username, what: screen }
+        }
     }
 
     /// Sign-in plus one cheap authenticated read.
@@ -191,73 +166,26 @@ impl AcumaticaClient {
 
     /// A request with the bearer token `build` adds; a 401 drops the token
     /// and retries once with a new one (the token may have been revoked or
-    /// expired early). A 401 means nothing was processed, so this holds for
-    /// creates too.
+    /// expired early).
     async fn send_authorized(
         &self,
         idempotency: Idempotency,
         build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, AcumaticaError> {
-        let mut retried = false;
-        loop {
-            let token = self.access_token().await?;
-            let response = self
-                .http
-                .send(SERVICE, idempotency, |c| build(c, token.expose()))
-                .await
-                .map_err(|e| self.transport_error(e))?;
-            if response.status().as_u16() == 401 && !retried {
-                tracing::info!(service = SERVICE, "Acumatica refused the access token; signing in again");
-                self.forget(&token).await;
-                retried = true;
-                continue;
-            }
-            return Ok(response);
-        }
+        self.auth
+            .send(self, &self.http, idempotency, build)
+            .await
+            .map_err(|e| e.into_error(|e| self.transport_error(e)))
     }
 
-    /// Drops the cached access token if it is still `used`.
-    async fn forget(&self, used: &Secret) {
-        let mut tokens = self.tokens.lock().await;
-        if tokens.access.as_ref().is_some_and(|t| &t.value == used) {
-            tokens.access = None;
-        }
-    }
-
-    /// The cached access token, or a new one: refresh grant first, password
-    /// grant when there is no refresh token or it was refused.
-    async fn access_token(&self) -> Result<Secret, AcumaticaError> {
-        let mut tokens = self.tokens.lock().await;
-        if let Some(cached) = tokens.access.as_ref().filter(|t| Instant::now() < t.renew_at) {
-            return Ok(cached.value.clone());
-        }
-        tokens.access = None;
-        if let Some(refresh) = tokens.refresh.take() {
-            match self.token_call(Grant::Refresh(&refresh)).await {
-                Ok(answer) => return Ok(store(&mut tokens, answer)),
-                Err(e) if e.is_refusal() => {
-                    // Rotated elsewhere, expired or revoked: a fresh sign-in is the fix.
-                    tracing::info!(service = SERVICE, error = %e, "Acumatica refused the refresh token; signing in again");
-                }
-                Err(e) => {
-                    // Unknown whether it was spent; keep it, a later refusal falls back.
-                    tokens.refresh = Some(refresh);
-                    return Err(e);
-                }
-            }
-        }
-        let answer = self.token_call(Grant::Password).await?;
-        Ok(store(&mut tokens, answer))
-    }
-
-    async fn token_call(&self, grant: Grant<'_>) -> Result<TokenAnswer, AcumaticaError> {
+    async fn token_call(&self, grant: Grant<'_>) -> Result<Issued, AcumaticaError> {
         let url = format!("{}{TOKEN_PATH}", self.base());
         let tenant = &self.settings.tenant;
         let client_id = self.credentials.oauth_client_id(tenant);
         let mut form: Vec<(&str, &str)> =
             vec![("client_id", client_id.as_str()), ("client_secret", self.credentials.client_secret.expose())];
         match grant {
-            Grant::Password => form.extend([
+            Grant::SignIn => form.extend([
                 ("grant_type", "password"),
                 ("username", self.credentials.username.as_str()),
                 ("password", self.credentials.password.expose()),
@@ -267,28 +195,16 @@ impl AcumaticaClient {
                 form.extend([("grant_type", "refresh_token"), ("refresh_token", refresh.expose())]);
             }
         }
-        let response = self
-            .http
-            .send(SERVICE, Idempotency::Safe, |c| c.post(&url).form(&form))
-            .await
-            .map_err(|e| self.transport_error(e))?;
-        let status = response.status().as_u16();
-        if response.status().is_success() {
-            let bytes = transport::read_body(SERVICE, response).await.map_err(|e| AcumaticaError::Malformed {
-                what: "the sign-in",
-                detail: format!("the body could not be read: {e}"),
-            })?;
-            // The body holds tokens: describe a problem, never quote it.
-            return serde_json::from_slice(&bytes).map_err(|_| AcumaticaError::Malformed {
-                what: "the sign-in",
-                detail: "the token endpoint's answer has no access_token".into(),
-            });
-        }
-        if status == 404 {
-            return Err(AcumaticaError::NoTokenEndpoint { url });
-        }
-        let body = transport::bounded_text(response).await;
-        let code = serde_json::from_str::<OAuthRefusal>(&body).map(|r| r.error).unwrap_or_default();
+        let (status, code, body) =
+            match transport::request_token(&self.http, SERVICE, &url, &form, DEFAULT_LIFETIME).await {
+                Ok(issued) => return Ok(issued),
+                Err(TokenRequestError::Transport(e)) => return Err(self.transport_error(e)),
+                Err(TokenRequestError::Unusable(e)) => {
+                    return Err(AcumaticaError::Malformed { what: "the sign-in", detail: e.to_string() });
+                }
+                Err(TokenRequestError::NoEndpoint { url }) => return Err(AcumaticaError::NoTokenEndpoint { url }),
+                Err(TokenRequestError::Refused { status, refusal, body }) => (status, refusal.error, body),
+            };
         tracing::warn!(service = SERVICE, status, error = %code, tenant = %tenant, "Acumatica refused a token grant");
         let tenant = tenant.clone();
         Err(match code.as_str() {
@@ -338,22 +254,18 @@ impl AcumaticaClient {
     }
 }
 
-fn store(tokens: &mut Tokens, answer: TokenAnswer) -> Secret {
-    let lifetime = match &answer.expires_in {
-        Some(Value::Number(n)) => n.as_u64().map(Duration::from_secs),
-        Some(Value::String(s)) => s.trim().parse().ok().map(Duration::from_secs),
-        _ => None,
+/// Acumatica's OAuth grants: password, and refresh with the token it rotates.
+impl TokenSource for AcumaticaClient {
+    type Error = AcumaticaError;
+    const SERVICE: &'static str = SERVICE;
+
+    fn issue(&self, grant: Grant<'_>) -> impl Future<Output = Result<Issued, AcumaticaError>> + Send {
+        self.token_call(grant)
     }
-    .unwrap_or(DEFAULT_LIFETIME)
-    .min(MAX_LIFETIME);
-    let margin = RENEW_MARGIN.min(lifetime / 2);
-    let value = answer.access_token;
-    tokens.access = Some(CachedToken { value: value.clone(), renew_at: Instant::now() + lifetime - margin });
-    if let Some(refresh) = answer.refresh_token {
-        // Acumatica may rotate it: the newest one wins.
-        tokens.refresh = Some(refresh);
+
+    fn refused(&self, error: &AcumaticaError) -> bool {
+        error.is_refusal()
     }
-    value
 }
 
 /// Acumatica's `exceptionMessage` (or `message`), else the body, bounded.

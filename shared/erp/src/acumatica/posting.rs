@@ -107,7 +107,8 @@ impl AcumaticaClient {
     /// asks for released documents).
     pub async fn create_bill(&self, bill: &AcumaticaBill) -> Result<ErpReference, AcumaticaError> {
         let document = bill.label();
-        bill.validate().map_err(|problem| AcumaticaError::Invalid { document: document.clone(), problem })?;
+        bill.validate()
+            .map_err(|problem| AcumaticaError::Invalid { document: document.clone(), problem: Box::new(problem) })?;
         let release = self.posting.release;
         // Created off hold only when it is to be released (reference §6a [DEFAULT]).
         let body = bill.to_wire(!release);
@@ -120,7 +121,9 @@ impl AcumaticaClient {
     /// exists; either way returns its reference.
     pub async fn create_journal(&self, journal: &AcumaticaJournal) -> Result<ErpReference, AcumaticaError> {
         let document = journal.label();
-        journal.validate().map_err(|problem| AcumaticaError::Invalid { document: document.clone(), problem })?;
+        journal
+            .validate()
+            .map_err(|problem| AcumaticaError::Invalid { document: document.clone(), problem: Box::new(problem) })?;
         let body = journal.to_wire();
         let lookup = || self.lookup_journal(&journal.key_field, &journal.key);
         let found = self.create_once(DocKind::Journal, &document, &body, lookup).await?;
@@ -274,7 +277,7 @@ impl AcumaticaClient {
     async fn lookup_journal(&self, key_field: &JournalKeyField, key: &str) -> Result<Option<Found>, AcumaticaError> {
         check_key_field(key_field).map_err(|problem| AcumaticaError::Invalid {
             document: format!("the journal transaction lookup for Concur key `{key}`"),
-            problem,
+            problem: Box::new(problem),
         })?;
         let select = "Module,BatchNbr,Status,Description";
         let hits: Vec<Value> = match key_field {
@@ -363,15 +366,7 @@ impl AcumaticaClient {
         let document = document.to_owned();
         match status {
             400 => AcumaticaError::BadRequest { document, message: request_problem(body) },
-            401 => AcumaticaError::Unauthorized {
-                tenant: self.settings.tenant.clone(),
-                username: self.credentials.username.clone(),
-            },
-            403 => AcumaticaError::Forbidden {
-                tenant: self.settings.tenant.clone(),
-                username: self.credentials.username.clone(),
-                what: kind.screen(),
-            },
+            401 | 403 => self.access_refused(status, kind.screen()),
             404 => self.endpoint_not_published().await,
             422 => AcumaticaError::Refused { document, errors: field_errors(body) },
             _ => AcumaticaError::Rejected { status, what: "a document call", message: error_message(body) },

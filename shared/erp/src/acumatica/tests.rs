@@ -171,11 +171,7 @@ async fn a_refused_refresh_token_falls_back_to_the_password_grant() {
     let (sim, running) = site().await;
     let c = client(&running.base_url(), "Acme", CLIENT_SECRET, PASSWORD);
     c.check_access().await.unwrap();
-    {
-        let mut tokens = c.tokens.lock().await;
-        tokens.access = None;
-        tokens.refresh = Some(Secret::new("spent-elsewhere"));
-    }
+    c.auth.reset(Some(Secret::new("spent-elsewhere")));
     c.check_access().await.unwrap();
     assert_eq!((sim.token_calls("password"), sim.token_calls("refresh_token")), (2, 1));
 }

@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 use time::Date;
 
 use super::odata::{Company, money};
+use crate::problem::{DocumentProblem, check_balanced, require};
 
 /// Every marker starts with this, then the Concur key.
 pub const KEY_PREFIX: &str = "Concur ";
@@ -49,13 +50,15 @@ pub enum InvoiceKind {
     CreditNote,
 }
 
+/// `CodeB`…`CodeJ` of a posting row, by letter.
+pub type CodeParts = BTreeMap<char, String>;
+
 /// One posting row: the code string and an amount.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostingRow {
     /// `CodeA`: the GL account.
     pub account: String,
-    /// `CodeB`…`CodeJ` by letter.
-    pub code_parts: BTreeMap<char, String>,
+    pub code_parts: CodeParts,
     /// Invoices: the line amount of the document as planned (negated on the
     /// wire for a credit note). Vouchers: signed, positive = debit.
     pub amount: Decimal,
@@ -95,8 +98,8 @@ pub struct IfsVoucher {
 /// that letter, `cost_center` on the company's cost-center code part;
 /// other names (meant for other ERPs) are not sent. Two names for one code
 /// part with different values are refused.
-pub fn code_parts(dimensions: &BTreeMap<String, String>, cost_center: char) -> Result<BTreeMap<char, String>, String> {
-    let mut parts: BTreeMap<char, String> = BTreeMap::new();
+pub fn code_parts(dimensions: &BTreeMap<String, String>, cost_center: char) -> Result<CodeParts, DocumentProblem> {
+    let mut parts = CodeParts::new();
     for (name, value) in dimensions {
         let letter = match name.as_str() {
             "cost_center" => cost_center,
@@ -109,10 +112,12 @@ pub fn code_parts(dimensions: &BTreeMap<String, String>, cost_center: char) -> R
         };
         match parts.get(&letter) {
             Some(existing) if existing != value => {
-                return Err(format!(
-                    "two dimensions post on code part {letter} with different values (`{existing}` and `{value}`; \
-                     `cost_center` is code part {cost_center}): map only one of them"
-                ));
+                return Err(DocumentProblem::CodePartConflict {
+                    letter,
+                    existing: existing.clone(),
+                    value: value.clone(),
+                    cost_center,
+                });
             }
             _ => {
                 parts.insert(letter, value.clone());
@@ -120,10 +125,6 @@ pub fn code_parts(dimensions: &BTreeMap<String, String>, cost_center: char) -> R
         }
     }
     Ok(parts)
-}
-
-fn require(what: &str, value: &str) -> Result<(), String> {
-    if value.trim().is_empty() { Err(format!("{what} is empty")) } else { Ok(()) }
 }
 
 /// `CodeA` … `CodeJ` of a row into a body.
@@ -210,25 +211,22 @@ impl IfsInvoice {
     }
 
     /// Refuses what IFS would reject or what would break the lookup.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), DocumentProblem> {
         require("the supplier", &self.supplier)?;
         require("the invoice number (Concur key)", &self.invoice_no)?;
         if self.invoice_no.trim() != self.invoice_no {
-            return Err("the invoice number (Concur key) starts or ends with a space".into());
+            return Err(DocumentProblem::InvoiceNoSpaces);
         }
         require("the currency", &self.currency)?;
         if self.rows.is_empty() {
-            return Err("it has no lines: an invoice needs at least one posting row".into());
+            return Err(DocumentProblem::NoLinesFor { needs: "an invoice needs at least one posting row" });
         }
         for (i, row) in self.rows.iter().enumerate() {
             require(&format!("line {} account", i + 1), &row.account)?;
         }
-        let total = self.total().ok_or_else(|| "the line amounts add up beyond what a decimal holds".to_owned())?;
+        let total = self.total().ok_or(DocumentProblem::TotalOverflow)?;
         if total <= Decimal::ZERO {
-            return Err(format!(
-                "its lines add up to {total}; what is owed must be positive (what the supplier owes the company is a \
-                 credit note)"
-            ));
+            return Err(DocumentProblem::InvoiceTotalNotPositive { total });
         }
         Ok(())
     }
@@ -291,34 +289,25 @@ impl IfsVoucher {
     }
 
     /// The balance check and what the lookup needs of the key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), DocumentProblem> {
         require("the Concur key", &self.key)?;
         if self.key.contains(char::is_whitespace) {
             // The lookup matches "Concur <key>" followed by a space.
-            return Err("the Concur key contains a space, which the voucher Text marker cannot carry".into());
+            return Err(DocumentProblem::KeyWithSpace { carrier: "voucher Text marker" });
         }
         require("the currency", &self.currency)?;
         require("the voucher type", &self.voucher_type)?;
         require("the user group", &self.user_group)?;
         if self.rows.len() < 2 {
-            return Err("it needs at least two rows (a debit and a credit)".into());
+            return Err(DocumentProblem::TooFewLines { lines: "rows" });
         }
         for (i, row) in self.rows.iter().enumerate() {
             require(&format!("line {} account", i + 1), &row.account)?;
             if row.amount.is_zero() {
-                return Err(format!("line {} has a zero amount", i + 1));
+                return Err(DocumentProblem::ZeroAmount { line: i + 1 });
             }
         }
-        let (debits, credits) =
-            self.totals().ok_or_else(|| "the line amounts add up beyond what a decimal holds".to_owned())?;
-        if debits != credits {
-            return Err(format!(
-                "it is not balanced: debits {debits} ≠ credits {credits} (difference {}); fix the mapping that \
-                 produced its lines",
-                debits - credits
-            ));
-        }
-        Ok(())
+        check_balanced(self.totals())
     }
 
     /// The header create body, marked incomplete.
@@ -439,12 +428,12 @@ mod tests {
         assert_eq!(invoice(InvoiceKind::Invoice).validate(), Ok(()));
         let mut inv = invoice(InvoiceKind::Invoice);
         inv.rows[0].amount = dec("-500");
-        assert!(inv.validate().unwrap_err().contains("must be positive"));
+        assert!(inv.validate().unwrap_err().to_string().contains("must be positive"));
         inv.rows.clear();
-        assert!(inv.validate().unwrap_err().contains("no lines"));
+        assert!(inv.validate().unwrap_err().to_string().contains("no lines"));
         let mut inv = invoice(InvoiceKind::Invoice);
         inv.supplier = " ".into();
-        assert_eq!(inv.validate().unwrap_err(), "the supplier is empty");
+        assert_eq!(inv.validate().unwrap_err().to_string(), "the supplier is empty");
     }
 
     #[test]
@@ -471,12 +460,12 @@ mod tests {
 
     #[test]
     fn an_unbalanced_voucher_is_refused_exactly() {
-        let e = voucher(vec![row("6100", "245.50"), row("2440", "-245.49")]).validate().unwrap_err();
+        let e = voucher(vec![row("6100", "245.50"), row("2440", "-245.49")]).validate().unwrap_err().to_string();
         assert!(e.contains("debits 245.50 ≠ credits 245.49 (difference 0.01)"), "{e}");
         let mut spaced = voucher(vec![row("6100", "1"), row("2440", "-1")]);
         spaced.key = "CNQ 1".into();
-        assert!(spaced.validate().unwrap_err().contains("space"));
-        assert!(voucher(vec![row("6100", "0"), row("2440", "0")]).validate().unwrap_err().contains("zero"));
+        assert!(spaced.validate().unwrap_err().to_string().contains("space"));
+        assert!(voucher(vec![row("6100", "0"), row("2440", "0")]).validate().unwrap_err().to_string().contains("zero"));
     }
 
     #[test]
@@ -512,7 +501,7 @@ mod tests {
         assert_eq!(parts, BTreeMap::from([('B', "110".to_owned()), ('C', "P1".to_owned())]));
         let parts = code_parts(&dims(&[("cost_center", "110"), ("code_b", "110")]), 'B').unwrap();
         assert_eq!(parts.len(), 1, "the same value twice is one code part");
-        let e = code_parts(&dims(&[("cost_center", "110"), ("code_b", "120")]), 'B').unwrap_err();
+        let e = code_parts(&dims(&[("cost_center", "110"), ("code_b", "120")]), 'B').unwrap_err().to_string();
         assert!(e.contains("code part B"), "{e}");
         assert!(code_parts(&dims(&[("code_a", "1"), ("code_k", "1"), ("code_bb", "1")]), 'B').unwrap().is_empty());
         assert_eq!(code_parts(&dims(&[("code_j", "X")]), 'D').unwrap(), BTreeMap::from([('J', "X".to_owned())]));

@@ -3,6 +3,31 @@
 use domain::Failure;
 use transport::TransportError;
 
+use crate::DocumentProblem;
+
+/// Why the connection's IFS settings cannot be used. Values are shortened
+/// and stripped of control characters for the message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsProblem {
+    #[error("the company `{company}` is empty or has surrounding spaces")]
+    Company { company: String },
+    #[error("the namespace `{namespace}` is not a realm name (letters, digits, `-`, `_`, `.`)")]
+    Namespace { namespace: String },
+    #[error("`api.path_prefix` is `{value}`; it must be `main` or `int`")]
+    PathPrefix { value: String },
+    #[error("`{setting}` is `{value}`; projection, entity-set and navigation names are letters, digits and _ only")]
+    NotAName { setting: &'static str, value: String },
+    #[error("`{setting}` is empty")]
+    Empty { setting: &'static str },
+    #[error("`api.cost_center_code_part` is `{value}`; it must be one of the code parts B…J (A is the account)")]
+    CostCenterCodePart { value: String },
+    #[error(
+        "company `{company}` has no GL accounts in {projection}.svc/{set}: check the company id in the \
+         connection's IFS settings (IFS companies are ids like `10`)"
+    )]
+    NoAccounts { company: String, projection: String, set: String },
+}
+
 /// A failed IFS call. No variant's text contains a secret: token bodies are
 /// never quoted, only OAuth error codes and descriptions and IFS's own
 /// (bounded) error messages.
@@ -10,7 +35,7 @@ use transport::TransportError;
 pub enum IfsError {
     /// The connection's IFS settings cannot be used; nothing was sent.
     #[error("the IFS Cloud settings of this connection cannot be used: {problem}")]
-    Settings { problem: String },
+    Settings { problem: SettingsProblem },
 
     /// `invalid_client`: wrong client id or secret, or no such IAM client in the realm.
     #[error(
@@ -81,7 +106,7 @@ pub enum IfsError {
     /// No answer (connection refused, DNS, TLS, timeout).
     #[error(
         "could not reach IFS Cloud at {base_url} ({}); check the base URL and that the environment is up",
-        unreachable_detail(.source)
+        .source.detail()
     )]
     Unreachable {
         base_url: String,
@@ -129,7 +154,7 @@ pub enum IfsError {
 
     /// Our document broke a rule; nothing was sent.
     #[error("{document} was not sent to IFS (company {company}): {problem}")]
-    Invalid { company: String, document: String, problem: String },
+    Invalid { company: String, document: String, problem: Box<DocumentProblem> },
 
     /// A row was refused and the header created for it could not be removed.
     #[error(
@@ -143,17 +168,6 @@ pub enum IfsError {
         #[source]
         error: Box<IfsError>,
     },
-}
-
-/// What went wrong on the way, without repeating "could not reach".
-fn unreachable_detail(e: &TransportError) -> String {
-    match e {
-        TransportError::Connect { message, .. } | TransportError::Other { message, .. } => message.clone(),
-        TransportError::Timeout { timeout, .. } => format!("no answer within {} s", timeout.as_secs()),
-        TransportError::Status { .. } | TransportError::Forbidden { .. } | TransportError::TooLarge { .. } => {
-            e.to_string()
-        }
-    }
 }
 
 impl IfsError {
@@ -181,13 +195,7 @@ impl IfsError {
             IfsError::Unreachable { .. } | IfsError::Conflict { .. } | IfsError::Vanished { .. } => {
                 Failure::retryable(reason, None)
             }
-            IfsError::Unavailable { source, .. } => {
-                let after = match source {
-                    TransportError::Status { retry_after, .. } => *retry_after,
-                    _ => None,
-                };
-                Failure::retryable(reason, after)
-            }
+            IfsError::Unavailable { source, .. } => Failure::retryable(reason, source.retry_after()),
             IfsError::LeftIncomplete { error, .. } => {
                 let mut failure = error.to_failure(context);
                 failure.reason = reason;

@@ -87,30 +87,32 @@ mod posting;
 mod purchase_order;
 mod reference;
 
-use std::time::{Duration, Instant};
+use std::future::Future;
+use std::time::Duration;
 
 use domain::{ErpDocument, ErpDocumentKind, Failure, IfsApiNames, IfsCloudSettings, Secret};
 use serde::Deserialize;
 use serde_json::Value;
-use transport::{HttpClient, Idempotency, TransportError, sanitized, short_reason};
+use transport::{
+    BearerAuth, Grant, HttpClient, Idempotency, Issued, RenewMargin, TokenRequestError, TokenSource, TransportError,
+    sanitized, short_reason,
+};
 
 pub use documents::{
-    CODE_PARTS, Completeness, INCOMPLETE, IfsInvoice, IfsVoucher, InvoiceKind, KEY_PREFIX, PostingRow,
+    CODE_PARTS, CodeParts, Completeness, INCOMPLETE, IfsInvoice, IfsVoucher, InvoiceKind, KEY_PREFIX, PostingRow,
     VOUCHER_TEXT_MAX, code_parts, invoice_completeness, invoice_marker, voucher_completeness, voucher_text,
 };
-pub use error::IfsError;
+pub use error::{IfsError, SettingsProblem};
 pub use purchase_order::{IfsPurchaseOrder, IfsPurchaseOrderLine, PO_ORDER_NO_PREFIX};
 pub use reference::{IfsAccount, IfsCodePartValue, IfsSupplier};
 
 use self::odata::{Company, Key, ODataError, query};
-use crate::{ErpAdapter, ErpReference};
+use crate::{DocumentProblem, ErpAdapter, ErpReference};
 
 const SERVICE: &str = "ifs";
 const SCOPE: &str = "openid microprofile-jwt";
 /// Renew this long before the token expires (at most half its lifetime).
-const RENEW_MARGIN: Duration = Duration::from_secs(30);
-/// Longest token lifetime believed (guards the clock arithmetic).
-const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+const RENEW_MARGIN: RenewMargin = RenewMargin::AtMostHalf(Duration::from_secs(30));
 /// Used when a token answer omits `expires_in` (the reference's sample value).
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(180);
 
@@ -120,11 +122,6 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(180);
 pub struct IfsCredentials {
     pub client_id: String,
     pub client_secret: Secret,
-}
-
-struct CachedToken {
-    value: Secret,
-    renew_at: Instant,
 }
 
 /// The entity sets the connector uses, with the settings that name them.
@@ -238,22 +235,8 @@ pub struct IfsClient {
     credentials: IfsCredentials,
     company: Company,
     cost_center: char,
-    /// Held across a token call so concurrent tasks share one grant.
-    token: tokio::sync::Mutex<Option<CachedToken>>,
-}
-
-#[derive(Deserialize)]
-struct TokenAnswer {
-    access_token: Secret,
-    #[serde(default)]
-    expires_in: Option<Value>,
-}
-
-#[derive(Deserialize)]
-struct OAuthRefusal {
-    error: String,
-    #[serde(default)]
-    error_description: Option<String>,
+    /// The access token from the client-credentials grant.
+    auth: BearerAuth,
 }
 
 impl IfsClient {
@@ -263,7 +246,7 @@ impl IfsClient {
     pub fn new(http: HttpClient, settings: IfsCloudSettings, credentials: IfsCredentials) -> Result<Self, IfsError> {
         let cost_center = check_settings(&settings).map_err(|problem| IfsError::Settings { problem })?;
         let company = Company::new(&settings.company);
-        Ok(Self { http, settings, credentials, company, cost_center, token: tokio::sync::Mutex::default() })
+        Ok(Self { http, settings, credentials, company, cost_center, auth: BearerAuth::new(RENEW_MARGIN) })
     }
 
     pub fn settings(&self) -> &IfsCloudSettings {
@@ -310,7 +293,7 @@ impl IfsClient {
 
     /// Gets a token (or reuses the cached one): proves the IAM client.
     pub async fn authenticate(&self) -> Result<(), IfsError> {
-        self.access_token().await.map(drop)
+        self.auth.token(self).await.map(drop)
     }
 
     /// `GET AccountSet?$filter=Company eq '<c>'&$top=1`: proves URL,
@@ -325,13 +308,11 @@ impl IfsClient {
         let rows = self.list_page(Set::Account, &url, "a GL account read").await?.0;
         if rows.is_empty() {
             return Err(IfsError::Settings {
-                problem: format!(
-                    "company `{}` has no GL accounts in {}.svc/{}: check the company id in the connection's IFS \
-                     settings (IFS companies are ids like `10`)",
-                    self.company(),
-                    Set::Account.projection(self.api()),
-                    Set::Account.name(self.api())
-                ),
+                problem: SettingsProblem::NoAccounts {
+                    company: self.company().to_owned(),
+                    projection: Set::Account.projection(self.api()).to_owned(),
+                    set: Set::Account.name(self.api()).to_owned(),
+                },
             });
         }
         Ok(())
@@ -351,56 +332,16 @@ impl IfsClient {
         idempotency: Idempotency,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, IfsError> {
-        let mut retried = false;
-        loop {
-            let token = self.access_token().await?;
-            let response = self
-                .http
-                .send(SERVICE, idempotency, |c| {
-                    build(c).bearer_auth(token.expose()).header(reqwest::header::ACCEPT, "application/json")
-                })
-                .await
-                .map_err(|e| self.transport_error(e))?;
-            if response.status().as_u16() == 401 && !retried {
-                tracing::info!(service = SERVICE, "IFS refused the access token; getting a new one");
-                self.forget(&token).await;
-                retried = true;
-                continue;
-            }
-            return Ok(response);
-        }
+        let authorized = |c: &reqwest::Client, token: &str| {
+            build(c).bearer_auth(token).header(reqwest::header::ACCEPT, "application/json")
+        };
+        self.auth
+            .send(self, &self.http, idempotency, authorized)
+            .await
+            .map_err(|e| e.into_error(|e| self.transport_error(e)))
     }
 
-    /// Drops the cached access token if it is still `used`.
-    async fn forget(&self, used: &Secret) {
-        let mut token = self.token.lock().await;
-        if token.as_ref().is_some_and(|t| &t.value == used) {
-            *token = None;
-        }
-    }
-
-    /// The cached access token, or a new one from the client-credentials grant.
-    async fn access_token(&self) -> Result<Secret, IfsError> {
-        let mut token = self.token.lock().await;
-        if let Some(cached) = token.as_ref().filter(|t| Instant::now() < t.renew_at) {
-            return Ok(cached.value.clone());
-        }
-        *token = None;
-        let answer = self.token_call().await?;
-        let lifetime = match &answer.expires_in {
-            Some(Value::Number(n)) => n.as_u64().map(Duration::from_secs),
-            Some(Value::String(s)) => s.trim().parse().ok().map(Duration::from_secs),
-            _ => None,
-        }
-        .unwrap_or(DEFAULT_LIFETIME)
-        .min(MAX_LIFETIME);
-        let margin = RENEW_MARGIN.min(lifetime / 2);
-        let value = answer.access_token;
-        *token = Some(CachedToken { value: value.clone(), renew_at: Instant::now() + lifetime - margin });
-        Ok(value)
-    }
-
-    async fn token_call(&self) -> Result<TokenAnswer, IfsError> {
+    async fn token_call(&self) -> Result<Issued, IfsError> {
         let url = self.token_url();
         let form = [
             ("grant_type", "client_credentials"),
@@ -408,32 +349,19 @@ impl IfsClient {
             ("client_secret", self.credentials.client_secret.expose()),
             ("scope", SCOPE),
         ];
-        let response = self
-            .http
-            .send(SERVICE, Idempotency::Safe, |c| {
-                c.post(&url).form(&form).header(reqwest::header::ACCEPT, "application/json")
-            })
-            .await
-            .map_err(|e| self.transport_error(e))?;
-        let status = response.status().as_u16();
+        let answer = transport::request_token(&self.http, SERVICE, &url, &form, DEFAULT_LIFETIME).await;
+        let (status, refusal, body) = match answer {
+            // A new grant is as good as a refresh and leaves no state: no refresh token is kept.
+            Ok(issued) => return Ok(Issued { refresh_token: None, ..issued }),
+            Err(TokenRequestError::Transport(e)) => return Err(self.transport_error(e)),
+            Err(TokenRequestError::Unusable(e)) => return Err(self.malformed("the token request", e.to_string())),
+            Err(TokenRequestError::NoEndpoint { url }) => return Err(IfsError::NoRealm { url }),
+            Err(TokenRequestError::Refused { status, refusal, body }) => (status, refusal, body),
+        };
         let namespace = self.settings.namespace.clone();
         let client_id = self.credentials.client_id.clone();
-        if response.status().is_success() {
-            let bytes = transport::read_body(SERVICE, response)
-                .await
-                .map_err(|e| self.malformed("the token request", e.to_string()))?;
-            // The body holds tokens: describe a problem, never quote it.
-            return serde_json::from_slice(&bytes).map_err(|_| {
-                self.malformed("the token request", "the token endpoint's answer has no access_token".into())
-            });
-        }
-        if status == 404 {
-            return Err(IfsError::NoRealm { url });
-        }
-        let body = transport::bounded_text(response).await;
-        let refusal = serde_json::from_str::<OAuthRefusal>(&body).ok();
-        let code = refusal.as_ref().map(|r| r.error.clone()).unwrap_or_default();
-        let description = refusal.and_then(|r| r.error_description).map(|d| short_reason(&d));
+        let code = refusal.error;
+        let description = refusal.error_description.map(|d| short_reason(&d));
         tracing::warn!(service = SERVICE, status, error = %code, namespace = %namespace, "IFS IAM refused a token grant");
         Err(match code.as_str() {
             "invalid_client" => IfsError::InvalidClient { namespace, client_id },
@@ -748,21 +676,18 @@ impl IfsClient {
 }
 
 /// The checks of [`IfsClient::new`]; returns the cost-center code part.
-fn check_settings(settings: &IfsCloudSettings) -> Result<char, String> {
+fn check_settings(settings: &IfsCloudSettings) -> Result<char, SettingsProblem> {
     let company = settings.company.trim();
     if company.is_empty() || company != settings.company || company.chars().any(char::is_control) {
-        return Err(format!("the company `{}` is empty or has surrounding spaces", sanitized(&settings.company, 40)));
+        return Err(SettingsProblem::Company { company: sanitized(&settings.company, 40) });
     }
     let namespace = &settings.namespace;
     if namespace.is_empty() || !namespace.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-        return Err(format!(
-            "the namespace `{}` is not a realm name (letters, digits, `-`, `_`, `.`)",
-            sanitized(namespace, 60)
-        ));
+        return Err(SettingsProblem::Namespace { namespace: sanitized(namespace, 60) });
     }
     let api = &settings.api;
     if !matches!(api.path_prefix.as_str(), "main" | "int") {
-        return Err(format!("`api.path_prefix` is `{}`; it must be `main` or `int`", sanitized(&api.path_prefix, 20)));
+        return Err(SettingsProblem::PathPrefix { value: sanitized(&api.path_prefix, 20) });
     }
     let names = [
         ("api.invoice_projection", &api.invoice_projection),
@@ -783,24 +708,33 @@ fn check_settings(settings: &IfsCloudSettings) -> Result<char, String> {
     ];
     for (setting, name) in names {
         if !odata::is_identifier(name) {
-            return Err(format!(
-                "`{setting}` is `{}`; projection, entity-set and navigation names are letters, digits and _ only",
-                sanitized(name, 60)
-            ));
+            return Err(SettingsProblem::NotAName { setting, value: sanitized(name, 60) });
         }
     }
     for (setting, value) in [("api.voucher_type", &api.voucher_type), ("api.user_group", &api.user_group)] {
         if value.trim().is_empty() {
-            return Err(format!("`{setting}` is empty"));
+            return Err(SettingsProblem::Empty { setting });
         }
     }
     let part = api.cost_center_code_part.trim().to_ascii_uppercase();
     match part.chars().collect::<Vec<_>>()[..] {
         [letter] if CODE_PARTS.contains(&letter) => Ok(letter),
-        _ => Err(format!(
-            "`api.cost_center_code_part` is `{}`; it must be one of the code parts B…J (A is the account)",
-            sanitized(&api.cost_center_code_part, 20)
-        )),
+        _ => Err(SettingsProblem::CostCenterCodePart { value: sanitized(&api.cost_center_code_part, 20) }),
+    }
+}
+
+/// IFS IAM's client-credentials grant (it issues no refresh token).
+impl TokenSource for IfsClient {
+    type Error = IfsError;
+    const SERVICE: &'static str = SERVICE;
+
+    fn issue(&self, _grant: Grant<'_>) -> impl Future<Output = Result<Issued, IfsError>> + Send {
+        self.token_call()
+    }
+
+    /// Never asked: there is no refresh token to refuse.
+    fn refused(&self, _error: &IfsError) -> bool {
+        false
     }
 }
 
@@ -850,7 +784,7 @@ impl IfsClient {
             ErpDocumentKind::Bill { vendor } => (InvoiceKind::Invoice, vendor),
             ErpDocumentKind::DebitAdjustment { vendor } => (InvoiceKind::CreditNote, vendor),
             ErpDocumentKind::Journal => {
-                return Err(self.invalid(document, "a journal is posted as a voucher, not a supplier invoice".into()));
+                return Err(self.invalid(document, DocumentProblem::JournalAsInvoice));
             }
         };
         Ok(IfsInvoice {
@@ -866,7 +800,7 @@ impl IfsClient {
     /// The GL voucher for a journal `document`.
     pub fn voucher_for(&self, document: &ErpDocument) -> Result<IfsVoucher, IfsError> {
         if !matches!(document.kind, ErpDocumentKind::Journal) {
-            return Err(self.invalid(document, "an AP document is posted as a supplier invoice, not a voucher".into()));
+            return Err(self.invalid(document, DocumentProblem::ApDocumentAsVoucher));
         }
         Ok(IfsVoucher {
             key: document.key.clone(),
@@ -885,8 +819,9 @@ impl IfsClient {
             .iter()
             .enumerate()
             .map(|(i, line)| {
-                let code_parts = code_parts(&line.dimensions, self.cost_center)
-                    .map_err(|problem| self.invalid(document, format!("line {}: {problem}", i + 1)))?;
+                let code_parts = code_parts(&line.dimensions, self.cost_center).map_err(|problem| {
+                    self.invalid(document, DocumentProblem::Line { line: i + 1, problem: Box::new(problem) })
+                })?;
                 Ok(PostingRow {
                     account: line.account.clone(),
                     code_parts,
@@ -897,11 +832,11 @@ impl IfsClient {
             .collect()
     }
 
-    fn invalid(&self, document: &ErpDocument, problem: String) -> IfsError {
+    fn invalid(&self, document: &ErpDocument, problem: DocumentProblem) -> IfsError {
         IfsError::Invalid {
             company: self.company().to_owned(),
             document: format!("the {} for Concur key `{}`", document.label(), document.key),
-            problem,
+            problem: Box::new(problem),
         }
     }
 }

@@ -118,15 +118,26 @@ impl Company {
         Value::Object(body)
     }
 
-    /// `Ok` when `record` carries this company; the record's company otherwise.
-    pub(crate) fn check(&self, record: &Value) -> Result<(), String> {
+    /// `Ok` when `record` carries this company; what it carries otherwise.
+    pub(crate) fn check(&self, record: &Value) -> Result<(), ForeignRecord> {
         match record.get("Company") {
             Some(Value::String(c)) if *c == self.0 => Ok(()),
-            Some(Value::String(c)) => Err(format!("a record of company `{}`", sanitized(c, 40))),
-            Some(_) => Err("a record whose Company is not text".into()),
-            None => Err("a record without Company".into()),
+            Some(Value::String(c)) => Err(ForeignRecord::OtherCompany { company: sanitized(c, 40) }),
+            Some(_) => Err(ForeignRecord::CompanyNotText),
+            None => Err(ForeignRecord::NoCompany),
         }
     }
+}
+
+/// A record that is not of the client's company.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ForeignRecord {
+    #[error("a record of company `{company}`")]
+    OtherCompany { company: String },
+    #[error("a record whose Company is not text")]
+    CompanyNotText,
+    #[error("a record without Company")]
+    NoCompany,
 }
 
 /// Characters kept as they are in a key segment: unreserved plus the
@@ -316,7 +327,7 @@ mod tests {
         fields.insert("Identity".into(), json!("S1"));
         assert_eq!(company.body(fields), json!({"Company": "10", "Identity": "S1"}));
         assert_eq!(company.check(&json!({"Company": "10"})), Ok(()));
-        assert!(company.check(&json!({"Company": "20"})).unwrap_err().contains("company `20`"));
+        assert!(company.check(&json!({"Company": "20"})).unwrap_err().to_string().contains("company `20`"));
         assert!(company.check(&json!({"InvoiceId": 1})).is_err());
     }
 

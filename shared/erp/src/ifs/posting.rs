@@ -11,10 +11,10 @@
 
 use serde_json::Value;
 
-use super::documents::{Completeness, IfsInvoice, IfsVoucher, invoice_completeness, voucher_completeness};
+use super::documents::{Completeness, IfsInvoice, IfsVoucher, PostingRow, invoice_completeness, voucher_completeness};
 use super::odata::{Company, Key, KeyValue, integer, literal, query, text};
 use super::{IfsClient, IfsError, SERVICE, Sent, Set, Target};
-use crate::ErpReference;
+use crate::{DocumentProblem, ErpReference};
 
 /// Header POSTs per create call whose outcome was unknown; after that the
 /// caller's retry (which starts with a lookup again) takes over.
@@ -24,7 +24,7 @@ const HEADER_ATTEMPTS: usize = 2;
 pub(crate) trait HeaderAndRows {
     fn set(&self) -> Set;
     fn label(&self) -> String;
-    fn validate(&self) -> Result<(), String>;
+    fn validate(&self) -> Result<(), DocumentProblem>;
     /// `$filter` conditions after `Company eq …` and the `$select` of the lookup.
     fn lookup(&self) -> (Vec<String>, &'static str);
     /// Whether a looked-up record is this document, and how complete.
@@ -32,10 +32,19 @@ pub(crate) trait HeaderAndRows {
     /// The key of a header record and the number rows are created under.
     fn header_key(&self, company: &Company, record: &Value) -> Option<(Key, HeaderNumber)>;
     fn header_body(&self, company: &Company) -> Value;
-    fn row_count(&self) -> usize;
+    /// The GL posting rows of an invoice or voucher; a document with other
+    /// rows (a purchase order's lines) overrides the row methods instead.
+    fn posting_rows(&self) -> &[PostingRow] {
+        &[]
+    }
+    fn row_count(&self) -> usize {
+        self.posting_rows().len()
+    }
     fn row_body(&self, company: &Company, number: &HeaderNumber, index: usize) -> Value;
     /// How messages name row `index`.
-    fn row_label(&self, index: usize) -> String;
+    fn row_label(&self, index: usize) -> String {
+        format!("line {} (account {}) of {}", index + 1, self.posting_rows()[index].account, self.label())
+    }
     fn complete_body(&self) -> Value;
 }
 
@@ -46,6 +55,17 @@ pub(crate) enum HeaderNumber {
     Number(i64),
     /// `OrderNo`.
     Text(String),
+}
+
+impl HeaderNumber {
+    /// The number of an invoice or voucher header (`header_key` of those
+    /// documents only ever gives [`HeaderNumber::Number`]).
+    fn numeric(&self) -> i64 {
+        match self {
+            HeaderNumber::Number(n) => *n,
+            HeaderNumber::Text(text) => unreachable!("invoices and vouchers are numbered, not `{text}`"),
+        }
+    }
 }
 
 /// A document found by its key.
@@ -72,7 +92,7 @@ impl HeaderAndRows for IfsInvoice {
         IfsInvoice::label(self)
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), DocumentProblem> {
         IfsInvoice::validate(self)
     }
 
@@ -101,17 +121,12 @@ impl HeaderAndRows for IfsInvoice {
         IfsInvoice::header_body(self, company)
     }
 
-    fn row_count(&self) -> usize {
-        self.rows.len()
+    fn posting_rows(&self) -> &[PostingRow] {
+        &self.rows
     }
 
     fn row_body(&self, company: &Company, number: &HeaderNumber, index: usize) -> Value {
-        let HeaderNumber::Number(id) = number else { unreachable!("invoices are numbered") };
-        IfsInvoice::row_body(self, company, *id, index)
-    }
-
-    fn row_label(&self, index: usize) -> String {
-        format!("line {} (account {}) of {}", index + 1, self.rows[index].account, self.label())
+        IfsInvoice::row_body(self, company, number.numeric(), index)
     }
 
     fn complete_body(&self) -> Value {
@@ -128,7 +143,7 @@ impl HeaderAndRows for IfsVoucher {
         IfsVoucher::label(self)
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), DocumentProblem> {
         IfsVoucher::validate(self)
     }
 
@@ -148,17 +163,12 @@ impl HeaderAndRows for IfsVoucher {
         IfsVoucher::header_body(self, company)
     }
 
-    fn row_count(&self) -> usize {
-        self.rows.len()
+    fn posting_rows(&self) -> &[PostingRow] {
+        &self.rows
     }
 
     fn row_body(&self, company: &Company, number: &HeaderNumber, index: usize) -> Value {
-        let HeaderNumber::Number(no) = number else { unreachable!("vouchers are numbered") };
-        IfsVoucher::row_body(self, company, *no, index)
-    }
-
-    fn row_label(&self, index: usize) -> String {
-        format!("line {} (account {}) of {}", index + 1, self.rows[index].account, self.label())
+        IfsVoucher::row_body(self, company, number.numeric(), index)
     }
 
     fn complete_body(&self) -> Value {
@@ -293,7 +303,7 @@ impl IfsClient {
         doc.validate().map_err(|problem| IfsError::Invalid {
             company: self.company().to_owned(),
             document: label.clone(),
-            problem,
+            problem: Box::new(problem),
         })?;
         let mut last_unknown: Option<IfsError> = None;
         for attempt in 1..=HEADER_ATTEMPTS {

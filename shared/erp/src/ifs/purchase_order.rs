@@ -20,7 +20,7 @@ use super::documents::Completeness;
 use super::odata::{Company, Key, KeyValue, literal, money, text};
 use super::posting::{HeaderAndRows, HeaderNumber};
 use super::{IfsClient, IfsError, Set};
-use crate::ErpReference;
+use crate::{DocumentProblem, ErpReference};
 
 /// [DEFAULT] `OrderNo` of a purchase order from Concur: this prefix and the
 /// Concur PO number.
@@ -63,17 +63,17 @@ pub struct IfsPurchaseOrderLine {
     pub unit_of_measure: Option<String>,
 }
 
-fn required(field: &str, value: &str) -> Result<String, String> {
+fn required(field: &'static str, value: &str) -> Result<String, DocumentProblem> {
     let value = value.trim();
-    if value.is_empty() { Err(format!("the Concur purchase order's `{field}` is empty")) } else { Ok(value.to_owned()) }
+    if value.is_empty() { Err(DocumentProblem::PurchaseOrderFieldEmpty { field }) } else { Ok(value.to_owned()) }
 }
 
 /// Concur sends amounts and quantities as strings.
-fn number(field: &str, value: &str) -> Result<Decimal, String> {
+fn number(field: &'static str, value: &str) -> Result<Decimal, DocumentProblem> {
     value
         .trim()
         .parse::<Decimal>()
-        .map_err(|_| format!("the Concur purchase order's `{field}` `{value}` is not a number"))
+        .map_err(|_| DocumentProblem::PurchaseOrderNotANumber { field, value: value.to_owned() })
 }
 
 impl IfsPurchaseOrder {
@@ -86,12 +86,11 @@ impl IfsPurchaseOrder {
         currency_code: &str,
         order_date: &str,
         lines: Vec<IfsPurchaseOrderLine>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, DocumentProblem> {
         let day = order_date.trim().get(..10).unwrap_or(order_date.trim());
         let format = time::macros::format_description!("[year]-[month]-[day]");
-        let order_date = Date::parse(day, format).map_err(|_| {
-            format!("the Concur purchase order's `OrderDate` `{order_date}` is not a date (YYYY-MM-DD)")
-        })?;
+        let order_date = Date::parse(day, format)
+            .map_err(|_| DocumentProblem::PurchaseOrderNotADate { value: order_date.to_owned() })?;
         Ok(Self {
             po_number: required("PurchaseOrderNumber", purchase_order_number)?,
             vendor: required("VendorCode", vendor_code)?,
@@ -110,20 +109,23 @@ impl IfsPurchaseOrder {
         format!("the purchase order for Concur PO `{}` (supplier {})", self.po_number, self.vendor)
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), DocumentProblem> {
         if self.lines.is_empty() {
-            return Err("it has no lines: a purchase order needs at least one line".into());
+            return Err(DocumentProblem::NoLinesFor { needs: "a purchase order needs at least one line" });
         }
         let mut numbers = std::collections::BTreeSet::new();
         for line in &self.lines {
             if line.line_number.trim().is_empty() {
-                return Err("a line has no LineNumber".into());
+                return Err(DocumentProblem::NoLineNumber);
             }
             if !numbers.insert(line.line_number.as_str()) {
-                return Err(format!("LineNumber {} appears twice", line.line_number));
+                return Err(DocumentProblem::LineNumberTwice { line: line.line_number.clone() });
             }
             if line.quantity <= Decimal::ZERO {
-                return Err(format!("line {} has quantity {}; it must be positive", line.line_number, line.quantity));
+                return Err(DocumentProblem::QuantityNotPositive {
+                    line: line.line_number.clone(),
+                    quantity: line.quantity,
+                });
             }
         }
         Ok(())
@@ -167,7 +169,7 @@ impl IfsPurchaseOrderLine {
         quantity: &str,
         unit_price: &str,
         unit_of_measure_code: Option<&str>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, DocumentProblem> {
         Ok(Self {
             line_number: required("LineNumber", line_number)?,
             description: description.unwrap_or_default().trim().to_owned(),
@@ -187,7 +189,7 @@ impl HeaderAndRows for IfsPurchaseOrder {
         IfsPurchaseOrder::label(self)
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), DocumentProblem> {
         IfsPurchaseOrder::validate(self)
     }
 
@@ -261,14 +263,23 @@ mod tests {
         assert_eq!(po.order_date, time::macros::date!(2011 - 08 - 12));
         assert_eq!(po.order_no(), "CNQ-API101");
         assert_eq!(po.lines[0].unit_price, Decimal::from_str("106.74").unwrap());
-        assert!(IfsPurchaseOrderLine::from_concur("1", None, "one", "1", None).unwrap_err().contains("Quantity"));
+        assert!(
+            IfsPurchaseOrderLine::from_concur("1", None, "one", "1", None)
+                .unwrap_err()
+                .to_string()
+                .contains("Quantity")
+        );
         assert!(
             IfsPurchaseOrder::from_concur(" ", "V", "USD", "2024-01-01", vec![])
                 .unwrap_err()
+                .to_string()
                 .contains("PurchaseOrderNumber")
         );
         assert!(
-            IfsPurchaseOrder::from_concur("P", "V", "USD", "01/02/2024", vec![]).unwrap_err().contains("OrderDate")
+            IfsPurchaseOrder::from_concur("P", "V", "USD", "01/02/2024", vec![])
+                .unwrap_err()
+                .to_string()
+                .contains("OrderDate")
         );
     }
 
@@ -300,6 +311,6 @@ mod tests {
     fn duplicate_line_numbers_are_refused() {
         let mut po = order();
         po.lines.push(po.lines[0].clone());
-        assert!(po.validate().unwrap_err().contains("appears twice"));
+        assert!(po.validate().unwrap_err().to_string().contains("appears twice"));
     }
 }

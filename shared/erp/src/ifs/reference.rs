@@ -8,6 +8,7 @@ use time::Date;
 use super::documents::CODE_PARTS;
 use super::odata::{literal, query, text};
 use super::{IfsClient, IfsError, Set};
+use crate::DocumentProblem;
 
 /// A supplier (`SupplierInfoGeneralSet`). Suppliers are environment-wide
 /// master data in IFS; invoices can only be entered for one that has
@@ -118,7 +119,7 @@ impl IfsClient {
             return Err(IfsError::Invalid {
                 company: self.company().to_owned(),
                 document: "the code part value list".into(),
-                problem: format!("`{code_part}` is not a code part B…J (A is the account: use the account list)"),
+                problem: Box::new(DocumentProblem::NotACodePart { code_part }),
             });
         }
         let what = format!("the values of code part {letter}");

@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 
 use super::InforError;
 use super::chunk::Chunk;
+use crate::problem::{DocumentProblem, require, shortened};
 
 /// Infor OAGIS namespace.
 pub const NAMESPACE: &str = "http://schema.infor.com/InforOAGIS/2";
@@ -58,15 +59,20 @@ pub struct DocumentName {
     pub noun: String,
 }
 
+/// A configured document name that is not `<Verb>.<Noun>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` is not an ION document name of the form <Verb>.<Noun> (e.g. Process.SupplierInvoice)")]
+pub struct NotADocumentName {
+    /// The first characters of the name as configured.
+    pub text: String,
+}
+
 impl DocumentName {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, NotADocumentName> {
         let word = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric());
         match text.trim().split_once('.') {
             Some((verb, noun)) if word(verb) && word(noun) => Ok(Self { verb: verb.into(), noun: noun.into() }),
-            _ => Err(format!(
-                "`{}` is not an ION document name of the form <Verb>.<Noun> (e.g. Process.SupplierInvoice)",
-                text.chars().take(80).collect::<String>()
-            )),
+            _ => Err(NotADocumentName { text: shortened(text, 80) }),
         }
     }
 
@@ -126,7 +132,7 @@ impl BodSettings {
         }
         let accounting_entity = required("accounting_entity", settings.accounting_entity.as_deref(), "1000")?;
         let document = |setting: &'static str, text: &str| {
-            DocumentName::parse(text).map_err(|problem| InforError::Setting { setting, problem })
+            DocumentName::parse(text).map_err(|e| InforError::Setting { setting, problem: e.to_string() })
         };
         let confirmation_code = api.confirmation_code.trim().to_owned();
         if !["Never", "OnError", "Always"].contains(&confirmation_code.as_str()) {
@@ -296,45 +302,44 @@ pub fn parse_document_id(document_id: &str) -> Option<DocumentIdParts> {
 }
 
 /// Refuses what would corrupt the BOD's identity or what the ERP would reject.
-pub fn check_document(document: &ErpDocument) -> Result<(), String> {
+pub fn check_document(document: &ErpDocument) -> Result<(), DocumentProblem> {
     check_document_id("the Concur key", &document.key)?;
     if document.key.contains(SUPPLIER_SEPARATOR) {
-        return Err(format!(
-            "the Concur key `{}` contains `{SUPPLIER_SEPARATOR}`, which separates the key from the supplier in an \
-             ION DocumentID",
-            document.key.chars().take(80).collect::<String>()
-        ));
+        return Err(DocumentProblem::KeyWithSeparator {
+            key: shortened(&document.key, 80),
+            separator: SUPPLIER_SEPARATOR,
+        });
     }
     if document.currency.trim().is_empty() {
-        return Err("it has no currency".into());
+        return Err(DocumentProblem::NoCurrency);
     }
     if document.lines.is_empty() {
-        return Err("it has no lines".into());
+        return Err(DocumentProblem::NoLines);
     }
     if let ErpDocumentKind::Bill { vendor } | ErpDocumentKind::DebitAdjustment { vendor } = &document.kind
         && vendor.trim().is_empty()
     {
-        return Err("it has no supplier".into());
+        return Err(DocumentProblem::NoSupplier);
     }
     check_document_id("its DocumentID (Concur key and supplier)", &document_id(document))?;
     for (i, line) in document.lines.iter().enumerate() {
         if line.account.trim().is_empty() {
-            return Err(format!("line {} has no GL account", i + 1));
+            return Err(DocumentProblem::NoAccount { line: i + 1 });
         }
         if let Some((name, _)) = line.dimensions.iter().find(|(n, v)| n.trim().is_empty() || v.trim().is_empty()) {
-            return Err(format!("line {} has an empty dimension `{name}`", i + 1));
+            return Err(DocumentProblem::EmptyDimension { line: i + 1, name: name.clone() });
         }
     }
     // Σ|amount| bounds every partial sum (chunk totals, carried balances).
     if document.lines.iter().try_fold(Decimal::ZERO, |s, l| s.checked_add(l.amount.abs())).is_none() {
-        return Err("its amounts are too large to add up exactly".into());
+        return Err(DocumentProblem::AmountsTooLarge);
     }
     if let ErpDocumentKind::Journal = document.kind {
         let sum = document.lines.iter().try_fold(Decimal::ZERO, |s, l| s.checked_add(l.amount));
         match sum {
             Some(s) if s.is_zero() => {}
-            Some(s) => return Err(format!("its debits and credits differ by {s}; a journal must balance")),
-            None => return Err("its amounts overflow".into()),
+            Some(difference) => return Err(DocumentProblem::JournalOff { difference }),
+            None => return Err(DocumentProblem::AmountsOverflow),
         }
     }
     Ok(())
@@ -342,25 +347,25 @@ pub fn check_document(document: &ErpDocument) -> Result<(), String> {
 
 /// A DocumentID must fit the BODID pattern (no `:`, `?`, `&`, `#` or
 /// spaces) and [`DOCUMENT_ID_MAX`].
-pub fn check_document_id(what: &str, id: &str) -> Result<(), String> {
-    if id.trim().is_empty() {
-        return Err(format!("{what} is empty"));
-    }
+pub fn check_document_id(what: &str, id: &str) -> Result<(), DocumentProblem> {
+    require(what, id)?;
     if let Some(c) =
         id.chars().find(|c| matches!(c, ':' | '?' | '&' | '#' | '/') || c.is_whitespace() || c.is_control())
     {
-        return Err(format!(
-            "{what} `{}` contains `{}`, which cannot be part of an ION BODID",
-            id.chars().take(80).collect::<String>(),
-            c.escape_default()
-        ));
+        return Err(DocumentProblem::DocumentIdCharacter {
+            what: what.to_owned(),
+            id: shortened(id, 80),
+            character: c.escape_default().to_string(),
+        });
     }
     let length = id.chars().count();
     if length > DOCUMENT_ID_MAX {
-        return Err(format!(
-            "{what} `{}…` has {length} characters; an ION DocumentID may have at most {DOCUMENT_ID_MAX}",
-            id.chars().take(40).collect::<String>()
-        ));
+        return Err(DocumentProblem::DocumentIdTooLong {
+            what: what.to_owned(),
+            id: shortened(id, 40),
+            length,
+            max: DOCUMENT_ID_MAX,
+        });
     }
     Ok(())
 }
@@ -415,81 +420,18 @@ fn write_bod(
     with_lines: bool,
 ) {
     let name = settings.document_name(&chunk.document.kind);
-    let bod_id = bod_id(settings, name, &chunk.document_id, variation);
     let root = name.root();
     x.open(&root, &[("xmlns", NAMESPACE), ("releaseID", RELEASE_ID), ("versionID", &settings.bod_version)]);
-    x.open("ApplicationArea", &[]);
-    x.open("Sender", &[]);
-    x.leaf("LogicalID", &[], &settings.logical_id);
-    x.leaf("ComponentID", &[], COMPONENT_ID);
-    x.leaf("ConfirmationCode", &[], &settings.confirmation_code);
-    x.close("Sender");
-    x.leaf("CreationDateTime", &[], &timestamp(created));
-    x.leaf("BODID", &[], &bod_id);
-    x.close("ApplicationArea");
+    write_application_area(x, settings, &bod_id(settings, name, &chunk.document_id, variation), created);
     x.open("DataArea", &[]);
-    x.open(&name.verb, &[]);
-    x.leaf("TenantID", &[], &settings.tenant);
-    x.leaf("AccountingEntityID", &[], &settings.accounting_entity);
-    x.empty("LocationID", &[]);
-    x.open("ActionCriteria", &[]);
-    x.empty("ActionExpression", &[("actionCode", "Add")]);
-    x.close("ActionCriteria");
-    x.close(&name.verb);
+    write_verb(x, settings, name);
     let document = &chunk.document;
-    let variation = variation.to_string();
-    let entity = settings.accounting_entity.as_str();
     x.open(&name.noun, &[]);
     match &document.kind {
         ErpDocumentKind::Bill { vendor } | ErpDocumentKind::DebitAdjustment { vendor } => {
-            x.open("SupplierInvoiceHeader", &[]);
-            x.open("DocumentID", &[]);
-            x.leaf("ID", &[("accountingEntity", entity), ("variationID", &variation)], &chunk.document_id);
-            x.close("DocumentID");
-            x.open("AlternateDocumentID", &[]);
-            x.leaf("ID", &[("schemeName", CONCUR_KEY_SCHEME)], &document.key);
-            x.close("AlternateDocumentID");
-            x.leaf("DocumentDateTime", &[], &date_time(document.date));
-            x.leaf("Description", &[], &document.description);
-            x.open("Status", &[]);
-            x.leaf("Code", &[], "Open");
-            x.close("Status");
-            if credit_note(settings, document) {
-                x.leaf("TypeCode", &[], "CreditNote");
-            }
-            // check_document bounds Σ|amount|, so no part's sum overflows.
-            let total: Decimal = document.lines.iter().map(|l| signed(settings, document, l.amount)).sum();
-            x.leaf("TotalAmount", &[("currencyID", &document.currency)], &total.to_string());
-            x.open("SupplierParty", &[]);
-            x.open("PartyIDs", &[]);
-            x.leaf("ID", &[("accountingEntity", entity)], vendor);
-            x.close("PartyIDs");
-            x.close("SupplierParty");
-            x.close("SupplierInvoiceHeader");
+            write_supplier_invoice_header(x, settings, chunk, vendor, variation);
         }
-        ErpDocumentKind::Journal => {
-            x.open("JournalEntryHeader", &[]);
-            x.leaf("JournalID", &[("accountingEntity", entity), ("variationID", &variation)], &chunk.document_id);
-            x.leaf("DisplayID", &[], &chunk.document_id);
-            x.leaf("Description", &[], &document.description);
-            x.open("BaseJournalEntryHeader", &[]);
-            x.leaf("LedgerID", &[], &settings.ledger_id);
-            x.leaf("LedgerType", &[], "Actual");
-            x.open("AccountingJournalReference", &[]);
-            x.leaf("ID", &[], &settings.journal_reference);
-            x.close("AccountingJournalReference");
-            x.open("LedgerSetupReference", &[]);
-            x.open("DocumentID", &[]);
-            x.leaf("ID", &[], &settings.ledger_id);
-            x.close("DocumentID");
-            x.leaf("BookInstanceID", &[], &settings.ledger_id);
-            x.close("LedgerSetupReference");
-            x.open("JournalStatus", &[]);
-            x.leaf("Code", &[], "Final");
-            x.close("JournalStatus");
-            x.close("BaseJournalEntryHeader");
-            x.close("JournalEntryHeader");
-        }
+        ErpDocumentKind::Journal => write_journal_header(x, settings, chunk, variation),
     }
     if with_lines {
         for (i, line) in document.lines.iter().enumerate() {
@@ -499,6 +441,93 @@ fn write_bod(
     x.close(&name.noun);
     x.close("DataArea");
     x.close(&root);
+}
+
+/// `ApplicationArea`: who sends, when, and the BODID.
+fn write_application_area(x: &mut Xml, settings: &BodSettings, bod_id: &str, created: OffsetDateTime) {
+    x.open("ApplicationArea", &[]);
+    x.open("Sender", &[]);
+    x.leaf("LogicalID", &[], &settings.logical_id);
+    x.leaf("ComponentID", &[], COMPONENT_ID);
+    x.leaf("ConfirmationCode", &[], &settings.confirmation_code);
+    x.close("Sender");
+    x.leaf("CreationDateTime", &[], &timestamp(created));
+    x.leaf("BODID", &[], bod_id);
+    x.close("ApplicationArea");
+}
+
+/// The verb element (`Process`): tenant, accounting entity, action `Add`.
+fn write_verb(x: &mut Xml, settings: &BodSettings, name: &DocumentName) {
+    x.open(&name.verb, &[]);
+    x.leaf("TenantID", &[], &settings.tenant);
+    x.leaf("AccountingEntityID", &[], &settings.accounting_entity);
+    x.empty("LocationID", &[]);
+    x.open("ActionCriteria", &[]);
+    x.empty("ActionExpression", &[("actionCode", "Add")]);
+    x.close("ActionCriteria");
+    x.close(&name.verb);
+}
+
+/// `SupplierInvoiceHeader` of a bill or debit adjustment.
+fn write_supplier_invoice_header(
+    x: &mut Xml,
+    settings: &BodSettings,
+    chunk: &Chunk,
+    vendor: &str,
+    variation: Variation,
+) {
+    let document = &chunk.document;
+    let entity = settings.accounting_entity.as_str();
+    x.open("SupplierInvoiceHeader", &[]);
+    x.open("DocumentID", &[]);
+    x.leaf("ID", &[("accountingEntity", entity), ("variationID", &variation.to_string())], &chunk.document_id);
+    x.close("DocumentID");
+    x.open("AlternateDocumentID", &[]);
+    x.leaf("ID", &[("schemeName", CONCUR_KEY_SCHEME)], &document.key);
+    x.close("AlternateDocumentID");
+    x.leaf("DocumentDateTime", &[], &date_time(document.date));
+    x.leaf("Description", &[], &document.description);
+    x.open("Status", &[]);
+    x.leaf("Code", &[], "Open");
+    x.close("Status");
+    if credit_note(settings, document) {
+        x.leaf("TypeCode", &[], "CreditNote");
+    }
+    // check_document bounds Σ|amount|, so no part's sum overflows.
+    let total: Decimal = document.lines.iter().map(|l| signed(settings, document, l.amount)).sum();
+    x.leaf("TotalAmount", &[("currencyID", &document.currency)], &total.to_string());
+    x.open("SupplierParty", &[]);
+    x.open("PartyIDs", &[]);
+    x.leaf("ID", &[("accountingEntity", entity)], vendor);
+    x.close("PartyIDs");
+    x.close("SupplierParty");
+    x.close("SupplierInvoiceHeader");
+}
+
+/// `JournalEntryHeader` of a journal (or one part of it).
+fn write_journal_header(x: &mut Xml, settings: &BodSettings, chunk: &Chunk, variation: Variation) {
+    let entity = settings.accounting_entity.as_str();
+    x.open("JournalEntryHeader", &[]);
+    x.leaf("JournalID", &[("accountingEntity", entity), ("variationID", &variation.to_string())], &chunk.document_id);
+    x.leaf("DisplayID", &[], &chunk.document_id);
+    x.leaf("Description", &[], &chunk.document.description);
+    x.open("BaseJournalEntryHeader", &[]);
+    x.leaf("LedgerID", &[], &settings.ledger_id);
+    x.leaf("LedgerType", &[], "Actual");
+    x.open("AccountingJournalReference", &[]);
+    x.leaf("ID", &[], &settings.journal_reference);
+    x.close("AccountingJournalReference");
+    x.open("LedgerSetupReference", &[]);
+    x.open("DocumentID", &[]);
+    x.leaf("ID", &[], &settings.ledger_id);
+    x.close("DocumentID");
+    x.leaf("BookInstanceID", &[], &settings.ledger_id);
+    x.close("LedgerSetupReference");
+    x.open("JournalStatus", &[]);
+    x.leaf("Code", &[], "Final");
+    x.close("JournalStatus");
+    x.close("BaseJournalEntryHeader");
+    x.close("JournalEntryHeader");
 }
 
 /// A debit adjustment sent in the connection's credit-note form.

@@ -22,6 +22,7 @@ use rust_decimal::Decimal;
 
 use super::InforError;
 use super::bod::{self, BodSettings, Variation};
+use crate::DocumentProblem;
 
 /// [DEFAULT client] Most lines in one BOD (reference §6).
 pub const MAX_LINES: usize = 1000;
@@ -98,139 +99,211 @@ pub fn chunk(
     settings: &BodSettings,
     max_bytes: usize,
 ) -> Result<Vec<Chunk>, InforError> {
-    let label = format!("the {} for Concur key `{}`", document.label(), document.key);
-    let invalid = |problem: String| InforError::Invalid { document: label.clone(), problem };
-    bod::check_document(document).map_err(invalid)?;
-    let journal = matches!(document.kind, ErpDocumentKind::Journal);
-    if journal && functional.len() != document.lines.len() {
-        return Err(invalid(format!(
-            "it has {} lines but {} functional amounts; this is a bug in the connector",
-            document.lines.len(),
-            functional.len()
-        )));
-    }
-    let overflow = || invalid("its amounts are too large to add up exactly".into());
-    let functional_magnitude =
-        functional.iter().try_fold(Decimal::ZERO, |s, a| s.checked_add(a.abs())).ok_or_else(overflow)?;
+    let split = Split {
+        document,
+        functional,
+        settings,
+        max_bytes,
+        journal: matches!(document.kind, ErpDocumentKind::Journal),
+        label: format!("the {} for Concur key `{}`", document.label(), document.key),
+    };
+    split.check()?;
+    let functional_magnitude = split.functional_magnitude()?;
     let whole = Chunk::whole(document, functional);
     let size = rendered(settings, &whole);
     if size <= max_bytes && document.lines.len() <= MAX_LINES {
         return Ok(vec![whole]);
     }
-    let count = document.lines.len();
-    let key = &document.key;
-    let base = bod::document_id(document);
-
-    // Budget with the widest part numbers, totals and clearing amounts possible.
-    let widest_id = part_id(&base, count, count);
-    bod::check_document_id("the chunk DocumentID", &widest_id)
-        .map_err(|problem| InforError::Invalid { document: label.clone(), problem })?;
-    let magnitude =
-        document.lines.iter().try_fold(Decimal::ZERO, |s, l| s.checked_add(l.amount.abs())).ok_or_else(overflow)?;
-    let mut frame = document.clone();
-    frame.lines.clear();
-    frame.description = part_description(&document.description, count, count);
-    let frame = Chunk { part: count, parts: count, document_id: widest_id, document: frame, functional: Vec::new() };
-    let mut overhead = bod::envelope_bytes(settings, &frame, WIDEST);
-    if !journal {
-        // The empty frame's total is `0`; a part's total is at most this wide.
-        overhead += format!("-{magnitude}").len();
-    }
-    let mut reserve = 0;
-    let mut line_limit = MAX_LINES;
-    if journal {
-        // Without a clearing account the document is refused below anyway.
-        let account = settings.chunk_clearing_account.as_deref().unwrap_or_default();
-        let widest = clearing_line(account, key, -magnitude, count, count);
-        reserve = 2 * bod::line_bytes(settings, &frame.document, &widest, Some(-functional_magnitude), count + 2);
-        line_limit -= 2;
-    }
-    let budget = max_bytes.saturating_sub(overhead + reserve);
-
-    // Groups of line indices.
-    let mut groups: Vec<Vec<usize>> = vec![Vec::new()];
-    let mut used = 0;
-    for (i, line) in document.lines.iter().enumerate() {
-        let bytes = bod::line_bytes(settings, document, line, functional.get(i).copied(), i + 2);
-        if bytes > budget {
-            return Err(InforError::LimitTooSmall {
-                document: label,
-                max: max_bytes,
-                line: i + 1,
-                needed: bytes + overhead + reserve,
-            });
-        }
-        let current = groups.last_mut().expect("there is always a current group");
-        if !current.is_empty() && (used + bytes > budget || current.len() == line_limit) {
-            groups.push(Vec::new());
-            used = 0;
-        }
-        groups.last_mut().expect("there is always a current group").push(i);
-        used += bytes;
-    }
-    let parts = groups.len();
-    if journal && parts > 1 && settings.chunk_clearing_account.is_none() {
+    let budget = split.budget(functional_magnitude)?;
+    let groups = split.groups(&budget)?;
+    if split.journal && groups.len() > 1 && settings.chunk_clearing_account.is_none() {
         return Err(InforError::NeedsClearingAccount {
-            document: label,
-            lines: count,
+            document: split.label,
+            lines: document.lines.len(),
             bytes: size,
             max_lines: MAX_LINES,
             max: max_bytes,
-            parts,
+            parts: groups.len(),
         });
     }
-
-    let mut chunks = Vec::with_capacity(parts);
-    // The balance carried so far, in the document's and the functional currency.
-    let (mut carried, mut carried_functional) = (Decimal::ZERO, Decimal::ZERO);
-    for (i, group) in groups.into_iter().enumerate() {
-        let part = i + 1;
-        let mut lines: Vec<PlannedLine> = Vec::with_capacity(group.len() + 2);
-        let mut part_functional: Vec<Decimal> = Vec::new();
-        if journal {
-            let account = settings.chunk_clearing_account.as_deref().unwrap_or_default();
-            // A clearing line is needed when either balance is open (rounding
-            // can leave one open without the other).
-            if !carried.is_zero() || !carried_functional.is_zero() {
-                lines.push(clearing_line(account, key, carried, i, parts));
-                part_functional.push(carried_functional);
-            }
-            for &index in &group {
-                carried = carried.checked_add(document.lines[index].amount).ok_or_else(overflow)?;
-                carried_functional = carried_functional.checked_add(functional[index]).ok_or_else(overflow)?;
-                lines.push(document.lines[index].clone());
-                part_functional.push(functional[index]);
-            }
-            if part < parts && (!carried.is_zero() || !carried_functional.is_zero()) {
-                lines.push(clearing_line(account, key, -carried, part, parts));
-                part_functional.push(-carried_functional);
-            }
-        } else {
-            lines.extend(group.iter().map(|&index| document.lines[index].clone()));
-        }
-        let mut part_document = document.clone();
-        part_document.lines = lines;
-        part_document.description = part_description(&document.description, part, parts);
-        chunks.push(Chunk {
-            part,
-            parts,
-            document_id: part_id(&base, part, parts),
-            document: part_document,
-            functional: part_functional,
-        });
-    }
+    let chunks = split.parts(groups)?;
     if let Some(over) = chunks.iter().find(|c| rendered(settings, c) > max_bytes) {
         // The budget above is an upper bound; this guards the arithmetic.
-        return Err(InforError::Invalid {
-            document: label,
-            problem: format!(
-                "part {} came out larger than max_message_bytes ({max_bytes}); this is a bug in the connector: \
-                 report it, and raise max_message_bytes meanwhile",
-                over.part
-            ),
-        });
+        return Err(split.invalid(DocumentProblem::PartTooLarge { part: over.part, max: max_bytes }));
     }
     Ok(chunks)
+}
+
+/// One document being split, with what every step needs.
+struct Split<'a> {
+    document: &'a ErpDocument,
+    functional: &'a [Decimal],
+    settings: &'a BodSettings,
+    max_bytes: usize,
+    journal: bool,
+    /// How messages name the document.
+    label: String,
+}
+
+/// The bytes each part may spend on the document's own lines.
+struct Budget {
+    /// The envelope of the widest part (ids, description, total).
+    overhead: usize,
+    /// Two clearing lines of the widest amount (journals).
+    reserve: usize,
+    /// What is left for the lines of one part.
+    lines: usize,
+    /// Most of the document's lines in one part.
+    line_limit: usize,
+}
+
+impl Split<'_> {
+    fn invalid(&self, problem: DocumentProblem) -> InforError {
+        InforError::Invalid { document: self.label.clone(), problem: Box::new(problem) }
+    }
+
+    fn overflow(&self) -> InforError {
+        self.invalid(DocumentProblem::AmountsTooLarge)
+    }
+
+    /// The document's rules, and functional amounts that match its lines.
+    fn check(&self) -> Result<(), InforError> {
+        bod::check_document(self.document).map_err(|problem| self.invalid(problem))?;
+        if self.journal && self.functional.len() != self.document.lines.len() {
+            return Err(self.invalid(DocumentProblem::FunctionalMismatch {
+                lines: self.document.lines.len(),
+                amounts: self.functional.len(),
+            }));
+        }
+        Ok(())
+    }
+
+    /// Σ|functional amount|: bounds every functional sum of a part.
+    fn functional_magnitude(&self) -> Result<Decimal, InforError> {
+        self.functional.iter().try_fold(Decimal::ZERO, |s, a| s.checked_add(a.abs())).ok_or_else(|| self.overflow())
+    }
+
+    /// Budgets with the widest part numbers, totals and clearing amounts possible.
+    fn budget(&self, functional_magnitude: Decimal) -> Result<Budget, InforError> {
+        let (document, settings) = (self.document, self.settings);
+        let count = document.lines.len();
+        let widest_id = part_id(&bod::document_id(document), count, count);
+        bod::check_document_id("the chunk DocumentID", &widest_id).map_err(|problem| self.invalid(problem))?;
+        let magnitude = document
+            .lines
+            .iter()
+            .try_fold(Decimal::ZERO, |s, l| s.checked_add(l.amount.abs()))
+            .ok_or_else(|| self.overflow())?;
+        let mut frame = document.clone();
+        frame.lines.clear();
+        frame.description = part_description(&document.description, count, count);
+        let frame =
+            Chunk { part: count, parts: count, document_id: widest_id, document: frame, functional: Vec::new() };
+        let mut overhead = bod::envelope_bytes(settings, &frame, WIDEST);
+        if !self.journal {
+            // The empty frame's total is `0`; a part's total is at most this wide.
+            overhead += format!("-{magnitude}").len();
+        }
+        let mut reserve = 0;
+        let mut line_limit = MAX_LINES;
+        if self.journal {
+            // Without a clearing account the document is refused later anyway.
+            let account = settings.chunk_clearing_account.as_deref().unwrap_or_default();
+            let widest = clearing_line(account, &document.key, -magnitude, count, count);
+            reserve = 2 * bod::line_bytes(settings, &frame.document, &widest, Some(-functional_magnitude), count + 2);
+            line_limit -= 2;
+        }
+        let lines = self.max_bytes.saturating_sub(overhead + reserve);
+        Ok(Budget { overhead, reserve, lines, line_limit })
+    }
+
+    /// The document's line indices in groups that each fit the budget.
+    fn groups(&self, budget: &Budget) -> Result<Vec<Vec<usize>>, InforError> {
+        let mut groups: Vec<Vec<usize>> = vec![Vec::new()];
+        let mut used = 0;
+        for (i, line) in self.document.lines.iter().enumerate() {
+            let bytes = bod::line_bytes(self.settings, self.document, line, self.functional.get(i).copied(), i + 2);
+            if bytes > budget.lines {
+                return Err(InforError::LimitTooSmall {
+                    document: self.label.clone(),
+                    max: self.max_bytes,
+                    line: i + 1,
+                    needed: bytes + budget.overhead + budget.reserve,
+                });
+            }
+            let current = groups.last_mut().expect("there is always a current group");
+            if !current.is_empty() && (used + bytes > budget.lines || current.len() == budget.line_limit) {
+                groups.push(Vec::new());
+                used = 0;
+            }
+            groups.last_mut().expect("there is always a current group").push(i);
+            used += bytes;
+        }
+        Ok(groups)
+    }
+
+    /// One chunk per group; a journal's parts carry the balance between
+    /// them on clearing lines.
+    fn parts(&self, groups: Vec<Vec<usize>>) -> Result<Vec<Chunk>, InforError> {
+        let document = self.document;
+        let parts = groups.len();
+        let base = bod::document_id(document);
+        let mut chunks = Vec::with_capacity(parts);
+        // The balance carried so far, in the document's and the functional currency.
+        let mut carried = (Decimal::ZERO, Decimal::ZERO);
+        for (i, group) in groups.into_iter().enumerate() {
+            let part = i + 1;
+            let (lines, part_functional) = if self.journal {
+                self.journal_part(&group, part, parts, &mut carried)?
+            } else {
+                (group.iter().map(|&index| document.lines[index].clone()).collect(), Vec::new())
+            };
+            let mut part_document = document.clone();
+            part_document.lines = lines;
+            part_document.description = part_description(&document.description, part, parts);
+            chunks.push(Chunk {
+                part,
+                parts,
+                document_id: part_id(&base, part, parts),
+                document: part_document,
+                functional: part_functional,
+            });
+        }
+        Ok(chunks)
+    }
+
+    /// A journal part's lines and functional amounts: the balance carried
+    /// in, the group's lines, the balance carried out (not after the last).
+    fn journal_part(
+        &self,
+        group: &[usize],
+        part: usize,
+        parts: usize,
+        carried: &mut (Decimal, Decimal),
+    ) -> Result<(Vec<PlannedLine>, Vec<Decimal>), InforError> {
+        let (document, key) = (self.document, &self.document.key);
+        let account = self.settings.chunk_clearing_account.as_deref().unwrap_or_default();
+        let mut lines: Vec<PlannedLine> = Vec::with_capacity(group.len() + 2);
+        let mut functional: Vec<Decimal> = Vec::new();
+        let open = |c: &(Decimal, Decimal)| !c.0.is_zero() || !c.1.is_zero();
+        // A clearing line is needed when either balance is open (rounding
+        // can leave one open without the other).
+        if open(carried) {
+            lines.push(clearing_line(account, key, carried.0, part - 1, parts));
+            functional.push(carried.1);
+        }
+        for &index in group {
+            carried.0 = carried.0.checked_add(document.lines[index].amount).ok_or_else(|| self.overflow())?;
+            carried.1 = carried.1.checked_add(self.functional[index]).ok_or_else(|| self.overflow())?;
+            lines.push(document.lines[index].clone());
+            functional.push(self.functional[index]);
+        }
+        if part < parts && open(carried) {
+            lines.push(clearing_line(account, key, -carried.0, part, parts));
+            functional.push(-carried.1);
+        }
+        Ok((lines, functional))
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 use domain::Failure;
 use transport::TransportError;
 
+use crate::DocumentProblem;
+
 /// A failed Infor call or a document the adapter refused to send. No
 /// variant's text contains a secret: token answers are never quoted, only
 /// OAuth error codes and ION's own (bounded) error messages; `.ionapi`
@@ -62,7 +64,7 @@ pub enum InforError {
     NotFound { what: &'static str, url: String, fix: &'static str },
 
     /// No answer (connection refused, DNS, TLS, timeout).
-    #[error("could not reach Infor at {url} ({}); check `iu`/`pu` in the .ionapi file and retry later", unreachable_detail(.source))]
+    #[error("could not reach Infor at {url} ({}); check `iu`/`pu` in the .ionapi file and retry later", .source.detail())]
     Unreachable {
         url: String,
         #[source]
@@ -103,7 +105,7 @@ pub enum InforError {
 
     /// Our document broke a rule; nothing was sent.
     #[error("{document} was not sent to Infor: {problem}")]
-    Invalid { document: String, problem: String },
+    Invalid { document: String, problem: Box<DocumentProblem> },
 
     /// Accounts or dimension values the ledger does not know; nothing was sent.
     #[error(
@@ -129,17 +131,6 @@ pub enum InforError {
     LimitTooSmall { document: String, max: usize, line: usize, needed: usize },
 }
 
-/// What went wrong on the way, without repeating "could not reach".
-fn unreachable_detail(e: &TransportError) -> String {
-    match e {
-        TransportError::Connect { message, .. } | TransportError::Other { message, .. } => message.clone(),
-        TransportError::Timeout { timeout, .. } => format!("no answer within {} s", timeout.as_secs()),
-        TransportError::Status { .. } | TransportError::Forbidden { .. } | TransportError::TooLarge { .. } => {
-            e.to_string()
-        }
-    }
-}
-
 impl InforError {
     /// The token endpoint said no (as opposed to: could not be reached).
     pub(crate) fn is_refusal(&self) -> bool {
@@ -160,13 +151,7 @@ impl InforError {
                 Failure::needs_reauth(reason)
             }
             InforError::Unreachable { .. } => Failure::retryable(reason, None),
-            InforError::Unavailable { source, .. } => {
-                let after = match source {
-                    TransportError::Status { retry_after, .. } => *retry_after,
-                    _ => None,
-                };
-                Failure::retryable(reason, after)
-            }
+            InforError::Unavailable { source, .. } => Failure::retryable(reason, source.retry_after()),
             _ => Failure::permanent(reason),
         }
     }

@@ -17,6 +17,7 @@ use rust_decimal::Decimal;
 
 use super::InforError;
 use super::bod::BodSettings;
+use crate::DocumentProblem;
 
 /// The functional amount of each line of `document` (signed like the line),
 /// empty for anything but a journal.
@@ -48,7 +49,7 @@ pub fn functional_amounts(document: &ErpDocument, settings: &BodSettings) -> Res
     })?;
     let overflow = || InforError::Invalid {
         document: format!("the journal for Concur key `{}`", document.key),
-        problem: "its amounts in the functional currency are too large to add up exactly".into(),
+        problem: Box::new(DocumentProblem::FunctionalOverflow),
     };
     let mut amounts = document
         .lines
@@ -68,14 +69,14 @@ pub fn functional_amounts(document: &ErpDocument, settings: &BodSettings) -> Res
     {
         return Err(InforError::Invalid {
             document: format!("the journal for Concur key `{}`", document.key),
-            problem: format!(
-                "line {} ({} {}) is {} {functional} at rate {rate}, which cannot be booked on the same side; \
-                 check the rate in functional_rates",
-                i + 1,
-                document.lines[i].amount,
-                document.currency,
-                amounts[i]
-            ),
+            problem: Box::new(DocumentProblem::FunctionalSide {
+                line: i + 1,
+                amount: document.lines[i].amount,
+                currency: document.currency.clone(),
+                functional_amount: amounts[i],
+                functional: functional.to_owned(),
+                rate,
+            }),
         });
     }
     Ok(amounts)

@@ -37,12 +37,14 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use domain::{ErpDocument, Failure, InforSettings, Secret};
-use serde::Deserialize;
 use serde_json::Value;
-use transport::{HttpClient, Idempotency, TransportError, short_reason};
+use transport::{
+    BearerAuth, Grant, HttpClient, Idempotency, Issued, RenewMargin, TokenRequestError, TokenSource, TransportError,
+    short_reason,
+};
 
 pub use bod::{
     Bod, BodSettings, DocumentIdParts, DocumentName, Variation, parse_bod_id, parse_document_id, parse_reference,
@@ -61,8 +63,6 @@ const SERVICE: &str = "infor";
 pub const RENEW_BEFORE: Duration = Duration::from_secs(5 * 60);
 /// Used when a token answer omits `expires_in` (the reference's usual value).
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(7200);
-/// Longest token lifetime believed (guards the clock arithmetic).
-const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// The IMS service below the API base.
 pub const IMS_SERVICE_PATH: &str = "IONSERVICES/api/ion/messaging/service";
 /// `GET` it to prove the token and the IMS route.
@@ -78,7 +78,24 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// and not fatal: the next start's refresh is then refused and the client
 /// falls back to the password grant.
 pub trait RefreshTokenSink: Send + Sync {
-    fn rotated<'a>(&'a self, refresh_token: &'a Secret) -> BoxFuture<'a, Result<(), String>>;
+    fn rotated<'a>(&'a self, refresh_token: &'a Secret) -> BoxFuture<'a, Result<(), RefreshTokenNotSaved>>;
+}
+
+/// A rotated refresh token the [`RefreshTokenSink`] could not persist.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "could not persist Infor's new refresh token ({source}); the next cold start's refresh will be refused and \
+     fall back to the password grant"
+)]
+pub struct RefreshTokenNotSaved {
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl RefreshTokenNotSaved {
+    pub fn new(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self { source: Box::new(source) }
+    }
 }
 
 /// Keeps the refresh tokens in memory (tests, and a process that does not persist them).
@@ -104,40 +121,10 @@ impl InMemoryRefreshTokens {
 }
 
 impl RefreshTokenSink for InMemoryRefreshTokens {
-    fn rotated<'a>(&'a self, refresh_token: &'a Secret) -> BoxFuture<'a, Result<(), String>> {
+    fn rotated<'a>(&'a self, refresh_token: &'a Secret) -> BoxFuture<'a, Result<(), RefreshTokenNotSaved>> {
         self.lock().push(refresh_token.clone());
         Box::pin(async { Ok(()) })
     }
-}
-
-struct CachedToken {
-    value: Secret,
-    expires_at: Instant,
-}
-
-#[derive(Default)]
-struct Tokens {
-    access: Option<CachedToken>,
-    refresh: Option<Secret>,
-}
-
-enum Grant<'a> {
-    Password,
-    Refresh(&'a Secret),
-}
-
-#[derive(Deserialize)]
-struct TokenAnswer {
-    access_token: Secret,
-    #[serde(default)]
-    expires_in: Option<Value>,
-    #[serde(default)]
-    refresh_token: Option<Secret>,
-}
-
-#[derive(Deserialize)]
-struct OAuthRefusal {
-    error: String,
 }
 
 /// One Infor tenant (one connection): its `.ionapi` file and settings.
@@ -147,8 +134,8 @@ pub struct InforClient {
     ionapi: IonApi,
     /// Why the `.ionapi` file cannot work, found once at construction.
     ionapi_problems: Option<IonApiProblems>,
-    /// Held across a token call so concurrent tasks share one sign-in.
-    tokens: tokio::sync::Mutex<Tokens>,
+    /// The access token; renewed with the rotating refresh token when the app issues them.
+    auth: BearerAuth,
     refresh_sink: Option<Arc<dyn RefreshTokenSink>>,
     master: InforMasterData,
 }
@@ -162,7 +149,7 @@ impl InforClient {
             settings,
             ionapi,
             ionapi_problems,
-            tokens: tokio::sync::Mutex::default(),
+            auth: BearerAuth::new(RenewMargin::Fixed(RENEW_BEFORE)),
             refresh_sink: None,
             master: InforMasterData::new(ttl),
         }
@@ -172,7 +159,7 @@ impl InforClient {
     /// is the last one persisted (if any), `sink` receives every new one.
     pub fn with_refresh_tokens(mut self, sink: Arc<dyn RefreshTokenSink>, stored: Option<Secret>) -> Self {
         self.refresh_sink = Some(sink);
-        self.tokens = tokio::sync::Mutex::new(Tokens { access: None, refresh: stored });
+        self.auth = BearerAuth::new(RenewMargin::Fixed(RENEW_BEFORE)).with_refresh_token(stored);
         self
     }
 
@@ -223,7 +210,7 @@ impl InforClient {
 
     /// Signs in (or reuses the cached token): proves the `.ionapi` file works.
     pub async fn authenticate(&self) -> Result<(), InforError> {
-        self.access_token().await.map(drop)
+        self.auth.token(self).await.map(drop)
     }
 
     /// `GET …/messaging/service/ping`: proves the token reaches IMS.
@@ -260,106 +247,28 @@ impl InforClient {
         idempotency: Idempotency,
         build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, InforError> {
-        let mut retried = false;
-        loop {
-            let token = self.access_token().await?;
-            let response = self
-                .http
-                .send(SERVICE, idempotency, |c| build(c, token.expose()))
-                .await
-                .map_err(|e| self.transport_error(e))?;
-            if response.status().as_u16() == 401 {
-                if retried {
-                    return Err(InforError::Unauthorized { tenant: self.ionapi.ti.clone(), what });
-                }
-                tracing::info!(
-                    service = SERVICE,
-                    what,
-                    "the ION API gateway refused the access token; signing in again"
-                );
-                self.forget(&token).await;
-                retried = true;
-                continue;
-            }
-            return Ok(response);
+        let response = self
+            .auth
+            .send(self, &self.http, idempotency, build)
+            .await
+            .map_err(|e| e.into_error(|e| self.transport_error(e)))?;
+        if response.status() == reqwest::StatusCode::UNAUTHORIZED {
+            // Refused again with a token just issued: the app's grant no longer works.
+            return Err(InforError::Unauthorized { tenant: self.ionapi.ti.clone(), what });
         }
+        Ok(response)
     }
 
-    /// Drops the cached access token if it is still `used`.
-    async fn forget(&self, used: &Secret) {
-        let mut tokens = self.tokens.lock().await;
-        if tokens.access.as_ref().is_some_and(|t| &t.value == used) {
-            tokens.access = None;
-        }
-    }
-
-    /// The cached access token while more than [`RENEW_BEFORE`] is left,
-    /// else a new one: refresh grant first, password grant when there is no
-    /// refresh token or it was refused. A token issued with less than
-    /// [`RENEW_BEFORE`] of life is used for the call that got it only.
-    async fn access_token(&self) -> Result<Secret, InforError> {
+    /// A `.ionapi` file that cannot work is reported before any request.
+    async fn token_call(&self, grant: Grant<'_>) -> Result<Issued, InforError> {
         if let Some(problems) = &self.ionapi_problems {
             return Err(InforError::IonApiFile { problems: problems.to_string() });
         }
-        let mut tokens = self.tokens.lock().await;
-        if let Some(cached) = tokens.access.as_ref().filter(|t| Instant::now() + RENEW_BEFORE < t.expires_at) {
-            return Ok(cached.value.clone());
-        }
-        tokens.access = None;
-        if let Some(refresh) = tokens.refresh.take() {
-            match self.token_call(Grant::Refresh(&refresh)).await {
-                Ok(answer) => return Ok(self.store(&mut tokens, answer).await),
-                Err(e) if e.is_refusal() => {
-                    // Spent, expired or revoked: a fresh sign-in is the fix.
-                    tracing::info!(service = SERVICE, error = %e, "Infor refused the refresh token; signing in with the service account");
-                }
-                Err(e) => {
-                    // Unknown whether it was spent; keep it, a later refusal falls back.
-                    tokens.refresh = Some(refresh);
-                    return Err(e);
-                }
-            }
-        }
-        let answer = self.token_call(Grant::Password).await?;
-        Ok(self.store(&mut tokens, answer).await)
-    }
-
-    async fn store(&self, tokens: &mut Tokens, answer: TokenAnswer) -> Secret {
-        let lifetime = match &answer.expires_in {
-            Some(Value::Number(n)) => n.as_u64().map(Duration::from_secs),
-            Some(Value::String(s)) => s.trim().parse().ok().map(Duration::from_secs),
-            _ => None,
-        }
-        .unwrap_or(DEFAULT_LIFETIME)
-        .min(MAX_LIFETIME);
-        if lifetime <= RENEW_BEFORE {
-            tracing::warn!(
-                service = SERVICE,
-                lifetime_s = lifetime.as_secs(),
-                "Infor access tokens live less than the renewal margin: every call signs in again; raise the \
-                 authorized app's token expiry"
-            );
-        }
-        let value = answer.access_token;
-        tokens.access = Some(CachedToken { value: value.clone(), expires_at: Instant::now() + lifetime });
-        if let Some(refresh) = answer.refresh_token {
-            // Single-use and rotating: the newest one is the only one that works.
-            if let Some(sink) = &self.refresh_sink
-                && let Err(e) = sink.rotated(&refresh).await
-            {
-                tracing::warn!(service = SERVICE, error = %e, "could not persist Infor's new refresh token");
-            }
-            tokens.refresh = Some(refresh);
-        }
-        value
-    }
-
-    async fn token_call(&self, grant: Grant<'_>) -> Result<TokenAnswer, InforError> {
         let url = self.ionapi.token_url();
         let ionapi = &self.ionapi;
         let mut form: Vec<(&str, &str)> = vec![("client_id", ionapi.ci.trim()), ("client_secret", ionapi.cs.expose())];
         let grant_name = match grant {
-            Grant::Password => {
+            Grant::SignIn => {
                 // `saak` already carries `<ti>#`; the form encoding sends `#` as `%23`.
                 form.extend([
                     ("grant_type", "password"),
@@ -373,30 +282,16 @@ impl InforClient {
                 "refresh_token"
             }
         };
-        let response = self
-            .http
-            .send(SERVICE, Idempotency::Safe, |c| {
-                c.post(&url).header(reqwest::header::ACCEPT, "application/json").form(&form)
-            })
-            .await
-            .map_err(|e| self.transport_error(e))?;
-        let status = response.status().as_u16();
-        if response.status().is_success() {
-            let bytes = transport::read_body(SERVICE, response).await.map_err(|e| InforError::Malformed {
-                what: "the sign-in",
-                detail: format!("the body could not be read: {e}"),
-            })?;
-            // The body holds tokens: describe a problem, never quote it.
-            return serde_json::from_slice(&bytes).map_err(|_| InforError::Malformed {
-                what: "the sign-in",
-                detail: "the token endpoint's answer has no access_token".into(),
-            });
-        }
-        if status == 404 {
-            return Err(InforError::NoTokenEndpoint { url });
-        }
-        let body = transport::bounded_text(response).await;
-        let code = serde_json::from_str::<OAuthRefusal>(&body).map(|r| r.error).unwrap_or_default();
+        let refused = transport::request_token(&self.http, SERVICE, &url, &form, DEFAULT_LIFETIME).await;
+        let (status, code, body) = match refused {
+            Ok(issued) => return Ok(issued),
+            Err(TokenRequestError::Transport(e)) => return Err(self.transport_error(e)),
+            Err(TokenRequestError::Unusable(e)) => {
+                return Err(InforError::Malformed { what: "the sign-in", detail: e.to_string() });
+            }
+            Err(TokenRequestError::NoEndpoint { url }) => return Err(InforError::NoTokenEndpoint { url }),
+            Err(TokenRequestError::Refused { status, refusal, body }) => (status, refusal.error, body),
+        };
         let tenant = ionapi.ti.clone();
         tracing::warn!(service = SERVICE, status, error = %code, grant = grant_name, tenant = %tenant, "Infor refused a token grant");
         Err(match code.as_str() {
@@ -495,6 +390,30 @@ impl InforClient {
             "published to ION"
         );
         Ok(sent)
+    }
+}
+
+/// Infor's OAuth grants: the service account's password grant, and the
+/// refresh grant with single-use refresh tokens, each one handed to the
+/// [`RefreshTokenSink`].
+impl TokenSource for InforClient {
+    type Error = InforError;
+    const SERVICE: &'static str = SERVICE;
+
+    fn issue(&self, grant: Grant<'_>) -> impl Future<Output = Result<Issued, InforError>> + Send {
+        self.token_call(grant)
+    }
+
+    fn refused(&self, error: &InforError) -> bool {
+        error.is_refusal()
+    }
+
+    async fn rotated(&self, refresh_token: &Secret) {
+        if let Some(sink) = &self.refresh_sink
+            && let Err(e) = sink.rotated(refresh_token).await
+        {
+            tracing::warn!(service = SERVICE, error = %e, "Infor rotated its refresh token and the new one was not saved");
+        }
     }
 }
 

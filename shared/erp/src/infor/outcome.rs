@@ -41,14 +41,19 @@ fn malformed(detail: String) -> InforError {
     InforError::Malformed { what: "an ION outcome BOD", detail }
 }
 
-/// `DataArea/Acknowledge/OriginalApplicationArea/BODID`, then the response code.
-fn acknowledge(root: &Element, noun: &str) -> Result<InforOutcome, InforError> {
-    let original = root
-        .find("OriginalApplicationArea")
+/// The BODID of the BOD an outcome answers: `OriginalApplicationArea/BODID`
+/// (`outcome` names the outcome BOD for the message).
+fn original_bod_id(root: &Element, outcome: &str) -> Result<String, InforError> {
+    root.find("OriginalApplicationArea")
         .and_then(|a| a.child("BODID"))
         .map(Element::text)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| malformed("the Acknowledge has no OriginalApplicationArea/BODID".into()))?;
+        .ok_or_else(|| malformed(format!("the {outcome} has no OriginalApplicationArea/BODID")))
+}
+
+/// `DataArea/Acknowledge/OriginalApplicationArea/BODID`, then the response code.
+fn acknowledge(root: &Element, noun: &str) -> Result<InforOutcome, InforError> {
+    let original = original_bod_id(root, "Acknowledge")?;
     let expression = root
         .find("ResponseExpression")
         .ok_or_else(|| malformed("the Acknowledge has no ResponseCriteria/ResponseExpression".into()))?;
@@ -92,12 +97,7 @@ fn acknowledge(root: &Element, noun: &str) -> Result<InforOutcome, InforError> {
 
 /// `DataArea/Confirm/OriginalApplicationArea/BODID` and `DataArea/BOD/BODSuccessMessage|BODFailureMessage`.
 fn confirm(root: &Element) -> Result<InforOutcome, InforError> {
-    let original = root
-        .find("OriginalApplicationArea")
-        .and_then(|a| a.child("BODID"))
-        .map(Element::text)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| malformed("the ConfirmBOD has no OriginalApplicationArea/BODID".into()))?;
+    let original = original_bod_id(root, "ConfirmBOD")?;
     let failure = root.find("BODFailureMessage");
     let success = root.find("BODSuccessMessage");
     let Some(outcome) = failure.or(success) else {
@@ -192,15 +192,41 @@ fn local(name: &[u8]) -> String {
     String::from_utf8_lossy(local).into_owned()
 }
 
-fn element(start: &BytesStart<'_>, parent: Option<&Element>) -> Result<Element, String> {
+/// Why an outcome BOD is not well-formed XML.
+#[derive(Debug, thiserror::Error)]
+enum NotWellFormed {
+    #[error("{source} at byte {position}")]
+    Syntax {
+        #[source]
+        source: quick_xml::Error,
+        position: u64,
+    },
+    /// An attribute, escape or encoding the reader refused.
+    #[error(transparent)]
+    Content(#[from] quick_xml::Error),
+    #[error("elements nest deeper than {} levels", MAX_DEPTH)]
+    TooDeep,
+    #[error("more than one root element")]
+    TwoRoots,
+    #[error("an end tag without a start")]
+    EndWithoutStart,
+    #[error("unknown entity `&{0};`")]
+    UnknownEntity(String),
+    #[error("the document ends inside an element")]
+    Unclosed,
+    #[error("there is no root element")]
+    NoRoot,
+}
+
+fn element(start: &BytesStart<'_>, parent: Option<&Element>) -> Result<Element, NotWellFormed> {
     let mut attributes = Vec::new();
     for attribute in start.attributes() {
-        let attribute = attribute.map_err(|e| e.to_string())?;
+        let attribute = attribute.map_err(quick_xml::Error::from)?;
         let key = local(attribute.key.as_ref());
         if attribute.key.as_ref().starts_with(b"xmlns") {
             continue;
         }
-        let value = attribute.unescape_value().map_err(|e| e.to_string())?.into_owned();
+        let value = attribute.unescape_value()?.into_owned();
         attributes.push((key, value));
     }
     Ok(Element {
@@ -217,62 +243,69 @@ fn element(start: &BytesStart<'_>, parent: Option<&Element>) -> Result<Element, 
 /// dropping it overflows the stack (about 50 000 levels abort the process).
 const MAX_DEPTH: usize = 64;
 
+/// Puts a finished element under its parent, or makes it the root.
+fn attach(stack: &mut [Element], root: &mut Option<Element>, el: Element) -> Result<(), NotWellFormed> {
+    match stack.last_mut() {
+        Some(parent) => parent.children.push(el),
+        None if root.is_none() => *root = Some(el),
+        None => return Err(NotWellFormed::TwoRoots),
+    }
+    Ok(())
+}
+
+/// The text of a character or predefined entity reference.
+fn entity(reference: &quick_xml::events::BytesRef<'_>) -> Result<String, NotWellFormed> {
+    if let Some(c) = reference.resolve_char_ref()? {
+        return Ok(c.to_string());
+    }
+    let name = reference.decode().map_err(quick_xml::Error::from)?;
+    Ok(match name.as_ref() {
+        "amp" => "&".into(),
+        "lt" => "<".into(),
+        "gt" => ">".into(),
+        "quot" => "\"".into(),
+        "apos" => "'".into(),
+        other => return Err(NotWellFormed::UnknownEntity(other.to_owned())),
+    })
+}
+
 /// A small tree of the document (outcome BODs are small).
-fn parse(xml: &str) -> Result<Element, String> {
+fn parse(xml: &str) -> Result<Element, NotWellFormed> {
     let mut reader = Reader::from_str(xml);
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     loop {
-        let event = reader.read_event().map_err(|e| format!("{e} at byte {}", reader.error_position()))?;
+        let event = reader
+            .read_event()
+            .map_err(|source| NotWellFormed::Syntax { source, position: reader.error_position() })?;
         match event {
             Event::Start(start) => {
                 if stack.len() >= MAX_DEPTH {
-                    return Err(format!("elements nest deeper than {MAX_DEPTH} levels"));
+                    return Err(NotWellFormed::TooDeep);
                 }
                 let el = element(&start, stack.last())?;
                 stack.push(el);
             }
             Event::Empty(start) => {
                 let el = element(&start, stack.last())?;
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(el),
-                    None if root.is_none() => root = Some(el),
-                    None => return Err("more than one root element".into()),
-                }
+                attach(&mut stack, &mut root, el)?;
             }
             Event::End(_) => {
-                let el = stack.pop().ok_or("an end tag without a start")?;
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(el),
-                    None if root.is_none() => root = Some(el),
-                    None => return Err("more than one root element".into()),
-                }
+                let el = stack.pop().ok_or(NotWellFormed::EndWithoutStart)?;
+                attach(&mut stack, &mut root, el)?;
             }
             Event::Text(text) => {
                 if let Some(current) = stack.last_mut() {
-                    current.text.push_str(&text.decode().map_err(|e| e.to_string())?);
+                    current.text.push_str(&text.decode().map_err(quick_xml::Error::from)?);
                 }
             }
             Event::CData(data) => {
                 if let Some(current) = stack.last_mut() {
-                    current.text.push_str(&data.decode().map_err(|e| e.to_string())?);
+                    current.text.push_str(&data.decode().map_err(quick_xml::Error::from)?);
                 }
             }
             Event::GeneralRef(reference) => {
-                let resolved = match reference.resolve_char_ref().map_err(|e| e.to_string())? {
-                    Some(c) => c.to_string(),
-                    None => {
-                        let name = reference.decode().map_err(|e| e.to_string())?;
-                        match name.as_ref() {
-                            "amp" => "&".into(),
-                            "lt" => "<".into(),
-                            "gt" => ">".into(),
-                            "quot" => "\"".into(),
-                            "apos" => "'".into(),
-                            other => return Err(format!("unknown entity `&{other};`")),
-                        }
-                    }
-                };
+                let resolved = entity(&reference)?;
                 if let Some(current) = stack.last_mut() {
                     current.text.push_str(&resolved);
                 }
@@ -282,9 +315,9 @@ fn parse(xml: &str) -> Result<Element, String> {
         }
     }
     if !stack.is_empty() {
-        return Err("the document ends inside an element".into());
+        return Err(NotWellFormed::Unclosed);
     }
-    root.ok_or_else(|| "there is no root element".into())
+    root.ok_or(NotWellFormed::NoRoot)
 }
 
 #[cfg(test)]
