@@ -229,6 +229,19 @@ pub struct SettingsFlags {
     /// Infor: how a debit adjustment is sent: negative_total (default) or credit_note.
     #[arg(long)]
     pub ion_debit_adjustment_form: Option<String>,
+    /// Infor: seconds a document may wait for the ERP's verdict before the
+    /// same BODs are sent again (default 3600).
+    #[arg(long)]
+    pub ion_verdict_wait_seconds: Option<String>,
+    /// Infor: times the same BODs are sent again for want of a verdict
+    /// before the document stops for an operator (default 3).
+    #[arg(long)]
+    pub ion_verdict_resends: Option<String>,
+    /// Infor: true when the ERP replaces a document it holds on a higher
+    /// variation; then a replay sends every part again (default false:
+    /// parts the ERP accepted are never sent again).
+    #[arg(long)]
+    pub ion_replaces_on_higher_variation: Option<String>,
     /// JSON file with the ERP credentials (never give credentials on the command line).
     #[arg(long, value_name = "FILE.json")]
     pub erp_credentials_file: Option<PathBuf>,

@@ -44,6 +44,9 @@ pub struct Parsed {
     pub ion_functional_currency: Option<String>,
     pub ion_functional_rates: Option<BTreeMap<String, Decimal>>,
     pub ion_debit_adjustment_form: Option<DebitAdjustmentForm>,
+    pub ion_verdict_wait_seconds: Option<u64>,
+    pub ion_verdict_resends: Option<u32>,
+    pub ion_replaces_on_higher_variation: Option<bool>,
     pub schedule: Option<PollSchedule>,
     pub document_types: Option<Vec<DocumentType>>,
     pub concurrency: Option<ConcurrencyLevel>,
@@ -103,7 +106,32 @@ fn parse_erp_flags(flags: &SettingsFlags, policy: UrlPolicy, p: &mut Parsed) -> 
     p.ion_debit_adjustment_form = given(&flags.ion_debit_adjustment_form, |raw| {
         DebitAdjustmentForm::from_str(raw.trim()).map_err(|e| Refusal(format!("--ion-debit-adjustment-form: {e}")))
     })?;
+    p.ion_verdict_wait_seconds = given(&flags.ion_verdict_wait_seconds, |raw| {
+        bounded_number("--ion-verdict-wait-seconds", raw, 60, 7 * 24 * 3600)
+    })?;
+    p.ion_verdict_resends = given(&flags.ion_verdict_resends, |raw| {
+        bounded_number("--ion-verdict-resends", raw, 0, 20).map(|n| u32::try_from(n).unwrap_or(20))
+    })?;
+    p.ion_replaces_on_higher_variation =
+        given(&flags.ion_replaces_on_higher_variation, |raw| boolean("--ion-replaces-on-higher-variation", raw))?;
     Ok(())
+}
+
+/// `true`/`yes` or `false`/`no`.
+fn boolean(flag: &str, raw: &str) -> Result<bool, Refusal> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" => Ok(true),
+        "false" | "no" => Ok(false),
+        _ => refuse(format!("{flag} `{}` is invalid: give true or false", shown(raw))),
+    }
+}
+
+/// A whole number from `min` to `max`.
+fn bounded_number(flag: &str, raw: &str, min: u64, max: u64) -> Result<u64, Refusal> {
+    match raw.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => refuse(format!("{flag} `{}` is invalid: give a whole number from {min} to {max}", shown(raw))),
+    }
 }
 
 /// How documents flow: schedule, types, concurrency, confirmation, forms.
@@ -114,11 +142,7 @@ fn parse_flow_flags(flags: &SettingsFlags, p: &mut Parsed) -> Result<(), Refusal
     p.borrow_from = given(&flags.borrow_concurrency_from, |raw| {
         ConnectionId::parse(raw.trim()).map_err(|e| Refusal(format!("--borrow-concurrency-from: {e}")))
     })?;
-    p.confirm_postings = given(&flags.confirm_postings, |raw| match raw.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" => Ok(true),
-        "false" | "no" => Ok(false),
-        _ => refuse(format!("--confirm-postings `{}` is invalid: give true or false", shown(raw))),
-    })?;
+    p.confirm_postings = given(&flags.confirm_postings, |raw| boolean("--confirm-postings", raw))?;
     let form = |flag: &str, raw: &Option<String>| {
         given(raw, |r| PostingForm::from_str(r.trim()).map_err(|e| Refusal(format!("{flag}: {e}"))))
     };
@@ -226,6 +250,9 @@ fn given_erp_flags(p: &Parsed) -> Vec<(&'static str, ErpKind)> {
         ("--ion-functional-currency", p.ion_functional_currency.is_some()),
         ("--ion-functional-rates", p.ion_functional_rates.is_some()),
         ("--ion-debit-adjustment-form", p.ion_debit_adjustment_form.is_some()),
+        ("--ion-verdict-wait-seconds", p.ion_verdict_wait_seconds.is_some()),
+        ("--ion-verdict-resends", p.ion_verdict_resends.is_some()),
+        ("--ion-replaces-on-higher-variation", p.ion_replaces_on_higher_variation.is_some()),
     ];
     given.extend(acumatica.into_iter().filter(|(_, on)| *on).map(|(f, _)| (f, ErpKind::Acumatica)));
     given.extend(ifs.into_iter().filter(|(_, on)| *on).map(|(f, _)| (f, ErpKind::IfsCloud)));
@@ -322,6 +349,15 @@ fn infor(mut infor: InforSettings, p: &Parsed) -> Result<InforSettings, Refusal>
     }
     if let Some(form) = p.ion_debit_adjustment_form {
         infor.debit_adjustment_form = form;
+    }
+    if let Some(seconds) = p.ion_verdict_wait_seconds {
+        infor.api.verdict_wait_seconds = seconds;
+    }
+    if let Some(resends) = p.ion_verdict_resends {
+        infor.api.verdict_resends = resends;
+    }
+    if let Some(replaces) = p.ion_replaces_on_higher_variation {
+        infor.api.replaces_on_higher_variation = replaces;
     }
     Ok(infor)
 }
@@ -511,6 +547,33 @@ mod tests {
             (SettingsFlags { ion_functional_rates: Some("GBP".into()), ..flags() }, "CURRENCY=RATE"),
             (SettingsFlags { ion_functional_rates: Some("GBP=1,GBP=2".into()), ..flags() }, "twice"),
             (SettingsFlags { ion_debit_adjustment_form: Some("refund".into()), ..flags() }, "credit_note"),
+        ] {
+            let e = refusal(bad);
+            assert!(e.contains(says), "{e}");
+        }
+    }
+
+    #[test]
+    fn infor_verdict_settings_are_checked_and_applied() {
+        let p = parse_flags(
+            &SettingsFlags {
+                ion_verdict_wait_seconds: Some("1800".into()),
+                ion_verdict_resends: Some("5".into()),
+                ion_replaces_on_higher_variation: Some("yes".into()),
+                ..flags()
+            },
+            UrlPolicy::PublicHttpsOnly,
+        )
+        .unwrap();
+        let infor = infor(InforSettings::default(), &p).unwrap();
+        assert_eq!(
+            (infor.api.verdict_wait_seconds, infor.api.verdict_resends, infor.api.replaces_on_higher_variation),
+            (1800, 5, true)
+        );
+        for (bad, says) in [
+            (SettingsFlags { ion_verdict_wait_seconds: Some("5".into()), ..flags() }, "from 60 to 604800"),
+            (SettingsFlags { ion_verdict_resends: Some("-1".into()), ..flags() }, "from 0 to 20"),
+            (SettingsFlags { ion_replaces_on_higher_variation: Some("maybe".into()), ..flags() }, "true or false"),
         ] {
             let e = refusal(bad);
             assert!(e.contains(says), "{e}");

@@ -30,8 +30,8 @@ use platform::queue::Outgoing;
 use scheduled_poller::{Poller, PollerOptions};
 use serde_json::json;
 use simulators::acumatica::AfterCommit;
-use simulators::faults::Faults;
 use simulators::concur::DocStatus;
+use simulators::faults::Faults;
 use simulators::faults::{FaultKind, FaultSpec};
 use time::OffsetDateTime;
 
@@ -226,7 +226,9 @@ fn erp_records(world: &PostingWorld) -> std::collections::BTreeMap<String, ErpPo
     match world.erp_kind() {
         ErpKind::Acumatica => integration::expected::erp_postings(world.acumatica(), TENANT),
         ErpKind::IfsCloud => integration::expected::ifs_postings(world.ifs(), IFS_COMPANY),
-        ErpKind::Infor => integration::expected::infor_postings(world.infor(), INFOR_TENANT, Some(INFOR_CHUNK_CLEARING)),
+        ErpKind::Infor => {
+            integration::expected::infor_postings(world.infor(), INFOR_TENANT, Some(INFOR_CHUNK_CLEARING))
+        }
     }
 }
 

@@ -48,8 +48,8 @@ pub struct SentBod {
 }
 
 impl SentBod {
-    /// A part not sent again because the ERP accepted it earlier as `reference`.
-    pub fn kept(bod: &bod::Bod, reference: &str) -> Self {
+    /// `bod` as ION accepted it (`encoding`; `duplicate`: answered 409).
+    fn sent(bod: &bod::Bod, encoding: &'static str, duplicate: bool) -> Self {
         Self {
             bod_id: bod.bod_id.clone(),
             document_id: bod.document_id.clone(),
@@ -58,12 +58,17 @@ impl SentBod {
             variation: bod.variation,
             part: bod.part,
             parts: bod.parts,
-            bytes: 0,
-            encoding: "NONE",
-            duplicate: false,
-            reference: reference.to_owned(),
-            kept: true,
+            bytes: bod.xml.len(),
+            encoding,
+            duplicate,
+            reference: bod::reference(&bod.document_id, bod.variation),
+            kept: false,
         }
+    }
+
+    /// A part not sent again because the ERP accepted it earlier as `reference`.
+    pub fn kept(bod: &bod::Bod, reference: &str) -> Self {
+        Self { bytes: 0, reference: reference.to_owned(), kept: true, ..Self::sent(bod, "NONE", false) }
     }
 }
 
@@ -172,20 +177,7 @@ impl InforClient {
         if duplicate {
             tracing::info!(service = "infor", bod_id = %bod.bod_id, "ION already had this message (409); taken as sent");
         }
-        Ok(SentBod {
-            bod_id: bod.bod_id.clone(),
-            document_id: bod.document_id.clone(),
-            message_id: bod.message_id.clone(),
-            document_name: bod.document_name.to_string(),
-            variation: bod.variation,
-            part: bod.part,
-            parts: bod.parts,
-            bytes: bod.xml.len(),
-            encoding,
-            duplicate,
-            reference: bod::reference(&bod.document_id, bod.variation),
-            kept: false,
-        })
+        Ok(SentBod::sent(bod, encoding, duplicate))
     }
 }
 
