@@ -1,116 +1,117 @@
-//! Path-tracking reads from the FI document's JSON, with exact decimals.
+//! Reads of the FI document's scalar fields, checked where they are used.
 //!
-//! Every read knows its JSON path so that a refusal can name the exact field.
-//! Amounts are parsed from the number's source text (serde_json's
-//! `arbitrary_precision` is on in this workspace), so `0E-8` or
+//! The typed structs of [`super::document`] keep each scalar as the JSON text
+//! Concur sent (`&RawValue`, borrowed from the input): a field is checked and
+//! converted only when the normalizer reads it, in the order it reads them,
+//! so a refusal names the same field as before and a field that is never
+//! read (an unused custom field, a net amount of a row without tax) is never
+//! refused. Amounts are parsed from the number's source text, so `0E-8` or
 //! `50.00000000` never go through `f64`.
 
+use std::borrow::Cow;
+
 use rust_decimal::Decimal;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
 
 use super::Problem;
 
-/// A JSON value together with its path from the FI envelope.
+/// A scalar member as Concur sent it; `None` when absent or `null`.
+pub(crate) type Raw<'a> = Option<&'a RawValue>;
+
+/// The JSON path of an object of the document, to name its members in a
+/// refusal (built once per object; a member's path only on refusal).
 #[derive(Clone, Copy)]
-pub(crate) struct Node<'a> {
-    pub value: &'a Value,
-    path: &'a str,
-}
+pub(crate) struct At<'p>(pub &'p str);
 
-/// An owned path plus the value, for children (paths are built on the way down).
-pub(crate) struct Owned<'a> {
-    pub value: &'a Value,
-    pub path: String,
-}
-
-impl<'a> Owned<'a> {
-    pub fn node(&self) -> Node<'_> {
-        Node { value: self.value, path: &self.path }
-    }
-}
-
-impl<'a> Node<'a> {
-    pub fn root(value: &'a Value, path: &'a str) -> Self {
-        Node { value, path }
-    }
-
-    pub fn path(&self) -> &str {
-        self.path
+impl<'p> At<'p> {
+    pub fn path(&self) -> &'p str {
+        self.0
     }
 
     pub fn child_path(&self, key: &str) -> String {
-        format!("{}.{key}", self.path)
-    }
-
-    fn object(&self) -> Result<&'a Map<String, Value>, Problem> {
-        self.value.as_object().ok_or_else(|| Problem::invalid(self.path, "a JSON object", self.value))
-    }
-
-    /// The member `key`, or `None` when it is absent or `null`.
-    pub fn get(&self, key: &str) -> Result<Option<Owned<'a>>, Problem> {
-        Ok(match self.object()?.get(key) {
-            None | Some(Value::Null) => None,
-            Some(value) => Some(Owned { value, path: self.child_path(key) }),
-        })
-    }
-
-    pub fn require(&self, key: &str) -> Result<Owned<'a>, Problem> {
-        self.get(key)?.ok_or_else(|| Problem::missing(self.child_path(key)))
-    }
-
-    /// Elements of the array member `key`; absent or `null` reads as empty.
-    pub fn array(&self, key: &str) -> Result<Vec<Owned<'a>>, Problem> {
-        let Some(member) = self.get(key)? else {
-            return Ok(Vec::new());
-        };
-        let items =
-            member.value.as_array().ok_or_else(|| Problem::invalid(&member.path, "a JSON array", member.value))?;
-        Ok(items.iter().enumerate().map(|(i, value)| Owned { value, path: format!("{}[{i}]", member.path) }).collect())
-    }
-
-    /// Like [`Node::array`], but a single object also counts as one element
-    /// (invoice `allocation.journal` is an object in Concur's sample).
-    pub fn array_or_object(&self, key: &str) -> Result<Vec<Owned<'a>>, Problem> {
-        match self.get(key)? {
-            Some(member) if member.value.is_object() => Ok(vec![member]),
-            _ => self.array(key),
-        }
+        format!("{}.{key}", self.0)
     }
 
     /// A text member, trimmed (codes can carry trailing blanks); empty text
     /// reads as absent. Numbers are accepted as their text (account codes are
     /// numbers in some schemas).
-    pub fn text(&self, key: &str) -> Result<Option<String>, Problem> {
-        let Some(member) = self.get(key)? else {
+    pub fn text<'a>(&self, raw: Raw<'a>, key: &str) -> Result<Option<Cow<'a, str>>, Problem> {
+        let Some(raw) = raw else {
             return Ok(None);
         };
-        let text = match member.value {
-            Value::String(s) => s.trim().to_owned(),
-            Value::Number(n) => n.to_string(),
-            other => return Err(Problem::invalid(&member.path, "a string", other)),
+        let text = match string_or_number(raw) {
+            Some(Scalar::Text(text)) => trimmed(text),
+            Some(Scalar::Number(number)) => Cow::Borrowed(number),
+            None => return Err(Problem::invalid(&self.child_path(key), "a string", &compact(raw))),
         };
         Ok(if text.is_empty() { None } else { Some(text) })
     }
 
-    pub fn require_text(&self, key: &str) -> Result<String, Problem> {
-        self.text(key)?.ok_or_else(|| Problem::missing(self.child_path(key)))
+    /// [`At::text`] as an owned string, for what goes into the entry.
+    pub fn string(&self, raw: Raw<'_>, key: &str) -> Result<Option<String>, Problem> {
+        Ok(self.text(raw, key)?.map(Cow::into_owned))
+    }
+
+    pub fn require_string(&self, raw: Raw<'_>, key: &str) -> Result<String, Problem> {
+        self.string(raw, key)?.ok_or_else(|| Problem::missing(self.child_path(key)))
     }
 
     /// An exact decimal member; `None` when absent or `null`.
-    pub fn decimal(&self, key: &str) -> Result<Option<Decimal>, Problem> {
-        let Some(member) = self.get(key)? else {
+    pub fn decimal(&self, raw: Raw<'_>, key: &str) -> Result<Option<Decimal>, Problem> {
+        let Some(raw) = raw else {
             return Ok(None);
         };
-        parse_decimal(member.value).map(Some).ok_or_else(|| Problem::invalid(&member.path, AMOUNT_FORMS, member.value))
+        parse_amount(raw).map(Some).ok_or_else(|| Problem::invalid(&self.child_path(key), AMOUNT_FORMS, &compact(raw)))
     }
 
-    pub fn require_decimal(&self, key: &str) -> Result<Decimal, Problem> {
-        self.decimal(key)?.ok_or_else(|| Problem::missing(self.child_path(key)))
+    pub fn require_decimal(&self, raw: Raw<'_>, key: &str) -> Result<Decimal, Problem> {
+        self.decimal(raw, key)?.ok_or_else(|| Problem::missing(self.child_path(key)))
     }
 
     /// `Y`/`N` flags; anything else but `Y` is "no".
-    pub fn flag(&self, key: &str) -> Result<bool, Problem> {
-        Ok(matches!(self.text(key)?.as_deref(), Some("Y" | "y")))
+    pub fn flag(&self, raw: Raw<'_>, key: &str) -> Result<bool, Problem> {
+        Ok(matches!(self.text(raw, key)?.as_deref(), Some("Y" | "y")))
+    }
+}
+
+/// A JSON string (unescaped) or a JSON number's source text.
+pub(crate) enum Scalar<'a> {
+    Text(Cow<'a, str>),
+    Number(&'a str),
+}
+
+/// Reads `raw` as a string or a number; `None` for anything else.
+pub(crate) fn string_or_number(raw: &RawValue) -> Option<Scalar<'_>> {
+    let json = raw.get();
+    match json.as_bytes().first()? {
+        b'"' => match json[1..json.len() - 1].contains('\\') {
+            // No escape: the text between the quotes is the string.
+            false => Some(Scalar::Text(Cow::Borrowed(&json[1..json.len() - 1]))),
+            true => serde_json::from_str::<String>(json).ok().map(|s| Scalar::Text(Cow::Owned(s))),
+        },
+        b'-' | b'0'..=b'9' => Some(Scalar::Number(json)),
+        _ => None,
+    }
+}
+
+fn trimmed(text: Cow<'_, str>) -> Cow<'_, str> {
+    match text {
+        Cow::Borrowed(s) => Cow::Borrowed(s.trim()),
+        Cow::Owned(s) if s.trim().len() == s.len() => Cow::Owned(s),
+        Cow::Owned(s) => Cow::Owned(s.trim().to_owned()),
+    }
+}
+
+/// The value as compact JSON, as a refusal shows it.
+pub(crate) fn compact(raw: &RawValue) -> String {
+    serde_json::from_str::<serde_json::Value>(raw.get()).map_or_else(|_| raw.get().to_owned(), |v| v.to_string())
+}
+
+/// An amount from a JSON number or a numeric string (see [`parse_decimal`]).
+pub(crate) fn parse_amount(raw: &RawValue) -> Option<Decimal> {
+    match string_or_number(raw)? {
+        Scalar::Text(text) => parse_decimal(&text),
+        Scalar::Number(number) => parse_decimal(number),
     }
 }
 
@@ -127,22 +128,16 @@ pub(crate) const AMOUNT_FORMS: &str = "an amount as Concur sends it (a JSON numb
 /// with at most 8 fractional digits once the exponent is applied. Anything
 /// else (surrounding blanks, `+`, `1,5`, `NaN`, 9 decimals) is refused: an
 /// amount Concur did not write that way is not one we can vouch for.
-pub(crate) fn parse_decimal(value: &Value) -> Option<Decimal> {
-    let text = match value {
-        // With arbitrary_precision, Display gives the number's source text.
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => s.clone(),
-        _ => return None,
-    };
+pub(crate) fn parse_decimal(text: &str) -> Option<Decimal> {
     if text.len() > 64 || !is_json_number(&text) {
         return None;
     }
     let parsed = if text.contains(['e', 'E']) {
-        Decimal::from_scientific(&text).ok()?
+        Decimal::from_scientific(text).ok()?
     } else {
         // `from_str_exact` refuses digits it would have to round away:
         // rounding an amount silently is not an option.
-        Decimal::from_str_exact(&text).ok()?
+        Decimal::from_str_exact(text).ok()?
     };
     // `0E-8` and `50.00000000` have scale 8; `1.5E-8` would have 9.
     (parsed.scale() <= MAX_FRACTION_DIGITS).then_some(parsed)
@@ -174,11 +169,18 @@ mod properties {
     use proptest::prelude::*;
     use rust_decimal::Decimal;
     use serde_json::Value;
+    use serde_json::value::RawValue;
 
-    use super::{MAX_FRACTION_DIGITS, parse_decimal};
+    use super::{MAX_FRACTION_DIGITS, parse_amount};
 
     fn number(text: &str) -> Value {
         serde_json::from_str(text).expect("a JSON number")
+    }
+
+    /// The amount read from `value` as the document would carry it.
+    fn parse_decimal(value: &Value) -> Option<Decimal> {
+        let raw = RawValue::from_string(value.to_string()).expect("JSON text");
+        parse_amount(&raw)
     }
 
     proptest! {

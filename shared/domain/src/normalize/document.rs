@@ -1,0 +1,558 @@
+//! The FI documents as typed structs: only the members the normalizer reads,
+//! borrowed from the input text; everything else is skipped unparsed.
+//!
+//! Objects and arrays are checked while parsing: a member that should be an
+//! object or an array and is not refuses the document with its JSON path
+//! (from `serde_path_to_error`). Scalars stay the JSON text Concur sent
+//! ([`Raw`]) and are checked when read (see [`super::json`]).
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_path_to_error::Segment;
+
+use super::Problem;
+use super::json::Raw;
+
+/// What a refusal says a member should be when it is not an object / an array.
+const OBJECT: &str = "a JSON object";
+const ARRAY: &str = "a JSON array";
+
+/// Parses `json` (the FI document or a part of it at `path`) as `T`.
+pub(crate) fn parse<'a, T: Deserialize<'a>>(json: &'a str, path: &str) -> Result<T, Problem> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    let parsed = serde_path_to_error::deserialize(&mut de).map_err(|e| shape_problem(path, &e))?;
+    de.end().map_err(|e| Problem::invalid(path, "JSON", &e.to_string()))?;
+    Ok(parsed)
+}
+
+/// The refusal for a parse failure: the member's path and what it should be.
+fn shape_problem(prefix: &str, error: &serde_path_to_error::Error<serde_json::Error>) -> Problem {
+    let mut path = prefix.to_owned();
+    for segment in error.path().iter() {
+        match segment {
+            Segment::Seq { index } => path.push_str(&format!("[{index}]")),
+            Segment::Map { key } => path.push_str(&format!(".{key}")),
+            Segment::Enum { variant } => path.push_str(&format!(".{variant}")),
+            Segment::Unknown => path.push_str(".?"),
+        }
+    }
+    let inner = error.inner();
+    if inner.classify() == serde_json::error::Category::Data {
+        // serde_json words a type error "invalid type: <found>, expected <what>".
+        let message = inner.to_string();
+        let found = message.strip_prefix("invalid type: ").and_then(|m| m.split_once(", expected "));
+        for expected in [OBJECT, ARRAY] {
+            if let Some((found, rest)) = found
+                && rest.starts_with(expected)
+            {
+                return Problem::invalid(&path, expected, found);
+            }
+        }
+    }
+    Problem::invalid(&path, "JSON", &inner.to_string())
+}
+
+/// An array member; absent or `null` reads as empty (`Option<List<T>>`).
+pub(crate) struct List<T>(pub Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Items<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Items<T> {
+            type Value = List<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(ARRAY)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<List<T>, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(List(items))
+            }
+        }
+        deserializer.deserialize_seq(Items(PhantomData))
+    }
+}
+
+/// The elements of an optional array member.
+pub(crate) fn items<T>(list: &Option<List<T>>) -> &[T] {
+    list.as_ref().map_or(&[], |l| l.0.as_slice())
+}
+
+/// Numbered custom fields `{prefix}{n}Code` / `{prefix}{n}Value`, n = 1..=N.
+pub(crate) struct Numbered<'a, const N: usize> {
+    pub prefix: &'static str,
+    /// `(code, value)` of field n at index n − 1.
+    pub fields: [(Raw<'a>, Raw<'a>); N],
+}
+
+impl<'a, const N: usize> Numbered<'a, N> {
+    fn new(prefix: &'static str) -> Self {
+        Self { prefix, fields: [(None, None); N] }
+    }
+
+    /// The slot of `key` when it is one of these fields.
+    fn slot(&mut self, key: &str) -> Option<&mut Raw<'a>> {
+        let rest = key.strip_prefix(self.prefix)?;
+        let (n, code) = match rest.strip_suffix("Code") {
+            Some(n) => (n, true),
+            None => (rest.strip_suffix("Value")?, false),
+        };
+        // Plain digits only: `+1` or `01` are other fields.
+        if n.starts_with(['0', '+']) {
+            return None;
+        }
+        let n: usize = n.parse().ok()?;
+        let (code_raw, value_raw) = self.fields.get_mut(n.checked_sub(1)?)?;
+        Some(if code { code_raw } else { value_raw })
+    }
+}
+
+/// Reads the members of an object into `target`: `assign` takes the ones it
+/// knows (returns `false` for the others, which are skipped). A repeated key
+/// keeps its last value, as a JSON object read into a map does.
+fn read_object<'de, A, T>(
+    mut map: A,
+    target: &mut T,
+    mut assign: impl FnMut(&mut T, &str, &mut A) -> Result<bool, A::Error>,
+) -> Result<(), A::Error>
+where
+    A: MapAccess<'de>,
+{
+    while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+        if !assign(target, &key, &mut map)? {
+            map.next_value::<IgnoredAny>()?;
+        }
+    }
+    Ok(())
+}
+
+/// A visitor for a hand-read object type.
+struct ObjectVisitor<T>(PhantomData<T>);
+
+/// Hand-read object types (those with numbered custom fields).
+trait ReadObject<'de>: Sized {
+    fn read<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
+}
+
+impl<'de, T: ReadObject<'de>> Visitor<'de> for ObjectVisitor<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(OBJECT)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        T::read(map)
+    }
+}
+
+macro_rules! hand_read {
+    ($t:ident) => {
+        impl<'de: 'a, 'a> Deserialize<'de> for $t<'a> {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_map(ObjectVisitor::<$t<'a>>(PhantomData))
+            }
+        }
+    };
+}
+
+fn value<'de, A: MapAccess<'de>, V: Deserialize<'de>>(map: &mut A) -> Result<V, A::Error> {
+    map.next_value()
+}
+
+// ---------------------------------------------------------------- expense
+
+/// `docType=expense` (financial-integration-v4.md §8.1).
+#[derive(Deserialize)]
+#[serde(expecting = "a JSON object", rename_all = "camelCase")]
+pub(crate) struct ExpenseDocument<'a> {
+    #[serde(borrow, default)]
+    pub report: Option<Report<'a>>,
+    #[serde(borrow, default)]
+    pub employee: Option<Employee<'a>>,
+    #[serde(borrow, default)]
+    pub expense_entry: Option<List<Entry<'a>>>,
+    #[serde(borrow, default)]
+    pub cash_advance_application: Option<List<Application<'a>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a JSON object", rename_all = "camelCase")]
+pub(crate) struct Report<'a> {
+    #[serde(borrow, default)]
+    pub report_id: Raw<'a>,
+    #[serde(borrow, default)]
+    pub revision_number: Raw<'a>,
+    #[serde(borrow, default)]
+    pub report_name: Raw<'a>,
+    #[serde(borrow, default)]
+    pub employee_currency_alpha_code: Raw<'a>,
+    #[serde(borrow, default)]
+    pub ledger_code: Raw<'a>,
+    #[serde(borrow, default)]
+    pub cash_advance_returns_amount: Raw<'a>,
+    #[serde(borrow, default)]
+    pub total_approved_amount: Raw<'a>,
+}
+
+/// `employee` (expense), `employeeData` (cash advance), `ownerEmployee` (invoice).
+#[derive(Deserialize)]
+#[serde(expecting = "a JSON object", rename_all = "camelCase")]
+pub(crate) struct Employee<'a> {
+    #[serde(borrow, default)]
+    pub employee_id: Raw<'a>,
+}
+
+/// `expenseEntry[]`.
+pub(crate) struct Entry<'a> {
+    pub entry_id: Raw<'a>,
+    pub expense_type_code: Raw<'a>,
+    pub expense_type_name: Raw<'a>,
+    pub entry_description: Raw<'a>,
+    pub clearing_account_code: Raw<'a>,
+    pub entry_is_personal: Raw<'a>,
+    pub entry_approved_amount: Raw<'a>,
+    pub allocation: Option<List<Allocation<'a>>>,
+    pub org_units: Numbered<'a, 6>,
+    pub custom: Numbered<'a, 40>,
+}
+
+impl<'de: 'a, 'a> ReadObject<'de> for Entry<'a> {
+    fn read<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        let mut entry = Entry {
+            entry_id: None,
+            expense_type_code: None,
+            expense_type_name: None,
+            entry_description: None,
+            clearing_account_code: None,
+            entry_is_personal: None,
+            entry_approved_amount: None,
+            allocation: None,
+            org_units: Numbered::new("entryOrgUnit"),
+            custom: Numbered::new("entryCustom"),
+        };
+        read_object(map, &mut entry, |e, key, map| {
+            match key {
+                "entryId" => e.entry_id = value(map)?,
+                "expenseTypeCode" => e.expense_type_code = value(map)?,
+                "expenseTypeName" => e.expense_type_name = value(map)?,
+                "entryDescription" => e.entry_description = value(map)?,
+                "clearingAccountCode" => e.clearing_account_code = value(map)?,
+                "entryIsPersonal" => e.entry_is_personal = value(map)?,
+                "entryApprovedAmount" => e.entry_approved_amount = value(map)?,
+                "allocation" => e.allocation = value(map)?,
+                _ => match e.org_units.slot(key).or_else(|| e.custom.slot(key)) {
+                    Some(slot) => *slot = value(map)?,
+                    None => return Ok(false),
+                },
+            }
+            Ok(true)
+        })?;
+        Ok(entry)
+    }
+}
+hand_read!(Entry);
+
+/// `expenseEntry[].allocation[]`.
+pub(crate) struct Allocation<'a> {
+    pub allocation_id: Raw<'a>,
+    pub journal: Option<List<Journal<'a>>>,
+    pub tax: Option<List<Tax<'a>>>,
+    pub custom: Numbered<'a, 20>,
+}
+
+impl<'de: 'a, 'a> ReadObject<'de> for Allocation<'a> {
+    fn read<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        let mut allocation =
+            Allocation { allocation_id: None, journal: None, tax: None, custom: Numbered::new("allocationCustom") };
+        read_object(map, &mut allocation, |a, key, map| {
+            match key {
+                "allocationId" => a.allocation_id = value(map)?,
+                "journal" => a.journal = value(map)?,
+                "tax" => a.tax = value(map)?,
+                _ => match a.custom.slot(key) {
+                    Some(slot) => *slot = value(map)?,
+                    None => return Ok(false),
+                },
+            }
+            Ok(true)
+        })?;
+        Ok(allocation)
+    }
+}
+hand_read!(Allocation);
+
+/// `expenseEntry[].allocation[].journal[]`.
+#[derive(Deserialize)]
+#[serde(expecting = "a JSON object", rename_all = "camelCase")]
+pub(crate) struct Journal<'a> {
+    #[serde(borrow, default)]
+    pub journal_account_code: Raw<'a>,
+    #[serde(borrow, default)]
+    pub journal_payer: Raw<'a>,
+    #[serde(borrow, default)]
+    pub journal_payee: Raw<'a>,
+    #[serde(borrow, default)]
+    pub amount_gross: Raw<'a>,
+    #[serde(borrow, default)]
+    pub amount_net_of_tax: Raw<'a>,
+    /// An array of strings (data), a single string (schema), or null.
+    #[serde(borrow, default)]
+    pub tax_guid: Raw<'a>,
+}
+
+/// `expenseEntry[].allocation[].tax[]`.
+#[derive(Deserialize)]
+#[serde(expecting = "a JSON object", rename_all = "camelCase")]
+pub(crate) struct Tax<'a> {
+    #[serde(borrow, default)]
+    pub tax_guid: Raw<'a>,
+    #[serde(borrow, default)]
+    pub amount_tax: Raw<'a>,
+    #[serde(borrow, default)]
+    pub amount_reclaim: Raw<'a>,
+    #[serde(borrow, default)]
+    pub tax_authority_label: Raw<'a>,
+    #[serde(borrow, default)]
+    pub tax_code: Raw<'a>,
+    #[serde(borrow, default)]
+    pub tax_reclaim_code: Raw<'a>,
+    #[serde(borrow, default)]
+    pub location_country_code: Raw<'a>,
+}
+
+/// `cashAdvanceApplication[]`.
+#[derive(Deserialize)]
+#[serde(expecting = "a JSON object", rename_all = "camelCase")]
+pub(crate) struct Application<'a> {
+    #[serde(borrow, default)]
+    pub cash_advance_application_amount: Raw<'a>,
+    #[serde(borrow, default)]
+    pub cash_advance_clearing_account_code: Raw<'a>,
+    #[serde(borrow, default)]
+    pub cash_advance_id: Raw<'a>,
+}
+
+// ----------------------------------------------------------- cash advance
+
+/// `docType=cashadvance` (financial-integration-v4.md §8.3).
+#[derive(Deserialize)]
+#[serde(expecting = "a JSON object", rename_all = "camelCase")]
+pub(crate) struct CashAdvanceDocument<'a> {
+    #[serde(borrow, default)]
+    pub cash_advance_data: Option<AdvanceData<'a>>,
+    #[serde(borrow, default)]
+    pub employee_data: Option<Employee<'a>>,
+    #[serde(borrow, default)]
+    pub journal_data: Option<List<AdvanceJournal<'a>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a JSON object", rename_all = "camelCase")]
+pub(crate) struct AdvanceData<'a> {
+    #[serde(borrow, default)]
+    pub cash_advance_id: Raw<'a>,
+    #[serde(borrow, default)]
+    pub name: Raw<'a>,
+    #[serde(borrow, default)]
+    pub employee_currency_alpha_code: Raw<'a>,
+    #[serde(borrow, default)]
+    pub currency_alpha_code: Raw<'a>,
+    #[serde(borrow, default)]
+    pub request_amount: Raw<'a>,
+    #[serde(borrow, default)]
+    pub exchange_rate: Raw<'a>,
+}
+
+/// `journalData[]`.
+#[derive(Deserialize)]
+#[serde(expecting = "a JSON object", rename_all = "camelCase")]
+pub(crate) struct AdvanceJournal<'a> {
+    #[serde(borrow, default)]
+    pub amount: Raw<'a>,
+    #[serde(borrow, default)]
+    pub debit_or_credit: Raw<'a>,
+    #[serde(borrow, default)]
+    pub account_code: Raw<'a>,
+    #[serde(borrow, default)]
+    pub payer: Raw<'a>,
+    #[serde(borrow, default)]
+    pub payee: Raw<'a>,
+    #[serde(borrow, default)]
+    pub payment_code: Raw<'a>,
+}
+
+// ---------------------------------------------------------------- invoice
+
+/// `docType=invoice` (financial-integration-v4.md §8.2). `allocation`,
+/// `journal` and `tax` may be one object or an array (Concur's sample has
+/// objects); they stay JSON text and are read by [`one_or_many`].
+#[derive(Deserialize)]
+#[serde(expecting = "a JSON object", rename_all = "camelCase")]
+pub(crate) struct InvoiceDocument<'a> {
+    #[serde(borrow, default)]
+    pub request_header: Option<RequestHeader<'a>>,
+    #[serde(borrow, default)]
+    pub vendor: Option<Vendor<'a>>,
+    #[serde(borrow, default)]
+    pub owner_employee: Option<Employee<'a>>,
+    #[serde(borrow, default)]
+    pub line_item: Option<List<LineItem<'a>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a JSON object", rename_all = "camelCase")]
+pub(crate) struct RequestHeader<'a> {
+    #[serde(borrow, default)]
+    pub request_id: Raw<'a>,
+    #[serde(borrow, default)]
+    pub revision_number: Raw<'a>,
+    #[serde(borrow, default)]
+    pub request_title: Raw<'a>,
+    #[serde(borrow, default)]
+    pub currency_alpha_code: Raw<'a>,
+    #[serde(borrow, default)]
+    pub ledger_code: Raw<'a>,
+    #[serde(borrow, default)]
+    pub request_total: Raw<'a>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a JSON object", rename_all = "camelCase")]
+pub(crate) struct Vendor<'a> {
+    #[serde(borrow, default)]
+    pub vendor_code: Raw<'a>,
+    #[serde(borrow, default)]
+    pub vendor_remit_to_address_code: Raw<'a>,
+}
+
+/// `lineItem[]`.
+#[derive(Deserialize)]
+#[serde(expecting = "a JSON object", rename_all = "camelCase")]
+pub(crate) struct LineItem<'a> {
+    #[serde(borrow, default)]
+    pub line_item_sequence_order: Raw<'a>,
+    #[serde(borrow, default)]
+    pub expense_type_code: Raw<'a>,
+    #[serde(borrow, default)]
+    pub expense_type_name: Raw<'a>,
+    #[serde(borrow, default)]
+    pub line_item_description: Raw<'a>,
+    #[serde(borrow, default)]
+    pub allocation: Raw<'a>,
+}
+
+/// `lineItem[].allocation`.
+pub(crate) struct InvoiceAllocation<'a> {
+    pub allocation_key: Raw<'a>,
+    pub allocation_account_code: Raw<'a>,
+    pub journal: Raw<'a>,
+    pub custom: Numbered<'a, 20>,
+}
+
+impl<'de: 'a, 'a> ReadObject<'de> for InvoiceAllocation<'a> {
+    fn read<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        let mut allocation = InvoiceAllocation {
+            allocation_key: None,
+            allocation_account_code: None,
+            journal: None,
+            custom: Numbered::new("allocationCustom"),
+        };
+        read_object(map, &mut allocation, |a, key, map| {
+            match key {
+                "allocationKey" => a.allocation_key = value(map)?,
+                "allocationAccountCode" => a.allocation_account_code = value(map)?,
+                "journal" => a.journal = value(map)?,
+                _ => match a.custom.slot(key) {
+                    Some(slot) => *slot = value(map)?,
+                    None => return Ok(false),
+                },
+            }
+            Ok(true)
+        })?;
+        Ok(allocation)
+    }
+}
+hand_read!(InvoiceAllocation);
+
+/// `lineItem[].allocation.journal`.
+#[derive(Deserialize)]
+#[serde(expecting = "a JSON object", rename_all = "camelCase")]
+pub(crate) struct InvoiceJournal<'a> {
+    #[serde(borrow, default)]
+    pub account_code: Raw<'a>,
+    #[serde(borrow, default)]
+    pub amount_gross: Raw<'a>,
+    #[serde(borrow, default)]
+    pub amount_net: Raw<'a>,
+    #[serde(borrow, default)]
+    pub amount_shipping: Raw<'a>,
+    #[serde(borrow, default)]
+    pub tax: Raw<'a>,
+}
+
+/// `lineItem[].allocation.journal.tax`.
+#[derive(Deserialize)]
+#[serde(expecting = "a JSON object", rename_all = "camelCase")]
+pub(crate) struct InvoiceTax<'a> {
+    #[serde(borrow, default)]
+    pub amount_tax: Raw<'a>,
+    #[serde(borrow, default)]
+    pub tax_field: Raw<'a>,
+    #[serde(borrow, default)]
+    pub tax_code: Raw<'a>,
+}
+
+/// A member that is one object or an array of them (absent or `null`:
+/// none), parsed from its text; each element with its path.
+pub(crate) fn one_or_many<'a, T: Deserialize<'a>>(raw: Raw<'a>, path: &str) -> Result<Vec<(String, T)>, Problem> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    let json = raw.get();
+    if json.starts_with('{') {
+        return Ok(vec![(path.to_owned(), parse(json, path)?)]);
+    }
+    if !json.starts_with('[') {
+        return Err(Problem::invalid(path, ARRAY, &super::json::compact(raw)));
+    }
+    let List(items) = parse::<List<T>>(json, path)?;
+    Ok(items.into_iter().enumerate().map(|(i, item)| (format!("{path}[{i}]"), item)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::DOCUMENT_PATH;
+
+    #[test]
+    fn numbered_fields_take_plain_numbers_in_range_only() {
+        let mut fields = Numbered::<'_, 20>::new("allocationCustom");
+        assert!(fields.slot("allocationCustom1Code").is_some());
+        assert!(fields.slot("allocationCustom20Value").is_some());
+        for other in [
+            "allocationCustom0Code",
+            "allocationCustom21Code",
+            "allocationCustom01Code",
+            "allocationCustom1",
+            "allocationCustom+1Code",
+            "allocationCustomCode",
+        ] {
+            assert!(fields.slot(other).is_none(), "{other}");
+        }
+    }
+
+    #[test]
+    fn shapes_are_refused_with_their_path() {
+        let refused = parse::<ExpenseDocument<'_>>(r#"{"expenseEntry": [{"allocation": {"a": 1}}]}"#, DOCUMENT_PATH)
+            .err()
+            .expect("an object where an array belongs");
+        assert_eq!(refused.path(), Some("document.expenseEntry[0].allocation"));
+        assert!(refused.to_string().contains("should be a JSON array"), "{refused}");
+        let refused = parse::<ExpenseDocument<'_>>(r#"{"report": 5}"#, DOCUMENT_PATH).err().expect("a number");
+        assert!(refused.to_string().contains("document.report should be a JSON object"), "{refused}");
+    }
+}
