@@ -6,6 +6,7 @@
 //! (from `serde_path_to_error`). Scalars stay the JSON text Concur sent
 //! ([`Raw`]) and are checked when read (see [`super::json`]).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -21,7 +22,17 @@ const OBJECT: &str = "a JSON object";
 const ARRAY: &str = "a JSON array";
 
 /// Parses `json` (the FI document or a part of it at `path`) as `T`.
+///
+/// Tracking the path costs an allocation per member, so it is done only to
+/// explain a failure, on a second parse.
 pub(crate) fn parse<'a, T: Deserialize<'a>>(json: &'a str, path: &str) -> Result<T, Problem> {
+    match serde_json::from_str(json) {
+        Ok(parsed) => Ok(parsed),
+        Err(_) => parse_tracking_path(json, path),
+    }
+}
+
+fn parse_tracking_path<'a, T: Deserialize<'a>>(json: &'a str, path: &str) -> Result<T, Problem> {
     let mut de = serde_json::Deserializer::from_str(json);
     let parsed = serde_path_to_error::deserialize(&mut de).map_err(|e| shape_problem(path, &e))?;
     de.end().map_err(|e| Problem::invalid(path, "JSON", &e.to_string()))?;
@@ -123,12 +134,34 @@ fn read_object<'de, A, T>(
 where
     A: MapAccess<'de>,
 {
-    while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+    while let Some(Key(key)) = map.next_key()? {
         if !assign(target, &key, &mut map)? {
             map.next_value::<IgnoredAny>()?;
         }
     }
     Ok(())
+}
+
+/// A member name, borrowed from the input unless it holds an escape.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(key)))
+            }
+            fn visit_str<E>(self, key: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(key.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
 }
 
 /// A visitor for a hand-read object type.
