@@ -31,7 +31,7 @@ pub fn preview(bytes: &[u8], mapping: Option<&domain::mapping::Mapping>, flow: &
             };
             let (id, _) = match d.work_id() {
                 Ok(id) => id,
-                Err(e) => return fail(header, e),
+                Err(e) => return fail(header, e.to_string()),
             };
             let entry = match domain::normalize(doc_type, &id, &d.document, &NormalizeOptions::default()) {
                 Ok(entry) => entry,
@@ -78,9 +78,9 @@ fn parse(bytes: &[u8]) -> Result<concur::fi::DocumentPage, String> {
             // One FI document without an envelope.
             let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("the file is not JSON: {e}"))?;
             if value.get("id").is_some() && value.get("document").is_some() {
-                concur::fi::DocumentPage::from_value(json!({"content": [value]}))
+                concur::fi::DocumentPage::from_value(json!({"content": [value]})).map_err(|e| e.to_string())
             } else {
-                Err(envelope_error)
+                Err(envelope_error.to_string())
             }
         }
     }

@@ -31,4 +31,6 @@ pub use normalize::{NormalizeError, NormalizeOptions, Problem, normalize, normal
 pub use posting::{ErpDocument, ErpDocumentKind, MappedLine, PlanError, PlannedLine, PostingPlan, Target};
 pub use schedule::PollSchedule;
 pub use secret::Secret;
-pub use work_item::{ErpOutcome, MessageGroupId, QueueMessage, ReferenceSyncRequest, SyncReason, WorkItem, WorkSource};
+pub use work_item::{
+    ErpOutcome, MessageGroupId, QueueMessage, QueueMessageError, ReferenceSyncRequest, SyncReason, WorkItem, WorkSource,
+};
