@@ -33,24 +33,24 @@ pub(super) fn normalize(doc: &CashAdvanceDocument<'_>, options: &NormalizeOption
 /// The advance's header fields and its id.
 fn header(doc: &CashAdvanceDocument<'_>, data: &AdvanceData<'_>) -> Result<(Draft, String), Problem> {
     let employee_id = match &doc.employee_data {
-        Some(employee) => At("document.employeeData").string(employee.employee_id, "employeeId")?,
+        Some(employee) => At("document.employeeData").string(&employee.employee_id, "employeeId")?,
         None => None,
     };
     let at = At(DATA_PATH);
-    let cash_advance_id = at.require_string(data.cash_advance_id, "cashAdvanceId")?;
+    let cash_advance_id = at.require_string(&data.cash_advance_id, "cashAdvanceId")?;
     // [derived] Post in the reimbursement currency: the report that later
     // applies the advance clears the same account in that currency, so the
     // clearing account nets out. The examples use rate 1, so they cannot
     // tell the two currencies apart (see the report of this change).
     let (currency_raw, currency_key) =
-        if at.text(data.employee_currency_alpha_code, "employeeCurrencyAlphaCode")?.is_some() {
-            (data.employee_currency_alpha_code, "employeeCurrencyAlphaCode")
+        if at.text(&data.employee_currency_alpha_code, "employeeCurrencyAlphaCode")?.is_some() {
+            (&data.employee_currency_alpha_code, "employeeCurrencyAlphaCode")
         } else {
-            (data.currency_alpha_code, "currencyAlphaCode")
+            (&data.currency_alpha_code, "currencyAlphaCode")
         };
     let draft = Draft {
         business_id: cash_advance_id.clone(),
-        name: at.string(data.name, "name")?,
+        name: at.string(&data.name, "name")?,
         currency: currency(at, currency_raw, currency_key)?,
         employee_id,
         ..Draft::default()
@@ -75,10 +75,11 @@ impl Issue<'_> {
         lines: &mut Vec<JournalLine>,
     ) -> Result<Decimal, Problem> {
         let amount = signed_amount(journal, row)?;
-        let account = row.require_string(journal.account_code, "accountCode")?;
-        let (payer, payee, code) = counterparty_code(row, (journal.payer, "payer"), (journal.payee, "payee"), options)?;
+        let account = row.require_string(&journal.account_code, "accountCode")?;
+        let (payer, payee, code) =
+            counterparty_code(row, (&journal.payer, "payer"), (&journal.payee, "payee"), options)?;
         let label = self.label;
-        let description = match row.string(journal.payment_code, "paymentCode")? {
+        let description = match row.string(&journal.payment_code, "paymentCode")? {
             Some(method) => format!("{label} issued ({method})"),
             None => format!("{label} issued"),
         };
@@ -96,8 +97,8 @@ impl Issue<'_> {
 /// `amount` is signed (+ debit / − credit) and `debitOrCredit` says the same
 /// thing; if they disagree we cannot know which one is right.
 fn signed_amount(journal: &AdvanceJournal<'_>, row: At<'_>) -> Result<Decimal, Problem> {
-    let raw = row.require_decimal(journal.amount, "amount")?;
-    match row.text(journal.debit_or_credit, "debitOrCredit")?.as_deref() {
+    let raw = row.require_decimal(&journal.amount, "amount")?;
+    match row.text(&journal.debit_or_credit, "debitOrCredit")? {
         None => Ok(raw),
         Some("DR") if !raw.is_sign_negative() || raw.is_zero() => Ok(raw),
         Some("CR") if raw.is_sign_negative() || raw.is_zero() => Ok(raw),
@@ -120,20 +121,20 @@ fn signed_amount(journal: &AdvanceJournal<'_>, row: At<'_>) -> Result<Decimal, P
 /// A document without `requestAmount` carries nothing to check against.
 fn check_request_amount(data: &AdvanceData<'_>, posting_currency: &str, journal_total: Decimal) -> Result<(), Problem> {
     let at = At(DATA_PATH);
-    let Some(requested) = at.decimal(data.request_amount, "requestAmount")? else {
+    let Some(requested) = at.decimal(&data.request_amount, "requestAmount")? else {
         return Ok(());
     };
     let request_path = at.child_path("requestAmount");
     // Absent: the advance is in the posting currency. Present but not a
     // currency code: refused, never read as "the same currency".
-    let advance_currency = match at.text(data.currency_alpha_code, "currencyAlphaCode")? {
+    let advance_currency = match at.text(&data.currency_alpha_code, "currencyAlphaCode")? {
         None => None,
-        Some(_) => Some(currency(at, data.currency_alpha_code, "currencyAlphaCode")?),
+        Some(_) => Some(currency(at, &data.currency_alpha_code, "currencyAlphaCode")?),
     };
     let (expected, moved) = if advance_currency.as_deref().is_none_or(|c| c == posting_currency) {
         (requested.abs(), journal_total.abs())
     } else {
-        let rate = at.require_decimal(data.exchange_rate, "exchangeRate")?;
+        let rate = at.require_decimal(&data.exchange_rate, "exchangeRate")?;
         let converted = requested
             .checked_mul(rate)
             .ok_or_else(|| Problem::inconsistent(&request_path, "amount × exchangeRate is too large"))?;

@@ -1,21 +1,24 @@
 //! The FI documents as typed structs: only the members the normalizer reads,
-//! borrowed from the input text; everything else is skipped unparsed.
+//! borrowed from the input (JSON text or a parsed `Value`); everything else
+//! is skipped.
 //!
 //! Objects and arrays are checked while parsing: a member that should be an
 //! object or an array and is not refuses the document with its JSON path
-//! (from `serde_path_to_error`). Scalars stay the JSON text Concur sent
-//! ([`Raw`]) and are checked when read (see [`super::json`]).
+//! (from `serde_path_to_error`). Scalars stay as Concur sent them ([`Raw`])
+//! and are checked when read (see [`super::json`]).
 
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
 use serde::Deserialize;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::value::{BorrowedStrDeserializer, MapAccessDeserializer, SeqAccessDeserializer, StringDeserializer};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Unexpected, Visitor};
+use serde_json::Value;
 use serde_path_to_error::Segment;
 
 use super::Problem;
-use super::json::Raw;
+use super::json::{NUMBER_TOKEN, Raw, Scalar};
 
 /// What a refusal says a member should be when it is not an object / an array.
 const OBJECT: &str = "a JSON object";
@@ -29,6 +32,15 @@ pub(crate) fn parse<'a, T: Deserialize<'a>>(json: &'a str, path: &str) -> Result
     match serde_json::from_str(json) {
         Ok(parsed) => Ok(parsed),
         Err(_) => parse_tracking_path(json, path),
+    }
+}
+
+/// [`parse`] for a document already read as a JSON value (its strings are
+/// borrowed from the value).
+pub(crate) fn parse_value<'a, T: Deserialize<'a>>(value: &'a Value, path: &str) -> Result<T, Problem> {
+    match T::deserialize(value) {
+        Ok(parsed) => Ok(parsed),
+        Err(_) => serde_path_to_error::deserialize(value).map_err(|e| shape_problem(path, &e)),
     }
 }
 
@@ -103,7 +115,7 @@ pub(crate) struct Numbered<'a, const N: usize> {
 
 impl<'a, const N: usize> Numbered<'a, N> {
     fn new(prefix: &'static str) -> Self {
-        Self { prefix, fields: [(None, None); N] }
+        Self { prefix, fields: std::array::from_fn(|_| (None, None)) }
     }
 
     /// The slot of `key` when it is one of these fields.
@@ -332,9 +344,8 @@ pub(crate) struct Journal<'a> {
     pub amount_gross: Raw<'a>,
     #[serde(borrow, default)]
     pub amount_net_of_tax: Raw<'a>,
-    /// An array of strings (data), a single string (schema), or null.
     #[serde(borrow, default)]
-    pub tax_guid: Raw<'a>,
+    pub tax_guid: Option<TaxGuids<'a>>,
 }
 
 /// `expenseEntry[].allocation[].tax[]`.
@@ -421,8 +432,7 @@ pub(crate) struct AdvanceJournal<'a> {
 // ---------------------------------------------------------------- invoice
 
 /// `docType=invoice` (financial-integration-v4.md §8.2). `allocation`,
-/// `journal` and `tax` may be one object or an array (Concur's sample has
-/// objects); they stay JSON text and are read by [`one_or_many`].
+/// `journal` and `tax` may be one object or an array ([`OneOrMany`]).
 #[derive(Deserialize)]
 #[serde(expecting = "a JSON object", rename_all = "camelCase")]
 pub(crate) struct InvoiceDocument<'a> {
@@ -475,14 +485,14 @@ pub(crate) struct LineItem<'a> {
     #[serde(borrow, default)]
     pub line_item_description: Raw<'a>,
     #[serde(borrow, default)]
-    pub allocation: Raw<'a>,
+    pub allocation: OneOrMany<InvoiceAllocation<'a>>,
 }
 
 /// `lineItem[].allocation`.
 pub(crate) struct InvoiceAllocation<'a> {
     pub allocation_key: Raw<'a>,
     pub allocation_account_code: Raw<'a>,
-    pub journal: Raw<'a>,
+    pub journal: OneOrMany<InvoiceJournal<'a>>,
     pub custom: Numbered<'a, 20>,
 }
 
@@ -491,7 +501,7 @@ impl<'de: 'a, 'a> ReadObject<'de> for InvoiceAllocation<'a> {
         let mut allocation = InvoiceAllocation {
             allocation_key: None,
             allocation_account_code: None,
-            journal: None,
+            journal: OneOrMany::default(),
             custom: Numbered::new("allocationCustom"),
         };
         read_object(map, &mut allocation, |a, key, map| {
@@ -524,7 +534,7 @@ pub(crate) struct InvoiceJournal<'a> {
     #[serde(borrow, default)]
     pub amount_shipping: Raw<'a>,
     #[serde(borrow, default)]
-    pub tax: Raw<'a>,
+    pub tax: OneOrMany<InvoiceTax<'a>>,
 }
 
 /// `lineItem[].allocation.journal.tax`.
@@ -539,21 +549,122 @@ pub(crate) struct InvoiceTax<'a> {
     pub tax_code: Raw<'a>,
 }
 
-/// A member that is one object or an array of them (absent or `null`:
-/// none), parsed from its text; each element with its path.
-pub(crate) fn one_or_many<'a, T: Deserialize<'a>>(raw: Raw<'a>, path: &str) -> Result<Vec<(String, T)>, Problem> {
-    let Some(raw) = raw else {
-        return Ok(Vec::new());
-    };
-    let json = raw.get();
-    if json.starts_with('{') {
-        return Ok(vec![(path.to_owned(), parse(json, path)?)]);
+/// A member that is one object or an array of them (invoice `allocation`,
+/// `journal`, `tax`: objects in Concur's sample); `null` or absent: none.
+pub(crate) struct OneOrMany<T>(pub Vec<T>);
+
+impl<T> Default for OneOrMany<T> {
+    fn default() -> Self {
+        Self(Vec::new())
     }
-    if !json.starts_with('[') {
-        return Err(Problem::invalid(path, ARRAY, &super::json::compact(raw)));
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Either<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Either<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(ARRAY)
+            }
+            fn visit_unit<E>(self) -> Result<OneOrMany<T>, E> {
+                Ok(OneOrMany(Vec::new()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<OneOrMany<T>, A::Error> {
+                let List(items) = List::deserialize(SeqAccessDeserializer::new(seq))?;
+                Ok(OneOrMany(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OneOrMany<T>, A::Error> {
+                let Some(Key(first)) = map.next_key()? else {
+                    return T::deserialize(MapAccessDeserializer::new(map)).map(|one| OneOrMany(vec![one]));
+                };
+                if first == NUMBER_TOKEN {
+                    let number: String = map.next_value()?;
+                    return Err(de::Error::invalid_type(Unexpected::Other(&number), &self));
+                }
+                let replayed = Replay { first: Some(first), map };
+                T::deserialize(MapAccessDeserializer::new(replayed)).map(|one| OneOrMany(vec![one]))
+            }
+        }
+        deserializer.deserialize_any(Either(PhantomData))
     }
-    let List(items) = parse::<List<T>>(json, path)?;
-    Ok(items.into_iter().enumerate().map(|(i, item)| (format!("{path}[{i}]"), item)).collect())
+}
+
+/// A map whose first member name was already read to look at it: it is
+/// handed out again before the rest.
+struct Replay<'de, A> {
+    first: Option<Cow<'de, str>>,
+    map: A,
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Replay<'de, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
+        match self.first.take() {
+            Some(Cow::Borrowed(key)) => seed.deserialize(BorrowedStrDeserializer::new(key)).map(Some),
+            Some(Cow::Owned(key)) => seed.deserialize(StringDeserializer::new(key)).map(Some),
+            None => self.map.next_key_seed(seed),
+        }
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        self.map.next_value_seed(seed)
+    }
+}
+
+/// `journal.taxGuid`: an array of strings (data), a single string (schema),
+/// or null; anything else is kept to be refused when read.
+pub(crate) enum TaxGuids<'a> {
+    One(Scalar<'a>),
+    Many(Vec<Option<Scalar<'a>>>),
+    NotArray(Scalar<'a>),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for TaxGuids<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // A scalar or an array of scalars: read as one, then sorted out.
+        struct Guids<'a>(PhantomData<TaxGuids<'a>>);
+        impl<'de: 'a, 'a> Visitor<'de> for Guids<'a> {
+            type Value = TaxGuids<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a taxGuid string or an array of them")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TaxGuids<'a>, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(TaxGuids::Many(items))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<TaxGuids<'a>, E> {
+                Ok(TaxGuids::One(Scalar::Text(Cow::Borrowed(text))))
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<TaxGuids<'a>, E> {
+                Ok(TaxGuids::One(Scalar::Text(Cow::Owned(text.to_owned()))))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<TaxGuids<'a>, E> {
+                Ok(TaxGuids::Many(Vec::new()))
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<TaxGuids<'a>, E> {
+                Ok(TaxGuids::NotArray(Scalar::Other(b.to_string())))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<TaxGuids<'a>, E> {
+                Ok(TaxGuids::NotArray(Scalar::Number(Cow::Owned(n.to_string()))))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<TaxGuids<'a>, E> {
+                Ok(TaxGuids::NotArray(Scalar::Number(Cow::Owned(n.to_string()))))
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<TaxGuids<'a>, E> {
+                Ok(TaxGuids::NotArray(Scalar::Number(Cow::Owned(n.to_string()))))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TaxGuids<'a>, A::Error> {
+                // A number (arbitrary_precision) or an object.
+                Scalar::deserialize(MapAccessDeserializer::new(map)).map(TaxGuids::NotArray)
+            }
+        }
+        deserializer.deserialize_any(Guids(PhantomData))
+    }
 }
 
 #[cfg(test)]

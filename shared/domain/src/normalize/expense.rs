@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use rust_decimal::Decimal;
 
-use super::document::{Allocation, Application, Entry, ExpenseDocument, Journal, Tax, items};
-use super::json::{At, Raw};
+use super::document::{Allocation, Application, Entry, ExpenseDocument, Journal, Tax, TaxGuids, items};
+use super::json::{At, Raw, Scalar};
 use super::{Draft, NormalizeOptions, Problem, add, cost_objects, currency, sub};
 use crate::journal::{CostObject, JournalLine, LineRole, LineSource, TaxKey};
 
@@ -13,8 +13,8 @@ use crate::journal::{CostObject, JournalLine, LineRole, LineSource, TaxKey};
 /// company pays, else the payer (§9.3). Returns the payment code.
 pub(super) fn counterparty_code(
     row: At<'_>,
-    (payer, payer_key): (Raw<'_>, &str),
-    (payee, payee_key): (Raw<'_>, &str),
+    (payer, payer_key): (&Raw<'_>, &str),
+    (payee, payee_key): (&Raw<'_>, &str),
     options: &NormalizeOptions,
 ) -> Result<(Option<String>, Option<String>, String), Problem> {
     let payer = row.require_string(payer, payer_key)?;
@@ -105,18 +105,18 @@ pub(super) fn normalize(doc: &ExpenseDocument<'_>, options: &NormalizeOptions) -
 fn header(doc: &ExpenseDocument<'_>) -> Result<Draft, Problem> {
     let report = doc.report.as_ref().ok_or_else(|| Problem::missing("document.report"))?;
     let employee_id = match &doc.employee {
-        Some(employee) => At("document.employee").string(employee.employee_id, "employeeId")?,
+        Some(employee) => At("document.employee").string(&employee.employee_id, "employeeId")?,
         None => None,
     };
     let at = At("document.report");
     Ok(Draft {
-        business_id: at.require_string(report.report_id, "reportId")?,
-        revision: at.string(report.revision_number, "revisionNumber")?,
-        name: at.string(report.report_name, "reportName")?,
-        currency: currency(at, report.employee_currency_alpha_code, "employeeCurrencyAlphaCode")?,
-        ledger_code: at.string(report.ledger_code, "ledgerCode")?,
+        business_id: at.require_string(&report.report_id, "reportId")?,
+        revision: at.string(&report.revision_number, "revisionNumber")?,
+        name: at.string(&report.report_name, "reportName")?,
+        currency: currency(at, &report.employee_currency_alpha_code, "employeeCurrencyAlphaCode")?,
+        ledger_code: at.string(&report.ledger_code, "ledgerCode")?,
         employee_id,
-        cash_advance_returns: at.decimal(report.cash_advance_returns_amount, "cashAdvanceReturnsAmount")?,
+        cash_advance_returns: at.decimal(&report.cash_advance_returns_amount, "cashAdvanceReturnsAmount")?,
         ..Draft::default()
     })
 }
@@ -128,7 +128,7 @@ fn check_report_total(doc: &ExpenseDocument<'_>, approved_sum: Option<Decimal>) 
         return Ok(());
     };
     let at = At("document.report");
-    if let (Some(total), Some(sum)) = (at.decimal(report.total_approved_amount, "totalApprovedAmount")?, approved_sum)
+    if let (Some(total), Some(sum)) = (at.decimal(&report.total_approved_amount, "totalApprovedAmount")?, approved_sum)
         && total != sum
     {
         return Err(Problem::inconsistent(
@@ -149,10 +149,10 @@ fn application_lines(
     options: &NormalizeOptions,
     lines: &mut Vec<JournalLine>,
 ) -> Result<(), Problem> {
-    let amount = row.require_decimal(application.cash_advance_application_amount, "cashAdvanceApplicationAmount")?;
+    let amount = row.require_decimal(&application.cash_advance_application_amount, "cashAdvanceApplicationAmount")?;
     let account =
-        row.require_string(application.cash_advance_clearing_account_code, "cashAdvanceClearingAccountCode")?;
-    let cash_advance_id = row.string(application.cash_advance_id, "cashAdvanceId")?;
+        row.require_string(&application.cash_advance_clearing_account_code, "cashAdvanceClearingAccountCode")?;
+    let cash_advance_id = row.string(&application.cash_advance_id, "cashAdvanceId")?;
     let description = match &cash_advance_id {
         Some(id) => format!("cash advance {id} applied"),
         None => "cash advance applied".to_owned(),
@@ -188,13 +188,13 @@ fn entry_lines(
     options: &NormalizeOptions,
     lines: &mut Vec<JournalLine>,
 ) -> Result<Option<Decimal>, Problem> {
-    let entry_id = at.string(entry.entry_id, "entryId")?;
-    let type_code = at.string(entry.expense_type_code, "expenseTypeCode")?;
-    let type_name = at.string(entry.expense_type_name, "expenseTypeName")?;
-    let clearing_account = at.string(entry.clearing_account_code, "clearingAccountCode")?;
-    let personal = at.flag(entry.entry_is_personal, "entryIsPersonal")?;
-    let approved = at.decimal(entry.entry_approved_amount, "entryApprovedAmount")?;
-    let label = match (&type_name, at.string(entry.entry_description, "entryDescription")?) {
+    let entry_id = at.string(&entry.entry_id, "entryId")?;
+    let type_code = at.string(&entry.expense_type_code, "expenseTypeCode")?;
+    let type_name = at.string(&entry.expense_type_name, "expenseTypeName")?;
+    let clearing_account = at.string(&entry.clearing_account_code, "clearingAccountCode")?;
+    let personal = at.flag(&entry.entry_is_personal, "entryIsPersonal")?;
+    let approved = at.decimal(&entry.entry_approved_amount, "entryApprovedAmount")?;
+    let label = match (&type_name, at.string(&entry.entry_description, "entryDescription")?) {
         (Some(name), Some(desc)) if *name != desc => format!("{name}: {desc}"),
         (Some(name), _) => name.clone(),
         (None, Some(desc)) => desc,
@@ -237,7 +237,7 @@ fn allocation_lines(
     options: &NormalizeOptions,
     (gross_sum, lines): (&mut Decimal, &mut Vec<JournalLine>),
 ) -> Result<(), Problem> {
-    let allocation_id = at.string(allocation.allocation_id, "allocationId")?;
+    let allocation_id = at.string(&allocation.allocation_id, "allocationId")?;
     // Most granular first (§9.1): the allocation's fields, then the
     // entry's as the fallback a mapping may name; never the employee's.
     let mut cost_objects_here = Vec::new();
@@ -274,8 +274,8 @@ impl JournalRow<'_, '_> {
         lines: &mut Vec<JournalLine>,
     ) -> Result<Decimal, Problem> {
         let (row, journal) = (self.at, self.journal);
-        let gross = row.require_decimal(journal.amount_gross, "amountGross")?;
-        let account = match row.string(journal.journal_account_code, "journalAccountCode")? {
+        let gross = row.require_decimal(&journal.amount_gross, "amountGross")?;
+        let account = match row.string(&journal.journal_account_code, "journalAccountCode")? {
             Some(account) => account,
             None => {
                 entry.clearing_account.clone().ok_or_else(|| Problem::missing(row.child_path("journalAccountCode")))?
@@ -283,8 +283,8 @@ impl JournalRow<'_, '_> {
         };
         let (payer, payee, code) = counterparty_code(
             row,
-            (journal.journal_payer, "journalPayer"),
-            (journal.journal_payee, "journalPayee"),
+            (&journal.journal_payer, "journalPayer"),
+            (&journal.journal_payee, "journalPayee"),
             options,
         )?;
         let source = LineSource {
@@ -311,7 +311,7 @@ impl JournalRow<'_, '_> {
         let label = &entry.label;
         let mut tax_lines = Vec::new();
         let mut expense_amount = gross;
-        let guids = tax_guids(row, journal.tax_guid)?;
+        let guids = tax_guids(row, &journal.tax_guid)?;
         if !guids.is_empty() {
             let mut tax_sum = Decimal::ZERO;
             for guid in guids {
@@ -386,7 +386,7 @@ impl JournalRow<'_, '_> {
     fn checked_net(&self, gross: Decimal, tax_sum: Decimal) -> Result<Decimal, Problem> {
         let row = self.at;
         let net = sub(gross, tax_sum, row.path())?;
-        if let Some(stated) = row.decimal(self.journal.amount_net_of_tax, "amountNetOfTax")?
+        if let Some(stated) = row.decimal(&self.journal.amount_net_of_tax, "amountNetOfTax")?
             && stated != net
         {
             return Err(Problem::inconsistent(
@@ -399,31 +399,30 @@ impl JournalRow<'_, '_> {
 }
 
 /// `journal.taxGuid`: an array of strings (data), a single string (schema), or null.
-fn tax_guids(row: At<'_>, raw: Raw<'_>) -> Result<Vec<String>, Problem> {
-    let Some(raw) = raw else {
-        return Ok(Vec::new());
-    };
-    if raw.get().starts_with('"') {
-        return Ok(row.string(Some(raw), "taxGuid")?.into_iter().collect());
-    }
-    let path = row.child_path("taxGuid");
-    if !raw.get().starts_with('[') {
-        return Err(Problem::invalid(&path, "a JSON array", &super::json::compact(raw)));
-    }
-    let items: Vec<Raw<'_>> = super::document::parse(raw.get(), &path)?;
-    let mut guids = Vec::new();
-    for (i, item) in items.into_iter().enumerate() {
-        let text = item.filter(|raw| raw.get().starts_with('"')).and_then(super::json::string_or_number);
-        match text {
-            Some(super::json::Scalar::Text(guid)) if guid.trim().is_empty() => {}
-            Some(super::json::Scalar::Text(guid)) => guids.push(guid.trim().to_owned()),
-            _ => {
-                let found = item.map_or_else(|| "null".to_owned(), super::json::compact);
-                return Err(Problem::invalid(&format!("{path}[{i}]"), "a taxGuid string", &found));
+fn tax_guids(row: At<'_>, guids: &Option<TaxGuids<'_>>) -> Result<Vec<String>, Problem> {
+    let path = || row.child_path("taxGuid");
+    match guids {
+        None => Ok(Vec::new()),
+        Some(TaxGuids::One(Scalar::Text(guid))) => {
+            Ok(Some(guid.trim()).filter(|g| !g.is_empty()).map(str::to_owned).into_iter().collect())
+        }
+        Some(TaxGuids::One(other)) => Err(Problem::invalid(&path(), "a string", &other.found())),
+        Some(TaxGuids::NotArray(found)) => Err(Problem::invalid(&path(), "a JSON array", &found.found())),
+        Some(TaxGuids::Many(items)) => {
+            let mut guids = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                match item {
+                    Some(Scalar::Text(guid)) if guid.trim().is_empty() => {}
+                    Some(Scalar::Text(guid)) => guids.push(guid.trim().to_owned()),
+                    other => {
+                        let found = other.as_ref().map_or_else(|| "null".to_owned(), Scalar::found);
+                        return Err(Problem::invalid(&format!("{}[{i}]", path()), "a taxGuid string", &found));
+                    }
+                }
             }
+            Ok(guids)
         }
     }
-    Ok(guids)
 }
 
 /// A line against a clearing account and its offset against the party
@@ -500,9 +499,9 @@ impl TaxRows {
         for (t, tax) in taxes.iter().enumerate() {
             let path = format!("{}.tax[{t}]", allocation.path());
             let row = At(&path);
-            let guid = row.require_string(tax.tax_guid, "taxGuid")?;
-            let amount = row.require_decimal(tax.amount_tax, "amountTax")?;
-            let reclaim = row.require_decimal(tax.amount_reclaim, "amountReclaim")?;
+            let guid = row.require_string(&tax.tax_guid, "taxGuid")?;
+            let amount = row.require_decimal(&tax.amount_tax, "amountTax")?;
+            let reclaim = row.require_decimal(&tax.amount_reclaim, "amountReclaim")?;
             // Reclaim is a part of the tax: same sign, not more.
             let same_sign = reclaim.is_zero() || amount.is_sign_negative() == reclaim.is_sign_negative();
             if !same_sign || reclaim.abs() > amount.abs() {
@@ -512,10 +511,10 @@ impl TaxRows {
                 ));
             }
             let key = TaxKey {
-                authority: row.string(tax.tax_authority_label, "taxAuthorityLabel")?,
-                code: row.string(tax.tax_code, "taxCode")?,
-                reclaim_code: row.string(tax.tax_reclaim_code, "taxReclaimCode")?,
-                country: row.string(tax.location_country_code, "locationCountryCode")?,
+                authority: row.string(&tax.tax_authority_label, "taxAuthorityLabel")?,
+                code: row.string(&tax.tax_code, "taxCode")?,
+                reclaim_code: row.string(&tax.tax_reclaim_code, "taxReclaimCode")?,
+                country: row.string(&tax.location_country_code, "locationCountryCode")?,
             };
             if rows.insert(guid.clone(), TaxRow { path: path.clone(), key, amount, reclaim }).is_some() {
                 return Err(Problem::inconsistent(path, format!("taxGuid {guid} appears twice in this allocation")));

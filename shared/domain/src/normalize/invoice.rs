@@ -9,7 +9,7 @@
 
 use rust_decimal::Decimal;
 
-use super::document::{InvoiceAllocation, InvoiceDocument, InvoiceJournal, InvoiceTax, LineItem, items, one_or_many};
+use super::document::{InvoiceDocument, InvoiceJournal, LineItem, items};
 use super::json::At;
 use super::{Draft, Problem, add, cost_objects, currency, sub};
 use crate::journal::{CostObject, JournalLine, LineRole, LineSource, TaxKey};
@@ -29,8 +29,8 @@ pub(super) fn normalize(doc: &InvoiceDocument<'_>) -> Result<Draft, Problem> {
         let invoice = InvoiceLine::read(item, At(&path), draft.employee_id.clone(), vendor_code.clone())?;
         invoice.lines(item, &mut total, &mut draft.lines)?;
     }
-    let request_total = doc.request_header.as_ref().and_then(|h| h.request_total);
-    if let Some(request_total) = At(HEADER_PATH).decimal(request_total, "requestTotal")?
+    let header = doc.request_header.as_ref().ok_or_else(|| Problem::missing(HEADER_PATH))?;
+    if let Some(request_total) = At(HEADER_PATH).decimal(&header.request_total, "requestTotal")?
         && request_total != total
     {
         return Err(Problem::inconsistent(
@@ -62,21 +62,21 @@ fn header(doc: &InvoiceDocument<'_>) -> Result<Draft, Problem> {
     let header = doc.request_header.as_ref().ok_or_else(|| Problem::missing(HEADER_PATH))?;
     let vendor = doc.vendor.as_ref().ok_or_else(|| Problem::missing("document.vendor"))?;
     let vendor_at = At("document.vendor");
-    let vendor_code = vendor_at.require_string(vendor.vendor_code, "vendorCode")?;
+    let vendor_code = vendor_at.require_string(&vendor.vendor_code, "vendorCode")?;
     let employee_id = match &doc.owner_employee {
-        Some(owner) => At("document.ownerEmployee").string(owner.employee_id, "employeeId")?,
+        Some(owner) => At("document.ownerEmployee").string(&owner.employee_id, "employeeId")?,
         None => None,
     };
     let at = At(HEADER_PATH);
     Ok(Draft {
-        business_id: at.require_string(header.request_id, "requestId")?,
-        revision: at.string(header.revision_number, "revisionNumber")?,
-        name: at.string(header.request_title, "requestTitle")?,
-        currency: currency(at, header.currency_alpha_code, "currencyAlphaCode")?,
-        ledger_code: at.string(header.ledger_code, "ledgerCode")?,
+        business_id: at.require_string(&header.request_id, "requestId")?,
+        revision: at.string(&header.revision_number, "revisionNumber")?,
+        name: at.string(&header.request_title, "requestTitle")?,
+        currency: currency(at, &header.currency_alpha_code, "currencyAlphaCode")?,
+        ledger_code: at.string(&header.ledger_code, "ledgerCode")?,
         employee_id,
         vendor_code: Some(vendor_code),
-        vendor_remit_to: vendor_at.string(vendor.vendor_remit_to_address_code, "vendorRemitToAddressCode")?,
+        vendor_remit_to: vendor_at.string(&vendor.vendor_remit_to_address_code, "vendorRemitToAddressCode")?,
         ..Draft::default()
     })
 }
@@ -98,45 +98,45 @@ impl<'p> InvoiceLine<'p> {
         employee_id: Option<String>,
         vendor_code: String,
     ) -> Result<Self, Problem> {
-        let sequence = at.string(item.line_item_sequence_order, "lineItemSequenceOrder")?;
-        let type_code = at.string(item.expense_type_code, "expenseTypeCode")?;
+        let sequence = at.string(&item.line_item_sequence_order, "lineItemSequenceOrder")?;
+        let type_code = at.string(&item.expense_type_code, "expenseTypeCode")?;
         let label = at
-            .string(item.line_item_description, "lineItemDescription")?
-            .or(at.string(item.expense_type_name, "expenseTypeName")?)
+            .string(&item.line_item_description, "lineItemDescription")?
+            .or(at.string(&item.expense_type_name, "expenseTypeName")?)
             .unwrap_or_else(|| format!("invoice line {}", sequence.as_deref().unwrap_or("?")));
         Ok(Self { at, sequence, type_code, label, employee_id, vendor_code })
     }
 
     /// Appends the lines of every allocation and adds their gross to `total`.
     fn lines(&self, item: &LineItem<'_>, total: &mut Decimal, lines: &mut Vec<JournalLine>) -> Result<(), Problem> {
-        let allocations: Vec<(String, InvoiceAllocation<'_>)> =
-            one_or_many(item.allocation, &self.at.child_path("allocation"))?;
+        let allocations = &item.allocation.0;
         if allocations.is_empty() {
             return Err(Problem::missing(self.at.child_path("allocation")));
         }
-        for (path, allocation) in &allocations {
-            let alloc = At(path);
+        for (a, allocation) in allocations.iter().enumerate() {
+            let path = element_path(self.at, "allocation", a, allocations.len());
+            let alloc = At(&path);
             let mut cost_objects_here = Vec::new();
             cost_objects(alloc, &allocation.custom, &mut cost_objects_here)?;
-            let journals: Vec<(String, InvoiceJournal<'_>)> =
-                one_or_many(allocation.journal, &alloc.child_path("journal"))?;
+            let journals = &allocation.journal.0;
             if journals.is_empty() {
                 return Err(Problem::missing(alloc.child_path("journal")));
             }
-            for (path, journal) in &journals {
-                let row = At(path);
-                let gross = row.require_decimal(journal.amount_gross, "amountGross")?;
+            for (j, journal) in journals.iter().enumerate() {
+                let path = element_path(alloc, "journal", j, journals.len());
+                let row = At(&path);
+                let gross = row.require_decimal(&journal.amount_gross, "amountGross")?;
                 *total = add(*total, gross, row.path())?;
-                let account = match row.string(journal.account_code, "accountCode")? {
+                let account = match row.string(&journal.account_code, "accountCode")? {
                     Some(account) => account,
                     None => alloc
-                        .string(allocation.allocation_account_code, "allocationAccountCode")?
+                        .string(&allocation.allocation_account_code, "allocationAccountCode")?
                         .ok_or_else(|| Problem::missing(row.child_path("accountCode")))?,
                 };
                 let source = LineSource {
                     path: row.path().to_owned(),
                     entry_id: self.sequence.clone(),
-                    allocation_id: alloc.string(allocation.allocation_key, "allocationKey")?,
+                    allocation_id: alloc.string(&allocation.allocation_key, "allocationKey")?,
                     ..LineSource::default()
                 };
                 let posting = JournalPosting { invoice: self, account, cost_objects: &cost_objects_here, source };
@@ -145,6 +145,13 @@ impl<'p> InvoiceLine<'p> {
         }
         Ok(())
     }
+}
+
+/// The path of element `i` of member `key`: `key[i]`, or just `key` when
+/// Concur sent one object (it cannot be told from a one-element array
+/// here, so a single element is named without an index either way).
+fn element_path(at: At<'_>, key: &str, i: usize, count: usize) -> String {
+    if count == 1 { at.child_path(key) } else { format!("{}.{key}[{i}]", at.path()) }
 }
 
 /// One `journal` row of an allocation, with its account and source.
@@ -185,14 +192,15 @@ impl JournalPosting<'_> {
         let label = &self.invoice.label;
         let mut tax_sum = Decimal::ZERO;
         let mut tax_lines = Vec::new();
-        let taxes: Vec<(String, InvoiceTax<'_>)> = one_or_many(journal.tax, &row.child_path("tax"))?;
-        for (path, tax) in &taxes {
-            let at = At(path);
-            let amount = at.require_decimal(tax.amount_tax, "amountTax")?;
-            tax_sum = add(tax_sum, amount, path)?;
+        let taxes = &journal.tax.0;
+        for (t, tax) in taxes.iter().enumerate() {
+            let path = element_path(row, "tax", t, taxes.len());
+            let at = At(&path);
+            let amount = at.require_decimal(&tax.amount_tax, "amountTax")?;
+            tax_sum = add(tax_sum, amount, &path)?;
             let key = TaxKey {
-                authority: at.string(tax.tax_field, "taxField")?,
-                code: at.string(tax.tax_code, "taxCode")?,
+                authority: at.string(&tax.tax_field, "taxField")?,
+                code: at.string(&tax.tax_code, "taxCode")?,
                 reclaim_code: None,
                 country: None,
             };
@@ -202,8 +210,8 @@ impl JournalPosting<'_> {
         let expense = sub(gross, tax_sum, row.path())?;
         // Net + shipping is what stays on the account; if Concur's parts
         // disagree with the gross, the split would be a guess.
-        if let Some(net) = row.decimal(journal.amount_net, "amountNet")? {
-            let shipping = row.decimal(journal.amount_shipping, "amountShipping")?.unwrap_or_default();
+        if let Some(net) = row.decimal(&journal.amount_net, "amountNet")? {
+            let shipping = row.decimal(&journal.amount_shipping, "amountShipping")?.unwrap_or_default();
             if add(net, shipping, row.path())? != expense {
                 return Err(Problem::inconsistent(
                     row.child_path("amountNet"),

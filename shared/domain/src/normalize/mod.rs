@@ -119,16 +119,23 @@ pub struct NormalizeError {
 pub const DOCUMENT_PATH: &str = "document";
 
 /// Normalizes one FI document (`FiDocument.document`) into a balanced entry.
-///
-/// The typed reading works on JSON text, so the value is written back out
-/// first (a fraction of the cost of parsing it).
 pub fn normalize(
     doc_type: DocumentType,
     document_id: &ConcurDocumentId,
     document: &Value,
     options: &NormalizeOptions,
 ) -> Result<JournalEntry, NormalizeError> {
-    let draft = draft(doc_type, &document.to_string(), options);
+    let draft = match doc_type {
+        DocumentType::Expense => {
+            document::parse_value(document, DOCUMENT_PATH).and_then(|doc| expense::normalize(&doc, options))
+        }
+        DocumentType::CashAdvance => {
+            document::parse_value(document, DOCUMENT_PATH).and_then(|doc| cash_advance::normalize(&doc, options))
+        }
+        DocumentType::Invoice => {
+            document::parse_value(document, DOCUMENT_PATH).and_then(|doc| invoice::normalize(&doc))
+        }
+    };
     finish(doc_type, document_id, draft)
 }
 
@@ -145,6 +152,8 @@ pub fn normalize_json(
         // A refusal is explained from the document read as a JSON value, as
         // it always was: text that is not JSON is named as such, and of a
         // repeated key the last one counts.
+        // (The typed structs keep the last of a repeated member too, but a
+        // derived one refuses the repetition.)
         Err(_) => {
             let document: Value = serde_json::from_str(document_json).map_err(|e| NormalizeError {
                 doc_type,
@@ -206,7 +215,7 @@ pub(crate) struct Draft {
 }
 
 /// An ISO 4217 alphabetic code: three ASCII letters.
-pub(crate) fn currency(at: At<'_>, raw: Raw<'_>, key: &str) -> Result<String, Problem> {
+pub(crate) fn currency(at: At<'_>, raw: &Raw<'_>, key: &str) -> Result<String, Problem> {
     let code = at.text(raw, key)?.ok_or_else(|| Problem::missing(at.child_path(key)))?;
     if code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphabetic()) {
         Ok(code.to_ascii_uppercase())
@@ -214,7 +223,7 @@ pub(crate) fn currency(at: At<'_>, raw: Raw<'_>, key: &str) -> Result<String, Pr
         Err(Problem::invalid(
             &at.child_path(key),
             "an ISO 4217 currency code",
-            &Value::String(code.into_owned()).to_string(),
+            &Value::String(code.to_owned()).to_string(),
         ))
     }
 }
@@ -231,8 +240,8 @@ pub(crate) fn cost_objects<const N: usize>(
             continue;
         }
         let field = format!("{}{}", fields.prefix, i + 1);
-        if let Some(code) = at.string(*code, &format!("{field}Code"))? {
-            let name = at.string(*name, &format!("{field}Value"))?;
+        if let Some(code) = at.string(code, &format!("{field}Code"))? {
+            let name = at.string(name, &format!("{field}Value"))?;
             out.push(CostObject { field, code, name });
         }
     }
