@@ -24,6 +24,13 @@ use super::json::{NUMBER_TOKEN, Raw, Scalar};
 const OBJECT: &str = "a JSON object";
 const ARRAY: &str = "a JSON array";
 
+/// A document read into the typed structs of its type.
+pub(crate) enum Typed<'a> {
+    Expense(ExpenseDocument<'a>),
+    CashAdvance(CashAdvanceDocument<'a>),
+    Invoice(InvoiceDocument<'a>),
+}
+
 /// Parses `json` (the FI document or a part of it at `path`) as `T`.
 ///
 /// Tracking the path costs an allocation per member, so it is done only to
@@ -118,6 +125,17 @@ impl<'a, const N: usize> Numbered<'a, N> {
         Self { prefix, fields: std::array::from_fn(|_| (None, None)) }
     }
 
+    /// Reads member `key` when it is one of these fields.
+    fn read<'de: 'a, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match self.slot(key) {
+            Some(slot) => {
+                *slot = map.next_value()?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// The slot of `key` when it is one of these fields.
     fn slot(&mut self, key: &str) -> Option<&mut Raw<'a>> {
         let rest = key.strip_prefix(self.prefix)?;
@@ -133,25 +151,6 @@ impl<'a, const N: usize> Numbered<'a, N> {
         let (code_raw, value_raw) = self.fields.get_mut(n.checked_sub(1)?)?;
         Some(if code { code_raw } else { value_raw })
     }
-}
-
-/// Reads the members of an object into `target`: `assign` takes the ones it
-/// knows (returns `false` for the others, which are skipped). A repeated key
-/// keeps its last value, as a JSON object read into a map does.
-fn read_object<'de, A, T>(
-    mut map: A,
-    target: &mut T,
-    mut assign: impl FnMut(&mut T, &str, &mut A) -> Result<bool, A::Error>,
-) -> Result<(), A::Error>
-where
-    A: MapAccess<'de>,
-{
-    while let Some(Key(key)) = map.next_key()? {
-        if !assign(target, &key, &mut map)? {
-            map.next_value::<IgnoredAny>()?;
-        }
-    }
-    Ok(())
 }
 
 /// A member name, borrowed from the input unless it holds an escape.
@@ -176,22 +175,61 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
-/// A visitor for a hand-read object type.
-struct ObjectVisitor<T>(PhantomData<T>);
-
-/// Hand-read object types (those with numbered custom fields).
+/// Hand-read object types (those with numbered custom fields, which a
+/// derived struct would need a field each for).
 trait ReadObject<'de>: Sized {
-    fn read<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
+    /// The object with none of its members read.
+    fn empty() -> Self;
+    /// Reads member `key` when it is one of this type's; `false` skips it.
+    fn member<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error>;
 }
+
+/// Reads a hand-read object. A repeated member keeps its last value, as a
+/// JSON object read into a map does.
+struct ObjectVisitor<T>(PhantomData<T>);
 
 impl<'de, T: ReadObject<'de>> Visitor<'de> for ObjectVisitor<T> {
     type Value = T;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str(OBJECT)
     }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
-        T::read(map)
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        let mut object = T::empty();
+        while let Some(Key(key)) = map.next_key()? {
+            if !object.member(&key, &mut map)? {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(object)
     }
+}
+
+/// A struct of the members named, each read when present (the others are
+/// skipped), as a hand-read object: only a JSON object is one.
+macro_rules! object {
+    ($(#[$doc:meta])* $name:ident<$lt:lifetime> { $($field:ident: $ty:ty = $key:literal,)* }) => {
+        $(#[$doc])*
+        #[derive(Default)]
+        pub(crate) struct $name<$lt> {
+            $(pub $field: $ty,)*
+        }
+
+        impl<'de: $lt, $lt> ReadObject<'de> for $name<$lt> {
+            fn empty() -> Self {
+                Self::default()
+            }
+
+            fn member<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+                match key {
+                    $($key => self.$field = map.next_value()?,)*
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+        }
+
+        hand_read!($name);
+    };
 }
 
 macro_rules! hand_read {
@@ -204,51 +242,35 @@ macro_rules! hand_read {
     };
 }
 
-fn value<'de, A: MapAccess<'de>, V: Deserialize<'de>>(map: &mut A) -> Result<V, A::Error> {
-    map.next_value()
-}
-
 // ---------------------------------------------------------------- expense
 
-/// `docType=expense` (financial-integration-v4.md §8.1).
-#[derive(Deserialize)]
-#[serde(expecting = "a JSON object", rename_all = "camelCase")]
-pub(crate) struct ExpenseDocument<'a> {
-    #[serde(borrow, default)]
-    pub report: Option<Report<'a>>,
-    #[serde(borrow, default)]
-    pub employee: Option<Employee<'a>>,
-    #[serde(borrow, default)]
-    pub expense_entry: Option<List<Entry<'a>>>,
-    #[serde(borrow, default)]
-    pub cash_advance_application: Option<List<Application<'a>>>,
+object! {
+    /// `docType=expense` (financial-integration-v4.md §8.1).
+    ExpenseDocument<'a> {
+        report: Option<Report<'a>> = "report",
+        employee: Option<Employee<'a>> = "employee",
+        expense_entry: Option<List<Entry<'a>>> = "expenseEntry",
+        cash_advance_application: Option<List<Application<'a>>> = "cashAdvanceApplication",
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(expecting = "a JSON object", rename_all = "camelCase")]
-pub(crate) struct Report<'a> {
-    #[serde(borrow, default)]
-    pub report_id: Raw<'a>,
-    #[serde(borrow, default)]
-    pub revision_number: Raw<'a>,
-    #[serde(borrow, default)]
-    pub report_name: Raw<'a>,
-    #[serde(borrow, default)]
-    pub employee_currency_alpha_code: Raw<'a>,
-    #[serde(borrow, default)]
-    pub ledger_code: Raw<'a>,
-    #[serde(borrow, default)]
-    pub cash_advance_returns_amount: Raw<'a>,
-    #[serde(borrow, default)]
-    pub total_approved_amount: Raw<'a>,
+object! {
+    Report<'a> {
+        report_id: Raw<'a> = "reportId",
+        revision_number: Raw<'a> = "revisionNumber",
+        report_name: Raw<'a> = "reportName",
+        employee_currency_alpha_code: Raw<'a> = "employeeCurrencyAlphaCode",
+        ledger_code: Raw<'a> = "ledgerCode",
+        cash_advance_returns_amount: Raw<'a> = "cashAdvanceReturnsAmount",
+        total_approved_amount: Raw<'a> = "totalApprovedAmount",
+    }
 }
 
-/// `employee` (expense), `employeeData` (cash advance), `ownerEmployee` (invoice).
-#[derive(Deserialize)]
-#[serde(expecting = "a JSON object", rename_all = "camelCase")]
-pub(crate) struct Employee<'a> {
-    #[serde(borrow, default)]
-    pub employee_id: Raw<'a>,
+object! {
+    /// `employee` (expense), `employeeData` (cash advance), `ownerEmployee` (invoice).
+    Employee<'a> {
+        employee_id: Raw<'a> = "employeeId",
+    }
 }
 
 /// `expenseEntry[]`.
@@ -266,8 +288,8 @@ pub(crate) struct Entry<'a> {
 }
 
 impl<'de: 'a, 'a> ReadObject<'de> for Entry<'a> {
-    fn read<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
-        let mut entry = Entry {
+    fn empty() -> Self {
+        Entry {
             entry_id: None,
             expense_type_code: None,
             expense_type_name: None,
@@ -278,25 +300,22 @@ impl<'de: 'a, 'a> ReadObject<'de> for Entry<'a> {
             allocation: None,
             org_units: Numbered::new("entryOrgUnit"),
             custom: Numbered::new("entryCustom"),
-        };
-        read_object(map, &mut entry, |e, key, map| {
-            match key {
-                "entryId" => e.entry_id = value(map)?,
-                "expenseTypeCode" => e.expense_type_code = value(map)?,
-                "expenseTypeName" => e.expense_type_name = value(map)?,
-                "entryDescription" => e.entry_description = value(map)?,
-                "clearingAccountCode" => e.clearing_account_code = value(map)?,
-                "entryIsPersonal" => e.entry_is_personal = value(map)?,
-                "entryApprovedAmount" => e.entry_approved_amount = value(map)?,
-                "allocation" => e.allocation = value(map)?,
-                _ => match e.org_units.slot(key).or_else(|| e.custom.slot(key)) {
-                    Some(slot) => *slot = value(map)?,
-                    None => return Ok(false),
-                },
-            }
-            Ok(true)
-        })?;
-        Ok(entry)
+        }
+    }
+
+    fn member<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "entryId" => self.entry_id = map.next_value()?,
+            "expenseTypeCode" => self.expense_type_code = map.next_value()?,
+            "expenseTypeName" => self.expense_type_name = map.next_value()?,
+            "entryDescription" => self.entry_description = map.next_value()?,
+            "clearingAccountCode" => self.clearing_account_code = map.next_value()?,
+            "entryIsPersonal" => self.entry_is_personal = map.next_value()?,
+            "entryApprovedAmount" => self.entry_approved_amount = map.next_value()?,
+            "allocation" => self.allocation = map.next_value()?,
+            _ => return Ok(self.org_units.read(key, map)? || self.custom.read(key, map)?),
+        }
+        Ok(true)
     }
 }
 hand_read!(Entry);
@@ -310,182 +329,130 @@ pub(crate) struct Allocation<'a> {
 }
 
 impl<'de: 'a, 'a> ReadObject<'de> for Allocation<'a> {
-    fn read<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
-        let mut allocation =
-            Allocation { allocation_id: None, journal: None, tax: None, custom: Numbered::new("allocationCustom") };
-        read_object(map, &mut allocation, |a, key, map| {
-            match key {
-                "allocationId" => a.allocation_id = value(map)?,
-                "journal" => a.journal = value(map)?,
-                "tax" => a.tax = value(map)?,
-                _ => match a.custom.slot(key) {
-                    Some(slot) => *slot = value(map)?,
-                    None => return Ok(false),
-                },
-            }
-            Ok(true)
-        })?;
-        Ok(allocation)
+    fn empty() -> Self {
+        Allocation { allocation_id: None, journal: None, tax: None, custom: Numbered::new("allocationCustom") }
+    }
+
+    fn member<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "allocationId" => self.allocation_id = map.next_value()?,
+            "journal" => self.journal = map.next_value()?,
+            "tax" => self.tax = map.next_value()?,
+            _ => return self.custom.read(key, map),
+        }
+        Ok(true)
     }
 }
 hand_read!(Allocation);
 
-/// `expenseEntry[].allocation[].journal[]`.
-#[derive(Deserialize)]
-#[serde(expecting = "a JSON object", rename_all = "camelCase")]
-pub(crate) struct Journal<'a> {
-    #[serde(borrow, default)]
-    pub journal_account_code: Raw<'a>,
-    #[serde(borrow, default)]
-    pub journal_payer: Raw<'a>,
-    #[serde(borrow, default)]
-    pub journal_payee: Raw<'a>,
-    #[serde(borrow, default)]
-    pub amount_gross: Raw<'a>,
-    #[serde(borrow, default)]
-    pub amount_net_of_tax: Raw<'a>,
-    #[serde(borrow, default)]
-    pub tax_guid: Option<TaxGuids<'a>>,
+object! {
+    /// `expenseEntry[].allocation[].journal[]`.
+    Journal<'a> {
+        journal_account_code: Raw<'a> = "journalAccountCode",
+        journal_payer: Raw<'a> = "journalPayer",
+        journal_payee: Raw<'a> = "journalPayee",
+        amount_gross: Raw<'a> = "amountGross",
+        amount_net_of_tax: Raw<'a> = "amountNetOfTax",
+        tax_guid: Option<TaxGuids<'a>> = "taxGuid",
+    }
 }
 
-/// `expenseEntry[].allocation[].tax[]`.
-#[derive(Deserialize)]
-#[serde(expecting = "a JSON object", rename_all = "camelCase")]
-pub(crate) struct Tax<'a> {
-    #[serde(borrow, default)]
-    pub tax_guid: Raw<'a>,
-    #[serde(borrow, default)]
-    pub amount_tax: Raw<'a>,
-    #[serde(borrow, default)]
-    pub amount_reclaim: Raw<'a>,
-    #[serde(borrow, default)]
-    pub tax_authority_label: Raw<'a>,
-    #[serde(borrow, default)]
-    pub tax_code: Raw<'a>,
-    #[serde(borrow, default)]
-    pub tax_reclaim_code: Raw<'a>,
-    #[serde(borrow, default)]
-    pub location_country_code: Raw<'a>,
+object! {
+    /// `expenseEntry[].allocation[].tax[]`.
+    Tax<'a> {
+        tax_guid: Raw<'a> = "taxGuid",
+        amount_tax: Raw<'a> = "amountTax",
+        amount_reclaim: Raw<'a> = "amountReclaim",
+        tax_authority_label: Raw<'a> = "taxAuthorityLabel",
+        tax_code: Raw<'a> = "taxCode",
+        tax_reclaim_code: Raw<'a> = "taxReclaimCode",
+        location_country_code: Raw<'a> = "locationCountryCode",
+    }
 }
 
-/// `cashAdvanceApplication[]`.
-#[derive(Deserialize)]
-#[serde(expecting = "a JSON object", rename_all = "camelCase")]
-pub(crate) struct Application<'a> {
-    #[serde(borrow, default)]
-    pub cash_advance_application_amount: Raw<'a>,
-    #[serde(borrow, default)]
-    pub cash_advance_clearing_account_code: Raw<'a>,
-    #[serde(borrow, default)]
-    pub cash_advance_id: Raw<'a>,
+object! {
+    /// `cashAdvanceApplication[]`.
+    Application<'a> {
+        cash_advance_application_amount: Raw<'a> = "cashAdvanceApplicationAmount",
+        cash_advance_clearing_account_code: Raw<'a> = "cashAdvanceClearingAccountCode",
+        cash_advance_id: Raw<'a> = "cashAdvanceId",
+    }
 }
 
 // ----------------------------------------------------------- cash advance
 
-/// `docType=cashadvance` (financial-integration-v4.md §8.3).
-#[derive(Deserialize)]
-#[serde(expecting = "a JSON object", rename_all = "camelCase")]
-pub(crate) struct CashAdvanceDocument<'a> {
-    #[serde(borrow, default)]
-    pub cash_advance_data: Option<AdvanceData<'a>>,
-    #[serde(borrow, default)]
-    pub employee_data: Option<Employee<'a>>,
-    #[serde(borrow, default)]
-    pub journal_data: Option<List<AdvanceJournal<'a>>>,
+object! {
+    /// `docType=cashadvance` (financial-integration-v4.md §8.3).
+    CashAdvanceDocument<'a> {
+        cash_advance_data: Option<AdvanceData<'a>> = "cashAdvanceData",
+        employee_data: Option<Employee<'a>> = "employeeData",
+        journal_data: Option<List<AdvanceJournal<'a>>> = "journalData",
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(expecting = "a JSON object", rename_all = "camelCase")]
-pub(crate) struct AdvanceData<'a> {
-    #[serde(borrow, default)]
-    pub cash_advance_id: Raw<'a>,
-    #[serde(borrow, default)]
-    pub name: Raw<'a>,
-    #[serde(borrow, default)]
-    pub employee_currency_alpha_code: Raw<'a>,
-    #[serde(borrow, default)]
-    pub currency_alpha_code: Raw<'a>,
-    #[serde(borrow, default)]
-    pub request_amount: Raw<'a>,
-    #[serde(borrow, default)]
-    pub exchange_rate: Raw<'a>,
+object! {
+    AdvanceData<'a> {
+        cash_advance_id: Raw<'a> = "cashAdvanceId",
+        name: Raw<'a> = "name",
+        employee_currency_alpha_code: Raw<'a> = "employeeCurrencyAlphaCode",
+        currency_alpha_code: Raw<'a> = "currencyAlphaCode",
+        request_amount: Raw<'a> = "requestAmount",
+        exchange_rate: Raw<'a> = "exchangeRate",
+    }
 }
 
-/// `journalData[]`.
-#[derive(Deserialize)]
-#[serde(expecting = "a JSON object", rename_all = "camelCase")]
-pub(crate) struct AdvanceJournal<'a> {
-    #[serde(borrow, default)]
-    pub amount: Raw<'a>,
-    #[serde(borrow, default)]
-    pub debit_or_credit: Raw<'a>,
-    #[serde(borrow, default)]
-    pub account_code: Raw<'a>,
-    #[serde(borrow, default)]
-    pub payer: Raw<'a>,
-    #[serde(borrow, default)]
-    pub payee: Raw<'a>,
-    #[serde(borrow, default)]
-    pub payment_code: Raw<'a>,
+object! {
+    /// `journalData[]`.
+    AdvanceJournal<'a> {
+        amount: Raw<'a> = "amount",
+        debit_or_credit: Raw<'a> = "debitOrCredit",
+        account_code: Raw<'a> = "accountCode",
+        payer: Raw<'a> = "payer",
+        payee: Raw<'a> = "payee",
+        payment_code: Raw<'a> = "paymentCode",
+    }
 }
 
 // ---------------------------------------------------------------- invoice
 
-/// `docType=invoice` (financial-integration-v4.md §8.2). `allocation`,
-/// `journal` and `tax` may be one object or an array ([`OneOrMany`]).
-#[derive(Deserialize)]
-#[serde(expecting = "a JSON object", rename_all = "camelCase")]
-pub(crate) struct InvoiceDocument<'a> {
-    #[serde(borrow, default)]
-    pub request_header: Option<RequestHeader<'a>>,
-    #[serde(borrow, default)]
-    pub vendor: Option<Vendor<'a>>,
-    #[serde(borrow, default)]
-    pub owner_employee: Option<Employee<'a>>,
-    #[serde(borrow, default)]
-    pub line_item: Option<List<LineItem<'a>>>,
+object! {
+    /// `docType=invoice` (financial-integration-v4.md §8.2). `allocation`,
+    /// `journal` and `tax` may be one object or an array ([`OneOrMany`]).
+    InvoiceDocument<'a> {
+        request_header: Option<RequestHeader<'a>> = "requestHeader",
+        vendor: Option<Vendor<'a>> = "vendor",
+        owner_employee: Option<Employee<'a>> = "ownerEmployee",
+        line_item: Option<List<LineItem<'a>>> = "lineItem",
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(expecting = "a JSON object", rename_all = "camelCase")]
-pub(crate) struct RequestHeader<'a> {
-    #[serde(borrow, default)]
-    pub request_id: Raw<'a>,
-    #[serde(borrow, default)]
-    pub revision_number: Raw<'a>,
-    #[serde(borrow, default)]
-    pub request_title: Raw<'a>,
-    #[serde(borrow, default)]
-    pub currency_alpha_code: Raw<'a>,
-    #[serde(borrow, default)]
-    pub ledger_code: Raw<'a>,
-    #[serde(borrow, default)]
-    pub request_total: Raw<'a>,
+object! {
+    RequestHeader<'a> {
+        request_id: Raw<'a> = "requestId",
+        revision_number: Raw<'a> = "revisionNumber",
+        request_title: Raw<'a> = "requestTitle",
+        currency_alpha_code: Raw<'a> = "currencyAlphaCode",
+        ledger_code: Raw<'a> = "ledgerCode",
+        request_total: Raw<'a> = "requestTotal",
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(expecting = "a JSON object", rename_all = "camelCase")]
-pub(crate) struct Vendor<'a> {
-    #[serde(borrow, default)]
-    pub vendor_code: Raw<'a>,
-    #[serde(borrow, default)]
-    pub vendor_remit_to_address_code: Raw<'a>,
+object! {
+    Vendor<'a> {
+        vendor_code: Raw<'a> = "vendorCode",
+        vendor_remit_to_address_code: Raw<'a> = "vendorRemitToAddressCode",
+    }
 }
 
-/// `lineItem[]`.
-#[derive(Deserialize)]
-#[serde(expecting = "a JSON object", rename_all = "camelCase")]
-pub(crate) struct LineItem<'a> {
-    #[serde(borrow, default)]
-    pub line_item_sequence_order: Raw<'a>,
-    #[serde(borrow, default)]
-    pub expense_type_code: Raw<'a>,
-    #[serde(borrow, default)]
-    pub expense_type_name: Raw<'a>,
-    #[serde(borrow, default)]
-    pub line_item_description: Raw<'a>,
-    #[serde(borrow, default)]
-    pub allocation: OneOrMany<InvoiceAllocation<'a>>,
+object! {
+    /// `lineItem[]`.
+    LineItem<'a> {
+        line_item_sequence_order: Raw<'a> = "lineItemSequenceOrder",
+        expense_type_code: Raw<'a> = "expenseTypeCode",
+        expense_type_name: Raw<'a> = "expenseTypeName",
+        line_item_description: Raw<'a> = "lineItemDescription",
+        allocation: OneOrMany<InvoiceAllocation<'a>> = "allocation",
+    }
 }
 
 /// `lineItem[].allocation`.
@@ -497,65 +464,70 @@ pub(crate) struct InvoiceAllocation<'a> {
 }
 
 impl<'de: 'a, 'a> ReadObject<'de> for InvoiceAllocation<'a> {
-    fn read<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
-        let mut allocation = InvoiceAllocation {
+    fn empty() -> Self {
+        InvoiceAllocation {
             allocation_key: None,
             allocation_account_code: None,
             journal: OneOrMany::default(),
             custom: Numbered::new("allocationCustom"),
-        };
-        read_object(map, &mut allocation, |a, key, map| {
-            match key {
-                "allocationKey" => a.allocation_key = value(map)?,
-                "allocationAccountCode" => a.allocation_account_code = value(map)?,
-                "journal" => a.journal = value(map)?,
-                _ => match a.custom.slot(key) {
-                    Some(slot) => *slot = value(map)?,
-                    None => return Ok(false),
-                },
-            }
-            Ok(true)
-        })?;
-        Ok(allocation)
+        }
+    }
+
+    fn member<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "allocationKey" => self.allocation_key = map.next_value()?,
+            "allocationAccountCode" => self.allocation_account_code = map.next_value()?,
+            "journal" => self.journal = map.next_value()?,
+            _ => return self.custom.read(key, map),
+        }
+        Ok(true)
     }
 }
 hand_read!(InvoiceAllocation);
 
-/// `lineItem[].allocation.journal`.
-#[derive(Deserialize)]
-#[serde(expecting = "a JSON object", rename_all = "camelCase")]
-pub(crate) struct InvoiceJournal<'a> {
-    #[serde(borrow, default)]
-    pub account_code: Raw<'a>,
-    #[serde(borrow, default)]
-    pub amount_gross: Raw<'a>,
-    #[serde(borrow, default)]
-    pub amount_net: Raw<'a>,
-    #[serde(borrow, default)]
-    pub amount_shipping: Raw<'a>,
-    #[serde(borrow, default)]
-    pub tax: OneOrMany<InvoiceTax<'a>>,
+object! {
+    /// `lineItem[].allocation.journal`.
+    InvoiceJournal<'a> {
+        account_code: Raw<'a> = "accountCode",
+        amount_gross: Raw<'a> = "amountGross",
+        amount_net: Raw<'a> = "amountNet",
+        amount_shipping: Raw<'a> = "amountShipping",
+        tax: OneOrMany<InvoiceTax<'a>> = "tax",
+    }
 }
 
-/// `lineItem[].allocation.journal.tax`.
-#[derive(Deserialize)]
-#[serde(expecting = "a JSON object", rename_all = "camelCase")]
-pub(crate) struct InvoiceTax<'a> {
-    #[serde(borrow, default)]
-    pub amount_tax: Raw<'a>,
-    #[serde(borrow, default)]
-    pub tax_field: Raw<'a>,
-    #[serde(borrow, default)]
-    pub tax_code: Raw<'a>,
+object! {
+    /// `lineItem[].allocation.journal.tax`.
+    InvoiceTax<'a> {
+        amount_tax: Raw<'a> = "amountTax",
+        tax_field: Raw<'a> = "taxField",
+        tax_code: Raw<'a> = "taxCode",
+    }
 }
 
 /// A member that is one object or an array of them (invoice `allocation`,
 /// `journal`, `tax`: objects in Concur's sample); `null` or absent: none.
-pub(crate) struct OneOrMany<T>(pub Vec<T>);
+pub(crate) struct OneOrMany<T> {
+    pub items: Vec<T>,
+    /// Sent as one object, not an array: its path has no index.
+    pub one_object: bool,
+}
 
 impl<T> Default for OneOrMany<T> {
     fn default() -> Self {
-        Self(Vec::new())
+        Self { items: Vec::new(), one_object: false }
+    }
+}
+
+impl<T> OneOrMany<T> {
+    fn one(item: T) -> Self {
+        Self { items: vec![item], one_object: true }
+    }
+
+    /// The path of element `i` under `parent`'s member `key`: `key` for one
+    /// object, `key[i]` in an array.
+    pub fn path(&self, parent: &str, key: &str, i: usize) -> String {
+        if self.one_object { format!("{parent}.{key}") } else { format!("{parent}.{key}[{i}]") }
     }
 }
 
@@ -568,22 +540,22 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
                 f.write_str(ARRAY)
             }
             fn visit_unit<E>(self) -> Result<OneOrMany<T>, E> {
-                Ok(OneOrMany(Vec::new()))
+                Ok(OneOrMany::default())
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<OneOrMany<T>, A::Error> {
                 let List(items) = List::deserialize(SeqAccessDeserializer::new(seq))?;
-                Ok(OneOrMany(items))
+                Ok(OneOrMany { items, one_object: false })
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OneOrMany<T>, A::Error> {
                 let Some(Key(first)) = map.next_key()? else {
-                    return T::deserialize(MapAccessDeserializer::new(map)).map(|one| OneOrMany(vec![one]));
+                    return T::deserialize(MapAccessDeserializer::new(map)).map(OneOrMany::one);
                 };
                 if first == NUMBER_TOKEN {
                     let number: String = map.next_value()?;
                     return Err(de::Error::invalid_type(Unexpected::Other(&number), &self));
                 }
                 let replayed = Replay { first: Some(first), map };
-                T::deserialize(MapAccessDeserializer::new(replayed)).map(|one| OneOrMany(vec![one]))
+                T::deserialize(MapAccessDeserializer::new(replayed)).map(OneOrMany::one)
             }
         }
         deserializer.deserialize_any(Either(PhantomData))
@@ -698,5 +670,23 @@ mod tests {
         assert!(refused.to_string().contains("should be a JSON array"), "{refused}");
         let refused = parse::<ExpenseDocument<'_>>(r#"{"report": 5}"#, DOCUMENT_PATH).err().expect("a number");
         assert!(refused.to_string().contains("document.report should be a JSON object"), "{refused}");
+        // serde reads a derived struct from an array too; an FI object never is one.
+        for (json, path) in [("[]", "document"), (r#"{"report": [1, 2]}"#, "document.report")] {
+            let refused = parse::<ExpenseDocument<'_>>(json, DOCUMENT_PATH).err().expect("an array");
+            assert_eq!(refused.path(), Some(path));
+            assert!(refused.to_string().contains("should be a JSON object"), "{refused}");
+        }
+    }
+
+    #[test]
+    fn one_object_is_named_without_an_index_and_an_array_element_with_one() {
+        let one: InvoiceDocument<'_> =
+            parse(r#"{"lineItem": [{"allocation": {"journal": {}}}]}"#, DOCUMENT_PATH).expect("an invoice");
+        let allocation = &items(&one.line_item)[0].allocation;
+        assert_eq!(allocation.path("document.lineItem[0]", "allocation", 0), "document.lineItem[0].allocation");
+        let many: InvoiceDocument<'_> =
+            parse(r#"{"lineItem": [{"allocation": [{"journal": {}}]}]}"#, DOCUMENT_PATH).expect("an invoice");
+        let allocation = &items(&many.line_item)[0].allocation;
+        assert_eq!(allocation.path("document.lineItem[0]", "allocation", 0), "document.lineItem[0].allocation[0]");
     }
 }

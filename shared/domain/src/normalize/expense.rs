@@ -248,7 +248,7 @@ fn allocation_lines(
     for (j, journal) in items(&allocation.journal).iter().enumerate() {
         let path = format!("{}.journal[{j}]", at.path());
         let row = JournalRow { journal, at: At(&path), allocation_at: at, allocation_id: allocation_id.clone() };
-        let gross = row.lines(entry, &cost_objects_here, &tax_rows, &mut used_tax, options, lines)?;
+        let gross = row.lines(entry, &cost_objects_here, (&tax_rows, &mut used_tax), options, lines)?;
         *gross_sum = add(*gross_sum, gross, &path)?;
     }
     Ok(())
@@ -262,14 +262,51 @@ struct JournalRow<'r, 'a> {
     allocation_id: Option<String>,
 }
 
+/// What the expense and tax lines of one journal row share: its account
+/// and its counterparty.
+struct AccountSide<'r> {
+    entry: &'r EntryContext<'r>,
+    cost_objects: &'r [CostObject],
+    account: String,
+    code: String,
+    payer: Option<String>,
+    payee: Option<String>,
+}
+
+impl AccountSide<'_> {
+    fn line(
+        &self,
+        role: LineRole,
+        amount: Decimal,
+        tax: Option<TaxKey>,
+        description: String,
+        source: LineSource,
+    ) -> JournalLine {
+        JournalLine {
+            role,
+            amount,
+            account_code: Some(self.account.clone()),
+            payment_code: Some(self.code.clone()),
+            payer: self.payer.clone(),
+            payee: self.payee.clone(),
+            employee_id: self.entry.employee_id.map(str::to_owned),
+            vendor_code: None,
+            tax,
+            cost_objects: self.cost_objects.to_vec(),
+            expense_type_code: self.entry.type_code.clone(),
+            description,
+            source,
+        }
+    }
+}
+
 impl JournalRow<'_, '_> {
     /// Appends the row's expense, tax and party lines; returns its `amountGross`.
     fn lines(
         &self,
         entry: &EntryContext<'_>,
         cost_objects: &[CostObject],
-        tax_rows: &TaxRows,
-        used_tax: &mut HashMap<String, String>,
+        taxes: (&TaxRows, &mut HashMap<String, String>),
         options: &NormalizeOptions,
         lines: &mut Vec<JournalLine>,
     ) -> Result<Decimal, Problem> {
@@ -293,58 +330,16 @@ impl JournalRow<'_, '_> {
             allocation_id: self.allocation_id.clone(),
             ..LineSource::default()
         };
-        let line = |role, amount, tax: Option<TaxKey>, description: String, source: LineSource| JournalLine {
-            role,
-            amount,
-            account_code: Some(account.clone()),
-            payment_code: Some(code.clone()),
-            payer: payer.clone(),
-            payee: payee.clone(),
-            employee_id: entry.employee_id.map(str::to_owned),
-            vendor_code: None,
-            tax,
-            cost_objects: cost_objects.to_vec(),
-            expense_type_code: entry.type_code.clone(),
-            description,
-            source,
-        };
+        let side = AccountSide { entry, cost_objects, account, code, payer, payee };
+        let (expense_amount, mut tax_lines) = self.tax_split(gross, &side, &source, taxes)?;
         let label = &entry.label;
-        let mut tax_lines = Vec::new();
-        let mut expense_amount = gross;
-        let guids = tax_guids(row, &journal.tax_guid)?;
-        if !guids.is_empty() {
-            let mut tax_sum = Decimal::ZERO;
-            for guid in guids {
-                let tax = self.claim_tax(tax_rows, used_tax, guid.clone())?;
-                tax_sum = add(tax_sum, tax.amount, &tax.path)?;
-                let non_deductible = sub(tax.amount, tax.reclaim, &tax.path)?;
-                let tax_source = LineSource { tax_guid: Some(guid), ..source.clone() };
-                let key = tax.key_label();
-                let reclaimable = format!("{label}: reclaimable tax {key}");
-                tax_lines.push(line(
-                    LineRole::TaxReclaimable,
-                    tax.reclaim,
-                    Some(tax.key.clone()),
-                    reclaimable,
-                    tax_source.clone(),
-                ));
-                let other = format!("{label}: non-deductible tax {key}");
-                tax_lines.push(line(
-                    LineRole::TaxNonDeductible,
-                    non_deductible,
-                    Some(tax.key.clone()),
-                    other,
-                    tax_source,
-                ));
-            }
-            expense_amount = self.checked_net(gross, tax_sum)?;
-        }
         let role = if entry.personal { LineRole::PersonalClearing } else { LineRole::Expense };
         let description = if tax_lines.is_empty() { label.clone() } else { format!("{label} (net of tax)") };
-        lines.push(line(role, expense_amount, None, description, source.clone()));
+        lines.push(side.line(role, expense_amount, None, description, source.clone()));
         lines.append(&mut tax_lines);
+        let (payer, payee) = (side.payer, side.payee);
         let party = PartyLine {
-            code,
+            code: side.code,
             amount: -gross,
             employee_id: entry.employee_id,
             employee_path: EMPLOYEE_ID_PATH,
@@ -357,6 +352,44 @@ impl JournalRow<'_, '_> {
         };
         lines.push(party.build(options)?);
         Ok(gross)
+    }
+
+    /// The row's tax lines (reclaimable and non-deductible per tax row it
+    /// names) and what stays on the expense: the gross, or the net when the
+    /// row names tax rows.
+    fn tax_split(
+        &self,
+        gross: Decimal,
+        side: &AccountSide<'_>,
+        source: &LineSource,
+        (tax_rows, used_tax): (&TaxRows, &mut HashMap<String, String>),
+    ) -> Result<(Decimal, Vec<JournalLine>), Problem> {
+        let guids = tax_guids(self.at, &self.journal.tax_guid)?;
+        if guids.is_empty() {
+            return Ok((gross, Vec::new()));
+        }
+        let label = &side.entry.label;
+        let mut tax_lines = Vec::new();
+        let mut tax_sum = Decimal::ZERO;
+        for guid in guids {
+            let tax = self.claim_tax(tax_rows, used_tax, guid.clone())?;
+            tax_sum = add(tax_sum, tax.amount, &tax.path)?;
+            let non_deductible = sub(tax.amount, tax.reclaim, &tax.path)?;
+            let tax_source = LineSource { tax_guid: Some(guid), ..source.clone() };
+            let key = tax.key_label();
+            let reclaimable = format!("{label}: reclaimable tax {key}");
+            let other = format!("{label}: non-deductible tax {key}");
+            let key = Some(tax.key.clone());
+            tax_lines.push(side.line(
+                LineRole::TaxReclaimable,
+                tax.reclaim,
+                key.clone(),
+                reclaimable,
+                tax_source.clone(),
+            ));
+            tax_lines.push(side.line(LineRole::TaxNonDeductible, non_deductible, key, other, tax_source));
+        }
+        Ok((self.checked_net(gross, tax_sum)?, tax_lines))
     }
 
     /// The tax row `guid` names, which no other journal row may claim too.

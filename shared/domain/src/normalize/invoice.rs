@@ -109,21 +109,21 @@ impl<'p> InvoiceLine<'p> {
 
     /// Appends the lines of every allocation and adds their gross to `total`.
     fn lines(&self, item: &LineItem<'_>, total: &mut Decimal, lines: &mut Vec<JournalLine>) -> Result<(), Problem> {
-        let allocations = &item.allocation.0;
+        let allocations = &item.allocation.items;
         if allocations.is_empty() {
             return Err(Problem::missing(self.at.child_path("allocation")));
         }
         for (a, allocation) in allocations.iter().enumerate() {
-            let path = element_path(self.at, "allocation", a, allocations.len());
+            let path = item.allocation.path(self.at.path(), "allocation", a);
             let alloc = At(&path);
             let mut cost_objects_here = Vec::new();
             cost_objects(alloc, &allocation.custom, &mut cost_objects_here)?;
-            let journals = &allocation.journal.0;
+            let journals = &allocation.journal.items;
             if journals.is_empty() {
                 return Err(Problem::missing(alloc.child_path("journal")));
             }
             for (j, journal) in journals.iter().enumerate() {
-                let path = element_path(alloc, "journal", j, journals.len());
+                let path = allocation.journal.path(alloc.path(), "journal", j);
                 let row = At(&path);
                 let gross = row.require_decimal(&journal.amount_gross, "amountGross")?;
                 *total = add(*total, gross, row.path())?;
@@ -145,13 +145,6 @@ impl<'p> InvoiceLine<'p> {
         }
         Ok(())
     }
-}
-
-/// The path of element `i` of member `key`: `key[i]`, or just `key` when
-/// Concur sent one object (it cannot be told from a one-element array
-/// here, so a single element is named without an index either way).
-fn element_path(at: At<'_>, key: &str, i: usize, count: usize) -> String {
-    if count == 1 { at.child_path(key) } else { format!("{}.{key}[{i}]", at.path()) }
 }
 
 /// One `journal` row of an allocation, with its account and source.
@@ -192,9 +185,9 @@ impl JournalPosting<'_> {
         let label = &self.invoice.label;
         let mut tax_sum = Decimal::ZERO;
         let mut tax_lines = Vec::new();
-        let taxes = &journal.tax.0;
+        let taxes = &journal.tax.items;
         for (t, tax) in taxes.iter().enumerate() {
-            let path = element_path(row, "tax", t, taxes.len());
+            let path = journal.tax.path(row.path(), "tax", t);
             let at = At(&path);
             let amount = at.require_decimal(&tax.amount_tax, "amountTax")?;
             tax_sum = add(tax_sum, amount, &path)?;

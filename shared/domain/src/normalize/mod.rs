@@ -33,7 +33,7 @@ use serde_json::Value;
 
 use crate::ids::{ConcurDocumentId, DocumentType};
 use crate::journal::{CostObject, EntryError, EntryHeader, JournalEntry, JournalLine};
-use document::Numbered;
+use document::{Numbered, Typed};
 use json::{At, Raw};
 
 /// Per-connection choices that shape normalization (not the mapping itself).
@@ -125,18 +125,12 @@ pub fn normalize(
     document: &Value,
     options: &NormalizeOptions,
 ) -> Result<JournalEntry, NormalizeError> {
-    let draft = match doc_type {
-        DocumentType::Expense => {
-            document::parse_value(document, DOCUMENT_PATH).and_then(|doc| expense::normalize(&doc, options))
-        }
-        DocumentType::CashAdvance => {
-            document::parse_value(document, DOCUMENT_PATH).and_then(|doc| cash_advance::normalize(&doc, options))
-        }
-        DocumentType::Invoice => {
-            document::parse_value(document, DOCUMENT_PATH).and_then(|doc| invoice::normalize(&doc))
-        }
+    let typed = match doc_type {
+        DocumentType::Expense => document::parse_value(document, DOCUMENT_PATH).map(Typed::Expense),
+        DocumentType::CashAdvance => document::parse_value(document, DOCUMENT_PATH).map(Typed::CashAdvance),
+        DocumentType::Invoice => document::parse_value(document, DOCUMENT_PATH).map(Typed::Invoice),
     };
-    finish(doc_type, document_id, draft)
+    finish(doc_type, document_id, typed.and_then(|typed| draft(&typed, options)))
 }
 
 /// Like [`normalize`], from the document's JSON text (as the FI API's
@@ -147,30 +141,86 @@ pub fn normalize_json(
     document_json: &str,
     options: &NormalizeOptions,
 ) -> Result<JournalEntry, NormalizeError> {
-    match draft(doc_type, document_json, options) {
-        Ok(draft) => finish(doc_type, document_id, Ok(draft)),
-        // A refusal is explained from the document read as a JSON value, as
-        // it always was: text that is not JSON is named as such, and of a
-        // repeated key the last one counts.
-        // (The typed structs keep the last of a repeated member too, but a
-        // derived one refuses the repetition.)
-        Err(_) => {
-            let document: Value = serde_json::from_str(document_json).map_err(|e| NormalizeError {
-                doc_type,
-                document_id: document_id.clone(),
-                problem: Problem::Invalid { path: DOCUMENT_PATH.to_owned(), expected: "JSON", found: e.to_string() },
-            })?;
-            normalize(doc_type, document_id, &document, options)
+    let typed = match doc_type {
+        DocumentType::Expense => document::parse(document_json, DOCUMENT_PATH).map(Typed::Expense),
+        DocumentType::CashAdvance => document::parse(document_json, DOCUMENT_PATH).map(Typed::CashAdvance),
+        DocumentType::Invoice => document::parse(document_json, DOCUMENT_PATH).map(Typed::Invoice),
+    };
+    match typed {
+        Ok(typed) => finish(doc_type, document_id, draft(&typed, options)),
+        Err(_) => explain_refusal(doc_type, document_id, document_json, options),
+    }
+}
+
+/// A document of a known type read into its typed structs, borrowed from
+/// the input: see [`DocumentSeed`].
+pub struct TypedDocument<'a>(Typed<'a>);
+
+impl TypedDocument<'_> {
+    pub fn doc_type(&self) -> DocumentType {
+        match self.0 {
+            Typed::Expense(_) => DocumentType::Expense,
+            Typed::CashAdvance(_) => DocumentType::CashAdvance,
+            Typed::Invoice(_) => DocumentType::Invoice,
         }
     }
 }
 
-/// Parses the document as its type's typed struct and normalizes it.
-fn draft(doc_type: DocumentType, json: &str, options: &NormalizeOptions) -> Result<Draft, Problem> {
-    match doc_type {
-        DocumentType::Expense => expense::normalize(&document::parse(json, DOCUMENT_PATH)?, options),
-        DocumentType::CashAdvance => cash_advance::normalize(&document::parse(json, DOCUMENT_PATH)?, options),
-        DocumentType::Invoice => invoice::normalize(&document::parse(json, DOCUMENT_PATH)?),
+/// Reads the document of a known type where it stands, e.g. as the
+/// `document` member of an FI envelope whose `docType` came first: the
+/// envelope and the document are then parsed in one pass.
+///
+/// It fails on a document whose objects or arrays are not where they belong;
+/// [`normalize_json`] of the document's text explains such a refusal.
+#[derive(Debug, Clone, Copy)]
+pub struct DocumentSeed(pub DocumentType);
+
+impl<'de> serde::de::DeserializeSeed<'de> for DocumentSeed {
+    type Value = TypedDocument<'de>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        use serde::Deserialize;
+        Ok(TypedDocument(match self.0 {
+            DocumentType::Expense => Typed::Expense(Deserialize::deserialize(deserializer)?),
+            DocumentType::CashAdvance => Typed::CashAdvance(Deserialize::deserialize(deserializer)?),
+            DocumentType::Invoice => Typed::Invoice(Deserialize::deserialize(deserializer)?),
+        }))
+    }
+}
+
+/// Like [`normalize_json`], from a document read with [`DocumentSeed`].
+pub fn normalize_typed(
+    document_id: &ConcurDocumentId,
+    document: &TypedDocument<'_>,
+    options: &NormalizeOptions,
+) -> Result<JournalEntry, NormalizeError> {
+    finish(document.doc_type(), document_id, draft(&document.0, options))
+}
+
+/// A text the typed structs cannot read is explained from the document read
+/// as a JSON value, as it always was: text that is not JSON is named as
+/// such, and of a repeated member the last one counts (a derived typed
+/// struct refuses the repetition).
+fn explain_refusal(
+    doc_type: DocumentType,
+    document_id: &ConcurDocumentId,
+    document_json: &str,
+    options: &NormalizeOptions,
+) -> Result<JournalEntry, NormalizeError> {
+    let document: Value = serde_json::from_str(document_json).map_err(|e| NormalizeError {
+        doc_type,
+        document_id: document_id.clone(),
+        problem: Problem::Invalid { path: DOCUMENT_PATH.to_owned(), expected: "JSON", found: e.to_string() },
+    })?;
+    normalize(doc_type, document_id, &document, options)
+}
+
+/// Normalizes a typed document into the lines of its entry.
+fn draft(document: &Typed<'_>, options: &NormalizeOptions) -> Result<Draft, Problem> {
+    match document {
+        Typed::Expense(doc) => expense::normalize(doc, options),
+        Typed::CashAdvance(doc) => cash_advance::normalize(doc, options),
+        Typed::Invoice(doc) => invoice::normalize(doc),
     }
 }
 
