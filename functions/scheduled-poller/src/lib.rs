@@ -656,7 +656,7 @@ fn work_items(
             }
             Err(problem) => {
                 tracing::error!(%connection, %problem, "a READY document cannot be queued");
-                progress.problems.push(problem);
+                progress.problems.push(problem.to_string());
                 continue;
             }
         };

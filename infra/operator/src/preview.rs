@@ -35,7 +35,7 @@ pub fn preview(
             };
             let (id, _) = match d.work_id() {
                 Ok(id) => id,
-                Err(e) => return fail(header, e),
+                Err(e) => return fail(header, e.to_string()),
             };
             let entry = match domain::normalize(doc_type, &id, &d.document, &NormalizeOptions::default()) {
                 Ok(entry) => entry,

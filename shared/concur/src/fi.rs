@@ -81,40 +81,72 @@ struct RawPage {
     next_page: Option<String>,
 }
 
+/// Why an FI page cannot be read. Concur sent it; nothing of it was used.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("FI page is not the expected JSON: {source}")]
+    NotExpectedJson {
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("FI page has neither `content` nor `fIDocuments`")]
+    NoDocuments,
+    #[error("document {id} holds a string that is not JSON: {source}")]
+    DocumentTextNotJson {
+        id: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("document {id} is not a JSON object")]
+    DocumentNotObject { id: String },
+}
+
+/// A document that can be keyed by neither its business id nor its FI id.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "FI {doc_type} document {fi_id} has no usable business id and its FI id is unusable too ({source}); report it \
+     to SAP Concur support"
+)]
+pub struct UnusableIdError {
+    pub doc_type: String,
+    /// The FI id, cut to 80 characters.
+    pub fi_id: String,
+    #[source]
+    pub source: domain::ids::ParseError,
+}
+
 impl DocumentPage {
     /// Parses a GET response body in either envelope.
-    pub fn parse(body: &[u8]) -> Result<Self, String> {
-        let raw: RawPage =
-            serde_json::from_slice(body).map_err(|e| format!("FI page is not the expected JSON: {e}"))?;
+    pub fn parse(body: &[u8]) -> Result<Self, PageError> {
+        let raw: RawPage = serde_json::from_slice(body).map_err(|source| PageError::NotExpectedJson { source })?;
         Self::from_raw(raw)
     }
 
     /// [`DocumentPage::parse`] for a body already read as JSON.
-    pub fn from_value(body: Value) -> Result<Self, String> {
-        let raw: RawPage =
-            serde_json::from_value(body).map_err(|e| format!("FI page is not the expected JSON: {e}"))?;
+    pub fn from_value(body: Value) -> Result<Self, PageError> {
+        let raw: RawPage = serde_json::from_value(body).map_err(|source| PageError::NotExpectedJson { source })?;
         Self::from_raw(raw)
     }
 
-    fn from_raw(raw: RawPage) -> Result<Self, String> {
+    fn from_raw(raw: RawPage) -> Result<Self, PageError> {
         let (docs, next) = match (raw.content, raw.fi_documents) {
             (Some(docs), _) => {
                 let next = raw.links.unwrap_or_default().into_iter().find(|l| l.rel == "next").map(|l| l.href);
                 (docs, next)
             }
             (None, Some(docs)) => (docs, raw.next_page.filter(|n| !n.is_empty())),
-            (None, None) => return Err("FI page has neither `content` nor `fIDocuments`".into()),
+            (None, None) => return Err(PageError::NoDocuments),
         };
         let documents = docs
             .into_iter()
             .map(|d| {
                 let document = match d.document {
                     Value::String(text) => serde_json::from_str(&text)
-                        .map_err(|e| format!("document {} holds a string that is not JSON: {e}", d.id))?,
+                        .map_err(|source| PageError::DocumentTextNotJson { id: d.id.clone(), source })?,
                     other => other,
                 };
                 if !document.is_object() {
-                    return Err(format!("document {} is not a JSON object", d.id));
+                    return Err(PageError::DocumentNotObject { id: d.id });
                 }
                 Ok(FiDocument {
                     id: d.id,
@@ -125,7 +157,7 @@ impl DocumentPage {
                     document,
                 })
             })
-            .collect::<Result<_, String>>()?;
+            .collect::<Result<_, PageError>>()?;
         Ok(Self { documents, next })
     }
 }
@@ -156,17 +188,12 @@ impl FiDocument {
     /// first: webhooks name only the report, and FI's `docId` query accepts
     /// it, so a document has one key whichever way it arrives. The FI id is
     /// the fallback for a document without a usable business id.
-    pub fn work_id(&self) -> Result<(ConcurDocumentId, WorkIdSource), String> {
+    pub fn work_id(&self) -> Result<(ConcurDocumentId, WorkIdSource), UnusableIdError> {
         if let Some(id) = self.business_id().and_then(|b| ConcurDocumentId::parse(b).ok()) {
             return Ok((id, WorkIdSource::Business));
         }
-        ConcurDocumentId::parse(self.id.trim()).map(|id| (id, WorkIdSource::FiDocument)).map_err(|e| {
-            format!(
-                "FI {} document {} has no usable business id and its FI id is unusable too ({e}); report it to SAP \
-                 Concur support",
-                self.doc_type,
-                self.id.chars().take(80).collect::<String>()
-            )
+        ConcurDocumentId::parse(self.id.trim()).map(|id| (id, WorkIdSource::FiDocument)).map_err(|source| {
+            UnusableIdError { doc_type: self.doc_type.clone(), fi_id: self.id.chars().take(80).collect(), source }
         })
     }
 }
@@ -263,7 +290,7 @@ mod tests {
             let (id, source) = document("expense", fi, body.clone()).work_id().unwrap();
             assert_eq!((id.as_str(), source), (fi, WorkIdSource::FiDocument), "{body}");
         }
-        let err = document("payroll", "not/an/id", json!({})).work_id().unwrap_err();
+        let err = document("payroll", "not/an/id", json!({})).work_id().unwrap_err().to_string();
         assert!(err.contains("not/an/id") && err.contains("SAP Concur"), "{err}");
     }
 

@@ -27,8 +27,12 @@ pub use ids::{CompanyUuid, ConcurDocumentId, ConcurrencyLevel, ConnectionId, Doc
 pub use journal::{
     CostObject, EntryError, EntryHeader, JournalEntry, JournalLine, LineRole, LineSource, Side, TaxKey, Totals,
 };
-pub use normalize::{NormalizeError, NormalizeOptions, Problem, normalize, normalize_json};
+pub use normalize::{
+    DocumentSeed, NormalizeError, NormalizeOptions, Problem, TypedDocument, normalize, normalize_json, normalize_typed,
+};
 pub use posting::{ErpDocument, ErpDocumentKind, MappedLine, PlanError, PlannedLine, PostingPlan, Target};
 pub use schedule::PollSchedule;
 pub use secret::Secret;
-pub use work_item::{ErpOutcome, MessageGroupId, QueueMessage, ReferenceSyncRequest, SyncReason, WorkItem, WorkSource};
+pub use work_item::{
+    ErpOutcome, MessageGroupId, QueueMessage, QueueMessageError, ReferenceSyncRequest, SyncReason, WorkItem, WorkSource,
+};

@@ -275,52 +275,8 @@ pub fn plan(
     match form {
         PostingForm::Journal => journal_lines.extend(&mapped),
         PostingForm::ApBill => {
-            // Counterparty of each line: its payment code (reports, cash
-            // advances) or its vendor (invoices).
-            let mut by_counterparty: BTreeMap<String, Vec<&MappedLine>> = BTreeMap::new();
-            for m in &mapped {
-                let line = &lines[m.index];
-                let counterparty = line.payment_code.clone().or_else(|| line.vendor_code.clone()).unwrap_or_default();
-                by_counterparty.entry(counterparty).or_default().push(m);
-            }
-            // Counterparties whose party lines go to one vendor, merged by vendor.
-            let mut by_vendor: BTreeMap<String, Vec<&MappedLine>> = BTreeMap::new();
-            for (counterparty, group) in by_counterparty {
-                let sum = sum(group.iter().map(|m| lines[m.index].amount))?;
-                if !sum.is_zero() {
-                    return Err(PlanError::CounterpartyUnbalanced { counterparty, amount: sum });
-                }
-                let vendors: std::collections::BTreeSet<&str> = group
-                    .iter()
-                    .filter_map(|m| match &m.target {
-                        Target::Vendor(v) => Some(v.as_str()),
-                        Target::Account(_) => None,
-                    })
-                    .collect();
-                match vendors.into_iter().collect::<Vec<_>>()[..] {
-                    [vendor] => by_vendor.entry(vendor.to_owned()).or_default().extend(group),
-                    _ => journal_lines.extend(group),
-                }
-            }
-            for (vendor, group) in by_vendor {
-                let vendor_lines: Vec<&MappedLine> =
-                    group.iter().copied().filter(|m| matches!(m.target, Target::Account(_))).collect();
-                let owed = -sum(group
-                    .iter()
-                    .filter(|m| matches!(m.target, Target::Vendor(_)))
-                    .map(|m| lines[m.index].amount))?;
-                if owed.is_zero() {
-                    // Nothing owed either way (e.g. a charge and its refund):
-                    // the account lines balance on their own in the journal.
-                    journal_lines.extend(vendor_lines);
-                    continue;
-                }
-                let (kind, sign) = if owed.is_sign_positive() {
-                    (ErpDocumentKind::Bill { vendor }, Decimal::ONE)
-                } else {
-                    (ErpDocumentKind::DebitAdjustment { vendor }, Decimal::NEGATIVE_ONE)
-                };
-                let planned = vendor_lines.iter().map(|m| planned(lines, m, sign, None)).collect::<Result<_, _>>()?;
+            let by_vendor = by_vendor(lines, &mapped, &mut journal_lines)?;
+            for (kind, planned) in vendor_documents(lines, by_vendor, &mut journal_lines)? {
                 documents.push(document(kind, planned));
             }
         }
@@ -337,6 +293,69 @@ pub fn plan(
     let documents =
         documents.into_iter().map(|d| in_minor_units(d, exponent, rounding_account)).collect::<Result<Vec<_>, _>>()?;
     Ok(PostingPlan { form, documents })
+}
+
+/// AP bill form: the lines of each counterparty (its payment code for
+/// reports and cash advances, its vendor for invoices) whose party lines go
+/// to one vendor, merged by vendor. The others go to `journal_lines`.
+fn by_vendor<'m>(
+    lines: &[JournalLine],
+    mapped: &'m [MappedLine],
+    journal_lines: &mut Vec<&'m MappedLine>,
+) -> Result<BTreeMap<String, Vec<&'m MappedLine>>, PlanError> {
+    let mut by_counterparty: BTreeMap<String, Vec<&MappedLine>> = BTreeMap::new();
+    for m in mapped {
+        let line = &lines[m.index];
+        let counterparty = line.payment_code.clone().or_else(|| line.vendor_code.clone()).unwrap_or_default();
+        by_counterparty.entry(counterparty).or_default().push(m);
+    }
+    let mut by_vendor: BTreeMap<String, Vec<&MappedLine>> = BTreeMap::new();
+    for (counterparty, group) in by_counterparty {
+        let sum = sum(group.iter().map(|m| lines[m.index].amount))?;
+        if !sum.is_zero() {
+            return Err(PlanError::CounterpartyUnbalanced { counterparty, amount: sum });
+        }
+        let vendors: std::collections::BTreeSet<&str> = group
+            .iter()
+            .filter_map(|m| match &m.target {
+                Target::Vendor(v) => Some(v.as_str()),
+                Target::Account(_) => None,
+            })
+            .collect();
+        match vendors.into_iter().collect::<Vec<_>>()[..] {
+            [vendor] => by_vendor.entry(vendor.to_owned()).or_default().extend(group),
+            _ => journal_lines.extend(group),
+        }
+    }
+    Ok(by_vendor)
+}
+
+/// One bill per vendor owed, one debit adjustment per vendor owing; a vendor
+/// owed nothing either way (e.g. a charge and its refund) leaves its account
+/// lines to `journal_lines`, where they balance on their own.
+fn vendor_documents<'m>(
+    lines: &[JournalLine],
+    by_vendor: BTreeMap<String, Vec<&'m MappedLine>>,
+    journal_lines: &mut Vec<&'m MappedLine>,
+) -> Result<Vec<(ErpDocumentKind, Vec<PlannedLine>)>, PlanError> {
+    let mut documents = Vec::new();
+    for (vendor, group) in by_vendor {
+        let vendor_lines: Vec<&MappedLine> =
+            group.iter().copied().filter(|m| matches!(m.target, Target::Account(_))).collect();
+        let owed = -sum(group.iter().filter(|m| matches!(m.target, Target::Vendor(_))).map(|m| lines[m.index].amount))?;
+        if owed.is_zero() {
+            journal_lines.extend(vendor_lines);
+            continue;
+        }
+        let (kind, sign) = if owed.is_sign_positive() {
+            (ErpDocumentKind::Bill { vendor }, Decimal::ONE)
+        } else {
+            (ErpDocumentKind::DebitAdjustment { vendor }, Decimal::NEGATIVE_ONE)
+        };
+        let planned = vendor_lines.iter().map(|m| planned(lines, m, sign, None)).collect::<Result<_, _>>()?;
+        documents.push((kind, planned));
+    }
+    Ok(documents)
 }
 
 /// `document` with every line in `exponent` decimals, its total the rounding

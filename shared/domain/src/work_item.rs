@@ -50,10 +50,11 @@ impl WorkItem {
     }
 
     /// Parses a queue message body, refusing other versions.
-    pub fn from_json(body: &str) -> Result<Self, String> {
-        let item: WorkItem = serde_json::from_str(body).map_err(|e| format!("work item is malformed: {e}"))?;
+    pub fn from_json(body: &str) -> Result<Self, QueueMessageError> {
+        let item: WorkItem =
+            serde_json::from_str(body).map_err(|source| QueueMessageError::Malformed { what: "work item", source })?;
         if item.v != Self::VERSION {
-            return Err(format!("work item version {} is not supported (expected {})", item.v, Self::VERSION));
+            return Err(QueueMessageError::Version { what: "work item", found: item.v, expected: Self::VERSION });
         }
         Ok(item)
     }
@@ -164,6 +165,27 @@ impl ErpOutcome {
     }
 }
 
+/// Why a queue message body cannot be read. The message says what the body
+/// was taken for; the producer that wrote it is the one to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueMessageError {
+    #[error("queue message is not JSON: {source}")]
+    NotJson {
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{what} is malformed: {source}")]
+    Malformed {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{what} version {found} is not supported (expected {expected})")]
+    Version { what: &'static str, found: u8, expected: u8 },
+    #[error("queue message kind `{kind}` is unknown")]
+    UnknownKind { kind: String },
+}
+
 /// Any message of the work queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueueMessage {
@@ -175,27 +197,29 @@ pub enum QueueMessage {
 impl QueueMessage {
     /// Parses a queue message body: a `kind` of `reference_sync` is a sync
     /// request; anything else must be a version-1 work item.
-    pub fn from_json(body: &str) -> Result<Self, String> {
+    pub fn from_json(body: &str) -> Result<Self, QueueMessageError> {
         let value: serde_json::Value =
-            serde_json::from_str(body).map_err(|e| format!("queue message is not JSON: {e}"))?;
+            serde_json::from_str(body).map_err(|source| QueueMessageError::NotJson { source })?;
         match value.get("kind").and_then(serde_json::Value::as_str) {
             Some(ReferenceSyncRequest::KIND) => {
+                let what = "reference sync request";
                 let request: ReferenceSyncRequest =
-                    serde_json::from_value(value).map_err(|e| format!("reference sync request is malformed: {e}"))?;
+                    serde_json::from_value(value).map_err(|source| QueueMessageError::Malformed { what, source })?;
                 if request.v != 1 {
-                    return Err(format!("reference sync request version {} is not supported (expected 1)", request.v));
+                    return Err(QueueMessageError::Version { what, found: request.v, expected: 1 });
                 }
                 Ok(QueueMessage::ReferenceSync(request))
             }
             Some(ErpOutcome::KIND) => {
+                let what = "ERP outcome";
                 let outcome: ErpOutcome =
-                    serde_json::from_value(value).map_err(|e| format!("ERP outcome is malformed: {e}"))?;
+                    serde_json::from_value(value).map_err(|source| QueueMessageError::Malformed { what, source })?;
                 if outcome.v != 1 {
-                    return Err(format!("ERP outcome version {} is not supported (expected 1)", outcome.v));
+                    return Err(QueueMessageError::Version { what, found: outcome.v, expected: 1 });
                 }
                 Ok(QueueMessage::ErpOutcome(outcome))
             }
-            Some(other) => Err(format!("queue message kind `{other}` is unknown")),
+            Some(other) => Err(QueueMessageError::UnknownKind { kind: other.to_owned() }),
             None => WorkItem::from_json(body).map(QueueMessage::Document),
         }
     }
@@ -259,7 +283,7 @@ mod tests {
     #[test]
     fn refuses_other_versions_and_unknown_fields() {
         let v2 = item().to_json().replace("\"v\":1", "\"v\":2");
-        assert!(WorkItem::from_json(&v2).unwrap_err().contains("version 2"));
+        assert!(WorkItem::from_json(&v2).unwrap_err().to_string().contains("version 2"));
         let extra = item().to_json().replace("{", "{\"body\":\"x\",");
         assert!(WorkItem::from_json(&extra).is_err());
     }
@@ -276,7 +300,7 @@ mod tests {
         assert_eq!(QueueMessage::from_json(&sync.to_json()).unwrap(), QueueMessage::ReferenceSync(sync.clone()));
         assert_eq!(sync.group(), "acme#sync");
         assert_eq!(sync.dedup_id(), "sync-acme-20261123T100000Z");
-        assert!(QueueMessage::from_json(r#"{"kind":"other"}"#).unwrap_err().contains("unknown"));
+        assert!(QueueMessage::from_json(r#"{"kind":"other"}"#).unwrap_err().to_string().contains("unknown"));
         assert!(QueueMessage::from_json("{").is_err());
     }
 

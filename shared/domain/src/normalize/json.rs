@@ -1,116 +1,177 @@
-//! Path-tracking reads from the FI document's JSON, with exact decimals.
+//! Reads of the FI document's scalar fields, checked where they are used.
 //!
-//! Every read knows its JSON path so that a refusal can name the exact field.
-//! Amounts are parsed from the number's source text (serde_json's
-//! `arbitrary_precision` is on in this workspace), so `0E-8` or
-//! `50.00000000` never go through `f64`.
+//! The typed structs of [`super::document`] keep each scalar as Concur sent
+//! it ([`Scalar`], borrowed from the input where it can be): a field is
+//! checked and converted only when the normalizer reads it, in the order it
+//! reads them, so a refusal names the same field as before and a field that
+//! is never read (an unused custom field, a net amount of a row without tax)
+//! is never refused. Amounts are parsed from the number's source text
+//! (serde_json's `arbitrary_precision`), so `0E-8` or `50.00000000` never go
+//! through `f64`.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
 
 use rust_decimal::Decimal;
-use serde_json::{Map, Value};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
 
 use super::Problem;
 
-/// A JSON value together with its path from the FI envelope.
+/// A scalar member as Concur sent it; `None` when absent or `null`.
+pub(crate) type Raw<'a> = Option<Scalar<'a>>;
+
+/// A JSON value where a scalar is expected.
+pub(crate) enum Scalar<'a> {
+    /// A string, unescaped.
+    Text(Cow<'a, str>),
+    /// A number's source text.
+    Number(Cow<'a, str>),
+    /// Anything else (`true`, an array, an object), as compact JSON for a refusal.
+    Other(String),
+}
+
+impl Scalar<'_> {
+    /// The value as compact JSON, as a refusal shows it.
+    pub fn found(&self) -> String {
+        match self {
+            Scalar::Text(text) => Value::String(text.as_ref().to_owned()).to_string(),
+            Scalar::Number(number) => number.as_ref().to_owned(),
+            Scalar::Other(json) => json.clone(),
+        }
+    }
+}
+
+/// The member name serde_json gives a number read with `arbitrary_precision`
+/// (a one-member map holding its source text); rust_decimal reads it the same way.
+pub(crate) const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ScalarVisitor(PhantomData))
+    }
+}
+
+struct ScalarVisitor<'a>(PhantomData<Scalar<'a>>);
+
+impl<'de: 'a, 'a> Visitor<'de> for ScalarVisitor<'a> {
+    type Value = Scalar<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::Text(Cow::Borrowed(text)))
+    }
+    fn visit_str<E>(self, text: &str) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::Text(Cow::Owned(text.to_owned())))
+    }
+    fn visit_string<E>(self, text: String) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::Text(Cow::Owned(text)))
+    }
+    // Integers that fit, and (from a `Value`) decimals whose shortest form is
+    // their source text: the same number, written as Rust writes it.
+    fn visit_u64<E>(self, n: u64) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::Number(Cow::Owned(n.to_string())))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::Number(Cow::Owned(n.to_string())))
+    }
+    fn visit_u128<E>(self, n: u128) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::Number(Cow::Owned(n.to_string())))
+    }
+    fn visit_i128<E>(self, n: i128) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::Number(Cow::Owned(n.to_string())))
+    }
+    fn visit_f64<E>(self, n: f64) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::Number(Cow::Owned(n.to_string())))
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::Other(b.to_string()))
+    }
+    fn visit_unit<E>(self) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::Other("null".to_owned()))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Scalar<'a>, A::Error> {
+        let items = Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+        Ok(Scalar::Other(items.to_string()))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar<'a>, A::Error> {
+        let Some(key) = map.next_key::<Cow<'de, str>>()? else {
+            return Ok(Scalar::Other("{}".to_owned()));
+        };
+        if key == NUMBER_TOKEN {
+            return Ok(Scalar::Number(Cow::Owned(map.next_value::<String>()?)));
+        }
+        let mut object = serde_json::Map::new();
+        object.insert(key.into_owned(), map.next_value()?);
+        while let Some((key, value)) = map.next_entry::<String, Value>()? {
+            object.insert(key, value);
+        }
+        Ok(Scalar::Other(Value::Object(object).to_string()))
+    }
+}
+
+/// The JSON path of an object of the document, to name its members in a
+/// refusal (built once per object; a member's path only on refusal).
 #[derive(Clone, Copy)]
-pub(crate) struct Node<'a> {
-    pub value: &'a Value,
-    path: &'a str,
-}
+pub(crate) struct At<'p>(pub &'p str);
 
-/// An owned path plus the value, for children (paths are built on the way down).
-pub(crate) struct Owned<'a> {
-    pub value: &'a Value,
-    pub path: String,
-}
-
-impl<'a> Owned<'a> {
-    pub fn node(&self) -> Node<'_> {
-        Node { value: self.value, path: &self.path }
-    }
-}
-
-impl<'a> Node<'a> {
-    pub fn root(value: &'a Value, path: &'a str) -> Self {
-        Node { value, path }
-    }
-
-    pub fn path(&self) -> &str {
-        self.path
+impl<'p> At<'p> {
+    pub fn path(&self) -> &'p str {
+        self.0
     }
 
     pub fn child_path(&self, key: &str) -> String {
-        format!("{}.{key}", self.path)
-    }
-
-    fn object(&self) -> Result<&'a Map<String, Value>, Problem> {
-        self.value.as_object().ok_or_else(|| Problem::invalid(self.path, "a JSON object", self.value))
-    }
-
-    /// The member `key`, or `None` when it is absent or `null`.
-    pub fn get(&self, key: &str) -> Result<Option<Owned<'a>>, Problem> {
-        Ok(match self.object()?.get(key) {
-            None | Some(Value::Null) => None,
-            Some(value) => Some(Owned { value, path: self.child_path(key) }),
-        })
-    }
-
-    pub fn require(&self, key: &str) -> Result<Owned<'a>, Problem> {
-        self.get(key)?.ok_or_else(|| Problem::missing(self.child_path(key)))
-    }
-
-    /// Elements of the array member `key`; absent or `null` reads as empty.
-    pub fn array(&self, key: &str) -> Result<Vec<Owned<'a>>, Problem> {
-        let Some(member) = self.get(key)? else {
-            return Ok(Vec::new());
-        };
-        let items =
-            member.value.as_array().ok_or_else(|| Problem::invalid(&member.path, "a JSON array", member.value))?;
-        Ok(items.iter().enumerate().map(|(i, value)| Owned { value, path: format!("{}[{i}]", member.path) }).collect())
-    }
-
-    /// Like [`Node::array`], but a single object also counts as one element
-    /// (invoice `allocation.journal` is an object in Concur's sample).
-    pub fn array_or_object(&self, key: &str) -> Result<Vec<Owned<'a>>, Problem> {
-        match self.get(key)? {
-            Some(member) if member.value.is_object() => Ok(vec![member]),
-            _ => self.array(key),
-        }
+        format!("{}.{key}", self.0)
     }
 
     /// A text member, trimmed (codes can carry trailing blanks); empty text
     /// reads as absent. Numbers are accepted as their text (account codes are
     /// numbers in some schemas).
-    pub fn text(&self, key: &str) -> Result<Option<String>, Problem> {
-        let Some(member) = self.get(key)? else {
-            return Ok(None);
-        };
-        let text = match member.value {
-            Value::String(s) => s.trim().to_owned(),
-            Value::Number(n) => n.to_string(),
-            other => return Err(Problem::invalid(&member.path, "a string", other)),
+    pub fn text<'a>(&self, raw: &'a Raw<'_>, key: &str) -> Result<Option<&'a str>, Problem> {
+        let text = match raw {
+            None => return Ok(None),
+            Some(Scalar::Text(text)) => text.trim(),
+            Some(Scalar::Number(number)) => number,
+            Some(other) => return Err(Problem::invalid(&self.child_path(key), "a string", &other.found())),
         };
         Ok(if text.is_empty() { None } else { Some(text) })
     }
 
-    pub fn require_text(&self, key: &str) -> Result<String, Problem> {
-        self.text(key)?.ok_or_else(|| Problem::missing(self.child_path(key)))
+    /// [`At::text`] as an owned string, for what goes into the entry.
+    pub fn string(&self, raw: &Raw<'_>, key: &str) -> Result<Option<String>, Problem> {
+        Ok(self.text(raw, key)?.map(str::to_owned))
+    }
+
+    pub fn require_string(&self, raw: &Raw<'_>, key: &str) -> Result<String, Problem> {
+        self.string(raw, key)?.ok_or_else(|| Problem::missing(self.child_path(key)))
     }
 
     /// An exact decimal member; `None` when absent or `null`.
-    pub fn decimal(&self, key: &str) -> Result<Option<Decimal>, Problem> {
-        let Some(member) = self.get(key)? else {
+    pub fn decimal(&self, raw: &Raw<'_>, key: &str) -> Result<Option<Decimal>, Problem> {
+        let Some(raw) = raw else {
             return Ok(None);
         };
-        parse_decimal(member.value).map(Some).ok_or_else(|| Problem::invalid(&member.path, AMOUNT_FORMS, member.value))
+        parse_amount(raw).map(Some).ok_or_else(|| Problem::invalid(&self.child_path(key), AMOUNT_FORMS, &raw.found()))
     }
 
-    pub fn require_decimal(&self, key: &str) -> Result<Decimal, Problem> {
-        self.decimal(key)?.ok_or_else(|| Problem::missing(self.child_path(key)))
+    pub fn require_decimal(&self, raw: &Raw<'_>, key: &str) -> Result<Decimal, Problem> {
+        self.decimal(raw, key)?.ok_or_else(|| Problem::missing(self.child_path(key)))
     }
 
     /// `Y`/`N` flags; anything else but `Y` is "no".
-    pub fn flag(&self, key: &str) -> Result<bool, Problem> {
-        Ok(matches!(self.text(key)?.as_deref(), Some("Y" | "y")))
+    pub fn flag(&self, raw: &Raw<'_>, key: &str) -> Result<bool, Problem> {
+        Ok(matches!(self.text(raw, key)?, Some("Y" | "y")))
+    }
+}
+
+/// An amount from a JSON number or a numeric string (see [`parse_decimal`]).
+pub(crate) fn parse_amount(raw: &Scalar<'_>) -> Option<Decimal> {
+    match raw {
+        Scalar::Text(text) | Scalar::Number(text) => parse_decimal(text),
+        Scalar::Other(_) => None,
     }
 }
 
@@ -127,22 +188,16 @@ pub(crate) const AMOUNT_FORMS: &str = "an amount as Concur sends it (a JSON numb
 /// with at most 8 fractional digits once the exponent is applied. Anything
 /// else (surrounding blanks, `+`, `1,5`, `NaN`, 9 decimals) is refused: an
 /// amount Concur did not write that way is not one we can vouch for.
-pub(crate) fn parse_decimal(value: &Value) -> Option<Decimal> {
-    let text = match value {
-        // With arbitrary_precision, Display gives the number's source text.
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => s.clone(),
-        _ => return None,
-    };
-    if text.len() > 64 || !is_json_number(&text) {
+pub(crate) fn parse_decimal(text: &str) -> Option<Decimal> {
+    if text.len() > 64 || !is_json_number(text) {
         return None;
     }
     let parsed = if text.contains(['e', 'E']) {
-        Decimal::from_scientific(&text).ok()?
+        Decimal::from_scientific(text).ok()?
     } else {
         // `from_str_exact` refuses digits it would have to round away:
         // rounding an amount silently is not an option.
-        Decimal::from_str_exact(&text).ok()?
+        Decimal::from_str_exact(text).ok()?
     };
     // `0E-8` and `50.00000000` have scale 8; `1.5E-8` would have 9.
     (parsed.scale() <= MAX_FRACTION_DIGITS).then_some(parsed)
@@ -173,12 +228,22 @@ fn is_json_number(text: &str) -> bool {
 mod properties {
     use proptest::prelude::*;
     use rust_decimal::Decimal;
+    use serde::Deserialize;
     use serde_json::Value;
 
-    use super::{MAX_FRACTION_DIGITS, parse_decimal};
+    use super::{MAX_FRACTION_DIGITS, Scalar, parse_amount};
 
     fn number(text: &str) -> Value {
         serde_json::from_str(text).expect("a JSON number")
+    }
+
+    /// The amount read from `value`, as the document's text and as a parsed `Value`.
+    fn parse_decimal(value: &Value) -> Option<Decimal> {
+        let text = value.to_string();
+        let from_text = parse_amount(&Scalar::deserialize(&mut serde_json::Deserializer::from_str(&text)).ok()?);
+        let from_value = parse_amount(&Scalar::deserialize(value).ok()?);
+        assert_eq!(from_text, from_value, "{text}");
+        from_text
     }
 
     proptest! {

@@ -24,6 +24,7 @@
 //! a [`NormalizeError`] naming the JSON path; there is no partial result.
 
 mod cash_advance;
+mod document;
 mod expense;
 mod invoice;
 mod json;
@@ -32,7 +33,8 @@ use serde_json::Value;
 
 use crate::ids::{ConcurDocumentId, DocumentType};
 use crate::journal::{CostObject, EntryError, EntryHeader, JournalEntry, JournalLine};
-use json::Node;
+use document::{Numbered, Typed};
+use json::{At, Raw};
 
 /// Per-connection choices that shape normalization (not the mapping itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,8 +69,8 @@ impl Problem {
         Problem::Missing { path: path.into() }
     }
 
-    pub(crate) fn invalid(path: &str, expected: &'static str, found: &Value) -> Self {
-        let mut found = found.to_string();
+    pub(crate) fn invalid(path: &str, expected: &'static str, found: &str) -> Self {
+        let mut found = found.to_owned();
         if found.len() > 60 {
             let cut = (0..=60).rev().find(|&i| found.is_char_boundary(i)).unwrap_or(0);
             found.truncate(cut);
@@ -123,14 +125,113 @@ pub fn normalize(
     document: &Value,
     options: &NormalizeOptions,
 ) -> Result<JournalEntry, NormalizeError> {
-    let refuse = |problem: Problem| NormalizeError { doc_type, document_id: document_id.clone(), problem };
-    let root = Node::root(document, DOCUMENT_PATH);
-    let draft = match doc_type {
-        DocumentType::Expense => expense::normalize(root, options),
-        DocumentType::CashAdvance => cash_advance::normalize(root, options),
-        DocumentType::Invoice => invoice::normalize(root),
+    let typed = match doc_type {
+        DocumentType::Expense => document::parse_value(document, DOCUMENT_PATH).map(Typed::Expense),
+        DocumentType::CashAdvance => document::parse_value(document, DOCUMENT_PATH).map(Typed::CashAdvance),
+        DocumentType::Invoice => document::parse_value(document, DOCUMENT_PATH).map(Typed::Invoice),
+    };
+    finish(doc_type, document_id, typed.and_then(|typed| draft(&typed, options)))
+}
+
+/// Like [`normalize`], from the document's JSON text (as the FI API's
+/// `DocumentFormatAs: text` returns it).
+pub fn normalize_json(
+    doc_type: DocumentType,
+    document_id: &ConcurDocumentId,
+    document_json: &str,
+    options: &NormalizeOptions,
+) -> Result<JournalEntry, NormalizeError> {
+    let typed = match doc_type {
+        DocumentType::Expense => document::parse(document_json, DOCUMENT_PATH).map(Typed::Expense),
+        DocumentType::CashAdvance => document::parse(document_json, DOCUMENT_PATH).map(Typed::CashAdvance),
+        DocumentType::Invoice => document::parse(document_json, DOCUMENT_PATH).map(Typed::Invoice),
+    };
+    match typed {
+        Ok(typed) => finish(doc_type, document_id, draft(&typed, options)),
+        Err(_) => explain_refusal(doc_type, document_id, document_json, options),
     }
-    .map_err(refuse)?;
+}
+
+/// A document of a known type read into its typed structs, borrowed from
+/// the input: see [`DocumentSeed`].
+pub struct TypedDocument<'a>(Typed<'a>);
+
+impl TypedDocument<'_> {
+    pub fn doc_type(&self) -> DocumentType {
+        match self.0 {
+            Typed::Expense(_) => DocumentType::Expense,
+            Typed::CashAdvance(_) => DocumentType::CashAdvance,
+            Typed::Invoice(_) => DocumentType::Invoice,
+        }
+    }
+}
+
+/// Reads the document of a known type where it stands, e.g. as the
+/// `document` member of an FI envelope whose `docType` came first: the
+/// envelope and the document are then parsed in one pass.
+///
+/// It fails on a document whose objects or arrays are not where they belong;
+/// [`normalize_json`] of the document's text explains such a refusal.
+#[derive(Debug, Clone, Copy)]
+pub struct DocumentSeed(pub DocumentType);
+
+impl<'de> serde::de::DeserializeSeed<'de> for DocumentSeed {
+    type Value = TypedDocument<'de>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        use serde::Deserialize;
+        Ok(TypedDocument(match self.0 {
+            DocumentType::Expense => Typed::Expense(Deserialize::deserialize(deserializer)?),
+            DocumentType::CashAdvance => Typed::CashAdvance(Deserialize::deserialize(deserializer)?),
+            DocumentType::Invoice => Typed::Invoice(Deserialize::deserialize(deserializer)?),
+        }))
+    }
+}
+
+/// Like [`normalize_json`], from a document read with [`DocumentSeed`].
+pub fn normalize_typed(
+    document_id: &ConcurDocumentId,
+    document: &TypedDocument<'_>,
+    options: &NormalizeOptions,
+) -> Result<JournalEntry, NormalizeError> {
+    finish(document.doc_type(), document_id, draft(&document.0, options))
+}
+
+/// A text the typed structs cannot read is explained from the document read
+/// as a JSON value, as it always was: text that is not JSON is named as
+/// such, and of a repeated member the last one counts (a derived typed
+/// struct refuses the repetition).
+fn explain_refusal(
+    doc_type: DocumentType,
+    document_id: &ConcurDocumentId,
+    document_json: &str,
+    options: &NormalizeOptions,
+) -> Result<JournalEntry, NormalizeError> {
+    let document: Value = serde_json::from_str(document_json).map_err(|e| NormalizeError {
+        doc_type,
+        document_id: document_id.clone(),
+        problem: Problem::Invalid { path: DOCUMENT_PATH.to_owned(), expected: "JSON", found: e.to_string() },
+    })?;
+    normalize(doc_type, document_id, &document, options)
+}
+
+/// Normalizes a typed document into the lines of its entry.
+fn draft(document: &Typed<'_>, options: &NormalizeOptions) -> Result<Draft, Problem> {
+    match document {
+        Typed::Expense(doc) => expense::normalize(doc, options),
+        Typed::CashAdvance(doc) => cash_advance::normalize(doc, options),
+        Typed::Invoice(doc) => invoice::normalize(doc),
+    }
+}
+
+/// The checked entry of a draft, or the refusal naming the document.
+fn finish(
+    doc_type: DocumentType,
+    document_id: &ConcurDocumentId,
+    draft: Result<Draft, Problem>,
+) -> Result<JournalEntry, NormalizeError> {
+    let refuse = |problem: Problem| NormalizeError { doc_type, document_id: document_id.clone(), problem };
+    let draft = draft.map_err(refuse)?;
     let header = EntryHeader {
         doc_type,
         document_id: document_id.clone(),
@@ -146,22 +247,6 @@ pub fn normalize(
     };
     let lines = draft.lines.into_iter().filter(|l| !l.amount.is_zero()).collect();
     JournalEntry::new(header, lines).map_err(|e| refuse(e.into()))
-}
-
-/// Like [`normalize`], from the document's JSON text (as the FI API's
-/// `DocumentFormatAs: text` returns it).
-pub fn normalize_json(
-    doc_type: DocumentType,
-    document_id: &ConcurDocumentId,
-    document_json: &str,
-    options: &NormalizeOptions,
-) -> Result<JournalEntry, NormalizeError> {
-    let document: Value = serde_json::from_str(document_json).map_err(|e| NormalizeError {
-        doc_type,
-        document_id: document_id.clone(),
-        problem: Problem::Invalid { path: DOCUMENT_PATH.to_owned(), expected: "JSON", found: e.to_string() },
-    })?;
-    normalize(doc_type, document_id, &document, options)
 }
 
 /// What a document-type normalizer hands back before the entry is checked.
@@ -180,26 +265,37 @@ pub(crate) struct Draft {
 }
 
 /// An ISO 4217 alphabetic code: three ASCII letters.
-pub(crate) fn currency(node: Node<'_>, key: &str) -> Result<String, Problem> {
-    let code = node.require_text(key)?;
+pub(crate) fn currency(at: At<'_>, raw: &Raw<'_>, key: &str) -> Result<String, Problem> {
+    let code = at.text(raw, key)?.ok_or_else(|| Problem::missing(at.child_path(key)))?;
     if code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphabetic()) {
         Ok(code.to_ascii_uppercase())
     } else {
-        Err(Problem::invalid(&node.child_path(key), "an ISO 4217 currency code", &Value::String(code)))
+        Err(Problem::invalid(
+            &at.child_path(key),
+            "an ISO 4217 currency code",
+            &Value::String(code.to_owned()).to_string(),
+        ))
     }
 }
 
-/// The numbered custom fields `{prefix}{n}Code` / `{prefix}{n}Value`, n = 1..=count,
-/// that carry a code.
-pub(crate) fn cost_objects(node: Node<'_>, prefix: &str, count: u32) -> Result<Vec<CostObject>, Problem> {
-    let mut out = Vec::new();
-    for n in 1..=count {
-        if let Some(code) = node.text(&format!("{prefix}{n}Code"))? {
-            let name = node.text(&format!("{prefix}{n}Value"))?;
-            out.push(CostObject { field: format!("{prefix}{n}"), code, name });
+/// The numbered custom fields `{prefix}{n}Code` / `{prefix}{n}Value` that
+/// carry a code, appended to `out` in field order.
+pub(crate) fn cost_objects<const N: usize>(
+    at: At<'_>,
+    fields: &Numbered<'_, N>,
+    out: &mut Vec<CostObject>,
+) -> Result<(), Problem> {
+    for (i, (code, name)) in fields.fields.iter().enumerate() {
+        if code.is_none() {
+            continue;
+        }
+        let field = format!("{}{}", fields.prefix, i + 1);
+        if let Some(code) = at.string(code, &format!("{field}Code"))? {
+            let name = at.string(name, &format!("{field}Value"))?;
+            out.push(CostObject { field, code, name });
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// `a + b` without panicking on overflow.
