@@ -15,7 +15,7 @@ mod setup;
 
 use std::time::Duration;
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use domain::{ErpOutcome, Failure, FailureKind, QueueMessage, ReferenceSyncRequest, WorkItem};
 
 pub use pipeline::{FUNCTION, Poster, Processed};
@@ -140,87 +140,159 @@ pub async fn handle(
     rules: &BatchRules,
     deadline: Option<std::time::Instant>,
 ) -> (SqsBatchResponse, BatchOutcome) {
-    let mut response = SqsBatchResponse::default();
-    let mut outcome = BatchOutcome::default();
-    let mut failed_groups = std::collections::HashSet::new();
+    let mut batch = Batch::default();
     for record in event.records {
         let message_id = record.message_id.clone().unwrap_or_default();
-        let message = match record.body.as_deref().map(QueueMessage::from_json) {
-            Some(Ok(message)) => message,
-            Some(Err(reason)) => {
-                tracing::error!(message_id, %reason, "dropping a malformed work item");
-                outcome.malformed += 1;
-                continue;
-            }
-            None => {
-                tracing::error!(message_id, "dropping a work item without a body");
-                outcome.malformed += 1;
-                continue;
-            }
+        let Some(message) = read_message(&record, &message_id) else {
+            batch.outcome.malformed += 1;
+            continue;
         };
-        let subject = describe(&message);
         let group = record.attributes.get("MessageGroupId").cloned();
         let receives: u32 = record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
-        let last_receive = receives >= rules.max_receives;
         let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
         let out_of_time = left.is_some_and(|left| left < rules.item_budget);
-        if out_of_time || group.as_ref().is_some_and(|g| failed_groups.contains(g)) {
-            // Not tried: back on the queue at once with nothing recorded
-            // against it — unless this was its last receive.
-            if last_receive && pipeline.park(&message, "not tried before its receives ran out", rules.first_retry).await
-            {
-                outcome.parked += 1;
-                continue;
-            }
-            if let Some(receipt) = record.receipt_handle.as_deref() {
-                pipeline.defer(receipt, Duration::ZERO).await;
-            }
-            group.map(|g| failed_groups.insert(g));
-            outcome.returned += 1;
-            response.batch_item_failures.push(item_failure(message_id));
-            continue;
-        }
-        let work = run(pipeline, &message);
-        // A document that runs into the deadline is cut off as a crash would
-        // be (its claim lapses, the ERP lookup by key makes a resend safe);
-        // the rest of the batch is not redelivered with it.
-        let result = match left {
-            Some(left) => {
-                tokio::time::timeout(left.saturating_sub(rules.item_budget / 2), work).await.unwrap_or_else(|_| {
-                    Err(Failure::retryable("the invocation ran out of time while posting it", Some(Duration::ZERO)))
-                })
-            }
-            None => work.await,
+        let fate = if out_of_time || group.as_ref().is_some_and(|g| batch.failed_groups.contains(g)) {
+            return_untried(pipeline, &record, &message, receives >= rules.max_receives, rules).await
+        } else {
+            let result = run_within(pipeline, &message, left, rules).await;
+            settle(pipeline, &record, &message, result, receives, rules).await
         };
-        match result {
-            Ok(()) => outcome.done += 1,
-            Err(Failure { kind: FailureKind::Retryable { after }, reason }) => {
-                let wait = after.unwrap_or_else(|| rules.retry_wait(receives)).min(rules.longest_retry);
-                if (last_receive || wait > rules.longest_queue_wait) && pipeline.park(&message, &reason, wait).await {
-                    tracing::warn!(message_id, subject, %reason, receives, wait_s = wait.as_secs(),
-                        "waiting in the ledger; the sweeper re-queues it when due");
-                    outcome.parked += 1;
-                    continue;
+        batch.count(fate, message_id, group);
+    }
+    (batch.response, batch.outcome)
+}
+
+/// What became of one message of a batch.
+enum Fate {
+    Done,
+    Stopped,
+    /// The ledger holds it; the message is done.
+    Parked,
+    /// Back to the queue for a retry (counted against its receives).
+    Retried,
+    /// Back to the queue untried (deadline, or its group failed before).
+    Returned,
+}
+
+/// The batch's answer to SQS and its counts, and the FIFO groups that
+/// failed (their later messages are returned untried).
+#[derive(Default)]
+struct Batch {
+    response: SqsBatchResponse,
+    outcome: BatchOutcome,
+    failed_groups: std::collections::HashSet<String>,
+}
+
+impl Batch {
+    fn count(&mut self, fate: Fate, message_id: String, group: Option<String>) {
+        match fate {
+            Fate::Done => self.outcome.done += 1,
+            Fate::Stopped => self.outcome.stopped += 1,
+            Fate::Parked => self.outcome.parked += 1,
+            Fate::Retried | Fate::Returned => {
+                if matches!(fate, Fate::Retried) {
+                    self.outcome.retry += 1;
+                } else {
+                    self.outcome.returned += 1;
                 }
-                tracing::warn!(message_id, subject, %reason, receives, wait_s = wait.as_secs(), "will retry");
-                if let Some(receipt) = record.receipt_handle.as_deref() {
-                    pipeline.defer(receipt, wait.min(MAX_QUEUE_DEFER)).await;
-                }
-                group.map(|g| failed_groups.insert(g));
-                outcome.retry += 1;
-                response.batch_item_failures.push(item_failure(message_id));
-            }
-            Err(Failure { kind: FailureKind::Parked, reason }) => {
-                tracing::warn!(message_id, subject, %reason, "waiting in the ledger; the sweeper re-queues it");
-                outcome.parked += 1;
-            }
-            Err(failure) => {
-                tracing::error!(message_id, subject, reason = %failure.reason, "stopped");
-                outcome.stopped += 1;
+                self.failed_groups.extend(group);
+                self.response.batch_item_failures.push(item_failure(message_id));
             }
         }
     }
-    (response, outcome)
+}
+
+/// The message's body as a queue message; `None` (logged) when it has none
+/// or cannot be read: it would fail forever and block its FIFO group.
+fn read_message(record: &SqsMessage, message_id: &str) -> Option<QueueMessage> {
+    match record.body.as_deref().map(QueueMessage::from_json) {
+        Some(Ok(message)) => Some(message),
+        Some(Err(reason)) => {
+            tracing::error!(message_id, %reason, "dropping a malformed work item");
+            None
+        }
+        None => {
+            tracing::error!(message_id, "dropping a work item without a body");
+            None
+        }
+    }
+}
+
+/// Not tried: back on the queue at once with nothing recorded against it,
+/// unless this was its last receive (then the ledger takes it).
+async fn return_untried(
+    pipeline: &impl DocumentPipeline,
+    record: &SqsMessage,
+    message: &QueueMessage,
+    last_receive: bool,
+    rules: &BatchRules,
+) -> Fate {
+    if last_receive && pipeline.park(message, "not tried before its receives ran out", rules.first_retry).await {
+        return Fate::Parked;
+    }
+    if let Some(receipt) = record.receipt_handle.as_deref() {
+        pipeline.defer(receipt, Duration::ZERO).await;
+    }
+    Fate::Returned
+}
+
+/// Runs the message's work; one that runs into the deadline is cut off as
+/// a crash would be (its claim lapses, the ERP lookup by key makes a resend
+/// safe), so the rest of the batch is not redelivered with it.
+async fn run_within(
+    pipeline: &impl DocumentPipeline,
+    message: &QueueMessage,
+    left: Option<Duration>,
+    rules: &BatchRules,
+) -> Result<(), Failure> {
+    let work = run(pipeline, message);
+    match left {
+        Some(left) => {
+            tokio::time::timeout(left.saturating_sub(rules.item_budget / 2), work).await.unwrap_or_else(|_| {
+                Err(Failure::retryable("the invocation ran out of time while posting it", Some(Duration::ZERO)))
+            })
+        }
+        None => work.await,
+    }
+}
+
+/// Where a failed message waits: a short retry stays on the queue; a long
+/// one, or any on its last receive, is handed to the ledger.
+async fn settle(
+    pipeline: &impl DocumentPipeline,
+    record: &SqsMessage,
+    message: &QueueMessage,
+    result: Result<(), Failure>,
+    receives: u32,
+    rules: &BatchRules,
+) -> Fate {
+    let message_id = record.message_id.as_deref().unwrap_or_default();
+    let subject = describe(message);
+    match result {
+        Ok(()) => Fate::Done,
+        Err(Failure { kind: FailureKind::Retryable { after }, reason }) => {
+            let wait = after.unwrap_or_else(|| rules.retry_wait(receives)).min(rules.longest_retry);
+            let last_receive = receives >= rules.max_receives;
+            if (last_receive || wait > rules.longest_queue_wait) && pipeline.park(message, &reason, wait).await {
+                tracing::warn!(message_id, subject, %reason, receives, wait_s = wait.as_secs(),
+                    "waiting in the ledger; the sweeper re-queues it when due");
+                return Fate::Parked;
+            }
+            tracing::warn!(message_id, subject, %reason, receives, wait_s = wait.as_secs(), "will retry");
+            if let Some(receipt) = record.receipt_handle.as_deref() {
+                pipeline.defer(receipt, wait.min(MAX_QUEUE_DEFER)).await;
+            }
+            Fate::Retried
+        }
+        Err(Failure { kind: FailureKind::Parked, reason }) => {
+            tracing::warn!(message_id, subject, %reason, "waiting in the ledger; the sweeper re-queues it");
+            Fate::Parked
+        }
+        Err(failure) => {
+            tracing::error!(message_id, subject, reason = %failure.reason, "stopped");
+            Fate::Stopped
+        }
+    }
 }
 
 /// The longest wait put on a message the ledger could not take (SQS's
@@ -238,11 +310,15 @@ pub fn deadline_instant(deadline_epoch_ms: u64) -> std::time::Instant {
 }
 
 async fn run(pipeline: &impl DocumentPipeline, message: &QueueMessage) -> Result<(), Failure> {
-    match message {
-        QueueMessage::Document(item) => pipeline.process(item).await,
-        QueueMessage::ReferenceSync(request) => pipeline.reference_sync(request).await,
-        QueueMessage::ErpOutcome(verdict) => pipeline.erp_outcome(verdict).await,
-    }
+    // Boxed: the pipeline's futures nest deeply, and a box here keeps the
+    // handler's future within the compiler's layout depth (one allocation
+    // per message).
+    let work: std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Failure>> + Send + '_>> = match message {
+        QueueMessage::Document(item) => Box::pin(pipeline.process(item)),
+        QueueMessage::ReferenceSync(request) => Box::pin(pipeline.reference_sync(request)),
+        QueueMessage::ErpOutcome(verdict) => Box::pin(pipeline.erp_outcome(verdict)),
+    };
+    work.await
 }
 
 fn describe(message: &QueueMessage) -> String {

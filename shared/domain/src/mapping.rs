@@ -37,6 +37,9 @@ use serde::{Deserialize, Serialize};
 /// Longest ERP value accepted (account, vendor, subaccount ids).
 const MAX_ERP_VALUE: usize = 64;
 
+/// A line's ERP dimensions: dimension name (as the ERP calls it) → its ERP value.
+pub type ErpDimensions = BTreeMap<String, String>;
+
 /// The mapping of one connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -262,10 +265,7 @@ impl Mapping {
 
     /// Every dimension's ERP value, reading Concur fields through `field`
     /// (most granular first, as each rule lists them).
-    pub fn dimensions<'a>(
-        &'a self,
-        field: impl Fn(&str) -> Option<&'a str>,
-    ) -> Result<BTreeMap<String, String>, Unmapped> {
+    pub fn dimensions<'a>(&'a self, field: impl Fn(&str) -> Option<&'a str>) -> Result<ErpDimensions, Unmapped> {
         let mut out = BTreeMap::new();
         for (name, rule) in &self.dimensions {
             let found = rule.sources.iter().find_map(|s| field(s).map(str::trim).filter(|v| !v.is_empty()));
