@@ -21,6 +21,7 @@ use concur::app::AppCredentials;
 use concur::client::{CompanyProfile, ConcurClient, ConcurError, WebhookSubscription};
 use concur::token::TokenResponse;
 use concur::tokens::{AccessToken, StoredGrant};
+use domain::clock::{epoch_rfc3339, now_rfc3339};
 use domain::{CompanyUuid, Connection, ConnectionId, ConnectionStatus, Edition, ReferenceSyncRequest, SyncReason};
 use platform::aws::SECRET_TTL;
 use platform::{
@@ -468,14 +469,6 @@ fn edition_text(edition: Option<Edition>, raw: Option<&str>) -> String {
 
 fn list_or_none(items: &[String]) -> String {
     if items.is_empty() { "none".into() } else { items.join(", ") }
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
-}
-
-fn epoch_rfc3339(epoch: i64) -> Option<String> {
-    time::OffsetDateTime::from_unix_timestamp(epoch).ok()?.format(&time::format_description::well_known::Rfc3339).ok()
 }
 
 #[cfg(test)]

@@ -355,7 +355,7 @@ async fn replay_one(target: &Target<'_>, selected: &LedgerRecord) -> Result<Step
         };
         (micros, how, None)
     };
-    let received_at = OffsetDateTime::parse(&record.created_at, &Rfc3339).unwrap_or(now);
+    let received_at = domain::clock::parse_rfc3339(&record.created_at).unwrap_or(now);
     let item = WorkItem::new(
         key.connection_id.clone(),
         key.document_type,

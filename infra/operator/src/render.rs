@@ -2,6 +2,7 @@
 //! terminal. Nothing here ever sees a credential value: only the names of
 //! the keys stored; ledger records and audit events hold none.
 
+use domain::clock::rfc3339;
 use std::io::{self, Write};
 
 use domain::{Connection, ConnectionStatus, ErpSettings, FlowOptions, PostingForm};
@@ -188,10 +189,6 @@ pub fn details_json(c: &Connection, credentials: &CredentialState) -> Value {
         map.insert("erp_credentials".into(), credentials.to_json());
     }
     value
-}
-
-fn rfc3339(at: time::OffsetDateTime) -> String {
-    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| at.unix_timestamp().to_string())
 }
 
 /// A ledger record as JSON: identifiers, states, reasons and times.

@@ -4,6 +4,7 @@
 //! Pure code: no I/O, no AWS, no HTTP. Every other crate of ours may depend on
 //! this one; it depends on none of them.
 
+pub mod clock;
 pub mod connection;
 pub mod currency;
 pub mod erp_url;

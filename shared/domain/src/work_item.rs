@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::rfc3339;
+
 use crate::ids::{ConcurDocumentId, ConcurrencyLevel, ConnectionId, DocumentType};
 
 /// Where a work item came from.
@@ -223,12 +225,6 @@ impl QueueMessage {
             None => WorkItem::from_json(body).map(QueueMessage::Document),
         }
     }
-}
-
-fn rfc3339(at: time::OffsetDateTime) -> String {
-    at.to_offset(time::UtcOffset::UTC)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }
 
 /// SQS FIFO `MessageGroupId` = slot owner + slot.

@@ -19,8 +19,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::{Client, types::AttributeValue};
 use concur::tokens::{GrantStore, GrantStoreError, RefreshHealth, StoredGrant, epoch_date};
+use domain::clock::{epoch_rfc3339, now_rfc3339};
 use domain::{ConnectionId, ConnectionStatus};
-use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 use crate::secrets::SecretStore;
 use crate::{StoreError, sdk_error_message};
@@ -323,14 +323,6 @@ fn status_name(status: ConnectionStatus) -> String {
         // ConnectionStatus is a unit enum: it always serializes to a string.
         _ => format!("{status:?}").to_ascii_lowercase(),
     }
-}
-
-fn epoch_rfc3339(epoch_seconds: i64) -> Option<String> {
-    OffsetDateTime::from_unix_timestamp(epoch_seconds).ok()?.format(&Rfc3339).ok()
-}
-
-fn now_rfc3339() -> String {
-    OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
 }
 
 fn now_ms() -> i64 {

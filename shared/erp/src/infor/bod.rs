@@ -620,8 +620,7 @@ fn date_time(date: time::Date) -> String {
 
 /// `2024-03-15T14:02:11Z` (UTC, whole seconds).
 fn timestamp(at: OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
-    format!("{}T{:02}:{:02}:{:02}Z", at.date(), at.hour(), at.minute(), at.second())
+    domain::clock::rfc3339_seconds(at)
 }
 
 /// A writer into memory: writing into a `Vec` cannot fail, so the
