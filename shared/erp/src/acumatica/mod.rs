@@ -30,7 +30,7 @@ pub use documents::{
 };
 pub use error::AcumaticaError;
 
-use crate::{ErpAdapter, ErpReference};
+use crate::ErpReference;
 
 const SERVICE: &str = "acumatica";
 const TOKEN_PATH: &str = "/identity/connect/token";
@@ -69,7 +69,7 @@ pub struct PostingOptions {
     /// `ReleaseJournalTransaction`); otherwise bills stay on hold for review.
     pub release: bool,
     /// Where journals carry the Concur key; used by
-    /// [`ErpAdapter::find_by_external_key`].
+    /// [`crate::ErpAdapter::find_by_external_key`].
     pub journal_key_field: JournalKeyField,
 }
 
@@ -279,15 +279,16 @@ fn error_message(body: &str) -> String {
     short_reason(text.trim())
 }
 
-impl ErpAdapter for AcumaticaClient {
-    async fn check(&self) -> Result<(), Failure> {
+/// What [`crate::ErpAdapter`] delegates to (see `adapter.rs`).
+impl AcumaticaClient {
+    async fn check_failure(&self) -> Result<(), Failure> {
         let context = format!("checking Acumatica tenant {} at {}", self.settings.tenant, self.base());
         self.check_access().await.map_err(|e| e.to_failure(&context))
     }
 
     /// A bill whose `VendorRef` is the key (any vendor), else a journal
     /// carrying it in the connection's journal key field.
-    async fn find_by_external_key(&self, external_key: &str) -> Result<Option<ErpReference>, Failure> {
+    async fn find_key(&self, external_key: &str) -> Result<Option<ErpReference>, Failure> {
         let context = format!("looking up Concur key `{external_key}` in Acumatica tenant {}", self.settings.tenant);
         let bill = self.lookup_bill(None, external_key).await.map_err(|e| e.to_failure(&context))?;
         if let Some(found) = bill {
@@ -298,7 +299,7 @@ impl ErpAdapter for AcumaticaClient {
             .map_err(|e| e.to_failure(&context))
     }
 
-    async fn post(&self, document: &ErpDocument) -> Result<ErpReference, Failure> {
+    async fn post_once(&self, document: &ErpDocument) -> Result<ErpReference, Failure> {
         let context = format!(
             "posting the {} for Concur key `{}` in Acumatica tenant {}",
             document.label(),
@@ -380,6 +381,9 @@ impl AcumaticaClient {
         }
     }
 }
+
+mod adapter;
+pub(crate) use adapter::CHECKS;
 
 #[cfg(test)]
 mod tests;
