@@ -55,6 +55,9 @@ pub struct ErpChecks {
     /// The check of the verdict inbox's token, for an ERP whose outcomes
     /// arrive later through it ("ION inbox token").
     pub verdict_inbox: Option<&'static str>,
+    /// Why `mapping check` cannot read this ERP's master data yet (known
+    /// before credentials are read); `None` when it can.
+    pub master_data_unsupported: Option<&'static str>,
 }
 
 impl ErpChecks {
@@ -167,8 +170,10 @@ pub trait ErpAdapter: Send + Sync {
     fn check(&self) -> BoxFuture<'_, Result<(), Failure>>;
 
     /// The ERP document already created for this Concur key, if any.
-    fn find_by_external_key<'a>(&'a self, external_key: &'a str)
-    -> BoxFuture<'a, Result<Option<ErpReference>, Failure>>;
+    fn find_by_external_key<'a>(
+        &'a self,
+        external_key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ErpReference>, Failure>>;
 
     /// Creates `document` unless the ERP already holds it under its key
     /// (looked up first, and again after any answer that leaves the outcome
@@ -213,7 +218,11 @@ pub trait ErpAdapter: Send + Sync {
 
 /// The fix for a failure classified as `failure`: new credentials
 /// (`reauth`), waiting, or corrected settings (`permanent`).
-pub(crate) fn fix_by_kind(failure: &Failure, reauth: impl FnOnce() -> String, permanent: impl FnOnce() -> String) -> String {
+pub(crate) fn fix_by_kind(
+    failure: &Failure,
+    reauth: impl FnOnce() -> String,
+    permanent: impl FnOnce() -> String,
+) -> String {
     match failure.kind {
         domain::FailureKind::NeedsReauth => reauth(),
         domain::FailureKind::Retryable { .. } | domain::FailureKind::Parked => {

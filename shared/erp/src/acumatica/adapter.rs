@@ -13,7 +13,11 @@ pub(crate) const CHECKS: ErpChecks = ErpChecks {
     missing_credentials: "no ERP credentials are stored",
     credentials_file: "FILE",
     verdict_inbox: None,
+    master_data_unsupported: Some(NO_MASTER_DATA),
 };
+
+const NO_MASTER_DATA: &str =
+    "the Acumatica adapter does not read accounts and vendors yet; `connections test` proves access";
 
 impl ErpAdapter for AcumaticaClient {
     fn checks(&self) -> ErpChecks {
@@ -55,11 +59,7 @@ impl ErpAdapter for AcumaticaClient {
     }
 
     fn read_master_data<'a>(&'a self, _list: &'a MasterData) -> BoxFuture<'a, Result<MasterDataRead, MasterDataError>> {
-        Box::pin(async {
-            Err(MasterDataError::Unsupported(
-                "the Acumatica adapter does not read accounts and vendors yet; `connections test` proves access",
-            ))
-        })
+        Box::pin(async { Err(MasterDataError::Unsupported(NO_MASTER_DATA)) })
     }
 }
 

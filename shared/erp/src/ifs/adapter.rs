@@ -16,6 +16,7 @@ pub(crate) const CHECKS: ErpChecks = ErpChecks {
     missing_credentials: "no ERP credentials are stored",
     credentials_file: "FILE",
     verdict_inbox: None,
+    master_data_unsupported: None,
 };
 
 impl ErpAdapter for IfsClient {

@@ -16,6 +16,7 @@ pub(crate) const CHECKS: ErpChecks = ErpChecks {
     missing_credentials: "no .ionapi file is stored",
     credentials_file: "FILE.ionapi",
     verdict_inbox: Some("ION inbox token"),
+    master_data_unsupported: None,
 };
 
 impl ErpAdapter for InforClient {
