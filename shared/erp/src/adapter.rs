@@ -1,5 +1,5 @@
 //! The one boundary between callers (erp-poster, the operator CLI) and an
-//! ERP: the [`ErpAdapter`] trait, and [`adapter_for`], the one place that
+//! ERP: the [`ErpAdapter`] trait (each ERP implements [`Erp`]), and [`adapter_for`], the one place that
 //! turns a connection's [`ErpSettings`] and stored credentials into one.
 //! Futures are boxed so callers can hold `Arc<dyn ErpAdapter>`, and so the
 //! poster's deeply nested async code stays under the compiler's depth limit.
@@ -149,49 +149,51 @@ pub enum MasterDataError {
     },
 }
 
-/// What every ERP adapter offers its callers.
+/// What each ERP module implements, with plain `async fn`s. Callers never
+/// name it: they hold the object-safe [`ErpAdapter`], which every `Erp` is
+/// (the futures boxed once, here).
 ///
 /// `find_by_external_key` comes before every create: it is the exactly-once
 /// layer that covers a crash after the ERP accepted a document but before
 /// the ledger recorded it.
-pub trait ErpAdapter: Send + Sync {
+pub trait Erp: Send + Sync {
     /// How the operator's checks of this ERP are named.
-    fn checks(&self) -> ErpChecks;
+    const CHECKS: ErpChecks;
 
     /// Signs in with the stored credentials; what was proven (tenant, user…)
     /// on success, else what failed and how to fix it for `connection`.
-    fn sign_in<'a>(&'a self, connection: &'a ConnectionId) -> BoxFuture<'a, Result<String, ErpProblem>>;
+    fn sign_in(&self, connection: &ConnectionId) -> impl Future<Output = Result<String, ErpProblem>> + Send;
 
     /// A cheap authenticated read after [`Self::sign_in`]: what was read, or
     /// what failed and how to fix it.
-    fn read_probe<'a>(&'a self, connection: &'a ConnectionId) -> BoxFuture<'a, Result<String, ErpProblem>>;
+    fn read_probe(&self, connection: &ConnectionId) -> impl Future<Output = Result<String, ErpProblem>> + Send;
 
     /// A cheap authenticated read that proves credentials and URL work.
-    fn check(&self) -> BoxFuture<'_, Result<(), Failure>>;
+    fn check(&self) -> impl Future<Output = Result<(), Failure>> + Send;
 
     /// The ERP document already created for this Concur key, if any.
-    fn find_by_external_key<'a>(
-        &'a self,
-        external_key: &'a str,
-    ) -> BoxFuture<'a, Result<Option<ErpReference>, Failure>>;
+    fn find_by_external_key(
+        &self,
+        external_key: &str,
+    ) -> impl Future<Output = Result<Option<ErpReference>, Failure>> + Send;
 
     /// Creates `document` unless the ERP already holds it under its key
     /// (looked up first, and again after any answer that leaves the outcome
     /// unknown); either way returns its reference. Errors are classified:
     /// retryable (throttling, outages), permanent (the ERP refused the
     /// document: the reason names the field), or needs-reauth.
-    fn post<'a>(&'a self, document: &'a ErpDocument) -> BoxFuture<'a, Result<ErpReference, Failure>>;
+    fn post(&self, document: &ErpDocument) -> impl Future<Output = Result<ErpReference, Failure>> + Send;
 
     /// [`Self::post`] for the `attempt`-th time (1 + the document's replays),
     /// leaving out the parts an asynchronous ERP accepted earlier (`kept`:
     /// part id → its reference then). An ERP that looks documents up by key
     /// needs neither, hence this default.
-    fn post_attempt<'a>(
-        &'a self,
-        document: &'a ErpDocument,
+    fn post_attempt(
+        &self,
+        document: &ErpDocument,
         attempt: u32,
-        kept: &'a BTreeMap<String, String>,
-    ) -> BoxFuture<'a, Result<ErpReference, Failure>> {
+        kept: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<ErpReference, Failure>> + Send {
         let _ = (attempt, kept);
         self.post(document)
     }
@@ -213,7 +215,90 @@ pub trait ErpAdapter: Send + Sync {
     fn master_data_label(&self, list: &MasterData) -> String;
 
     /// The values the ERP holds in `list` (read-only, fresh).
+    fn read_master_data(
+        &self,
+        list: &MasterData,
+    ) -> impl Future<Output = Result<MasterDataRead, MasterDataError>> + Send;
+}
+
+/// The boundary every caller uses (erp-poster holds `Arc<dyn ErpAdapter>`,
+/// the operator CLI a `Box`): [`Erp`] with boxed futures, so it is object
+/// safe and keeps the poster's async nesting shallow. See [`Erp`] for what
+/// each method does.
+pub trait ErpAdapter: Send + Sync {
+    fn checks(&self) -> ErpChecks;
+    fn sign_in<'a>(&'a self, connection: &'a ConnectionId) -> BoxFuture<'a, Result<String, ErpProblem>>;
+    fn read_probe<'a>(&'a self, connection: &'a ConnectionId) -> BoxFuture<'a, Result<String, ErpProblem>>;
+    fn check(&self) -> BoxFuture<'_, Result<(), Failure>>;
+    fn find_by_external_key<'a>(
+        &'a self,
+        external_key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ErpReference>, Failure>>;
+    fn post<'a>(&'a self, document: &'a ErpDocument) -> BoxFuture<'a, Result<ErpReference, Failure>>;
+    fn post_attempt<'a>(
+        &'a self,
+        document: &'a ErpDocument,
+        attempt: u32,
+        kept: &'a BTreeMap<String, String>,
+    ) -> BoxFuture<'a, Result<ErpReference, Failure>>;
+    fn part_ids(&self, document: &ErpDocument) -> Option<Result<Vec<String>, Failure>>;
+    fn is_asynchronous(&self) -> bool;
+    fn master_data_label(&self, list: &MasterData) -> String;
     fn read_master_data<'a>(&'a self, list: &'a MasterData) -> BoxFuture<'a, Result<MasterDataRead, MasterDataError>>;
+}
+
+impl<T: Erp> ErpAdapter for T {
+    fn checks(&self) -> ErpChecks {
+        T::CHECKS
+    }
+
+    fn sign_in<'a>(&'a self, connection: &'a ConnectionId) -> BoxFuture<'a, Result<String, ErpProblem>> {
+        Box::pin(Erp::sign_in(self, connection))
+    }
+
+    fn read_probe<'a>(&'a self, connection: &'a ConnectionId) -> BoxFuture<'a, Result<String, ErpProblem>> {
+        Box::pin(Erp::read_probe(self, connection))
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), Failure>> {
+        Box::pin(Erp::check(self))
+    }
+
+    fn find_by_external_key<'a>(
+        &'a self,
+        external_key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ErpReference>, Failure>> {
+        Box::pin(Erp::find_by_external_key(self, external_key))
+    }
+
+    fn post<'a>(&'a self, document: &'a ErpDocument) -> BoxFuture<'a, Result<ErpReference, Failure>> {
+        Box::pin(Erp::post(self, document))
+    }
+
+    fn post_attempt<'a>(
+        &'a self,
+        document: &'a ErpDocument,
+        attempt: u32,
+        kept: &'a BTreeMap<String, String>,
+    ) -> BoxFuture<'a, Result<ErpReference, Failure>> {
+        Box::pin(Erp::post_attempt(self, document, attempt, kept))
+    }
+
+    fn part_ids(&self, document: &ErpDocument) -> Option<Result<Vec<String>, Failure>> {
+        Erp::part_ids(self, document)
+    }
+
+    fn is_asynchronous(&self) -> bool {
+        Erp::is_asynchronous(self)
+    }
+
+    fn master_data_label(&self, list: &MasterData) -> String {
+        Erp::master_data_label(self, list)
+    }
+
+    fn read_master_data<'a>(&'a self, list: &'a MasterData) -> BoxFuture<'a, Result<MasterDataRead, MasterDataError>> {
+        Box::pin(Erp::read_master_data(self, list))
+    }
 }
 
 /// The fix for a failure classified as `failure`: new credentials

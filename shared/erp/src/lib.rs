@@ -18,8 +18,8 @@ pub mod infor;
 mod problem;
 
 pub use adapter::{
-    BoxError, BoxFuture, ErpAdapter, ErpChecks, ErpProblem, MasterData, MasterDataError, MasterDataRead, adapter_for,
-    checks_of,
+    BoxError, BoxFuture, Erp, ErpAdapter, ErpChecks, ErpProblem, MasterData, MasterDataError, MasterDataRead,
+    adapter_for, checks_of,
 };
 pub use problem::DocumentProblem;
 

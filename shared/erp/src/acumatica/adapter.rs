@@ -1,10 +1,10 @@
 //! [`AcumaticaClient`] as an [`ErpAdapter`], and the fix the operator is
 //! told for each of its errors.
 
-use domain::{ConnectionId, ErpDocument, Failure};
+use domain::{ConnectionId, ErpDocument, ErpDocumentKind, Failure};
 
-use super::{AcumaticaClient, AcumaticaError};
-use crate::{BoxFuture, ErpAdapter, ErpChecks, ErpProblem, ErpReference, MasterData, MasterDataError, MasterDataRead};
+use super::{AcumaticaClient, AcumaticaError, BillType};
+use crate::{Erp, ErpChecks, ErpProblem, ErpReference, MasterData, MasterDataError, MasterDataRead};
 
 pub(crate) const CHECKS: ErpChecks = ErpChecks {
     sign_in: "Acumatica sign-in",
@@ -19,47 +19,63 @@ pub(crate) const CHECKS: ErpChecks = ErpChecks {
 const NO_MASTER_DATA: &str =
     "the Acumatica adapter does not read accounts and vendors yet; `connections test` proves access";
 
-impl ErpAdapter for AcumaticaClient {
-    fn checks(&self) -> ErpChecks {
-        CHECKS
+impl Erp for AcumaticaClient {
+    const CHECKS: ErpChecks = CHECKS;
+
+    async fn sign_in(&self, connection: &ConnectionId) -> Result<String, ErpProblem> {
+        self.authenticate().await.map_err(|e| problem(e, connection))?;
+        let settings = &self.settings;
+        Ok(format!("tenant {} at {} as user {}", settings.tenant, settings.base_url, self.credentials.username))
     }
 
-    fn sign_in<'a>(&'a self, connection: &'a ConnectionId) -> BoxFuture<'a, Result<String, ErpProblem>> {
-        Box::pin(async move {
-            self.authenticate().await.map_err(|e| problem(e, connection))?;
-            let settings = &self.settings;
-            Ok(format!("tenant {} at {} as user {}", settings.tenant, settings.base_url, self.credentials.username))
-        })
+    async fn read_probe(&self, connection: &ConnectionId) -> Result<String, ErpProblem> {
+        AcumaticaClient::read_probe(self).await.map_err(|e| problem(e, connection))?;
+        Ok(format!("{}/{} Vendor", self.settings.endpoint_name, self.settings.endpoint_version))
     }
 
-    fn read_probe<'a>(&'a self, connection: &'a ConnectionId) -> BoxFuture<'a, Result<String, ErpProblem>> {
-        Box::pin(async move {
-            self.read_probe().await.map_err(|e| problem(e, connection))?;
-            Ok(format!("{}/{} Vendor", self.settings.endpoint_name, self.settings.endpoint_version))
-        })
+    async fn check(&self) -> Result<(), Failure> {
+        let context = format!("checking Acumatica tenant {} at {}", self.settings.tenant, self.base());
+        self.check_access().await.map_err(|e| e.to_failure(&context))
     }
 
-    fn check(&self) -> BoxFuture<'_, Result<(), Failure>> {
-        Box::pin(self.check_failure())
+    /// A bill whose `VendorRef` is the key (any vendor), else a journal
+    /// carrying it in the connection's journal key field.
+    async fn find_by_external_key(&self, external_key: &str) -> Result<Option<ErpReference>, Failure> {
+        let context = format!("looking up Concur key `{external_key}` in Acumatica tenant {}", self.settings.tenant);
+        let bill = self.lookup_bill(None, external_key).await.map_err(|e| e.to_failure(&context))?;
+        if let Some(found) = bill {
+            return Ok(Some(found.reference));
+        }
+        self.find_journal_by_key(&self.posting.journal_key_field, external_key)
+            .await
+            .map_err(|e| e.to_failure(&context))
     }
 
-    fn find_by_external_key<'a>(
-        &'a self,
-        external_key: &'a str,
-    ) -> BoxFuture<'a, Result<Option<ErpReference>, Failure>> {
-        Box::pin(self.find_key(external_key))
-    }
-
-    fn post<'a>(&'a self, document: &'a ErpDocument) -> BoxFuture<'a, Result<ErpReference, Failure>> {
-        Box::pin(self.post_once(document))
+    async fn post(&self, document: &ErpDocument) -> Result<ErpReference, Failure> {
+        let context = format!(
+            "posting the {} for Concur key `{}` in Acumatica tenant {}",
+            document.label(),
+            document.key,
+            self.settings.tenant
+        );
+        let created = match &document.kind {
+            ErpDocumentKind::Bill { vendor } => {
+                self.create_bill(&self.bill_for(document, vendor, BillType::Bill)).await
+            }
+            ErpDocumentKind::DebitAdjustment { vendor } => {
+                self.create_bill(&self.bill_for(document, vendor, BillType::DebitAdjustment)).await
+            }
+            ErpDocumentKind::Journal => self.create_journal(&self.journal_for(document)).await,
+        };
+        created.map_err(|e| e.to_failure(&context))
     }
 
     fn master_data_label(&self, _list: &MasterData) -> String {
         "ERP values".to_owned()
     }
 
-    fn read_master_data<'a>(&'a self, _list: &'a MasterData) -> BoxFuture<'a, Result<MasterDataRead, MasterDataError>> {
-        Box::pin(async { Err(MasterDataError::Unsupported(NO_MASTER_DATA)) })
+    async fn read_master_data(&self, _list: &MasterData) -> Result<MasterDataRead, MasterDataError> {
+        Err(MasterDataError::Unsupported(NO_MASTER_DATA))
     }
 }
 

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use domain::{ConnectionId, ErpDocument, Failure};
+use domain::{ConnectionId, ErpDocument, ErpDocumentKind, Failure};
 
 use super::{IfsClient, IfsError};
 use crate::adapter::fix_by_kind;
-use crate::{BoxFuture, ErpAdapter, ErpChecks, ErpProblem, ErpReference, MasterData, MasterDataError, MasterDataRead};
+use crate::{Erp, ErpChecks, ErpProblem, ErpReference, MasterData, MasterDataError, MasterDataRead};
 
 pub(crate) const CHECKS: ErpChecks = ErpChecks {
     sign_in: "IFS Cloud token",
@@ -19,38 +19,53 @@ pub(crate) const CHECKS: ErpChecks = ErpChecks {
     master_data_unsupported: None,
 };
 
-impl ErpAdapter for IfsClient {
-    fn checks(&self) -> ErpChecks {
-        CHECKS
+impl Erp for IfsClient {
+    const CHECKS: ErpChecks = CHECKS;
+
+    async fn sign_in(&self, connection: &ConnectionId) -> Result<String, ErpProblem> {
+        self.authenticate().await.map_err(|e| problem(e, connection))?;
+        Ok(format!("realm {} at {}", self.settings.namespace, self.settings.base_url))
     }
 
-    fn sign_in<'a>(&'a self, connection: &'a ConnectionId) -> BoxFuture<'a, Result<String, ErpProblem>> {
-        Box::pin(async move {
-            self.authenticate().await.map_err(|e| problem(e, connection))?;
-            Ok(format!("realm {} at {}", self.settings.namespace, self.settings.base_url))
-        })
+    async fn read_probe(&self, connection: &ConnectionId) -> Result<String, ErpProblem> {
+        IfsClient::read_probe(self).await.map_err(|e| problem(e, connection))?;
+        Ok(format!("company {}: {}", self.settings.company, self.settings.api.account_set))
     }
 
-    fn read_probe<'a>(&'a self, connection: &'a ConnectionId) -> BoxFuture<'a, Result<String, ErpProblem>> {
-        Box::pin(async move {
-            self.read_probe().await.map_err(|e| problem(e, connection))?;
-            Ok(format!("company {}: {}", self.settings.company, self.settings.api.account_set))
-        })
+    async fn check(&self) -> Result<(), Failure> {
+        let context = format!("checking IFS Cloud company {} at {}", self.company(), self.base());
+        self.check_access().await.map_err(|e| e.to_failure(&context))
     }
 
-    fn check(&self) -> BoxFuture<'_, Result<(), Failure>> {
-        Box::pin(self.check_failure())
+    /// A complete supplier invoice whose `InvoiceNo` is the key (any
+    /// supplier of this company), else a complete voucher carrying it.
+    async fn find_by_external_key(&self, external_key: &str) -> Result<Option<ErpReference>, Failure> {
+        let context = format!("looking up Concur key `{external_key}` in IFS Cloud company {}", self.company());
+        let invoice = self.find_invoice(None, external_key).await.map_err(|e| e.to_failure(&context))?;
+        if invoice.is_some() {
+            return Ok(invoice);
+        }
+        self.find_voucher(external_key).await.map_err(|e| e.to_failure(&context))
     }
 
-    fn find_by_external_key<'a>(
-        &'a self,
-        external_key: &'a str,
-    ) -> BoxFuture<'a, Result<Option<ErpReference>, Failure>> {
-        Box::pin(self.find_key(external_key))
-    }
-
-    fn post<'a>(&'a self, document: &'a ErpDocument) -> BoxFuture<'a, Result<ErpReference, Failure>> {
-        Box::pin(self.post_once(document))
+    async fn post(&self, document: &ErpDocument) -> Result<ErpReference, Failure> {
+        let context = format!(
+            "posting the {} for Concur key `{}` in IFS Cloud company {}",
+            document.label(),
+            document.key,
+            self.company()
+        );
+        let created = match &document.kind {
+            ErpDocumentKind::Journal => match self.voucher_for(document) {
+                Ok(voucher) => self.create_voucher(&voucher).await,
+                Err(e) => Err(e),
+            },
+            _ => match self.invoice_for(document) {
+                Ok(invoice) => self.create_invoice(&invoice).await,
+                Err(e) => Err(e),
+            },
+        };
+        created.map_err(|e| e.to_failure(&context))
     }
 
     fn master_data_label(&self, list: &MasterData) -> String {
@@ -64,24 +79,22 @@ impl ErpAdapter for IfsClient {
         }
     }
 
-    fn read_master_data<'a>(&'a self, list: &'a MasterData) -> BoxFuture<'a, Result<MasterDataRead, MasterDataError>> {
-        Box::pin(async move {
-            let known: Result<BTreeSet<String>, IfsError> = match list {
-                MasterData::GlAccounts => self.accounts().await.map(|a| a.into_iter().map(|a| a.account).collect()),
-                MasterData::Suppliers => {
-                    self.suppliers().await.map(|s| s.into_iter().filter(|s| s.in_company).map(|s| s.id).collect())
-                }
-                MasterData::Dimension(name) => {
-                    let Some(letter) = self.code_part_of(name) else {
-                        return Ok(MasterDataRead::NotUsed(
-                            "IFS Cloud does not use it (name it cost_center or code_b…code_j)",
-                        ));
-                    };
-                    self.code_part_values(letter).await.map(|v| v.into_iter().map(|v| v.value).collect())
-                }
-            };
-            known.map(MasterDataRead::Known).map_err(|e| MasterDataError::Erp { erp: "IFS Cloud", source: e.into() })
-        })
+    async fn read_master_data(&self, list: &MasterData) -> Result<MasterDataRead, MasterDataError> {
+        let known: Result<BTreeSet<String>, IfsError> = match list {
+            MasterData::GlAccounts => self.accounts().await.map(|a| a.into_iter().map(|a| a.account).collect()),
+            MasterData::Suppliers => {
+                self.suppliers().await.map(|s| s.into_iter().filter(|s| s.in_company).map(|s| s.id).collect())
+            }
+            MasterData::Dimension(name) => {
+                let Some(letter) = self.code_part_of(name) else {
+                    return Ok(MasterDataRead::NotUsed(
+                        "IFS Cloud does not use it (name it cost_center or code_b…code_j)",
+                    ));
+                };
+                self.code_part_values(letter).await.map(|v| v.into_iter().map(|v| v.value).collect())
+            }
+        };
+        known.map(MasterDataRead::Known).map_err(|e| MasterDataError::Erp { erp: "IFS Cloud", source: e.into() })
     }
 }
 

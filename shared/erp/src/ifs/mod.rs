@@ -90,7 +90,7 @@ mod reference;
 use std::future::Future;
 use std::time::Duration;
 
-use domain::{ErpDocument, ErpDocumentKind, Failure, IfsApiNames, IfsCloudSettings, Secret};
+use domain::{ErpDocument, ErpDocumentKind, IfsApiNames, IfsCloudSettings, Secret};
 use serde::Deserialize;
 use serde_json::Value;
 use transport::{
@@ -107,7 +107,7 @@ pub use purchase_order::{IfsPurchaseOrder, IfsPurchaseOrderLine, PO_ORDER_NO_PRE
 pub use reference::{IfsAccount, IfsCodePartValue, IfsSupplier};
 
 use self::odata::{Company, Key, ODataError, query};
-use crate::{DocumentProblem, ErpReference};
+use crate::DocumentProblem;
 
 const SERVICE: &str = "ifs";
 const SCOPE: &str = "openid microprofile-jwt";
@@ -735,45 +735,6 @@ impl TokenSource for IfsClient {
     /// Never asked: there is no refresh token to refuse.
     fn refused(&self, _error: &IfsError) -> bool {
         false
-    }
-}
-
-/// What [`crate::ErpAdapter`] delegates to (see `adapter.rs`).
-impl IfsClient {
-    async fn check_failure(&self) -> Result<(), Failure> {
-        let context = format!("checking IFS Cloud company {} at {}", self.company(), self.base());
-        self.check_access().await.map_err(|e| e.to_failure(&context))
-    }
-
-    /// A complete supplier invoice whose `InvoiceNo` is the key (any
-    /// supplier of this company), else a complete voucher carrying it.
-    async fn find_key(&self, external_key: &str) -> Result<Option<ErpReference>, Failure> {
-        let context = format!("looking up Concur key `{external_key}` in IFS Cloud company {}", self.company());
-        let invoice = self.find_invoice(None, external_key).await.map_err(|e| e.to_failure(&context))?;
-        if invoice.is_some() {
-            return Ok(invoice);
-        }
-        self.find_voucher(external_key).await.map_err(|e| e.to_failure(&context))
-    }
-
-    async fn post_once(&self, document: &ErpDocument) -> Result<ErpReference, Failure> {
-        let context = format!(
-            "posting the {} for Concur key `{}` in IFS Cloud company {}",
-            document.label(),
-            document.key,
-            self.company()
-        );
-        let created = match &document.kind {
-            ErpDocumentKind::Journal => match self.voucher_for(document) {
-                Ok(voucher) => self.create_voucher(&voucher).await,
-                Err(e) => Err(e),
-            },
-            _ => match self.invoice_for(document) {
-                Ok(invoice) => self.create_invoice(&invoice).await,
-                Err(e) => Err(e),
-            },
-        };
-        created.map_err(|e| e.to_failure(&context))
     }
 }
 

@@ -416,35 +416,6 @@ impl TokenSource for InforClient {
     }
 }
 
-/// What [`crate::ErpAdapter`] delegates to (see `adapter.rs`).
-impl InforClient {
-    async fn check_failure(&self) -> Result<(), Failure> {
-        let context = format!("checking {} at {}", self.connection(), self.api_base());
-        self.check_access().await.map_err(|e| e.to_failure(&context))
-    }
-
-    /// Always `Ok(None)`: ION offers no lookup of a document by our key.
-    /// Exactly-once rests on the ledger (the poster records what it sent)
-    /// and on ION's DocumentID + variationID check, which drops a resend of
-    /// the same BOD.
-    async fn find_key(&self, _external_key: &str) -> Result<Option<ErpReference>, Failure> {
-        Ok(None)
-    }
-
-    /// [`InforClient::post_with_variation`] with [`Variation::FIRST`]: any
-    /// resend is then the same BOD and is dropped as a repeat. A poster that
-    /// must replace an earlier version (a replay after the ERP rejected it)
-    /// calls `post_with_variation` with a higher variation.
-    ///
-    /// The reference lists every BOD sent, `ion:<DocumentID>:<variation>`,
-    /// joined with `, `. ION accepted them for routing; the ERP's outcome
-    /// comes back asynchronously ([`parse_outcome`]).
-    async fn post_once(&self, document: &ErpDocument) -> Result<ErpReference, Failure> {
-        let sent = self.post_with_variation(document, Variation::FIRST).await?;
-        Ok(references(&sent))
-    }
-}
-
 /// The [`ErpReference`] of the BODs sent for one document.
 pub fn references(sent: &[SentBod]) -> ErpReference {
     ErpReference::new(sent.iter().map(|s| s.reference.as_str()).collect::<Vec<_>>().join(", "))
