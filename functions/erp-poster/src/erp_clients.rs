@@ -7,8 +7,6 @@ use std::sync::{Arc, Mutex};
 
 use domain::Secret;
 use domain::{Connection, ConnectionId, ErpSettings, ErpUrl, Failure, UrlPolicy};
-use erp::acumatica::{AcumaticaClient, AcumaticaCredentials, PostingOptions};
-use erp::ifs::{IfsClient, IfsCredentials};
 use erp::infor::{InforClient, IonApi, RefreshTokenNotSaved, RefreshTokenSink};
 use erp::{BoxFuture, ErpAdapter};
 use platform::secrets::SecretStore;
@@ -53,20 +51,11 @@ impl ErpClients {
         }
         check_stored_url(id, settings.base_url(), "the ERP URL", "--erp-url URL", self.url_policy)?;
         let secret = format!("{}{id}/erp", self.secret_prefix);
-        // The one place that knows which ERP a connection has: past it, the
+        // The one place that looks at which ERP a connection has: Infor needs
+        // its rotating refresh tokens kept and its .ionapi URLs judged; any
+        // other ERP is built by `erp::adapter_for` alone. Past this, the
         // poster only sees the trait.
         let client: Arc<dyn ErpAdapter> = match &settings {
-            ErpSettings::Acumatica(acumatica) => {
-                let credentials: AcumaticaCredentials = self.credentials(id, &secret).await?;
-                let posting = PostingOptions { release: false, journal_key_field: Default::default() };
-                Arc::new(AcumaticaClient::new(self.http.clone(), acumatica.clone(), credentials).with_posting(posting))
-            }
-            ErpSettings::IfsCloud(ifs) => {
-                let credentials: IfsCredentials = self.credentials(id, &secret).await?;
-                let client = IfsClient::new(self.http.clone(), ifs.clone(), credentials)
-                    .map_err(|e| e.to_failure(&format!("setting up the IFS client of connection {id}")))?;
-                Arc::new(client)
-            }
             ErpSettings::Infor(infor) => {
                 let ionapi: IonApi = self.credentials(id, &secret).await?;
                 for (key, url) in [("iu", &ionapi.iu), ("pu", &ionapi.pu)] {
@@ -87,6 +76,17 @@ impl ErpClients {
                     InforClient::new(self.http.clone(), infor.clone(), ionapi)
                         .with_refresh_tokens(sink, stored.map(|s| s.refresh_token)),
                 )
+            }
+            other => {
+                let credentials: erp::StoredCredentials = self.credentials(id, &secret).await?;
+                // Credentials or settings the ERP's adapter refuses stay refused until an operator corrects them.
+                let adapter = erp::adapter_for(self.http.clone(), id, other, credentials).map_err(|problem| {
+                    Failure::permanent(format!(
+                        "setting up the ERP adapter of connection {id}: {problem}; fix: {}",
+                        problem.fix
+                    ))
+                })?;
+                Arc::from(adapter)
             }
         };
         self.lock().insert(id.clone(), (settings, client.clone()));

@@ -440,7 +440,7 @@ async fn erp_checks(deps: &Deps, connection: &Connection, report: &mut Report<'_
         )?);
     };
     let checks = erp::checks_of(settings);
-    let adapter = match erp_adapter_to_test(deps, id, settings).await {
+    let adapter = match erp_adapter(deps, id, settings).await {
         Ok(adapter) => adapter,
         Err(not_tried) => {
             report.fail(checks.sign_in, &not_tried.to_string(), &not_tried.fix(id, settings))?;
@@ -464,9 +464,10 @@ async fn erp_checks(deps: &Deps, connection: &Connection, report: &mut Report<'_
     Ok(())
 }
 
-/// Why `connections test` cannot try the ERP sign-in.
+/// Why no adapter of the connection's ERP could be built (so `connections
+/// test` cannot try the sign-in).
 #[derive(Debug, thiserror::Error)]
-enum SignInNotTried {
+enum NoErpAdapter {
     #[error("{missing} (secret {secret})")]
     NoCredentials { missing: &'static str, secret: String },
     #[error(transparent)]
@@ -478,34 +479,34 @@ enum SignInNotTried {
     Refused(#[from] erp::ErpProblem),
 }
 
-impl SignInNotTried {
+impl NoErpAdapter {
     fn fix(&self, id: &ConnectionId, settings: &ErpSettings) -> String {
         match self {
-            SignInNotTried::NoCredentials { .. } | SignInNotTried::CredentialsUnreadable(_) => {
+            NoErpAdapter::NoCredentials { .. } | NoErpAdapter::CredentialsUnreadable(_) => {
                 erp::checks_of(settings).store_again(id)
             }
-            SignInNotTried::UrlNotPublic(_) => format!("`connector connections update {id} --erp-url URL`"),
-            SignInNotTried::Refused(problem) => problem.fix.clone(),
+            NoErpAdapter::UrlNotPublic(_) => format!("`connector connections update {id} --erp-url URL`"),
+            NoErpAdapter::Refused(problem) => problem.fix.clone(),
         }
     }
 }
 
 /// The adapter of the connection's ERP, built from its stored credentials
-/// once its URL is known to still resolve to an allowed address.
-async fn erp_adapter_to_test(
+/// once its URL is known to still resolve to an allowed address (DNS may
+/// have changed since it was stored: checked before credentials are sent).
+async fn erp_adapter(
     deps: &Deps,
     id: &ConnectionId,
     settings: &ErpSettings,
-) -> Result<Box<dyn ErpAdapter>, SignInNotTried> {
+) -> Result<Box<dyn ErpAdapter>, NoErpAdapter> {
     let secret = deps.names.erp_secret(id);
     let Some(credentials) = deps.secrets.get_json::<Value>(&secret).await? else {
-        return Err(SignInNotTried::NoCredentials { missing: erp::checks_of(settings).missing_credentials, secret });
+        return Err(NoErpAdapter::NoCredentials { missing: erp::checks_of(settings).missing_credentials, secret });
     };
-    // DNS may have changed since the URL was stored: check before sending credentials.
     if let Some(url) = settings.base_url()
         && let Resolution::NotPublic(why) = check_host(url, deps.url_policy, &deps.resolver).await
     {
-        return Err(SignInNotTried::UrlNotPublic(why));
+        return Err(NoErpAdapter::UrlNotPublic(why));
     }
     Ok(erp::adapter_for(deps.http.clone(), id, settings, credentials)?)
 }
@@ -606,7 +607,8 @@ pub async fn mapping_check(deps: &Deps, raw_id: &str, out: &mut dyn Write) -> Re
         Some(settings) => match erp::checks_of(settings).master_data_unsupported {
             Some(why) => report.skip("ERP values", why)?,
             None => {
-                let adapter = erp_adapter_to_read(deps, &id, settings).await?;
+                let adapter =
+                    erp_adapter(deps, &id, settings).await.map_err(|e| Refusal(format!("connection {id}: {e}")))?;
                 compare_master_data(&*adapter, &id, &stored.mapping.erp_values(), &mut report).await?;
             }
         },
@@ -617,20 +619,6 @@ pub async fn mapping_check(deps: &Deps, raw_id: &str, out: &mut dyn Write) -> Re
     let Report { out, passed, failed, skipped } = report;
     writeln!(out, "{passed} passed, {failed} failed, {skipped} skipped")?;
     Ok(if failed == 0 { Outcome::Done } else { Outcome::ChecksFailed })
-}
-
-/// The adapter of the connection's ERP; refused when its credentials are
-/// missing or unusable (`connections test` says more).
-async fn erp_adapter_to_read(
-    deps: &Deps,
-    id: &ConnectionId,
-    settings: &ErpSettings,
-) -> Result<Box<dyn ErpAdapter>, CliError> {
-    let secret = deps.names.erp_secret(id);
-    let credentials: Value = deps.secrets.get_json(&secret).await?.ok_or_else(|| {
-        Refusal(format!("connection {id}: {} (secret {secret})", erp::checks_of(settings).missing_credentials))
-    })?;
-    Ok(erp::adapter_for(deps.http.clone(), id, settings, credentials).map_err(|e| Refusal(e.to_string()))?)
 }
 
 /// Every list the mapping names values of (accounts, suppliers, each

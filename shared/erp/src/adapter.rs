@@ -16,6 +16,10 @@ use crate::acumatica::{AcumaticaClient, AcumaticaCredentials};
 use crate::ifs::{IfsClient, IfsCredentials};
 use crate::infor::{InforClient, IonApi};
 
+/// The JSON a connection's ERP credentials secret holds, as read; each
+/// adapter takes from it what its ERP needs.
+pub type StoredCredentials = serde_json::Value;
+
 /// A boxed future, for object-safe traits.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -83,7 +87,7 @@ pub fn adapter_for(
     http: HttpClient,
     connection: &ConnectionId,
     settings: &ErpSettings,
-    credentials: serde_json::Value,
+    credentials: StoredCredentials,
 ) -> Result<Box<dyn ErpAdapter>, ErpProblem> {
     let store_again = checks_of(settings).store_again(connection);
     Ok(match settings {

@@ -19,7 +19,7 @@ mod problem;
 
 pub use adapter::{
     BoxError, BoxFuture, Erp, ErpAdapter, ErpChecks, ErpProblem, MasterData, MasterDataError, MasterDataRead,
-    adapter_for, checks_of,
+    StoredCredentials, adapter_for, checks_of,
 };
 pub use problem::DocumentProblem;
 
