@@ -607,8 +607,10 @@ pub async fn mapping_check(deps: &Deps, raw_id: &str, out: &mut dyn Write) -> Re
         Some(settings) => match erp::checks_of(settings).master_data_unsupported {
             Some(why) => report.skip("ERP values", why)?,
             None => {
-                let adapter =
-                    erp_adapter(deps, &id, settings).await.map_err(|e| Refusal(format!("connection {id}: {e}")))?;
+                let adapter = erp_adapter(deps, &id, settings).await.map_err(|e| match e {
+                    NoErpAdapter::CredentialsUnreadable(store) => CliError::from(store),
+                    refused => Refusal(format!("connection {id}: {refused}")).into(),
+                })?;
                 compare_master_data(&*adapter, &id, &stored.mapping.erp_values(), &mut report).await?;
             }
         },
