@@ -12,6 +12,10 @@ use erp::{BoxFuture, ErpAdapter};
 use platform::secrets::SecretStore;
 use transport::HttpClient;
 
+/// A connection's adapter and the ERP settings it was built from (a change
+/// of settings builds a new one).
+type Cached = (ErpSettings, Arc<dyn ErpAdapter>);
+
 /// What the poster needs to talk to a connection's ERP.
 pub struct ErpClients {
     http: HttpClient,
@@ -21,7 +25,7 @@ pub struct ErpClients {
     /// The deployment's address policy: stored URLs are judged by it again
     /// (they were stored under whatever policy the operator's CLI had).
     url_policy: UrlPolicy,
-    cache: Mutex<HashMap<ConnectionId, (ErpSettings, Arc<dyn ErpAdapter>)>>,
+    cache: Mutex<HashMap<ConnectionId, Cached>>,
 }
 
 impl ErpClients {
@@ -116,7 +120,7 @@ impl ErpClients {
             })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ConnectionId, (ErpSettings, Arc<dyn ErpAdapter>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ConnectionId, Cached>> {
         // A panic elsewhere while holding the lock leaves a usable map.
         self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
