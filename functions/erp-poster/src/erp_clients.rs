@@ -1,71 +1,20 @@
-//! One ERP client per connection, built on first use and kept for the
+//! One ERP adapter per connection, built on first use and kept for the
 //! container's life (its OAuth token with it), rebuilt when the
 //! connection's ERP settings change.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use domain::Secret;
-use domain::{Connection, ConnectionId, ErpDocument, ErpSettings, ErpUrl, Failure, UrlPolicy};
-use erp::acumatica::{AcumaticaClient, AcumaticaCredentials, PostingOptions};
-use erp::ifs::{IfsClient, IfsCredentials};
-use erp::infor::{BoxFuture, InforClient, IonApi, RefreshTokenNotSaved, RefreshTokenSink, Variation};
-use erp::{ErpAdapter, ErpReference};
+use domain::{Connection, ConnectionId, ErpSettings, ErpUrl, Failure, UrlPolicy};
+use erp::infor::{InforClient, IonApi, RefreshTokenNotSaved, RefreshTokenSink};
+use erp::{BoxFuture, ErpAdapter};
 use platform::secrets::SecretStore;
 use transport::HttpClient;
 
-/// The ERP of one connection, whichever it is.
-// One per connection per invocation, built once: boxing a variant would only
-// add an indirection at every call.
-#[allow(clippy::large_enum_variant)]
-pub enum ErpClient {
-    Acumatica(AcumaticaClient),
-    Ifs(IfsClient),
-    Infor(InforClient),
-}
-
-impl ErpClient {
-    /// Creates `document` exactly once. `attempt` (1 + the document's
-    /// replays) versions what an ERP without lookups receives: Infor's
-    /// variationID, so a resend after a crash is the same BOD (dropped as a
-    /// duplicate by ION) while a replay after a refusal is a new one.
-    /// `kept`: parts an asynchronous ERP accepted earlier (DocumentID → its
-    /// reference then), not sent again.
-    pub async fn post(
-        &self,
-        document: &ErpDocument,
-        attempt: u32,
-        kept: &BTreeMap<String, String>,
-    ) -> Result<ErpReference, Failure> {
-        match self {
-            ErpClient::Acumatica(client) => client.post(document).await,
-            ErpClient::Ifs(client) => client.post(document).await,
-            ErpClient::Infor(client) => {
-                let variation = Variation(u64::from(attempt.max(1)));
-                let sent = client.post_parts(document, variation, kept).await?;
-                Ok(ErpReference::new(sent.iter().map(|b| b.reference.as_str()).collect::<Vec<_>>().join(", ")))
-            }
-        }
-    }
-
-    /// The parts `document` is sent in, for an ERP that answers per part
-    /// (Infor: one DocumentID per BOD); `None` for the others.
-    pub fn part_ids(&self, document: &ErpDocument) -> Option<Result<Vec<String>, Failure>> {
-        match self {
-            ErpClient::Acumatica(_) | ErpClient::Ifs(_) => None,
-            ErpClient::Infor(client) => Some(client.part_ids(document)),
-        }
-    }
-
-    /// Whether the ERP's answer to `post` only means "accepted for routing"
-    /// and the verdict arrives later (Infor ION).
-    pub fn is_asynchronous(&self) -> bool {
-        match self {
-            ErpClient::Acumatica(_) | ErpClient::Ifs(_) => false,
-            ErpClient::Infor(_) => true,
-        }
-    }
-}
+/// A connection's adapter and the ERP settings it was built from (a change
+/// of settings builds a new one).
+type Cached = (ErpSettings, Arc<dyn ErpAdapter>);
 
 /// What the poster needs to talk to a connection's ERP.
 pub struct ErpClients {
@@ -76,7 +25,7 @@ pub struct ErpClients {
     /// The deployment's address policy: stored URLs are judged by it again
     /// (they were stored under whatever policy the operator's CLI had).
     url_policy: UrlPolicy,
-    cache: Mutex<HashMap<ConnectionId, (ErpSettings, Arc<ErpClient>)>>,
+    cache: Mutex<HashMap<ConnectionId, Cached>>,
 }
 
 impl ErpClients {
@@ -92,7 +41,7 @@ impl ErpClients {
     /// The client for `connection`'s ERP. Missing settings or credentials
     /// are permanent for this document (an operator must add them; then a
     /// replay posts it); a secret store outage is retryable.
-    pub async fn for_connection(&self, connection: &Connection) -> Result<Arc<ErpClient>, Failure> {
+    pub async fn for_connection(&self, connection: &Connection) -> Result<Arc<dyn ErpAdapter>, Failure> {
         let id = &connection.connection_id;
         let Some(settings) = connection.erp.clone() else {
             return Err(Failure::permanent(format!(
@@ -106,20 +55,11 @@ impl ErpClients {
         }
         check_stored_url(id, settings.base_url(), "the ERP URL", "--erp-url URL", self.url_policy)?;
         let secret = format!("{}{id}/erp", self.secret_prefix);
-        let client = match &settings {
-            ErpSettings::Acumatica(acumatica) => {
-                let credentials: AcumaticaCredentials = self.credentials(id, &secret).await?;
-                let posting = PostingOptions { release: false, journal_key_field: Default::default() };
-                ErpClient::Acumatica(
-                    AcumaticaClient::new(self.http.clone(), acumatica.clone(), credentials).with_posting(posting),
-                )
-            }
-            ErpSettings::IfsCloud(ifs) => {
-                let credentials: IfsCredentials = self.credentials(id, &secret).await?;
-                let client = IfsClient::new(self.http.clone(), ifs.clone(), credentials)
-                    .map_err(|e| e.to_failure(&format!("setting up the IFS client of connection {id}")))?;
-                ErpClient::Ifs(client)
-            }
+        // The one place that looks at which ERP a connection has: Infor needs
+        // its rotating refresh tokens kept and its .ionapi URLs judged; any
+        // other ERP is built by `erp::adapter_for` alone. Past this, the
+        // poster only sees the trait.
+        let client: Arc<dyn ErpAdapter> = match &settings {
             ErpSettings::Infor(infor) => {
                 let ionapi: IonApi = self.credentials(id, &secret).await?;
                 for (key, url) in [("iu", &ionapi.iu), ("pu", &ionapi.pu)] {
@@ -136,13 +76,23 @@ impl ErpClients {
                 // A missing or unreadable stored token only costs a password grant.
                 let stored: Option<StoredRefreshToken> = self.secrets.get_json(&refresh_secret).await.ok().flatten();
                 let sink = Arc::new(SecretRefreshTokens { secrets: self.secrets.clone(), secret: refresh_secret });
-                ErpClient::Infor(
+                Arc::new(
                     InforClient::new(self.http.clone(), infor.clone(), ionapi)
                         .with_refresh_tokens(sink, stored.map(|s| s.refresh_token)),
                 )
             }
+            other => {
+                let credentials: erp::StoredCredentials = self.credentials(id, &secret).await?;
+                // Credentials or settings the ERP's adapter refuses stay refused until an operator corrects them.
+                let adapter = erp::adapter_for(self.http.clone(), id, other, credentials).map_err(|problem| {
+                    Failure::permanent(format!(
+                        "setting up the ERP adapter of connection {id}: {problem}; fix: {}",
+                        problem.fix
+                    ))
+                })?;
+                Arc::from(adapter)
+            }
         };
-        let client = Arc::new(client);
         self.lock().insert(id.clone(), (settings, client.clone()));
         Ok(client)
     }
@@ -170,7 +120,7 @@ impl ErpClients {
             })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ConnectionId, (ErpSettings, Arc<ErpClient>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ConnectionId, Cached>> {
         // A panic elsewhere while holding the lock leaves a usable map.
         self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }

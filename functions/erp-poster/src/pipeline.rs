@@ -27,6 +27,7 @@ use concur::fi_posting::{AckItem, ErpPostingDoc, FiOutcome, PostingConfirmation,
 use concur::{GrantStore, TokenManager};
 use domain::posting::plan;
 use domain::{Connection, ErpOutcome, ErpSettings, Failure, FailureKind, NormalizeOptions, WorkItem, WorkSource};
+use erp::ErpAdapter;
 use platform::StoreError;
 use platform::audit::AuditLog;
 use platform::connections::ConnectionStore;
@@ -35,7 +36,7 @@ use platform::mappings::MappingStore;
 use platform::queue::WorkQueue;
 use time::OffsetDateTime;
 
-use crate::erp_clients::{ErpClient, ErpClients};
+use crate::erp_clients::ErpClients;
 
 /// The function's name in audit events and claim holders.
 pub const FUNCTION: &str = "erp-poster";
@@ -522,7 +523,7 @@ impl<S: GrantStore> Run<'_, S> {
         }
         let kept: BTreeMap<String, String> =
             sent_parts.into_iter().filter(|(id, _)| record.accepted_parts.contains(id)).collect();
-        self.post_plan(&erp, &plan, record.replays.saturating_add(1), &kept).await
+        self.post_plan(&*erp, &plan, record.replays.saturating_add(1), &kept).await
     }
 
     /// No verdict after every resend: stopped at `erp` for an operator,
@@ -586,7 +587,7 @@ impl<S: GrantStore> Run<'_, S> {
 
     /// Holding the claim: fetch → acknowledge → normalize → map → post → record → confirm.
     /// `record`: the claimed ledger record (its replays version what an
-    /// ERP without lookups receives, see `ErpClient::post`; its accepted
+    /// ERP without lookups receives, see `ErpAdapter::post_attempt`; its accepted
     /// parts are not sent again).
     async fn claimed(&self, connection: &Connection, record: &LedgerRecord) -> Result<Processed, Failure> {
         let mut document = match self.fetch(connection).await {
@@ -615,7 +616,7 @@ impl<S: GrantStore> Run<'_, S> {
         };
         let kept = kept_parts(connection, record);
         let attempt = record.replays.saturating_add(1);
-        let reference = match self.post_plan(&erp, &plan, attempt, &kept).await {
+        let reference = match self.post_plan(&*erp, &plan, attempt, &kept).await {
             Ok(reference) => reference,
             Err(failure) => return Err(self.fail("post", failure, Some((connection, &document))).await),
         };
@@ -682,7 +683,7 @@ impl<S: GrantStore> Run<'_, S> {
     /// in `kept` are not sent again, and must still be parts of the plan.
     async fn post_plan(
         &self,
-        erp: &ErpClient,
+        erp: &dyn ErpAdapter,
         plan: &domain::posting::PostingPlan,
         attempt: u32,
         kept: &BTreeMap<String, String>,
@@ -692,7 +693,7 @@ impl<S: GrantStore> Run<'_, S> {
         }
         let mut references = Vec::with_capacity(plan.documents.len());
         for erp_document in &plan.documents {
-            match erp.post(erp_document, attempt, kept).await {
+            match erp.post_attempt(erp_document, attempt, kept).await {
                 Ok(reference) => {
                     self.audit("posted", "ok", Some(erp_document.label()), Some(&reference.reference)).await;
                     if !reference.duplicates.is_empty() {
@@ -1242,7 +1243,7 @@ fn kept_parts(connection: &Connection, record: &LedgerRecord) -> BTreeMap<String
 /// Parts the ERP accepted before must be parts of what is sent now, or
 /// their lines would reach the ERP twice under other DocumentIDs.
 fn check_kept_parts(
-    erp: &ErpClient,
+    erp: &dyn ErpAdapter,
     plan: &domain::posting::PostingPlan,
     kept: &BTreeMap<String, String>,
 ) -> Result<(), Failure> {

@@ -7,10 +7,10 @@ use std::io::Write;
 use std::path::Path;
 
 use concur::{AppCredentials, ConcurClient, TokenManager, TokenOptions};
+use domain::mapping::ErpValues;
 use domain::{Connection, ConnectionId, ConnectionStatus, ErpSettings, ErpUrl};
-use erp::acumatica::{AcumaticaClient, AcumaticaCredentials, AcumaticaError};
-use erp::ifs::{IfsClient, IfsCredentials, IfsError};
-use erp::infor::{InforClient, InforError, IonApi, Listing, MasterList};
+use erp::infor::IonApi;
+use erp::{ErpAdapter, MasterData, MasterDataError, MasterDataRead};
 use serde_json::Value;
 
 use crate::cli::{CreateArgs, SettingsFlags, UpdateArgs};
@@ -429,216 +429,106 @@ async fn concur_checks(deps: &Deps, connection: &Connection, report: &mut Report
 
 async fn erp_checks(deps: &Deps, connection: &Connection, report: &mut Report<'_>) -> Result<(), CliError> {
     let id = &connection.connection_id;
-    match &connection.erp {
-        None => report.fail(
+    let Some(settings) = &connection.erp else {
+        return Ok(report.fail(
             "ERP settings",
             "no ERP is configured for this connection",
             &format!(
                 "`connector connections update {id} --erp acumatica --erp-url URL --tenant T --erp-credentials-file \
                  FILE`"
             ),
-        )?,
-        Some(ErpSettings::Acumatica(settings)) => acumatica_checks(deps, id, settings, report).await?,
-        Some(ErpSettings::IfsCloud(settings)) => ifs_checks(deps, id, settings, report).await?,
-        Some(ErpSettings::Infor(settings)) => infor_checks(deps, id, settings, report).await?,
+        )?);
+    };
+    let checks = erp::checks_of(settings);
+    let adapter = match erp_adapter(deps, id, settings).await {
+        Ok(adapter) => adapter,
+        Err(not_tried) => {
+            report.fail(checks.sign_in, &not_tried.to_string(), &not_tried.fix(id, settings))?;
+            return Ok(report.skip(checks.read, checks.read_needs)?);
+        }
+    };
+    match adapter.sign_in(id).await {
+        Ok(detail) => report.pass(checks.sign_in, &detail)?,
+        Err(problem) => {
+            report.fail(checks.sign_in, &problem.to_string(), &problem.fix)?;
+            return Ok(report.skip(checks.read, checks.read_needs)?);
+        }
+    }
+    match adapter.read_probe(id).await {
+        Ok(detail) => report.pass(checks.read, &detail)?,
+        Err(problem) => report.fail(checks.read, &problem.to_string(), &problem.fix)?,
+    }
+    if let Some(inbox_check) = checks.verdict_inbox {
+        verdict_inbox_check(deps, id, inbox_check, report).await?;
     }
     Ok(())
 }
 
-async fn acumatica_checks(
-    deps: &Deps,
-    id: &ConnectionId,
-    settings: &domain::AcumaticaSettings,
-    report: &mut Report<'_>,
-) -> Result<(), CliError> {
-    const SIGN_IN: &str = "Acumatica sign-in";
-    const READ: &str = "Acumatica read";
-    let secret = deps.names.erp_secret(id);
-    let store_again = format!("`connector connections update {id} --erp-credentials-file FILE`");
-    let credentials = match deps.secrets.get_json::<AcumaticaCredentials>(&secret).await {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            report.fail(SIGN_IN, &format!("no ERP credentials are stored (secret {secret})"), &store_again)?;
-            return Ok(report.skip(READ, "needs a sign-in")?);
-        }
-        Err(e) => {
-            report.fail(SIGN_IN, &e.to_string(), &store_again)?;
-            return Ok(report.skip(READ, "needs a sign-in")?);
-        }
-    };
-    // DNS may have changed since the URL was stored: check before sending credentials.
-    if let Resolution::NotPublic(why) = check_host(&settings.base_url, deps.url_policy, &deps.resolver).await {
-        report.fail(SIGN_IN, &why, &format!("`connector connections update {id} --erp-url URL`"))?;
-        return Ok(report.skip(READ, "needs a sign-in")?);
-    }
-    let client = AcumaticaClient::new(deps.http.clone(), settings.clone(), credentials.clone());
-    if let Err(e) = client.authenticate().await {
-        report.fail(SIGN_IN, &e.to_string(), &acumatica_fix(&e, id))?;
-        return Ok(report.skip(READ, "needs a sign-in")?);
-    }
-    report.pass(
-        SIGN_IN,
-        &format!("tenant {} at {} as user {}", settings.tenant, settings.base_url, credentials.username),
-    )?;
-    match client.read_probe().await {
-        Ok(()) => report.pass(READ, &format!("{}/{} Vendor", settings.endpoint_name, settings.endpoint_version))?,
-        Err(e) => report.fail(READ, &e.to_string(), &acumatica_fix(&e, id))?,
-    }
-    Ok(())
+/// Why no adapter of the connection's ERP could be built (so `connections
+/// test` cannot try the sign-in).
+#[derive(Debug, thiserror::Error)]
+enum NoErpAdapter {
+    #[error("{missing} (secret {secret})")]
+    NoCredentials { missing: &'static str, secret: String },
+    #[error(transparent)]
+    CredentialsUnreadable(#[from] platform::StoreError),
+    /// The ERP URL no longer resolves to an address the policy allows.
+    #[error("{0}")]
+    UrlNotPublic(String),
+    #[error(transparent)]
+    Refused(#[from] erp::ErpProblem),
 }
 
-async fn ifs_checks(
-    deps: &Deps,
-    id: &ConnectionId,
-    settings: &domain::IfsCloudSettings,
-    report: &mut Report<'_>,
-) -> Result<(), CliError> {
-    const SIGN_IN: &str = "IFS Cloud token";
-    const READ: &str = "IFS Cloud read";
-    let secret = deps.names.erp_secret(id);
-    let store_again = format!("`connector connections update {id} --erp-credentials-file FILE`");
-    let credentials = match deps.secrets.get_json::<IfsCredentials>(&secret).await {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            report.fail(SIGN_IN, &format!("no ERP credentials are stored (secret {secret})"), &store_again)?;
-            return Ok(report.skip(READ, "needs a token")?);
-        }
-        Err(e) => {
-            report.fail(SIGN_IN, &e.to_string(), &store_again)?;
-            return Ok(report.skip(READ, "needs a token")?);
-        }
-    };
-    if let Resolution::NotPublic(why) = check_host(&settings.base_url, deps.url_policy, &deps.resolver).await {
-        report.fail(SIGN_IN, &why, &format!("`connector connections update {id} --erp-url URL`"))?;
-        return Ok(report.skip(READ, "needs a token")?);
-    }
-    let fix = |e: &IfsError| match e.to_failure("").kind {
-        domain::FailureKind::NeedsReauth => {
-            format!("check the IAM client in IFS (confidential, service account enabled), then {store_again}")
-        }
-        domain::FailureKind::Retryable { .. } | domain::FailureKind::Parked => {
-            "wait a few minutes and test again; nothing to change".to_owned()
-        }
-        domain::FailureKind::Permanent => format!(
-            "check the URL, namespace, company and the service user's permission sets; \
-             `connector connections update {id} …`"
-        ),
-    };
-    let client = match IfsClient::new(deps.http.clone(), settings.clone(), credentials) {
-        Ok(client) => client,
-        Err(e) => {
-            report.fail(SIGN_IN, &e.to_string(), &fix(&e))?;
-            return Ok(report.skip(READ, "needs a token")?);
-        }
-    };
-    if let Err(e) = client.authenticate().await {
-        report.fail(SIGN_IN, &e.to_string(), &fix(&e))?;
-        return Ok(report.skip(READ, "needs a token")?);
-    }
-    report.pass(SIGN_IN, &format!("realm {} at {}", settings.namespace, settings.base_url))?;
-    match client.read_probe().await {
-        Ok(()) => report.pass(READ, &format!("company {}: {}", settings.company, settings.api.account_set))?,
-        Err(e) => report.fail(READ, &e.to_string(), &fix(&e))?,
-    }
-    Ok(())
-}
-
-async fn infor_checks(
-    deps: &Deps,
-    id: &ConnectionId,
-    settings: &domain::InforSettings,
-    report: &mut Report<'_>,
-) -> Result<(), CliError> {
-    const SIGN_IN: &str = "Infor ION token";
-    const PING: &str = "Infor ION messaging";
-    const INBOX: &str = "ION inbox token";
-    let secret = deps.names.erp_secret(id);
-    let store_again = format!("`connector connections update {id} --erp-credentials-file FILE.ionapi`");
-    let ionapi = match deps.secrets.get_json::<serde_json::Value>(&secret).await {
-        Ok(Some(value)) => match IonApi::from_value(&value) {
-            Ok(ionapi) => ionapi,
-            Err(problems) => {
-                report.fail(SIGN_IN, &problems.to_string(), &store_again)?;
-                return Ok(report.skip(PING, "needs a token")?);
+impl NoErpAdapter {
+    fn fix(&self, id: &ConnectionId, settings: &ErpSettings) -> String {
+        match self {
+            NoErpAdapter::NoCredentials { .. } | NoErpAdapter::CredentialsUnreadable(_) => {
+                erp::checks_of(settings).store_again(id)
             }
-        },
-        Ok(None) => {
-            report.fail(SIGN_IN, &format!("no .ionapi file is stored (secret {secret})"), &store_again)?;
-            return Ok(report.skip(PING, "needs a token")?);
+            NoErpAdapter::UrlNotPublic(_) => format!("`connector connections update {id} --erp-url URL`"),
+            NoErpAdapter::Refused(problem) => problem.fix.clone(),
         }
-        Err(e) => {
-            report.fail(SIGN_IN, &e.to_string(), &store_again)?;
-            return Ok(report.skip(PING, "needs a token")?);
-        }
-    };
-    let client = InforClient::new(deps.http.clone(), settings.clone(), ionapi);
-    let fix = |e: &InforError| match e.to_failure("").kind {
-        domain::FailureKind::NeedsReauth => format!("download the app's .ionapi file again, then {store_again}"),
-        domain::FailureKind::Retryable { .. } | domain::FailureKind::Parked => {
-            "wait a few minutes and test again; nothing to change".to_owned()
-        }
-        domain::FailureKind::Permanent => {
-            format!("check the authorized app, the connection point and `connector connections update {id} --ion-…`")
-        }
-    };
-    if let Err(e) = client.authenticate().await {
-        report.fail(SIGN_IN, &e.to_string(), &fix(&e))?;
-        return Ok(report.skip(PING, "needs a token")?);
     }
-    report.pass(SIGN_IN, "the service account's password grant works")?;
-    match client.ping().await {
-        Ok(()) => report.pass(PING, "IMS answers the ping")?,
-        Err(e) => report.fail(PING, &e.to_string(), &fix(&e))?,
+}
+
+/// The adapter of the connection's ERP, built from its stored credentials
+/// once its URL is known to still resolve to an allowed address (DNS may
+/// have changed since it was stored: checked before credentials are sent).
+async fn erp_adapter(
+    deps: &Deps,
+    id: &ConnectionId,
+    settings: &ErpSettings,
+) -> Result<Box<dyn ErpAdapter>, NoErpAdapter> {
+    let secret = deps.names.erp_secret(id);
+    let Some(credentials) = deps.secrets.get_json::<Value>(&secret).await? else {
+        return Err(NoErpAdapter::NoCredentials { missing: erp::checks_of(settings).missing_credentials, secret });
+    };
+    if let Some(url) = settings.base_url()
+        && let Resolution::NotPublic(why) = check_host(url, deps.url_policy, &deps.resolver).await
+    {
+        return Err(NoErpAdapter::UrlNotPublic(why));
     }
+    Ok(erp::adapter_for(deps.http.clone(), id, settings, credentials)?)
+}
+
+/// The token ion-inbox expects from the ERP's verdicts must be stored.
+async fn verdict_inbox_check(
+    deps: &Deps,
+    id: &ConnectionId,
+    what: &str,
+    report: &mut Report<'_>,
+) -> Result<(), CliError> {
     let inbox = deps.names.ion_inbox_secret(id);
     match deps.secrets.get_json::<serde_json::Value>(&inbox).await {
-        Ok(Some(_)) => report.pass(INBOX, &format!("stored in secret {inbox}"))?,
+        Ok(Some(_)) => report.pass(what, &format!("stored in secret {inbox}"))?,
         Ok(None) => report.fail(
-            INBOX,
+            what,
             "missing: ION's verdicts would be refused",
             &format!("`connector connections update {id}`"),
         )?,
-        Err(e) => report.fail(INBOX, &e.to_string(), "check Secrets Manager access")?,
+        Err(e) => report.fail(what, &e.to_string(), "check Secrets Manager access")?,
     }
     Ok(())
-}
-
-/// Which command fixes an Acumatica failure.
-fn acumatica_fix(e: &AcumaticaError, id: &ConnectionId) -> String {
-    match e {
-        AcumaticaError::InvalidClient { .. } => format!(
-            "correct the credentials file and store it with `connector connections update {id} \
-             --erp-credentials-file FILE` (or correct the tenant with `--tenant`)"
-        ),
-        AcumaticaError::InvalidUser { .. }
-        | AcumaticaError::InvalidScope { .. }
-        | AcumaticaError::TokenRefused { .. } => {
-            format!(
-                "fix it in Acumatica or in the credentials file, then `connector connections update {id} \
-                 --erp-credentials-file FILE`"
-            )
-        }
-        AcumaticaError::NoTokenEndpoint { .. } | AcumaticaError::Unreachable { .. } => {
-            format!("`connector connections update {id} --erp-url URL` if the URL is wrong; then test again")
-        }
-        AcumaticaError::EndpointNotPublished { .. } => {
-            format!("`connector connections update {id} --endpoint-version V` (and `--endpoint-name N` if it differs)")
-        }
-        AcumaticaError::Unauthorized { .. } | AcumaticaError::Forbidden { .. } => {
-            "give the integration user the rights named above in Acumatica, then test again".to_owned()
-        }
-        AcumaticaError::Unavailable { .. } => "wait a few minutes and test again; nothing to change".to_owned(),
-        AcumaticaError::Rejected { .. } | AcumaticaError::Malformed { .. } => {
-            "check the instance's web service endpoint configuration; report the message if it persists".to_owned()
-        }
-        // Posting errors; `test` only signs in and reads, so these come from posting paths.
-        AcumaticaError::Invalid { .. }
-        | AcumaticaError::Refused { .. }
-        | AcumaticaError::BadRequest { .. }
-        | AcumaticaError::ReleaseFailed { .. } => {
-            "see the message: it names the document, line and field Acumatica refused".to_owned()
-        }
-    }
 }
 
 /// Largest mapping file read: thousands of codes fit in far less.
@@ -711,86 +601,19 @@ pub async fn mapping_check(deps: &Deps, raw_id: &str, out: &mut dyn Write) -> Re
         ))
         .into());
     };
-    let wanted = stored.mapping.erp_values();
-    let secret = deps.names.erp_secret(&id);
     let mut report = Report { out, passed: 0, failed: 0, skipped: 0 };
     writeln!(report.out, "mapping of connection {id} (revision {}) against its ERP", stored.revision)?;
-    let fix = format!("create them in the ERP, or correct the mapping and `connector mapping import {id} FILE.yaml`");
     match connection.erp.as_ref() {
-        Some(ErpSettings::IfsCloud(settings)) => {
-            let credentials: IfsCredentials = deps
-                .secrets
-                .get_json(&secret)
-                .await?
-                .ok_or_else(|| Refusal(format!("connection {id} has no ERP credentials (secret {secret})")))?;
-            let client =
-                IfsClient::new(deps.http.clone(), settings.clone(), credentials).map_err(|e| Refusal(e.to_string()))?;
-            let read = |e: IfsError| CliError::Partial(format!("reading from IFS Cloud failed: {e}"));
-            let known: BTreeSet<String> =
-                client.accounts().await.map_err(read)?.into_iter().map(|a| a.account).collect();
-            compare_values(&mut report, "GL accounts", &wanted.accounts, &known, &fix)?;
-            let known: BTreeSet<String> =
-                client.suppliers().await.map_err(read)?.into_iter().filter(|s| s.in_company).map(|s| s.id).collect();
-            compare_values(
-                &mut report,
-                &format!("suppliers of company {}", settings.company),
-                &wanted.vendors,
-                &known,
-                &fix,
-            )?;
-            for (name, values) in &wanted.dimensions {
-                let letter = match name.as_str() {
-                    "cost_center" => settings.api.cost_center_code_part.chars().next(),
-                    other => other.strip_prefix("code_").and_then(|l| l.chars().next()).filter(|_| other.len() == 6),
-                };
-                let Some(letter) = letter else {
-                    report.skip(
-                        &format!("dimension {name}"),
-                        "IFS Cloud does not use it (name it cost_center or code_b…code_j)",
-                    )?;
-                    continue;
-                };
-                let known: BTreeSet<String> =
-                    client.code_part_values(letter).await.map_err(read)?.into_iter().map(|v| v.value).collect();
-                compare_values(&mut report, &format!("dimension {name} (code part {letter})"), values, &known, &fix)?;
+        Some(settings) => match erp::checks_of(settings).master_data_unsupported {
+            Some(why) => report.skip("ERP values", why)?,
+            None => {
+                let adapter = erp_adapter(deps, &id, settings).await.map_err(|e| match e {
+                    NoErpAdapter::CredentialsUnreadable(store) => CliError::from(store),
+                    refused => Refusal(format!("connection {id}: {refused}")).into(),
+                })?;
+                compare_master_data(&*adapter, &id, &stored.mapping.erp_values(), &mut report).await?;
             }
-        }
-        Some(ErpSettings::Infor(settings)) => {
-            let value: serde_json::Value = deps
-                .secrets
-                .get_json(&secret)
-                .await?
-                .ok_or_else(|| Refusal(format!("connection {id} has no .ionapi file stored (secret {secret})")))?;
-            let ionapi = IonApi::from_value(&value).map_err(|e| Refusal(e.to_string()))?;
-            let client = InforClient::new(deps.http.clone(), settings.clone(), ionapi);
-            let mut lists = vec![
-                ("GL accounts".to_owned(), MasterList::GlAccounts, &wanted.accounts),
-                ("suppliers".to_owned(), MasterList::Suppliers, &wanted.vendors),
-            ];
-            for (name, values) in &wanted.dimensions {
-                lists.push((format!("dimension {name}"), MasterList::Dimension(name.clone()), values));
-            }
-            for (what, list, values) in lists {
-                let read = client.master_list(&list, true).await;
-                match read.map(|(listing, _)| listing) {
-                    Ok(listing) => match listing.as_ref() {
-                        Listing::Values(known) => compare_values(&mut report, &what, values, known, &fix)?,
-                        Listing::Refused(reason) => {
-                            report.fail(&what, &format!("Infor refused the read: {reason}"), &fix)?
-                        }
-                    },
-                    Err(e) => {
-                        report.fail(&what, &e.to_string(), "check the connection with `connector connections test`")?
-                    }
-                }
-            }
-        }
-        Some(ErpSettings::Acumatica(_)) => {
-            report.skip(
-                "ERP values",
-                "the Acumatica adapter does not read accounts and vendors yet; `connections test` proves access",
-            )?;
-        }
+        },
         None => {
             report.fail("ERP settings", "no ERP is configured for this connection", "`connector connections update`")?
         }
@@ -798,6 +621,33 @@ pub async fn mapping_check(deps: &Deps, raw_id: &str, out: &mut dyn Write) -> Re
     let Report { out, passed, failed, skipped } = report;
     writeln!(out, "{passed} passed, {failed} failed, {skipped} skipped")?;
     Ok(if failed == 0 { Outcome::Done } else { Outcome::ChecksFailed })
+}
+
+/// Every list the mapping names values of (accounts, suppliers, each
+/// dimension), read from the ERP and compared, one report line each.
+async fn compare_master_data(
+    adapter: &dyn ErpAdapter,
+    id: &ConnectionId,
+    wanted: &ErpValues,
+    report: &mut Report<'_>,
+) -> Result<(), CliError> {
+    let fix = format!("create them in the ERP, or correct the mapping and `connector mapping import {id} FILE.yaml`");
+    let mut lists = vec![(MasterData::GlAccounts, &wanted.accounts), (MasterData::Suppliers, &wanted.vendors)];
+    lists.extend(wanted.dimensions.iter().map(|(name, values)| (MasterData::Dimension(name.clone()), values)));
+    for (list, values) in lists {
+        let what = adapter.master_data_label(&list);
+        match adapter.read_master_data(&list).await {
+            Ok(MasterDataRead::Known(known)) => compare_values(report, &what, values, &known, &fix)?,
+            Ok(MasterDataRead::Refused(reason)) => report.fail(&what, &reason, &fix)?,
+            Ok(MasterDataRead::NotUsed(why)) => report.skip(&what, why)?,
+            Err(MasterDataError::List(e)) => {
+                report.fail(&what, &e.to_string(), "check the connection with `connector connections test`")?
+            }
+            Err(MasterDataError::Unsupported(why)) => return Ok(report.skip("ERP values", why)?),
+            Err(e @ MasterDataError::Erp { .. }) => return Err(CliError::Partial(e.to_string())),
+        }
+    }
+    Ok(())
 }
 
 /// One line: every wanted value known, or the unknown ones (at most 20 shown).

@@ -1,21 +1,27 @@
-//! The ERP side as one trait. Each ERP (Acumatica now; IFS Cloud and Infor
-//! next) is a module implementing [`ErpAdapter`]; the poster and the
-//! reference sync only ever see the trait, so adding an ERP is one module.
+//! The ERP side as one trait. Each ERP (Acumatica, IFS Cloud, Infor ION) is
+//! a module implementing [`ErpAdapter`]; erp-poster and the operator CLI
+//! only ever see the trait, built by [`adapter_for`] from a connection's
+//! settings, so adding an ERP is one module and its arm there.
 //!
 //! - [`credentials`]: which keys each ERP's credentials secret holds (checked
 //!   by the operator CLI before it stores a credentials file).
 //! - [`acumatica`]: OAuth sign-in with a cached token, a cheap read, and
 //!   exactly-once creation of Bills and JournalTransactions.
+//! - [`ifs`]: IFS Cloud supplier invoices and GL vouchers over OData.
+//! - [`infor`]: Infor ION BODs, whose outcomes arrive later.
 
 pub mod acumatica;
+mod adapter;
 pub mod credentials;
 pub mod ifs;
 pub mod infor;
 mod problem;
 
+pub use adapter::{
+    BoxError, BoxFuture, Erp, ErpAdapter, ErpChecks, ErpProblem, MasterData, MasterDataError, MasterDataRead,
+    StoredCredentials, adapter_for, checks_of,
+};
 pub use problem::DocumentProblem;
-
-use domain::{ErpDocument, Failure};
 
 /// An ERP document created for a Concur document.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,27 +38,4 @@ impl ErpReference {
     pub fn new(reference: impl Into<String>) -> Self {
         Self { reference: reference.into(), duplicates: Vec::new() }
     }
-}
-
-/// What every ERP adapter offers the pipeline.
-///
-/// `find_by_external_key` comes before every create: it is the exactly-once
-/// layer that covers a crash after the ERP accepted a document but before
-/// the ledger recorded it.
-pub trait ErpAdapter {
-    /// A cheap authenticated read that proves credentials and URL work.
-    fn check(&self) -> impl std::future::Future<Output = Result<(), Failure>> + Send;
-
-    /// The ERP document already created for this Concur key, if any.
-    fn find_by_external_key(
-        &self,
-        external_key: &str,
-    ) -> impl std::future::Future<Output = Result<Option<ErpReference>, Failure>> + Send;
-
-    /// Creates `document` unless the ERP already holds it under its key
-    /// (looked up first, and again after any answer that leaves the outcome
-    /// unknown); either way returns its reference. Errors are classified:
-    /// retryable (throttling, outages), permanent (the ERP refused the
-    /// document: the reason names the field), or needs-reauth.
-    fn post(&self, document: &ErpDocument) -> impl std::future::Future<Output = Result<ErpReference, Failure>> + Send;
 }

@@ -16,7 +16,7 @@ mod posting;
 use std::future::Future;
 use std::time::Duration;
 
-use domain::{AcumaticaSettings, ErpDocument, ErpDocumentKind, Failure, Secret};
+use domain::{AcumaticaSettings, ErpDocument, Secret};
 use serde::Deserialize;
 use serde_json::Value;
 use transport::{
@@ -29,8 +29,6 @@ pub use documents::{
     VENDOR_REF_MAX,
 };
 pub use error::AcumaticaError;
-
-use crate::{ErpAdapter, ErpReference};
 
 const SERVICE: &str = "acumatica";
 const TOKEN_PATH: &str = "/identity/connect/token";
@@ -69,7 +67,7 @@ pub struct PostingOptions {
     /// `ReleaseJournalTransaction`); otherwise bills stay on hold for review.
     pub release: bool,
     /// Where journals carry the Concur key; used by
-    /// [`ErpAdapter::find_by_external_key`].
+    /// [`crate::ErpAdapter::find_by_external_key`].
     pub journal_key_field: JournalKeyField,
 }
 
@@ -279,45 +277,6 @@ fn error_message(body: &str) -> String {
     short_reason(text.trim())
 }
 
-impl ErpAdapter for AcumaticaClient {
-    async fn check(&self) -> Result<(), Failure> {
-        let context = format!("checking Acumatica tenant {} at {}", self.settings.tenant, self.base());
-        self.check_access().await.map_err(|e| e.to_failure(&context))
-    }
-
-    /// A bill whose `VendorRef` is the key (any vendor), else a journal
-    /// carrying it in the connection's journal key field.
-    async fn find_by_external_key(&self, external_key: &str) -> Result<Option<ErpReference>, Failure> {
-        let context = format!("looking up Concur key `{external_key}` in Acumatica tenant {}", self.settings.tenant);
-        let bill = self.lookup_bill(None, external_key).await.map_err(|e| e.to_failure(&context))?;
-        if let Some(found) = bill {
-            return Ok(Some(found.reference));
-        }
-        self.find_journal_by_key(&self.posting.journal_key_field, external_key)
-            .await
-            .map_err(|e| e.to_failure(&context))
-    }
-
-    async fn post(&self, document: &ErpDocument) -> Result<ErpReference, Failure> {
-        let context = format!(
-            "posting the {} for Concur key `{}` in Acumatica tenant {}",
-            document.label(),
-            document.key,
-            self.settings.tenant
-        );
-        let created = match &document.kind {
-            ErpDocumentKind::Bill { vendor } => {
-                self.create_bill(&self.bill_for(document, vendor, BillType::Bill)).await
-            }
-            ErpDocumentKind::DebitAdjustment { vendor } => {
-                self.create_bill(&self.bill_for(document, vendor, BillType::DebitAdjustment)).await
-            }
-            ErpDocumentKind::Journal => self.create_journal(&self.journal_for(document)).await,
-        };
-        created.map_err(|e| e.to_failure(&context))
-    }
-}
-
 /// The mapping's dimension names Acumatica lines use; other dimensions
 /// (named for other ERPs) are not sent.
 const SUBACCOUNT: &str = "subaccount";
@@ -380,6 +339,9 @@ impl AcumaticaClient {
         }
     }
 }
+
+mod adapter;
+pub(crate) use adapter::CHECKS;
 
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,7 @@ use simulators::acumatica::{AcumaticaSim, TenantSpec};
 use transport::{HttpClient, RetryPolicy};
 
 use super::*;
+use crate::ErpAdapter;
 
 const GUID: &str = "88358B02-A48D-A50E-F710-39C1636C30F6";
 const CLIENT_SECRET: &str = "client-s3cret";

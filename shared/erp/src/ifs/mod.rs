@@ -68,7 +68,7 @@
 //!    `<voucher_set>/<Company>/<AccountingYear>/<VoucherType>/<VoucherNo>`.
 //! 8. **Reference reads** ([`IfsClient::suppliers`], [`IfsClient::accounts`],
 //!    [`IfsClient::code_part_values`]) page through `@odata.nextLink`;
-//!    [`ErpAdapter::check`] is a token plus a one-row read of the company's
+//!    [`crate::ErpAdapter::check`] is a token plus a one-row read of the company's
 //!    GL accounts.
 //! 9. **Purchase orders** ([`IfsClient::create_purchase_order`]): exactly
 //!    once by `Cf_Concur_Po`, with the marker `Cf_Concur_Status`
@@ -90,7 +90,7 @@ mod reference;
 use std::future::Future;
 use std::time::Duration;
 
-use domain::{ErpDocument, ErpDocumentKind, Failure, IfsApiNames, IfsCloudSettings, Secret};
+use domain::{ErpDocument, ErpDocumentKind, IfsApiNames, IfsCloudSettings, Secret};
 use serde::Deserialize;
 use serde_json::Value;
 use transport::{
@@ -107,7 +107,7 @@ pub use purchase_order::{IfsPurchaseOrder, IfsPurchaseOrderLine, PO_ORDER_NO_PRE
 pub use reference::{IfsAccount, IfsCodePartValue, IfsSupplier};
 
 use self::odata::{Company, Key, ODataError, query};
-use crate::{DocumentProblem, ErpAdapter, ErpReference};
+use crate::DocumentProblem;
 
 const SERVICE: &str = "ifs";
 const SCOPE: &str = "openid microprofile-jwt";
@@ -738,44 +738,6 @@ impl TokenSource for IfsClient {
     }
 }
 
-impl ErpAdapter for IfsClient {
-    async fn check(&self) -> Result<(), Failure> {
-        let context = format!("checking IFS Cloud company {} at {}", self.company(), self.base());
-        self.check_access().await.map_err(|e| e.to_failure(&context))
-    }
-
-    /// A complete supplier invoice whose `InvoiceNo` is the key (any
-    /// supplier of this company), else a complete voucher carrying it.
-    async fn find_by_external_key(&self, external_key: &str) -> Result<Option<ErpReference>, Failure> {
-        let context = format!("looking up Concur key `{external_key}` in IFS Cloud company {}", self.company());
-        let invoice = self.find_invoice(None, external_key).await.map_err(|e| e.to_failure(&context))?;
-        if invoice.is_some() {
-            return Ok(invoice);
-        }
-        self.find_voucher(external_key).await.map_err(|e| e.to_failure(&context))
-    }
-
-    async fn post(&self, document: &ErpDocument) -> Result<ErpReference, Failure> {
-        let context = format!(
-            "posting the {} for Concur key `{}` in IFS Cloud company {}",
-            document.label(),
-            document.key,
-            self.company()
-        );
-        let created = match &document.kind {
-            ErpDocumentKind::Journal => match self.voucher_for(document) {
-                Ok(voucher) => self.create_voucher(&voucher).await,
-                Err(e) => Err(e),
-            },
-            _ => match self.invoice_for(document) {
-                Ok(invoice) => self.create_invoice(&invoice).await,
-                Err(e) => Err(e),
-            },
-        };
-        created.map_err(|e| e.to_failure(&context))
-    }
-}
-
 impl IfsClient {
     /// The supplier invoice (bill) or credit note (debit adjustment) for
     /// `document`, with its dimensions on the company's code parts.
@@ -840,6 +802,9 @@ impl IfsClient {
         }
     }
 }
+
+mod adapter;
+pub(crate) use adapter::{CHECKS, fix};
 
 #[cfg(test)]
 mod tests;

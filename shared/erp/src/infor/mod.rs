@@ -35,7 +35,6 @@ mod publish;
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,7 +55,7 @@ pub use master_data::{DIMENSION_VALUES_PATH, GL_ACCOUNTS_PATH, InforMasterData, 
 pub use outcome::{InforOutcome, parse_outcome};
 pub use publish::{DEFLATE_ABOVE, PUBLISH_PATH, SentBod};
 
-use crate::{ErpAdapter, ErpReference};
+use crate::ErpReference;
 
 const SERVICE: &str = "infor";
 /// Renew the access token when less than this is left (reference §2 [DEFAULT]).
@@ -69,7 +68,7 @@ pub const IMS_SERVICE_PATH: &str = "IONSERVICES/api/ion/messaging/service";
 pub const PING_PATH: &str = "IONSERVICES/api/ion/messaging/service/ping";
 
 /// A boxed future, for the object-safe [`RefreshTokenSink`].
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
 
 /// Where rotated refresh tokens go. Infor's refresh tokens are single-use:
 /// each refresh grant returns a new one and spends the old, so the platform
@@ -417,34 +416,6 @@ impl TokenSource for InforClient {
     }
 }
 
-impl ErpAdapter for InforClient {
-    async fn check(&self) -> Result<(), Failure> {
-        let context = format!("checking {} at {}", self.connection(), self.api_base());
-        self.check_access().await.map_err(|e| e.to_failure(&context))
-    }
-
-    /// Always `Ok(None)`: ION offers no lookup of a document by our key.
-    /// Exactly-once rests on the ledger (the poster records what it sent)
-    /// and on ION's DocumentID + variationID check, which drops a resend of
-    /// the same BOD.
-    async fn find_by_external_key(&self, _external_key: &str) -> Result<Option<ErpReference>, Failure> {
-        Ok(None)
-    }
-
-    /// [`InforClient::post_with_variation`] with [`Variation::FIRST`]: any
-    /// resend is then the same BOD and is dropped as a repeat. A poster that
-    /// must replace an earlier version (a replay after the ERP rejected it)
-    /// calls `post_with_variation` with a higher variation.
-    ///
-    /// The reference lists every BOD sent, `ion:<DocumentID>:<variation>`,
-    /// joined with `, `. ION accepted them for routing; the ERP's outcome
-    /// comes back asynchronously ([`parse_outcome`]).
-    async fn post(&self, document: &ErpDocument) -> Result<ErpReference, Failure> {
-        let sent = self.post_with_variation(document, Variation::FIRST).await?;
-        Ok(references(&sent))
-    }
-}
-
 /// The [`ErpReference`] of the BODs sent for one document.
 pub fn references(sent: &[SentBod]) -> ErpReference {
     ErpReference::new(sent.iter().map(|s| s.reference.as_str()).collect::<Vec<_>>().join(", "))
@@ -468,6 +439,9 @@ fn error_message(body: &str) -> String {
     };
     short_reason(text.trim())
 }
+
+mod adapter;
+pub(crate) use adapter::CHECKS;
 
 #[cfg(test)]
 mod tests;

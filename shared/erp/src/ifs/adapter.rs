@@ -1,0 +1,134 @@
+//! [`IfsClient`] as an [`ErpAdapter`], and the fix the operator is told for
+//! each of its errors.
+
+use std::collections::BTreeSet;
+
+use domain::{ConnectionId, ErpDocument, ErpDocumentKind, Failure};
+
+use super::{IfsClient, IfsError};
+use crate::adapter::fix_by_kind;
+use crate::{Erp, ErpChecks, ErpProblem, ErpReference, MasterData, MasterDataError, MasterDataRead};
+
+pub(crate) const CHECKS: ErpChecks = ErpChecks {
+    sign_in: "IFS Cloud token",
+    read: "IFS Cloud read",
+    read_needs: "needs a token",
+    missing_credentials: "no ERP credentials are stored",
+    credentials_file: "FILE",
+    verdict_inbox: None,
+    master_data_unsupported: None,
+};
+
+impl Erp for IfsClient {
+    const CHECKS: ErpChecks = CHECKS;
+
+    async fn sign_in(&self, connection: &ConnectionId) -> Result<String, ErpProblem> {
+        self.authenticate().await.map_err(|e| problem(e, connection))?;
+        Ok(format!("realm {} at {}", self.settings.namespace, self.settings.base_url))
+    }
+
+    async fn read_probe(&self, connection: &ConnectionId) -> Result<String, ErpProblem> {
+        IfsClient::read_probe(self).await.map_err(|e| problem(e, connection))?;
+        Ok(format!("company {}: {}", self.settings.company, self.settings.api.account_set))
+    }
+
+    async fn check(&self) -> Result<(), Failure> {
+        let context = format!("checking IFS Cloud company {} at {}", self.company(), self.base());
+        self.check_access().await.map_err(|e| e.to_failure(&context))
+    }
+
+    /// A complete supplier invoice whose `InvoiceNo` is the key (any
+    /// supplier of this company), else a complete voucher carrying it.
+    async fn find_by_external_key(&self, external_key: &str) -> Result<Option<ErpReference>, Failure> {
+        let context = format!("looking up Concur key `{external_key}` in IFS Cloud company {}", self.company());
+        let invoice = self.find_invoice(None, external_key).await.map_err(|e| e.to_failure(&context))?;
+        if invoice.is_some() {
+            return Ok(invoice);
+        }
+        self.find_voucher(external_key).await.map_err(|e| e.to_failure(&context))
+    }
+
+    async fn post(&self, document: &ErpDocument) -> Result<ErpReference, Failure> {
+        let context = format!(
+            "posting the {} for Concur key `{}` in IFS Cloud company {}",
+            document.label(),
+            document.key,
+            self.company()
+        );
+        let created = match &document.kind {
+            ErpDocumentKind::Journal => match self.voucher_for(document) {
+                Ok(voucher) => self.create_voucher(&voucher).await,
+                Err(e) => Err(e),
+            },
+            _ => match self.invoice_for(document) {
+                Ok(invoice) => self.create_invoice(&invoice).await,
+                Err(e) => Err(e),
+            },
+        };
+        created.map_err(|e| e.to_failure(&context))
+    }
+
+    fn master_data_label(&self, list: &MasterData) -> String {
+        match list {
+            MasterData::GlAccounts => "GL accounts".to_owned(),
+            MasterData::Suppliers => format!("suppliers of company {}", self.settings.company),
+            MasterData::Dimension(name) => match self.code_part_of(name) {
+                Some(letter) => format!("dimension {name} (code part {letter})"),
+                None => format!("dimension {name}"),
+            },
+        }
+    }
+
+    async fn read_master_data(&self, list: &MasterData) -> Result<MasterDataRead, MasterDataError> {
+        let known: Result<BTreeSet<String>, IfsError> = match list {
+            MasterData::GlAccounts => self.accounts().await.map(|a| a.into_iter().map(|a| a.account).collect()),
+            MasterData::Suppliers => {
+                self.suppliers().await.map(|s| s.into_iter().filter(|s| s.in_company).map(|s| s.id).collect())
+            }
+            MasterData::Dimension(name) => {
+                let Some(letter) = self.code_part_of(name) else {
+                    return Ok(MasterDataRead::NotUsed(
+                        "IFS Cloud does not use it (name it cost_center or code_b…code_j)",
+                    ));
+                };
+                self.code_part_values(letter).await.map(|v| v.into_iter().map(|v| v.value).collect())
+            }
+        };
+        known.map(MasterDataRead::Known).map_err(|e| MasterDataError::Erp { erp: "IFS Cloud", source: e.into() })
+    }
+}
+
+impl IfsClient {
+    /// The code part a mapping's dimension goes to: `cost_center` → the
+    /// settings' cost-center code part, `code_b`…`code_j` → that letter.
+    fn code_part_of(&self, dimension: &str) -> Option<char> {
+        match dimension {
+            "cost_center" => self.settings.api.cost_center_code_part.chars().next(),
+            other => other.strip_prefix("code_").and_then(|l| l.chars().next()).filter(|_| other.len() == 6),
+        }
+    }
+}
+
+fn problem(error: IfsError, connection: &ConnectionId) -> ErpProblem {
+    let fix = fix(&error, connection);
+    ErpProblem::new(error, fix)
+}
+
+/// Which command fixes an IFS Cloud failure.
+pub(crate) fn fix(e: &IfsError, id: &ConnectionId) -> String {
+    fix_by_kind(
+        &e.to_failure(""),
+        || {
+            format!(
+                "check the IAM client in IFS (confidential, service account enabled), then {}",
+                CHECKS.store_again(id)
+            )
+        },
+        || {
+            format!(
+                "check the URL, namespace, company and the service user's permission sets; \
+                 `connector connections update {id} …`"
+            )
+        },
+    )
+}
