@@ -506,12 +506,7 @@ impl<S: GrantStore> Run<'_, S> {
         let plan = self.build_plan(connection, &document).await.map_err(|(_, failure)| failure)?;
         let erp = self.poster.erp.for_connection(connection).await?;
         let sent_parts = reference_parts(record.erp_reference.as_deref().unwrap_or_default());
-        let mut now_parts = Vec::new();
-        for erp_document in &plan.documents {
-            if let Some(ids) = erp.part_ids(erp_document) {
-                now_parts.extend(ids?);
-            }
-        }
+        let now_parts = part_ids(erp.as_ref(), &plan)?;
         let before: Vec<&str> = sent_parts.iter().map(|(id, _)| id.as_str()).collect();
         if now_parts.iter().map(String::as_str).ne(before.iter().copied()) {
             return Err(Failure::permanent(format!(
@@ -1240,6 +1235,18 @@ fn kept_parts(connection: &Connection, record: &LedgerRecord) -> BTreeMap<String
     }
 }
 
+/// The parts the plan's ERP documents are sent in (empty for an ERP that
+/// does not answer per part).
+fn part_ids(erp: &dyn ErpAdapter, plan: &domain::posting::PostingPlan) -> Result<Vec<String>, Failure> {
+    let mut parts = Vec::new();
+    for erp_document in &plan.documents {
+        if let Some(ids) = erp.part_ids(erp_document) {
+            parts.extend(ids?);
+        }
+    }
+    Ok(parts)
+}
+
 /// Parts the ERP accepted before must be parts of what is sent now, or
 /// their lines would reach the ERP twice under other DocumentIDs.
 fn check_kept_parts(
@@ -1247,12 +1254,7 @@ fn check_kept_parts(
     plan: &domain::posting::PostingPlan,
     kept: &BTreeMap<String, String>,
 ) -> Result<(), Failure> {
-    let mut now_parts = Vec::new();
-    for erp_document in &plan.documents {
-        if let Some(ids) = erp.part_ids(erp_document) {
-            now_parts.extend(ids?);
-        }
-    }
+    let now_parts = part_ids(erp, plan)?;
     let missing: Vec<&str> = kept.keys().filter(|id| !now_parts.contains(id)).map(String::as_str).collect();
     if missing.is_empty() {
         return Ok(());
