@@ -368,7 +368,7 @@ async fn record(inbox: &Inbox, connection: &str, subject: &str, step: &str, outc
 
 /// Text from ION, bounded before it reaches a log, the audit or the queue.
 fn cut(text: &str) -> String {
-    text.chars().take(300).collect()
+    domain::text::truncate(text, 300).to_owned()
 }
 
 #[cfg(test)]
