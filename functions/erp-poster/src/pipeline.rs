@@ -1094,7 +1094,7 @@ impl<S: GrantStore> Run<'_, S> {
     async fn hold_erp(&self, reason: &str, now: OffsetDateTime) {
         let hold = domain::ErpHold {
             since: now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-            reason: reason.chars().take(500).collect(),
+            reason: domain::text::truncate(reason, 500).to_owned(),
         };
         self.poster.erp.forget(&self.item.connection_id);
         if let Err(e) = self.poster.connections.record_erp_hold(&self.item.connection_id, Some(&hold)).await {
@@ -1105,7 +1105,7 @@ impl<S: GrantStore> Run<'_, S> {
     async fn audit(&self, step: &str, outcome: &str, detail: Option<String>, erp_reference: Option<&str>) {
         let subject = self.item.document_key();
         let mut event = self.poster.audit.event(self.item.connection_id.as_str(), &subject, step, outcome);
-        event.detail = detail.map(|d| d.chars().take(1000).collect());
+        event.detail = detail.map(|d| domain::text::truncate(&d, 1000).to_owned());
         event.erp_reference = erp_reference.filter(|r| !r.is_empty()).map(str::to_owned);
         if let Err(e) = self.poster.audit.record(&event).await {
             // The ledger is the record of truth; a lost audit event is logged.
@@ -1328,7 +1328,7 @@ fn erp_company(connection: &Connection) -> String {
         Some(ErpSettings::Infor(i)) => i.logical_id.clone().unwrap_or_else(|| connection.connection_id.to_string()),
         None => connection.connection_id.to_string(),
     };
-    company.chars().take(32).collect()
+    domain::text::truncate(&company, 32).to_owned()
 }
 
 fn store_failure(e: &StoreError) -> Failure {

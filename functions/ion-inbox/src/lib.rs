@@ -25,7 +25,8 @@
 use std::io::Read;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use domain::{ConcurDocumentId, ConnectionId, DocumentType, ErpKind, ErpOutcome};
+use domain::{ConcurDocumentId, Connection, ConnectionId, DocumentType, ErpKind, ErpOutcome};
+use erp::infor::InforOutcome;
 use platform::audit::AuditLog;
 use platform::aws::SECRET_TTL;
 use platform::connections::ConnectionStore;
@@ -121,73 +122,180 @@ fn answer(status: u16, message: &str) -> ApiGatewayV2httpResponse {
 
 /// Handles one call from ION.
 pub async fn handle(inbox: &Inbox, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-    let body = match raw_body(&request) {
-        Ok(body) if body.len() > MAX_BODY_BYTES => return answer(413, "the message is larger than a verdict can be"),
+    let (Ok(reply) | Err(reply)) = answer_call(inbox, &request).await;
+    reply.send(inbox).await
+}
+
+/// The steps of a call, in the order of the module's checks; each either
+/// hands on what it read or ends the call with its [`Reply`].
+async fn answer_call(inbox: &Inbox, request: &ApiGatewayV2httpRequest) -> Result<Reply, Reply> {
+    let body = match raw_body(request) {
+        Ok(body) if body.len() > MAX_BODY_BYTES => return Err(Reply::TooLarge),
         Ok(body) => body,
-        Err(reason) => return answer(400, reason),
+        Err(reason) => return Err(Reply::BadBody(reason)),
     };
     let path = request.raw_path.as_deref().unwrap_or_default();
     let Some((connection_text, action)) = path.strip_prefix("/ion/").and_then(|rest| rest.split_once('/')) else {
-        return answer(404, "unknown path: ION calls /ion/<connection>/v3/multipartMessage");
+        return Err(Reply::UnknownPath);
     };
-    // Unknown, not on Infor, or a wrong token: one answer, after the same
-    // two reads (connection, then secret), so nothing tells them apart.
-    let refused = || answer(401, "missing or wrong bearer token");
+    let connection = authenticate(inbox, connection_text, request).await?;
+    ims_operation(request.request_context.http.method.as_str(), action)?;
+    let id = &connection.connection_id;
+    let message = read_message(request, body).await.map_err(|reason| Reply::refused(id, &reason))?;
+    let verdict = erp::infor::parse_outcome(&message.xml)
+        .map_err(|e| Reply::refused(id, &format!("the verdict cannot be read: {e}")))?;
+    let (business_id, document_type) = find_verdict_document(inbox, id, &verdict).await?;
+    queue_outcome(inbox, &connection, &message.parameters, verdict, business_id, document_type).await
+}
+
+/// What ION is answered, and what the audit is told about a refusal.
+enum Reply {
+    /// 413: larger than a verdict can be.
+    TooLarge,
+    /// 400: the body cannot be read as API Gateway passed it.
+    BadBody(&'static str),
+    /// 404: not `/ion/<connection>/…`.
+    UnknownPath,
+    /// 401: unknown connection, not on Infor, or a wrong token (one answer).
+    Unauthorized,
+    /// 404: an IMS operation the inbox does not offer.
+    UnknownOperation,
+    /// 200 to ION's `ping`.
+    Ping,
+    /// 200 to ION's `protocol` question.
+    Protocol,
+    /// 400, audited as failed: the message or its verdict cannot be read.
+    Refused { connection: ConnectionId, reason: String },
+    /// 200, audited as skipped: ION must not resend a verdict for a
+    /// document that is not ours or not in the ledger.
+    UnknownDocument { connection: ConnectionId, reason: String },
+    /// 503, which ION retries: a store or the queue failed.
+    Unavailable(StoreError),
+    /// 200: the verdict is queued (and audited) for erp-poster.
+    Queued,
+}
+
+impl Reply {
+    fn refused(connection: &ConnectionId, reason: &dyn std::fmt::Display) -> Self {
+        Reply::Refused { connection: connection.clone(), reason: reason.to_string() }
+    }
+
+    async fn send(self, inbox: &Inbox) -> ApiGatewayV2httpResponse {
+        match self {
+            Reply::TooLarge => answer(413, "the message is larger than a verdict can be"),
+            Reply::BadBody(reason) => answer(400, reason),
+            Reply::UnknownPath => answer(404, "unknown path: ION calls /ion/<connection>/v3/multipartMessage"),
+            Reply::Unauthorized => answer(401, "missing or wrong bearer token"),
+            Reply::UnknownOperation => answer(404, "unknown IMS operation"),
+            Reply::Ping => answer(200, "ok"),
+            // [DEFAULT] the IMS protocol this endpoint speaks.
+            Reply::Protocol => response(200, "application/json", r#"{"protocol":"v3"}"#.to_owned()),
+            Reply::Refused { connection, reason } => {
+                record(inbox, connection.as_str(), "ion-inbox", "erp verdict received", "failed", reason.clone()).await;
+                answer(400, &reason)
+            }
+            Reply::UnknownDocument { connection, reason } => {
+                record(inbox, connection.as_str(), "ion-inbox", "erp verdict received", "skipped", reason.clone())
+                    .await;
+                answer(200, &reason)
+            }
+            Reply::Unavailable(e) => {
+                tracing::error!(error = %e, "ion-inbox cannot reach its stores");
+                answer(503, "temporarily unavailable; send the message again")
+            }
+            Reply::Queued => answer(200, "queued"),
+        }
+    }
+}
+
+impl From<StoreError> for Reply {
+    fn from(e: StoreError) -> Self {
+        Reply::Unavailable(e)
+    }
+}
+
+/// The Infor connection the path names, when the bearer token is its inbox
+/// token. Unknown, not on Infor, or a wrong token: one answer, after the
+/// same two reads (connection, then secret), so nothing tells them apart.
+async fn authenticate(
+    inbox: &Inbox,
+    connection_text: &str,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<Connection, Reply> {
     let Ok(connection_id) = ConnectionId::parse(connection_text) else {
         tracing::warn!("ION call refused: the path names no valid connection id");
-        return refused();
+        return Err(Reply::Unauthorized);
     };
-    let connection = match inbox.connections.get(&connection_id).await {
-        Ok(found) => found.filter(|c| c.erp.as_ref().is_some_and(|e| e.kind() == ErpKind::Infor)),
-        Err(e) => return unavailable(&e),
-    };
-    let token_matches = match authorized(inbox, &connection_id, &request).await {
-        Ok(matches) => matches,
-        Err(e) => return unavailable(&e),
-    };
-    let connection = match connection {
-        Some(connection) if token_matches => connection,
+    let connection = inbox.connections.get(&connection_id).await?;
+    let connection = connection.filter(|c| c.erp.as_ref().is_some_and(|e| e.kind() == ErpKind::Infor));
+    let token_matches = authorized(inbox, &connection_id, request).await?;
+    match connection {
+        Some(connection) if token_matches => Ok(connection),
         known => {
             tracing::warn!(connection = %connection_id, known_infor_connection = known.is_some(),
                 "ION call refused: missing or wrong inbox token, or no such Infor connection");
-            return refused();
+            Err(Reply::Unauthorized)
         }
-    };
-    let method = request.request_context.http.method.as_str();
-    match (method, action) {
-        ("GET", "ping") => return answer(200, "ok"),
-        // [DEFAULT] the IMS protocol this endpoint speaks.
-        ("GET", "protocol") => return response(200, "application/json", r#"{"protocol":"v3"}"#.to_owned()),
-        ("POST", "v3/multipartMessage" | "v2/multipartMessage") => {}
-        _ => return answer(404, "unknown IMS operation"),
     }
+}
+
+/// `Ok` for a posted message; the answer to every other IMS operation.
+fn ims_operation(method: &str, action: &str) -> Result<(), Reply> {
+    match (method, action) {
+        ("GET", "ping") => Err(Reply::Ping),
+        ("GET", "protocol") => Err(Reply::Protocol),
+        ("POST", "v3/multipartMessage" | "v2/multipartMessage") => Ok(()),
+        _ => Err(Reply::UnknownOperation),
+    }
+}
+
+/// An IMS message: its parameters and its payload as text.
+struct Message {
+    parameters: ParameterRequest,
+    xml: String,
+}
+
+/// The multipart parts of the call, the payload inflated when ION deflated it.
+async fn read_message(request: &ApiGatewayV2httpRequest, body: Vec<u8>) -> Result<Message, Refusal> {
     let content_type = request.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let (parameters, payload) = match read_multipart(content_type, body).await {
-        Ok(parts) => parts,
-        Err(reason) => return refuse(inbox, &connection_id, &reason.to_string()).await,
-    };
-    let xml = match decode_payload(&parameters, payload) {
-        Ok(xml) => xml,
-        Err(reason) => return refuse(inbox, &connection_id, &reason.to_string()).await,
-    };
-    let verdict = match erp::infor::parse_outcome(&xml) {
-        Ok(verdict) => verdict,
-        Err(e) => return refuse(inbox, &connection_id, &format!("the verdict cannot be read: {e}")).await,
-    };
-    let received_at = time::OffsetDateTime::now_utc();
+    let (parameters, payload) = read_multipart(content_type, body).await?;
+    let xml = decode_payload(&parameters, payload)?;
+    Ok(Message { parameters, xml })
+}
+
+/// The Concur document the verdict answers, with its type from the ledger.
+async fn find_verdict_document(
+    inbox: &Inbox,
+    connection: &ConnectionId,
+    verdict: &InforOutcome,
+) -> Result<(ConcurDocumentId, DocumentType), Reply> {
+    let unknown = |reason: String| Reply::UnknownDocument { connection: connection.clone(), reason };
     let Some(business_id) = business_id_of(&verdict.document_id) else {
         let reason = format!("the verdict names document `{}`, which is not one of ours", cut(&verdict.document_id));
-        return unknown_document(inbox, &connection_id, &reason).await;
+        return Err(unknown(reason));
     };
-    let document_type = match find_document(inbox, &connection_id, &business_id).await {
-        Ok(Some(document_type)) => document_type,
-        Ok(None) => {
+    match find_document(inbox, connection, &business_id).await? {
+        Some(document_type) => Ok((business_id, document_type)),
+        None => {
             let reason =
                 format!("the verdict names document `{}`, which the ledger does not know", cut(business_id.as_str()));
-            return unknown_document(inbox, &connection_id, &reason).await;
+            Err(unknown(reason))
         }
-        Err(e) => return unavailable(&e),
-    };
+    }
+}
+
+/// Queues the verdict in the document's FIFO group for erp-poster, and
+/// audits it.
+async fn queue_outcome(
+    inbox: &Inbox,
+    connection: &Connection,
+    parameters: &ParameterRequest,
+    verdict: InforOutcome,
+    business_id: ConcurDocumentId,
+    document_type: DocumentType,
+) -> Result<Reply, Reply> {
+    let received_at = time::OffsetDateTime::now_utc();
+    let connection_id = &connection.connection_id;
     let outcome = ErpOutcome {
         v: 1,
         kind: ErpOutcome::KIND.to_owned(),
@@ -203,13 +311,8 @@ pub async fn handle(inbox: &Inbox, request: ApiGatewayV2httpRequest) -> ApiGatew
         answers: cut(&verdict.bod_id),
         received_at: received_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
     };
-    let (owner, level) = match inbox.connections.slot_owner(&connection).await {
-        Ok(slot) => slot,
-        Err(e) => return unavailable(&e),
-    };
-    if let Err(e) = inbox.queue.send_outcome(&outcome, &owner, level).await {
-        return unavailable(&e);
-    }
+    let (owner, level) = inbox.connections.slot_owner(connection).await?;
+    inbox.queue.send_outcome(&outcome, &owner, level).await?;
     let detail = format!(
         "{} {} for {} ({}) queued{}",
         parameters.document_name.as_deref().unwrap_or("verdict"),
@@ -219,7 +322,7 @@ pub async fn handle(inbox: &Inbox, request: ApiGatewayV2httpRequest) -> ApiGatew
         parameters.message_id.as_deref().map(|m| format!("; ION message {}", cut(m))).unwrap_or_default()
     );
     record(inbox, connection_id.as_str(), &outcome.document_key(), "erp verdict received", "ok", detail).await;
-    answer(200, "queued")
+    Ok(Reply::Queued)
 }
 
 /// The bearer token matches the connection's inbox secret (compared in
@@ -343,21 +446,6 @@ async fn find_document(
     Ok(None)
 }
 
-async fn refuse(inbox: &Inbox, connection: &ConnectionId, reason: &str) -> ApiGatewayV2httpResponse {
-    record(inbox, connection.as_str(), "ion-inbox", "erp verdict received", "failed", reason.to_owned()).await;
-    answer(400, reason)
-}
-
-async fn unknown_document(inbox: &Inbox, connection: &ConnectionId, reason: &str) -> ApiGatewayV2httpResponse {
-    record(inbox, connection.as_str(), "ion-inbox", "erp verdict received", "skipped", reason.to_owned()).await;
-    answer(200, reason)
-}
-
-fn unavailable(e: &StoreError) -> ApiGatewayV2httpResponse {
-    tracing::error!(error = %e, "ion-inbox cannot reach its stores");
-    answer(503, "temporarily unavailable; send the message again")
-}
-
 async fn record(inbox: &Inbox, connection: &str, subject: &str, step: &str, outcome: &str, detail: String) {
     let mut event = inbox.audit.event(connection, subject, step, outcome);
     event.detail = Some(detail);
@@ -368,7 +456,7 @@ async fn record(inbox: &Inbox, connection: &str, subject: &str, step: &str, outc
 
 /// Text from ION, bounded before it reaches a log, the audit or the queue.
 fn cut(text: &str) -> String {
-    text.chars().take(300).collect()
+    domain::text::truncate(text, 300).to_owned()
 }
 
 #[cfg(test)]

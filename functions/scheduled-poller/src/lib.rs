@@ -21,15 +21,13 @@
 pub mod sweep;
 
 use std::collections::HashSet;
-use std::pin::Pin;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
 use concur::fi::{DocumentPage, FiDocument, WorkIdSource};
 use concur::{ConcurClient, ConcurError, GrantStore, TokenManager, TokenOptions};
 use domain::{ConcurrencyLevel, Connection, ConnectionId, ConnectionStatus, DocumentType, WorkItem, WorkSource};
+use futures_util::stream::{self, StreamExt};
 use platform::audit::AuditLog;
 use platform::aws::SECRET_TTL;
 use platform::concur_grants::ConcurGrantStore;
@@ -346,32 +344,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Runs `f` over `items`, at most `limit` at a time, on this task (the
-/// futures borrow the poller, so nothing is spawned).
+/// Runs `f` over `items` in order, at most `limit` at a time, on this task
+/// (the futures borrow the poller, so nothing is spawned). At least one at
+/// a time: `for_each_concurrent` reads a limit of 0 as "no limit".
 async fn for_each_concurrently<'a, T, F, Fut>(items: &'a [T], limit: usize, f: F)
 where
     F: Fn(&'a T) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let next = AtomicUsize::new(0);
-    let (next, f) = (&next, &f);
-    let worker = || async move {
-        while let Some(item) = items.get(next.fetch_add(1, Ordering::Relaxed)) {
-            f(item).await;
-        }
-    };
-    let mut workers: Vec<_> = (0..limit.clamp(1, items.len().max(1))).map(|_| Some(Box::pin(worker()))).collect();
-    std::future::poll_fn(|cx| {
-        for slot in workers.iter_mut() {
-            if let Some(w) = slot
-                && Pin::as_mut(w).poll(cx).is_ready()
-            {
-                *slot = None;
-            }
-        }
-        if workers.iter().all(Option::is_none) { Poll::Ready(()) } else { Poll::Pending }
-    })
-    .await;
+    stream::iter(items).for_each_concurrent(limit.max(1), f).await;
 }
 
 /// What one connection's poll has done so far.

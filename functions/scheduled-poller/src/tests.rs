@@ -1,5 +1,5 @@
 use std::cell::RefCell;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use domain::{AcumaticaSettings, ErpSettings, ErpUrl, MessageGroupId};
 use serde_json::json;

@@ -24,7 +24,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::cli::ReplayArgs;
 use crate::commands::{load, parse_id};
 use crate::render;
-use crate::settings::Refusal;
+use crate::settings::{Refusal, shown};
 use crate::{CliError, Deps, Outcome};
 
 /// The `function` of the audit events the CLI records.
@@ -42,10 +42,6 @@ fn audit(deps: &Deps) -> AuditLog {
         &AuditSettings { table: deps.names.audit_table.clone(), retention_days: AUDIT_RETENTION_DAYS },
         AUDIT_FUNCTION,
     )
-}
-
-fn shown(raw: &str) -> String {
-    raw.chars().take(60).collect()
 }
 
 fn parse_type(raw: &str) -> Result<DocumentType, CliError> {

@@ -60,15 +60,6 @@ fn level(c: &Connection) -> String {
     }
 }
 
-fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
-}
-
 /// One line per connection under a header, columns padded to fit.
 pub fn table(connections: &[Connection], out: &mut dyn Write) -> io::Result<()> {
     if connections.is_empty() {
@@ -80,7 +71,7 @@ pub fn table(connections: &[Connection], out: &mut dyn Write) -> io::Result<()> 
         .map(|c| {
             vec![
                 c.connection_id.to_string(),
-                clip(&c.name, 30),
+                domain::text::ellipsized_to_width(&c.name, 30),
                 status(c.status).to_owned(),
                 c.erp.as_ref().map_or_else(|| "-".to_owned(), |e| e.kind().to_string()),
                 c.company_uuid.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string),
@@ -314,7 +305,7 @@ pub fn failed(connection: &domain::ConnectionId, records: &[LedgerRecord], out: 
                 r.key.document_type.to_string(),
                 r.key.document_id.to_string(),
                 r.failed_step.clone().unwrap_or_else(|| "-".to_owned()),
-                clip(r.failure_reason.as_deref().unwrap_or("-"), 120),
+                domain::text::ellipsized_to_width(r.failure_reason.as_deref().unwrap_or("-"), 120),
             ]
         })
         .collect();

@@ -180,8 +180,10 @@ fn functional_rates(raw: &str) -> Result<BTreeMap<String, Decimal>, Refusal> {
     Ok(rates)
 }
 
-fn shown(raw: &str) -> String {
-    raw.chars().take(60).collect()
+/// An operator's input as quoted back in a refusal: bounded, since it may
+/// be a pasted file.
+pub(crate) fn shown(raw: &str) -> &str {
+    domain::text::truncate(raw, 60)
 }
 
 /// Non-empty text without control characters, at most `max` characters.

@@ -75,7 +75,7 @@ fn check_stack_name(stack: &str) -> Result<(), InvalidStackName> {
         && stack.len() <= 128
         && stack.starts_with(|c: char| c.is_ascii_alphabetic())
         && stack.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if ok { Ok(()) } else { Err(InvalidStackName { shown: stack.chars().take(60).collect() }) }
+    if ok { Ok(()) } else { Err(InvalidStackName { shown: crate::settings::shown(stack).to_owned() }) }
 }
 
 /// ERP URLs may be plain http to the loopback address only when the AWS

@@ -385,7 +385,7 @@ impl Notification {
 
 /// At most 100 characters of a sender-supplied string, for logs and the audit.
 fn bounded(s: &str) -> String {
-    s.chars().take(100).collect()
+    domain::text::truncate(s, 100).to_owned()
 }
 
 #[cfg(test)]

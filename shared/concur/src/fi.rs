@@ -193,7 +193,11 @@ impl FiDocument {
             return Ok((id, WorkIdSource::Business));
         }
         ConcurDocumentId::parse(self.id.trim()).map(|id| (id, WorkIdSource::FiDocument)).map_err(|source| {
-            UnusableIdError { doc_type: self.doc_type.clone(), fi_id: self.id.chars().take(80).collect(), source }
+            UnusableIdError {
+                doc_type: self.doc_type.clone(),
+                fi_id: domain::text::truncate(&self.id, 80).to_owned(),
+                source,
+            }
         })
     }
 }

@@ -20,6 +20,7 @@
 use std::collections::HashMap;
 
 use domain::DocumentType;
+use domain::text::truncate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -62,11 +63,6 @@ pub fn document_path(doc_type: DocumentType, doc_id: &str, ignore_document_statu
 
 fn chars(text: &str) -> usize {
     text.chars().count()
-}
-
-/// `text` cut to `max` characters (on a character boundary).
-fn cut(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
 }
 
 /// A documented Concur limit an item breaks: it is not sent.
@@ -229,7 +225,7 @@ impl RawResult {
             .map(str::trim)
             .filter(|m| !m.is_empty())
             .collect();
-        cut(&parts.join(" "), 600)
+        truncate(&parts.join(" "), 600).to_owned()
     }
 }
 
@@ -365,7 +361,7 @@ fn posting_body(confirmation: &PostingConfirmation) -> Result<Value, BrokenLimit
                     "messageId": FAILURE_MESSAGE_ID,
                     "messageLanguage": "EN",
                     "messageLongText": "",
-                    "messageShortText": cut(reason, MAX_MESSAGE),
+                    "messageShortText": truncate(reason, MAX_MESSAGE),
                 }],
             }))
         }
@@ -457,7 +453,7 @@ impl ConcurClient {
         if let Err(problem) = check_doc_id(id) {
             return Err(ConcurError::Rejected {
                 status: 400,
-                message: format!("not sent: fetching {doc_type} document `{}`: {problem}", cut(id, 80)),
+                message: format!("not sent: fetching {doc_type} document `{}`: {problem}", truncate(id, 80)),
             });
         }
         let body: Value = self.get_json(token, &document_path(doc_type, id, ignore_document_status)).await?;

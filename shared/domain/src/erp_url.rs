@@ -77,7 +77,7 @@ impl ErpUrl {
     }
 
     pub fn parse_with(raw: &str, policy: UrlPolicy) -> Result<Self, ErpUrlError> {
-        let shown: String = raw.trim().chars().take(200).collect();
+        let shown = crate::text::truncate(raw.trim(), 200).to_owned();
         let url = url::Url::parse(raw.trim()).map_err(|_| ErpUrlError::NotAUrl(shown.clone()))?;
         if !url.username().is_empty() || url.password().is_some() {
             return Err(ErpUrlError::HasCredentials(redact_userinfo(&url)));

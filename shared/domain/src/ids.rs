@@ -17,7 +17,7 @@ pub struct ParseError {
 
 fn refuse(what: &'static str, value: &str, why: &'static str) -> ParseError {
     // Keep error messages bounded even when the input is not.
-    let value: String = value.chars().take(80).collect();
+    let value = crate::text::truncate(value, 80).to_owned();
     ParseError { what, value, why }
 }
 

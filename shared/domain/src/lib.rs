@@ -16,6 +16,7 @@ pub mod normalize;
 pub mod posting;
 pub mod schedule;
 pub mod secret;
+pub mod text;
 pub mod work_item;
 
 pub use connection::{

@@ -149,7 +149,7 @@ pub struct Unmapped {
 }
 
 fn unmapped(what: &'static str, code: &str, section: &'static str) -> Unmapped {
-    Unmapped { what, code: code.trim().chars().take(80).collect(), section }
+    Unmapped { what, code: crate::text::truncate(code.trim(), 80).to_owned(), section }
 }
 
 impl Mapping {
@@ -438,8 +438,7 @@ fn check_map(problems: &mut Vec<String>, section: &str, map: &BTreeMap<String, S
 
 /// serde_yaml_ng's messages name the line and column; keep them, bounded.
 fn yaml_problem(error: &serde_yaml_ng::Error) -> String {
-    let text: String = error.to_string().chars().take(300).collect();
-    format!("the file is not a valid mapping: {text}")
+    format!("the file is not a valid mapping: {}", crate::text::truncate(&error.to_string(), 300))
 }
 
 #[cfg(test)]

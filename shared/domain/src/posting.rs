@@ -432,7 +432,7 @@ fn planned(
 pub const MAX_DESCRIPTION_CHARS: usize = 255;
 
 fn bounded_description(text: &str) -> String {
-    text.chars().take(MAX_DESCRIPTION_CHARS).collect()
+    crate::text::truncate(text, MAX_DESCRIPTION_CHARS).to_owned()
 }
 
 fn sum(mut amounts: impl Iterator<Item = Decimal>) -> Result<Decimal, PlanError> {

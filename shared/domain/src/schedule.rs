@@ -69,7 +69,7 @@ impl PollSchedule {
 }
 
 fn refuse(text: &str, why: &'static str) -> ScheduleError {
-    ScheduleError { text: text.chars().take(60).collect(), why }
+    ScheduleError { text: crate::text::truncate(text, 60).to_owned(), why }
 }
 
 fn parse_time(text: &str, raw: &str) -> Result<Time, ScheduleError> {

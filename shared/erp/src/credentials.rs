@@ -64,7 +64,7 @@ pub fn check_credentials(kind: ErpKind, value: &Value) -> Result<Vec<String>, Cr
         .keys()
         .filter(|k| !spec.required.contains(&k.as_str()) && !spec.optional.contains(&k.as_str()))
         // A key name is not a secret, but keep a pasted value in key position short.
-        .map(|k| format!("`{}`", k.chars().take(40).collect::<String>()))
+        .map(|k| format!("`{}`", domain::text::truncate(k, 40)))
         .collect();
     if !unknown.is_empty() {
         return Err(CredentialsError::Unknown { kind, unknown: unknown.join(", "), expected: spec.expected() });

@@ -151,8 +151,3 @@ pub(crate) fn check_balanced(totals: Option<(Decimal, Decimal)>) -> Result<(), D
     }
     Ok(())
 }
-
-/// The first `chars` characters of `text`, for a message.
-pub(crate) fn shortened(text: &str, chars: usize) -> String {
-    text.chars().take(chars).collect()
-}

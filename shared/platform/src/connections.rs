@@ -243,15 +243,7 @@ impl ConnectionStore {
     /// A poll failed: `last_poll_error` = the reason, `last_poll_at` kept
     /// (the connection stays due and the next tick tries again).
     pub async fn record_poll_failure(&self, id: &ConnectionId, reason: &str) -> Result<(), StoreError> {
-        let mut reason = reason.trim().to_owned();
-        if reason.len() > POLL_ERROR_LIMIT {
-            let mut cut = POLL_ERROR_LIMIT;
-            while !reason.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            reason.truncate(cut);
-            reason.push('…');
-        }
+        let reason = domain::text::ellipsized_bytes(reason.trim(), POLL_ERROR_LIMIT);
         self.update_poll_fields(
             id,
             "SET #error = :error",

@@ -142,7 +142,7 @@ impl LedgerKey {
     pub fn from_document_key(connection_id: ConnectionId, document_key: &str) -> Result<Self, ParseError> {
         let (doctype, id) = document_key.split_once('#').ok_or_else(|| ParseError {
             what: "ledger document key",
-            value: document_key.chars().take(80).collect(),
+            value: domain::text::truncate(document_key, 80).to_owned(),
             why: "expected `doctype#id`",
         })?;
         Ok(Self::new(connection_id, doctype.parse()?, ConcurDocumentId::parse(id)?))
@@ -1268,14 +1268,10 @@ fn check_name(what: &str, value: &str, action: impl Fn() -> String) -> Result<()
 /// Trims a reason to [`REASON_LIMIT`] bytes on a character boundary.
 fn bounded(reason: &str) -> String {
     let reason = reason.trim();
-    if reason.len() <= REASON_LIMIT {
-        return if reason.is_empty() { "no reason given".to_owned() } else { reason.to_owned() };
+    if reason.is_empty() {
+        return "no reason given".to_owned();
     }
-    let mut cut = REASON_LIMIT;
-    while !reason.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}…", &reason[..cut])
+    domain::text::ellipsized_bytes(reason, REASON_LIMIT)
 }
 
 /// RFC 3339 UTC with exactly three fraction digits: `updated_at` is the

@@ -56,7 +56,7 @@ fn is_invisible(c: char) -> bool {
 }
 
 fn looks_like_html(text: &str) -> bool {
-    let head: String = text.chars().take(64).collect::<String>().to_ascii_lowercase();
+    let head = domain::text::truncate(text, 64).to_ascii_lowercase();
     head.starts_with("<!doctype html") || head.starts_with("<html") || head.contains("<head") || head.contains("<body")
 }
 

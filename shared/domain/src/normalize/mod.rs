@@ -70,12 +70,7 @@ impl Problem {
     }
 
     pub(crate) fn invalid(path: &str, expected: &'static str, found: &str) -> Self {
-        let mut found = found.to_owned();
-        if found.len() > 60 {
-            let cut = (0..=60).rev().find(|&i| found.is_char_boundary(i)).unwrap_or(0);
-            found.truncate(cut);
-            found.push('…');
-        }
+        let found = crate::text::ellipsized_bytes(found, 60);
         Problem::Invalid { path: path.to_owned(), expected, found }
     }
 

@@ -169,7 +169,7 @@ pub fn voucher_text(key: &str, completeness: Completeness, description: &str) ->
         Completeness::Incomplete => format!("{KEY_PREFIX}{key} {INCOMPLETE} "),
     };
     let room = VOUCHER_TEXT_MAX.saturating_sub(head.chars().count()).max(1);
-    let description: String = description.chars().take(room).collect();
+    let description = domain::text::truncate(&description, room);
     format!("{head}{}", description.trim_end())
 }
 

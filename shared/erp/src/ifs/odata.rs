@@ -5,6 +5,7 @@
 
 use std::str::FromStr;
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rust_decimal::Decimal;
 use serde_json::{Map, Number, Value};
 use transport::{sanitized, short_reason};
@@ -54,8 +55,11 @@ impl Key {
 
     /// `Company='10',InvoiceId=104233`, URL-encoded for a path segment.
     pub(crate) fn to_path(&self) -> String {
-        let parts: Vec<String> =
-            self.0.iter().map(|(name, value)| format!("{name}={}", encode(&value.render(), PATH_KEEP))).collect();
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(name, value)| format!("{name}={}", utf8_percent_encode(&value.render(), PATH_SEGMENT)))
+            .collect();
         parts.join(",")
     }
 
@@ -140,29 +144,32 @@ pub(crate) enum ForeignRecord {
     NoCompany,
 }
 
-/// Characters kept as they are in a key segment: unreserved plus the
-/// OData key syntax. Everything else is percent-encoded (UTF-8).
-pub(crate) const PATH_KEEP: &[u8] = b"-._~'(),=:@!$*";
-/// Characters kept as they are in a query option's value.
-pub(crate) const QUERY_KEEP: &[u8] = b"-._~'(),:@!$*/";
-
-/// Percent-encodes `text`, keeping ASCII letters, digits and `keep`.
-pub(crate) fn encode(text: &str, keep: &[u8]) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || keep.contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
+/// Characters percent-encoded (as UTF-8) in a key segment: all but ASCII
+/// letters, digits, the unreserved marks and the OData key syntax.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b',')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'@')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'*');
+/// Characters percent-encoded in a query option's value: as in a key
+/// segment, except that `=` is encoded (it separates option and value) and
+/// `/` is kept (a `$select` path).
+const QUERY_VALUE: &AsciiSet = &PATH_SEGMENT.add(b'=').remove(b'/');
 
 /// `?$filter=…&$select=…` with every value percent-encoded (spaces as `%20`).
 pub(crate) fn query(options: &[(&str, &str)]) -> String {
     let parts: Vec<String> =
-        options.iter().map(|(name, value)| format!("{name}={}", encode(value, QUERY_KEEP))).collect();
+        options.iter().map(|(name, value)| format!("{name}={}", utf8_percent_encode(value, QUERY_VALUE))).collect();
     if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
 }
 
@@ -317,6 +324,22 @@ mod tests {
             "?$filter=Company%20eq%20'1''0'%20and%20InvoiceNo%20eq%20'K''1'&$top=1"
         );
         assert_eq!(query(&[("$filter", "a+b&c=d#é")]), "?$filter=a%2Bb%26c%3Dd%23%C3%A9");
+    }
+
+    #[test]
+    fn only_letters_digits_and_the_odata_marks_stay_unencoded() {
+        // Every ASCII character: kept exactly when it is a letter, a digit or
+        // one of the marks the OData syntax needs in that place.
+        for byte in 0u8..=127 {
+            let text = (byte as char).to_string();
+            let encoded = format!("%{byte:02X}");
+            let in_key = utf8_percent_encode(&text, PATH_SEGMENT).to_string();
+            let kept_in_key = byte.is_ascii_alphanumeric() || b"-._~'(),=:@!$*".contains(&byte);
+            assert_eq!(in_key, if kept_in_key { text.clone() } else { encoded.clone() }, "key: {text:?}");
+            let in_query = utf8_percent_encode(&text, QUERY_VALUE).to_string();
+            let kept_in_query = byte.is_ascii_alphanumeric() || b"-._~'(),:@!$*/".contains(&byte);
+            assert_eq!(in_query, if kept_in_query { text } else { encoded }, "query: {byte:#04x}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 use std::fmt;
 
+use domain::text::truncate;
 use domain::{DebitAdjustmentForm, ErpDocument, ErpDocumentKind, InforSettings, PlannedLine};
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
@@ -19,7 +20,7 @@ use time::OffsetDateTime;
 
 use super::InforError;
 use super::chunk::Chunk;
-use crate::problem::{DocumentProblem, require, shortened};
+use crate::problem::{DocumentProblem, require};
 
 /// Infor OAGIS namespace.
 pub const NAMESPACE: &str = "http://schema.infor.com/InforOAGIS/2";
@@ -72,7 +73,7 @@ impl DocumentName {
         let word = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric());
         match text.trim().split_once('.') {
             Some((verb, noun)) if word(verb) && word(noun) => Ok(Self { verb: verb.into(), noun: noun.into() }),
-            _ => Err(NotADocumentName { text: shortened(text, 80) }),
+            _ => Err(NotADocumentName { text: truncate(text, 80).to_owned() }),
         }
     }
 
@@ -306,7 +307,7 @@ pub fn check_document(document: &ErpDocument) -> Result<(), DocumentProblem> {
     check_document_id("the Concur key", &document.key)?;
     if document.key.contains(SUPPLIER_SEPARATOR) {
         return Err(DocumentProblem::KeyWithSeparator {
-            key: shortened(&document.key, 80),
+            key: truncate(&document.key, 80).to_owned(),
             separator: SUPPLIER_SEPARATOR,
         });
     }
@@ -354,7 +355,7 @@ pub fn check_document_id(what: &str, id: &str) -> Result<(), DocumentProblem> {
     {
         return Err(DocumentProblem::DocumentIdCharacter {
             what: what.to_owned(),
-            id: shortened(id, 80),
+            id: truncate(id, 80).to_owned(),
             character: c.escape_default().to_string(),
         });
     }
@@ -362,7 +363,7 @@ pub fn check_document_id(what: &str, id: &str) -> Result<(), DocumentProblem> {
     if length > DOCUMENT_ID_MAX {
         return Err(DocumentProblem::DocumentIdTooLong {
             what: what.to_owned(),
-            id: shortened(id, 40),
+            id: truncate(id, 40).to_owned(),
             length,
             max: DOCUMENT_ID_MAX,
         });

@@ -108,7 +108,7 @@ impl IonApi {
         let bad: Vec<String> = object
             .iter()
             .filter(|(_, v)| !matches!(v, Value::String(_) | Value::Number(_) | Value::Null))
-            .map(|(k, _)| format!("`{}` must be text", k.chars().take(40).collect::<String>()))
+            .map(|(k, _)| format!("`{}` must be text", domain::text::truncate(k, 40)))
             .collect();
         if !bad.is_empty() {
             return Err(IonApiProblems { problems: bad });
