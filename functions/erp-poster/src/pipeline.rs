@@ -573,7 +573,7 @@ impl<S: GrantStore> Run<'_, S> {
             let reason = format!(
                 "the ERP of connection {id} refused its credentials ({}); documents wait, the next try is at {}",
                 hold.reason,
-                recheck.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+                domain::clock::rfc3339(recheck)
             );
             return Err(self.park_until(reason, recheck, now).await);
         }
@@ -1061,7 +1061,7 @@ impl<S: GrantStore> Run<'_, S> {
     async fn wait_to_settle(&self, until: OffsetDateTime, now: OffsetDateTime) -> Failure {
         let reason = format!(
             "an earlier create may still commit in the ERP; looked up again after {}",
-            until.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+            domain::clock::rfc3339(until)
         );
         self.audit("claimed", "waiting", Some(reason.clone()), None).await;
         if let Err(e) = self.poster.ledger.release_until(&self.key, &self.holder, &reason, until, now).await {
@@ -1093,7 +1093,7 @@ impl<S: GrantStore> Run<'_, S> {
     /// trying the same dead login.
     async fn hold_erp(&self, reason: &str, now: OffsetDateTime) {
         let hold = domain::ErpHold {
-            since: now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            since: domain::clock::rfc3339(now),
             reason: domain::text::truncate(reason, 500).to_owned(),
         };
         self.poster.erp.forget(&self.item.connection_id);
@@ -1159,7 +1159,7 @@ pub fn waits_for_reauth(failure: Failure) -> Failure {
 
 /// When a held ERP may be tried again.
 fn erp_hold_recheck(hold: &domain::ErpHold, wait: Duration) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(&hold.since, &time::format_description::well_known::Rfc3339).ok().map(|t| t + wait)
+    domain::clock::parse_rfc3339(&hold.since).map(|t| t + wait)
 }
 
 /// Where an asynchronous ERP's verdicts on a POSTED document stand.

@@ -309,7 +309,7 @@ async fn queue_outcome(
         erp_id: verdict.erp_id.clone(),
         message: verdict.message.as_deref().map(cut),
         answers: cut(&verdict.bod_id),
-        received_at: received_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        received_at: domain::clock::rfc3339(received_at),
     };
     let (owner, level) = inbox.connections.slot_owner(connection).await?;
     inbox.queue.send_outcome(&outcome, &owner, level).await?;

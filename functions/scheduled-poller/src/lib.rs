@@ -26,6 +26,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use concur::fi::{DocumentPage, FiDocument, WorkIdSource};
 use concur::{ConcurClient, ConcurError, GrantStore, TokenManager, TokenOptions};
+use domain::clock::rfc3339_seconds;
 use domain::{ConcurrencyLevel, Connection, ConnectionId, ConnectionStatus, DocumentType, WorkItem, WorkSource};
 use futures_util::stream::{self, StreamExt};
 use platform::audit::AuditLog;
@@ -36,7 +37,6 @@ use platform::ledger::{LedgerKey, LedgerStore};
 use platform::queue::{MAX_BATCH, Outgoing, WorkQueue};
 use platform::{Aws, Env, StoreError};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use transport::{HttpClient, RetryPolicy};
 
 /// The function's name in audit events.
@@ -178,10 +178,10 @@ pub fn select_due(connections: Vec<Connection>, now: OffsetDateTime) -> Selectio
 }
 
 fn is_due(c: &Connection, now: OffsetDateTime) -> bool {
-    let last = match c.last_poll_at.as_deref().map(|t| OffsetDateTime::parse(t, &Rfc3339)) {
+    let last = match c.last_poll_at.as_deref().map(|t| domain::clock::parse_rfc3339(t).ok_or(())) {
         None => None,
         Some(Ok(at)) => Some(at),
-        Some(Err(_)) => {
+        Some(Err(())) => {
             // Only the poller writes it; a value it cannot read is treated
             // as "never polled" rather than as "never again".
             tracing::warn!(connection = %c.connection_id, last_poll_at = ?c.last_poll_at,
@@ -720,10 +720,6 @@ fn read_summary(progress: &Progress) -> String {
 }
 
 /// RFC 3339 UTC to the second: `last_poll_at` is shown to operators.
-fn rfc3339_seconds(at: OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
-    at.replace_nanosecond(0).unwrap_or(at).format(&Rfc3339).unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
-}
 
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,7 @@
 //! Every check runs before the first write; writes are the connection item
 //! first (conditional), then the ERP secret.
 
+use domain::clock::now_rfc3339;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
@@ -23,10 +24,6 @@ const DISABLED_REASON: &str = "switched off by an operator (`connector connectio
 
 pub(crate) fn parse_id(raw: &str) -> Result<ConnectionId, CliError> {
     ConnectionId::parse(raw.trim()).map_err(|e| CliError::Refused(Refusal(e.to_string())))
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 pub(crate) async fn load(deps: &Deps, id: &ConnectionId) -> Result<Connection, CliError> {
