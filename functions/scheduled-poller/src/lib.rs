@@ -719,7 +719,5 @@ fn read_summary(progress: &Progress) -> String {
     }
 }
 
-/// RFC 3339 UTC to the second: `last_poll_at` is shown to operators.
-
 #[cfg(test)]
 mod tests;

@@ -15,6 +15,7 @@ mod adapter;
 pub mod credentials;
 pub mod ifs;
 pub mod infor;
+mod odata;
 mod problem;
 
 pub use adapter::{

@@ -71,11 +71,8 @@ impl DocKind {
     }
 }
 
-/// An OData string literal: single quotes, `'` doubled (reference §4); the
-/// whole `$filter` is URL-encoded by the query builder.
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
+// OData string literals (reference §4); the whole `$filter` is URL-encoded by the query builder.
+use crate::odata::literal;
 
 fn text<'a>(record: &'a Value, field: &str) -> Option<&'a str> {
     record.get(field)?.get("value")?.as_str()

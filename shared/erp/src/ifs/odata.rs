@@ -14,10 +14,7 @@ use transport::{sanitized, short_reason};
 /// (reference §3: rejected or ignored).
 const SYSTEM_MEMBERS: [&str; 7] = ["luname", "keyref", "Objgrants", "Objid", "Objversion", "Objstate", "Objkey"];
 
-/// An OData string literal: in single quotes, a `'` inside doubled.
-pub(crate) fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
+pub(crate) use crate::odata::literal;
 
 /// One key value of an entity URL (reference §3 "Keys in URLs").
 #[derive(Debug, Clone, PartialEq, Eq)]
