@@ -35,6 +35,7 @@ use platform::ledger::{ClaimOutcome, Confirmation, LedgerKey, LedgerRecord, Ledg
 use platform::mappings::MappingStore;
 use platform::queue::WorkQueue;
 use time::OffsetDateTime;
+use tracing::Instrument;
 
 use crate::erp_clients::ErpClients;
 
@@ -105,8 +106,15 @@ impl<S: GrantStore> Poster<S> {
             key: LedgerKey::new(item.connection_id.clone(), item.document_type, item.document_id.clone()),
             holder: format!("{FUNCTION}:{}", uuid::Uuid::new_v4().simple()),
         };
-        run.audit("received", "ok", Some(format!("from {:?}", item.source).to_lowercase()), None).await;
-        run.go().await
+        // Every log line of the document's run carries these fields.
+        let span = tracing::info_span!("document", connection = %item.connection_id, document = %item.document_key(),
+            source = ?item.source);
+        async {
+            run.audit("received", "ok", Some(format!("from {:?}", item.source).to_lowercase()), None).await;
+            run.go().await
+        }
+        .instrument(span)
+        .await
     }
 
     /// Handles an asynchronous ERP's verdict on a document it accepted for
@@ -127,7 +135,9 @@ impl<S: GrantStore> Poster<S> {
             key: LedgerKey::new(item.connection_id.clone(), item.document_type, item.document_id.clone()),
             holder: format!("{FUNCTION}:{}", uuid::Uuid::new_v4().simple()),
         };
-        run.verdict(outcome).await
+        let span = tracing::info_span!("erp_verdict", connection = %item.connection_id, document = %item.document_key(),
+            part = %outcome.part);
+        run.verdict(outcome).instrument(span).await
     }
 
     /// The ledger takes a document's retry over from the queue: the
@@ -446,7 +456,7 @@ impl<S: GrantStore> Run<'_, S> {
         if let Some(due) = due.filter(|due| *due > now) {
             let waiting = "a repeat delivery while the ERP's verdict is awaited";
             if let Err(e) = self.poster.ledger.release_until(&self.key, &self.holder, waiting, due, now).await {
-                tracing::warn!(document = %self.key, error = %e, "could not release the claim; it lapses on its own");
+                tracing::warn!(error = %e, "could not release the claim; it lapses on its own");
             }
             let detail = "sent to the ERP; awaiting its verdict".to_owned();
             self.audit("duplicate detected", "duplicate", Some(detail), Some(&reference)).await;
@@ -585,7 +595,7 @@ impl<S: GrantStore> Run<'_, S> {
     /// ERP without lookups receives, see `ErpAdapter::post_attempt`; its accepted
     /// parts are not sent again).
     async fn claimed(&self, connection: &Connection, record: &LedgerRecord) -> Result<Processed, Failure> {
-        let mut document = match self.fetch(connection).await {
+        let mut document = match self.fetch(connection).instrument(step("fetch")).await {
             Ok(document) => document,
             Err(failure) => return Err(self.fail("fetch", failure, None).await),
         };
@@ -593,12 +603,14 @@ impl<S: GrantStore> Run<'_, S> {
         // Cloud's flow): no acknowledgement either; the ledger alone keeps
         // a document from being posted twice.
         if connection.flow.confirm_postings {
-            if let Err(failure) = self.acknowledge(&document, &system_id(connection, &document)).await {
+            let acknowledged =
+                self.acknowledge(&document, &system_id(connection, &document)).instrument(step("acknowledge")).await;
+            if let Err(failure) = acknowledged {
                 return Err(self.fail("acknowledge", failure, None).await);
             }
             document.doc_status = Some("ACKNOWLEDGED".into());
         }
-        let plan = match self.build_plan(connection, &document).await {
+        let plan = match self.build_plan(connection, &document).instrument(step("map")).await {
             Ok(plan) => plan,
             Err((step, failure)) => {
                 let concur = (!failure.is_retryable()).then_some((connection, &document));
@@ -611,7 +623,7 @@ impl<S: GrantStore> Run<'_, S> {
         };
         let kept = kept_parts(connection, record);
         let attempt = record.replays.saturating_add(1);
-        let reference = match self.post_plan(&*erp, &plan, attempt, &kept).await {
+        let reference = match self.post_plan(&*erp, &plan, attempt, &kept).instrument(step("post")).await {
             Ok(reference) => reference,
             Err(failure) => return Err(self.fail("post", failure, Some((connection, &document))).await),
         };
@@ -628,7 +640,7 @@ impl<S: GrantStore> Run<'_, S> {
             // on the record), which confirms or stops it.
             return self.act_on_verdicts(connection, posted).await;
         }
-        self.confirm(connection, &document, &reference).await?;
+        self.confirm(connection, &document, &reference).instrument(step("confirm")).await?;
         Ok(Processed::Posted { erp_reference: reference })
     }
 
@@ -961,7 +973,7 @@ impl<S: GrantStore> Run<'_, S> {
     /// A POSTED document whose confirmation must wait: the claim lapses on
     /// its own and the redelivery confirms it.
     fn keep_for_retry_posted(&self, failure: &Failure) {
-        tracing::warn!(document = %self.key, reason = %failure.reason, "posted; confirmation left for the redelivery");
+        tracing::warn!(reason = %failure.reason, "posted; confirmation left for the redelivery");
     }
 
     /// Records a failure while holding the claim: retryable → the claim is
@@ -1015,14 +1027,14 @@ impl<S: GrantStore> Run<'_, S> {
                     Failure::retryable(failure.reason, Some(wait))
                 }
                 Err(e) => {
-                    tracing::warn!(document = %self.key, error = %e, "could not release the claim; it lapses on its own");
+                    tracing::warn!(error = %e, "could not release the claim; it lapses on its own");
                     failure
                 }
             };
         }
         if let Err(e) = self.poster.ledger.record_failed(&self.key, &self.holder, step, &failure.reason, now).await {
             // Not stopped in the ledger: let the message come back rather than lose the document.
-            tracing::error!(document = %self.key, error = %e, "could not record the failure; leaving the message for a retry");
+            tracing::error!(error = %e, "could not record the failure; leaving the message for a retry");
             return store_failure(&e);
         }
         self.audit("failed", "failed", Some(format!("{step}: {}", failure.reason)), None).await;
@@ -1044,12 +1056,12 @@ impl<S: GrantStore> Run<'_, S> {
             Ok(_) => {
                 self.audit("confirmed", "ok", Some("failure reported to Concur".into()), None).await;
                 if let Err(e) = self.poster.ledger.record_failure_reported(&self.key, now).await {
-                    tracing::warn!(document = %self.key, error = %e, "could not record that Concur was told");
+                    tracing::warn!(error = %e, "could not record that Concur was told");
                 }
             }
             Err(e) => {
                 let detail = format!("the failure could not be reported to Concur: {}", e.reason);
-                tracing::warn!(document = %self.key, %detail);
+                tracing::warn!(%detail);
                 self.audit("confirmed", "failed", Some(detail), None).await;
             }
         }
@@ -1065,7 +1077,7 @@ impl<S: GrantStore> Run<'_, S> {
         );
         self.audit("claimed", "waiting", Some(reason.clone()), None).await;
         if let Err(e) = self.poster.ledger.release_until(&self.key, &self.holder, &reason, until, now).await {
-            tracing::warn!(document = %self.key, error = %e, "could not release the claim; it lapses on its own");
+            tracing::warn!(error = %e, "could not release the claim; it lapses on its own");
         }
         Failure::retryable(reason, Some((until - now).unsigned_abs()))
     }
@@ -1109,7 +1121,7 @@ impl<S: GrantStore> Run<'_, S> {
         event.erp_reference = erp_reference.filter(|r| !r.is_empty()).map(str::to_owned);
         if let Err(e) = self.poster.audit.record(&event).await {
             // The ledger is the record of truth; a lost audit event is logged.
-            tracing::warn!(document = %self.key, step, error = %e, "audit event not recorded");
+            tracing::warn!(step, error = %e, "audit event not recorded");
         }
     }
 }
@@ -1140,6 +1152,11 @@ impl ConcurShows {
             _ => Self::Acknowledged,
         }
     }
+}
+
+/// The span of one pipeline step inside a document's span.
+fn step(name: &'static str) -> tracing::Span {
+    tracing::info_span!("step", step = name)
 }
 
 /// The failure a parked document answers with: the ledger holds it, so

@@ -42,14 +42,27 @@ pub fn filter_for(rust_log: &str, function_crate: &str) -> EnvFilter {
 /// `env!("CARGO_CRATE_NAME")`), at the level of `RUST_LOG`.
 pub fn init(function_crate: &str) {
     let filter = filter_for(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()), function_crate);
-    let _ = tracing_subscriber::fmt()
+    let _ = tracing::subscriber::set_global_default(subscriber(filter, std::io::stdout));
+}
+
+/// The functions' log format, writing to `writer`: one JSON object per
+/// line, with the list of spans it happened in (a document's run carries
+/// its connection and document, each step its name), no time (CloudWatch
+/// stamps every line) and no colour.
+pub fn subscriber<W>(filter: EnvFilter, writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
         .with_current_span(false)
+        .with_span_list(true)
         .with_ansi(false)
-        .without_time() // CloudWatch stamps every line
+        .without_time()
         .with_target(false)
-        .try_init();
+        .with_writer(writer)
+        .finish()
 }
 
 /// The CloudWatch namespace of the connector's metrics.

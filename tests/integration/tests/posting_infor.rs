@@ -182,3 +182,43 @@ async fn an_account_unknown_to_infor_stops_the_document_before_anything_is_sent(
     let stopped = history.iter().find(|e| e.step == "failed").expect("a failed audit event");
     assert!(stopped.detail.as_deref().unwrap_or_default().contains("6999"), "{stopped:?}");
 }
+
+/// A `MakeWriter` that keeps every log line in memory.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn every_log_line_of_a_document_names_its_connection_document_and_step() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber =
+        platform::telemetry::subscriber(platform::telemetry::filter_for("info", "erp_poster"), move || writer.clone());
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let world = PostingWorld::with_erp("acme-infor-spans", ErpKind::Infor).await;
+    world.load_examples();
+    let (_, item) = unique_items(&world).into_iter().find(|(f, _)| f.contains("Example-2.1")).unwrap();
+    let processed = world.poster().await.process_item(&item).await.unwrap();
+    assert!(matches!(processed, Processed::AwaitingErp { .. }), "{processed:?}");
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let published: serde_json::Value = text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|line| line["fields"]["message"] == "published to ION")
+        .unwrap_or_else(|| panic!("the ERP adapter logged the send: {text}"));
+    let spans = published["spans"].as_array().expect("the line lists its spans");
+    let document = spans.iter().find(|s| s["name"] == "document").expect("a document span");
+    assert_eq!(document["connection"], item.connection_id.as_str());
+    assert_eq!(document["document"], item.document_key());
+    assert!(spans.iter().any(|s| s["name"] == "step" && s["step"] == "post"), "{spans:?}");
+}
