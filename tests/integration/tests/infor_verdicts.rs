@@ -88,6 +88,17 @@ fn held_in_erp(world: &PostingWorld, business_id: &str) -> usize {
         + infor.supplier_invoices(INFOR_TENANT).iter().filter(|i| key_of(&i.document_id) == business_id).count()
 }
 
+/// Verdicts overdue after a second, two resends; Example 2.1 loaded; the poster.
+async fn waiting_a_second_twice(world: &PostingWorld) -> (WorkItem, Poster<ConcurGrantStore>) {
+    set_api(world, |api| {
+        api.verdict_wait_seconds = 1;
+        api.verdict_resends = 2;
+    })
+    .await;
+    world.load_examples();
+    (example(world, "Example-2.1"), world.poster().await)
+}
+
 fn is_lost(status: &ReceivedStatus) -> bool {
     matches!(status, ReceivedStatus::Lost)
 }
@@ -95,14 +106,7 @@ fn is_lost(status: &ReceivedStatus) -> bool {
 #[tokio::test]
 async fn a_message_ion_lost_is_sent_again_unchanged_once_its_verdict_is_overdue() {
     let world = PostingWorld::with_erp("acme-infor-lost", ErpKind::Infor).await;
-    set_api(&world, |api| {
-        api.verdict_wait_seconds = 1;
-        api.verdict_resends = 2;
-    })
-    .await;
-    world.load_examples();
-    let item = example(&world, "Example-2.1");
-    let poster = world.poster().await;
+    let (item, poster) = waiting_a_second_twice(&world).await;
     world.infor().lose_next(INFOR_TENANT, 1);
 
     let first = poster.process_item(&item).await.unwrap();
@@ -133,14 +137,7 @@ async fn a_message_ion_lost_is_sent_again_unchanged_once_its_verdict_is_overdue(
 #[tokio::test]
 async fn a_lost_verdict_stops_the_document_after_the_resends_and_a_replay_brings_it_home_once() {
     let world = PostingWorld::with_erp("acme-infor-silent", ErpKind::Infor).await;
-    set_api(&world, |api| {
-        api.verdict_wait_seconds = 1;
-        api.verdict_resends = 2;
-    })
-    .await;
-    world.load_examples();
-    let item = example(&world, "Example-2.1");
-    let poster = world.poster().await;
+    let (item, poster) = waiting_a_second_twice(&world).await;
     // The ERP posts, but its verdicts never reach us.
     let callback = world.infor().callback(INFOR_TENANT).unwrap();
     world.infor().clear_callback(INFOR_TENANT);

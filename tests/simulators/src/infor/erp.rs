@@ -31,30 +31,12 @@ enum Verdict {
 
 /// A message IMS lost before the ERP saw it, as `received` shows it.
 pub(crate) fn lost(incoming: Incoming) -> ReceivedMessage {
-    ReceivedMessage {
-        message_id: incoming.message_id,
-        endpoint: incoming.endpoint,
-        document_name: incoming.document_name,
-        from_logical_id: incoming.from_logical_id,
-        to_logical_id: incoming.to_logical_id,
-        encoding: incoming.encoding,
-        parameters: incoming.parameters,
-        payload_bytes: incoming.payload_bytes,
-        xml: String::from_utf8_lossy(&incoming.document).into_owned(),
-        bod_id: None,
-        document_id: None,
-        variation_id: None,
-        accounting_entity: None,
-        status: ReceivedStatus::Lost,
-    }
+    received_as(&incoming, ReceivedStatus::Lost)
 }
 
-/// Processes one message: records it in `received`, stores the document,
-/// appends outcomes to the outbox and returns them (for pushing).
-pub(crate) fn process(tenant: &mut Tenant, incoming: Incoming) -> Vec<OutboundMessage> {
-    let ti = tenant.ti.clone();
-    let envelope = bod::read_envelope(&ti, &incoming.document_name, &incoming.from_logical_id, &incoming.document);
-    let mut received = ReceivedMessage {
+/// `incoming` as `received` lists it, before the ERP read its envelope.
+fn received_as(incoming: &Incoming, status: ReceivedStatus) -> ReceivedMessage {
+    ReceivedMessage {
         message_id: incoming.message_id.clone(),
         endpoint: incoming.endpoint.clone(),
         document_name: incoming.document_name.clone(),
@@ -68,8 +50,16 @@ pub(crate) fn process(tenant: &mut Tenant, incoming: Incoming) -> Vec<OutboundMe
         document_id: None,
         variation_id: None,
         accounting_entity: None,
-        status: ReceivedStatus::Failed { reason: String::new() },
-    };
+        status,
+    }
+}
+
+/// Processes one message: records it in `received`, stores the document,
+/// appends outcomes to the outbox and returns them (for pushing).
+pub(crate) fn process(tenant: &mut Tenant, incoming: Incoming) -> Vec<OutboundMessage> {
+    let ti = tenant.ti.clone();
+    let envelope = bod::read_envelope(&ti, &incoming.document_name, &incoming.from_logical_id, &incoming.document);
+    let mut received = received_as(&incoming, ReceivedStatus::Failed { reason: String::new() });
     let mut outcomes = Vec::new();
     match envelope {
         Err(failure) => {
