@@ -26,7 +26,9 @@ use concur::fi::FiDocument;
 use concur::fi_posting::{AckItem, ErpPostingDoc, FiOutcome, PostingConfirmation, PostingOutcome};
 use concur::{GrantStore, TokenManager};
 use domain::posting::plan;
-use domain::{Connection, ErpOutcome, ErpSettings, Failure, FailureKind, NormalizeOptions, WorkItem, WorkSource};
+use domain::{
+    Connection, ErpOutcome, ErpSettings, Failure, FailureKind, HeldComparison, NormalizeOptions, WorkItem, WorkSource,
+};
 use erp::ErpAdapter;
 use platform::StoreError;
 use platform::audit::AuditLog;
@@ -528,7 +530,8 @@ impl<S: GrantStore> Run<'_, S> {
         }
         let kept: BTreeMap<String, String> =
             sent_parts.into_iter().filter(|(id, _)| record.accepted_parts.contains(id)).collect();
-        self.post_plan(&*erp, &plan, record.replays.saturating_add(1), &kept).await
+        // The parts were compared above: no vendor can have changed.
+        self.post_plan(&*erp, &plan, record.replays.saturating_add(1), &kept, false).await
     }
 
     /// No verdict after every resend: stopped at `erp` for an operator,
@@ -623,7 +626,10 @@ impl<S: GrantStore> Run<'_, S> {
         };
         let kept = kept_parts(connection, record);
         let attempt = record.replays.saturating_add(1);
-        let reference = match self.post_plan(&*erp, &plan, attempt, &kept).instrument(step("post")).await {
+        // Only an earlier claim can have reached the ERP under another mapping.
+        let earlier_attempt = record.claims > 1 || record.replays > 0;
+        let posting = self.post_plan(&*erp, &plan, attempt, &kept, earlier_attempt);
+        let reference = match posting.instrument(step("post")).await {
             Ok(reference) => reference,
             Err(failure) => return Err(self.fail("post", failure, Some((connection, &document))).await),
         };
@@ -688,18 +694,31 @@ impl<S: GrantStore> Run<'_, S> {
 
     /// Posts every ERP document of the plan; the joined references. Parts
     /// in `kept` are not sent again, and must still be parts of the plan.
+    /// After an `earlier_attempt`, vendor documents the ERP already holds
+    /// under a vendor the mapping no longer names stand for the plan's.
     async fn post_plan(
         &self,
         erp: &dyn ErpAdapter,
         plan: &domain::posting::PostingPlan,
         attempt: u32,
         kept: &BTreeMap<String, String>,
+        earlier_attempt: bool,
     ) -> Result<String, Failure> {
         if !kept.is_empty() {
             check_kept_parts(erp, plan, kept)?;
         }
+        let earlier = match earlier_attempt {
+            true => self.posted_under_earlier_mapping(erp, plan).await?,
+            false => None,
+        };
         let mut references = Vec::with_capacity(plan.documents.len());
-        for erp_document in &plan.documents {
+        if let Some(earlier) = &earlier {
+            references.extend(earlier.strays.iter().map(|held| held.reference.clone()));
+        }
+        for (index, erp_document) in plan.documents.iter().enumerate() {
+            if earlier.as_ref().is_some_and(|e| e.missing.contains(&index)) {
+                continue;
+            }
             match erp.post_attempt(erp_document, attempt, kept).await {
                 Ok(reference) => {
                     self.audit("posted", "ok", Some(erp_document.label()), Some(&reference.reference)).await;
@@ -720,6 +739,53 @@ impl<S: GrantStore> Run<'_, S> {
             }
         }
         Ok(references.join(", "))
+    }
+
+    /// What an earlier attempt created on vendors the mapping has stopped
+    /// naming since (the operator changed it between attempts). Lookups
+    /// before a create match key and vendor, so without this a changed
+    /// vendor would get a second copy. `None`: nothing of the kind. When the
+    /// ERP's documents stand one for one for the vendor documents the plan
+    /// misses, they are the posting (reported); when they cannot, the
+    /// document stops, nothing more created.
+    async fn posted_under_earlier_mapping(
+        &self,
+        erp: &dyn ErpAdapter,
+        plan: &domain::posting::PostingPlan,
+    ) -> Result<Option<HeldComparison>, Failure> {
+        let Some(key) = plan.vendor_key() else { return Ok(None) };
+        let Some(held) = erp.vendor_documents_for_key(key).await? else { return Ok(None) };
+        let comparison = plan.compare_held(&held);
+        if comparison.strays.is_empty() {
+            return Ok(None);
+        }
+        let strays = comparison
+            .strays
+            .iter()
+            .map(|h| format!("{} (vendor {})", h.reference, h.vendor))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let missing = comparison.missing.iter().map(|&i| plan.documents[i].label()).collect::<Vec<_>>().join(", ");
+        // One earlier document per missing one: the vendors were renamed.
+        // Anything else (a vendor now mapped to an account, two vendors
+        // merged) cannot be paired safely.
+        if comparison.missing.len() != comparison.strays.len() {
+            let asks = if missing.is_empty() { "no document on those vendors".to_owned() } else { missing };
+            return Err(Failure::permanent(format!(
+                "an earlier attempt created {strays} for Concur key `{key}`, but the mapping now asks for {asks}; \
+                 which of them the earlier documents stand for is unknown, so nothing more was created. Either \
+                 restore the earlier vendor mapping and replay (the documents are then found), or remove the \
+                 earlier documents in the ERP and replay"
+            )));
+        }
+        let detail = format!(
+            "the ERP already holds {strays} for this document, created by an earlier attempt before the vendor \
+             mapping changed; the mapping now asks for {missing}. Recorded as posted, nothing created twice; if the \
+             earlier vendor is wrong, correct it in the ERP"
+        );
+        self.audit("posted under an earlier mapping", "warning", Some(detail), Some(&strays)).await;
+        platform::telemetry::metric("PostedUnderEarlierMapping", 1.0, self.item.connection_id.as_str());
+        Ok(Some(comparison))
     }
 
     /// Other ERP documents carry this document's Concur key (made by hand,

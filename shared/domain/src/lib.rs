@@ -32,7 +32,10 @@ pub use journal::{
 pub use normalize::{
     DocumentSeed, NormalizeError, NormalizeOptions, Problem, TypedDocument, normalize, normalize_json, normalize_typed,
 };
-pub use posting::{ErpDocument, ErpDocumentKind, MappedLine, PlanError, PlannedLine, PostingPlan, Target};
+pub use posting::{
+    ErpDocument, ErpDocumentKind, HeldComparison, HeldVendorDocument, MappedLine, PlanError, PlannedLine, PostingPlan,
+    Target,
+};
 pub use schedule::PollSchedule;
 pub use secret::Secret;
 pub use work_item::{

@@ -209,6 +209,60 @@ pub struct PostingPlan {
     pub documents: Vec<ErpDocument>,
 }
 
+impl ErpDocument {
+    /// The vendor of a bill or debit adjustment; `None` for a journal.
+    pub fn vendor(&self) -> Option<&str> {
+        match &self.kind {
+            ErpDocumentKind::Bill { vendor } | ErpDocumentKind::DebitAdjustment { vendor } => Some(vendor),
+            ErpDocumentKind::Journal => None,
+        }
+    }
+}
+
+/// A vendor document (bill or debit adjustment) an ERP holds for a Concur key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldVendorDocument {
+    /// The ERP's reference, as the ledger records it.
+    pub reference: String,
+    pub vendor: String,
+}
+
+/// What an ERP holds for a plan's key, next to the plan's vendor documents.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HeldComparison {
+    /// Held on vendors the plan does not name: an earlier attempt created
+    /// them under a mapping that has changed since.
+    pub strays: Vec<HeldVendorDocument>,
+    /// Indexes (into the plan's documents) of vendor documents the ERP does
+    /// not hold on their vendor.
+    pub missing: Vec<usize>,
+}
+
+impl PostingPlan {
+    /// The Concur key of the plan's vendor documents; `None` when it has none.
+    pub fn vendor_key(&self) -> Option<&str> {
+        self.documents.iter().find(|d| d.vendor().is_some()).map(|d| d.key.as_str())
+    }
+
+    /// Compares `held` (every vendor document the ERP holds under the plan's
+    /// key, on any vendor) with the plan's vendor documents. Lookups before
+    /// a create match key *and* vendor (one report bills the employee and
+    /// the card issuer under one key), so a vendor whose mapping changed
+    /// between attempts is only seen here.
+    pub fn compare_held(&self, held: &[HeldVendorDocument]) -> HeldComparison {
+        let planned: std::collections::BTreeSet<&str> = self.documents.iter().filter_map(ErpDocument::vendor).collect();
+        let strays = held.iter().filter(|h| !planned.contains(h.vendor.as_str())).cloned().collect();
+        let missing = self
+            .documents
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.vendor().is_some_and(|v| !held.iter().any(|h| h.vendor == v)))
+            .map(|(index, _)| index)
+            .collect();
+        HeldComparison { strays, missing }
+    }
+}
+
 /// Why a document cannot be planned: it is stopped with this reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
@@ -591,6 +645,30 @@ taxes:
         );
         assert!(plan.documents.iter().all(|d| d.key == "R1" && d.currency == "EUR" && d.date == date()));
         assert_eq!(plan.documents[1].lines[0].dimensions["subaccount"], "000-000", "the default dimension");
+    }
+
+    #[test]
+    fn held_documents_on_vendors_the_plan_no_longer_names_are_strays() {
+        let e = entry(vec![
+            line(LineRole::Expense, "100", Some("6000"), "EMPL"),
+            line(LineRole::EmployeePayable, "-100", None, "EMPL"),
+            line(LineRole::Expense, "50", Some("6000"), "IBCP"),
+            line(LineRole::PaymentTypeClearing, "-50", None, "IBCP"),
+        ]);
+        let plan = plan(&mapping(), &e, PostingForm::ApBill, date()).unwrap();
+        assert_eq!(plan.vendor_key(), Some("R1"));
+        let held = |vendor: &str| HeldVendorDocument { reference: format!("Bill/{vendor}"), vendor: vendor.into() };
+        // Nothing held: both bills are missing, nothing strays.
+        let none = plan.compare_held(&[]);
+        assert_eq!((none.strays.len(), none.missing), (0, vec![0, 1]));
+        // The card issuer's bill is held; the employee's was made on EMP0,
+        // the employee's vendor before the mapping changed.
+        let changed = plan.compare_held(&[held("AMEX"), held("EMP0")]);
+        assert_eq!(changed.strays, [held("EMP0")]);
+        assert_eq!(changed.missing, [1], "the bill to EMP1");
+        // Everything held where the plan says.
+        let same = plan.compare_held(&[held("EMP1"), held("AMEX")]);
+        assert_eq!(same, HeldComparison::default());
     }
 
     #[test]

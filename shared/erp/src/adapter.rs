@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 
-use domain::{ConnectionId, ErpDocument, ErpSettings, Failure};
+use domain::{ConnectionId, ErpDocument, ErpSettings, Failure, HeldVendorDocument};
 use transport::HttpClient;
 
 use crate::ErpReference;
@@ -181,6 +181,17 @@ pub trait Erp: Send + Sync {
         external_key: &str,
     ) -> impl Future<Output = Result<Option<ErpReference>, Failure>> + Send;
 
+    /// Every bill and debit adjustment the ERP holds under Concur key
+    /// `external_key`, on any vendor (complete ones only); `None` for an ERP
+    /// that cannot list them (Infor: its verdicts name what it holds).
+    fn vendor_documents_for_key(
+        &self,
+        external_key: &str,
+    ) -> impl Future<Output = Result<Option<Vec<HeldVendorDocument>>, Failure>> + Send {
+        let _ = external_key;
+        async { Ok(None) }
+    }
+
     /// Creates `document` unless the ERP already holds it under its key
     /// (looked up first, and again after any answer that leaves the outcome
     /// unknown); either way returns its reference. Errors are classified:
@@ -238,6 +249,10 @@ pub trait ErpAdapter: Send + Sync {
         &'a self,
         external_key: &'a str,
     ) -> BoxFuture<'a, Result<Option<ErpReference>, Failure>>;
+    fn vendor_documents_for_key<'a>(
+        &'a self,
+        external_key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<HeldVendorDocument>>, Failure>>;
     fn post<'a>(&'a self, document: &'a ErpDocument) -> BoxFuture<'a, Result<ErpReference, Failure>>;
     fn post_attempt<'a>(
         &'a self,
@@ -273,6 +288,13 @@ impl<T: Erp> ErpAdapter for T {
         external_key: &'a str,
     ) -> BoxFuture<'a, Result<Option<ErpReference>, Failure>> {
         Box::pin(Erp::find_by_external_key(self, external_key))
+    }
+
+    fn vendor_documents_for_key<'a>(
+        &'a self,
+        external_key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<HeldVendorDocument>>, Failure>> {
+        Box::pin(Erp::vendor_documents_for_key(self, external_key))
     }
 
     fn post<'a>(&'a self, document: &'a ErpDocument) -> BoxFuture<'a, Result<ErpReference, Failure>> {

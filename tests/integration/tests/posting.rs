@@ -138,6 +138,45 @@ async fn a_crash_after_acumatica_accepted_posts_nothing_twice() {
 }
 
 #[tokio::test]
+async fn a_vendor_mapped_anew_between_attempts_gets_no_second_bill() {
+    let world = PostingWorld::new("acme-remapped").await;
+    world.load_examples();
+    let (_, item) = unique_items(&world).into_iter().find(|(f, _)| f.contains("Example-2.1")).unwrap();
+
+    // The first attempt's bill to the employee's vendor is saved, but the
+    // poster is stopped before the ledger hears of it.
+    world.acumatica().after_commit(1, AfterCommit::Delay { ms: 1500 });
+    let mut options = test_options();
+    options.claim_ttl = Duration::from_secs(1);
+    let crashing = Poster::from_env(&world.stack.env_of(POSTER), &world.stack.aws(), options).await.unwrap();
+    let stopped = tokio::time::timeout(Duration::from_millis(700), crashing.process_item(&item)).await;
+    assert!(stopped.is_err(), "the poster was stopped mid-post");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let bills = world.acumatica().bills(TENANT);
+    assert_eq!(bills.len(), 1);
+    assert_eq!(bills[0]["Vendor"]["value"], "EMP49038128");
+
+    // Meanwhile the operator maps the employee to another vendor.
+    world.acumatica().add_vendor(TENANT, "EMPNEW", "Vendor EMPNEW", "Active");
+    let mut mapping = world.mapping();
+    mapping.employees.insert("49038128".into(), "EMPNEW".into());
+    world.import_mapping(&mapping).await;
+
+    // The redelivery finds the earlier bill under its key, whatever its vendor.
+    let processed = world.poster().await.process_item(&item).await.unwrap();
+    assert!(
+        matches!(processed, Processed::Posted { ref erp_reference } if erp_reference == "Bill/Bill/000001"),
+        "{processed:?}"
+    );
+    assert_eq!(world.acumatica().bills(TENANT).len(), 1, "no second bill to the new vendor");
+    let history =
+        world.stack.audit(POSTER).history(&format!("{}#{}", item.connection_id, item.document_key())).await.unwrap();
+    let reported = history.iter().find(|e| e.step == "posted under an earlier mapping").expect("reported");
+    assert_eq!(reported.outcome, "warning");
+    assert!(reported.detail.as_deref().unwrap_or_default().contains("EMP49038128"), "{reported:?}");
+}
+
+#[tokio::test]
 async fn three_concurrent_deliveries_make_one_bill() {
     let world = PostingWorld::new("acme-concurrent").await;
     world.load_examples();

@@ -1,7 +1,7 @@
 //! [`AcumaticaClient`] as an [`ErpAdapter`], and the fix the operator is
 //! told for each of its errors.
 
-use domain::{ConnectionId, ErpDocument, ErpDocumentKind, Failure};
+use domain::{ConnectionId, ErpDocument, ErpDocumentKind, Failure, HeldVendorDocument};
 
 use super::{AcumaticaClient, AcumaticaError, BillType};
 use crate::{Erp, ErpChecks, ErpProblem, ErpReference, MasterData, MasterDataError, MasterDataRead};
@@ -49,6 +49,12 @@ impl Erp for AcumaticaClient {
         self.find_journal_by_key(&self.posting.journal_key_field, external_key)
             .await
             .map_err(|e| e.to_failure(&context))
+    }
+
+    async fn vendor_documents_for_key(&self, external_key: &str) -> Result<Option<Vec<HeldVendorDocument>>, Failure> {
+        let context =
+            format!("listing the bills of Concur key `{external_key}` in Acumatica tenant {}", self.settings.tenant);
+        self.bills_by_vendor_ref(external_key).await.map(Some).map_err(|e| e.to_failure(&context))
     }
 
     async fn post(&self, document: &ErpDocument) -> Result<ErpReference, Failure> {

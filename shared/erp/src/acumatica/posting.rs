@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use domain::HeldVendorDocument;
 use serde_json::Value;
 use transport::{Idempotency, TransportError, short_reason};
 
@@ -251,6 +252,23 @@ impl AcumaticaClient {
                 .map_err(|e| failed(e.to_string()))?;
         }
         Err(failed("it was still running after a minute; check the document in Acumatica".into()))
+    }
+
+    /// Every bill and debit adjustment whose `VendorRef` is exactly
+    /// `vendor_ref`, on any vendor.
+    pub async fn bills_by_vendor_ref(&self, vendor_ref: &str) -> Result<Vec<HeldVendorDocument>, AcumaticaError> {
+        let filter = format!("VendorRef eq {}", literal(vendor_ref));
+        let rows = self.list(DocKind::Bill, &filter, "Type,ReferenceNbr,Status,Vendor,VendorRef", None).await?;
+        Ok(rows
+            .iter()
+            .filter(|r| text(r, "VendorRef") == Some(vendor_ref))
+            .filter_map(|r| {
+                Some(HeldVendorDocument {
+                    reference: found_in(DocKind::Bill, r)?.reference.reference,
+                    vendor: text(r, "Vendor")?.to_owned(),
+                })
+            })
+            .collect())
     }
 
     pub(super) async fn lookup_bill(

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use domain::{ConnectionId, ErpDocument, ErpDocumentKind, Failure};
+use domain::{ConnectionId, ErpDocument, ErpDocumentKind, Failure, HeldVendorDocument};
 
 use super::{IfsClient, IfsError};
 use crate::adapter::fix_by_kind;
@@ -46,6 +46,14 @@ impl Erp for IfsClient {
             return Ok(invoice);
         }
         self.find_voucher(external_key).await.map_err(|e| e.to_failure(&context))
+    }
+
+    async fn vendor_documents_for_key(&self, external_key: &str) -> Result<Option<Vec<HeldVendorDocument>>, Failure> {
+        let context = format!(
+            "listing the supplier invoices of Concur key `{external_key}` in IFS Cloud company {}",
+            self.company()
+        );
+        self.invoices_by_number(external_key).await.map(Some).map_err(|e| e.to_failure(&context))
     }
 
     async fn post(&self, document: &ErpDocument) -> Result<ErpReference, Failure> {

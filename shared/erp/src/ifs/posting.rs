@@ -9,6 +9,7 @@
 //! creates again. A POST whose outcome is unknown (timeout, 5xx) is never
 //! resent blindly: the next round starts with the lookup.
 
+use domain::HeldVendorDocument;
 use serde_json::Value;
 
 use super::documents::{Completeness, IfsInvoice, IfsVoucher, PostingRow, invoice_completeness, voucher_completeness};
@@ -238,6 +239,25 @@ impl IfsClient {
                 Some((key, invoice_completeness(invoice_no, text(r, "OurReference"))))
             }),
         ))
+    }
+
+    /// Every complete supplier invoice with invoice number `invoice_no`, of
+    /// any supplier of the company.
+    pub async fn invoices_by_number(&self, invoice_no: &str) -> Result<Vec<HeldVendorDocument>, IfsError> {
+        let conditions = [format!("InvoiceNo eq {}", literal(invoice_no))];
+        let rows = self.lookup_rows(Set::Invoice, &conditions, INVOICE_SELECT, "the supplier invoice lookup").await?;
+        Ok(rows
+            .iter()
+            .filter(|r| text(r, "InvoiceNo") == Some(invoice_no))
+            .filter(|r| invoice_completeness(invoice_no, text(r, "OurReference")) == Completeness::Complete)
+            .filter_map(|r| {
+                let (key, _) = invoice_key(&self.company, r)?;
+                Some(HeldVendorDocument {
+                    reference: self.reference(Set::Invoice, &key).reference,
+                    vendor: text(r, "Identity")?.to_owned(),
+                })
+            })
+            .collect())
     }
 
     /// The complete voucher carrying Concur key `key`, if any.
