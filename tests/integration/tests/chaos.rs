@@ -244,6 +244,9 @@ struct ChaosCounts {
     duplicates: usize,
     lost: usize,
     mismatched: usize,
+    /// Seconds in the outage (phase 1) and in the recovery (phase 2).
+    outage_seconds: f64,
+    recovery_seconds: f64,
 }
 
 async fn chaos_run(kind: ErpKind, connection: &str, seed: u64) -> ChaosCounts {
@@ -267,6 +270,7 @@ async fn chaos_run(kind: ErpKind, connection: &str, seed: u64) -> ChaosCounts {
     let mut counts = ChaosCounts { documents: documents.len(), ..ChaosCounts::default() };
 
     // Phase 1: an ERP outage longer than the queue's five receives.
+    let phase = Instant::now();
     erp_faults(&world).inject(fault(FaultKind::ServerError { status: 503 }, 1.0, None)).unwrap();
     deliver_three_times(&world, &documents, &mut dice).await;
     for _ in 0..2_000 {
@@ -282,6 +286,8 @@ async fn chaos_run(kind: ErpKind, connection: &str, seed: u64) -> ChaosCounts {
 
     // Phase 2: the ERP is back but flaky; Concur's tokens expire; the
     // sweeper and the poll bring everything home.
+    counts.outage_seconds = phase.elapsed().as_secs_f64();
+    let phase = Instant::now();
     flaky(&world);
     let mut now = OffsetDateTime::now_utc();
     while open_documents(&world, &documents).await > 0 {
@@ -304,6 +310,8 @@ async fn chaos_run(kind: ErpKind, connection: &str, seed: u64) -> ChaosCounts {
         // Claims of killed posters lapse (1 s) before the next sweep.
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
+
+    counts.recovery_seconds = phase.elapsed().as_secs_f64();
 
     // Exactly one ERP record per document, none lost.
     let posted = erp_records(&world);
@@ -349,7 +357,7 @@ async fn chaos_every_document_of_three_tenants_on_three_erps_posts_exactly_once_
         println!(
             "chaos {erp}: {} documents, {} deliveries received, {} dead-lettered (killed on a last receive), \
              {} re-queued by the sweeper, {} rounds, {} ERP records, {} duplicates, {} lost, \
-             {} Concur/ledger mismatches",
+             {} Concur/ledger mismatches; {:.0} s outage, {:.0} s recovery",
             c.documents,
             c.received,
             c.dead_lettered,
@@ -358,7 +366,9 @@ async fn chaos_every_document_of_three_tenants_on_three_erps_posts_exactly_once_
             c.erp_records,
             c.duplicates,
             c.lost,
-            c.mismatched
+            c.mismatched,
+            c.outage_seconds,
+            c.recovery_seconds
         );
         total = (total.0 + c.documents, total.1 + c.duplicates, total.2 + c.lost, total.3 + c.mismatched);
     }
