@@ -81,6 +81,13 @@ pub struct BatchRules {
     /// alone before a document tries again: repeated refused logins can
     /// lock an ERP service account.
     pub erp_hold_recheck: Duration,
+    /// How long a connection whose ERP failed `erp_outage_after` posts in
+    /// a row (through every retry) is left alone before a document probes
+    /// it again [DEFAULT 2 minutes].
+    pub erp_outage_recheck: Duration,
+    /// Failed posts in a row that put the connection's ERP on hold
+    /// [DEFAULT 3].
+    pub erp_outage_after: u32,
     /// How long an ERP create whose outcome is unknown (timeout, 5xx) may
     /// still commit: no attempt looks the document up and creates it again
     /// before this has passed [DEFAULT 5 minutes].
@@ -96,12 +103,23 @@ impl Default for BatchRules {
             longest_retry: Duration::from_secs(4 * 3600),
             item_budget: Duration::from_secs(30),
             erp_hold_recheck: Duration::from_secs(30 * 60),
+            erp_outage_recheck: Duration::from_secs(2 * 60),
+            erp_outage_after: 3,
             settle_window: Duration::from_secs(5 * 60),
         }
     }
 }
 
 impl BatchRules {
+    /// How long each kind of ERP hold keeps documents away from the ERP.
+    pub fn erp_holds(&self) -> domain::ErpHoldRules {
+        domain::ErpHoldRules {
+            refused_recheck: self.erp_hold_recheck,
+            unavailable_recheck: self.erp_outage_recheck,
+            unavailable_after: self.erp_outage_after,
+        }
+    }
+
     /// The wait before a document's next try after `attempts` retryable
     /// failures: `first_retry` × 2^(attempts−1), at most `longest_retry`,
     /// with full jitter on the upper half.

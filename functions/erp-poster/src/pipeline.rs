@@ -27,7 +27,8 @@ use concur::fi_posting::{AckItem, ErpPostingDoc, FiOutcome, PostingConfirmation,
 use concur::{GrantStore, TokenManager};
 use domain::posting::plan;
 use domain::{
-    Connection, ErpOutcome, ErpSettings, Failure, FailureKind, HeldComparison, NormalizeOptions, WorkItem, WorkSource,
+    Connection, ErpHold, ErpHoldKind, ErpOutcome, ErpSettings, Failure, FailureKind, HeldComparison, NormalizeOptions,
+    WorkItem, WorkSource,
 };
 use erp::ErpAdapter;
 use platform::StoreError;
@@ -580,11 +581,15 @@ impl<S: GrantStore> Run<'_, S> {
             return Err(self.park(reason, now).await);
         }
         if let Some(hold) = &connection.erp_hold
-            && let Some(recheck) = erp_hold_recheck(hold, self.poster.rules.erp_hold_recheck)
+            && let Some(recheck) = hold.holds_until(&self.poster.rules.erp_holds())
             && recheck > now
         {
+            let what = match hold.kind {
+                ErpHoldKind::Refused => "refused its credentials".to_owned(),
+                ErpHoldKind::Unavailable => format!("failed {} posts in a row", hold.failures),
+            };
             let reason = format!(
-                "the ERP of connection {id} refused its credentials ({}); documents wait, the next try is at {}",
+                "the ERP of connection {id} {what} ({}); documents wait, the next try is at {}",
                 hold.reason,
                 domain::clock::rfc3339(recheck)
             );
@@ -809,7 +814,7 @@ impl<S: GrantStore> Run<'_, S> {
             return;
         }
         match self.poster.connections.record_erp_hold(&connection.connection_id, None).await {
-            Ok(()) => tracing::info!(connection = %connection.connection_id, "the ERP accepts the credentials again"),
+            Ok(()) => tracing::info!(connection = %connection.connection_id, "the ERP posts again: hold cleared"),
             Err(e) => {
                 tracing::warn!(connection = %connection.connection_id, error = %e, "could not clear the ERP hold")
             }
@@ -1076,6 +1081,11 @@ impl<S: GrantStore> Run<'_, S> {
         }
         if let FailureKind::Retryable { after } = failure.kind {
             self.audit(step, "failed", Some(format!("will retry: {}", failure.reason)), None).await;
+            if step == "post"
+                && let Some((connection, _)) = concur
+            {
+                self.note_erp_unavailable(connection, &failure.reason, now).await;
+            }
             let released = if step == "post" {
                 // The create's outcome is unknown: it may commit after any
                 // lookup made now. Nothing looks again before it settles.
@@ -1170,13 +1180,28 @@ impl<S: GrantStore> Run<'_, S> {
     /// `connector connections show`), so other documents wait instead of
     /// trying the same dead login.
     async fn hold_erp(&self, reason: &str, now: OffsetDateTime) {
-        let hold = domain::ErpHold {
-            since: domain::clock::rfc3339(now),
-            reason: domain::text::truncate(reason, 500).to_owned(),
-        };
+        let hold = ErpHold::refused(reason, now);
         self.poster.erp.forget(&self.item.connection_id);
         if let Err(e) = self.poster.connections.record_erp_hold(&self.item.connection_id, Some(&hold)).await {
             tracing::warn!(connection = %self.item.connection_id, error = %e, "could not record the ERP hold");
+        }
+    }
+
+    /// A post failed through every retry: one more failure in a row on
+    /// the connection's hold. From `erp_outage_after` on, its documents
+    /// wait in the ledger instead of each trying an ERP that is down (the
+    /// count is read from the connection this run started with, so
+    /// concurrent runs may undercount: the hold only comes later).
+    async fn note_erp_unavailable(&self, connection: &Connection, reason: &str, now: OffsetDateTime) {
+        let hold = ErpHold::unavailable(connection.erp_hold.as_ref(), reason, now);
+        let rules = self.poster.rules.erp_holds();
+        if hold.failures == rules.unavailable_after {
+            tracing::warn!(failures = hold.failures, %reason,
+                "the ERP failed posts in a row: the connection's documents wait until it answers again");
+            platform::telemetry::metric("ErpOnHold", 1.0, self.item.connection_id.as_str());
+        }
+        if let Err(e) = self.poster.connections.record_erp_hold(&self.item.connection_id, Some(&hold)).await {
+            tracing::warn!(error = %e, "could not record the failed post on the connection's ERP hold");
         }
     }
 
@@ -1238,11 +1263,6 @@ pub fn waits_for_reauth(failure: Failure) -> Failure {
         FailureKind::NeedsReauth => Failure::retryable(failure.reason, Some(Duration::from_secs(900))),
         _ => failure,
     }
-}
-
-/// When a held ERP may be tried again.
-fn erp_hold_recheck(hold: &domain::ErpHold, wait: Duration) -> Option<OffsetDateTime> {
-    domain::clock::parse_rfc3339(&hold.since).map(|t| t + wait)
 }
 
 /// Where an asynchronous ERP's verdicts on a POSTED document stand.

@@ -149,6 +149,13 @@ pub fn details(c: &Connection, credentials: &CredentialState, out: &mut dyn Writ
         }
     }
     line("erp credentials", &credentials.describe())?;
+    if let Some(hold) = &c.erp_hold {
+        let what = match hold.kind {
+            domain::ErpHoldKind::Refused => "refused the credentials".to_owned(),
+            domain::ErpHoldKind::Unavailable => format!("posts failed in a row: {}", hold.failures),
+        };
+        line("erp hold", &format!("since {}: {what} ({})", hold.since, hold.reason))?;
+    }
     line("schedule", &format!("{} (UTC)", c.schedule))?;
     line("last poll", c.last_poll_at.as_deref().unwrap_or("never"))?;
     if let Some(error) = &c.last_poll_error {

@@ -420,12 +420,91 @@ impl PollCursor {
     }
 }
 
-/// Why a connection's ERP side is not posting (its grant was refused).
+/// Why a connection's ERP side is not posting: its credentials were
+/// refused, or its posts keep failing (an outage). While a hold holds, the
+/// connection's documents wait in the ledger without calling the ERP; the
+/// first document after the recheck time probes it, and the first posting
+/// that works clears the hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErpHold {
-    /// RFC 3339 UTC of the refusal that set (or last renewed) the hold.
+    /// RFC 3339 UTC of the failure that set (or last renewed) the hold.
     pub since: String,
     pub reason: String,
+    /// Holds stored before kinds existed were refusals.
+    #[serde(default)]
+    pub kind: ErpHoldKind,
+    /// `Unavailable`: posts that failed through every retry since the
+    /// last one that worked.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failures: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErpHoldKind {
+    /// The ERP refused the connection's credentials (a dead grant):
+    /// repeated refused logins can lock the service account.
+    #[default]
+    Refused,
+    /// The ERP failed posts (5xx, timeouts, throttling) through every
+    /// retry: until it answers again, trying each document is wasted time
+    /// for us and load on an ERP that is down.
+    Unavailable,
+}
+
+/// How long each kind of hold keeps documents away from the ERP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErpHoldRules {
+    pub refused_recheck: std::time::Duration,
+    pub unavailable_recheck: std::time::Duration,
+    /// Failed posts in a row that make an `Unavailable` hold hold: one
+    /// document the ERP cannot take (or one unlucky retry) never stops
+    /// the others.
+    pub unavailable_after: u32,
+}
+
+impl ErpHold {
+    /// The ERP refused the credentials at `now`.
+    pub fn refused(reason: &str, now: time::OffsetDateTime) -> Self {
+        Self {
+            since: crate::clock::rfc3339(now),
+            reason: crate::text::truncate(reason, 500).to_owned(),
+            kind: ErpHoldKind::Refused,
+            failures: 0,
+        }
+    }
+
+    /// A post failed through every retry at `now`, after `previous` (the
+    /// hold the connection had, if any): one more failure in a row.
+    pub fn unavailable(previous: Option<&ErpHold>, reason: &str, now: time::OffsetDateTime) -> Self {
+        let before = previous.filter(|h| h.kind == ErpHoldKind::Unavailable).map_or(0, |h| h.failures);
+        Self {
+            since: crate::clock::rfc3339(now),
+            reason: crate::text::truncate(reason, 500).to_owned(),
+            kind: ErpHoldKind::Unavailable,
+            failures: before.saturating_add(1),
+        }
+    }
+
+    /// Until when documents wait instead of calling the ERP; `None` when
+    /// the hold does not hold (yet).
+    pub fn holds_until(&self, rules: &ErpHoldRules) -> Option<time::OffsetDateTime> {
+        let wait = match self.kind {
+            ErpHoldKind::Refused => rules.refused_recheck,
+            ErpHoldKind::Unavailable if self.failures >= rules.unavailable_after => rules.unavailable_recheck,
+            ErpHoldKind::Unavailable => return None,
+        };
+        crate::clock::parse_rfc3339(&self.since).map(|since| since + wait)
+    }
+
+    /// Whether this hold makes documents wait (as [`Self::holds_until`]).
+    pub fn holds(&self, rules: &ErpHoldRules) -> bool {
+        self.holds_until(rules).is_some()
+    }
 }
 
 /// The stored connection (the `settings` item of the connections table).
@@ -476,9 +555,9 @@ pub struct Connection {
     pub enabled_document_types: Vec<DocumentType>,
     #[serde(default)]
     pub flow: FlowOptions,
-    /// The ERP refused the connection's credentials (a dead grant): set by
-    /// the poster, cleared by its next successful posting or by new
-    /// credentials. Documents wait in the ledger meanwhile.
+    /// The ERP refused the connection's credentials or keeps failing its
+    /// posts: set by the poster, cleared by its next successful posting.
+    /// Documents wait in the ledger meanwhile (see [`ErpHold`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub erp_hold: Option<ErpHold>,
     /// RFC 3339 UTC.
@@ -528,6 +607,39 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hold_rules() -> ErpHoldRules {
+        ErpHoldRules {
+            refused_recheck: std::time::Duration::from_secs(1800),
+            unavailable_recheck: std::time::Duration::from_secs(120),
+            unavailable_after: 3,
+        }
+    }
+
+    #[test]
+    fn an_outage_holds_only_after_failures_in_a_row_and_a_refusal_at_once() {
+        let now = time::macros::datetime!(2026-12-06 10:00 UTC);
+        let rules = hold_rules();
+        let refused = ErpHold::refused("401 invalid_grant", now);
+        assert_eq!(refused.holds_until(&rules), Some(now + std::time::Duration::from_secs(1800)));
+
+        let first = ErpHold::unavailable(None, "503", now);
+        let second = ErpHold::unavailable(Some(&first), "503", now);
+        assert!(!first.holds(&rules) && !second.holds(&rules), "two failures are not an outage");
+        let third = ErpHold::unavailable(Some(&second), "503 again", now);
+        assert_eq!(third.failures, 3);
+        assert_eq!(third.holds_until(&rules), Some(now + std::time::Duration::from_secs(120)));
+        // A refusal's probe that meets an outage starts counting afresh.
+        assert_eq!(ErpHold::unavailable(Some(&refused), "503", now).failures, 1);
+    }
+
+    #[test]
+    fn a_hold_stored_before_kinds_is_a_refusal() {
+        let stored: ErpHold =
+            serde_json::from_str(r#"{"since":"2026-12-06T10:00:00Z","reason":"invalid_grant"}"#).unwrap();
+        assert_eq!((stored.kind, stored.failures), (ErpHoldKind::Refused, 0));
+        assert!(stored.holds(&hold_rules()));
+    }
 
     #[test]
     fn the_poll_order_rotates_over_the_enabled_types() {

@@ -20,8 +20,9 @@ pub mod text;
 pub mod work_item;
 
 pub use connection::{
-    AcumaticaSettings, Connection, ConnectionStatus, DebitAdjustmentForm, Edition, ErpHold, ErpKind, ErpSettings,
-    FlowOptions, IfsApiNames, IfsCloudSettings, InforApiNames, InforSettings, PollCursor, PostingForm,
+    AcumaticaSettings, Connection, ConnectionStatus, DebitAdjustmentForm, Edition, ErpHold, ErpHoldKind, ErpHoldRules,
+    ErpKind, ErpSettings, FlowOptions, IfsApiNames, IfsCloudSettings, InforApiNames, InforSettings, PollCursor,
+    PostingForm,
 };
 pub use erp_url::{ErpUrl, ErpUrlError, UrlPolicy};
 pub use failure::{Failure, FailureKind};

@@ -124,6 +124,8 @@ pub fn test_options() -> PosterOptions {
             first_retry: Duration::ZERO,
             longest_retry: Duration::ZERO,
             settle_window: Duration::ZERO,
+            // An ERP outage holds the connection only where a test asks.
+            erp_outage_recheck: Duration::ZERO,
             ..erp_poster::BatchRules::default()
         },
     }

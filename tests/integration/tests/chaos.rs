@@ -264,6 +264,8 @@ async fn chaos_run(kind: ErpKind, connection: &str, seed: u64) -> ChaosCounts {
     let mut dice = Dice(seed);
     let mut options = test_options();
     options.claim_ttl = Duration::from_secs(1);
+    // The outage holds the connection's ERP; the rounds outlast the hold.
+    options.batch.erp_outage_recheck = Duration::from_secs(1);
     let poster = Poster::from_env(&world.stack.env_of(POSTER), &world.stack.aws(), options).await.unwrap();
     let poller =
         Poller::from_env(&world.stack.env_of(POLLER), &world.stack.aws(), PollerOptions::default()).await.unwrap();

@@ -100,31 +100,46 @@ async fn an_erp_outage_longer_than_the_queues_receives_loses_nothing_and_dead_le
             method: None,
         })
         .unwrap();
-    let poster = world.poster().await;
+    let mut options = test_options();
+    options.batch.erp_outage_recheck = Duration::from_secs(3);
+    let poster = poster_with(&world, options).await;
     assert_eq!(poster.rules.max_receives, 5, "the template's receive limit, not a test loop's");
+    assert_eq!(poster.rules.erp_outage_after, 3, "the default");
     let url = world.stack.work_queue_url(POSTER);
     let during = consume_queue(&world.stack, &poster, &url).await.unwrap();
     assert_eq!(during.outcome.done, 0);
-    assert_eq!(during.outcome.parked, items.len(), "each document went to the ledger on its last receive");
+    assert_eq!(during.outcome.parked, items.len(), "{:?}", during.outcome);
     assert!(world.stack.peek_queue("WorkQueue").await.is_empty(), "the queue let go of them");
     assert!(world.stack.peek_queue("WorkDeadLetterQueue").await.is_empty(), "and dead-lettered none");
     let ledger = world.stack.ledger(POSTER);
+    let mut tries = 0;
     for item in &items {
         let record = ledger.get(&key_of(item)).await.unwrap().expect("the ledger holds every document");
         assert_eq!(record.status, LedgerStatus::Received, "{record:?}");
         assert!(record.due_at.is_some(), "the sweeper knows when: {record:?}");
-        assert!(record.attempts >= 1, "tried, not only carried: {record:?}");
+        tries += record.attempts;
     }
+    assert_eq!(tries, 3, "three posts failed in a row; then the documents waited without trying the ERP");
+    let connection = world.stack.connections(POSTER).get(&world.connection).await.unwrap().unwrap();
+    let hold = connection.erp_hold.expect("the connection shows its ERP is on hold");
+    assert_eq!((hold.kind, hold.failures), (domain::ErpHoldKind::Unavailable, 3));
+    assert!(hold.reason.contains("503"), "{hold:?}");
     assert!(world.acumatica().bills(TENANT).is_empty());
 
-    // While it is down, a sweep brings them back and they wait again.
+    // While it is down, a sweep brings them back and they wait again,
+    // without a call to the ERP until the hold's recheck time.
+    let calls = world.acumatica().faults().requests().len();
     let later = OffsetDateTime::now_utc() + Duration::from_secs(3600);
     assert_eq!(sweep(&world, later).await, items.len());
-    consume_queue(&world.stack, &poster, &url).await.unwrap();
+    let waiting = consume_queue(&world.stack, &poster, &url).await.unwrap();
+    assert_eq!(waiting.outcome.parked, items.len(), "{:?}", waiting.outcome);
+    assert_eq!(world.acumatica().faults().requests().len(), calls, "nobody called the ERP that is down");
     assert!(world.stack.peek_queue("WorkDeadLetterQueue").await.is_empty());
 
-    // The ERP is back: the next sweep re-queues every document and each posts once.
+    // The ERP is back: after the hold's recheck time the next sweep
+    // re-queues every document and each posts once.
     world.acumatica().faults().clear();
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let much_later = OffsetDateTime::now_utc() + Duration::from_secs(6 * 3600);
     assert_eq!(sweep(&world, much_later).await, items.len(), "every document not final is re-queued");
     let after = consume_queue(&world.stack, &poster, &url).await.unwrap();
@@ -139,6 +154,8 @@ async fn an_erp_outage_longer_than_the_queues_receives_loses_nothing_and_dead_le
         .await
         .unwrap();
     assert!(history.iter().any(|e| e.step == "swept"), "the re-queue is in the audit trail");
+    let connection = world.stack.connections(POSTER).get(&world.connection).await.unwrap().unwrap();
+    assert!(connection.erp_hold.is_none(), "cleared by the first posting that worked");
 
     // Done documents are never swept again.
     assert_eq!(sweep(&world, much_later + Duration::from_secs(86_400)).await, 0);
