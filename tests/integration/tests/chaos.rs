@@ -292,9 +292,18 @@ async fn chaos_run(kind: ErpKind, connection: &str, seed: u64) -> ChaosCounts {
     let phase = Instant::now();
     flaky(&world);
     let mut now = OffsetDateTime::now_utc();
-    while open_documents(&world, &documents).await > 0 {
+    println!(
+        "chaos {kind:?}: outage over after {:.0} s, {} deliveries received",
+        counts.outage_seconds, counts.received
+    );
+    loop {
+        let open = open_documents(&world, &documents).await;
+        if open == 0 {
+            break;
+        }
         counts.rounds += 1;
-        assert!(counts.rounds <= 60, "{kind:?}: the run converges ({} open)", open_documents(&world, &documents).await);
+        assert!(counts.rounds <= 60, "{kind:?}: the run converges ({open} open)");
+        println!("chaos {kind:?}: round {}, {open} open, {:.0} s", counts.rounds, phase.elapsed().as_secs_f64());
         if counts.rounds == 3 {
             world.concur.expire_access_tokens(COMPANY);
         }
