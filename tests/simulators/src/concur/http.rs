@@ -12,7 +12,8 @@ use axum::{
 use serde_json::{Value, json};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
-use super::state::AuthError;
+use super::Ctx;
+use super::state::{AuthError, Principal};
 use crate::faults::FaultResponses;
 
 /// Concur's support header, on every response (auth.md §5).
@@ -92,6 +93,24 @@ pub(crate) fn unauthorized(error: &AuthError) -> Response {
 /// 403: a valid token of the wrong principal type or without the scope.
 pub(crate) fn forbidden(description: &str) -> Response {
     gateway_error(StatusCode::FORBIDDEN, "access_denied", description)
+}
+
+/// A company token valid at this datacenter that holds one of `scopes`; returns the
+/// company UUID. `api` names the API in the refusal.
+pub(crate) fn company_with_scope(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    api: &str,
+    scopes: &[&str],
+) -> Result<String, Rejection> {
+    let caller = ctx.sim.lock().authenticate(&ctx.datacenter, headers).map_err(|e| unauthorized(&e))?;
+    let Principal::Company(company) = caller.principal.clone() else {
+        return Err(forbidden(&format!("{api} requires a company access token")).into());
+    };
+    if !scopes.iter().any(|s| caller.has_scope(s)) {
+        return Err(forbidden(&format!("access denied: scope {} is required", scopes.join(" or "))).into());
+    }
+    Ok(company)
 }
 
 /// JSON 404 for paths no Concur API serves.

@@ -1,9 +1,11 @@
 //! Strict SAP Concur simulator: OAuth2 token endpoint (company password grant,
 //! refresh, client credentials), Company Profile, Financial Integration
-//! Service v4 and the Event Subscription Service management API.
+//! Service v4, the Event Subscription Service management API and the
+//! reference data an ERP pushes into Concur (Invoice Vendor v3, List v4,
+//! List Item v4).
 //!
 //! One [`ConcurSim`] holds the whole simulated Concur (companies, tokens, FI
-//! queues, subscriptions). It is served once per datacenter: each
+//! queues, subscriptions, vendors, lists). It is served once per datacenter: each
 //! [`ConcurSim::router`] knows which datacenter it is, so a company token works
 //! only at its company's datacenter, exactly as geolocation does in production.
 //! Tests register each instance's base URL with
@@ -22,17 +24,39 @@
 //! - `POST …/transactions/acknowledgements`, `…/postingconfirmations`, `…/paymentconfirmations`
 //! - `GET  /events/v4/topics`, `GET /events/v4/subscriptions[/{id}]`,
 //!   `PUT /events/v4/subscriptions/webhook`, `DELETE /events/v4/subscriptions/{id}`
+//! - `GET|POST|PUT|DELETE /api/v3.0/invoice/vendors` (Vendor v3, see *Reference data* below)
+//! - `GET|POST /list/v4/lists`, `GET /list/v4/lists/{listId}`,
+//!   `GET /list/v4/lists/{listId}/children`,
+//!   `GET /list/v4/lists/{listId}/items/{itemId}/children`,
+//!   `DELETE /list/v4/lists/{listId}/items/{itemId}`
+//! - `POST /list/v4/items`, `GET|PUT|DELETE /list/v4/items/{itemId}`,
+//!   `GET /list/v4/items/{itemId}/children`
 //! - fault control: `/_sim/faults`, `/_sim/requests` (see [`crate::faults`])
 //!
 //! ESS *deliveries* (signed webhook bodies) are built by [`webhook`].
+//!
+//! # Reference data
+//!
+//! Vendor v3 needs `INVVEN` and a company offered the API (not the China
+//! datacenter `cn`; [`ConcurSim::set_vendor_api_available`] switches it per
+//! company, else 404). Batches answer 200 with a per-record `StatusList`
+//! (codes in [`vendor_status_code`]); empty or over-1000-record batches are a
+//! 400. Lists and items follow the documented v4 shapes and error body. Tests
+//! read and seed both through [`ConcurSim::vendors`], [`ConcurSim::add_vendor`],
+//! [`ConcurSim::create_list`], [`ConcurSim::list_items`] and friends; records
+//! carry a last-modified time no API exposes ([`ConcurSim::vendors_changed_since`]).
 
 mod ess;
 mod fi;
 mod http;
 mod inspect;
+mod list;
+mod list_store;
 mod profile;
 mod state;
 mod token;
+mod vendor;
+mod vendor_store;
 pub mod webhook;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -40,7 +64,7 @@ use std::time::Duration;
 
 use axum::{
     Router, middleware,
-    routing::{get, post, put},
+    routing::{delete, get, post, put},
 };
 use serde_json::Value;
 
@@ -48,7 +72,18 @@ use crate::RunningSimulator;
 use crate::faults::{Faults, SeenRequest};
 use state::{FiDoc, Principal, State};
 
-pub use state::{DocStatus, Grant, PaymentConfirmationRecord, PostingConfirmationRecord, Subscription, TokenCall};
+pub use list_store::{
+    LIST_CATEGORIES, LIST_PAGE_SIZE, ListItemRecord, ListRecord, MAX_ITEM_VALUE_CHARS, MAX_LIST_LEVELS,
+    MAX_SHORT_CODE_CHARS,
+};
+pub use state::{
+    DocStatus, Grant, PaymentConfirmationRecord, PostingConfirmationRecord, ReferenceWrite, ReferenceWriteKind,
+    Subscription, TokenCall,
+};
+pub use vendor_store::{
+    DEFAULT_VENDOR_PAGE, MAX_ADDRESS_CODE_CHARS, MAX_VENDOR_BATCH, MAX_VENDOR_CODE_CHARS, MAX_VENDOR_NAME_CHARS,
+    MAX_VENDOR_PAGE, VendorRecord, status_code as vendor_status_code,
+};
 pub use webhook::{EssSigner, ExpenseStatusChanged, ReportStatusChange};
 
 /// Scopes a connector application gets by default (auth.md §7).
@@ -191,6 +226,18 @@ impl ConcurSim {
                 put(ess::put_webhook).get(ess::get_named_webhook).delete(ess::delete_named_webhook),
             )
             .route("/events/v4/subscriptions/{id}", get(ess::get_one).delete(ess::delete))
+            .route(
+                vendor::VENDORS_PATH,
+                get(vendor::search).post(vendor::create).put(vendor::update).delete(vendor::delete),
+            )
+            .route("/list/v4/lists", get(list::lists).post(list::create_list))
+            .route("/list/v4/lists/{list_id}", get(list::get_list))
+            .route("/list/v4/lists/{list_id}/children", get(list::list_children))
+            .route("/list/v4/lists/{list_id}/items/{item_id}", delete(list::delete_from_list))
+            .route("/list/v4/lists/{list_id}/items/{item_id}/children", get(list::list_item_children))
+            .route("/list/v4/items", post(list::create_item))
+            .route("/list/v4/items/{item_id}", get(list::get_item).put(list::update_item).delete(list::delete_item))
+            .route("/list/v4/items/{item_id}/children", get(list::item_children))
             .fallback(http::not_found)
             .with_state(ctx);
         self.faults.clone().wrap(api).layer(middleware::from_fn(http::correlation_id))

@@ -10,6 +10,8 @@ use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::list_store::ListBook;
+use super::vendor_store::VendorBook;
 use super::{CompanySpec, ConcurApp};
 
 /// Access tokens (company and app) live one hour (auth.md §3.2).
@@ -175,6 +177,37 @@ pub struct Subscription {
     pub application_id: String,
 }
 
+/// What a reference-data write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReferenceWriteKind {
+    /// One record of `POST /api/v3.0/invoice/vendors`.
+    VendorCreate,
+    /// One record of `PUT /api/v3.0/invoice/vendors`.
+    VendorUpdate,
+    /// `DELETE /api/v3.0/invoice/vendors`.
+    VendorDelete,
+    /// `POST /list/v4/lists`.
+    ListCreate,
+    /// `POST /list/v4/items`.
+    ListItemCreate,
+    /// `PUT /list/v4/items/{id}`.
+    ListItemUpdate,
+    /// `DELETE /list/v4/items/{id}` or `DELETE /list/v4/lists/{listId}/items/{id}`.
+    ListItemDelete,
+}
+
+/// One reference-data write as the simulator saw it (refused ones included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferenceWrite {
+    /// Which call.
+    pub kind: ReferenceWriteKind,
+    /// Vendors: `VendorCode/AddressCode` as sent; lists: the name; item creates: the
+    /// `shortCode`; item updates and deletes: the item id.
+    pub key: String,
+    /// False when the record or call was refused.
+    pub succeeded: bool,
+}
+
 /// Who an access token was issued to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Principal {
@@ -307,6 +340,14 @@ pub(crate) struct State {
     pub postings: BTreeMap<String, Vec<PostingConfirmationRecord>>,
     pub payments: BTreeMap<String, Vec<PaymentConfirmationRecord>>,
     pub subscriptions: BTreeMap<String, Subscription>,
+    /// Invoice Vendor v3 records per company UUID.
+    pub vendors: BTreeMap<String, VendorBook>,
+    /// List v4 lists and items per company UUID.
+    pub list_books: BTreeMap<String, ListBook>,
+    /// Per-company override of whether Vendor v3 is offered (see [`State::vendor_api_offered`]).
+    pub vendor_api: BTreeMap<String, bool>,
+    /// Reference-data writes per company UUID, oldest first.
+    pub reference_writes: BTreeMap<String, Vec<ReferenceWrite>>,
 }
 
 impl State {
@@ -325,6 +366,10 @@ impl State {
             postings: BTreeMap::new(),
             payments: BTreeMap::new(),
             subscriptions: BTreeMap::new(),
+            vendors: BTreeMap::new(),
+            list_books: BTreeMap::new(),
+            vendor_api: BTreeMap::new(),
+            reference_writes: BTreeMap::new(),
         }
     }
 
@@ -430,6 +475,19 @@ impl State {
 
     pub fn find_doc_mut(&mut self, company: &str, id: &str) -> Option<&mut FiDoc> {
         self.documents.get_mut(company)?.iter_mut().find(|d| d.id == id)
+    }
+
+    /// Vendor v3 needs Concur Invoice and is not offered in the China datacenter (`cn`);
+    /// [`super::ConcurSim::set_vendor_api_available`] overrides that per company.
+    pub fn vendor_api_offered(&self, company: &str) -> bool {
+        let in_china = self.companies.get(company).is_some_and(|c| c.spec.datacenter == "cn");
+        self.vendor_api.get(company).copied().unwrap_or(!in_china)
+    }
+
+    /// Records one reference-data write (one vendor record, one list or list item call).
+    pub fn log_write(&mut self, company: &str, kind: ReferenceWriteKind, key: &str, succeeded: bool) {
+        let write = ReferenceWrite { kind, key: key.to_owned(), succeeded };
+        self.reference_writes.entry(company.to_owned()).or_default().push(write);
     }
 
     /// Queues a document READY, replacing one with the same id (a resubmission).
