@@ -50,6 +50,8 @@ pub struct Poster<S> {
     pub connections: ConnectionStore,
     pub mappings: MappingStore,
     pub ledger: LedgerStore,
+    /// The reference syncs' state: cursors, leases and record hashes.
+    pub reference: platform::reference::ReferenceStore,
     pub audit: AuditLog,
     pub tokens: TokenManager<S>,
     pub erp: ErpClients,

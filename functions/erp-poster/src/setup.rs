@@ -52,6 +52,8 @@ pub struct Settings {
     pub flow: DocumentFlowSettings,
     /// The queue's `maxReceiveCount`; `None`: the options' value.
     pub max_receives: Option<u32>,
+    /// The reference sync state (issue 14).
+    pub reference_table: String,
 }
 
 impl Settings {
@@ -59,6 +61,7 @@ impl Settings {
         Ok(Self {
             flow: DocumentFlowSettings::from_env(env)?,
             max_receives: env.parsed_if_set("WORK_QUEUE_MAX_RECEIVES")?,
+            reference_table: env.required("REFERENCE_TABLE")?,
         })
     }
 }
@@ -87,6 +90,7 @@ impl Poster<ConcurGrantStore> {
             connections: aws.connections(&common.connections_table),
             mappings: aws.mappings(&common.connections_table),
             ledger: aws.ledger(&flow.ledger_table),
+            reference: aws.reference(&settings.reference_table),
             audit: aws.audit(&common.audit, FUNCTION),
             tokens: TokenManager::new(ConcurClient::new(http.clone()), app, grants, options.tokens),
             erp: ErpClients::new(http, secrets, flow.concur.secret_prefix.clone(), url_policy),

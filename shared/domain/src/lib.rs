@@ -14,6 +14,7 @@ pub mod journal;
 pub mod mapping;
 pub mod normalize;
 pub mod posting;
+pub mod reference;
 pub mod schedule;
 pub mod secret;
 pub mod text;

@@ -68,6 +68,11 @@ impl Aws {
         LedgerStore::new(self.dynamodb(), table)
     }
 
+    /// The state of the reference syncs (issue 14).
+    pub fn reference(&self, table: impl Into<String>) -> crate::reference::ReferenceStore {
+        crate::reference::ReferenceStore::new(self.dynamodb(), table)
+    }
+
     /// The audit trail, its events stamped with `function`.
     pub fn audit(&self, settings: &AuditSettings, function: impl Into<String>) -> AuditLog {
         AuditLog::new(self.dynamodb(), settings.table.clone(), settings.retention_days, function)

@@ -1029,49 +1029,26 @@ impl LedgerStore {
     /// BatchGetItem of up to 100 keys per call, keys only).
     pub async fn known(&self, keys: &[LedgerKey]) -> Result<std::collections::HashSet<LedgerKey>, StoreError> {
         let action = || format!("looking up {} documents in the ledger", keys.len());
+        let keys = keys
+            .iter()
+            .map(|key| {
+                HashMap::from([
+                    ("connection_id".to_owned(), AttributeValue::S(key.connection_id.to_string())),
+                    ("document_key".to_owned(), AttributeValue::S(key.document_key())),
+                ])
+            })
+            .collect();
+        let items =
+            crate::batch_get(&self.client, &self.table, keys, Some("connection_id, document_key"), &action).await?;
         let mut known = std::collections::HashSet::new();
-        for chunk in keys.chunks(100) {
-            let mut pending: Vec<HashMap<String, AttributeValue>> = chunk
-                .iter()
-                .map(|key| {
-                    HashMap::from([
-                        ("connection_id".to_owned(), AttributeValue::S(key.connection_id.to_string())),
-                        ("document_key".to_owned(), AttributeValue::S(key.document_key())),
-                    ])
-                })
-                .collect();
-            // DynamoDB may leave keys unprocessed under load; a few rounds, then an error.
-            for _ in 0..5 {
-                if pending.is_empty() {
-                    break;
-                }
-                let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut pending)))
-                    .projection_expression("connection_id, document_key")
-                    .build()
-                    .map_err(|e| StoreError::new(action(), e.to_string()))?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| StoreError::new(action(), sdk_error_message(&e)))?;
-                for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
-                    let connection = item.get("connection_id").and_then(|v| v.as_s().ok());
-                    let document_key = item.get("document_key").and_then(|v| v.as_s().ok());
-                    if let (Some(connection), Some(document_key)) = (connection, document_key)
-                        && let Ok(connection) = ConnectionId::parse(connection)
-                        && let Ok(key) = LedgerKey::from_document_key(connection, document_key)
-                    {
-                        known.insert(key);
-                    }
-                }
-                pending =
-                    out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).map(|k| k.keys).unwrap_or_default();
-            }
-            if !pending.is_empty() {
-                return Err(StoreError::new(action(), "DynamoDB kept keys unprocessed; the next poll tries again"));
+        for item in items {
+            let connection = item.get("connection_id").and_then(|v| v.as_s().ok());
+            let document_key = item.get("document_key").and_then(|v| v.as_s().ok());
+            if let (Some(connection), Some(document_key)) = (connection, document_key)
+                && let Ok(connection) = ConnectionId::parse(connection)
+                && let Ok(key) = LedgerKey::from_document_key(connection, document_key)
+            {
+                known.insert(key);
             }
         }
         Ok(known)

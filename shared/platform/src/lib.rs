@@ -14,6 +14,7 @@ pub mod http_api;
 pub mod ledger;
 pub mod mappings;
 pub mod queue;
+pub mod reference;
 pub mod secrets;
 pub mod startup;
 pub mod telemetry;
@@ -55,4 +56,46 @@ where
         }
         None => format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(err)),
     }
+}
+
+/// A DynamoDB item, as the SDK gives it.
+pub(crate) type Item = std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
+
+/// Reads `keys` of `table` with BatchGetItem (100 keys a call; the keys
+/// DynamoDB leaves unprocessed under load are asked for again, a few
+/// rounds, then an error): the items found, in no particular order.
+pub(crate) async fn batch_get(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    keys: Vec<Item>,
+    projection: Option<&str>,
+    action: &dyn Fn() -> String,
+) -> Result<Vec<Item>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in keys.chunks(100) {
+        let mut pending: Vec<Item> = chunk.to_vec();
+        for _ in 0..5 {
+            if pending.is_empty() {
+                break;
+            }
+            let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .set_projection_expression(projection.map(str::to_owned))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::new(action(), e.to_string()))?;
+            let out = client
+                .batch_get_item()
+                .request_items(table, request)
+                .send()
+                .await
+                .map_err(|e| StoreError::new(action(), sdk_error_message(&e)))?;
+            found.extend(out.responses.unwrap_or_default().remove(table).unwrap_or_default());
+            pending = out.unprocessed_keys.and_then(|mut u| u.remove(table)).map(|k| k.keys).unwrap_or_default();
+        }
+        if !pending.is_empty() {
+            return Err(StoreError::new(action(), "DynamoDB kept keys unprocessed; the next run tries again"));
+        }
+    }
+    Ok(found)
 }

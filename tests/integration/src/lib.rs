@@ -70,6 +70,10 @@ impl TestStack {
         self.aws().ledger(self.var(function, "LEDGER_TABLE"))
     }
 
+    pub fn reference(&self, function: &str) -> platform::reference::ReferenceStore {
+        self.aws().reference(self.var(function, "REFERENCE_TABLE"))
+    }
+
     pub fn audit(&self, function: &str) -> AuditLog {
         let settings = platform::AuditSettings { table: self.var(function, "AUDIT_TABLE"), retention_days: 30 };
         self.aws().audit(&settings, function)

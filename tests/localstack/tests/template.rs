@@ -45,7 +45,7 @@ fn every_table_of_the_template_is_found() {
     let t = template();
     let parsed: BTreeSet<String> = t.tables.keys().cloned().collect();
     assert_eq!(parsed, raw_resource_ids("AWS::DynamoDB::Table"));
-    assert_eq!(parsed, ["AuditTable", "ConnectionsTable", "LedgerTable"].map(String::from).into());
+    assert_eq!(parsed, ["AuditTable", "ConnectionsTable", "LedgerTable", "ReferenceTable"].map(String::from).into());
     for (id, table) in &t.tables {
         assert_eq!(table.billing_mode, "PAY_PER_REQUEST", "{id}");
         assert!(table.point_in_time_recovery, "{id} has point-in-time recovery");
@@ -196,7 +196,13 @@ fn every_function_env_var_resolves() {
     );
     assert_eq!(
         names("ErpPosterFunction"),
-        with(&["LEDGER_TABLE", "WORK_QUEUE_MAX_RECEIVES", "CONCUR_APP_SECRET_ID", "CONNECTION_SECRET_PREFIX"])
+        with(&[
+            "LEDGER_TABLE",
+            "WORK_QUEUE_MAX_RECEIVES",
+            "REFERENCE_TABLE",
+            "CONCUR_APP_SECRET_ID",
+            "CONNECTION_SECRET_PREFIX",
+        ])
     );
     assert_eq!(names("IonInboxFunction"), with(&["LEDGER_TABLE", "CONNECTION_SECRET_PREFIX"]));
 

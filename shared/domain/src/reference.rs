@@ -1,0 +1,519 @@
+//! Reference data kept in step between an ERP and Concur (issue 14): the
+//! records each kind carries, what Concur can hold, and the plan of one
+//! sync run — pure, so every ERP and both directions share it.
+//!
+//! A run reads what changed in the source since its cursor, and the plan
+//! says what to write: records whose content differs from what the target
+//! last got from us (a content hash per record, kept by the caller), the
+//! records to deactivate, and the ones the target cannot hold, refused
+//! with the reason before any call. Only after the writes does the caller
+//! store the new hashes and move the cursor, so a run cut off anywhere
+//! resumes and writes the same things again at worst (every write is an
+//! upsert keyed by the ERP's keys).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+/// The kinds of reference data a connection keeps in step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferenceKind {
+    Vendors,
+    Lists,
+    PurchaseOrders,
+    PoReceipts,
+}
+
+impl ReferenceKind {
+    pub const ALL: [ReferenceKind; 4] = [Self::Vendors, Self::Lists, Self::PurchaseOrders, Self::PoReceipts];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Vendors => "vendors",
+            Self::Lists => "lists",
+            Self::PurchaseOrders => "purchase_orders",
+            Self::PoReceipts => "po_receipts",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text.trim()).ok_or_else(|| {
+            let known: Vec<&str> = Self::ALL.iter().map(|k| k.as_str()).collect();
+            format!("unknown reference kind `{text}`: one of {}", known.join(", "))
+        })
+    }
+}
+
+/// A stable digest of what a record writes (hex SHA-256 of its canonical
+/// JSON): equal digests mean nothing to write.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ContentHash(String);
+
+impl ContentHash {
+    /// The digest of `content`. Structs serialize their fields in
+    /// declaration order and maps in key order, so the same content always
+    /// gives the same digest.
+    pub fn of(content: &impl Serialize) -> Self {
+        // Serializing plain records (strings, flags, ordered maps) cannot fail.
+        let bytes = serde_json::to_vec(content).unwrap_or_default();
+        let digest = Sha256::digest(&bytes);
+        Self(digest.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// A digest read back from the sync state.
+    pub fn from_stored(hex: String) -> Self {
+        Self(hex)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What a record needs to take part in a sync.
+pub trait SyncRecord {
+    /// The key the target knows it by, stable across runs.
+    fn key(&self) -> String;
+    /// Whether the source has it active (inactive, blocked or deleted
+    /// records are deactivated in the target, never left active).
+    fn is_active(&self) -> bool;
+    /// Why the target cannot hold it as it is; checked before any call,
+    /// never fixed by truncating.
+    fn check(&self) -> Result<(), String>;
+    /// The digest of what a write sends.
+    fn content_hash(&self) -> ContentHash;
+    /// Records the target needs first (a list item's parent): a lower
+    /// rank is written earlier and deactivated later.
+    fn rank(&self) -> usize {
+        0
+    }
+}
+
+/// What the target last got from us for one key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownRecord {
+    pub hash: ContentHash,
+    pub active: bool,
+    /// For deactivating a key the latest read no longer has.
+    #[serde(default)]
+    pub rank: usize,
+}
+
+/// How much of the source a run read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadScope {
+    /// What changed since the cursor: a record not read is unchanged.
+    Changed,
+    /// Everything the source holds: a known record not read was deleted
+    /// there (a changed-since filter never shows deletes).
+    Everything,
+}
+
+/// A record the target cannot hold, with the reason and the fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub key: String,
+    pub reason: String,
+}
+
+/// What one run writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncPlan<R> {
+    /// New or changed active records, parents first.
+    pub write: Vec<R>,
+    /// Keys active in the target that are inactive (or gone) in the
+    /// source, children first.
+    pub deactivate: Vec<String>,
+    pub unchanged: usize,
+    pub refused: Vec<Refusal>,
+}
+
+/// The plan of one run: `read` (the source's records; a key read twice
+/// counts once, the later one) against `known` (what the target last got
+/// from us).
+pub fn plan_sync<R: SyncRecord>(read: Vec<R>, known: &HashMap<String, KnownRecord>, scope: ReadScope) -> SyncPlan<R> {
+    let mut latest: BTreeMap<String, R> = BTreeMap::new();
+    for record in read {
+        latest.insert(record.key(), record);
+    }
+    let read_keys: std::collections::HashSet<String> = latest.keys().cloned().collect();
+    let mut plan = SyncPlan { write: Vec::new(), deactivate: Vec::new(), unchanged: 0, refused: Vec::new() };
+    let mut deactivate: Vec<(usize, String)> = Vec::new();
+    for (key, record) in latest {
+        let before = known.get(&key);
+        if !record.is_active() {
+            match before.is_some_and(|k| k.active) {
+                true => deactivate.push((record.rank(), key)),
+                false => plan.unchanged += 1,
+            }
+        } else if let Err(reason) = record.check() {
+            plan.refused.push(Refusal { key, reason });
+        } else if before.is_some_and(|k| k.active && k.hash == record.content_hash()) {
+            plan.unchanged += 1;
+        } else {
+            plan.write.push(record);
+        }
+    }
+    if scope == ReadScope::Everything {
+        let gone = known.iter().filter(|(key, k)| k.active && !read_keys.contains(*key));
+        deactivate.extend(gone.map(|(key, k)| (k.rank, key.clone())));
+    }
+    // Parents before children; removals children first, then by key.
+    plan.write.sort_by_key(SyncRecord::rank);
+    deactivate.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    plan.deactivate = deactivate.into_iter().map(|(_, key)| key).collect();
+    plan
+}
+
+/// The source window a run reads: after `cursor` less `overlap` (clocks
+/// and commits that land late), up to the run's start. `None` as the start:
+/// everything (the first run).
+pub fn read_window(
+    cursor: Option<OffsetDateTime>,
+    run_start: OffsetDateTime,
+    overlap: std::time::Duration,
+) -> (Option<OffsetDateTime>, OffsetDateTime) {
+    (cursor.map(|c| c - overlap), run_start)
+}
+
+/// Checks one text field against what the target holds: present when
+/// required, within `max` characters, no control characters, no
+/// surrounding spaces (the target trims them and the keys would drift).
+pub fn check_text(field: &str, value: Option<&str>, required: bool, max: usize) -> Result<(), String> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return match required {
+            true => Err(format!("{field} is missing; Concur requires it: fill it in the ERP")),
+            false => Ok(()),
+        };
+    };
+    let chars = value.chars().count();
+    if chars > max {
+        return Err(format!(
+            "{field} `{value}` has {chars} characters; Concur holds at most {max}: shorten it in the ERP \
+             (it is never truncated, or two records could become one)"
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!(
+            "{field} `{}` holds a control character Concur refuses: fix it in the ERP",
+            value.escape_debug()
+        ));
+    }
+    if value.trim() != value {
+        return Err(format!("{field} `{value}` starts or ends with spaces: Concur trims them; fix it in the ERP"));
+    }
+    Ok(())
+}
+
+/// Concur's limits on vendor fields. Vendor v3 documents none, so these
+/// are [DEFAULT]s, kept configurable: the code as the PRAE column holds it
+/// (32; FI's schema says 23 for `vendorCode`, its own PRAE sheet 32), the
+/// address code and name as FI carries them (64, 255).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VendorLimits {
+    pub vendor_code: usize,
+    pub address_code: usize,
+    pub vendor_name: usize,
+    pub address_line: usize,
+}
+
+impl Default for VendorLimits {
+    fn default() -> Self {
+        Self { vendor_code: 32, address_code: 64, vendor_name: 255, address_line: 64 }
+    }
+}
+
+/// One vendor remit address as Concur's Vendor v3 keys it
+/// (`VendorCode` + `AddressCode`), read from the ERP's vendor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VendorRecord {
+    /// The ERP's vendor id (Acumatica VendorID, IFS supplier id, Infor
+    /// supplier party id): the code FI invoices carry, so a posting lands
+    /// on the same vendor.
+    pub vendor_code: String,
+    pub address_code: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address1: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address2: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    /// ISO 3166 alpha-2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country_code: Option<String>,
+    /// ISO 4217.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax_id: Option<String>,
+    pub active: bool,
+    /// Checked against [`VendorLimits`]; not part of the content.
+    #[serde(skip)]
+    pub limits: VendorLimits,
+}
+
+impl SyncRecord for VendorRecord {
+    fn key(&self) -> String {
+        vendor_key(&self.vendor_code, &self.address_code)
+    }
+
+    fn is_active(&self) -> bool {
+        self.active
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let l = &self.limits;
+        check_text("VendorCode", Some(&self.vendor_code), true, l.vendor_code)?;
+        check_text("AddressCode", Some(&self.address_code), true, l.address_code)?;
+        check_text("VendorName", Some(&self.name), true, l.vendor_name)?;
+        for (field, value) in [("Address1", &self.address1), ("Address2", &self.address2), ("City", &self.city)] {
+            check_text(field, value.as_deref(), false, l.address_line)?;
+        }
+        check_code("CountryCode", self.country_code.as_deref(), 2)?;
+        check_code("CurrencyCode", self.currency_code.as_deref(), 3)
+    }
+
+    fn content_hash(&self) -> ContentHash {
+        ContentHash::of(self)
+    }
+}
+
+/// The key of a vendor address in the sync state: `VendorCode` and
+/// `AddressCode` joined by a character neither may hold.
+pub fn vendor_key(vendor_code: &str, address_code: &str) -> String {
+    format!("{vendor_code}\u{1f}{address_code}")
+}
+
+/// An ISO code of exactly `len` upper-case letters, when present.
+fn check_code(field: &str, value: Option<&str>, len: usize) -> Result<(), String> {
+    match value {
+        Some(code) if code.len() != len || !code.bytes().all(|b| b.is_ascii_uppercase()) => {
+            Err(format!("{field} `{code}` is not an ISO code of {len} capital letters: fix it in the ERP"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Concur's limits on list items: List Item v3 documents 32 characters a
+/// level code and 64 a name; v4 is silent, so the same [DEFAULT]s.
+pub const LIST_ITEM_CODE_MAX: usize = 32;
+pub const LIST_ITEM_VALUE_MAX: usize = 64;
+
+/// One cost-object code in a Concur list, at the level its path gives
+/// (level 1 = one code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListItemRecord {
+    /// The Concur list's name.
+    pub list: String,
+    /// The short codes from level 1 down to this item.
+    pub path: Vec<String>,
+    /// The text Concur shows.
+    pub value: String,
+    pub active: bool,
+}
+
+impl SyncRecord for ListItemRecord {
+    fn key(&self) -> String {
+        list_item_key(&self.list, &self.path)
+    }
+
+    fn is_active(&self) -> bool {
+        self.active
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.path.is_empty() {
+            return Err(format!("an item of list `{}` has no code", self.list));
+        }
+        for code in &self.path {
+            check_text("shortCode", Some(code), true, LIST_ITEM_CODE_MAX)?;
+            // Concur's long code joins the levels with `-`: a `-` inside
+            // a code would name another parent.
+            if self.path.len() > 1 && code.contains('-') {
+                return Err(format!(
+                    "shortCode `{code}` holds `-`, which Concur uses between the levels of a long code: \
+                     use another character in the ERP"
+                ));
+            }
+        }
+        check_text("value", Some(&self.value), true, LIST_ITEM_VALUE_MAX)
+    }
+
+    fn content_hash(&self) -> ContentHash {
+        ContentHash::of(self)
+    }
+
+    fn rank(&self) -> usize {
+        self.path.len()
+    }
+}
+
+/// The key of a list item in the sync state: the list and its path, each
+/// part separated by a character no code holds.
+pub fn list_item_key(list: &str, path: &[String]) -> String {
+    let mut key = list.to_owned();
+    for code in path {
+        key.push('\u{1f}');
+        key.push_str(code);
+    }
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vendor(code: &str, name: &str) -> VendorRecord {
+        VendorRecord {
+            vendor_code: code.into(),
+            address_code: "MAIN".into(),
+            name: name.into(),
+            address1: Some("1 Main St".into()),
+            address2: None,
+            city: Some("Bellevue".into()),
+            state: Some("WA".into()),
+            postal_code: Some("98004".into()),
+            country_code: Some("US".into()),
+            currency_code: Some("USD".into()),
+            tax_id: None,
+            active: true,
+            limits: VendorLimits::default(),
+        }
+    }
+
+    fn known(records: &[&VendorRecord]) -> HashMap<String, KnownRecord> {
+        records.iter().map(|r| (r.key(), KnownRecord { hash: r.content_hash(), active: r.active, rank: 0 })).collect()
+    }
+
+    fn item(path: &[&str], value: &str) -> ListItemRecord {
+        ListItemRecord {
+            list: "Cost centers".into(),
+            path: path.iter().map(|c| (*c).to_owned()).collect(),
+            value: value.into(),
+            active: true,
+        }
+    }
+
+    #[test]
+    fn only_new_and_changed_records_are_written() {
+        let (a, b, c) = (vendor("V1", "Acme"), vendor("V2", "Globex"), vendor("V3", "Initech"));
+        let state = known(&[&a, &b, &c]);
+        let mut b2 = b.clone();
+        b2.city = Some("Seattle".into());
+        let d = vendor("V4", "Umbrella");
+        let plan = plan_sync(vec![a, b2.clone(), c, d.clone()], &state, ReadScope::Changed);
+        assert_eq!(plan.write, vec![b2, d]);
+        assert_eq!((plan.unchanged, plan.deactivate.len(), plan.refused.len()), (2, 0, 0));
+    }
+
+    #[test]
+    fn an_inactive_record_is_deactivated_once_and_a_deleted_one_on_a_full_read() {
+        let (a, b, c) = (vendor("V1", "Acme"), vendor("V2", "Globex"), vendor("V3", "Initech"));
+        let state = known(&[&a, &b, &c]);
+        let mut b_off = b.clone();
+        b_off.active = false;
+        // Changed-since read: V3 not read means unchanged, not deleted.
+        let plan = plan_sync(vec![a.clone(), b_off.clone()], &state, ReadScope::Changed);
+        assert_eq!(plan.deactivate, vec![b.key()]);
+        assert!(plan.write.is_empty());
+        // A full read without V3: V3 was deleted in the ERP.
+        let plan = plan_sync(vec![a.clone(), b_off.clone()], &state, ReadScope::Everything);
+        assert_eq!(plan.deactivate, vec![b.key(), c.key()]);
+        // Once deactivated (state says inactive), nothing more to do.
+        let mut after = state.clone();
+        after.get_mut(&b.key()).unwrap().active = false;
+        after.get_mut(&c.key()).unwrap().active = false;
+        let plan = plan_sync(vec![a, b_off], &after, ReadScope::Everything);
+        assert!(plan.deactivate.is_empty() && plan.write.is_empty());
+        // Reactivated in the ERP: written again.
+        let plan = plan_sync(vec![c.clone()], &after, ReadScope::Changed);
+        assert_eq!(plan.write, vec![c]);
+    }
+
+    #[test]
+    fn a_record_concur_cannot_hold_is_refused_with_the_reason_and_the_rest_written() {
+        let long = vendor(&"X".repeat(33), "Too long a code");
+        let mut bad_country = vendor("V2", "Globex");
+        bad_country.country_code = Some("usa".into());
+        let spaced = vendor("V3", " Initech");
+        let fine = vendor("V4", "Umbrella");
+        let plan = plan_sync(vec![long, bad_country, spaced, fine.clone()], &HashMap::new(), ReadScope::Changed);
+        assert_eq!(plan.write, vec![fine]);
+        let reasons: Vec<&str> = plan.refused.iter().map(|r| r.reason.as_str()).collect();
+        assert_eq!(reasons.len(), 3, "{reasons:?}");
+        // In key order: V2, V3, then the long code.
+        assert!(reasons[0].contains("CountryCode `usa`"), "{reasons:?}");
+        assert!(reasons[1].contains("spaces"), "{reasons:?}");
+        assert!(reasons[2].contains("33 characters") && reasons[2].contains("at most 32"), "{reasons:?}");
+    }
+
+    #[test]
+    fn list_items_are_written_parents_first_and_removed_children_first() {
+        let parent = item(&["100"], "Sales");
+        let child = item(&["100", "110"], "Sales East");
+        let plan = plan_sync(vec![child.clone(), parent.clone()], &HashMap::new(), ReadScope::Everything);
+        assert_eq!(plan.write, vec![parent.clone(), child.clone()]);
+
+        let state: HashMap<String, KnownRecord> = [&parent, &child]
+            .iter()
+            .map(|r| (r.key(), KnownRecord { hash: r.content_hash(), active: true, rank: r.rank() }))
+            .collect();
+        let plan = plan_sync(Vec::<ListItemRecord>::new(), &state, ReadScope::Everything);
+        assert_eq!(plan.deactivate, vec![child.key(), parent.key()]);
+    }
+
+    #[test]
+    fn a_list_code_with_the_level_separator_is_refused() {
+        let plan = plan_sync(vec![item(&["100", "1-10"], "East")], &HashMap::new(), ReadScope::Changed);
+        assert!(plan.refused[0].reason.contains("`-`"), "{:?}", plan.refused);
+        // At level 1 alone the long code is the short code: allowed.
+        assert!(item(&["1-10"], "East").check().is_ok());
+    }
+
+    #[test]
+    fn a_key_read_twice_counts_once_the_later_read_wins() {
+        let first = vendor("V1", "Acme");
+        let mut later = first.clone();
+        later.name = "Acme Corp".into();
+        let plan = plan_sync(vec![first, later.clone()], &HashMap::new(), ReadScope::Changed);
+        assert_eq!(plan.write, vec![later]);
+    }
+
+    #[test]
+    fn the_content_hash_is_stable_and_ignores_the_limits() {
+        let a = vendor("V1", "Acme");
+        let mut b = a.clone();
+        b.limits.vendor_name = 200;
+        assert_eq!(a.content_hash(), b.content_hash());
+        assert_eq!(a.content_hash().as_str().len(), 64);
+        b.name = "Acme ".into();
+        assert_ne!(a.content_hash(), b.content_hash());
+    }
+
+    #[test]
+    fn the_read_window_overlaps_the_cursor() {
+        let start = time::macros::datetime!(2026-12-06 10:00 UTC);
+        let cursor = time::macros::datetime!(2026-12-06 09:00 UTC);
+        let (from, to) = read_window(Some(cursor), start, std::time::Duration::from_secs(300));
+        assert_eq!(from, Some(time::macros::datetime!(2026-12-06 08:55 UTC)));
+        assert_eq!(to, start);
+        assert_eq!(read_window(None, start, std::time::Duration::ZERO).0, None);
+    }
+
+    #[test]
+    fn kinds_parse_from_their_names() {
+        for kind in ReferenceKind::ALL {
+            assert_eq!(ReferenceKind::parse(kind.as_str()), Ok(kind));
+        }
+        assert!(ReferenceKind::parse("suppliers").unwrap_err().contains("vendors, lists"));
+    }
+}
