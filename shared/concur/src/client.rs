@@ -334,10 +334,30 @@ impl ConcurClient {
         path: &str,
         body: &B,
     ) -> Result<T, ConcurError> {
-        let url = resolve(&token.geolocation, path)?;
+        self.write_json(reqwest::Method::POST, token, path, Some(body)).await
+    }
+
+    /// Authorized `method` call (with a JSON body, if any) to
+    /// `{token.geolocation}{path_and_query}`, reading a JSON answer. Only
+    /// for calls that are idempotent on Concur's side (the caller says
+    /// why): the transport retries them on 429/5xx.
+    pub(crate) async fn write_json<T: DeserializeOwned, B: serde::Serialize + ?Sized>(
+        &self,
+        method: reqwest::Method,
+        token: &AccessToken,
+        path_and_query: &str,
+        body: Option<&B>,
+    ) -> Result<T, ConcurError> {
+        let url = resolve(&token.geolocation, path_and_query)?;
         let response = self
             .http
-            .send(SERVICE_API, Idempotency::Safe, |c| c.post(&url).bearer_auth(token.value.expose()).json(body))
+            .send(SERVICE_API, Idempotency::Safe, |c| {
+                let request = c.request(method.clone(), &url).bearer_auth(token.value.expose());
+                match body {
+                    Some(body) => request.json(body),
+                    None => request,
+                }
+            })
             .await
             .map_err(ConcurError::Transport)?;
         read_json(SERVICE_API, response, "the JSON the API documents").await

@@ -15,6 +15,8 @@
 //! - [`fi_posting`]: what posting needs from Financial Integration: a
 //!   document by business or FI id, acknowledgements and posting
 //!   confirmations, each answer typed by Concur's code.
+//! - [`vendors`]: Invoice Vendor v3 writes (reference sync), one outcome
+//!   per record.
 //! - [`events`]: ESS webhooks: the `Concur-Signature` check and what a
 //!   notification asks the connector to do.
 
@@ -25,6 +27,7 @@ pub mod fi;
 pub mod fi_posting;
 pub mod token;
 pub mod tokens;
+pub mod vendors;
 
 pub use app::AppCredentials;
 pub use client::{CompanyProfile, ConcurClient, ConcurError, WebhookSubscription};

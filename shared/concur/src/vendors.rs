@@ -1,0 +1,217 @@
+//! Invoice Vendor v3 (reference-data.md §4): vendor remit addresses keyed
+//! by `VendorCode` + `AddressCode`, written in batches whose answer is
+//! always HTTP 200 with one `StatusList` per record.
+//!
+//! Concur has no upsert: POST creates (and refuses an existing pair), PUT
+//! updates (and refuses a missing one), and the per-record codes are not
+//! documented. So [`ConcurClient::write_vendors`] sends each record with
+//! the verb the caller's state expects and, for a record refused, tries the
+//! other verb once: a stale state, or a POST repeated after a timeout,
+//! still ends in one vendor. Only a record both verbs refuse is reported,
+//! with Concur's message.
+
+use std::collections::HashMap;
+
+use domain::reference::{SyncRecord, VendorRecord};
+use serde_json::{Map, Value, json};
+
+use crate::client::{ConcurClient, ConcurError};
+use crate::tokens::AccessToken;
+
+const VENDORS_PATH: &str = "/api/v3.0/invoice/vendors";
+
+/// Records per request. The docs give no batch limit (only a page size of
+/// 1000 for reads, and 1000 for other legacy batch services): a few hundred
+/// keeps one refused request small [DEFAULT].
+pub const VENDOR_BATCH: usize = 250;
+
+/// How Concur took one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VendorWrite {
+    /// [`SyncRecord::key`] of the record.
+    pub key: String,
+    /// `None`: written; `Some`: Concur's reason for refusing it.
+    pub refused: Option<String>,
+}
+
+/// Which verb a record goes with first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VendorVerb {
+    /// New to Concur, as far as we know (POST).
+    Create,
+    /// Written before (PUT).
+    Update,
+}
+
+impl VendorVerb {
+    fn method(self) -> reqwest::Method {
+        match self {
+            Self::Create => reqwest::Method::POST,
+            Self::Update => reqwest::Method::PUT,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Update => "update",
+        }
+    }
+
+    fn other(self) -> Self {
+        match self {
+            Self::Create => Self::Update,
+            Self::Update => Self::Create,
+        }
+    }
+}
+
+impl ConcurClient {
+    /// Writes `records` (each with the verb to try first): one outcome per
+    /// record, in order. An error is the whole call failing (transport,
+    /// 4xx, an unreadable answer); per-record refusals are outcomes.
+    pub async fn write_vendors(
+        &self,
+        token: &AccessToken,
+        records: &[(VendorRecord, VendorVerb)],
+    ) -> Result<Vec<VendorWrite>, ConcurError> {
+        let mut outcomes = Vec::with_capacity(records.len());
+        for chunk in records.chunks(VENDOR_BATCH) {
+            // Key → `None` written, `Some(reason)` refused by both verbs.
+            let mut settled: HashMap<String, Option<String>> = HashMap::new();
+            let mut retry: Vec<(&VendorRecord, VendorVerb, String)> = Vec::new();
+            for verb in [VendorVerb::Create, VendorVerb::Update] {
+                let batch: Vec<&VendorRecord> = chunk.iter().filter(|(_, v)| *v == verb).map(|(r, _)| r).collect();
+                for (record, refused) in batch.iter().zip(self.send_vendors(token, verb, &batch).await?) {
+                    match refused {
+                        None => drop(settled.insert(record.key(), None)),
+                        Some(reason) => retry.push((record, verb.other(), format!("{}: {reason}", verb.name()))),
+                    }
+                }
+            }
+            // Refused with the verb we expected: the other one, once.
+            for verb in [VendorVerb::Create, VendorVerb::Update] {
+                let batch: Vec<&(&VendorRecord, VendorVerb, String)> =
+                    retry.iter().filter(|(_, v, _)| *v == verb).collect();
+                let sent: Vec<&VendorRecord> = batch.iter().map(|(r, _, _)| *r).collect();
+                for ((record, _, first), refused) in batch.iter().zip(self.send_vendors(token, verb, &sent).await?) {
+                    let outcome = refused.map(|reason| format!("{first}; {}: {reason}", verb.name()));
+                    settled.insert(record.key(), outcome);
+                }
+            }
+            for (record, _) in chunk {
+                let key = record.key();
+                let refused = settled.remove(&key).unwrap_or_else(|| Some("Concur gave no answer for it".into()));
+                outcomes.push(VendorWrite { key, refused });
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// Deletes one vendor address (Concur has no inactive flag: an address
+    /// inactive in the ERP is deleted). `Ok(Some(reason))` when Concur
+    /// refused it (an address it does not hold counts as deleted).
+    pub async fn delete_vendor(
+        &self,
+        token: &AccessToken,
+        vendor_code: &str,
+        address_code: &str,
+    ) -> Result<Option<String>, ConcurError> {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("vendorCode", vendor_code)
+            .append_pair("addressCode", address_code)
+            .finish();
+        let path = format!("{VENDORS_PATH}?{query}");
+        let answer: Value = self.write_json(reqwest::Method::DELETE, token, &path, None::<&Value>).await?;
+        let statuses = record_statuses(&answer, 1)?;
+        Ok(statuses.into_iter().next().flatten())
+    }
+
+    /// One request: the refusal reason of each record, in order.
+    async fn send_vendors(
+        &self,
+        token: &AccessToken,
+        verb: VendorVerb,
+        records: &[&VendorRecord],
+    ) -> Result<Vec<Option<String>>, ConcurError> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let body = json!({ "Vendor": records.iter().map(|r| vendor_json(r)).collect::<Vec<Value>>() });
+        let answer: Value = self.write_json(verb.method(), token, VENDORS_PATH, Some(&body)).await?;
+        record_statuses(&answer, records.len())
+    }
+}
+
+/// A record as Vendor v3 takes it; absent optional fields are left out
+/// (an update then keeps what Concur holds for them).
+fn vendor_json(record: &VendorRecord) -> Value {
+    let mut map = Map::new();
+    let mut put = |name: &str, value: Option<&String>| {
+        if let Some(value) = value {
+            map.insert(name.to_owned(), Value::String(value.clone()));
+        }
+    };
+    put("VendorCode", Some(&record.vendor_code));
+    put("AddressCode", Some(&record.address_code));
+    put("VendorName", Some(&record.name));
+    put("Address1", record.address1.as_ref());
+    put("Address2", record.address2.as_ref());
+    put("City", record.city.as_ref());
+    put("State", record.state.as_ref());
+    put("PostalCode", record.postal_code.as_ref());
+    put("CountryCode", record.country_code.as_ref());
+    put("CurrencyCode", record.currency_code.as_ref());
+    put("TaxID", record.tax_id.as_ref());
+    Value::Object(map)
+}
+
+/// Each record's refusal from a vendor answer (`Vendor[].StatusList`,
+/// matched by `RecordNumber`, 1-based; by position when it is missing).
+/// A record with no `ERROR` entry was taken.
+fn record_statuses(answer: &Value, sent: usize) -> Result<Vec<Option<String>>, ConcurError> {
+    let records = answer
+        .get("Vendor")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ConcurError::Malformed("the vendor answer has no `Vendor` list".into()))?;
+    let mut outcomes: Vec<Option<Option<String>>> = vec![None; sent];
+    for (position, record) in records.iter().enumerate() {
+        let statuses = record.get("StatusList").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        let number = statuses
+            .iter()
+            .find_map(|s| s.get("RecordNumber").and_then(Value::as_u64))
+            .and_then(|n| usize::try_from(n).ok())
+            .and_then(|n| n.checked_sub(1))
+            .unwrap_or(position);
+        let error = statuses
+            .iter()
+            .find(|s| s.get("Type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("ERROR")));
+        let refusal = error.map(|s| {
+            let code = s.get("Code").map(Value::to_string).unwrap_or_default();
+            let message = s.get("Message").and_then(Value::as_str).unwrap_or("no message");
+            transport::short_reason(&format!("{message} (code {code})"))
+        });
+        if let Some(slot) = outcomes.get_mut(number) {
+            *slot = Some(refusal);
+        }
+    }
+    Ok(outcomes.into_iter().map(|o| o.unwrap_or_else(|| Some("Concur gave no answer for it".into()))).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_matched_by_record_number_and_a_missing_record_is_unanswered() {
+        let answer = json!({"Vendor": [
+            {"VendorCode": "V2", "StatusList": [{"Code": 1003, "Message": "exists", "RecordNumber": 2, "Type": "ERROR"}]},
+            {"VendorCode": "V1", "StatusList": [{"Code": 0, "Message": "Vendor created", "RecordNumber": 1, "Type": "SUCCESS"}]},
+        ]});
+        let statuses = record_statuses(&answer, 3).unwrap();
+        assert_eq!(statuses[0], None);
+        assert_eq!(statuses[1].as_deref(), Some("exists (code 1003)"));
+        assert_eq!(statuses[2].as_deref(), Some("Concur gave no answer for it"));
+        assert!(record_statuses(&json!({"Items": []}), 1).is_err());
+    }
+}

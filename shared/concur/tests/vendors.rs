@@ -1,0 +1,141 @@
+//! Vendor v3 writes against the strict Concur simulator over HTTP.
+
+use std::time::Duration;
+
+use concur::vendors::{VENDOR_BATCH, VendorVerb};
+use concur::{AccessToken, AppCredentials, ConcurClient};
+use domain::reference::{SyncRecord, VendorLimits, VendorRecord};
+use domain::{CompanyUuid, Secret};
+use simulators::concur::{CompanySpec, ConcurApp, ConcurSim, StartedConcur};
+use simulators::faults::{FaultKind, FaultSpec};
+use transport::{HttpClient, RetryPolicy};
+
+const CLIENT_ID: &str = "6b4b4c4e-1d2a-4f51-9a55-0c1f7b7f3a01";
+const CLIENT_SECRET: &str = "0f5d8f2e-8c3b-4a6e-b0a1-3e2f6c9d7b02";
+const COMPANY: &str = "8568a4cd-8ffc-49d6-9417-be2d69aa075f";
+
+fn client() -> ConcurClient {
+    let policy = RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(50),
+        request_timeout: Duration::from_secs(5),
+    };
+    ConcurClient::new(HttpClient::new(transport::build_client(policy.request_timeout), policy))
+}
+
+async fn setup() -> (StartedConcur, ConcurClient, AccessToken) {
+    let concur = ConcurSim::start(ConcurApp::new(CLIENT_ID, CLIENT_SECRET)).await;
+    concur.sim.add_company(CompanySpec {
+        uuid: COMPANY.into(),
+        name: "Acme Corp".into(),
+        datacenter: "us".into(),
+        marketing_name: "CTE".into(),
+    });
+    let app = AppCredentials {
+        client_id: CLIENT_ID.into(),
+        client_secret: Secret::new(CLIENT_SECRET),
+        app_base_url: concur.us_url(),
+    };
+    let client = client();
+    let request_token = Secret::new(concur.sim.issue_request_token(COMPANY));
+    let token =
+        client.exchange_request_token(&app, &CompanyUuid::parse(COMPANY).unwrap(), &request_token).await.unwrap();
+    (concur, client, AccessToken::from_response(&token))
+}
+
+fn vendor(code: &str, name: &str) -> VendorRecord {
+    VendorRecord {
+        vendor_code: code.into(),
+        address_code: "MAIN".into(),
+        name: name.into(),
+        address1: Some("1 Main St".into()),
+        address2: None,
+        city: Some("Bellevue".into()),
+        state: Some("WA".into()),
+        postal_code: Some("98004".into()),
+        country_code: Some("US".into()),
+        currency_code: Some("USD".into()),
+        tax_id: None,
+        active: true,
+        limits: VendorLimits::default(),
+    }
+}
+
+fn held_name(concur: &StartedConcur, code: &str) -> Option<String> {
+    concur.sim.vendor(COMPANY, code, "MAIN").map(|v| v.fields["VendorName"].clone())
+}
+
+#[tokio::test]
+async fn new_and_changed_vendors_are_written_and_a_stale_guess_of_the_verb_still_ends_in_one_vendor() {
+    let (concur, client, token) = setup().await;
+    let first: Vec<_> =
+        (0..3).map(|n| (vendor(&format!("V{n}"), &format!("Vendor {n}")), VendorVerb::Create)).collect();
+    let outcomes = client.write_vendors(&token, &first).await.unwrap();
+    assert!(outcomes.iter().all(|o| o.refused.is_none()), "{outcomes:?}");
+    assert_eq!(concur.sim.vendors(COMPANY).len(), 3);
+
+    // V0 changed (known: update); V1 guessed "new" though Concur has it
+    // (a POST repeated after a timeout); V9 guessed "known" though it is new.
+    let second = vec![
+        (vendor("V0", "Vendor 0 Ltd"), VendorVerb::Update),
+        (vendor("V1", "Vendor 1 GmbH"), VendorVerb::Create),
+        (vendor("V9", "Vendor 9"), VendorVerb::Update),
+    ];
+    let outcomes = client.write_vendors(&token, &second).await.unwrap();
+    assert!(outcomes.iter().all(|o| o.refused.is_none()), "{outcomes:?}");
+    assert_eq!(
+        outcomes.iter().map(|o| o.key.clone()).collect::<Vec<_>>(),
+        second.iter().map(|(r, _)| r.key()).collect::<Vec<_>>()
+    );
+    assert_eq!(held_name(&concur, "V0").as_deref(), Some("Vendor 0 Ltd"));
+    assert_eq!(held_name(&concur, "V1").as_deref(), Some("Vendor 1 GmbH"));
+    assert_eq!(concur.sim.vendors(COMPANY).len(), 4, "one vendor per key, however the verb was guessed");
+}
+
+#[tokio::test]
+async fn a_record_concur_refuses_is_reported_with_its_reason_and_the_rest_are_written() {
+    let (concur, client, token) = setup().await;
+    // Concur's own limit, sent anyway (the plan would refuse it first).
+    let mut refused = vendor("V2", "Vendor 2");
+    refused.name = "N".repeat(300);
+    let records = vec![(vendor("V1", "Vendor 1"), VendorVerb::Create), (refused, VendorVerb::Create)];
+    let outcomes = client.write_vendors(&token, &records).await.unwrap();
+    assert_eq!(outcomes[0].refused, None);
+    let reason = outcomes[1].refused.as_deref().expect("refused");
+    assert!(reason.starts_with("create: ") && reason.contains("; update: "), "both verbs' reasons: {reason}");
+    assert_eq!(concur.sim.vendors(COMPANY).len(), 1);
+}
+
+#[tokio::test]
+async fn more_vendors_than_one_batch_go_in_several_requests_through_429s() {
+    let (concur, client, token) = setup().await;
+    concur
+        .sim
+        .faults()
+        .inject(FaultSpec {
+            fault: FaultKind::TooManyRequests { retry_after_seconds: None },
+            count: Some(2),
+            fraction: None,
+            path_prefix: Some("/api/v3.0/invoice/vendors".into()),
+            method: None,
+        })
+        .unwrap();
+    let n = VENDOR_BATCH * 2 + 7;
+    let records: Vec<_> =
+        (0..n).map(|i| (vendor(&format!("V{i:04}"), &format!("Vendor {i}")), VendorVerb::Create)).collect();
+    let outcomes = client.write_vendors(&token, &records).await.unwrap();
+    assert_eq!(outcomes.len(), n);
+    assert!(outcomes.iter().all(|o| o.refused.is_none()));
+    assert_eq!(concur.sim.vendors(COMPANY).len(), n);
+}
+
+#[tokio::test]
+async fn an_inactive_vendor_address_is_deleted_and_a_missing_one_is_reported() {
+    let (concur, client, token) = setup().await;
+    client.write_vendors(&token, &[(vendor("V1", "Vendor 1"), VendorVerb::Create)]).await.unwrap();
+    assert_eq!(client.delete_vendor(&token, "V1", "MAIN").await.unwrap(), None);
+    assert!(concur.sim.vendors(COMPANY).is_empty());
+    let again = client.delete_vendor(&token, "V1", "MAIN").await.unwrap();
+    assert!(again.is_some(), "Concur says it has no such address");
+}
