@@ -401,3 +401,36 @@ async fn an_html_error_page_becomes_a_short_one_line_reason() {
     assert!(!reason.contains('<') && !reason.contains('\u{1b}') && !reason.contains('\n'), "{reason}");
     assert!(reason.len() < 1000, "{} bytes", reason.len());
 }
+
+// Reference data: the vendors the sync reads for Concur's Vendor v3.
+
+#[tokio::test]
+async fn vendors_are_read_in_pages_with_their_status_and_by_changed_since() {
+    use domain::reference::VendorLimits;
+    use erp::acumatica::VendorPageRequest;
+
+    let (sim, running) = site().await;
+    sim.add_vendor("Acme", "V000200", "Globex", "Inactive");
+    sim.add_vendor("Acme", "V000300", "Initech", "On Hold");
+    let client = client(&running.base_url());
+    let page = |skip, top, changed_after| VendorPageRequest { changed_after, changed_until: None, skip, top };
+
+    let all = client.vendors_page(page(0, 100, None), "MAIN", VendorLimits::default()).await.unwrap();
+    let codes: Vec<(&str, bool)> = all.iter().map(|v| (v.vendor_code.as_str(), v.active)).collect();
+    assert_eq!(codes, [("V000123", true), ("V000200", false), ("V000300", false)]);
+    assert_eq!(all[0].name, "Acme Travel");
+    assert!(all.iter().all(|v| v.address_code == "MAIN"));
+
+    let first = client.vendors_page(page(0, 2, None), "MAIN", VendorLimits::default()).await.unwrap();
+    let rest = client.vendors_page(page(2, 2, None), "MAIN", VendorLimits::default()).await.unwrap();
+    assert_eq!((first.len(), rest.len()), (2, 1), "a short page ends the read");
+
+    // Only what changed after the cursor (read to the second: a vendor
+    // changed in the cursor's own second is read again, never missed).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let cursor = time::OffsetDateTime::now_utc();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    sim.add_vendor("Acme", "V000400", "Umbrella", "Active");
+    let changed = client.vendors_page(page(0, 100, Some(cursor)), "MAIN", VendorLimits::default()).await.unwrap();
+    assert_eq!(changed.iter().map(|v| v.vendor_code.as_str()).collect::<Vec<_>>(), ["V000400"]);
+}

@@ -12,6 +12,7 @@
 mod documents;
 mod error;
 mod posting;
+mod reference;
 
 use std::future::Future;
 use std::time::Duration;
@@ -29,6 +30,7 @@ pub use documents::{
     VENDOR_REF_MAX,
 };
 pub use error::AcumaticaError;
+pub use reference::VendorPageRequest;
 
 const SERVICE: &str = "acumatica";
 const TOKEN_PATH: &str = "/identity/connect/token";

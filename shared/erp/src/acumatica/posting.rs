@@ -185,7 +185,7 @@ impl AcumaticaClient {
                 // Created concurrently (or by the unknown-outcome PUT) a moment ago.
                 return Ok(found);
             }
-            return Err(self.document_error(kind, document, status, &body).await);
+            return Err(self.document_error(kind.screen(), document, status, &body).await);
         }
     }
 
@@ -333,14 +333,28 @@ impl AcumaticaClient {
         select: &str,
         custom: Option<&str>,
     ) -> Result<Vec<Value>, AcumaticaError> {
-        let url = self.entity_url(kind.entity());
-        let mut query = vec![("$filter", filter), ("$select", select)];
+        let mut query = vec![("$filter", filter.to_owned()), ("$select", select.to_owned())];
         if let Some(custom) = custom {
-            query.push(("$custom", custom));
+            query.push(("$custom", custom.to_owned()));
         }
+        let what = format!("the {} lookup `{}`", kind.entity(), short_reason(filter));
+        self.list_rows(kind.entity(), kind.screen(), &query, &what).await
+    }
+
+    /// `GET /{entity}?{query}`: the records, none when Acumatica says no
+    /// entity satisfies the condition. `screen` names the screen whose
+    /// access a 401/403 is about; `what` names the call in errors.
+    pub(super) async fn list_rows(
+        &self,
+        entity: &str,
+        screen: &'static str,
+        query: &[(&str, String)],
+        what: &str,
+    ) -> Result<Vec<Value>, AcumaticaError> {
+        let url = self.entity_url(entity);
         let sent = self
             .send_authorized(Idempotency::Safe, |c, token| {
-                c.get(&url).query(&query).bearer_auth(token).header(reqwest::header::ACCEPT, "application/json")
+                c.get(&url).query(query).bearer_auth(token).header(reqwest::header::ACCEPT, "application/json")
             })
             .await;
         let response = match sent {
@@ -355,17 +369,16 @@ impl AcumaticaClient {
         };
         let status = response.status().as_u16();
         if response.status().is_success() {
-            return match self.json_body(response, "a document lookup").await? {
+            return match self.json_body(response, "a list of records").await? {
                 Value::Array(rows) => Ok(rows),
                 _ => Err(AcumaticaError::Malformed {
-                    what: "a document lookup",
+                    what: "a list of records",
                     detail: "expected a JSON array of records".into(),
                 }),
             };
         }
         let body = transport::bounded_text(response).await;
-        let document = format!("the {} lookup `{}`", kind.entity(), short_reason(filter));
-        Err(self.document_error(kind, &document, status, &body).await)
+        Err(self.document_error(screen, what, status, &body).await)
     }
 
     async fn json_body(&self, response: reqwest::Response, what: &'static str) -> Result<Value, AcumaticaError> {
@@ -377,11 +390,11 @@ impl AcumaticaClient {
     }
 
     /// A non-2xx answer (other than 429/5xx, which the transport reports) as an error.
-    async fn document_error(&self, kind: DocKind, document: &str, status: u16, body: &str) -> AcumaticaError {
+    async fn document_error(&self, screen: &'static str, document: &str, status: u16, body: &str) -> AcumaticaError {
         let document = document.to_owned();
         match status {
             400 => AcumaticaError::BadRequest { document, message: request_problem(body) },
-            401 | 403 => self.access_refused(status, kind.screen()),
+            401 | 403 => self.access_refused(status, screen),
             404 => self.endpoint_not_published().await,
             422 => AcumaticaError::Refused { document, errors: field_errors(body) },
             _ => AcumaticaError::Rejected { status, what: "a document call", message: error_message(body) },

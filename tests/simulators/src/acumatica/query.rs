@@ -95,15 +95,26 @@ fn parse_select(value: &str, schema: &Schema) -> Result<Select, String> {
                 }
                 select.fields.insert(item.to_owned());
             }
-            Some((child, field)) => {
+            Some((child, path)) => {
                 let child_schema = schema
                     .collection(child)
                     .or_else(|| schema.linked(child))
                     .ok_or_else(|| format!("Could not find a property named '{child}' on type '{}'.", schema.name))?;
-                if child_schema.field(field).is_none() {
-                    return Err(format!("Could not find a property named '{field}' on type '{}'.", child_schema.name));
+                // Deeper paths (`MainContact/Address/City`) go through linked
+                // entities to a field; the linked entity below is rendered whole.
+                let mut current = child_schema;
+                let mut parts = path.split('/').peekable();
+                while let Some(part) = parts.next() {
+                    let found = match parts.peek() {
+                        Some(_) => current.linked(part).map(|next| current = next).is_some(),
+                        None => current.field(part).is_some(),
+                    };
+                    if !found {
+                        return Err(format!("Could not find a property named '{part}' on type '{}'.", current.name));
+                    }
                 }
-                select.nested.entry(child.to_owned()).or_default().insert(field.to_owned());
+                let first = path.split('/').next().unwrap_or(path);
+                select.nested.entry(child.to_owned()).or_default().insert(first.to_owned());
             }
         }
     }
