@@ -11,6 +11,7 @@
 
 pub mod erp_clients;
 pub mod pipeline;
+pub mod reference_sync;
 mod setup;
 
 use std::time::Duration;
@@ -366,15 +367,21 @@ impl<S: concur::GrantStore> DocumentPipeline for Poster<S> {
         }
     }
 
-    /// The reference sync (ERP → Concur vendors and lists) is a later piece
-    /// of work. Its requests are safe to acknowledge: a sync always brings
-    /// the whole reference state in step, so the next request loses nothing.
+    /// Brings the connection's reference data in step (vendors so far: the
+    /// other kinds are later work). A request is safe to drop once a run
+    /// covered it: every run brings the whole state in step.
     async fn reference_sync(&self, request: &ReferenceSyncRequest) -> Result<(), Failure> {
-        tracing::info!(
-            connection = %request.connection_id,
-            reason = ?request.reason,
-            "reference sync requested; this build does not sync reference data yet"
-        );
+        let id = &request.connection_id;
+        let connection = self.connections.get(id).await.map_err(|e| Failure::retryable(e.to_string(), None))?;
+        let Some(connection) = connection.filter(|c| c.is_flowing()) else {
+            tracing::info!(connection = %id, "reference sync skipped: the connection does not exist or is not active");
+            return Ok(());
+        };
+        // A first sync and an operator's request read everything; the
+        // schedule reads what changed.
+        let everything = !matches!(request.reason, domain::SyncReason::Scheduled);
+        let outcome = self.sync_vendors(&connection, everything).await?;
+        tracing::info!(connection = %id, reason = ?request.reason, ?outcome, "vendor sync");
         Ok(())
     }
 

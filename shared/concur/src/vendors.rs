@@ -127,6 +127,27 @@ impl ConcurClient {
         Ok(statuses.into_iter().next().flatten())
     }
 
+    /// Whether Concur holds the vendor address (an exact search).
+    pub async fn vendor_exists(
+        &self,
+        token: &AccessToken,
+        vendor_code: &str,
+        address_code: &str,
+    ) -> Result<bool, ConcurError> {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("vendorCode", vendor_code)
+            .append_pair("addressCode", address_code)
+            .append_pair("searchType", "exact")
+            .finish();
+        let answer: Value = self.get_json(token, &format!("{VENDORS_PATH}?{query}")).await?;
+        let items = answer.get("Items").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        let text = |item: &Value, field: &str| item.get(field).and_then(Value::as_str).map(str::to_owned);
+        Ok(items.iter().any(|item| {
+            text(item, "VendorCode").as_deref() == Some(vendor_code)
+                && text(item, "AddressCode").as_deref() == Some(address_code)
+        }))
+    }
+
     /// One request: the refusal reason of each record, in order.
     async fn send_vendors(
         &self,

@@ -169,15 +169,24 @@ pub fn plan_sync<R: SyncRecord>(read: Vec<R>, known: &HashMap<String, KnownRecor
     plan
 }
 
-/// The source window a run reads: after `cursor` less `overlap` (clocks
-/// and commits that land late), up to the run's start. `None` as the start:
-/// everything (the first run).
-pub fn read_window(
-    cursor: Option<OffsetDateTime>,
-    run_start: OffsetDateTime,
-    overlap: std::time::Duration,
-) -> (Option<OffsetDateTime>, OffsetDateTime) {
-    (cursor.map(|c| c - overlap), run_start)
+/// One page of a source read: what changed after a time, from `skip`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadPage {
+    /// Changed after this (`None`: everything).
+    pub changed_after: Option<OffsetDateTime>,
+    pub skip: usize,
+    pub top: usize,
+}
+
+/// The Concur `AddressCode` of a vendor whose ERP shows only its default
+/// address (Acumatica's Default endpoint) [DEFAULT].
+pub const DEFAULT_ADDRESS_CODE: &str = "MAIN";
+
+/// Where a changed-since read starts: `cursor` (the start of the last run
+/// that finished) less `overlap` (clocks differ, commits land late);
+/// `None`: everything (the first run).
+pub fn read_from(cursor: Option<OffsetDateTime>, overlap: std::time::Duration) -> Option<OffsetDateTime> {
+    cursor.map(|c| c - overlap)
 }
 
 /// Checks one text field against what the target holds: present when
@@ -500,13 +509,11 @@ mod tests {
     }
 
     #[test]
-    fn the_read_window_overlaps_the_cursor() {
-        let start = time::macros::datetime!(2026-12-06 10:00 UTC);
+    fn a_changed_since_read_overlaps_the_cursor() {
         let cursor = time::macros::datetime!(2026-12-06 09:00 UTC);
-        let (from, to) = read_window(Some(cursor), start, std::time::Duration::from_secs(300));
+        let from = read_from(Some(cursor), std::time::Duration::from_secs(300));
         assert_eq!(from, Some(time::macros::datetime!(2026-12-06 08:55 UTC)));
-        assert_eq!(to, start);
-        assert_eq!(read_window(None, start, std::time::Duration::ZERO).0, None);
+        assert_eq!(read_from(None, std::time::Duration::ZERO), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 
+use domain::reference::{ReadPage, VendorLimits, VendorRecord};
 use domain::{ConnectionId, ErpDocument, ErpSettings, Failure, HeldVendorDocument};
 use transport::HttpClient;
 
@@ -234,6 +235,17 @@ pub trait Erp: Send + Sync {
         &self,
         list: &MasterData,
     ) -> impl Future<Output = Result<MasterDataRead, MasterDataError>> + Send;
+
+    /// One page of the ERP's vendors as Concur vendor records (reference
+    /// sync); `None` for an ERP whose vendor read is not built yet.
+    fn read_vendors(
+        &self,
+        page: ReadPage,
+        limits: VendorLimits,
+    ) -> impl Future<Output = Result<Option<Vec<VendorRecord>>, Failure>> + Send {
+        let _ = (page, limits);
+        async { Ok(None) }
+    }
 }
 
 /// The boundary every caller uses (erp-poster holds `Arc<dyn ErpAdapter>`,
@@ -264,6 +276,11 @@ pub trait ErpAdapter: Send + Sync {
     fn is_asynchronous(&self) -> bool;
     fn master_data_label(&self, list: &MasterData) -> String;
     fn read_master_data<'a>(&'a self, list: &'a MasterData) -> BoxFuture<'a, Result<MasterDataRead, MasterDataError>>;
+    fn read_vendors(
+        &self,
+        page: ReadPage,
+        limits: VendorLimits,
+    ) -> BoxFuture<'_, Result<Option<Vec<VendorRecord>>, Failure>>;
 }
 
 impl<T: Erp> ErpAdapter for T {
@@ -324,6 +341,14 @@ impl<T: Erp> ErpAdapter for T {
 
     fn read_master_data<'a>(&'a self, list: &'a MasterData) -> BoxFuture<'a, Result<MasterDataRead, MasterDataError>> {
         Box::pin(Erp::read_master_data(self, list))
+    }
+
+    fn read_vendors(
+        &self,
+        page: ReadPage,
+        limits: VendorLimits,
+    ) -> BoxFuture<'_, Result<Option<Vec<VendorRecord>>, Failure>> {
+        Box::pin(Erp::read_vendors(self, page, limits))
     }
 }
 

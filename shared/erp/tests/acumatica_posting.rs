@@ -406,14 +406,14 @@ async fn an_html_error_page_becomes_a_short_one_line_reason() {
 
 #[tokio::test]
 async fn vendors_are_read_in_pages_with_their_status_and_by_changed_since() {
+    use domain::reference::ReadPage;
     use domain::reference::VendorLimits;
-    use erp::acumatica::VendorPageRequest;
 
     let (sim, running) = site().await;
     sim.add_vendor("Acme", "V000200", "Globex", "Inactive");
     sim.add_vendor("Acme", "V000300", "Initech", "On Hold");
     let client = client(&running.base_url());
-    let page = |skip, top, changed_after| VendorPageRequest { changed_after, changed_until: None, skip, top };
+    let page = |skip, top, changed_after| ReadPage { changed_after, skip, top };
 
     let all = client.vendors_page(page(0, 100, None), "MAIN", VendorLimits::default()).await.unwrap();
     let codes: Vec<(&str, bool)> = all.iter().map(|v| (v.vendor_code.as_str(), v.active)).collect();

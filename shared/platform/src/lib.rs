@@ -69,7 +69,7 @@ pub(crate) async fn batch_get(
     table: &str,
     keys: Vec<Item>,
     projection: Option<&str>,
-    action: &dyn Fn() -> String,
+    action: &(dyn Fn() -> String + Sync),
 ) -> Result<Vec<Item>, StoreError> {
     let mut found = Vec::new();
     for chunk in keys.chunks(100) {

@@ -1,6 +1,7 @@
 //! [`AcumaticaClient`] as an [`ErpAdapter`], and the fix the operator is
 //! told for each of its errors.
 
+use domain::reference::{DEFAULT_ADDRESS_CODE, ReadPage, VendorLimits, VendorRecord};
 use domain::{ConnectionId, ErpDocument, ErpDocumentKind, Failure, HeldVendorDocument};
 
 use super::{AcumaticaClient, AcumaticaError, BillType};
@@ -74,6 +75,11 @@ impl Erp for AcumaticaClient {
             ErpDocumentKind::Journal => self.create_journal(&self.journal_for(document)).await,
         };
         created.map_err(|e| e.to_failure(&context))
+    }
+
+    async fn read_vendors(&self, page: ReadPage, limits: VendorLimits) -> Result<Option<Vec<VendorRecord>>, Failure> {
+        let context = format!("reading the vendors of Acumatica tenant {}", self.settings.tenant);
+        self.vendors_page(page, DEFAULT_ADDRESS_CODE, limits).await.map(Some).map_err(|e| e.to_failure(&context))
     }
 
     fn master_data_label(&self, _list: &MasterData) -> String {

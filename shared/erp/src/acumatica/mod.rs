@@ -30,7 +30,6 @@ pub use documents::{
     VENDOR_REF_MAX,
 };
 pub use error::AcumaticaError;
-pub use reference::VendorPageRequest;
 
 const SERVICE: &str = "acumatica";
 const TOKEN_PATH: &str = "/identity/connect/token";

@@ -7,7 +7,7 @@
 //! and renamed vendors between full reads, and the sync's full read (all
 //! vendors, content hashes compared) catches the rest and the deletes.
 
-use domain::reference::{VendorLimits, VendorRecord};
+use domain::reference::{ReadPage, VendorLimits, VendorRecord};
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -26,34 +26,19 @@ const VENDOR_SCREEN: &str = "AP303000";
 /// only fail to post. `Hold Payments` still takes bills.
 const INACTIVE_STATUSES: [&str; 2] = ["Inactive", "On Hold"];
 
-/// Where a vendor read starts and how much it takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VendorPageRequest {
-    /// Changed after this (`None`: every vendor).
-    pub changed_after: Option<OffsetDateTime>,
-    /// Changed at or before this (the run's start: what changes during the
-    /// run is the next run's).
-    pub changed_until: Option<OffsetDateTime>,
-    pub skip: usize,
-    pub top: usize,
-}
-
 impl AcumaticaClient {
     /// One page of vendors as Concur vendor records. `address_code` is
     /// the Concur `AddressCode` every vendor gets: the Default endpoint
     /// shows only the default location (§1.1) [DEFAULT `MAIN`].
     pub async fn vendors_page(
         &self,
-        request: VendorPageRequest,
+        request: ReadPage,
         address_code: &str,
         limits: VendorLimits,
     ) -> Result<Vec<VendorRecord>, AcumaticaError> {
         let mut filters = Vec::new();
         if let Some(after) = request.changed_after {
             filters.push(format!("LastModifiedDateTime gt datetimeoffset{}", literal(&rfc3339(after))));
-        }
-        if let Some(until) = request.changed_until {
-            filters.push(format!("LastModifiedDateTime le datetimeoffset{}", literal(&rfc3339(until))));
         }
         let mut query = vec![
             ("$select", VENDOR_SELECT.to_owned()),

@@ -184,6 +184,19 @@ impl AcumaticaSim {
         });
     }
 
+    /// Changes a vendor's name and status as a user would on screen AP303000
+    /// (its `LastModifiedDateTime` moves); `false` when there is no such vendor.
+    pub fn update_vendor(&self, tenant: &str, id: &str, name: &str, status: &str) -> bool {
+        let mut site = self.lock();
+        let Some(index) = site.tenant_index(tenant) else { return false };
+        let vendors = site.tenants[index].records_mut(Kind::Vendor);
+        let Some(rec) = vendors.iter_mut().find(|r| r.str("VendorID") == Some(id)) else { return false };
+        rec.set_str("VendorName", name);
+        rec.set_str("Status", status);
+        rec.set("LastModifiedDateTime", Val::Date(time::OffsetDateTime::now_utc()));
+        true
+    }
+
     /// Seeds a GL account (`account_type`: Asset, Liability, Income, Expense).
     pub fn add_account(&self, tenant: &str, cd: &str, description: &str, account_type: &str, active: bool) {
         self.seed(tenant, Kind::Account, |t, rec| {

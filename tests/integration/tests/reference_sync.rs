@@ -1,0 +1,108 @@
+//! The vendor sync (issue 14) on the real stack: Acumatica's vendors into
+//! the strict Concur simulator's Vendor v3, with the sync state in moto's
+//! DynamoDB (the template's reference table).
+
+use std::collections::BTreeMap;
+
+use domain::SyncReason;
+use domain::reference::ReferenceKind;
+use erp_poster::reference_sync::SyncOutcome;
+use integration::posting::{COMPANY, POSTER, PostingWorld, TENANT};
+use platform::reference::RunCounts;
+
+/// Concur's vendors: code → name.
+fn in_concur(world: &PostingWorld) -> BTreeMap<String, String> {
+    world
+        .concur
+        .vendors(COMPANY)
+        .into_iter()
+        .map(|v| (v.fields["VendorCode"].clone(), v.fields.get("VendorName").cloned().unwrap_or_default()))
+        .collect()
+}
+
+/// Acumatica's active vendors: code → name.
+fn in_acumatica(world: &PostingWorld) -> BTreeMap<String, String> {
+    world
+        .acumatica()
+        .vendors(TENANT)
+        .into_iter()
+        .filter(|v| v["Status"]["value"] == "Active")
+        .map(|v| {
+            let text = |f: &str| v[f]["value"].as_str().unwrap_or_default().to_owned();
+            (text("VendorID"), text("VendorName"))
+        })
+        .collect()
+}
+
+fn counts(outcome: SyncOutcome) -> RunCounts {
+    match outcome {
+        SyncOutcome::Done(counts) => counts,
+        other => panic!("the sync ran: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn vendors_reach_concur_once_then_only_what_changed_and_an_inactivated_one_is_removed() {
+    let world = PostingWorld::new("acme-sync").await;
+    let poster = world.poster().await;
+    let connection = world.stack.connections(POSTER).get(&world.connection).await.unwrap().unwrap();
+    let vendors = in_acumatica(&world);
+    assert!(vendors.len() >= 3, "the example tenant has vendors: {vendors:?}");
+
+    // The first sync puts exactly the ERP's vendors into Concur.
+    let first = counts(poster.sync_vendors(&connection, false).await.unwrap());
+    assert_eq!(first.written as usize, vendors.len(), "{first:?}");
+    assert_eq!(in_concur(&world), vendors);
+
+    // Nothing changed: nothing written (the ERP's read finds no change, and
+    // a full read finds every hash equal).
+    let writes = || world.concur.reference_writes(COMPANY).len();
+    let before = writes();
+    assert_eq!(counts(poster.sync_vendors(&connection, false).await.unwrap()).written, 0);
+    let full = counts(poster.sync_vendors(&connection, true).await.unwrap());
+    assert_eq!((full.written, full.unchanged as usize), (0, vendors.len()), "{full:?}");
+    assert_eq!(writes(), before, "no call wrote to Concur");
+
+    // Three vendors renamed and one inactivated in the ERP: exactly those.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let codes: Vec<String> = vendors.keys().cloned().collect();
+    for code in &codes[..2] {
+        assert!(world.acumatica().update_vendor(TENANT, code, &format!("{code} Renamed"), "Active"));
+    }
+    assert!(world.acumatica().update_vendor(TENANT, &codes[2], "Closed", "Inactive"));
+    let third = counts(poster.sync_vendors(&connection, false).await.unwrap());
+    // (The read overlaps the cursor by 5 minutes: vendors seeded just
+    // before are read again and found unchanged.)
+    assert_eq!((third.written, third.deactivated), (2, 1), "{third:?}");
+    assert_eq!(writes(), before + 3, "two updates and one delete");
+    assert_eq!(in_concur(&world), in_acumatica(&world));
+
+    // The operator's view: the state holds the run's counts and cursor.
+    let state = world.stack.reference(POSTER).state(&world.connection, ReferenceKind::Vendors).await.unwrap().unwrap();
+    assert_eq!(state.last_run, Some(third));
+    assert!(state.cursor.is_some() && state.refused.is_empty());
+}
+
+#[tokio::test]
+async fn two_runs_at_once_write_each_vendor_once_and_the_queued_request_runs_the_sync() {
+    let world = PostingWorld::new("acme-sync-twice").await;
+    let poster = world.poster().await;
+    let connection = world.stack.connections(POSTER).get(&world.connection).await.unwrap().unwrap();
+    let (a, b) = tokio::join!(poster.sync_vendors(&connection, true), poster.sync_vendors(&connection, true));
+    let outcomes = [a.unwrap(), b.unwrap()];
+    assert!(outcomes.contains(&SyncOutcome::AlreadyRunning), "one run held the lease: {outcomes:?}");
+    let vendors = in_acumatica(&world);
+    assert_eq!(in_concur(&world), vendors);
+    let creates = world.concur.reference_writes(COMPANY).iter().filter(|w| w.succeeded).count();
+    assert_eq!(creates, vendors.len(), "each vendor written once");
+
+    // The queued request (as Quick Connect sends it) goes through the same run.
+    let request = domain::ReferenceSyncRequest::new(
+        world.connection.clone(),
+        SyncReason::Operator,
+        time::OffsetDateTime::now_utc(),
+    );
+    erp_poster::DocumentPipeline::reference_sync(&poster, &request).await.unwrap();
+    let state = world.stack.reference(POSTER).state(&world.connection, ReferenceKind::Vendors).await.unwrap().unwrap();
+    assert_eq!(state.last_run.map(|c| c.unchanged as usize), Some(vendors.len()));
+}
