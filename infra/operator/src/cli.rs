@@ -39,6 +39,9 @@ pub enum Command {
     /// The work queue's dead-letter queue.
     #[command(subcommand)]
     Queue(QueueCommand),
+    /// Reference data kept in step between the ERP and Concur (vendors).
+    #[command(subcommand)]
+    Sync(SyncCommand),
     /// Offline: print, as JSON, what the connector would post for Concur FI
     /// documents (no AWS, Concur or ERP call). Exit 1 if a document would be stopped.
     Preview {
@@ -111,6 +114,22 @@ pub enum QueueCommand {
         /// Move at most N messages (default: all).
         #[arg(long, value_name = "N")]
         max: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Per kind: the last run and its counts, the cursor, the records Concur could not hold.
+    Status {
+        /// The connection id.
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue a full sync now (reads everything: finds records deleted in the ERP, retries refusals).
+    Run {
+        /// The connection id.
+        id: String,
     },
 }
 

@@ -393,7 +393,7 @@ fn progress_bar(len: usize) -> ProgressBar {
     bar
 }
 
-async fn queue_url(deps: &Deps, name: &str) -> Result<String, CliError> {
+pub(crate) async fn queue_url(deps: &Deps, name: &str) -> Result<String, CliError> {
     deps.aws.queue_url(name).await?.ok_or_else(|| {
         CliError::Absent(format!(
             "queue {name} does not exist in this account and region: check --stack (or CONNECTOR_STACK) and your AWS \

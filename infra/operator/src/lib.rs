@@ -18,6 +18,7 @@ pub mod preview;
 pub mod render;
 pub mod settings;
 pub mod stack;
+pub mod sync;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -28,7 +29,7 @@ use domain::UrlPolicy;
 use platform::{Aws, StoreError, connections::ConnectionStore, secrets::SecretStore};
 use transport::{HttpClient, RetryPolicy};
 
-use cli::{Cli, Command, ConnectionsCommand, DocumentsCommand, MappingCommand, QueueCommand};
+use cli::{Cli, Command, ConnectionsCommand, DocumentsCommand, MappingCommand, QueueCommand, SyncCommand};
 use dns::Resolver;
 use settings::Refusal;
 use stack::StackNames;
@@ -122,6 +123,8 @@ pub async fn run(command: &Command, deps: &Deps, out: &mut dyn Write) -> Result<
         Command::Mapping(MappingCommand::Check { id }) => return commands::mapping_check(deps, id, out).await,
         Command::Documents(command) => return run_documents(command, deps, out).await,
         Command::Queue(QueueCommand::Redrive { max }) => return documents::redrive(deps, max.as_deref(), out).await,
+        Command::Sync(SyncCommand::Status { id, json }) => return sync::status(deps, id, *json, out).await,
+        Command::Sync(SyncCommand::Run { id }) => return sync::run(deps, id, out).await,
         // Offline; `main_with` runs it before any stack is set up.
         Command::Preview { .. } => return Ok(Outcome::Done),
     };

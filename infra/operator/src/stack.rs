@@ -13,6 +13,8 @@ pub struct StackNames {
     pub connections_table: String,
     pub ledger_table: String,
     pub audit_table: String,
+    /// The reference syncs' state, `<stack>-reference`.
+    pub reference_table: String,
     /// The FIFO work queue, `<stack>-work.fifo`.
     pub work_queue: String,
     /// Its dead-letter queue, `<stack>-work-dlq.fifo`.
@@ -37,6 +39,7 @@ impl StackNames {
             connections_table: format!("{stack}-connections"),
             ledger_table: format!("{stack}-ledger"),
             audit_table: format!("{stack}-audit"),
+            reference_table: format!("{stack}-reference"),
             work_queue: format!("{stack}-work.fifo"),
             work_dead_letter_queue: format!("{stack}-work-dlq.fifo"),
             secret_prefix: format!("{stack}/connections/"),

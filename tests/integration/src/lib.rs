@@ -280,3 +280,25 @@ pub fn body_text(response: &aws_lambda_events::apigw::ApiGatewayV2httpResponse) 
         _ => String::new(),
     }
 }
+
+/// What one run of the operator CLI printed and returned.
+pub struct CliRun {
+    pub code: i32,
+    pub out: String,
+    pub err: String,
+}
+
+impl CliRun {
+    pub fn all(&self) -> String {
+        format!("{}{}", self.out, self.err)
+    }
+}
+
+/// Runs `connector --stack STACK ARGS…` in-process, as `main` does.
+pub async fn connector(stack_name: &str, args: &[&str]) -> CliRun {
+    let mut full = vec!["connector", "--stack", stack_name];
+    full.extend_from_slice(args);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = operator::main_with(full, &mut out, &mut err).await;
+    CliRun { code, out: String::from_utf8_lossy(&out).into_owned(), err: String::from_utf8_lossy(&err).into_owned() }
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 use domain::{
     ConcurDocumentId, ConcurrencyLevel, Connection, ConnectionId, DocumentType, PostingForm, WorkItem, WorkSource,
 };
-use integration::{QueuedMessage, TestStack};
+use integration::{CliRun, QueuedMessage, TestStack};
 use platform::audit::AuditEvent;
 use platform::ledger::{Confirmation, LedgerKey, LedgerRecord, LedgerStatus, LedgerStore};
 use platform::queue::Outgoing;
@@ -20,28 +20,12 @@ use time::macros::datetime;
 const POSTER: &str = "ErpPosterFunction";
 const HOLDER: &str = "erp-poster-test";
 
-struct Run {
-    code: i32,
-    out: String,
-    err: String,
-}
-
-impl Run {
-    fn all(&self) -> String {
-        format!("{}{}", self.out, self.err)
-    }
-}
-
-async fn cli(stack: &TestStack, args: &[&str]) -> Run {
+async fn cli(stack: &TestStack, args: &[&str]) -> CliRun {
     cli_on(stack.stack_name(), args).await
 }
 
-async fn cli_on(stack_name: &str, args: &[&str]) -> Run {
-    let mut full = vec!["connector", "--stack", stack_name];
-    full.extend_from_slice(args);
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = operator::main_with(full, &mut out, &mut err).await;
-    Run { code, out: String::from_utf8_lossy(&out).into_owned(), err: String::from_utf8_lossy(&err).into_owned() }
+async fn cli_on(stack_name: &str, args: &[&str]) -> CliRun {
+    integration::connector(stack_name, args).await
 }
 
 fn id(raw: &str) -> ConnectionId {

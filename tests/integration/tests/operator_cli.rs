@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use concur::{AppCredentials, ConcurClient, GrantStore, StoredGrant};
 use domain::{CompanyUuid, ConnectionId, ConnectionStatus, Secret};
-use integration::TestStack;
+use integration::{CliRun, TestStack};
 use platform::concur_grants::ConcurGrantStore;
 use platform::connections::ConnectionStore;
 use serde_json::{Value, json};
@@ -22,26 +22,11 @@ const CLIENT_SECRET: &str = "acu-client-secret-7f3e9b";
 const PASSWORD: &str = "integration-user-pw-41c2";
 const COMPANY: &str = "8568a4cd-8ffc-49d6-9417-be2d69aa075f";
 
-/// What one CLI run printed and returned.
-struct Run {
-    code: i32,
-    out: String,
-    err: String,
-}
-
-impl Run {
-    fn all(&self) -> String {
-        format!("{}{}", self.out, self.err)
-    }
-}
-
-async fn cli(stack: &TestStack, args: &[&str]) -> Run {
+async fn cli(stack: &TestStack, args: &[&str]) -> CliRun {
     let app_secret = format!("{}/concur-app", stack.stack_name());
-    let mut full = vec!["connector", "--stack", stack.stack_name(), "--concur-app-secret", &app_secret];
+    let mut full = vec!["--concur-app-secret", &app_secret];
     full.extend_from_slice(args);
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = operator::main_with(full, &mut out, &mut err).await;
-    Run { code, out: String::from_utf8_lossy(&out).into_owned(), err: String::from_utf8_lossy(&err).into_owned() }
+    integration::connector(stack.stack_name(), &full).await
 }
 
 /// A JSON file in the temp directory, removed when dropped.
@@ -109,7 +94,7 @@ async fn snapshot(stack: &TestStack) -> (Vec<domain::Connection>, usize, Vec<Str
     (connections, items, names, values)
 }
 
-async fn create_acumatica(stack: &TestStack, conn: &str, url: &str, file: &TempFile, extra: &[&str]) -> Run {
+async fn create_acumatica(stack: &TestStack, conn: &str, url: &str, file: &TempFile, extra: &[&str]) -> CliRun {
     let mut args =
         vec!["connections", "create", conn, "--name", conn, "--erp", "acumatica", "--erp-url", url, "--tenant", "Acme"];
     args.extend_from_slice(&["--erp-credentials-file", file.path()]);

@@ -81,6 +81,33 @@ async fn vendors_reach_concur_once_then_only_what_changed_and_an_inactivated_one
     let state = world.stack.reference(POSTER).state(&world.connection, ReferenceKind::Vendors).await.unwrap().unwrap();
     assert_eq!(state.last_run, Some(third));
     assert!(state.cursor.is_some() && state.refused.is_empty());
+    let status = integration::connector(world.stack.stack_name(), &["sync", "status", "acme-sync"]).await;
+    assert_eq!(status.code, 0, "{}", status.all());
+    assert!(status.out.contains("written 2, deactivated 1"), "{}", status.out);
+    assert!(status.out.contains("lists           never run"), "{}", status.out);
+    let json = integration::connector(world.stack.stack_name(), &["sync", "status", "acme-sync", "--json"]).await;
+    let parsed: serde_json::Value = serde_json::from_str(&json.out).unwrap();
+    assert_eq!(parsed["syncs"]["vendors"]["last_run"]["written"], 2);
+}
+
+#[tokio::test]
+async fn a_vendor_concur_cannot_hold_is_listed_with_the_reason_and_the_rest_are_written() {
+    let world = PostingWorld::new("acme-sync-refused").await;
+    world.acumatica().add_vendor(TENANT, "V-WITH-A-CODE-FAR-TOO-LONG-FOR-CONCUR", "Too long", "Active");
+    let poster = world.poster().await;
+    let connection = world.stack.connections(POSTER).get(&world.connection).await.unwrap().unwrap();
+    let run = counts(poster.sync_vendors(&connection, false).await.unwrap());
+    assert_eq!(run.refused, 1, "{run:?}");
+    assert_eq!(in_concur(&world).len(), in_acumatica(&world).len() - 1, "the rest are written");
+    let status = integration::connector(world.stack.stack_name(), &["sync", "status", "acme-sync-refused"]).await;
+    assert!(status.out.contains("refused V-WITH-A-CODE-FAR-TOO-LONG-FOR-CONCUR/MAIN: VendorCode"), "{}", status.out);
+    assert!(status.out.contains("at most 32"), "{}", status.out);
+
+    // `sync run` queues a full sync for the poster.
+    let queued = integration::connector(world.stack.stack_name(), &["sync", "run", "acme-sync-refused"]).await;
+    assert_eq!(queued.code, 0, "{}", queued.all());
+    let messages = world.stack.peek_queue("WorkQueue").await;
+    assert!(messages.iter().any(|m| m.contains("reference_sync") && m.contains("operator")), "{messages:?}");
 }
 
 #[tokio::test]
