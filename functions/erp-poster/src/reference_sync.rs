@@ -54,7 +54,35 @@ impl<S: concur::GrantStore> Poster<S> {
             Err(e) if e.conflict => return Ok(SyncOutcome::AlreadyRunning),
             Err(e) => return Err(Failure::retryable(e.to_string(), None)),
         };
-        let cursor = lease.state.cursor.as_deref().and_then(domain::clock::parse_rfc3339);
+        let run = self.vendor_run(connection, &holder, &lease.state, everything, started).await;
+        // A run that did not finish gives the lease back at once, saying why
+        // (the retry of its message must not find it "already running").
+        match run {
+            Ok(SyncOutcome::Done(counts)) => Ok(SyncOutcome::Done(counts)),
+            Ok(other) => {
+                self.release_sync(connection, &holder, lease.state).await;
+                Ok(other)
+            }
+            Err(failure) => {
+                let last_error = Some(domain::text::truncate(&failure.reason, 500).to_owned());
+                self.release_sync(connection, &holder, SyncState { last_error, ..lease.state }).await;
+                Err(failure)
+            }
+        }
+    }
+
+    /// One run under the lease: read, plan, write, remember, finish.
+    async fn vendor_run(
+        &self,
+        connection: &Connection,
+        holder: &str,
+        state: &SyncState,
+        everything: bool,
+        started: OffsetDateTime,
+    ) -> Result<SyncOutcome, Failure> {
+        let id = &connection.connection_id;
+        let kind = ReferenceKind::Vendors;
+        let cursor = state.cursor.as_deref().and_then(domain::clock::parse_rfc3339);
         let scope = if everything || cursor.is_none() { ReadScope::Everything } else { ReadScope::Changed };
         // A full read takes everything; a changed-since read everything
         // changed after the cursor less the overlap. What changes while the
@@ -65,7 +93,6 @@ impl<S: concur::GrantStore> Poster<S> {
         };
         let erp = self.erp.for_connection(connection).await?;
         let Some(records) = read_all_vendors(&*erp, after).await? else {
-            self.release_sync(connection, &holder, lease.state).await;
             return Ok(SyncOutcome::NotSupported);
         };
         let keys: Vec<String> = records.iter().map(SyncRecord::key).collect();
@@ -135,7 +162,7 @@ impl<S: concur::GrantStore> Poster<S> {
             last_error: None,
             refused,
         };
-        self.reference.finish(id, kind, &holder, &state).await.map_err(|e| Failure::retryable(e.to_string(), None))?;
+        self.reference.finish(id, kind, holder, &state).await.map_err(|e| Failure::retryable(e.to_string(), None))?;
         self.audit_sync(connection, &counts).await;
         Ok(SyncOutcome::Done(counts))
     }

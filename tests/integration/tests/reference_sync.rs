@@ -133,3 +133,34 @@ async fn two_runs_at_once_write_each_vendor_once_and_the_queued_request_runs_the
     let state = world.stack.reference(POSTER).state(&world.connection, ReferenceKind::Vendors).await.unwrap().unwrap();
     assert_eq!(state.last_run.map(|c| c.unchanged as usize), Some(vendors.len()));
 }
+
+#[tokio::test]
+async fn a_run_cut_short_by_concur_gives_its_lease_back_and_the_retry_finishes_the_sync() {
+    use simulators::faults::{FaultKind, FaultSpec};
+
+    let world = PostingWorld::new("acme-sync-outage").await;
+    let poster = world.poster().await;
+    let connection = world.stack.connections(POSTER).get(&world.connection).await.unwrap().unwrap();
+    world
+        .concur
+        .faults()
+        .inject(FaultSpec {
+            fault: FaultKind::ServerError { status: 503 },
+            count: Some(4),
+            fraction: None,
+            path_prefix: Some("/api/v3.0/invoice/vendors".into()),
+            method: None,
+        })
+        .unwrap();
+    let failure = poster.sync_vendors(&connection, false).await.unwrap_err();
+    assert!(failure.is_retryable(), "{failure:?}");
+    let store = world.stack.reference(POSTER);
+    let state = store.state(&world.connection, ReferenceKind::Vendors).await.unwrap().unwrap();
+    assert!(state.last_error.is_some_and(|e| e.contains("503")), "the reason is kept for `sync status`");
+    assert!(state.cursor.is_none(), "the cursor did not move");
+
+    // The message's retry runs at once (no stale lease) and finishes.
+    let retry = counts(poster.sync_vendors(&connection, false).await.unwrap());
+    assert_eq!(retry.written as usize, in_acumatica(&world).len());
+    assert_eq!(in_concur(&world), in_acumatica(&world));
+}
