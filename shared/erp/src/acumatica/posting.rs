@@ -338,18 +338,19 @@ impl AcumaticaClient {
             query.push(("$custom", custom.to_owned()));
         }
         let what = format!("the {} lookup `{}`", kind.entity(), short_reason(filter));
-        self.list_rows(kind.entity(), kind.screen(), &query, &what).await
+        self.list_rows(kind.entity(), kind.screen(), &query, ("a document lookup", &what)).await
     }
 
     /// `GET /{entity}?{query}`: the records, none when Acumatica says no
     /// entity satisfies the condition. `screen` names the screen whose
-    /// access a 401/403 is about; `what` names the call in errors.
+    /// access a 401/403 is about; `what` names the kind of read (for an
+    /// unreadable answer) and the call (for a refusal).
     pub(super) async fn list_rows(
         &self,
         entity: &str,
         screen: &'static str,
         query: &[(&str, String)],
-        what: &str,
+        (read, what): (&'static str, &str),
     ) -> Result<Vec<Value>, AcumaticaError> {
         let url = self.entity_url(entity);
         let sent = self
@@ -369,12 +370,9 @@ impl AcumaticaClient {
         };
         let status = response.status().as_u16();
         if response.status().is_success() {
-            return match self.json_body(response, "a list of records").await? {
+            return match self.json_body(response, read).await? {
                 Value::Array(rows) => Ok(rows),
-                _ => Err(AcumaticaError::Malformed {
-                    what: "a list of records",
-                    detail: "expected a JSON array of records".into(),
-                }),
+                _ => Err(AcumaticaError::Malformed { what: read, detail: "expected a JSON array of records".into() }),
             };
         }
         let body = transport::bounded_text(response).await;

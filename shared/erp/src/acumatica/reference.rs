@@ -50,7 +50,7 @@ impl AcumaticaClient {
             query.push(("$filter", filters.join(" and ")));
         }
         let what = format!("the vendor read (from row {})", request.skip);
-        let rows = self.list_rows("Vendor", VENDOR_SCREEN, &query, &what).await?;
+        let rows = self.list_rows("Vendor", VENDOR_SCREEN, &query, ("a vendor read", &what)).await?;
         Ok(rows.iter().filter_map(|row| vendor_record(row, address_code, limits)).collect())
     }
 }
