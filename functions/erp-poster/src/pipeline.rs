@@ -1193,7 +1193,7 @@ impl<S: GrantStore> Run<'_, S> {
     /// the connection's hold. From `erp_outage_after` on, its documents
     /// wait in the ledger instead of each trying an ERP that is down (the
     /// count is read from the connection this run started with, so
-    /// concurrent runs may undercount: the hold only comes later).
+    /// concurrent runs may miscount; a wrong hold costs one recheck).
     async fn note_erp_unavailable(&self, connection: &Connection, reason: &str, now: OffsetDateTime) {
         let hold = ErpHold::unavailable(connection.erp_hold.as_ref(), reason, now);
         let rules = self.poster.rules.erp_holds();
