@@ -20,15 +20,17 @@ use std::time::Instant;
 
 use concur::GrantStore;
 use domain::{Connection, WorkItem, WorkSource};
-use platform::ledger::{LedgerRecord, LedgerStatus, SAFETY_NET};
+use platform::ledger::{LedgerRecord, LedgerStatus, PAGE_LIMIT, SAFETY_NET};
 use platform::queue::{MAX_BATCH, Outgoing};
 use time::OffsetDateTime;
 
 use crate::Poller;
 
-/// Most documents one tick re-queues per connection and status; the rest
-/// are due still and the next tick takes them.
-pub const SWEEP_LIMIT: u32 = 200;
+/// Most documents one tick re-queues per connection and status (the tick's
+/// deadline stops it sooner); the rest are due still and the next tick
+/// takes them. After a long outage a connection may hold thousands: one
+/// tick re-queues them all, and the poster drains them at its own pace.
+pub const SWEEP_LIMIT: usize = 5_000;
 
 /// The statuses that are not final.
 const OPEN: [LedgerStatus; 3] = [LedgerStatus::Received, LedgerStatus::Claimed, LedgerStatus::Posted];
@@ -82,45 +84,59 @@ async fn sweep_connection<S: GrantStore>(
         }
     };
     for status in OPEN {
-        if Instant::now() >= deadline {
-            break;
-        }
-        let due = match poller.ledger.list_due(id, status, now, SWEEP_LIMIT, None).await {
-            Ok(page) => page.records,
-            Err(e) => {
-                result.error = Some(e.to_string());
-                return result;
-            }
-        };
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        for record in due {
-            let Some(seen) = record.due_at else { continue };
-            // Take it for this tick; a concurrent tick (or a worker that
-            // moved it meanwhile) makes this a no-op.
-            match poller.ledger.reschedule(&record.key, seen, now + SAFETY_NET).await {
-                Ok(true) => {}
-                Ok(false) => continue,
+        let mut cursor: Option<String> = None;
+        let mut listed = 0;
+        while Instant::now() < deadline && listed < SWEEP_LIMIT {
+            let limit = u32::try_from(SWEEP_LIMIT - listed).unwrap_or(PAGE_LIMIT).min(PAGE_LIMIT);
+            let page = match poller.ledger.list_due(id, status, now, limit, cursor.as_deref()).await {
+                Ok(page) => page,
                 Err(e) => {
                     result.error = Some(e.to_string());
-                    break;
+                    return result;
                 }
-            }
-            audit_requeue(poller, &record).await;
-            let item = WorkItem::new(
-                id.clone(),
-                record.key.document_type,
-                record.key.document_id.clone(),
-                WorkSource::Sweep,
-                now,
-            );
-            batch.push(Outgoing::sweep(item, &slot_owner, level, seen.unix_timestamp()));
-            if batch.len() == MAX_BATCH {
-                result.requeued += send(poller, std::mem::take(&mut batch), &mut result.error).await;
+            };
+            listed += page.records.len();
+            requeue(poller, id, page.records, now, (&slot_owner, level), &mut result).await;
+            match page.cursor {
+                Some(next) if result.error.is_none() => cursor = Some(next),
+                _ => break,
             }
         }
-        result.requeued += send(poller, batch, &mut result.error).await;
     }
     result
+}
+
+/// Takes each due record for this tick and queues it again, in batches.
+async fn requeue<S: GrantStore>(
+    poller: &Poller<S>,
+    id: &domain::ConnectionId,
+    due: Vec<LedgerRecord>,
+    now: OffsetDateTime,
+    (slot_owner, level): (&domain::ConnectionId, domain::ConcurrencyLevel),
+    result: &mut ConnectionSweep,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    for record in due {
+        let Some(seen) = record.due_at else { continue };
+        // Take it for this tick; a concurrent tick (or a worker that
+        // moved it meanwhile) makes this a no-op.
+        match poller.ledger.reschedule(&record.key, seen, now + SAFETY_NET).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                result.error = Some(e.to_string());
+                break;
+            }
+        }
+        audit_requeue(poller, &record).await;
+        let item =
+            WorkItem::new(id.clone(), record.key.document_type, record.key.document_id.clone(), WorkSource::Sweep, now);
+        batch.push(Outgoing::sweep(item, slot_owner, level, seen.unix_timestamp()));
+        if batch.len() == MAX_BATCH {
+            result.requeued += send(poller, std::mem::take(&mut batch), &mut result.error).await;
+        }
+    }
+    result.requeued += send(poller, batch, &mut result.error).await;
 }
 
 /// Sends a batch; a document SQS refused is due again after the safety

@@ -485,6 +485,15 @@ impl LedgerStore {
         out.item.map(|item| decode(item, action)).transpose()
     }
 
+    /// The records of `keys` (strongly consistent, BatchGetItem 100 at a
+    /// time); keys never claimed are absent.
+    pub async fn get_many(&self, keys: &[LedgerKey]) -> Result<Vec<LedgerRecord>, StoreError> {
+        let action = || format!("reading {} ledger records", keys.len());
+        let keys = keys.iter().map(item_key).collect();
+        let items = crate::batch_get(&self.client, &self.table, keys, None, &action).await?;
+        items.into_iter().map(|item| decode(item, action)).collect()
+    }
+
     /// Takes the document for `holder` until `now + ttl` (at most
     /// [`MAX_CLAIM`]): the one step that
     /// decides, among concurrent deliveries, who works on a document.
@@ -1029,15 +1038,7 @@ impl LedgerStore {
     /// BatchGetItem of up to 100 keys per call, keys only).
     pub async fn known(&self, keys: &[LedgerKey]) -> Result<std::collections::HashSet<LedgerKey>, StoreError> {
         let action = || format!("looking up {} documents in the ledger", keys.len());
-        let keys = keys
-            .iter()
-            .map(|key| {
-                HashMap::from([
-                    ("connection_id".to_owned(), AttributeValue::S(key.connection_id.to_string())),
-                    ("document_key".to_owned(), AttributeValue::S(key.document_key())),
-                ])
-            })
-            .collect();
+        let keys = keys.iter().map(item_key).collect();
         let items =
             crate::batch_get(&self.client, &self.table, keys, Some("connection_id, document_key"), &action).await?;
         let mut known = std::collections::HashSet::new();
@@ -1266,6 +1267,14 @@ fn timestamp(at: OffsetDateTime) -> String {
 
 fn encode_value<T: Serialize>(value: &T, action: impl Fn() -> String) -> Result<AttributeValue, StoreError> {
     serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::new(action(), e))
+}
+
+/// The table key of a document.
+fn item_key(key: &LedgerKey) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("connection_id".to_owned(), AttributeValue::S(key.connection_id.to_string())),
+        ("document_key".to_owned(), AttributeValue::S(key.document_key())),
+    ])
 }
 
 fn decode(item: HashMap<String, AttributeValue>, action: impl Fn() -> String) -> Result<LedgerRecord, StoreError> {

@@ -244,3 +244,24 @@ async fn a_dead_erp_grant_holds_the_connection_without_hammering_the_login_and_r
     let connection = world.stack.connections(POSTER).get(&world.connection).await.unwrap().unwrap();
     assert!(connection.erp_hold.is_none(), "cleared by the first posting that worked");
 }
+
+#[tokio::test]
+async fn one_tick_requeues_every_document_an_outage_left_behind_not_only_the_first_page() {
+    let world = PostingWorld::new("acme-backlog").await;
+    let ledger = world.stack.ledger(POSTER);
+    let now = OffsetDateTime::now_utc();
+    let parked = 520; // more than one index page (500), more than the old per-tick cap (200)
+    for n in 0..parked {
+        let item = WorkItem::new(
+            world.connection.clone(),
+            domain::DocumentType::Expense,
+            domain::ConcurDocumentId::parse(&format!("BACKLOG{n:05}")).unwrap(),
+            WorkSource::Poll,
+            now,
+        );
+        ledger.park(&key_of(&item), "the ERP was down", now, now).await.unwrap();
+    }
+    let later = now + Duration::from_secs(3600);
+    assert_eq!(sweep(&world, later).await, parked, "one tick re-queues the whole backlog");
+    assert_eq!(sweep(&world, later).await, 0, "and takes each once");
+}
