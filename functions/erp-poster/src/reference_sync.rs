@@ -38,6 +38,9 @@ pub enum SyncOutcome {
     AlreadyRunning,
     /// The connection's ERP has no vendor read yet.
     NotSupported,
+    /// Concur does not offer Vendor v3 to this company (the China
+    /// datacenter, or Invoice not enabled): the reason, kept on the state.
+    NotOffered(String),
 }
 
 impl<S: concur::GrantStore> Poster<S> {
@@ -59,6 +62,11 @@ impl<S: concur::GrantStore> Poster<S> {
         // (the retry of its message must not find it "already running").
         match run {
             Ok(SyncOutcome::Done(counts)) => Ok(SyncOutcome::Done(counts)),
+            Ok(SyncOutcome::NotOffered(reason)) => {
+                let last_error = Some(reason.clone());
+                self.release_sync(connection, &holder, SyncState { last_error, ..lease.state }).await;
+                Ok(SyncOutcome::NotOffered(reason))
+            }
             Ok(other) => {
                 self.release_sync(connection, &holder, lease.state).await;
                 Ok(other)
@@ -118,12 +126,17 @@ impl<S: concur::GrantStore> Poster<S> {
                 (record, verb)
             })
             .collect();
-        let outcomes = self
-            .tokens
-            .client()
-            .write_vendors(&token, &writes)
-            .await
-            .map_err(|e| e.to_failure("writing vendors to Concur"))?;
+        let outcomes = match self.tokens.client().write_vendors(&token, &writes).await {
+            Ok(outcomes) => outcomes,
+            // Not an outage and nothing to retry: the API is not there.
+            Err(concur::ConcurError::Rejected { status: 404, message }) => {
+                return Ok(SyncOutcome::NotOffered(format!(
+                    "Concur does not offer the Vendor v3 API to this company (HTTP 404: {message}); it is not \
+                     available in the China datacenter and needs Concur Invoice. Vendors are not synced."
+                )));
+            }
+            Err(e) => return Err(e.to_failure("writing vendors to Concur")),
+        };
         for ((record, _), outcome) in writes.iter().zip(outcomes) {
             match outcome.refused {
                 None => {

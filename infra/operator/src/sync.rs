@@ -46,6 +46,9 @@ pub async fn status(deps: &Deps, raw_id: &str, as_json: bool, out: &mut dyn Writ
         });
         writeln!(out, "{:<16}last run {}: {counts}", kind.as_str(), state.last_run_at.as_deref().unwrap_or("-"))?;
         writeln!(out, "{:<16}cursor {}", "", state.cursor.as_deref().unwrap_or("- (the next run reads everything)"))?;
+        if let Some(error) = &state.last_error {
+            writeln!(out, "{:<16}last error {error}", "")?;
+        }
         for refusal in &state.refused {
             // Keys join their parts with a unit separator: show them as `A/B`.
             writeln!(out, "{:<16}refused {}: {}", "", refusal.key.replace('\u{1f}', "/"), refusal.reason)?;

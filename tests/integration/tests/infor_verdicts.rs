@@ -88,10 +88,12 @@ fn held_in_erp(world: &PostingWorld, business_id: &str) -> usize {
         + infor.supplier_invoices(INFOR_TENANT).iter().filter(|i| key_of(&i.document_id) == business_id).count()
 }
 
-/// Verdicts overdue after a second, two resends; Example 2.1 loaded; the poster.
-async fn waiting_a_second_twice(world: &PostingWorld) -> (WorkItem, Poster<ConcurGrantStore>) {
+/// Verdicts overdue after two seconds (one was too short for a loaded
+/// machine to make the "not yet due" step in time), two resends; Example
+/// 2.1 loaded; the poster.
+async fn overdue_after_two_seconds(world: &PostingWorld) -> (WorkItem, Poster<ConcurGrantStore>) {
     set_api(world, |api| {
-        api.verdict_wait_seconds = 1;
+        api.verdict_wait_seconds = 2;
         api.verdict_resends = 2;
     })
     .await;
@@ -106,7 +108,7 @@ fn is_lost(status: &ReceivedStatus) -> bool {
 #[tokio::test]
 async fn a_message_ion_lost_is_sent_again_unchanged_once_its_verdict_is_overdue() {
     let world = PostingWorld::with_erp("acme-infor-lost", ErpKind::Infor).await;
-    let (item, poster) = waiting_a_second_twice(&world).await;
+    let (item, poster) = overdue_after_two_seconds(&world).await;
     world.infor().lose_next(INFOR_TENANT, 1);
 
     let first = poster.process_item(&item).await.unwrap();
@@ -115,7 +117,7 @@ async fn a_message_ion_lost_is_sent_again_unchanged_once_its_verdict_is_overdue(
     // A repeat delivery before the verdict is due changes nothing.
     assert_eq!(poster.process_item(&item).await.unwrap(), Processed::Duplicate);
 
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     // Overdue: the sweeper's delivery sends the very same BOD again.
     let swept = WorkItem { source: WorkSource::Sweep, ..item.clone() };
     assert!(matches!(poster.process_item(&swept).await.unwrap(), Processed::AwaitingErp { .. }));
@@ -137,7 +139,7 @@ async fn a_message_ion_lost_is_sent_again_unchanged_once_its_verdict_is_overdue(
 #[tokio::test]
 async fn a_lost_verdict_stops_the_document_after_the_resends_and_a_replay_brings_it_home_once() {
     let world = PostingWorld::with_erp("acme-infor-silent", ErpKind::Infor).await;
-    let (item, poster) = waiting_a_second_twice(&world).await;
+    let (item, poster) = overdue_after_two_seconds(&world).await;
     // The ERP posts, but its verdicts never reach us.
     let callback = world.infor().callback(INFOR_TENANT).unwrap();
     world.infor().clear_callback(INFOR_TENANT);
@@ -145,10 +147,10 @@ async fn a_lost_verdict_stops_the_document_after_the_resends_and_a_replay_brings
     assert!(matches!(poster.process_item(&item).await.unwrap(), Processed::AwaitingErp { .. }));
     let swept = WorkItem { source: WorkSource::Sweep, ..item.clone() };
     for _ in 0..2 {
-        tokio::time::sleep(Duration::from_millis(1100)).await;
+        tokio::time::sleep(Duration::from_millis(2100)).await;
         assert!(matches!(poster.process_item(&swept).await.unwrap(), Processed::AwaitingErp { .. }));
     }
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     let stopped = poster.process_item(&swept).await.unwrap_err();
     assert!(!stopped.is_retryable() && stopped.reason.contains("no verdict"), "{stopped:?}");
 

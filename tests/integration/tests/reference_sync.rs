@@ -164,3 +164,19 @@ async fn a_run_cut_short_by_concur_gives_its_lease_back_and_the_retry_finishes_t
     assert_eq!(retry.written as usize, in_acumatica(&world).len());
     assert_eq!(in_concur(&world), in_acumatica(&world));
 }
+
+#[tokio::test]
+async fn a_company_concur_offers_no_vendor_api_is_told_once_not_retried_forever() {
+    let world = PostingWorld::new("acme-sync-china").await;
+    world.concur.set_vendor_api_available(COMPANY, false);
+    let poster = world.poster().await;
+    let connection = world.stack.connections(POSTER).get(&world.connection).await.unwrap().unwrap();
+    let outcome = poster.sync_vendors(&connection, false).await.unwrap();
+    assert!(matches!(&outcome, SyncOutcome::NotOffered(reason) if reason.contains("China")), "{outcome:?}");
+    assert!(world.concur.vendors(COMPANY).is_empty());
+    let status = integration::connector(world.stack.stack_name(), &["sync", "status", "acme-sync-china"]).await;
+    assert!(status.out.contains("last error Concur does not offer the Vendor v3 API"), "{}", status.out);
+    // The lease is free: the next request runs (and says the same) at once.
+    let again = poster.sync_vendors(&connection, false).await.unwrap();
+    assert!(matches!(again, SyncOutcome::NotOffered(_)), "{again:?}");
+}
