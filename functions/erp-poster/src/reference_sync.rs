@@ -8,12 +8,13 @@
 //! then moves the cursor. A run cut off anywhere is resumed by the next
 //! one: the hashes it stored keep it from writing twice.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use concur::vendors::VendorVerb;
 use domain::reference::{
-    KnownRecord, ReadPage, ReadScope, ReferenceKind, Refusal, SyncRecord, VendorLimits, VendorRecord, plan_sync,
-    read_from,
+    ContentHash, KnownRecord, ReadPage, ReadScope, ReferenceKind, Refusal, SyncRecord, VendorLimits, VendorRecord,
+    plan_sync, read_from,
 };
 use domain::{Connection, Failure};
 use platform::reference::{RunCounts, SyncState};
@@ -115,17 +116,7 @@ impl<S: concur::GrantStore> Poster<S> {
         let mut refused = plan.refused.clone();
         let token = self.tokens.access_token(id).await.map_err(|e| e.to_failure("reading Concur's vendors"))?;
 
-        let writes: Vec<(VendorRecord, VendorVerb)> = plan
-            .write
-            .into_iter()
-            .map(|record| {
-                let verb = match known.get(&record.key()) {
-                    Some(k) if k.active => VendorVerb::Update,
-                    _ => VendorVerb::Create,
-                };
-                (record, verb)
-            })
-            .collect();
+        let writes = with_verbs(plan.write, &known);
         let outcomes = match self.tokens.client().write_vendors(&token, &writes).await {
             Ok(outcomes) => outcomes,
             // Not an outage and nothing to retry: the API is not there.
@@ -147,24 +138,14 @@ impl<S: concur::GrantStore> Poster<S> {
                 Some(reason) => refused.push(Refusal { key: outcome.key, reason }),
             }
         }
-        let concur = self.tokens.client();
         for key in &plan.deactivate {
-            let Some((vendor_code, address_code)) = key.split_once('\u{1f}') else { continue };
-            let failed = |e: concur::ConcurError| e.to_failure("deleting a vendor in Concur");
-            let refusal = concur.delete_vendor(&token, vendor_code, address_code).await.map_err(failed)?;
-            // Refused, but Concur holding no such address is what a deactivation wants.
-            let gone = match &refusal {
-                None => true,
-                Some(_) => !concur.vendor_exists(&token, vendor_code, address_code).await.map_err(failed)?,
-            };
-            match gone {
-                true => {
+            match self.delete_in_concur(&token, key).await? {
+                None => {
                     counts.deactivated += 1;
-                    let previous = known.get(key).map(|k| k.hash.clone());
-                    let hash = previous.unwrap_or_else(|| domain::reference::ContentHash::of(key));
+                    let hash = known.get(key).map_or_else(|| ContentHash::of(key), |k| k.hash.clone());
                     self.remember(connection, key, &KnownRecord { hash, active: false, rank: 0 }).await?;
                 }
-                false => refused.push(Refusal { key: key.clone(), reason: refusal.unwrap_or_default() }),
+                Some(reason) => refused.push(Refusal { key: key.clone(), reason }),
             }
         }
         counts.refused = refused.len() as u64;
@@ -178,6 +159,20 @@ impl<S: concur::GrantStore> Poster<S> {
         self.reference.finish(id, kind, holder, &state).await.map_err(|e| Failure::retryable(e.to_string(), None))?;
         self.audit_sync(connection, &counts).await;
         Ok(SyncOutcome::Done(counts))
+    }
+
+    /// Deletes the vendor address `key` names; `Some(reason)` when Concur
+    /// refused and still holds it (a refusal for an address it does not
+    /// hold is what a deactivation wants).
+    async fn delete_in_concur(&self, token: &concur::AccessToken, key: &str) -> Result<Option<String>, Failure> {
+        let Some((vendor_code, address_code)) = key.split_once('\u{1f}') else { return Ok(None) };
+        let concur = self.tokens.client();
+        let failed = |e: concur::ConcurError| e.to_failure("deleting a vendor in Concur");
+        let Some(refusal) = concur.delete_vendor(token, vendor_code, address_code).await.map_err(failed)? else {
+            return Ok(None);
+        };
+        let held = concur.vendor_exists(token, vendor_code, address_code).await.map_err(failed)?;
+        Ok(held.then_some(refusal))
     }
 
     async fn remember(&self, connection: &Connection, key: &str, known: &KnownRecord) -> Result<(), Failure> {
@@ -208,6 +203,22 @@ impl<S: concur::GrantStore> Poster<S> {
         platform::telemetry::metric("ReferenceRecordsWritten", counts.written as f64, id);
         platform::telemetry::metric("ReferenceRecordsRefused", counts.refused as f64, id);
     }
+}
+
+/// Each record with the verb Concur should see first: an update for what
+/// it holds from us, else a create.
+fn with_verbs(records: Vec<VendorRecord>, known: &HashMap<String, KnownRecord>) -> Vec<(VendorRecord, VendorVerb)> {
+    let verb = |record: &VendorRecord| match known.get(&record.key()) {
+        Some(k) if k.active => VendorVerb::Update,
+        _ => VendorVerb::Create,
+    };
+    records
+        .into_iter()
+        .map(|record| {
+            let first = verb(&record);
+            (record, first)
+        })
+        .collect()
 }
 
 /// Every vendor in the window, page by page until a short page; `None`

@@ -39,13 +39,19 @@ impl ReferenceKind {
         }
     }
 
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, CannotHold> {
         Self::ALL.into_iter().find(|k| k.as_str() == text.trim()).ok_or_else(|| {
             let known: Vec<&str> = Self::ALL.iter().map(|k| k.as_str()).collect();
-            format!("unknown reference kind `{text}`: one of {}", known.join(", "))
+            CannotHold(format!("unknown reference kind `{text}`: one of {}", known.join(", ")))
         })
     }
 }
+
+/// Why a value cannot be taken (a record Concur cannot hold, an unknown
+/// kind), in words for the operator: what is wrong and where to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CannotHold(pub String);
 
 /// A stable digest of what a record writes (hex SHA-256 of its canonical
 /// JSON): equal digests mean nothing to write.
@@ -83,7 +89,7 @@ pub trait SyncRecord {
     fn is_active(&self) -> bool;
     /// Why the target cannot hold it as it is; checked before any call,
     /// never fixed by truncating.
-    fn check(&self) -> Result<(), String>;
+    fn check(&self) -> Result<(), CannotHold>;
     /// The digest of what a write sends.
     fn content_hash(&self) -> ContentHash;
     /// Records the target needs first (a list item's parent): a lower
@@ -151,7 +157,7 @@ pub fn plan_sync<R: SyncRecord>(read: Vec<R>, known: &HashMap<String, KnownRecor
                 false => plan.unchanged += 1,
             }
         } else if let Err(reason) = record.check() {
-            plan.refused.push(Refusal { key, reason });
+            plan.refused.push(Refusal { key, reason: reason.0 });
         } else if before.is_some_and(|k| k.active && k.hash == record.content_hash()) {
             plan.unchanged += 1;
         } else {
@@ -192,28 +198,30 @@ pub fn read_from(cursor: Option<OffsetDateTime>, overlap: std::time::Duration) -
 /// Checks one text field against what the target holds: present when
 /// required, within `max` characters, no control characters, no
 /// surrounding spaces (the target trims them and the keys would drift).
-pub fn check_text(field: &str, value: Option<&str>, required: bool, max: usize) -> Result<(), String> {
+pub fn check_text(field: &str, value: Option<&str>, required: bool, max: usize) -> Result<(), CannotHold> {
     let Some(value) = value.filter(|v| !v.is_empty()) else {
         return match required {
-            true => Err(format!("{field} is missing; Concur requires it: fill it in the ERP")),
+            true => Err(CannotHold(format!("{field} is missing; Concur requires it: fill it in the ERP"))),
             false => Ok(()),
         };
     };
     let chars = value.chars().count();
     if chars > max {
-        return Err(format!(
+        return Err(CannotHold(format!(
             "{field} `{value}` has {chars} characters; Concur holds at most {max}: shorten it in the ERP \
              (it is never truncated, or two records could become one)"
-        ));
+        )));
     }
     if value.chars().any(char::is_control) {
-        return Err(format!(
+        return Err(CannotHold(format!(
             "{field} `{}` holds a control character Concur refuses: fix it in the ERP",
             value.escape_debug()
-        ));
+        )));
     }
     if value.trim() != value {
-        return Err(format!("{field} `{value}` starts or ends with spaces: Concur trims them; fix it in the ERP"));
+        return Err(CannotHold(format!(
+            "{field} `{value}` starts or ends with spaces: Concur trims them; fix it in the ERP"
+        )));
     }
     Ok(())
 }
@@ -279,7 +287,7 @@ impl SyncRecord for VendorRecord {
         self.active
     }
 
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), CannotHold> {
         let l = &self.limits;
         check_text("VendorCode", Some(&self.vendor_code), true, l.vendor_code)?;
         check_text("AddressCode", Some(&self.address_code), true, l.address_code)?;
@@ -303,10 +311,10 @@ pub fn vendor_key(vendor_code: &str, address_code: &str) -> String {
 }
 
 /// An ISO code of exactly `len` upper-case letters, when present.
-fn check_code(field: &str, value: Option<&str>, len: usize) -> Result<(), String> {
+fn check_code(field: &str, value: Option<&str>, len: usize) -> Result<(), CannotHold> {
     match value {
         Some(code) if code.len() != len || !code.bytes().all(|b| b.is_ascii_uppercase()) => {
-            Err(format!("{field} `{code}` is not an ISO code of {len} capital letters: fix it in the ERP"))
+            Err(CannotHold(format!("{field} `{code}` is not an ISO code of {len} capital letters: fix it in the ERP")))
         }
         _ => Ok(()),
     }
@@ -339,19 +347,19 @@ impl SyncRecord for ListItemRecord {
         self.active
     }
 
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), CannotHold> {
         if self.path.is_empty() {
-            return Err(format!("an item of list `{}` has no code", self.list));
+            return Err(CannotHold(format!("an item of list `{}` has no code", self.list)));
         }
         for code in &self.path {
             check_text("shortCode", Some(code), true, LIST_ITEM_CODE_MAX)?;
             // Concur's long code joins the levels with `-`: a `-` inside
             // a code would name another parent.
             if self.path.len() > 1 && code.contains('-') {
-                return Err(format!(
+                return Err(CannotHold(format!(
                     "shortCode `{code}` holds `-`, which Concur uses between the levels of a long code: \
                      use another character in the ERP"
-                ));
+                )));
             }
         }
         check_text("value", Some(&self.value), true, LIST_ITEM_VALUE_MAX)
@@ -521,6 +529,6 @@ mod tests {
         for kind in ReferenceKind::ALL {
             assert_eq!(ReferenceKind::parse(kind.as_str()), Ok(kind));
         }
-        assert!(ReferenceKind::parse("suppliers").unwrap_err().contains("vendors, lists"));
+        assert!(ReferenceKind::parse("suppliers").unwrap_err().0.contains("vendors, lists"));
     }
 }

@@ -95,7 +95,7 @@ impl ReferenceStore {
             .send()
             .await
             .map_err(|e| StoreError::new(action(), sdk_error_message(&e)))?;
-        out.item.map(|item| state_of(&item).map_err(|why| StoreError::new(action(), why))).transpose()
+        out.item.map(|item| state_of(&item, &action)).transpose()
     }
 
     /// Takes the sync's lease for `ttl` (a run in progress elsewhere, with
@@ -137,7 +137,7 @@ impl ReferenceStore {
                 }
             })?;
         let item = out.attributes.unwrap_or_default();
-        let state = state_of(&item).map_err(|why| StoreError::new(action(), why))?;
+        let state = state_of(&item, &action)?;
         Ok(SyncLease { holder: holder.to_owned(), state })
     }
 
@@ -207,7 +207,7 @@ impl ReferenceStore {
             .collect();
         let mut known = HashMap::new();
         for item in crate::batch_get(&self.client, &self.table, keys, None, &action).await? {
-            let (key, record) = known_of(&item).map_err(|why| StoreError::new(action(), why))?;
+            let (key, record) = known_of(&item, &action)?;
             known.insert(key, record);
         }
         Ok(known)
@@ -237,7 +237,7 @@ impl ReferenceStore {
                 .await
                 .map_err(|e| StoreError::new(action(), sdk_error_message(&e)))?;
             for item in out.items.unwrap_or_default() {
-                let (key, record) = known_of(&item).map_err(|why| StoreError::new(action(), why))?;
+                let (key, record) = known_of(&item, &action)?;
                 known.insert(key, record);
             }
             match out.last_evaluated_key {
@@ -275,21 +275,28 @@ fn sync_id(connection: &ConnectionId, kind: ReferenceKind) -> AttributeValue {
     AttributeValue::S(format!("{connection}#{}", kind.as_str()))
 }
 
-fn state_of(item: &HashMap<String, AttributeValue>) -> Result<SyncState, String> {
+fn state_of(item: &HashMap<String, AttributeValue>, action: &dyn Fn() -> String) -> Result<SyncState, StoreError> {
     match item.get("sync") {
         Some(value) => serde_dynamo::from_attribute_value(value.clone()).map_err(|e| {
-            format!("the stored sync state cannot be read ({e}); delete the `state` item to start afresh")
+            StoreError::new(
+                action(),
+                format!("the stored sync state cannot be read ({e}); delete the `state` item to start afresh"),
+            )
         }),
         None => Ok(SyncState::default()),
     }
 }
 
-fn known_of(item: &HashMap<String, AttributeValue>) -> Result<(String, KnownRecord), String> {
+fn known_of(
+    item: &HashMap<String, AttributeValue>,
+    action: &dyn Fn() -> String,
+) -> Result<(String, KnownRecord), StoreError> {
     let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    let malformed = |why: String| StoreError::new(action(), why);
     let key = text("record_key")
         .and_then(|k| k.strip_prefix(RECORD_PREFIX).map(str::to_owned))
-        .ok_or("a sync record without its key")?;
-    let hash = text("hash").ok_or_else(|| format!("sync record `{key}` has no hash"))?;
+        .ok_or_else(|| malformed("a sync record without its key".into()))?;
+    let hash = text("hash").ok_or_else(|| malformed(format!("sync record `{key}` has no hash")))?;
     let active = item.get("active").and_then(|v| v.as_bool().ok()).copied().unwrap_or(true);
     let rank = item.get("rank").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0);
     Ok((key, KnownRecord { hash: ContentHash::from_stored(hash), active, rank }))
