@@ -17,6 +17,7 @@ mod setup;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use domain::reference::ReferenceKind;
 use domain::{ErpOutcome, Failure, FailureKind, QueueMessage, ReferenceSyncRequest, WorkItem};
 
 pub use pipeline::{FUNCTION, Poster, Processed};
@@ -367,9 +368,11 @@ impl<S: concur::GrantStore> DocumentPipeline for Poster<S> {
         }
     }
 
-    /// Brings the connection's reference data in step (vendors so far: the
-    /// other kinds are later work). A request is safe to drop once a run
-    /// covered it: every run brings the whole state in step.
+    /// Brings the connection's reference data in step: vendors, then the
+    /// lists it feeds (purchase orders and receipts are later work). A
+    /// request is safe to drop once a run covered it: every run brings the
+    /// whole state in step. One kind failing does not keep the other from
+    /// running; the message is retried for the failure.
     async fn reference_sync(&self, request: &ReferenceSyncRequest) -> Result<(), Failure> {
         let id = &request.connection_id;
         let connection = self.connections.get(id).await.map_err(|e| Failure::retryable(e.to_string(), None))?;
@@ -380,9 +383,18 @@ impl<S: concur::GrantStore> DocumentPipeline for Poster<S> {
         // A first sync and an operator's request read everything; the
         // schedule reads what changed.
         let everything = !matches!(request.reason, domain::SyncReason::Scheduled);
-        let outcome = self.sync_vendors(&connection, everything).await?;
-        tracing::info!(connection = %id, reason = ?request.reason, ?outcome, "vendor sync");
-        Ok(())
+        let mut result = Ok(());
+        if request.wants(ReferenceKind::Vendors) {
+            let vendors = self.sync_vendors(&connection, everything).await;
+            tracing::info!(connection = %id, reason = ?request.reason, outcome = ?vendors, "vendor sync");
+            result = vendors.map(drop);
+        }
+        if request.wants(ReferenceKind::Lists) {
+            let lists = self.sync_lists(&connection).await;
+            tracing::info!(connection = %id, reason = ?request.reason, outcome = ?lists, "list sync");
+            result = result.and(lists.map(drop));
+        }
+        result
     }
 
     async fn erp_outcome(&self, outcome: &ErpOutcome) -> Result<(), Failure> {

@@ -230,6 +230,8 @@ pub struct TickReport {
     pub deferred: Vec<String>,
     /// The ledger sweep of every flowing connection.
     pub swept: Vec<sweep::ConnectionSweep>,
+    /// Connections whose scheduled reference sync this tick queued.
+    pub syncs_queued: Vec<String>,
 }
 
 impl TickReport {
@@ -336,7 +338,40 @@ pub async fn handle<S: GrantStore>(
     report.deferred = deferred;
     // After the polls: a document a poll just queued is not due anyway.
     report.swept = sweep::sweep(poller, &flowing, now, deadline).await;
+    report.syncs_queued = queue_due_syncs(poller, &flowing, now).await;
     Ok(report)
+}
+
+/// Queues the reference sync of each flowing connection whose schedule
+/// says so ([`domain::reference::SYNC_EVERY`] after the last one queued,
+/// or after the connect, which queues the first). The poster's run decides
+/// what to read; its lease makes a sync queued twice run once.
+async fn queue_due_syncs<S: GrantStore>(
+    poller: &Poller<S>,
+    flowing: &[Connection],
+    now: OffsetDateTime,
+) -> Vec<String> {
+    let at = |text: &Option<String>| text.as_deref().and_then(domain::clock::parse_rfc3339);
+    let mut queued = Vec::new();
+    for connection in flowing {
+        let (last, connected) = (at(&connection.last_sync_queued_at), at(&connection.connected_at));
+        if !domain::reference::sync_due(last, connected, now, domain::reference::SYNC_EVERY) {
+            continue;
+        }
+        let id = &connection.connection_id;
+        let request = domain::ReferenceSyncRequest::new(id.clone(), domain::SyncReason::Scheduled, now);
+        let sent = poller.queue.send_reference_sync(&request).await;
+        let recorded = match sent {
+            Ok(()) => poller.connections.record_sync_queued(id, &domain::clock::rfc3339(now)).await,
+            Err(e) => Err(e),
+        };
+        match recorded {
+            Ok(()) => queued.push(id.to_string()),
+            // Due again next tick; at worst a sync queued twice runs twice.
+            Err(e) => tracing::warn!(connection = %id, error = %e, "the scheduled reference sync was not queued"),
+        }
+    }
+    queued
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

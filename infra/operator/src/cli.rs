@@ -130,6 +130,21 @@ pub enum SyncCommand {
     Run {
         /// The connection id.
         id: String,
+        /// Only this kind: vendors | lists (every kind when absent).
+        #[arg(long, value_name = "KIND")]
+        kind: Option<String>,
+    },
+    /// Show, or set, which Concur lists the connection feeds and from which ERP source.
+    Lists {
+        /// The connection id.
+        id: String,
+        /// A Concur list and its source, e.g. `Cost Centers=subaccounts` (Acumatica: subaccounts, accounts;
+        /// IFS Cloud: code_part:B … code_part:J). Repeat for several lists; replaces the stored feeds.
+        #[arg(long = "feed", value_name = "LIST=SOURCE")]
+        feeds: Vec<String>,
+        /// Feed no list any more (Concur's items stay as they are).
+        #[arg(long, conflicts_with = "feeds")]
+        clear: bool,
     },
 }
 

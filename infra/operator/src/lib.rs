@@ -124,7 +124,10 @@ pub async fn run(command: &Command, deps: &Deps, out: &mut dyn Write) -> Result<
         Command::Documents(command) => return run_documents(command, deps, out).await,
         Command::Queue(QueueCommand::Redrive { max }) => return documents::redrive(deps, max.as_deref(), out).await,
         Command::Sync(SyncCommand::Status { id, json }) => return sync::status(deps, id, *json, out).await,
-        Command::Sync(SyncCommand::Run { id }) => return sync::run(deps, id, out).await,
+        Command::Sync(SyncCommand::Run { id, kind }) => return sync::run(deps, id, kind.as_deref(), out).await,
+        Command::Sync(SyncCommand::Lists { id, feeds, clear }) => {
+            return sync::lists(deps, id, feeds, *clear, out).await;
+        }
         // Offline; `main_with` runs it before any stack is set up.
         Command::Preview { .. } => return Ok(Outcome::Done),
     };

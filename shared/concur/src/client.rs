@@ -348,9 +348,31 @@ impl ConcurClient {
         path_and_query: &str,
         body: Option<&B>,
     ) -> Result<T, ConcurError> {
+        let response = self.send_write(method, token, path_and_query, body).await?;
+        read_json(SERVICE_API, response, "the JSON the API documents").await
+    }
+
+    /// As [`Self::write_json`], for an answer without a body (204).
+    pub(crate) async fn write_no_content<B: serde::Serialize + ?Sized>(
+        &self,
+        method: reqwest::Method,
+        token: &AccessToken,
+        path_and_query: &str,
+        body: Option<&B>,
+    ) -> Result<(), ConcurError> {
+        let response = self.send_write(method, token, path_and_query, body).await?;
+        accept(SERVICE_API, response).await.map(drop)
+    }
+
+    async fn send_write<B: serde::Serialize + ?Sized>(
+        &self,
+        method: reqwest::Method,
+        token: &AccessToken,
+        path_and_query: &str,
+        body: Option<&B>,
+    ) -> Result<reqwest::Response, ConcurError> {
         let url = resolve(&token.geolocation, path_and_query)?;
-        let response = self
-            .http
+        self.http
             .send(SERVICE_API, Idempotency::Safe, |c| {
                 let request = c.request(method.clone(), &url).bearer_auth(token.value.expose());
                 match body {
@@ -359,8 +381,7 @@ impl ConcurClient {
                 }
             })
             .await
-            .map_err(ConcurError::Transport)?;
-        read_json(SERVICE_API, response, "the JSON the API documents").await
+            .map_err(ConcurError::Transport)
     }
 
     /// POSTs a grant form to `{base}/oauth2/v0/token`; follows one code-16

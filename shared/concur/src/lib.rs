@@ -25,6 +25,7 @@ pub mod client;
 pub mod events;
 pub mod fi;
 pub mod fi_posting;
+pub mod lists;
 pub mod token;
 pub mod tokens;
 pub mod vendors;

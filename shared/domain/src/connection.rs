@@ -546,6 +546,10 @@ pub struct Connection {
     /// Why the last poll did not finish (RFC 3339 time first), until one does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_poll_error: Option<String>,
+    /// RFC 3339 UTC of the last reference sync the schedule queued
+    /// (written by the poller only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_queued_at: Option<String>,
     /// Where the next poll starts (written by the poller only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll_cursor: Option<PollCursor>,
@@ -560,6 +564,9 @@ pub struct Connection {
     /// Documents wait in the ledger meanwhile (see [`ErpHold`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub erp_hold: Option<ErpHold>,
+    /// Which reference data the connection keeps in step with Concur.
+    #[serde(default, skip_serializing_if = "crate::reference::ReferenceSettings::is_empty")]
+    pub reference: crate::reference::ReferenceSettings,
     /// RFC 3339 UTC.
     pub created_at: String,
     /// RFC 3339 UTC.
@@ -586,6 +593,7 @@ impl Connection {
             concur_refresh_expires_at: None,
             schedule: PollSchedule::default(),
             last_poll_at: None,
+            last_sync_queued_at: None,
             last_poll_error: None,
             poll_cursor: None,
             concurrency_level: ConcurrencyLevel::lowest(),
@@ -593,6 +601,7 @@ impl Connection {
             enabled_document_types: DocumentType::ALL.to_vec(),
             flow,
             erp_hold: None,
+            reference: crate::reference::ReferenceSettings::default(),
             created_at: now.to_owned(),
             updated_at: now.to_owned(),
         }

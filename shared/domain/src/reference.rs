@@ -107,6 +107,11 @@ pub struct KnownRecord {
     /// For deactivating a key the latest read no longer has.
     #[serde(default)]
     pub rank: usize,
+    /// The target's own id for it (a Concur list item's uuid), when the
+    /// target keys by id rather than by our key: updates and removals then
+    /// need no lookup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_id: Option<String>,
 }
 
 /// How much of the source a run read.
@@ -173,6 +178,31 @@ pub fn plan_sync<R: SyncRecord>(read: Vec<R>, known: &HashMap<String, KnownRecor
     deactivate.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     plan.deactivate = deactivate.into_iter().map(|(_, key)| key).collect();
     plan
+}
+
+/// How often the poller queues a connection's reference sync [DEFAULT].
+pub const SYNC_EVERY: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+/// How often a sync reads everything rather than what changed: the only
+/// read that finds records deleted in the ERP, and Acumatica's vendor
+/// address edits (which do not move its change time) [DEFAULT].
+pub const FULL_READ_EVERY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Whether the scheduled sync of a connection is due at `now`: `every`
+/// after the last one the schedule queued, else after the connect (which
+/// queues the first sync itself); at once when neither is known.
+pub fn sync_due(
+    last_queued: Option<OffsetDateTime>,
+    connected: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+    every: std::time::Duration,
+) -> bool {
+    last_queued.or(connected).is_none_or(|at| now - at >= every)
+}
+
+/// Whether a run starting at `now` reads everything: the last full read
+/// is older than `every`, or there was none.
+pub fn full_read_due(last_full: Option<OffsetDateTime>, now: OffsetDateTime, every: std::time::Duration) -> bool {
+    last_full.is_none_or(|at| now - at >= every)
 }
 
 /// One page of a source read: what changed after a time, from `skip`.
@@ -385,9 +415,132 @@ pub fn list_item_key(list: &str, path: &[String]) -> String {
     key
 }
 
+/// The list and the path a [`list_item_key`] was made of.
+pub fn split_list_item_key(key: &str) -> (&str, Vec<String>) {
+    let mut parts = key.split('\u{1f}');
+    let list = parts.next().unwrap_or_default();
+    (list, parts.map(str::to_owned).collect())
+}
+
+/// Where the items of a Concur list come from in the ERP
+/// (reference-data-from-erp.md §1.1, §2.1). Each ERP reads the sources it
+/// has and says so for the others.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum ListSource {
+    /// Acumatica's subaccounts (GL203000): `SubaccountCD`, `Description`, `Active`.
+    Subaccounts,
+    /// The ERP's GL accounts (Acumatica `Account`: `AccountCD`, `Description`, `Active`).
+    Accounts,
+    /// The values of one IFS Cloud code part (`B`…`J`) of the connection's
+    /// company, active while today lies within their validity.
+    CodePart(char),
+}
+
+impl ListSource {
+    pub fn parse(text: &str) -> Result<Self, CannotHold> {
+        let text = text.trim();
+        match text.to_ascii_lowercase().as_str() {
+            "subaccounts" => return Ok(Self::Subaccounts),
+            "accounts" => return Ok(Self::Accounts),
+            _ => {}
+        }
+        let letter = text.strip_prefix("code_part:").or_else(|| text.strip_prefix("CODE_PART:"));
+        match letter.map(|l| l.to_ascii_uppercase()) {
+            Some(l) if l.len() == 1 && ("B"..="J").contains(&l.as_str()) => {
+                Ok(Self::CodePart(l.chars().next().unwrap_or('B')))
+            }
+            _ => Err(CannotHold(format!(
+                "unknown list source `{text}`: one of subaccounts, accounts (Acumatica), code_part:B … code_part:J \
+                 (IFS Cloud)"
+            ))),
+        }
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Self::Subaccounts => "subaccounts".into(),
+            Self::Accounts => "accounts".into(),
+            Self::CodePart(letter) => format!("code_part:{letter}"),
+        }
+    }
+}
+
+impl TryFrom<String> for ListSource {
+    type Error = CannotHold;
+
+    fn try_from(text: String) -> Result<Self, CannotHold> {
+        Self::parse(&text)
+    }
+}
+
+impl From<ListSource> for String {
+    fn from(source: ListSource) -> String {
+        source.name()
+    }
+}
+
+impl std::fmt::Display for ListSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// What reference data a connection keeps in step beyond its vendors
+/// (which follow the ERP wherever it reads them and Concur takes them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferenceSettings {
+    /// The Concur lists fed from the ERP, each from its source.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lists: Vec<ListFeed>,
+}
+
+impl ReferenceSettings {
+    pub fn is_empty(&self) -> bool {
+        self.lists.is_empty()
+    }
+}
+
+/// One Concur list fed from one ERP source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListFeed {
+    /// The Concur list's name (List v4 `value`): the list must exist in
+    /// Concur, where an admin ties it to a form field.
+    pub list: String,
+    pub source: ListSource,
+}
+
+impl ListFeed {
+    /// `LIST=SOURCE`, as the operator CLI takes it.
+    pub fn parse(text: &str) -> Result<Self, CannotHold> {
+        let Some((list, source)) = text.rsplit_once('=') else {
+            return Err(CannotHold(format!("`{text}` is not LIST=SOURCE (for example `Cost Centers=subaccounts`)")));
+        };
+        let list = list.trim();
+        if list.is_empty() || list.contains('\u{1f}') {
+            return Err(CannotHold(format!("`{text}` names no Concur list before `=`")));
+        }
+        Ok(Self { list: list.to_owned(), source: ListSource::parse(source)? })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sync_is_due_every_period_after_the_last_one_queued_or_the_connect() {
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let hours = |h: i64| now - time::Duration::hours(h);
+        assert!(sync_due(None, None, now, SYNC_EVERY), "nothing known: at once");
+        assert!(!sync_due(None, Some(hours(1)), now, SYNC_EVERY), "the connect queued one an hour ago");
+        assert!(sync_due(None, Some(hours(6)), now, SYNC_EVERY));
+        assert!(!sync_due(Some(hours(5)), Some(hours(100)), now, SYNC_EVERY), "the last queued one counts");
+        assert!(sync_due(Some(hours(7)), Some(hours(1)), now, SYNC_EVERY));
+        assert!(full_read_due(None, now, FULL_READ_EVERY));
+        assert!(!full_read_due(Some(hours(23)), now, FULL_READ_EVERY));
+        assert!(full_read_due(Some(hours(24)), now, FULL_READ_EVERY));
+    }
 
     fn vendor(code: &str, name: &str) -> VendorRecord {
         VendorRecord {
@@ -408,7 +561,10 @@ mod tests {
     }
 
     fn known(records: &[&VendorRecord]) -> HashMap<String, KnownRecord> {
-        records.iter().map(|r| (r.key(), KnownRecord { hash: r.content_hash(), active: r.active, rank: 0 })).collect()
+        records
+            .iter()
+            .map(|r| (r.key(), KnownRecord { hash: r.content_hash(), active: r.active, rank: 0, target_id: None }))
+            .collect()
     }
 
     fn item(path: &[&str], value: &str) -> ListItemRecord {
@@ -482,7 +638,7 @@ mod tests {
 
         let state: HashMap<String, KnownRecord> = [&parent, &child]
             .iter()
-            .map(|r| (r.key(), KnownRecord { hash: r.content_hash(), active: true, rank: r.rank() }))
+            .map(|r| (r.key(), KnownRecord { hash: r.content_hash(), active: true, rank: r.rank(), target_id: None }))
             .collect();
         let plan = plan_sync(Vec::<ListItemRecord>::new(), &state, ReadScope::Everything);
         assert_eq!(plan.deactivate, vec![child.key(), parent.key()]);

@@ -97,13 +97,22 @@ pub struct ReferenceSyncRequest {
     pub reason: SyncReason,
     /// RFC 3339 UTC.
     pub requested_at: String,
+    /// Only this kind (an operator's `sync run --kind`); every kind when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only: Option<crate::reference::ReferenceKind>,
 }
 
 impl ReferenceSyncRequest {
     pub const KIND: &'static str = "reference_sync";
 
     pub fn new(connection_id: ConnectionId, reason: SyncReason, requested_at: time::OffsetDateTime) -> Self {
-        Self { v: 1, kind: Self::KIND.to_owned(), connection_id, reason, requested_at: rfc3339(requested_at) }
+        let requested_at = rfc3339(requested_at);
+        Self { v: 1, kind: Self::KIND.to_owned(), connection_id, reason, requested_at, only: None }
+    }
+
+    /// Whether the request asks for `kind`.
+    pub fn wants(&self, kind: crate::reference::ReferenceKind) -> bool {
+        self.only.is_none_or(|only| only == kind)
     }
 
     pub fn to_json(&self) -> String {

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 
-use domain::reference::{ReadPage, VendorLimits, VendorRecord};
+use domain::reference::{ListItemRecord, ListSource, ReadPage, VendorLimits, VendorRecord};
 use domain::{ConnectionId, ErpDocument, ErpSettings, Failure, HeldVendorDocument};
 use transport::HttpClient;
 
@@ -135,6 +135,15 @@ pub enum MasterDataRead {
     NotUsed(&'static str),
 }
 
+/// What reading the items of one Concur list's source gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListItemsRead {
+    /// Every item the source holds, active or not.
+    Items(Vec<ListItemRecord>),
+    /// This ERP has no such source (the reason names the ones it has).
+    NotOffered(String),
+}
+
 /// A read of master data that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum MasterDataError {
@@ -246,6 +255,20 @@ pub trait Erp: Send + Sync {
         let _ = (page, limits);
         async { Ok(None) }
     }
+
+    /// Every item of `source` as items of Concur list `list` (reference
+    /// sync). Always a full read: neither Acumatica's subaccounts nor IFS's
+    /// code-part values carry a filterable change time, and a full read is
+    /// what finds the deletes.
+    fn read_list_items(
+        &self,
+        source: &ListSource,
+        list: &str,
+    ) -> impl Future<Output = Result<ListItemsRead, Failure>> + Send {
+        let _ = list;
+        let reason = format!("this ERP has no list source `{source}` yet");
+        async { Ok(ListItemsRead::NotOffered(reason)) }
+    }
 }
 
 /// The boundary every caller uses (erp-poster holds `Arc<dyn ErpAdapter>`,
@@ -281,6 +304,11 @@ pub trait ErpAdapter: Send + Sync {
         page: ReadPage,
         limits: VendorLimits,
     ) -> BoxFuture<'_, Result<Option<Vec<VendorRecord>>, Failure>>;
+    fn read_list_items<'a>(
+        &'a self,
+        source: &'a ListSource,
+        list: &'a str,
+    ) -> BoxFuture<'a, Result<ListItemsRead, Failure>>;
 }
 
 impl<T: Erp> ErpAdapter for T {
@@ -349,6 +377,14 @@ impl<T: Erp> ErpAdapter for T {
         limits: VendorLimits,
     ) -> BoxFuture<'_, Result<Option<Vec<VendorRecord>>, Failure>> {
         Box::pin(Erp::read_vendors(self, page, limits))
+    }
+
+    fn read_list_items<'a>(
+        &'a self,
+        source: &'a ListSource,
+        list: &'a str,
+    ) -> BoxFuture<'a, Result<ListItemsRead, Failure>> {
+        Box::pin(Erp::read_list_items(self, source, list))
     }
 }
 

@@ -19,8 +19,8 @@ mod odata;
 mod problem;
 
 pub use adapter::{
-    BoxError, BoxFuture, Erp, ErpAdapter, ErpChecks, ErpProblem, MasterData, MasterDataError, MasterDataRead,
-    StoredCredentials, adapter_for, checks_of,
+    BoxError, BoxFuture, Erp, ErpAdapter, ErpChecks, ErpProblem, ListItemsRead, MasterData, MasterDataError,
+    MasterDataRead, StoredCredentials, adapter_for, checks_of,
 };
 pub use problem::DocumentProblem;
 

@@ -232,6 +232,18 @@ impl ConnectionStore {
         .await
     }
 
+    /// The schedule queued the connection's reference sync at `queued_at`
+    /// (RFC 3339): `last_sync_queued_at`.
+    pub async fn record_sync_queued(&self, id: &ConnectionId, queued_at: &str) -> Result<(), StoreError> {
+        self.update_poll_fields(
+            id,
+            "SET #at = :at",
+            &[("#at", "last_sync_queued_at")],
+            vec![(":at", AttributeValue::S(queued_at.to_owned()))],
+        )
+        .await
+    }
+
     /// Where the next poll starts (`poll_cursor`).
     pub async fn record_poll_cursor(&self, id: &ConnectionId, cursor: &domain::PollCursor) -> Result<(), StoreError> {
         let value = serde_dynamo::to_attribute_value(cursor)

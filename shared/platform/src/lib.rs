@@ -64,6 +64,43 @@ pub(crate) type Item = std::collections::HashMap<String, aws_sdk_dynamodb::types
 /// Reads `keys` of `table` with BatchGetItem (100 keys a call; the keys
 /// DynamoDB leaves unprocessed under load are asked for again, a few
 /// rounds, then an error): the items found, in no particular order.
+/// Puts `items` with BatchWriteItem, 25 per call, sending back what
+/// DynamoDB left unprocessed (with a short pause) a few times.
+pub(crate) async fn batch_put(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    items: Vec<Item>,
+    action: &(dyn Fn() -> String + Sync),
+) -> Result<(), StoreError> {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    for chunk in items.chunks(25) {
+        let mut pending = Vec::with_capacity(chunk.len());
+        for item in chunk {
+            let put = PutRequest::builder().set_item(Some(item.clone())).build();
+            pending.push(WriteRequest::builder().put_request(put.map_err(|e| StoreError::new(action(), e))?).build());
+        }
+        for attempt in 0..5u32 {
+            if pending.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
+            let out = client
+                .batch_write_item()
+                .request_items(table, std::mem::take(&mut pending))
+                .send()
+                .await
+                .map_err(|e| StoreError::new(action(), sdk_error_message(&e)))?;
+            pending = out.unprocessed_items.and_then(|mut u| u.remove(table)).unwrap_or_default();
+        }
+        if !pending.is_empty() {
+            return Err(StoreError::new(action(), "DynamoDB kept writes unprocessed; the next run tries again"));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) async fn batch_get(
     client: &aws_sdk_dynamodb::Client,
     table: &str,

@@ -54,6 +54,10 @@ pub struct SyncState {
     pub cursor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_run_at: Option<String>,
+    /// RFC 3339 UTC: the start of the last finished run that read
+    /// everything (the only read that finds deletes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_full_run_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_run: Option<RunCounts>,
     /// Why the last run stopped, if it did (a target or source error).
@@ -259,16 +263,45 @@ impl ReferenceStore {
         self.client
             .put_item()
             .table_name(&self.table)
-            .item("sync_id", sync_id(connection, kind))
-            .item("record_key", AttributeValue::S(format!("{RECORD_PREFIX}{key}")))
-            .item("hash", AttributeValue::S(record.hash.as_str().to_owned()))
-            .item("active", AttributeValue::Bool(record.active))
-            .item("rank", AttributeValue::N(record.rank.to_string()))
+            .set_item(Some(record_item(connection, kind, key, record)))
             .send()
             .await
             .map_err(|e| StoreError::new(action(), sdk_error_message(&e)))?;
         Ok(())
     }
+
+    /// [`Self::remember`] for many records: 25 per call (a chunk of
+    /// records written to the target costs a few calls, not one each).
+    pub async fn remember_many(
+        &self,
+        connection: &ConnectionId,
+        kind: ReferenceKind,
+        records: &[(String, KnownRecord)],
+    ) -> Result<(), StoreError> {
+        let action = || format!("recording {} {} records of connection {connection}", records.len(), kind.as_str());
+        let items = records.iter().map(|(key, record)| record_item(connection, kind, key, record)).collect();
+        crate::batch_put(&self.client, &self.table, items, &action).await
+    }
+}
+
+/// The item that remembers one record.
+fn record_item(
+    connection: &ConnectionId,
+    kind: ReferenceKind,
+    key: &str,
+    record: &KnownRecord,
+) -> HashMap<String, AttributeValue> {
+    let mut item = HashMap::from([
+        ("sync_id".to_owned(), sync_id(connection, kind)),
+        ("record_key".to_owned(), AttributeValue::S(format!("{RECORD_PREFIX}{key}"))),
+        ("hash".to_owned(), AttributeValue::S(record.hash.as_str().to_owned())),
+        ("active".to_owned(), AttributeValue::Bool(record.active)),
+        ("rank".to_owned(), AttributeValue::N(record.rank.to_string())),
+    ]);
+    if let Some(id) = &record.target_id {
+        item.insert("target_id".to_owned(), AttributeValue::S(id.clone()));
+    }
+    item
 }
 
 fn sync_id(connection: &ConnectionId, kind: ReferenceKind) -> AttributeValue {
@@ -299,5 +332,6 @@ fn known_of(
     let hash = text("hash").ok_or_else(|| malformed(format!("sync record `{key}` has no hash")))?;
     let active = item.get("active").and_then(|v| v.as_bool().ok()).copied().unwrap_or(true);
     let rank = item.get("rank").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0);
-    Ok((key, KnownRecord { hash: ContentHash::from_stored(hash), active, rank }))
+    let target_id = text("target_id");
+    Ok((key, KnownRecord { hash: ContentHash::from_stored(hash), active, rank, target_id }))
 }

@@ -160,8 +160,23 @@ impl World {
             .collect()
     }
 
-    /// Receives and deletes every message on the work queue.
+    /// Receives and deletes every message on the work queue: the work
+    /// items (the reference syncs a tick queues are left out; see
+    /// [`Self::drain_syncs`]).
     async fn drain(&self) -> Vec<Received> {
+        let work = self.drain_all().await.into_iter().filter(|(body, _)| body["kind"] != "reference_sync");
+        work.map(|(body, group)| Received { item: WorkItem::from_json(&body.to_string()).unwrap(), body, group })
+            .collect()
+    }
+
+    /// The reference sync requests on the work queue (drains it).
+    async fn drain_syncs(&self) -> Vec<Value> {
+        let all = self.drain_all().await.into_iter();
+        all.filter(|(body, _)| body["kind"] == "reference_sync").map(|(body, _)| body).collect()
+    }
+
+    /// Every message's body and group.
+    async fn drain_all(&self) -> Vec<(Value, String)> {
         let url = self.stack.work_queue_url(POLLER);
         let sqs = self.stack.sqs();
         let mut received = Vec::new();
@@ -182,11 +197,7 @@ impl World {
             for m in messages {
                 let attributes = m.attributes.clone().unwrap_or_default();
                 let body: Value = serde_json::from_str(m.body.as_deref().unwrap()).unwrap();
-                received.push(Received {
-                    item: WorkItem::from_json(m.body.as_deref().unwrap()).unwrap(),
-                    body,
-                    group: attributes[&MessageSystemAttributeName::MessageGroupId].clone(),
-                });
+                received.push((body, attributes[&MessageSystemAttributeName::MessageGroupId].clone()));
                 sqs.delete_message().queue_url(&url).receipt_handle(m.receipt_handle.unwrap()).send().await.unwrap();
             }
         }
@@ -466,4 +477,27 @@ async fn a_tick_stops_at_its_deadline_and_the_next_one_finishes() {
     assert_eq!(received.len(), 60, "each document exactly once");
     assert_eq!(keys(&received), reports);
     assert_eq!(world.settings(&acme).await.last_poll_at, Some(stamp(now + Duration::from_secs(300))));
+}
+
+#[tokio::test]
+async fn the_reference_sync_is_queued_on_its_schedule_once_per_period() {
+    let world = World::new().await;
+    let acme = world.connect("acme-sched", ACME).await;
+    let poller = world.poller().await;
+    let now = noon();
+    // Connected an hour before the first tick: the connect queued the first sync.
+    let mut settings = world.settings(&acme).await;
+    settings.connected_at = Some(stamp(now - Duration::from_secs(3600)));
+    world.stack.connections(POLLER).replace(&settings).await.unwrap();
+    let tick = |at| scheduled_poller::handle(&poller, at, far());
+    assert!(tick(now).await.unwrap().syncs_queued.is_empty(), "not due an hour after the connect");
+    let due = now + Duration::from_secs(5 * 3600);
+    assert_eq!(tick(due).await.unwrap().syncs_queued, vec!["acme-sched".to_owned()]);
+    assert_eq!(world.settings(&acme).await.last_sync_queued_at, Some(stamp(due)));
+    assert!(tick(due + Duration::from_secs(900)).await.unwrap().syncs_queued.is_empty(), "once per period");
+    let next = due + domain::reference::SYNC_EVERY;
+    assert_eq!(tick(next).await.unwrap().syncs_queued, vec!["acme-sched".to_owned()]);
+    let syncs = world.drain_syncs().await;
+    assert_eq!(syncs.len(), 2, "{syncs:?}");
+    assert!(syncs.iter().all(|s| s["reason"] == "scheduled" && s["connection_id"] == "acme-sched"), "{syncs:?}");
 }

@@ -51,6 +51,7 @@ async fn one_run_at_a_time_and_a_cut_off_run_keeps_its_cursor() {
     let finished = SyncState {
         cursor: Some("2026-12-06T10:00:00Z".into()),
         last_run_at: Some("2026-12-06T10:00:00Z".into()),
+        last_full_run_at: Some("2026-12-06T10:00:00Z".into()),
         last_run: Some(RunCounts { read: 3, written: 2, unchanged: 1, ..RunCounts::default() }),
         last_error: None,
         refused: vec![Refusal { key: "V9".into(), reason: "VendorName is missing".into() }],
@@ -80,7 +81,7 @@ async fn the_hashes_written_come_back_and_make_the_next_plan_write_only_what_cha
     let plan = plan_sync(vendors.clone(), &HashMap::new(), ReadScope::Everything);
     assert_eq!(plan.write.len(), 250);
     for record in &plan.write {
-        let known = KnownRecord { hash: record.content_hash(), active: true, rank: record.rank() };
+        let known = KnownRecord { hash: record.content_hash(), active: true, rank: record.rank(), target_id: None };
         store.remember(&acme, ReferenceKind::Vendors, &record.key(), &known).await.unwrap();
     }
 

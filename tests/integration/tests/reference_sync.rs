@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use domain::ErpKind;
 use domain::SyncReason;
 use domain::reference::ReferenceKind;
 use erp_poster::reference_sync::SyncOutcome;
-use integration::posting::{COMPANY, POSTER, PostingWorld, TENANT};
+use integration::posting::{COMPANY, IFS_COMPANY, POSTER, PostingWorld, TENANT};
 use platform::reference::RunCounts;
 
 /// Concur's vendors: code → name.
@@ -179,4 +180,31 @@ async fn a_company_concur_offers_no_vendor_api_is_told_once_not_retried_forever(
     // The lease is free: the next request runs (and says the same) at once.
     let again = poster.sync_vendors(&connection, false).await.unwrap();
     assert!(matches!(again, SyncOutcome::NotOffered(_)), "{again:?}");
+}
+
+#[tokio::test]
+async fn ifs_suppliers_with_invoice_data_in_the_company_reach_concur_and_the_others_do_not() {
+    let world = PostingWorld::with_erp("ifs-sync", ErpKind::IfsCloud).await;
+    world.ifs().add_supplier("S-900", "Nordic Paper", &[IFS_COMPANY]);
+    world.ifs().add_supplier("S-901", "No invoices here", &[]);
+    let poster = world.poster().await;
+    let connection = world.stack.connections(POSTER).get(&world.connection).await.unwrap().unwrap();
+    let expected: BTreeMap<String, String> = world
+        .ifs()
+        .suppliers()
+        .into_iter()
+        .filter(|s| {
+            s["SupplierInvoiceCompanies"].as_array().is_some_and(|c| c.iter().any(|c| c["Company"] == IFS_COMPANY))
+        })
+        .map(|s| (s["SupplierId"].as_str().unwrap().to_owned(), s["Name"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(expected.contains_key("S-900") && !expected.contains_key("S-901"));
+
+    let first = counts(poster.sync_vendors(&connection, false).await.unwrap());
+    assert_eq!(first.written as usize, expected.len(), "{first:?}");
+    assert_eq!(in_concur(&world), expected);
+    let again = counts(poster.sync_vendors(&connection, false).await.unwrap());
+    // Every supplier read again (S-901 too: inactive and never written), none written.
+    assert_eq!((again.written, again.deactivated, again.unchanged), (0, 0, again.read), "{again:?}");
+    assert_eq!(again.read as usize, world.ifs().suppliers().len());
 }

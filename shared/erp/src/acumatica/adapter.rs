@@ -1,11 +1,11 @@
 //! [`AcumaticaClient`] as an [`ErpAdapter`], and the fix the operator is
 //! told for each of its errors.
 
-use domain::reference::{DEFAULT_ADDRESS_CODE, ReadPage, VendorLimits, VendorRecord};
+use domain::reference::{DEFAULT_ADDRESS_CODE, ListSource, ReadPage, VendorLimits, VendorRecord};
 use domain::{ConnectionId, ErpDocument, ErpDocumentKind, Failure, HeldVendorDocument};
 
 use super::{AcumaticaClient, AcumaticaError, BillType};
-use crate::{Erp, ErpChecks, ErpProblem, ErpReference, MasterData, MasterDataError, MasterDataRead};
+use crate::{Erp, ErpChecks, ErpProblem, ErpReference, ListItemsRead, MasterData, MasterDataError, MasterDataRead};
 
 pub(crate) const CHECKS: ErpChecks = ErpChecks {
     sign_in: "Acumatica sign-in",
@@ -80,6 +80,16 @@ impl Erp for AcumaticaClient {
     async fn read_vendors(&self, page: ReadPage, limits: VendorLimits) -> Result<Option<Vec<VendorRecord>>, Failure> {
         let context = format!("reading the vendors of Acumatica tenant {}", self.settings.tenant);
         self.vendors_page(page, DEFAULT_ADDRESS_CODE, limits).await.map(Some).map_err(|e| e.to_failure(&context))
+    }
+
+    async fn read_list_items(&self, source: &ListSource, list: &str) -> Result<ListItemsRead, Failure> {
+        let context = format!("reading {source} of Acumatica tenant {} for Concur list `{list}`", self.settings.tenant);
+        match self.list_items(source, list).await.map_err(|e| e.to_failure(&context))? {
+            Some(items) => Ok(ListItemsRead::Items(items)),
+            None => Ok(ListItemsRead::NotOffered(format!(
+                "Acumatica has no list source `{source}`: use subaccounts or accounts"
+            ))),
+        }
     }
 
     fn master_data_label(&self, _list: &MasterData) -> String {

@@ -7,7 +7,7 @@
 //! and renamed vendors between full reads, and the sync's full read (all
 //! vendors, content hashes compared) catches the rest and the deletes.
 
-use domain::reference::{ReadPage, VendorLimits, VendorRecord};
+use domain::reference::{ListItemRecord, ListSource, ReadPage, VendorLimits, VendorRecord};
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -20,6 +20,9 @@ MainContact/Address/AddressLine1,MainContact/Address/AddressLine2,MainContact/Ad
 MainContact/Address/State,MainContact/Address/PostalCode,MainContact/Address/Country";
 const VENDOR_EXPAND: &str = "MainContact,MainContact/Address";
 const VENDOR_SCREEN: &str = "AP303000";
+/// Rows per list read (the contract returns everything without `$top`, or
+/// fails on a large table: reference §1.2).
+const LIST_PAGE: usize = 500;
 
 /// Statuses whose vendors Concur must not offer (deactivated there): the
 /// ones Acumatica refuses a bill for, so an invoice coded to them would
@@ -55,6 +58,54 @@ impl AcumaticaClient {
     }
 }
 
+impl AcumaticaClient {
+    /// Every subaccount or GL account as items of Concur list `list`;
+    /// `None` for a source Acumatica does not have.
+    pub async fn list_items(
+        &self,
+        source: &ListSource,
+        list: &str,
+    ) -> Result<Option<Vec<ListItemRecord>>, AcumaticaError> {
+        let (entity, screen, code_field) = match source {
+            ListSource::Subaccounts => ("Subaccount", "GL203000", "SubaccountCD"),
+            ListSource::Accounts => ("Account", "GL202500", "AccountCD"),
+            ListSource::CodePart(_) => return Ok(None),
+        };
+        let select = format!("{code_field},Description,Active");
+        let mut items = Vec::new();
+        let mut skip = 0;
+        loop {
+            let query = [("$select", select.clone()), ("$top", LIST_PAGE.to_string()), ("$skip", skip.to_string())];
+            let what = format!("the {entity} read (from row {skip})");
+            let rows = self.list_rows(entity, screen, &query, ("a list read", &what)).await?;
+            skip += rows.len();
+            items.extend(rows.iter().filter_map(|row| list_item(row, code_field, list)));
+            if rows.len() < LIST_PAGE {
+                return Ok(Some(items));
+            }
+        }
+    }
+}
+
+/// A subaccount or account row as a level-1 list item; the code stands in
+/// for a missing description (Concur requires a text). `None` without a code.
+fn list_item(row: &Value, code_field: &str, list: &str) -> Option<ListItemRecord> {
+    let text = |field: &str| {
+        row.pointer(&format!("/{field}/value"))
+            .and_then(Value::as_str)
+            .map(str::trim_end)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+    };
+    let code = text(code_field)?;
+    Some(ListItemRecord {
+        list: list.to_owned(),
+        value: text("Description").unwrap_or_else(|| code.clone()),
+        path: vec![code],
+        active: row.pointer("/Active/value").and_then(Value::as_bool).unwrap_or(true),
+    })
+}
+
 fn rfc3339(at: OffsetDateTime) -> String {
     domain::clock::rfc3339_seconds(at)
 }
@@ -88,6 +139,18 @@ fn vendor_record(row: &Value, address_code: &str, limits: VendorLimits) -> Optio
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_subaccount_row_becomes_a_level_one_item_and_keeps_its_active_flag() {
+        let row = json!({"SubaccountCD": {"value": "000-100 "}, "Description": {"value": "Sales"},
+            "Active": {"value": false}});
+        let item = list_item(&row, "SubaccountCD", "Cost Centers").unwrap();
+        assert_eq!(item.path, vec!["000-100".to_owned()]);
+        assert_eq!((item.list.as_str(), item.value.as_str(), item.active), ("Cost Centers", "Sales", false));
+        let bare = list_item(&json!({"SubaccountCD": {"value": "200"}}), "SubaccountCD", "CC").unwrap();
+        assert_eq!((bare.value.as_str(), bare.active), ("200", true), "the code stands in for a missing text");
+        assert!(list_item(&json!({"Description": {"value": "x"}}), "SubaccountCD", "CC").is_none());
+    }
 
     #[test]
     fn a_vendor_row_becomes_a_concur_record_and_an_inactive_one_is_inactive() {

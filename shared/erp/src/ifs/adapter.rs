@@ -3,11 +3,12 @@
 
 use std::collections::BTreeSet;
 
+use domain::reference::{DEFAULT_ADDRESS_CODE, ListItemRecord, ListSource, ReadPage, VendorLimits, VendorRecord};
 use domain::{ConnectionId, ErpDocument, ErpDocumentKind, Failure, HeldVendorDocument};
 
 use super::{IfsClient, IfsError};
 use crate::adapter::fix_by_kind;
-use crate::{Erp, ErpChecks, ErpProblem, ErpReference, MasterData, MasterDataError, MasterDataRead};
+use crate::{Erp, ErpChecks, ErpProblem, ErpReference, ListItemsRead, MasterData, MasterDataError, MasterDataRead};
 
 pub(crate) const CHECKS: ErpChecks = ErpChecks {
     sign_in: "IFS Cloud token",
@@ -74,6 +75,35 @@ impl Erp for IfsClient {
             },
         };
         created.map_err(|e| e.to_failure(&context))
+    }
+
+    async fn read_vendors(&self, page: ReadPage, limits: VendorLimits) -> Result<Option<Vec<VendorRecord>>, Failure> {
+        let context = format!("reading the suppliers of IFS Cloud company {}", self.company());
+        let records = self.vendors_page(page, DEFAULT_ADDRESS_CODE, limits).await;
+        records.map(Some).map_err(|e| e.to_failure(&context))
+    }
+
+    async fn read_list_items(&self, source: &ListSource, list: &str) -> Result<ListItemsRead, Failure> {
+        let ListSource::CodePart(letter) = source else {
+            return Ok(ListItemsRead::NotOffered(format!(
+                "IFS Cloud has no list source `{source}`: use code_part:B … code_part:J"
+            )));
+        };
+        let context =
+            format!("reading code part {letter} of IFS Cloud company {} for Concur list `{list}`", self.company());
+        let values = self.code_part_values(*letter).await.map_err(|e| e.to_failure(&context))?;
+        let today = time::OffsetDateTime::now_utc().date();
+        let items = values
+            .into_iter()
+            .map(|v| ListItemRecord {
+                list: list.to_owned(),
+                active: v.valid_from.is_none_or(|from| from <= today)
+                    && v.valid_until.is_none_or(|until| today <= until),
+                value: v.description.filter(|d| !d.trim().is_empty()).unwrap_or_else(|| v.value.clone()),
+                path: vec![v.value],
+            })
+            .collect();
+        Ok(ListItemsRead::Items(items))
     }
 
     fn master_data_label(&self, list: &MasterData) -> String {

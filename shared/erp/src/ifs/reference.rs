@@ -2,6 +2,7 @@
 //! suppliers, the company's GL accounts and its code part values, every
 //! page of each.
 
+use domain::reference::{ReadPage, VendorLimits, VendorRecord};
 use serde_json::Value;
 use time::Date;
 
@@ -87,6 +88,56 @@ impl IfsClient {
                 })
             })
             .collect()
+    }
+
+    /// One page of suppliers (ordered by `SupplierId`) as Concur vendor
+    /// records: active where the supplier has invoice data in the
+    /// connection's company (IFS takes no invoice for another), with the
+    /// company's currency. IFS has no filterable change time (reference
+    /// §2.2): every read is a full read, the content hashes keep the
+    /// writes to what changed. Every supplier gets `address_code`: the
+    /// address ids are per supplier and not readable with the invoice
+    /// data [DEFAULT `MAIN`].
+    pub async fn vendors_page(
+        &self,
+        page: ReadPage,
+        address_code: &str,
+        limits: VendorLimits,
+    ) -> Result<Vec<VendorRecord>, IfsError> {
+        let what = format!("the supplier read (from row {})", page.skip);
+        let (top, skip) = (page.top.to_string(), page.skip.to_string());
+        let options = [
+            ("$select", SUPPLIER_SELECT),
+            ("$expand", SUPPLIER_COMPANIES),
+            ("$orderby", "SupplierId"),
+            ("$top", top.as_str()),
+            ("$skip", skip.as_str()),
+        ];
+        let url = format!("{}{}", self.set_url(Set::Supplier), query(&options));
+        let rows = self.list(Set::Supplier, &url, &what).await?;
+        Ok(rows.iter().filter_map(|row| self.vendor_record(row, address_code, limits)).collect())
+    }
+
+    fn vendor_record(&self, row: &Value, address_code: &str, limits: VendorLimits) -> Option<VendorRecord> {
+        let company_row = row
+            .get(SUPPLIER_COMPANIES)
+            .and_then(Value::as_array)
+            .and_then(|rows| rows.iter().find(|c| text(c, "Company") == Some(self.company())));
+        Some(VendorRecord {
+            vendor_code: owned(row, "SupplierId")?,
+            address_code: address_code.to_owned(),
+            name: owned(row, "Name").unwrap_or_default(),
+            address1: None,
+            address2: None,
+            city: None,
+            state: None,
+            postal_code: None,
+            country_code: owned(row, "Country"),
+            currency_code: company_row.and_then(|c| owned(c, "Currency")),
+            tax_id: None,
+            active: company_row.is_some(),
+            limits,
+        })
     }
 
     /// The company's GL accounts, all pages.

@@ -513,6 +513,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         concur.sim.posting_confirmations(INFOR_COMPANY_UUID).len()
     );
 
+    say!("\n== 16. Reference data: each tenant's vendors and a cost-object list into Concur, twice");
+    let acumatica_sync = reference_sync(&stack, &concur.sim, &poster, &id, COMPANY, "subaccounts").await?;
+    let ifs_sync = reference_sync(&stack, &concur.sim, &poster, &ifs_id, IFS_COMPANY_UUID, "code_part:B").await?;
+    let infor_sync = reference_sync(&stack, &concur.sim, &poster, &infor_id, INFOR_COMPANY_UUID, "accounts").await?;
+    let syncs = [acumatica_sync, ifs_sync, infor_sync];
+
     let tenant = |connection: &domain::ConnectionId,
                   erp: &str,
                   summary: &Summary,
@@ -533,7 +539,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             })).collect::<Vec<_>>(),
         })
     };
-    let tenants = [
+    let mut tenants = [
         tenant(
             &id,
             "acumatica",
@@ -556,6 +562,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             concur.sim.posting_confirmations(INFOR_COMPANY_UUID).len(),
         ),
     ];
+    for (tenant, sync) in tenants.iter_mut().zip(syncs) {
+        tenant["sync"] = sync;
+    }
     let total = |field: &str| tenants.iter().map(|t| t[field].as_u64().unwrap_or(0)).sum::<u64>();
     let json = serde_json::json!({
         "documents": total("documents"),
@@ -676,6 +685,48 @@ async fn summarize(stack: &TestStack, id: &domain::ConnectionId) -> Result<Summa
 
 /// Runs the operator CLI (`connector …`) against the demo's stack and
 /// prints what an operator would see in a terminal.
+/// One tenant's reference sync, run twice: vendors, and a `Cost Centers`
+/// list (created in Concur as an admin would) fed from `source`. Prints
+/// and returns per kind what each run did; the second run writes nothing.
+async fn reference_sync(
+    stack: &TestStack,
+    concur: &ConcurSim,
+    poster: &erp_poster::Poster<platform::concur_grants::ConcurGrantStore>,
+    id: &domain::ConnectionId,
+    company: &str,
+    source: &str,
+) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    concur.create_list(company, "Cost Centers", 1)?;
+    operator_cli(stack, &["sync", "lists", id.as_str(), "--feed", &format!("Cost Centers={source}")]).await;
+    let connections = stack.connections("ErpPosterFunction");
+    let connection = connections.get(id).await?.ok_or("the connection is gone")?;
+    let shown = |outcome: &erp_poster::reference_sync::SyncOutcome| match outcome {
+        erp_poster::reference_sync::SyncOutcome::Done(c) => serde_json::json!({
+            "read": c.read, "written": c.written, "deactivated": c.deactivated,
+            "unchanged": c.unchanged, "refused": c.refused,
+        }),
+        other => serde_json::json!(format!("{other:?}")),
+    };
+    let mut runs = serde_json::Map::new();
+    for kind in ["vendors", "lists"] {
+        let mut both = Vec::new();
+        for run in ["first", "second"] {
+            let outcome = match kind {
+                "vendors" => poster.sync_vendors(&connection, true).await,
+                _ => poster.sync_lists(&connection).await,
+            }
+            .map_err(|f| f.reason)?;
+            say!("   {id} {kind}, {run} run: {}", shown(&outcome));
+            both.push((run, shown(&outcome)));
+        }
+        runs.insert(
+            kind.to_owned(),
+            serde_json::Value::Object(both.into_iter().map(|(r, v)| (r.to_owned(), v)).collect()),
+        );
+    }
+    Ok(serde_json::Value::Object(runs))
+}
+
 async fn operator_cli(stack: &TestStack, args: &[&str]) {
     let app_secret = format!("{}/concur-app", stack.stack_name());
     let mut full = vec!["connector", "--stack", stack.stack_name(), "--concur-app-secret", app_secret.as_str()];

@@ -239,6 +239,24 @@ impl AcumaticaSim {
         entity::read_back(&self.lock(), tenant, Kind::Vendor)
     }
 
+    /// The tenant's subaccounts as the API returns them.
+    pub fn subaccounts(&self, tenant: &str) -> Vec<Value> {
+        entity::read_back(&self.lock(), tenant, Kind::Subaccount)
+    }
+
+    /// Changes a seeded subaccount's description and active flag, as the
+    /// GL203000 screen does; false when the tenant or subaccount is unknown.
+    pub fn update_subaccount(&self, tenant: &str, cd: &str, description: &str, active: bool) -> bool {
+        let mut site = self.lock();
+        let Some(index) = site.tenant_index(tenant) else { return false };
+        let subaccounts = site.tenants[index].records_mut(Kind::Subaccount);
+        let Some(rec) = subaccounts.iter_mut().find(|r| r.str("SubaccountCD") == Some(cd)) else { return false };
+        rec.set_str("Description", description);
+        rec.set("Active", Val::Bool(active));
+        rec.set("LastModifiedDateTime", Val::Date(time::OffsetDateTime::now_utc()));
+        true
+    }
+
     /// Sets `expires_in` of access tokens issued from now on (default 3600 s).
     pub fn set_token_lifetime(&self, seconds: u64) {
         self.lock().token_lifetime = Duration::from_secs(seconds);

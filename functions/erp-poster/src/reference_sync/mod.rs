@@ -1,0 +1,320 @@
+//! The reference sync of one connection (issue 14): the ERP's vendors into
+//! Concur's Vendor v3 and its cost objects into Concur lists, incrementally
+//! and resumably.
+//!
+//! One run, whatever the kind: it holds the sync's lease, reads the source
+//! (everything on the first run, on request, once a day and for lists, else
+//! what changed since the cursor less an overlap), plans against the content
+//! hashes Concur last got from us, writes in chunks and remembers each
+//! record as Concur took it, deactivates, and only then moves the cursor.
+//! A run cut off anywhere is resumed by the next one: the hashes it stored
+//! keep it from writing twice. What differs per kind — reading the source
+//! and writing Concur — is a [`SyncTarget`].
+
+mod lists;
+mod vendors;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+use domain::reference::{
+    FULL_READ_EVERY, KnownRecord, ReadScope, ReferenceKind, Refusal, SyncRecord, full_read_due, plan_sync, read_from,
+};
+use domain::{Connection, Failure};
+use platform::reference::{RunCounts, SyncState};
+use time::OffsetDateTime;
+
+use crate::Poster;
+
+/// How far before the cursor a changed-since read starts: clocks differ
+/// and commits land late (reference-data-from-erp.md §0) [DEFAULT].
+pub const READ_OVERLAP: Duration = Duration::from_secs(5 * 60);
+/// Records read per ERP call.
+pub const READ_PAGE: usize = 500;
+/// Longer than one invocation (the poster's timeout is 2 minutes): a run
+/// that is cut off leaves the lease to lapse, and the next run takes over.
+pub const SYNC_LEASE: Duration = Duration::from_secs(15 * 60);
+/// Records written before their hashes are stored: what a run cut off
+/// does again at worst.
+const WRITE_CHUNK: usize = 250;
+
+/// What a sync request came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncOutcome {
+    Done(RunCounts),
+    /// Another run of the same sync holds the lease: it covers this request.
+    AlreadyRunning,
+    /// The connection's ERP has no read for this kind yet, or the
+    /// connection feeds nothing of it.
+    NotSupported,
+    /// Concur does not offer the API to this company (the China
+    /// datacenter, or the product not enabled): the reason, kept on the state.
+    NotOffered(String),
+}
+
+/// What the source gave.
+pub(crate) enum SourceRead<R> {
+    Records {
+        records: Vec<R>,
+        /// Refusals of the source itself (a list whose source this ERP has not).
+        refused: Vec<Refusal>,
+    },
+    NotSupported,
+}
+
+/// How Concur took one record.
+pub(crate) struct Written {
+    pub key: String,
+    /// `None`: written; `Some`: Concur's reason for refusing it.
+    pub refused: Option<String>,
+    /// Concur's id for it, where Concur keys by id (list items).
+    pub target_id: Option<String>,
+}
+
+/// Why writing stopped before the end.
+pub(crate) enum WriteStop {
+    Failed(Failure),
+    /// The API is not offered to this company (a 404 on its collection).
+    NotOffered(String),
+}
+
+impl From<Failure> for WriteStop {
+    fn from(failure: Failure) -> Self {
+        Self::Failed(failure)
+    }
+}
+
+/// One kind's source and target.
+pub(crate) trait SyncTarget: Send {
+    type Record: SyncRecord + Send + Sync;
+    const KIND: ReferenceKind;
+
+    /// Reads the source: everything when `changed_after` is `None`.
+    fn read(
+        &mut self,
+        erp: &dyn erp::ErpAdapter,
+        changed_after: Option<OffsetDateTime>,
+    ) -> impl Future<Output = Result<SourceRead<Self::Record>, Failure>> + Send;
+
+    /// Whether every read is a full read (no change time to filter on).
+    fn reads_everything(&self) -> bool {
+        false
+    }
+
+    /// Whether a known key belongs to what this run read (a list fed
+    /// before and no longer, or one whose source was refused, is left alone).
+    fn covers(&self, key: &str) -> bool {
+        let _ = key;
+        true
+    }
+
+    /// Writes records (parents first), one outcome each, in order.
+    fn write(
+        &mut self,
+        records: &[Self::Record],
+        known: &HashMap<String, KnownRecord>,
+    ) -> impl Future<Output = Result<Vec<Written>, WriteStop>> + Send;
+
+    /// Deactivates `key` in Concur: `Some(reason)` when Concur refused and
+    /// still holds it.
+    fn deactivate(
+        &mut self,
+        key: &str,
+        known: Option<&KnownRecord>,
+    ) -> impl Future<Output = Result<Option<String>, Failure>> + Send;
+}
+
+impl<S: concur::GrantStore> Poster<S> {
+    /// Brings Concur's vendors in step with the connection's ERP.
+    /// `everything`: read every vendor (finds vendors deleted in the ERP),
+    /// as every first run does.
+    pub async fn sync_vendors(&self, connection: &Connection, everything: bool) -> Result<SyncOutcome, Failure> {
+        let token = self.concur_token(connection, "reading Concur's vendors").await?;
+        let target = vendors::VendorTarget::new(self.tokens.client(), token);
+        self.sync(connection, target, everything).await
+    }
+
+    /// Brings the Concur lists the connection feeds in step with their ERP
+    /// sources (always a full read).
+    pub async fn sync_lists(&self, connection: &Connection) -> Result<SyncOutcome, Failure> {
+        if connection.reference.lists.is_empty() {
+            return Ok(SyncOutcome::NotSupported);
+        }
+        let token = self.concur_token(connection, "reading Concur's lists").await?;
+        let target = lists::ListTarget::new(self.tokens.client(), token, connection.reference.lists.clone());
+        self.sync(connection, target, true).await
+    }
+
+    async fn concur_token(&self, connection: &Connection, context: &str) -> Result<concur::AccessToken, Failure> {
+        self.tokens.access_token(&connection.connection_id).await.map_err(|e| e.to_failure(context))
+    }
+
+    /// One sync under its lease; a run that did not finish gives the lease
+    /// back at once, saying why (the retry of its message must not find it
+    /// "already running").
+    async fn sync<T: SyncTarget>(
+        &self,
+        connection: &Connection,
+        mut target: T,
+        everything: bool,
+    ) -> Result<SyncOutcome, Failure> {
+        let id = &connection.connection_id;
+        let started = OffsetDateTime::now_utc();
+        let holder = format!("{}:{}", crate::FUNCTION, uuid::Uuid::new_v4().simple());
+        let lease = match self.reference.lease(id, T::KIND, &holder, SYNC_LEASE, started).await {
+            Ok(lease) => lease,
+            Err(e) if e.conflict => return Ok(SyncOutcome::AlreadyRunning),
+            Err(e) => return Err(Failure::retryable(e.to_string(), None)),
+        };
+        let everything = everything || target.reads_everything();
+        let run = self.run(connection, &mut target, &holder, &lease.state, everything, started).await;
+        let released = |last_error: Option<String>| SyncState { last_error, ..lease.state.clone() };
+        match run {
+            Ok(SyncOutcome::Done(counts)) => Ok(SyncOutcome::Done(counts)),
+            Ok(SyncOutcome::NotOffered(reason)) => {
+                self.release_sync(connection, T::KIND, &holder, released(Some(reason.clone()))).await;
+                Ok(SyncOutcome::NotOffered(reason))
+            }
+            Ok(other) => {
+                self.release_sync(connection, T::KIND, &holder, lease.state.clone()).await;
+                Ok(other)
+            }
+            Err(failure) => {
+                let last_error = Some(domain::text::truncate(&failure.reason, 500).to_owned());
+                self.release_sync(connection, T::KIND, &holder, released(last_error)).await;
+                Err(failure)
+            }
+        }
+    }
+
+    /// One run under the lease: read, plan, write, remember, finish.
+    async fn run<T: SyncTarget>(
+        &self,
+        connection: &Connection,
+        target: &mut T,
+        holder: &str,
+        state: &SyncState,
+        everything: bool,
+        started: OffsetDateTime,
+    ) -> Result<SyncOutcome, Failure> {
+        let id = &connection.connection_id;
+        let cursor = state.cursor.as_deref().and_then(domain::clock::parse_rfc3339);
+        let last_full = state.last_full_run_at.as_deref().and_then(domain::clock::parse_rfc3339);
+        let full = everything || cursor.is_none() || full_read_due(last_full, started, FULL_READ_EVERY);
+        let scope = if full { ReadScope::Everything } else { ReadScope::Changed };
+        // A full read takes everything; a changed-since read everything
+        // changed after the cursor less the overlap. What changes while the
+        // run reads is read again by the next run (the hashes make that free).
+        let after = match scope {
+            ReadScope::Everything => None,
+            ReadScope::Changed => read_from(cursor, READ_OVERLAP),
+        };
+        let erp = self.erp.for_connection(connection).await?;
+        let SourceRead::Records { records, mut refused } = target.read(&*erp, after).await? else {
+            return Ok(SyncOutcome::NotSupported);
+        };
+        let keys: Vec<String> = records.iter().map(SyncRecord::key).collect();
+        let mut known = match scope {
+            ReadScope::Everything => self.reference.known_all(id, T::KIND).await,
+            ReadScope::Changed => self.reference.known(id, T::KIND, &keys).await,
+        }
+        .map_err(|e| Failure::retryable(e.to_string(), None))?;
+        known.retain(|key, _| target.covers(key));
+        let read = records.len() as u64;
+        let plan = plan_sync(records, &known, scope);
+        let mut counts = RunCounts { read, unchanged: plan.unchanged as u64, ..RunCounts::default() };
+        refused.extend(plan.refused.iter().cloned());
+
+        for chunk in plan.write.chunks(WRITE_CHUNK) {
+            let outcomes = match target.write(chunk, &known).await {
+                Ok(outcomes) => outcomes,
+                Err(WriteStop::NotOffered(reason)) => return Ok(SyncOutcome::NotOffered(reason)),
+                Err(WriteStop::Failed(failure)) => return Err(failure),
+            };
+            let mut taken = Vec::with_capacity(chunk.len());
+            for (record, outcome) in chunk.iter().zip(outcomes) {
+                match outcome.refused {
+                    None => {
+                        let target_id = outcome.target_id;
+                        let now =
+                            KnownRecord { hash: record.content_hash(), active: true, rank: record.rank(), target_id };
+                        taken.push((outcome.key, now));
+                    }
+                    Some(reason) => refused.push(Refusal { key: outcome.key, reason }),
+                }
+            }
+            counts.written += taken.len() as u64;
+            self.reference
+                .remember_many(id, T::KIND, &taken)
+                .await
+                .map_err(|e| Failure::retryable(e.to_string(), None))?;
+        }
+        for key in &plan.deactivate {
+            let before = known.get(key);
+            match target.deactivate(key, before).await? {
+                None => {
+                    counts.deactivated += 1;
+                    let hash = before.map_or_else(|| domain::reference::ContentHash::of(key), |k| k.hash.clone());
+                    let gone = KnownRecord { hash, active: false, rank: before.map_or(0, |k| k.rank), target_id: None };
+                    self.remember(connection, T::KIND, key, &gone).await?;
+                }
+                Some(reason) => refused.push(Refusal { key: key.clone(), reason }),
+            }
+        }
+        counts.refused = refused.len() as u64;
+        let last_full_run_at = match scope {
+            ReadScope::Everything => Some(domain::clock::rfc3339(started)),
+            ReadScope::Changed => state.last_full_run_at.clone(),
+        };
+        let state = SyncState {
+            cursor: Some(domain::clock::rfc3339(started)),
+            last_run_at: Some(domain::clock::rfc3339(started)),
+            last_full_run_at,
+            last_run: Some(counts.clone()),
+            last_error: None,
+            refused,
+        };
+        self.reference
+            .finish(id, T::KIND, holder, &state)
+            .await
+            .map_err(|e| Failure::retryable(e.to_string(), None))?;
+        self.audit_sync(connection, T::KIND, &counts).await;
+        Ok(SyncOutcome::Done(counts))
+    }
+
+    async fn remember(
+        &self,
+        connection: &Connection,
+        kind: ReferenceKind,
+        key: &str,
+        known: &KnownRecord,
+    ) -> Result<(), Failure> {
+        self.reference
+            .remember(&connection.connection_id, kind, key, known)
+            .await
+            .map_err(|e| Failure::retryable(e.to_string(), None))
+    }
+
+    /// Gives the lease back without moving anything.
+    async fn release_sync(&self, connection: &Connection, kind: ReferenceKind, holder: &str, state: SyncState) {
+        let id = &connection.connection_id;
+        if let Err(e) = self.reference.finish(id, kind, holder, &state).await {
+            tracing::warn!(connection = %id, kind = kind.as_str(), error = %e, "could not release the sync's lease; it lapses");
+        }
+    }
+
+    async fn audit_sync(&self, connection: &Connection, kind: ReferenceKind, counts: &RunCounts) {
+        let id = connection.connection_id.as_str();
+        let mut event = self.audit.event(id, &format!("{id}#sync"), &format!("sync {}", kind.as_str()), "ok");
+        event.detail = Some(format!(
+            "read {}, written {}, deactivated {}, unchanged {}, refused {}",
+            counts.read, counts.written, counts.deactivated, counts.unchanged, counts.refused
+        ));
+        if let Err(e) = self.audit.record(&event).await {
+            tracing::warn!(error = %e, "audit event not recorded");
+        }
+        platform::telemetry::metric("ReferenceRecordsWritten", counts.written as f64, id);
+        platform::telemetry::metric("ReferenceRecordsRefused", counts.refused as f64, id);
+    }
+}
