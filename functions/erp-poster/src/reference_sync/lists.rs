@@ -28,7 +28,7 @@ pub(super) struct ListTarget<'a> {
     /// The lists whose source was read this run.
     read_lists: BTreeSet<String>,
     /// Concur's list per name, or why there is none.
-    lists: HashMap<String, Result<ConcurList, String>>,
+    lists: HashMap<String, FedList>,
     /// Concur's item id per key: stored ones, and what this run found.
     ids: HashMap<String, String>,
 }
@@ -39,13 +39,13 @@ impl<'a> ListTarget<'a> {
     }
 
     /// The Concur list named `name`, found once per run.
-    async fn list(&mut self, name: &str) -> Result<Result<ConcurList, String>, WriteStop> {
+    async fn list(&mut self, name: &str) -> Result<FedList, WriteStop> {
         if let Some(found) = self.lists.get(name) {
             return Ok(found.clone());
         }
         let found = match self.concur.find_list(&self.token, name).await {
-            Ok(Some(list)) => Ok(list),
-            Ok(None) => Err(format!(
+            Ok(Some(list)) => FedList::Found(list),
+            Ok(None) => FedList::Missing(format!(
                 "Concur has no list named `{name}`: create it in Concur (Configuration → Lists) and tie it to its \
                  form field, or correct the name with `connector sync lists`"
             )),
@@ -88,8 +88,8 @@ impl<'a> ListTarget<'a> {
         let key = record.key();
         let refused = |reason: String| Written { key: key.clone(), refused: Some(reason), target_id: None };
         let list = match self.list(&record.list).await? {
-            Ok(list) => list,
-            Err(reason) => return Ok(refused(reason)),
+            FedList::Found(list) => list,
+            FedList::Missing(reason) => return Ok(refused(reason)),
         };
         let failed = |e: ConcurError| WriteStop::Failed(e.to_failure("writing a list item to Concur"));
         let code = record.path.last().map(String::as_str).unwrap_or_default();
@@ -133,6 +133,14 @@ impl<'a> ListTarget<'a> {
         self.ids.insert(key.clone(), item.id.clone());
         Written { key, refused: None, target_id: Some(item.id) }
     }
+}
+
+/// A fed list as Concur has it.
+#[derive(Debug, Clone)]
+enum FedList {
+    Found(ConcurList),
+    /// Concur has no list by that name: why, and the fix.
+    Missing(String),
 }
 
 /// A refusal of this one record (a 4xx about the data) as its outcome;
@@ -202,9 +210,9 @@ impl SyncTarget for ListTarget<'_> {
         let (name, path) = split_list_item_key(key);
         let failed = |e: ConcurError| e.to_failure("removing a list item in Concur");
         let list = match self.list(name).await {
-            Ok(Ok(list)) => list,
+            Ok(FedList::Found(list)) => list,
             // No list (or no List API): nothing of it is offered in Concur.
-            Ok(Err(_)) | Err(WriteStop::NotOffered(_)) => return Ok(None),
+            Ok(FedList::Missing(_)) | Err(WriteStop::NotOffered(_)) => return Ok(None),
             Err(WriteStop::Failed(failure)) => return Err(failure),
         };
         let stored = known.and_then(|k| k.target_id.clone());

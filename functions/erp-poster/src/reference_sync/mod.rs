@@ -79,6 +79,13 @@ pub(crate) enum WriteStop {
     NotOffered(String),
 }
 
+/// What writing every planned record came to.
+enum WriteAll {
+    Written(u64),
+    /// The API is not offered to this company.
+    NotOffered(String),
+}
+
 impl From<Failure> for WriteStop {
     fn from(failure: Failure) -> Self {
         Self::Failed(failure)
@@ -226,42 +233,11 @@ impl<S: concur::GrantStore> Poster<S> {
         let mut counts = RunCounts { read, unchanged: plan.unchanged as u64, ..RunCounts::default() };
         refused.extend(plan.refused.iter().cloned());
 
-        for chunk in plan.write.chunks(WRITE_CHUNK) {
-            let outcomes = match target.write(chunk, &known).await {
-                Ok(outcomes) => outcomes,
-                Err(WriteStop::NotOffered(reason)) => return Ok(SyncOutcome::NotOffered(reason)),
-                Err(WriteStop::Failed(failure)) => return Err(failure),
-            };
-            let mut taken = Vec::with_capacity(chunk.len());
-            for (record, outcome) in chunk.iter().zip(outcomes) {
-                match outcome.refused {
-                    None => {
-                        let target_id = outcome.target_id;
-                        let now =
-                            KnownRecord { hash: record.content_hash(), active: true, rank: record.rank(), target_id };
-                        taken.push((outcome.key, now));
-                    }
-                    Some(reason) => refused.push(Refusal { key: outcome.key, reason }),
-                }
-            }
-            counts.written += taken.len() as u64;
-            self.reference
-                .remember_many(id, T::KIND, &taken)
-                .await
-                .map_err(|e| Failure::retryable(e.to_string(), None))?;
+        match self.write_all(connection, target, &plan.write, &known, &mut refused).await? {
+            WriteAll::Written(written) => counts.written = written,
+            WriteAll::NotOffered(reason) => return Ok(SyncOutcome::NotOffered(reason)),
         }
-        for key in &plan.deactivate {
-            let before = known.get(key);
-            match target.deactivate(key, before).await? {
-                None => {
-                    counts.deactivated += 1;
-                    let hash = before.map_or_else(|| domain::reference::ContentHash::of(key), |k| k.hash.clone());
-                    let gone = KnownRecord { hash, active: false, rank: before.map_or(0, |k| k.rank), target_id: None };
-                    self.remember(connection, T::KIND, key, &gone).await?;
-                }
-                Some(reason) => refused.push(Refusal { key: key.clone(), reason }),
-            }
-        }
+        counts.deactivated = self.deactivate_all(connection, target, &plan.deactivate, &known, &mut refused).await?;
         counts.refused = refused.len() as u64;
         let last_full_run_at = match scope {
             ReadScope::Everything => Some(domain::clock::rfc3339(started)),
@@ -281,6 +257,71 @@ impl<S: concur::GrantStore> Poster<S> {
             .map_err(|e| Failure::retryable(e.to_string(), None))?;
         self.audit_sync(connection, T::KIND, &counts).await;
         Ok(SyncOutcome::Done(counts))
+    }
+
+    /// Writes `records` in chunks, storing each chunk's hashes once Concur
+    /// took it: how many were written, or why the API is not offered.
+    async fn write_all<T: SyncTarget>(
+        &self,
+        connection: &Connection,
+        target: &mut T,
+        records: &[T::Record],
+        known: &HashMap<String, KnownRecord>,
+        refused: &mut Vec<Refusal>,
+    ) -> Result<WriteAll, Failure> {
+        let mut written = 0;
+        for chunk in records.chunks(WRITE_CHUNK) {
+            let outcomes = match target.write(chunk, known).await {
+                Ok(outcomes) => outcomes,
+                Err(WriteStop::NotOffered(reason)) => return Ok(WriteAll::NotOffered(reason)),
+                Err(WriteStop::Failed(failure)) => return Err(failure),
+            };
+            let mut taken = Vec::with_capacity(chunk.len());
+            for (record, outcome) in chunk.iter().zip(outcomes) {
+                match outcome.refused {
+                    None => {
+                        let (hash, rank, target_id) = (record.content_hash(), record.rank(), outcome.target_id);
+                        taken.push((outcome.key, KnownRecord { hash, active: true, rank, target_id }));
+                    }
+                    Some(reason) => refused.push(Refusal { key: outcome.key, reason }),
+                }
+            }
+            written += taken.len() as u64;
+            let stored = self.reference.remember_many(&connection.connection_id, T::KIND, &taken).await;
+            stored.map_err(|e| Failure::retryable(e.to_string(), None))?;
+        }
+        Ok(WriteAll::Written(written))
+    }
+
+    /// Deactivates `keys` (children first), remembering each: how many.
+    async fn deactivate_all<T: SyncTarget>(
+        &self,
+        connection: &Connection,
+        target: &mut T,
+        keys: &[String],
+        known: &HashMap<String, KnownRecord>,
+        refused: &mut Vec<Refusal>,
+    ) -> Result<u64, Failure> {
+        let mut deactivated = 0;
+        for key in keys {
+            let before = known.get(key);
+            match target.deactivate(key, before).await? {
+                None => {
+                    deactivated += 1;
+                    let hash = before.map_or_else(|| domain::reference::ContentHash::of(key), |k| k.hash.clone());
+                    let rank = before.map_or(0, |k| k.rank);
+                    self.remember(
+                        connection,
+                        T::KIND,
+                        key,
+                        &KnownRecord { hash, active: false, rank, target_id: None },
+                    )
+                    .await?;
+                }
+                Some(reason) => refused.push(Refusal { key: key.clone(), reason }),
+            }
+        }
+        Ok(deactivated)
     }
 
     async fn remember(

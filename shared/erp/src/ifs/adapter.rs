@@ -77,12 +77,6 @@ impl Erp for IfsClient {
         created.map_err(|e| e.to_failure(&context))
     }
 
-    async fn read_vendors(&self, page: ReadPage, limits: VendorLimits) -> Result<Option<Vec<VendorRecord>>, Failure> {
-        let context = format!("reading the suppliers of IFS Cloud company {}", self.company());
-        let records = self.vendors_page(page, DEFAULT_ADDRESS_CODE, limits).await;
-        records.map(Some).map_err(|e| e.to_failure(&context))
-    }
-
     async fn read_list_items(&self, source: &ListSource, list: &str) -> Result<ListItemsRead, Failure> {
         let ListSource::CodePart(letter) = source else {
             return Ok(ListItemsRead::NotOffered(format!(
@@ -104,6 +98,12 @@ impl Erp for IfsClient {
             })
             .collect();
         Ok(ListItemsRead::Items(items))
+    }
+
+    async fn read_vendors(&self, page: ReadPage, limits: VendorLimits) -> Result<Option<Vec<VendorRecord>>, Failure> {
+        let context = format!("reading the suppliers of IFS Cloud company {}", self.company());
+        let records = self.vendors_page(page, DEFAULT_ADDRESS_CODE, limits).await;
+        records.map(Some).map_err(|e| e.to_failure(&context))
     }
 
     fn master_data_label(&self, list: &MasterData) -> String {

@@ -239,6 +239,16 @@ impl AcumaticaSim {
         entity::read_back(&self.lock(), tenant, Kind::Vendor)
     }
 
+    /// Sets every vendor's `LastModifiedDateTime` to `at` (vendors that
+    /// have not changed for a while, for changed-since reads).
+    pub fn backdate_vendors(&self, tenant: &str, at: time::OffsetDateTime) {
+        let mut site = self.lock();
+        let Some(index) = site.tenant_index(tenant) else { return };
+        for rec in site.tenants[index].records_mut(Kind::Vendor).iter_mut() {
+            rec.set("LastModifiedDateTime", Val::Date(at));
+        }
+    }
+
     /// The tenant's subaccounts as the API returns them.
     pub fn subaccounts(&self, tenant: &str) -> Vec<Value> {
         entity::read_back(&self.lock(), tenant, Kind::Subaccount)
