@@ -383,16 +383,12 @@ impl<S: concur::GrantStore> DocumentPipeline for Poster<S> {
         // A first sync and an operator's request read everything; the
         // schedule reads what changed.
         let everything = !matches!(request.reason, domain::SyncReason::Scheduled);
+        let mode = reference_sync::SyncMode { everything, dry_run: request.dry_run };
         let mut result = Ok(());
-        if request.wants(ReferenceKind::Vendors) {
-            let vendors = self.sync_vendors(&connection, everything).await;
-            tracing::info!(connection = %id, reason = ?request.reason, outcome = ?vendors, "vendor sync");
-            result = vendors.map(drop);
-        }
-        if request.wants(ReferenceKind::Lists) {
-            let lists = self.sync_lists(&connection).await;
-            tracing::info!(connection = %id, reason = ?request.reason, outcome = ?lists, "list sync");
-            result = result.and(lists.map(drop));
+        for kind in [ReferenceKind::Vendors, ReferenceKind::Lists].into_iter().filter(|k| request.wants(*k)) {
+            let outcome = self.sync_kind(&connection, kind, mode).await;
+            tracing::info!(connection = %id, kind = kind.as_str(), reason = ?request.reason, ?outcome, "reference sync");
+            result = result.and(outcome.map(drop));
         }
         result
     }

@@ -133,6 +133,9 @@ pub enum SyncCommand {
         /// Only this kind: vendors | lists (every kind when absent).
         #[arg(long, value_name = "KIND")]
         kind: Option<String>,
+        /// Plan only: `sync status` then shows what the run would write, deactivate and refuse; nothing is written.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Show, or set, which Concur lists the connection feeds and from which ERP source.
     Lists {

@@ -124,7 +124,9 @@ pub async fn run(command: &Command, deps: &Deps, out: &mut dyn Write) -> Result<
         Command::Documents(command) => return run_documents(command, deps, out).await,
         Command::Queue(QueueCommand::Redrive { max }) => return documents::redrive(deps, max.as_deref(), out).await,
         Command::Sync(SyncCommand::Status { id, json }) => return sync::status(deps, id, *json, out).await,
-        Command::Sync(SyncCommand::Run { id, kind }) => return sync::run(deps, id, kind.as_deref(), out).await,
+        Command::Sync(SyncCommand::Run { id, kind, dry_run }) => {
+            return sync::run(deps, id, kind.as_deref(), *dry_run, out).await;
+        }
         Command::Sync(SyncCommand::Lists { id, feeds, clear }) => {
             return sync::lists(deps, id, feeds, *clear, out).await;
         }

@@ -56,6 +56,17 @@ pub async fn status(deps: &Deps, raw_id: &str, as_json: bool, out: &mut dyn Writ
             // Keys join their parts with a unit separator: show them as `A/B`.
             writeln!(out, "{:<16}refused {}: {}", "", refusal.key.replace('\u{1f}', "/"), refusal.reason)?;
         }
+        if let Some(dry) = &state.last_dry_run {
+            let c = &dry.would;
+            writeln!(
+                out,
+                "{:<16}dry run {}: would write {}, deactivate {}, refuse {} (read {}, unchanged {})",
+                "", dry.at, c.written, c.deactivated, c.refused, c.read, c.unchanged
+            )?;
+            for refusal in &dry.refused {
+                writeln!(out, "{:<16}would refuse {}: {}", "", refusal.key.replace('\u{1f}', "/"), refusal.reason)?;
+            }
+        }
     }
     Ok(Outcome::Done)
 }
@@ -70,7 +81,13 @@ fn next_scheduled(connection: &domain::Connection) -> Option<String> {
 /// `sync run ID [--kind K]`: queues a full sync of the connection (every
 /// kind it keeps, or only `K`; records deleted in the ERP and refusals are
 /// looked at again).
-pub async fn run(deps: &Deps, raw_id: &str, kind: Option<&str>, out: &mut dyn Write) -> Result<Outcome, CliError> {
+pub async fn run(
+    deps: &Deps,
+    raw_id: &str,
+    kind: Option<&str>,
+    dry_run: bool,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
     let id = parse_id(raw_id)?;
     let refused = |e: domain::reference::CannotHold| CliError::Refused(crate::settings::Refusal(e.0));
     let only = kind.map(ReferenceKind::parse).transpose().map_err(refused)?;
@@ -84,9 +101,11 @@ pub async fn run(deps: &Deps, raw_id: &str, kind: Option<&str>, out: &mut dyn Wr
     let queue = deps.aws.work_queue(queue_url(deps, &deps.names.work_queue).await?);
     let mut request = ReferenceSyncRequest::new(id.clone(), SyncReason::Operator, time::OffsetDateTime::now_utc());
     request.only = only;
+    request.dry_run = dry_run;
     queue.send_reference_sync(&request).await?;
     let what = only.map_or("reference".to_owned(), |k| k.as_str().to_owned());
-    writeln!(out, "queued a full {what} sync of {id}; `connector sync status {id}` shows its result")?;
+    let how = if dry_run { "dry run of a full" } else { "full" };
+    writeln!(out, "queued a {how} {what} sync of {id}; `connector sync status {id}` shows its result")?;
     Ok(Outcome::Done)
 }
 

@@ -100,6 +100,9 @@ pub struct ReferenceSyncRequest {
     /// Only this kind (an operator's `sync run --kind`); every kind when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub only: Option<crate::reference::ReferenceKind>,
+    /// Plan only: record what the run would write, write nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 impl ReferenceSyncRequest {
@@ -107,7 +110,7 @@ impl ReferenceSyncRequest {
 
     pub fn new(connection_id: ConnectionId, reason: SyncReason, requested_at: time::OffsetDateTime) -> Self {
         let requested_at = rfc3339(requested_at);
-        Self { v: 1, kind: Self::KIND.to_owned(), connection_id, reason, requested_at, only: None }
+        Self { v: 1, kind: Self::KIND.to_owned(), connection_id, reason, requested_at, only: None, dry_run: false }
     }
 
     /// Whether the request asks for `kind`.

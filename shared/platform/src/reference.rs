@@ -67,6 +67,22 @@ pub struct SyncState {
     /// (at most [`REFUSALS_KEPT`]); retried on every run until fixed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<Refusal>,
+    /// What the last dry run (`connector sync run --dry-run`) would have done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_dry_run: Option<DryRun>,
+}
+
+/// A run that planned and wrote nothing: what it would write, deactivate
+/// and refuse, against what Concur last got from us.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DryRun {
+    /// RFC 3339 UTC.
+    pub at: String,
+    /// `written` and `deactivated` are what a real run would do now.
+    pub would: RunCounts,
+    /// The records it would refuse (at most [`REFUSALS_KEPT`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<Refusal>,
 }
 
 /// The lease a run holds on its sync.
@@ -157,9 +173,9 @@ impl ReferenceStore {
         let action = || format!("recording the {} sync run of connection {connection}", kind.as_str());
         let mut state = state.clone();
         let refused_total = state.refused.len();
-        state.refused.truncate(REFUSALS_KEPT);
-        for refusal in &mut state.refused {
-            refusal.reason = domain::text::truncate(&refusal.reason, REASON_LIMIT).to_owned();
+        bound_refusals(&mut state.refused);
+        if let Some(dry) = state.last_dry_run.as_mut() {
+            bound_refusals(&mut dry.refused);
         }
         if refused_total > REFUSALS_KEPT {
             tracing::warn!(%connection, kind = kind.as_str(), refused_total, "only the first refusals are kept");
@@ -302,6 +318,14 @@ fn record_item(
         item.insert("target_id".to_owned(), AttributeValue::S(id.clone()));
     }
     item
+}
+
+/// At most [`REFUSALS_KEPT`] refusals, each reason bounded (items hold 400 KB).
+fn bound_refusals(refused: &mut Vec<Refusal>) {
+    refused.truncate(REFUSALS_KEPT);
+    for refusal in refused {
+        refusal.reason = domain::text::truncate(&refusal.reason, REASON_LIMIT).to_owned();
+    }
 }
 
 fn sync_id(connection: &ConnectionId, kind: ReferenceKind) -> AttributeValue {

@@ -55,6 +55,7 @@ async fn one_run_at_a_time_and_a_cut_off_run_keeps_its_cursor() {
         last_run: Some(RunCounts { read: 3, written: 2, unchanged: 1, ..RunCounts::default() }),
         last_error: None,
         refused: vec![Refusal { key: "V9".into(), reason: "VendorName is missing".into() }],
+        last_dry_run: None,
     };
     store.finish(&acme, ReferenceKind::Vendors, "run-1", &finished).await.unwrap();
     assert_eq!(store.state(&acme, ReferenceKind::Vendors).await.unwrap(), Some(finished.clone()));

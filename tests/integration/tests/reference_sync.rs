@@ -208,3 +208,26 @@ async fn ifs_suppliers_with_invoice_data_in_the_company_reach_concur_and_the_oth
     assert_eq!((again.written, again.deactivated, again.unchanged), (0, 0, again.read), "{again:?}");
     assert_eq!(again.read as usize, world.ifs().suppliers().len());
 }
+
+#[tokio::test]
+async fn a_dry_run_shows_what_a_run_would_write_and_writes_nothing() {
+    let world = PostingWorld::new("acme-sync-dry").await;
+    let poster = world.poster().await;
+    let connection = world.stack.connections(POSTER).get(&world.connection).await.unwrap().unwrap();
+    let vendors = in_acumatica(&world);
+    let dry = erp_poster::reference_sync::SyncMode { everything: true, dry_run: true };
+    let outcome = poster.sync_kind(&connection, ReferenceKind::Vendors, dry).await.unwrap();
+    let SyncOutcome::DryRun(would) = outcome else { panic!("a dry run: {outcome:?}") };
+    assert_eq!(would.written as usize, vendors.len(), "{would:?}");
+    assert!(world.concur.vendors(COMPANY).is_empty(), "nothing written");
+    assert!(world.concur.reference_writes(COMPANY).is_empty());
+    let status = integration::connector(world.stack.stack_name(), &["sync", "status", "acme-sync-dry"]).await;
+    let line = format!("would write {}, deactivate 0, refuse 0", vendors.len());
+    assert!(status.out.contains(&line), "{}", status.out);
+    assert!(status.out.contains("cursor - (the next run reads everything)"), "the cursor did not move: {}", status.out);
+
+    // The real run then writes exactly that.
+    let run = counts(poster.sync_vendors(&connection, false).await.unwrap());
+    assert_eq!(run.written, would.written);
+    assert_eq!(in_concur(&world), vendors);
+}

@@ -22,7 +22,7 @@ use domain::reference::{
     FULL_READ_EVERY, KnownRecord, ReadScope, ReferenceKind, Refusal, SyncRecord, full_read_due, plan_sync, read_from,
 };
 use domain::{Connection, Failure};
-use platform::reference::{RunCounts, SyncState};
+use platform::reference::{DryRun, RunCounts, SyncState};
 use time::OffsetDateTime;
 
 use crate::Poster;
@@ -51,6 +51,18 @@ pub enum SyncOutcome {
     /// Concur does not offer the API to this company (the China
     /// datacenter, or the product not enabled): the reason, kept on the state.
     NotOffered(String),
+    /// A dry run: what a run would write, deactivate and refuse (kept on
+    /// the state as `last_dry_run`); nothing written, the cursor unmoved.
+    DryRun(RunCounts),
+}
+
+/// How a run goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncMode {
+    /// Read everything (finds records deleted in the ERP), as every first run does.
+    pub everything: bool,
+    /// Plan only: write nothing, store no hash, leave the cursor.
+    pub dry_run: bool,
 }
 
 /// What the source gave.
@@ -137,20 +149,35 @@ impl<S: concur::GrantStore> Poster<S> {
     /// `everything`: read every vendor (finds vendors deleted in the ERP),
     /// as every first run does.
     pub async fn sync_vendors(&self, connection: &Connection, everything: bool) -> Result<SyncOutcome, Failure> {
-        let token = self.concur_token(connection, "reading Concur's vendors").await?;
-        let target = vendors::VendorTarget::new(self.tokens.client(), token);
-        self.sync(connection, target, everything).await
+        self.sync_kind(connection, ReferenceKind::Vendors, SyncMode { everything, dry_run: false }).await
     }
 
     /// Brings the Concur lists the connection feeds in step with their ERP
     /// sources (always a full read).
     pub async fn sync_lists(&self, connection: &Connection) -> Result<SyncOutcome, Failure> {
-        if connection.reference.lists.is_empty() {
-            return Ok(SyncOutcome::NotSupported);
+        self.sync_kind(connection, ReferenceKind::Lists, SyncMode { everything: true, dry_run: false }).await
+    }
+
+    /// One kind's sync of the connection, as `mode` says.
+    pub async fn sync_kind(
+        &self,
+        connection: &Connection,
+        kind: ReferenceKind,
+        mode: SyncMode,
+    ) -> Result<SyncOutcome, Failure> {
+        match kind {
+            ReferenceKind::Vendors => {
+                let token = self.concur_token(connection, "reading Concur's vendors").await?;
+                self.sync(connection, vendors::VendorTarget::new(self.tokens.client(), token), mode).await
+            }
+            ReferenceKind::Lists if connection.reference.lists.is_empty() => Ok(SyncOutcome::NotSupported),
+            ReferenceKind::Lists => {
+                let token = self.concur_token(connection, "reading Concur's lists").await?;
+                let feeds = connection.reference.lists.clone();
+                self.sync(connection, lists::ListTarget::new(self.tokens.client(), token, feeds), mode).await
+            }
+            ReferenceKind::PurchaseOrders | ReferenceKind::PoReceipts => Ok(SyncOutcome::NotSupported),
         }
-        let token = self.concur_token(connection, "reading Concur's lists").await?;
-        let target = lists::ListTarget::new(self.tokens.client(), token, connection.reference.lists.clone());
-        self.sync(connection, target, true).await
     }
 
     async fn concur_token(&self, connection: &Connection, context: &str) -> Result<concur::AccessToken, Failure> {
@@ -164,7 +191,7 @@ impl<S: concur::GrantStore> Poster<S> {
         &self,
         connection: &Connection,
         mut target: T,
-        everything: bool,
+        mode: SyncMode,
     ) -> Result<SyncOutcome, Failure> {
         let id = &connection.connection_id;
         let started = OffsetDateTime::now_utc();
@@ -174,11 +201,12 @@ impl<S: concur::GrantStore> Poster<S> {
             Err(e) if e.conflict => return Ok(SyncOutcome::AlreadyRunning),
             Err(e) => return Err(Failure::retryable(e.to_string(), None)),
         };
-        let everything = everything || target.reads_everything();
-        let run = self.run(connection, &mut target, &holder, &lease.state, everything, started).await;
+        let mode = SyncMode { everything: mode.everything || target.reads_everything(), ..mode };
+        let run = self.run(connection, &mut target, &holder, &lease.state, mode, started).await;
         let released = |last_error: Option<String>| SyncState { last_error, ..lease.state.clone() };
         match run {
-            Ok(SyncOutcome::Done(counts)) => Ok(SyncOutcome::Done(counts)),
+            // The run finished the state itself.
+            Ok(done @ (SyncOutcome::Done(_) | SyncOutcome::DryRun(_))) => Ok(done),
             Ok(SyncOutcome::NotOffered(reason)) => {
                 self.release_sync(connection, T::KIND, &holder, released(Some(reason.clone()))).await;
                 Ok(SyncOutcome::NotOffered(reason))
@@ -202,13 +230,13 @@ impl<S: concur::GrantStore> Poster<S> {
         target: &mut T,
         holder: &str,
         state: &SyncState,
-        everything: bool,
+        mode: SyncMode,
         started: OffsetDateTime,
     ) -> Result<SyncOutcome, Failure> {
         let id = &connection.connection_id;
         let cursor = state.cursor.as_deref().and_then(domain::clock::parse_rfc3339);
         let last_full = state.last_full_run_at.as_deref().and_then(domain::clock::parse_rfc3339);
-        let full = everything || cursor.is_none() || full_read_due(last_full, started, FULL_READ_EVERY);
+        let full = mode.everything || cursor.is_none() || full_read_due(last_full, started, FULL_READ_EVERY);
         let scope = if full { ReadScope::Everything } else { ReadScope::Changed };
         // A full read takes everything; a changed-since read everything
         // changed after the cursor less the overlap. What changes while the
@@ -232,6 +260,19 @@ impl<S: concur::GrantStore> Poster<S> {
         let plan = plan_sync(records, &known, scope);
         let mut counts = RunCounts { read, unchanged: plan.unchanged as u64, ..RunCounts::default() };
         refused.extend(plan.refused.iter().cloned());
+        if mode.dry_run {
+            counts.written = plan.write.len() as u64;
+            counts.deactivated = plan.deactivate.len() as u64;
+            counts.refused = refused.len() as u64;
+            let at = domain::clock::rfc3339(started);
+            let dry = DryRun { at, would: counts.clone(), refused };
+            let state = SyncState { last_dry_run: Some(dry), ..state.clone() };
+            self.reference
+                .finish(id, T::KIND, holder, &state)
+                .await
+                .map_err(|e| Failure::retryable(e.to_string(), None))?;
+            return Ok(SyncOutcome::DryRun(counts));
+        }
 
         match self.write_all(connection, target, &plan.write, &known, &mut refused).await? {
             WriteAll::Written(written) => counts.written = written,
@@ -250,6 +291,7 @@ impl<S: concur::GrantStore> Poster<S> {
             last_run: Some(counts.clone()),
             last_error: None,
             refused,
+            last_dry_run: state.last_dry_run.clone(),
         };
         self.reference
             .finish(id, T::KIND, holder, &state)
