@@ -8,7 +8,7 @@ use domain::ErpKind;
 use domain::SyncReason;
 use domain::reference::ReferenceKind;
 use erp_poster::reference_sync::SyncOutcome;
-use integration::posting::{COMPANY, IFS_COMPANY, POSTER, PostingWorld, TENANT};
+use integration::posting::{COMPANY, IFS_COMPANY, INFOR_ENTITY, INFOR_TENANT, POSTER, PostingWorld, TENANT};
 use platform::reference::RunCounts;
 
 /// Concur's vendors: code → name.
@@ -230,4 +230,27 @@ async fn a_dry_run_shows_what_a_run_would_write_and_writes_nothing() {
     let run = counts(poster.sync_vendors(&connection, false).await.unwrap());
     assert_eq!(run.written, would.written);
     assert_eq!(in_concur(&world), vendors);
+}
+
+#[tokio::test]
+async fn infor_suppliers_reach_concur_through_m3_and_a_blocked_one_is_removed() {
+    let world = PostingWorld::with_erp("infor-sync", ErpKind::Infor).await;
+    let infor = world.infor();
+    infor.add_supplier_named(INFOR_TENANT, INFOR_ENTITY, "SUP900", "Midwest Paper");
+    infor.add_supplier_named(INFOR_TENANT, INFOR_ENTITY, "SUP901", "Prairie Freight");
+    let poster = world.poster().await;
+    let connection = world.stack.connections(POSTER).get(&world.connection).await.unwrap().unwrap();
+    let suppliers = infor.suppliers(INFOR_TENANT, INFOR_ENTITY);
+
+    let first = counts(poster.sync_vendors(&connection, false).await.unwrap());
+    assert_eq!(first.written as usize, suppliers.len(), "{first:?}");
+    assert_eq!(in_concur(&world).get("SUP900").map(String::as_str), Some("Midwest Paper"));
+    assert_eq!(in_concur(&world).len(), suppliers.len());
+
+    // Blocked in M3 (status 90): removed from Concur on the next run.
+    infor.block_supplier(INFOR_TENANT, INFOR_ENTITY, "SUP901");
+    let second = counts(poster.sync_vendors(&connection, false).await.unwrap());
+    assert_eq!((second.written, second.deactivated), (0, 1), "{second:?}");
+    assert!(!in_concur(&world).contains_key("SUP901"));
+    assert_eq!(in_concur(&world).len(), suppliers.len() - 1);
 }

@@ -419,7 +419,7 @@ async fn m3_master_data_reads() {
 
     let suppliers: Value =
         env.get(&format!("{M3_LIST_SUPPLIERS_PATH}?DIVI=1000"), Some(&token)).await.json().await.unwrap();
-    assert_eq!(suppliers["results"][0]["records"], json!([{"SUNO": "EMPJDOE", "SUNM": "Jane Doe"}]));
+    assert_eq!(suppliers["results"][0]["records"], json!([{"SUNO": "EMPJDOE", "SUNM": "Jane Doe", "STAT": "20"}]));
 
     // maxrecs caps the records; 0 = all.
     let capped: Value =

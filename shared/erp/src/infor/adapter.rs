@@ -80,6 +80,24 @@ impl Erp for InforClient {
         true
     }
 
+    /// Synchronous reads through the ION API gateway (CRS620MI), not
+    /// `Sync.SupplierPartyMaster` BODs: the poster already reads M3 master
+    /// data with the connection's credentials, while BODs need a document
+    /// flow the customer configures in ION. One page holds every supplier
+    /// (M3 pages by key, not offset); a later page is empty.
+    async fn read_vendors(
+        &self,
+        page: domain::reference::ReadPage,
+        limits: domain::reference::VendorLimits,
+    ) -> Result<Option<Vec<domain::reference::VendorRecord>>, Failure> {
+        if page.skip > 0 {
+            return Ok(Some(Vec::new()));
+        }
+        let context = "reading the suppliers of the Infor accounting entity";
+        let records = self.supplier_vendors(domain::reference::DEFAULT_ADDRESS_CODE, limits).await;
+        records.map(Some).map_err(|e| e.to_failure(context))
+    }
+
     fn master_data_label(&self, list: &MasterData) -> String {
         match list {
             MasterData::GlAccounts => "GL accounts".to_owned(),

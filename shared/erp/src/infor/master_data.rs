@@ -78,6 +78,13 @@ impl Listing {
     }
 }
 
+/// What one M3 list transaction answered.
+enum M3Answer {
+    Records(Vec<Value>),
+    /// A business error (HTTP 200 with `errorMessage`).
+    Refused(String),
+}
+
 struct Cached {
     at: Instant,
     listing: Arc<Listing>,
@@ -133,6 +140,62 @@ impl InforClient {
     }
 
     async fn read_list(&self, list: &MasterList) -> Result<Listing, InforError> {
+        Ok(match self.m3_records(list).await? {
+            M3Answer::Refused(message) => Listing::Refused(message),
+            M3Answer::Records(records) => Listing::Values(
+                records
+                    .iter()
+                    .filter_map(|r| r.get(list.field()).and_then(Value::as_str))
+                    .map(|v| v.trim().to_owned())
+                    .filter(|v| !v.is_empty())
+                    .collect(),
+            ),
+        })
+    }
+
+    /// Every supplier of the accounting entity as Concur vendor records
+    /// (`SUNO`, `SUNM`; `STAT` 20 is active, any other status — 90 blocked —
+    /// inactive; `CSCD` country and `CUCD` currency where M3 sends them).
+    /// One read: M3's list transactions page by key, not by offset, and
+    /// `maxrecs=0` returns them all.
+    pub async fn supplier_vendors(
+        &self,
+        address_code: &str,
+        limits: domain::reference::VendorLimits,
+    ) -> Result<Vec<domain::reference::VendorRecord>, InforError> {
+        let records = match self.m3_records(&MasterList::Suppliers).await? {
+            M3Answer::Records(records) => records,
+            M3Answer::Refused(message) => {
+                return Err(InforError::Rejected { status: 200, what: "the supplier read (M3 API)", message });
+            }
+        };
+        let text = |r: &Value, field: &str| {
+            r.get(field).and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned)
+        };
+        Ok(records
+            .iter()
+            .filter_map(|r| {
+                Some(domain::reference::VendorRecord {
+                    vendor_code: text(r, "SUNO")?,
+                    address_code: address_code.to_owned(),
+                    name: text(r, "SUNM").unwrap_or_default(),
+                    address1: None,
+                    address2: None,
+                    city: None,
+                    state: None,
+                    postal_code: None,
+                    country_code: text(r, "CSCD"),
+                    currency_code: text(r, "CUCD"),
+                    tax_id: None,
+                    active: text(r, "STAT").is_none_or(|s| s == "20"),
+                    limits,
+                })
+            })
+            .collect())
+    }
+
+    /// One M3 list transaction's records, or the business error it answered.
+    async fn m3_records(&self, list: &MasterList) -> Result<M3Answer, InforError> {
         let entity = self.entity()?;
         let url = format!("{}/{}", self.api_base(), list.path());
         let mut query: Vec<(&str, &str)> = vec![("DIVI", entity.as_str())];
@@ -180,16 +243,10 @@ impl InforClient {
                     problem: format!("`{entity}` is refused by Infor ({message})"),
                 });
             }
-            return Ok(Listing::Refused(message));
+            return Ok(M3Answer::Refused(message));
         }
-        let records = result.get("records").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-        let values = records
-            .iter()
-            .filter_map(|r| r.get(list.field()).and_then(Value::as_str))
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .collect();
-        Ok(Listing::Values(values))
+        let records = result.get("records").and_then(Value::as_array).cloned().unwrap_or_default();
+        Ok(M3Answer::Records(records))
     }
 
     /// Every GL account, dimension value and supplier `document` names is

@@ -3,7 +3,7 @@
 //! reference §5.6). **[DEFAULT]** program/transaction names and fields:
 //! - `GLS040MI/LstAccounts?DIVI=<entity>` → records `{"AITM","TX40"}`
 //! - `CRS630MI/LstDimValues?DIVI=<entity>&DIMT=<listID>` → records `{"DIMT","AITM","TX40"}`
-//! - `CRS620MI/LstSuppliers?DIVI=<entity>` → records `{"SUNO","SUNM"}`
+//! - `CRS620MI/LstSuppliers?DIVI=<entity>` → records `{"SUNO","SUNM","STAT"}` (20 active, 90 blocked)
 //!
 //! As M3 does, a business error (missing/unknown division) is HTTP 200 with
 //! `errorMessage` in the transaction result and `nrOfFailedTransactions: 1`;
@@ -79,7 +79,14 @@ pub(crate) async fn handle(
     };
     let records: Vec<Value> = match transaction {
         "LstAccounts" => entity.accounts.iter().map(|(a, d)| json!({"AITM": a, "TX40": d})).collect(),
-        "LstSuppliers" => entity.suppliers.iter().map(|(id, name)| json!({"SUNO": id, "SUNM": name})).collect(),
+        "LstSuppliers" => entity
+            .suppliers
+            .iter()
+            .map(|(id, name)| {
+                let status = if entity.blocked_suppliers.contains(id) { "90" } else { "20" };
+                json!({"SUNO": id, "SUNM": name, "STAT": status})
+            })
+            .collect(),
         _ => {
             let Some(dimt) = params.get("DIMT").filter(|d| !d.is_empty()) else {
                 return nok(transaction, "Dimension type must be entered", "DIMT");

@@ -256,6 +256,11 @@ impl InforSim {
         self.lock().tenant_mut(ti).entity_mut(entity).suppliers.insert(supplier_id.to_owned(), name.to_owned());
     }
 
+    /// Blocks a supplier for use (M3 status 90), as CRS620 does.
+    pub fn block_supplier(&self, ti: &str, entity: &str, supplier_id: &str) {
+        self.lock().tenant_mut(ti).entity_mut(entity).blocked_suppliers.insert(supplier_id.to_owned());
+    }
+
     /// Supplier ids of an accounting entity (seeded or received by `Sync.SupplierPartyMaster`).
     pub fn suppliers(&self, ti: &str, entity: &str) -> Vec<String> {
         self.lock().tenant(ti).entities.get(entity).map(|e| e.suppliers.keys().cloned().collect()).unwrap_or_default()

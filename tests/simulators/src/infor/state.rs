@@ -241,6 +241,8 @@ pub(crate) struct Entity {
     pub dimensions: BTreeMap<String, BTreeSet<String>>,
     /// Supplier id → name.
     pub suppliers: BTreeMap<String, String>,
+    /// Suppliers blocked for use (M3 status 90); the others are active (20).
+    pub blocked_suppliers: BTreeSet<String>,
 }
 
 /// Key of a document held by the ERP: (noun, document id, accounting entity).
