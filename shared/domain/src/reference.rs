@@ -308,6 +308,28 @@ pub struct VendorRecord {
     pub limits: VendorLimits,
 }
 
+impl VendorRecord {
+    /// An active vendor with its keys and name, every optional field empty
+    /// (an ERP fills in what it reads).
+    pub fn named(vendor_code: String, address_code: String, name: String, limits: VendorLimits) -> Self {
+        Self {
+            vendor_code,
+            address_code,
+            name,
+            address1: None,
+            address2: None,
+            city: None,
+            state: None,
+            postal_code: None,
+            country_code: None,
+            currency_code: None,
+            tax_id: None,
+            active: true,
+            limits,
+        }
+    }
+}
+
 impl SyncRecord for VendorRecord {
     fn key(&self) -> String {
         vendor_key(&self.vendor_code, &self.address_code)

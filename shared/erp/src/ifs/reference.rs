@@ -123,20 +123,12 @@ impl IfsClient {
             .get(SUPPLIER_COMPANIES)
             .and_then(Value::as_array)
             .and_then(|rows| rows.iter().find(|c| text(c, "Company") == Some(self.company())));
+        let (code, name) = (owned(row, "SupplierId")?, owned(row, "Name").unwrap_or_default());
         Some(VendorRecord {
-            vendor_code: owned(row, "SupplierId")?,
-            address_code: address_code.to_owned(),
-            name: owned(row, "Name").unwrap_or_default(),
-            address1: None,
-            address2: None,
-            city: None,
-            state: None,
-            postal_code: None,
             country_code: owned(row, "Country"),
             currency_code: company_row.and_then(|c| owned(c, "Currency")),
-            tax_id: None,
             active: company_row.is_some(),
-            limits,
+            ..VendorRecord::named(code, address_code.to_owned(), name, limits)
         })
     }
 

@@ -175,20 +175,12 @@ impl InforClient {
         Ok(records
             .iter()
             .filter_map(|r| {
+                let (code, name) = (text(r, "SUNO")?, text(r, "SUNM").unwrap_or_default());
                 Some(domain::reference::VendorRecord {
-                    vendor_code: text(r, "SUNO")?,
-                    address_code: address_code.to_owned(),
-                    name: text(r, "SUNM").unwrap_or_default(),
-                    address1: None,
-                    address2: None,
-                    city: None,
-                    state: None,
-                    postal_code: None,
                     country_code: text(r, "CSCD"),
                     currency_code: text(r, "CUCD"),
-                    tax_id: None,
                     active: text(r, "STAT").is_none_or(|s| s == "20"),
-                    limits,
+                    ..domain::reference::VendorRecord::named(code, address_code.to_owned(), name, limits)
                 })
             })
             .collect())
