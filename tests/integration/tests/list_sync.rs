@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use domain::ErpKind;
 use erp_poster::reference_sync::SyncOutcome;
-use integration::posting::{COMPANY, POSTER, PostingWorld, TENANT};
+use integration::posting::{COMPANY, IFS_COMPANY, POSTER, PostingWorld, TENANT};
 use platform::reference::RunCounts;
 use simulators::concur::ReferenceWriteKind;
 use simulators::faults::{FaultKind, FaultSpec};
@@ -191,4 +192,43 @@ async fn a_fed_list_concur_does_not_have_is_refused_with_the_fix() {
     assert!(run.refused > 0, "{run:?}");
     let status = integration::connector(world.stack.stack_name(), &["sync", "status", "acme-lists-missing"]).await;
     assert!(status.out.contains("Concur has no list named `Departments`"), "{}", status.out);
+}
+
+#[tokio::test]
+async fn ifs_code_part_values_and_acumatica_accounts_feed_their_lists() {
+    // IFS Cloud: code part B's values, active within their validity.
+    let world = PostingWorld::with_erp("ifs-lists", ErpKind::IfsCloud).await;
+    let list_id = world.concur.create_list(COMPANY, LIST, 1).unwrap();
+    let set = integration::connector(
+        world.stack.stack_name(),
+        &["sync", "lists", "ifs-lists", "--feed", "Cost Centers=code_part:b"],
+    )
+    .await;
+    assert_eq!(set.code, 0, "{}", set.err);
+    world.ifs().add_code_part_value(IFS_COMPANY, "B", "CC77");
+    let poster = world.poster().await;
+    let connection = world.stack.connections(POSTER).get(&world.connection).await.unwrap().unwrap();
+    let first = counts(poster.sync_lists(&connection).await.unwrap());
+    let items = in_concur(&world, &list_id);
+    assert_eq!(first.written as usize, items.len(), "{first:?}");
+    assert_eq!(items.get("CC77").map(String::as_str), Some("B CC77"), "{items:?}");
+    // Closed in IFS yesterday: removed from the list.
+    let yesterday = time::OffsetDateTime::now_utc().date().previous_day().unwrap();
+    assert!(world.ifs().set_code_part_value_valid_until(IFS_COMPANY, "B", "CC77", yesterday));
+    let second = counts(poster.sync_lists(&connection).await.unwrap());
+    assert_eq!((second.written, second.deactivated), (0, 1), "{second:?}");
+    assert!(!in_concur(&world, &list_id).contains_key("CC77"));
+
+    // Acumatica: GL accounts, an inactive one left out.
+    let world = PostingWorld::new("acme-account-list").await;
+    let list_id = world.concur.create_list(COMPANY, "GL Accounts", 1).unwrap();
+    let feed = ["sync", "lists", "acme-account-list", "--feed", "GL Accounts=accounts"];
+    assert_eq!(integration::connector(world.stack.stack_name(), &feed).await.code, 0);
+    world.acumatica().add_account(TENANT, "69900", "Closed travel", "Expense", false);
+    let poster = world.poster().await;
+    let connection = world.stack.connections(POSTER).get(&world.connection).await.unwrap().unwrap();
+    let run = counts(poster.sync_lists(&connection).await.unwrap());
+    let items = in_concur(&world, &list_id);
+    assert_eq!(run.written as usize, items.len(), "{run:?}");
+    assert!(!items.is_empty() && !items.contains_key("69900"), "{items:?}");
 }

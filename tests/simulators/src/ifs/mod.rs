@@ -397,6 +397,23 @@ impl IfsSim {
         ifs.insert(&schema::CODE_PART_VALUE, row);
     }
 
+    /// Ends a code part value's validity on `until` (as closing a cost
+    /// center in IFS does); false when there is no such value.
+    pub fn set_code_part_value_valid_until(&self, company: &str, letter: &str, value: &str, until: time::Date) -> bool {
+        let mut ifs = self.lock();
+        let rows = ifs.rows_mut(&schema::CODE_PART_VALUE);
+        let found = rows.iter_mut().find(|r| {
+            r.str("Company") == Some(company) && r.str("CodePart") == Some(letter) && r.str("CodeValue") == Some(value)
+        });
+        match found {
+            Some(row) => {
+                row.values.insert("ValidUntil", Val::Date(until));
+                true
+            }
+            None => false,
+        }
+    }
+
     // ---- state changes IFS users would make ------------------------------------
 
     fn set_state(&self, ty: &'static EntityType, keys: &[(&'static str, Val)], state: &str) {
