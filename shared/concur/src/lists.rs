@@ -76,20 +76,10 @@ struct ListJson {
 impl ConcurClient {
     /// The live list named `name` (names are unique among live lists).
     pub async fn find_list(&self, token: &AccessToken, name: &str) -> Result<Option<ConcurList>, ConcurError> {
-        for number in 1..=MAX_PAGES {
-            let page: Page<ListJson> = self.get_json(token, &format!("{LISTS_PATH}?page={number}")).await?;
-            if let Some(found) = page.content.iter().find(|l| l.value == name && !l.is_deleted) {
-                return Ok(Some(ConcurList {
-                    id: found.id.clone(),
-                    name: found.value.clone(),
-                    level_count: found.level_count,
-                }));
-            }
-            if page.is_last(number) {
-                break;
-            }
-        }
-        Ok(None)
+        let found: Option<ListJson> = self
+            .first_in_pages(token, &format!("{LISTS_PATH}?"), |l: &ListJson| l.value == name && !l.is_deleted)
+            .await?;
+        Ok(found.map(|l| ConcurList { id: l.id, name: l.value, level_count: l.level_count }))
     }
 
     /// The live item with `short_code` under `parent_id` (level 1 when
@@ -108,12 +98,25 @@ impl ConcurClient {
         let filter = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("shortCode", &format!("eq:{short_code}"))
             .finish();
+        let wanted = |i: &ConcurListItem| i.short_code == short_code && !i.is_deleted;
+        self.first_in_pages(token, &format!("{base}?{filter}&"), wanted).await
+    }
+
+    /// The first entry of a paged v4 collection that `wanted` accepts,
+    /// reading `{query}page=1`, `page=2`… until the last page.
+    async fn first_in_pages<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &AccessToken,
+        query: &str,
+        wanted: impl Fn(&T) -> bool,
+    ) -> Result<Option<T>, ConcurError> {
         for number in 1..=MAX_PAGES {
-            let page: Page<ConcurListItem> = self.get_json(token, &format!("{base}?{filter}&page={number}")).await?;
-            if let Some(found) = page.content.iter().find(|i| i.short_code == short_code && !i.is_deleted) {
-                return Ok(Some(found.clone()));
+            let page: Page<T> = self.get_json(token, &format!("{query}page={number}")).await?;
+            let last = page.is_last(number);
+            if let Some(found) = page.content.into_iter().find(|entry| wanted(entry)) {
+                return Ok(Some(found));
             }
-            if page.is_last(number) {
+            if last {
                 break;
             }
         }

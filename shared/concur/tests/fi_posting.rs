@@ -1,55 +1,25 @@
 //! The posting pipeline's FI calls against the strict Concur simulator over HTTP.
 
-use std::time::Duration;
+mod support;
 
 use concur::fi_posting::{AckItem, ErpPostingDoc, FiOutcome, MAX_MESSAGE, PostingConfirmation, PostingOutcome};
-use concur::{AccessToken, AppCredentials, ConcurClient, ConcurError};
-use domain::{CompanyUuid, DocumentType, Secret};
+use concur::{AccessToken, ConcurClient, ConcurError};
+use domain::DocumentType;
 use serde_json::json;
-use simulators::concur::{CompanySpec, ConcurApp, ConcurSim, DocStatus, StartedConcur};
-use transport::{HttpClient, RetryPolicy};
+use simulators::concur::{DocStatus, StartedConcur};
+use support::COMPANY;
 
-const CLIENT_ID: &str = "6b4b4c4e-1d2a-4f51-9a55-0c1f7b7f3a01";
-const CLIENT_SECRET: &str = "0f5d8f2e-8c3b-4a6e-b0a1-3e2f6c9d7b02";
-const COMPANY: &str = "8568a4cd-8ffc-49d6-9417-be2d69aa075f";
 const FI_1: &str = "e7f810cabc8348cdb051dd9431c8cfb1";
 const FI_2: &str = "e7f810cabc8348cdb051dd9431c8cfb2";
 const REPORT_1: &str = "B1041655B4CE4171BDA1";
 const SYSTEM: &str = "ERP-PROD";
 
-fn client() -> ConcurClient {
-    let policy = RetryPolicy {
-        max_attempts: 2,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(50),
-        request_timeout: Duration::from_secs(5),
-    };
-    ConcurClient::new(HttpClient::new(transport::build_client(policy.request_timeout), policy))
-}
-
 /// A simulator with one US company holding two READY expense documents, and a company token.
 async fn setup() -> (StartedConcur, ConcurClient, AccessToken) {
-    let concur = ConcurSim::start(ConcurApp::new(CLIENT_ID, CLIENT_SECRET)).await;
-    concur.sim.add_company(CompanySpec {
-        uuid: COMPANY.into(),
-        name: "Acme Corp".into(),
-        datacenter: "us".into(),
-        marketing_name: "CTE".into(),
-    });
+    let (concur, client, token) = support::connected(2).await;
     concur.sim.add_fi_document(COMPANY, "expense", FI_1, json!({"report": {"reportId": REPORT_1}}));
     concur.sim.add_fi_document(COMPANY, "expense", FI_2, json!({"report": {"reportId": "B1041655B4CE4171BDA2"}}));
-    let app = AppCredentials {
-        client_id: CLIENT_ID.into(),
-        client_secret: Secret::new(CLIENT_SECRET),
-        app_base_url: concur.us_url(),
-    };
-    let client = client();
-    let request_token = Secret::new(concur.sim.issue_request_token(COMPANY));
-    let token = client
-        .exchange_request_token(&app, &CompanyUuid::parse(COMPANY).unwrap(), &request_token)
-        .await
-        .expect("the Quick Connect exchange succeeds");
-    (concur, client, AccessToken::from_response(&token))
+    (concur, client, token)
 }
 
 fn ack(id: &str) -> AckItem {

@@ -31,11 +31,14 @@ pub(super) struct ListTarget<'a> {
     lists: HashMap<String, FedList>,
     /// Concur's item id per key: stored ones, and what this run found.
     ids: HashMap<String, String>,
+    /// Whether `ids` holds the stored ones yet.
+    seeded: bool,
 }
 
 impl<'a> ListTarget<'a> {
     pub(super) fn new(concur: &'a ConcurClient, token: AccessToken, feeds: Vec<ListFeed>) -> Self {
-        Self { concur, token, feeds, read_lists: BTreeSet::new(), lists: HashMap::new(), ids: HashMap::new() }
+        let (read_lists, lists, ids) = (BTreeSet::new(), HashMap::new(), HashMap::new());
+        Self { concur, token, feeds, read_lists, lists, ids, seeded: false }
     }
 
     /// The Concur list named `name`, found once per run.
@@ -192,9 +195,13 @@ impl SyncTarget for ListTarget<'_> {
         records: &[ListItemRecord],
         known: &HashMap<String, KnownRecord>,
     ) -> Result<Vec<Written>, WriteStop> {
-        for (key, k) in known {
-            if let (true, Some(id)) = (k.active, &k.target_id) {
-                self.ids.entry(key.clone()).or_insert_with(|| id.clone());
+        if !self.seeded {
+            // The stored ids, once per run (the run hands every chunk the same `known`).
+            self.seeded = true;
+            for (key, k) in known {
+                if let (true, Some(id)) = (k.active, &k.target_id) {
+                    self.ids.entry(key.clone()).or_insert_with(|| id.clone());
+                }
             }
         }
         let mut outcomes = Vec::with_capacity(records.len());
