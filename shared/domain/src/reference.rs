@@ -356,6 +356,223 @@ impl SyncRecord for VendorRecord {
     }
 }
 
+/// A group of vendor fields with one owner in a two-way sync: the side
+/// that owns a field is the only one whose changes to it are carried to
+/// the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VendorField {
+    /// `VendorName`.
+    Name,
+    /// `Address1`, `Address2`, `City`, `State`, `PostalCode`, `CountryCode`.
+    Address,
+    /// `CurrencyCode`.
+    Currency,
+    /// `TaxID`.
+    TaxId,
+}
+
+/// A set of [`VendorField`]s.
+pub type VendorFields = std::collections::BTreeSet<VendorField>;
+
+impl VendorField {
+    pub const ALL: [VendorField; 4] = [Self::Name, Self::Address, Self::Currency, Self::TaxId];
+
+    /// Every field.
+    pub fn all() -> VendorFields {
+        Self::ALL.into_iter().collect()
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Name => "name",
+            Self::Address => "address",
+            Self::Currency => "currency",
+            Self::TaxId => "tax_id",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, CannotHold> {
+        Self::ALL.into_iter().find(|f| f.as_str() == text.trim()).ok_or_else(|| {
+            let known: Vec<&str> = Self::ALL.iter().map(|f| f.as_str()).collect();
+            CannotHold(format!("unknown vendor field `{text}`: one of {}", known.join(", ")))
+        })
+    }
+}
+
+impl VendorRecord {
+    /// The record with only `fields` (and the keys and the active flag):
+    /// what one side owns, and so what its content hash covers.
+    pub fn project(&self, fields: &VendorFields) -> VendorRecord {
+        let mut kept = VendorRecord::named(self.vendor_code.clone(), self.address_code.clone(), String::new(), self.limits);
+        kept.active = self.active;
+        kept.take(self, fields);
+        kept
+    }
+
+    /// Sets `fields` to `other`'s values.
+    pub fn take(&mut self, other: &VendorRecord, fields: &VendorFields) {
+        for field in fields {
+            match field {
+                VendorField::Name => self.name.clone_from(&other.name),
+                VendorField::Address => {
+                    self.address1.clone_from(&other.address1);
+                    self.address2.clone_from(&other.address2);
+                    self.city.clone_from(&other.city);
+                    self.state.clone_from(&other.state);
+                    self.postal_code.clone_from(&other.postal_code);
+                    self.country_code.clone_from(&other.country_code);
+                }
+                VendorField::Currency => self.currency_code.clone_from(&other.currency_code),
+                VendorField::TaxId => self.tax_id.clone_from(&other.tax_id),
+            }
+        }
+    }
+
+    /// The fields among `among` whose values differ between `self` and `other`.
+    pub fn differing(&self, other: &VendorRecord, among: &VendorFields) -> Vec<VendorField> {
+        among
+            .iter()
+            .copied()
+            .filter(|field| {
+                let one: VendorFields = [*field].into_iter().collect();
+                self.project(&one).content_hash() != other.project(&one).content_hash()
+            })
+            .collect()
+    }
+}
+
+/// Which way vendors flow for a connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VendorDirection {
+    /// The ERP's vendors into Concur (the default: the ERP pays them).
+    #[default]
+    ErpToConcur,
+    /// Vendors created or changed in Concur into the ERP.
+    ConcurToErp,
+    /// Both, each field carried from the side that owns it.
+    Both,
+}
+
+impl VendorDirection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ErpToConcur => "erp_to_concur",
+            Self::ConcurToErp => "concur_to_erp",
+            Self::Both => "both",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, CannotHold> {
+        [Self::ErpToConcur, Self::ConcurToErp, Self::Both].into_iter().find(|d| d.as_str() == text.trim()).ok_or_else(
+            || CannotHold(format!("unknown direction `{text}`: one of erp_to_concur, concur_to_erp, both")),
+        )
+    }
+}
+
+/// The side that owns a vendor field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldOwner {
+    Erp,
+    Concur,
+}
+
+impl FieldOwner {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Erp => "erp",
+            Self::Concur => "concur",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, CannotHold> {
+        match text.trim() {
+            "erp" => Ok(Self::Erp),
+            "concur" => Ok(Self::Concur),
+            other => Err(CannotHold(format!("unknown owner `{other}`: erp or concur"))),
+        }
+    }
+}
+
+/// How a connection's vendors are kept in step: the direction and, for
+/// `both`, the owner of each field (the ERP for a field not named).
+///
+/// Why no update can loop: each direction writes only the fields its
+/// source owns and hashes only those, so a write into one side changes
+/// nothing the other direction looks at.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VendorSync {
+    #[serde(default)]
+    pub direction: VendorDirection,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub owners: BTreeMap<VendorField, FieldOwner>,
+}
+
+impl VendorSync {
+    /// Who owns `field`.
+    pub fn owner(&self, field: VendorField) -> FieldOwner {
+        match self.direction {
+            VendorDirection::ErpToConcur => FieldOwner::Erp,
+            VendorDirection::ConcurToErp => FieldOwner::Concur,
+            VendorDirection::Both => self.owners.get(&field).copied().unwrap_or(FieldOwner::Erp),
+        }
+    }
+
+    /// The fields `owner` owns.
+    pub fn owned_by(&self, owner: FieldOwner) -> VendorFields {
+        VendorField::ALL.into_iter().filter(|f| self.owner(*f) == owner).collect()
+    }
+
+    /// Whether the ERP's vendors go to Concur.
+    pub fn to_concur(&self) -> bool {
+        self.direction != VendorDirection::ConcurToErp
+    }
+
+    /// Whether Concur's vendors go to the ERP.
+    pub fn to_erp(&self) -> bool {
+        self.direction != VendorDirection::ErpToConcur
+    }
+
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// A vendor as one direction of a sync carries it: the whole record is
+/// written, but only the fields its source owns count as its content, so
+/// a change the other direction wrote is not carried back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedVendor {
+    pub record: VendorRecord,
+    /// The fields the source of this direction owns.
+    pub owned: VendorFields,
+}
+
+impl SyncRecord for OwnedVendor {
+    fn key(&self) -> String {
+        self.record.key()
+    }
+
+    fn is_active(&self) -> bool {
+        self.record.active
+    }
+
+    fn check(&self) -> Result<(), CannotHold> {
+        self.record.check()
+    }
+
+    /// With every field owned, the hash of the whole record (so hashes
+    /// stored before owners existed still match).
+    fn content_hash(&self) -> ContentHash {
+        match self.owned.len() == VendorField::ALL.len() {
+            true => self.record.content_hash(),
+            false => self.record.project(&self.owned).content_hash(),
+        }
+    }
+}
+
 /// The key of a vendor address in the sync state: `VendorCode` and
 /// `AddressCode` joined by a character neither may hold.
 pub fn vendor_key(vendor_code: &str, address_code: &str) -> String {
@@ -515,11 +732,14 @@ pub struct ReferenceSettings {
     /// The Concur lists fed from the ERP, each from its source.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lists: Vec<ListFeed>,
+    /// Which way vendors flow, and who owns which field.
+    #[serde(default, skip_serializing_if = "VendorSync::is_default")]
+    pub vendors: VendorSync,
 }
 
 impl ReferenceSettings {
     pub fn is_empty(&self) -> bool {
-        self.lists.is_empty()
+        self.lists.is_empty() && self.vendors.is_default()
     }
 }
 

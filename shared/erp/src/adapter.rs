@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 
-use domain::reference::{ListItemRecord, ListSource, ReadPage, VendorLimits, VendorRecord};
+use domain::reference::{ListItemRecord, ListSource, ReadPage, VendorField, VendorFields, VendorLimits, VendorRecord};
 use domain::{ConnectionId, ErpDocument, ErpSettings, Failure, HeldVendorDocument};
 use transport::HttpClient;
 
@@ -144,6 +144,17 @@ pub enum ListItemsRead {
     NotOffered(String),
 }
 
+/// What writing one vendor from Concur into the ERP came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VendorWritten {
+    /// The ERP had no vendor with this code: created with every field.
+    Created,
+    /// The ERP had it: these fields differed and were written.
+    Updated(Vec<VendorField>),
+    /// The ERP had it with the same values: nothing written.
+    Unchanged,
+}
+
 /// A read of master data that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum MasterDataError {
@@ -269,6 +280,29 @@ pub trait Erp: Send + Sync {
         let reason = format!("this ERP has no list source `{source}` yet");
         async { Ok(ListItemsRead::NotOffered(reason)) }
     }
+
+    /// Creates or updates one vendor from Concur (the Concur → ERP
+    /// direction of the reference sync), keyed by `vendor.vendor_code`
+    /// (the ERP's vendor id), in the connection's company:
+    /// - not in the ERP: created with every field of `vendor`;
+    /// - in the ERP: only the fields among `fields` (those Concur owns)
+    ///   whose values differ are written, with the ERP's concurrency rule;
+    ///   none differing is [`VendorWritten::Unchanged`] and writes nothing;
+    /// - a create refused because the vendor now exists (a concurrent
+    ///   create) is read again and handled as an existing vendor, so a
+    ///   vendor is created once however often this runs.
+    ///
+    /// Errors are classified like [`Self::post`]'s: a refusal of the ERP is
+    /// permanent with its reason. `None` for an ERP whose vendor write is
+    /// not built.
+    fn write_vendor(
+        &self,
+        vendor: &VendorRecord,
+        fields: &VendorFields,
+    ) -> impl Future<Output = Result<Option<VendorWritten>, Failure>> + Send {
+        let _ = (vendor, fields);
+        async { Ok(None) }
+    }
 }
 
 /// The boundary every caller uses (erp-poster holds `Arc<dyn ErpAdapter>`,
@@ -309,6 +343,11 @@ pub trait ErpAdapter: Send + Sync {
         source: &'a ListSource,
         list: &'a str,
     ) -> BoxFuture<'a, Result<ListItemsRead, Failure>>;
+    fn write_vendor<'a>(
+        &'a self,
+        vendor: &'a VendorRecord,
+        fields: &'a VendorFields,
+    ) -> BoxFuture<'a, Result<Option<VendorWritten>, Failure>>;
 }
 
 impl<T: Erp> ErpAdapter for T {
@@ -385,6 +424,14 @@ impl<T: Erp> ErpAdapter for T {
         list: &'a str,
     ) -> BoxFuture<'a, Result<ListItemsRead, Failure>> {
         Box::pin(Erp::read_list_items(self, source, list))
+    }
+
+    fn write_vendor<'a>(
+        &'a self,
+        vendor: &'a VendorRecord,
+        fields: &'a VendorFields,
+    ) -> BoxFuture<'a, Result<Option<VendorWritten>, Failure>> {
+        Box::pin(Erp::write_vendor(self, vendor, fields))
     }
 }
 

@@ -20,7 +20,7 @@ mod problem;
 
 pub use adapter::{
     BoxError, BoxFuture, Erp, ErpAdapter, ErpChecks, ErpProblem, ListItemsRead, MasterData, MasterDataError,
-    MasterDataRead, StoredCredentials, adapter_for, checks_of,
+    MasterDataRead, StoredCredentials, VendorWritten, adapter_for, checks_of,
 };
 pub use problem::DocumentProblem;
 
