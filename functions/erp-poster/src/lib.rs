@@ -357,6 +357,11 @@ fn item_failure(message_id: String) -> BatchItemFailure {
     failure
 }
 
+/// The kinds a sync request runs, in order: the ERP's vendors reach
+/// Concur before Concur's reach the ERP, so a first run in `both` creates
+/// in the ERP only what Concur alone holds.
+const SYNCED_KINDS: [ReferenceKind; 3] = [ReferenceKind::Vendors, ReferenceKind::VendorsToErp, ReferenceKind::Lists];
+
 impl<S: concur::GrantStore> DocumentPipeline for Poster<S> {
     async fn process(&self, item: &WorkItem) -> Result<(), Failure> {
         match self.process_item(item).await {
@@ -368,8 +373,9 @@ impl<S: concur::GrantStore> DocumentPipeline for Poster<S> {
         }
     }
 
-    /// Brings the connection's reference data in step: vendors, then the
-    /// lists it feeds (purchase orders and receipts are later work). A
+    /// Brings the connection's reference data in step: vendors (each
+    /// direction the connection has), then the lists it feeds (purchase
+    /// orders and receipts are later work). A
     /// request is safe to drop once a run covered it: every run brings the
     /// whole state in step. One kind failing does not keep the other from
     /// running; the message is retried for the failure.
@@ -385,7 +391,7 @@ impl<S: concur::GrantStore> DocumentPipeline for Poster<S> {
         let everything = !matches!(request.reason, domain::SyncReason::Scheduled);
         let mode = reference_sync::SyncMode { everything, dry_run: request.dry_run };
         let mut result = Ok(());
-        for kind in [ReferenceKind::Vendors, ReferenceKind::Lists].into_iter().filter(|k| request.wants(*k)) {
+        for kind in SYNCED_KINDS.into_iter().filter(|k| request.wants(*k)) {
             let outcome = self.sync_kind(&connection, kind, mode).await;
             tracing::info!(connection = %id, kind = kind.as_str(), reason = ?request.reason, ?outcome, "reference sync");
             result = result.and(outcome.map(drop));

@@ -631,6 +631,10 @@ impl<S: GrantStore> Run<'_, S> {
             Ok(erp) => erp,
             Err(failure) => return Err(self.fail("post", failure, Some((connection, &document))).await),
         };
+        let ordered = self.purchase_orders_first(connection, &*erp, &plan).instrument(step("purchase orders")).await;
+        if let Err(failure) = ordered {
+            return Err(self.fail("post", failure, Some((connection, &document))).await);
+        }
         let kept = kept_parts(connection, record);
         let attempt = record.replays.saturating_add(1);
         // Only an earlier claim can have reached the ERP under another mapping.
@@ -697,6 +701,47 @@ impl<S: GrantStore> Run<'_, S> {
             .join("; ");
         self.audit("mapped", "ok", Some(format!("{} {}: {summary}", entry.total(), entry.currency())), None).await;
         Ok(plan)
+    }
+
+    /// Creates in the ERP the Concur purchase orders the plan references,
+    /// where the ERP keeps them (IFS Cloud): a PO the ERP holds is left
+    /// alone; a missing one is read from Concur (Purchase Order v3, by
+    /// number) and created, looked up by number first, so once however
+    /// often the document is tried. Concur announces no new purchase order
+    /// (no event, no list call), so the invoice that references one is
+    /// what brings it.
+    async fn purchase_orders_first(
+        &self,
+        connection: &Connection,
+        erp: &dyn ErpAdapter,
+        plan: &domain::posting::PostingPlan,
+    ) -> Result<(), Failure> {
+        for number in &plan.purchase_orders {
+            match erp.holds_purchase_order(number).await? {
+                None => return Ok(()),
+                Some(true) => continue,
+                Some(false) => {}
+            }
+            let client = self.poster.tokens.client();
+            let read =
+                self.poster
+                    .tokens
+                    .with_token(&connection.connection_id, |token| async move {
+                        client.purchase_order(&token, number).await
+                    })
+                    .await
+                    .map_err(|e| e.to_failure(&format!("reading purchase order `{number}` from Concur")))?;
+            let Some(order) = read else {
+                return Err(Failure::permanent(format!(
+                    "the invoice references purchase order `{number}`, which Concur's Purchase Order API does not \
+                     have: correct the PO number on the invoice in Concur, or create the PO in the ERP, then replay"
+                )));
+            };
+            let created = erp.create_purchase_order(&order).await?;
+            let detail = format!("Concur PO {number} ({} lines) created in the ERP", order.lines.len());
+            self.audit("purchase order", "ok", Some(detail), Some(&created.reference)).await;
+        }
+        Ok(())
     }
 
     /// Posts every ERP document of the plan; the joined references. Parts

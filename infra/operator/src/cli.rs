@@ -130,7 +130,7 @@ pub enum SyncCommand {
     Run {
         /// The connection id.
         id: String,
-        /// Only this kind: vendors | lists (every kind when absent).
+        /// Only this kind: vendors (both directions) | vendors_to_erp | lists (every kind when absent).
         #[arg(long, value_name = "KIND")]
         kind: Option<String>,
         /// Plan only: `sync status` then shows what the run would write, deactivate and refuse; nothing is written.
@@ -148,6 +148,18 @@ pub enum SyncCommand {
         /// Feed no list any more (Concur's items stay as they are).
         #[arg(long, conflicts_with = "feeds")]
         clear: bool,
+    },
+    /// Show, or set, which way the connection's vendors flow and who owns each field.
+    Vendors {
+        /// The connection id.
+        id: String,
+        /// erp_to_concur (the default) | concur_to_erp | both.
+        #[arg(long, value_name = "DIRECTION")]
+        direction: Option<String>,
+        /// For `both`: a field and its owner, e.g. `name=concur` (fields: name, address, currency, tax_id;
+        /// owners: erp, concur). Repeat for several; replaces the stored owners; a field not named is the ERP's.
+        #[arg(long = "owner", value_name = "FIELD=SIDE")]
+        owners: Vec<String>,
     },
 }
 

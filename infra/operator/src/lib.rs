@@ -130,6 +130,9 @@ pub async fn run(command: &Command, deps: &Deps, out: &mut dyn Write) -> Result<
         Command::Sync(SyncCommand::Lists { id, feeds, clear }) => {
             return sync::lists(deps, id, feeds, *clear, out).await;
         }
+        Command::Sync(SyncCommand::Vendors { id, direction, owners }) => {
+            return sync::vendors(deps, id, direction.as_deref(), owners, out).await;
+        }
         // Offline; `main_with` runs it before any stack is set up.
         Command::Preview { .. } => return Ok(Outcome::Done),
     };

@@ -1,11 +1,15 @@
-//! `sync status`, `sync run` and `sync lists`: the reference syncs of a connection (issue
+//! `sync status`, `sync run`, `sync lists` and `sync vendors`: the reference syncs of a connection (issue
 //! 14). The state is what the poster's runs leave in `<stack>-reference`;
 //! a run is asked for through the work queue, as Quick Connect asks for
 //! the first one.
 
 use std::io::Write;
 
-use domain::reference::{ListFeed, ReferenceKind};
+use std::collections::BTreeMap;
+
+use domain::reference::{
+    CannotHold, FieldOwner, ListFeed, ReferenceKind, ReferenceSettings, VendorDirection, VendorField, VendorSync,
+};
 use domain::{ReferenceSyncRequest, SyncReason};
 use serde_json::json;
 
@@ -141,17 +145,91 @@ pub async fn lists(
             twice[0]
         ))));
     }
-    let mut next = current.clone();
-    next.reference.lists = parsed;
-    if next.reference == current.reference {
-        writeln!(out, "connection {id}: nothing to change")?;
+    let reference = ReferenceSettings { lists: parsed, ..current.reference.clone() };
+    let count = reference.lists.len();
+    if !store_reference(deps, &current, reference, out).await? {
         return Ok(Outcome::Done);
     }
-    next.updated_at = domain::clock::now_rfc3339();
-    deps.connections.replace_if_unchanged(&next, &current.updated_at).await?;
-    match next.reference.lists.len() {
+    match count {
         0 => writeln!(out, "connection {id} feeds no Concur list now")?,
         n => writeln!(out, "connection {id} feeds {n} Concur list(s); `connector sync run {id}` writes them now")?,
     }
     Ok(Outcome::Done)
+}
+
+/// `sync vendors ID [--direction D] [--owner FIELD=SIDE]…`: prints which
+/// way the connection's vendors flow and who owns each field, or sets it.
+/// Owners only matter for `both` (one way, the source owns every field);
+/// a field not named stays the ERP's.
+pub async fn vendors(
+    deps: &Deps,
+    raw_id: &str,
+    direction: Option<&str>,
+    owners: &[String],
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let id = parse_id(raw_id)?;
+    let current = load(deps, &id).await?;
+    let refused = |e: domain::reference::CannotHold| CliError::Refused(crate::settings::Refusal(e.0));
+    if direction.is_none() && owners.is_empty() {
+        return print_vendor_sync(&current.reference.vendors, &id, out);
+    }
+    let mut sync = current.reference.vendors.clone();
+    if let Some(direction) = direction {
+        sync.direction = VendorDirection::parse(direction).map_err(refused)?;
+    }
+    if !owners.is_empty() {
+        sync.owners = parse_owners(owners).map_err(refused)?;
+    }
+    if sync.direction != VendorDirection::Both && !sync.owners.is_empty() {
+        return Err(CliError::Refused(crate::settings::Refusal(format!(
+            "field owners are for `--direction both`; with {} the source owns every field",
+            sync.direction.as_str()
+        ))));
+    }
+    let reference = ReferenceSettings { vendors: sync.clone(), ..current.reference.clone() };
+    if store_reference(deps, &current, reference, out).await? {
+        print_vendor_sync(&sync, &id, out)?;
+        writeln!(out, "`connector sync run {id} --kind vendors` applies it now")?;
+    }
+    Ok(Outcome::Done)
+}
+
+/// `FIELD=erp|concur`, each field once.
+fn parse_owners(owners: &[String]) -> Result<BTreeMap<VendorField, FieldOwner>, CannotHold> {
+    let mut parsed = BTreeMap::new();
+    for owner in owners {
+        let Some((field, side)) = owner.split_once('=') else {
+            return Err(CannotHold(format!("`{owner}` is not FIELD=erp|concur (for example `name=concur`)")));
+        };
+        if parsed.insert(VendorField::parse(field)?, FieldOwner::parse(side)?).is_some() {
+            return Err(CannotHold(format!("field `{}` is named twice: one owner per field", field.trim())));
+        }
+    }
+    Ok(parsed)
+}
+
+fn print_vendor_sync(sync: &VendorSync, id: &domain::ConnectionId, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    writeln!(out, "connection {id}: vendors {}", sync.direction.as_str())?;
+    for field in VendorField::ALL {
+        writeln!(out, "  {:<10}owned by {}", field.as_str(), sync.owner(field).as_str())?;
+    }
+    Ok(Outcome::Done)
+}
+
+/// Stores `reference` on the connection unless it is what it holds:
+/// whether it changed (else says so).
+async fn store_reference(
+    deps: &Deps,
+    current: &domain::Connection,
+    reference: ReferenceSettings,
+    out: &mut dyn Write,
+) -> Result<bool, CliError> {
+    if reference == current.reference {
+        writeln!(out, "connection {}: nothing to change", current.connection_id)?;
+        return Ok(false);
+    }
+    let next = domain::Connection { reference, updated_at: domain::clock::now_rfc3339(), ..current.clone() };
+    deps.connections.replace_if_unchanged(&next, &current.updated_at).await?;
+    Ok(true)
 }

@@ -26,6 +26,7 @@ pub mod events;
 pub mod fi;
 pub mod fi_posting;
 pub mod lists;
+pub mod purchase_orders;
 pub mod token;
 pub mod tokens;
 pub mod vendors;

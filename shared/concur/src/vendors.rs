@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use domain::reference::{SyncRecord, VendorRecord};
+use domain::reference::{SyncRecord, VendorLimits, VendorRecord};
 use serde_json::{Map, Value, json};
 
 use crate::client::{ConcurClient, ConcurError};
@@ -33,6 +33,12 @@ pub struct VendorWrite {
     /// `None`: written; `Some`: Concur's reason for refusing it.
     pub refused: Option<String>,
 }
+
+/// Vendors per read: Vendor v3's largest page.
+pub const VENDOR_PAGE: usize = 1000;
+/// Pages one read follows at most (a million vendors): a `NextPage` that
+/// never ends is a fault, not a company.
+const MAX_VENDOR_PAGES: usize = 1000;
 
 /// Which verb a record goes with first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,6 +154,30 @@ impl ConcurClient {
         }))
     }
 
+    /// Every vendor address Concur holds, page by page following
+    /// `NextPage` (Vendor v3 has no change filter, so each read is a full
+    /// one). `limits` are what the records are checked against later.
+    pub async fn all_vendors(
+        &self,
+        token: &AccessToken,
+        limits: VendorLimits,
+    ) -> Result<Vec<VendorRecord>, ConcurError> {
+        let mut vendors = Vec::new();
+        let mut next = format!("{VENDORS_PATH}?limit={VENDOR_PAGE}");
+        for _ in 0..MAX_VENDOR_PAGES {
+            let answer: Value = self.get_json(token, &next).await?;
+            let items = answer.get("Items").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+            vendors.extend(items.iter().map(|item| vendor_record(item, limits)));
+            match answer.get("NextPage").and_then(Value::as_str).map(str::trim).filter(|n| !n.is_empty()) {
+                Some(link) if !items.is_empty() && link != next => next = link.to_owned(),
+                _ => return Ok(vendors),
+            }
+        }
+        Err(ConcurError::Malformed(format!(
+            "Vendor v3 kept answering a next page after {MAX_VENDOR_PAGES} pages of {VENDOR_PAGE}: the read stops"
+        )))
+    }
+
     /// One request: the refusal reason of each record, in order.
     async fn send_vendors(
         &self,
@@ -187,6 +217,28 @@ fn vendor_json(record: &VendorRecord) -> Value {
     Value::Object(map)
 }
 
+/// A vendor as Vendor v3 serves it (the reverse of [`vendor_json`]); an
+/// empty field is an absent one. Concur has no inactive flag: every vendor
+/// it holds is active.
+fn vendor_record(item: &Value, limits: VendorLimits) -> VendorRecord {
+    let text = |field: &str| item.get(field).and_then(Value::as_str).filter(|v| !v.is_empty()).map(str::to_owned);
+    let mut record = VendorRecord::named(
+        text("VendorCode").unwrap_or_default(),
+        text("AddressCode").unwrap_or_default(),
+        text("VendorName").unwrap_or_default(),
+        limits,
+    );
+    record.address1 = text("Address1");
+    record.address2 = text("Address2");
+    record.city = text("City");
+    record.state = text("State");
+    record.postal_code = text("PostalCode");
+    record.country_code = text("CountryCode");
+    record.currency_code = text("CurrencyCode");
+    record.tax_id = text("TaxID");
+    record
+}
+
 /// Each record's refusal from a vendor answer (`Vendor[].StatusList`,
 /// matched by `RecordNumber`, 1-based; by position when it is missing).
 /// A record with no `ERROR` entry was taken.
@@ -222,6 +274,16 @@ fn record_statuses(answer: &Value, sent: usize) -> Result<Vec<Option<String>>, C
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_vendor_read_back_is_the_record_written() {
+        let mut record = VendorRecord::named("V1".into(), "MAIN".into(), "Acme".into(), VendorLimits::default());
+        record.city = Some("Bellevue".into());
+        record.tax_id = Some("91-1234567".into());
+        let mut served = vendor_json(&record);
+        served.as_object_mut().unwrap().insert("Address1".into(), json!(""));
+        assert_eq!(vendor_record(&served, VendorLimits::default()), record);
+    }
 
     #[test]
     fn statuses_are_matched_by_record_number_and_a_missing_record_is_unanswered() {

@@ -149,6 +149,10 @@ pub struct IfsApiNames {
     pub user_group: String,
     pub supplier_projection: String,
     pub supplier_set: String,
+    /// Navigation from a supplier to its company-specific invoice data.
+    pub supplier_invoice_companies: String,
+    /// Navigation from a supplier to its addresses.
+    pub supplier_addresses: String,
     pub account_projection: String,
     pub account_set: String,
     pub code_part_projection: String,
@@ -176,6 +180,8 @@ impl Default for IfsApiNames {
             user_group: s("AC"),
             supplier_projection: s("SupplierHandling"),
             supplier_set: s("SupplierInfoGeneralSet"),
+            supplier_invoice_companies: s("SupplierInvoiceCompanies"),
+            supplier_addresses: s("SupplierInfoAddresses"),
             account_projection: s("AccountsHandling"),
             account_set: s("AccountSet"),
             code_part_projection: s("CodePartValuesHandling"),
@@ -214,6 +220,50 @@ pub struct InforSettings {
     /// Document names and limits (infor-ion.md marks most [DEFAULT]).
     #[serde(default)]
     pub api: InforApiNames,
+    /// What a supplier created from Concur gets where Concur has nothing.
+    #[serde(default, skip_serializing_if = "InforSupplierDefaults::is_default")]
+    pub supplier: InforSupplierDefaults,
+}
+
+/// The values M3's `CRS620MI/AddSupplier` requires that a Concur vendor
+/// does not carry (reference-data-from-erp.md §3.5). Every one is a
+/// [DEFAULT] code: set the tenant's own where its M3 lacks these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InforSupplierDefaults {
+    /// Supplier type (`SUTY`) [DEFAULT `0`, an ordinary supplier].
+    pub supplier_type: String,
+    /// Language (`LNCD`) [DEFAULT `GB`].
+    pub language: String,
+    /// Payment terms (`TEPY`) [DEFAULT `30`].
+    pub payment_terms: String,
+    /// Payment method (`PYME`) [DEFAULT `TRF`, bank transfer].
+    pub payment_method: String,
+    /// Country (`CSCD`) of a vendor Concur gives none [DEFAULT `US`].
+    pub country: String,
+    /// Currency (`CUCD`) of a vendor Concur gives none; unset: the
+    /// connection's `functional_currency`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+}
+
+impl InforSupplierDefaults {
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl Default for InforSupplierDefaults {
+    fn default() -> Self {
+        Self {
+            supplier_type: "0".to_owned(),
+            language: "GB".to_owned(),
+            payment_terms: "30".to_owned(),
+            payment_method: "TRF".to_owned(),
+            country: "US".to_owned(),
+            currency: None,
+        }
+    }
 }
 
 /// How a supplier invoice with a negative total is sent to Infor.

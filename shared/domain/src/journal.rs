@@ -190,6 +190,10 @@ pub struct EntryHeader {
     /// employee; not posted as a line — see the normalizer).
     #[serde(with = "rust_decimal::serde::str_option")]
     pub cash_advance_returns: Option<Decimal>,
+    /// Invoice: the Concur purchase orders its lines reference
+    /// (`lineItemPurchaseOrderNumber`), each once, in line order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub purchase_orders: Vec<String>,
 }
 
 /// Why a set of lines is not a journal entry.

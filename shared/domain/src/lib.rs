@@ -22,8 +22,8 @@ pub mod work_item;
 
 pub use connection::{
     AcumaticaSettings, Connection, ConnectionStatus, DebitAdjustmentForm, Edition, ErpHold, ErpHoldKind, ErpHoldRules,
-    ErpKind, ErpSettings, FlowOptions, IfsApiNames, IfsCloudSettings, InforApiNames, InforSettings, PollCursor,
-    PostingForm,
+    ErpKind, ErpSettings, FlowOptions, IfsApiNames, IfsCloudSettings, InforApiNames, InforSettings,
+    InforSupplierDefaults, PollCursor, PostingForm,
 };
 pub use erp_url::{ErpUrl, ErpUrlError, UrlPolicy};
 pub use failure::{Failure, FailureKind};

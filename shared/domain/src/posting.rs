@@ -207,6 +207,10 @@ impl ErpDocument {
 pub struct PostingPlan {
     pub form: PostingForm,
     pub documents: Vec<ErpDocument>,
+    /// Concur purchase orders the documents reference: an ERP that keeps
+    /// Concur's POs (IFS Cloud) must hold them before the documents post.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub purchase_orders: Vec<String>,
 }
 
 impl ErpDocument {
@@ -346,7 +350,7 @@ pub fn plan(
     let rounding_account = mapping.rounding_account.as_deref();
     let documents =
         documents.into_iter().map(|d| in_minor_units(d, exponent, rounding_account)).collect::<Result<Vec<_>, _>>()?;
-    Ok(PostingPlan { form, documents })
+    Ok(PostingPlan { form, documents, purchase_orders: header.purchase_orders.clone() })
 }
 
 /// AP bill form: the lines of each counterparty (its payment code for
@@ -568,6 +572,7 @@ taxes:
             vendor_code: None,
             vendor_remit_to: None,
             cash_advance_returns: None,
+            purchase_orders: Vec::new(),
         };
         JournalEntry::new(header, lines).unwrap()
     }

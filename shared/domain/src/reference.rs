@@ -21,18 +21,29 @@ use time::OffsetDateTime;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReferenceKind {
+    /// The ERP's vendors into Concur.
     Vendors,
+    /// Concur's vendors into the ERP (where the connection's vendor
+    /// direction says so): its own cursor, hashes and lease.
+    VendorsToErp,
     Lists,
     PurchaseOrders,
     PoReceipts,
 }
 
 impl ReferenceKind {
-    pub const ALL: [ReferenceKind; 4] = [Self::Vendors, Self::Lists, Self::PurchaseOrders, Self::PoReceipts];
+    pub const ALL: [ReferenceKind; 5] =
+        [Self::Vendors, Self::VendorsToErp, Self::Lists, Self::PurchaseOrders, Self::PoReceipts];
+
+    /// Whether asking for `self` asks for `kind` (vendors cover both directions).
+    pub fn covers(self, kind: ReferenceKind) -> bool {
+        self == kind || (self == Self::Vendors && kind == Self::VendorsToErp)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Vendors => "vendors",
+            Self::VendorsToErp => "vendors_to_erp",
             Self::Lists => "lists",
             Self::PurchaseOrders => "purchase_orders",
             Self::PoReceipts => "po_receipts",
@@ -404,7 +415,8 @@ impl VendorRecord {
     /// The record with only `fields` (and the keys and the active flag):
     /// what one side owns, and so what its content hash covers.
     pub fn project(&self, fields: &VendorFields) -> VendorRecord {
-        let mut kept = VendorRecord::named(self.vendor_code.clone(), self.address_code.clone(), String::new(), self.limits);
+        let mut kept =
+            VendorRecord::named(self.vendor_code.clone(), self.address_code.clone(), String::new(), self.limits);
         kept.active = self.active;
         kept.take(self, fields);
         kept
@@ -465,9 +477,10 @@ impl VendorDirection {
     }
 
     pub fn parse(text: &str) -> Result<Self, CannotHold> {
-        [Self::ErpToConcur, Self::ConcurToErp, Self::Both].into_iter().find(|d| d.as_str() == text.trim()).ok_or_else(
-            || CannotHold(format!("unknown direction `{text}`: one of erp_to_concur, concur_to_erp, both")),
-        )
+        [Self::ErpToConcur, Self::ConcurToErp, Self::Both]
+            .into_iter()
+            .find(|d| d.as_str() == text.trim())
+            .ok_or_else(|| CannotHold(format!("unknown direction `{text}`: one of erp_to_concur, concur_to_erp, both")))
     }
 }
 
@@ -587,6 +600,42 @@ fn check_code(field: &str, value: Option<&str>, len: usize) -> Result<(), Cannot
         }
         _ => Ok(()),
     }
+}
+
+/// A purchase order as Concur's Purchase Order v3 keys it (by
+/// `PurchaseOrderNumber`), in either direction: read from Concur for an
+/// ERP that creates the POs invoices reference (IFS Cloud), or read from
+/// the ERP for Concur.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurchaseOrderRecord {
+    pub number: String,
+    pub name: String,
+    /// The ERP's vendor id, as Vendor v3 holds it.
+    pub vendor_code: String,
+    pub vendor_address_code: String,
+    /// ISO 4217.
+    pub currency_code: String,
+    pub order_date: time::Date,
+    /// `Closed` in Concur (else `Transmitted`).
+    pub closed: bool,
+    pub lines: Vec<PurchaseOrderLine>,
+}
+
+/// One `LineItem` of a purchase order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurchaseOrderLine {
+    pub line_number: String,
+    /// Unique within the order: what receipts and FI invoice lines name.
+    pub external_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub quantity: rust_decimal::Decimal,
+    pub unit_price: rust_decimal::Decimal,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_of_measure: Option<String>,
+    /// The GL account the line is coded to (Concur: `AccountCode`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_code: Option<String>,
 }
 
 /// Concur's limits on list items: List Item v3 documents 32 characters a
@@ -923,10 +972,43 @@ mod tests {
     }
 
     #[test]
+    fn each_field_has_one_owner_and_each_direction_hashes_only_its_own() {
+        let both = VendorSync {
+            direction: VendorDirection::Both,
+            owners: [(VendorField::Name, FieldOwner::Concur)].into_iter().collect(),
+        };
+        let concur_owned = both.owned_by(FieldOwner::Concur);
+        let erp_owned = both.owned_by(FieldOwner::Erp);
+        assert_eq!(concur_owned, [VendorField::Name].into_iter().collect());
+        assert!(concur_owned.intersection(&erp_owned).next().is_none());
+        assert_eq!(concur_owned.len() + erp_owned.len(), VendorField::ALL.len());
+        assert!(both.to_concur() && both.to_erp());
+        let one_way = VendorSync::default();
+        assert_eq!(one_way.owned_by(FieldOwner::Erp), VendorField::all());
+        assert!(one_way.to_concur() && !one_way.to_erp());
+
+        // The ERP's vendor after Concur wrote the name into it: the ERP
+        // direction sees the same content, so nothing goes back.
+        let erp = vendor("V1", "Acme");
+        let mut renamed = erp.clone();
+        renamed.name = "ACME Corporation".into();
+        let from_erp = |r: &VendorRecord| OwnedVendor { record: r.clone(), owned: erp_owned.clone() };
+        assert_eq!(from_erp(&erp).content_hash(), from_erp(&renamed).content_hash());
+        let mut moved = erp.clone();
+        moved.city = Some("Seattle".into());
+        assert_ne!(from_erp(&erp).content_hash(), from_erp(&moved).content_hash());
+        assert_eq!(erp.differing(&moved, &VendorField::all()), vec![VendorField::Address]);
+        assert_eq!(erp.differing(&moved, &concur_owned), vec![]);
+        // Every field owned: the whole record's hash, as stored before owners existed.
+        let all = OwnedVendor { record: erp.clone(), owned: VendorField::all() };
+        assert_eq!(all.content_hash(), erp.content_hash());
+    }
+
+    #[test]
     fn kinds_parse_from_their_names() {
         for kind in ReferenceKind::ALL {
             assert_eq!(ReferenceKind::parse(kind.as_str()), Ok(kind));
         }
-        assert!(ReferenceKind::parse("suppliers").unwrap_err().0.contains("vendors, lists"));
+        assert!(ReferenceKind::parse("suppliers").unwrap_err().0.contains("vendors, vendors_to_erp, lists"));
     }
 }

@@ -115,7 +115,7 @@ impl ReferenceSyncRequest {
 
     /// Whether the request asks for `kind`.
     pub fn wants(&self, kind: crate::reference::ReferenceKind) -> bool {
-        self.only.is_none_or(|only| only == kind)
+        self.only.is_none_or(|only| only.covers(kind))
     }
 
     pub fn to_json(&self) -> String {

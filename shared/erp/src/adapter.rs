@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 
-use domain::reference::{ListItemRecord, ListSource, ReadPage, VendorField, VendorFields, VendorLimits, VendorRecord};
+use domain::reference::{
+    ListItemRecord, ListSource, PurchaseOrderRecord, ReadPage, VendorField, VendorFields, VendorLimits, VendorRecord,
+};
 use domain::{ConnectionId, ErpDocument, ErpSettings, Failure, HeldVendorDocument};
 use transport::HttpClient;
 
@@ -281,6 +283,24 @@ pub trait Erp: Send + Sync {
         async { Ok(ListItemsRead::NotOffered(reason)) }
     }
 
+    /// Whether the ERP holds Concur purchase order `number`, for an ERP
+    /// that creates the Concur POs an invoice references before posting
+    /// it (IFS Cloud); `None` for an ERP that keeps no Concur POs.
+    fn holds_purchase_order(&self, number: &str) -> impl Future<Output = Result<Option<bool>, Failure>> + Send {
+        let _ = number;
+        async { Ok(None) }
+    }
+
+    /// Creates Concur purchase order `order` unless the ERP holds it
+    /// (looked up by its number first); either way its reference.
+    fn create_purchase_order(
+        &self,
+        order: &PurchaseOrderRecord,
+    ) -> impl Future<Output = Result<ErpReference, Failure>> + Send {
+        let number = order.number.clone();
+        async move { Err(Failure::permanent(format!("this ERP keeps no Concur purchase orders (PO `{number}`)"))) }
+    }
+
     /// Creates or updates one vendor from Concur (the Concur → ERP
     /// direction of the reference sync), keyed by `vendor.vendor_code`
     /// (the ERP's vendor id), in the connection's company:
@@ -348,6 +368,11 @@ pub trait ErpAdapter: Send + Sync {
         vendor: &'a VendorRecord,
         fields: &'a VendorFields,
     ) -> BoxFuture<'a, Result<Option<VendorWritten>, Failure>>;
+    fn holds_purchase_order<'a>(&'a self, number: &'a str) -> BoxFuture<'a, Result<Option<bool>, Failure>>;
+    fn create_purchase_order<'a>(
+        &'a self,
+        order: &'a PurchaseOrderRecord,
+    ) -> BoxFuture<'a, Result<ErpReference, Failure>>;
 }
 
 impl<T: Erp> ErpAdapter for T {
@@ -432,6 +457,17 @@ impl<T: Erp> ErpAdapter for T {
         fields: &'a VendorFields,
     ) -> BoxFuture<'a, Result<Option<VendorWritten>, Failure>> {
         Box::pin(Erp::write_vendor(self, vendor, fields))
+    }
+
+    fn holds_purchase_order<'a>(&'a self, number: &'a str) -> BoxFuture<'a, Result<Option<bool>, Failure>> {
+        Box::pin(Erp::holds_purchase_order(self, number))
+    }
+
+    fn create_purchase_order<'a>(
+        &'a self,
+        order: &'a PurchaseOrderRecord,
+    ) -> BoxFuture<'a, Result<ErpReference, Failure>> {
+        Box::pin(Erp::create_purchase_order(self, order))
     }
 }
 

@@ -17,6 +17,7 @@ pub mod ifs;
 pub mod infor;
 mod odata;
 mod problem;
+mod vendor_write;
 
 pub use adapter::{
     BoxError, BoxFuture, Erp, ErpAdapter, ErpChecks, ErpProblem, ListItemsRead, MasterData, MasterDataError,

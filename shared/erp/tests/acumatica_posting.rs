@@ -1,6 +1,7 @@
 //! Bills and journal transactions against the Acumatica simulator over
 //! HTTP: exact amounts, exactly once across retries, timeouts and 5xx
-//! after commit, throttling, and refusals an operator can act on.
+//! after commit, throttling, and refusals an operator can act on; vendors
+//! read for Concur, and vendors from Concur written once however many race.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -433,4 +434,150 @@ async fn vendors_are_read_in_pages_with_their_status_and_by_changed_since() {
     sim.add_vendor("Acme", "V000400", "Umbrella", "Active");
     let changed = client.vendors_page(page(0, 100, Some(cursor)), "MAIN", VendorLimits::default()).await.unwrap();
     assert_eq!(changed.iter().map(|v| v.vendor_code.as_str()).collect::<Vec<_>>(), ["V000400"]);
+}
+
+// Reference data, Concur → ERP: vendors written from Concur.
+
+fn concur_vendor(code: &str) -> domain::reference::VendorRecord {
+    let mut vendor = domain::reference::VendorRecord::named(
+        code.into(),
+        domain::reference::DEFAULT_ADDRESS_CODE.into(),
+        "Jane Doe (employee)".into(),
+        domain::reference::VendorLimits::default(),
+    );
+    vendor.address1 = Some("1 Main St".into());
+    vendor.address2 = Some("Suite 4".into());
+    vendor.city = Some("Austin".into());
+    vendor.state = Some("TX".into());
+    vendor.postal_code = Some("73301".into());
+    vendor.country_code = Some("US".into());
+    vendor.currency_code = Some("USD".into());
+    vendor.tax_id = Some("12-3456789".into());
+    vendor
+}
+
+/// Vendor PUTs the simulator saw.
+fn vendor_puts(sim: &AcumaticaSim) -> usize {
+    sim.faults().requests().iter().filter(|r| r.method == "PUT" && r.path.ends_with("/Vendor")).count()
+}
+
+async fn read_back(client: &AcumaticaClient, code: &str) -> Option<domain::reference::VendorRecord> {
+    let page = domain::reference::ReadPage { changed_after: None, skip: 0, top: 100 };
+    let vendors = ErpAdapter::read_vendors(client, page, domain::reference::VendorLimits::default()).await.unwrap();
+    vendors.unwrap().into_iter().find(|v| v.vendor_code == code)
+}
+
+#[tokio::test]
+async fn a_vendor_from_concur_is_created_with_every_field_and_read_back_the_same() {
+    use domain::reference::VendorField;
+    use erp::VendorWritten;
+
+    let (sim, running) = site().await;
+    let c = client(&running.base_url());
+    let vendor = concur_vendor("EMP-JDOE");
+    let written = ErpAdapter::write_vendor(&c, &vendor, &VendorField::all()).await.unwrap();
+    assert_eq!(written, Some(VendorWritten::Created));
+    assert_eq!(read_back(&c, "EMP-JDOE").await, Some(vendor), "the codes and values line up both ways");
+    let stored = sim.vendors("Acme").into_iter().find(|v| v["VendorID"]["value"] == "EMP-JDOE").unwrap();
+    assert_eq!(stored["VendorClass"]["value"], "DEFAULT", "the class comes from AP Preferences");
+    assert_eq!(stored["MainContact"]["Address"]["AddressLine2"]["value"], "Suite 4");
+}
+
+#[tokio::test]
+async fn writing_the_same_vendor_again_is_unchanged_and_sends_no_put() {
+    use domain::reference::VendorField;
+    use erp::VendorWritten;
+
+    let (sim, running) = site().await;
+    let c = client(&running.base_url());
+    let vendor = concur_vendor("EMP-JDOE");
+    ErpAdapter::write_vendor(&c, &vendor, &VendorField::all()).await.unwrap();
+    let puts = vendor_puts(&sim);
+    let again = ErpAdapter::write_vendor(&c, &vendor, &VendorField::all()).await.unwrap();
+    assert_eq!(again, Some(VendorWritten::Unchanged));
+    assert_eq!(vendor_puts(&sim), puts, "nothing differs: nothing is written");
+}
+
+#[tokio::test]
+async fn an_update_writes_only_the_owned_fields_that_differ() {
+    use domain::reference::{VendorField, VendorFields};
+    use erp::VendorWritten;
+
+    let (sim, running) = site().await;
+    let c = client(&running.base_url());
+    let mut vendor = concur_vendor("EMP-JDOE");
+    ErpAdapter::write_vendor(&c, &vendor, &VendorField::all()).await.unwrap();
+
+    // Concur renamed the vendor and moved it, and dropped its second
+    // address line; it owns the address only.
+    vendor.name = "Jane Q. Doe".into();
+    vendor.city = Some("Dallas".into());
+    vendor.address2 = None;
+    let owned: VendorFields = [VendorField::Address, VendorField::Currency].into();
+    let written = ErpAdapter::write_vendor(&c, &vendor, &owned).await.unwrap();
+    assert_eq!(written, Some(VendorWritten::Updated(vec![VendorField::Address])));
+    let held = read_back(&c, "EMP-JDOE").await.unwrap();
+    assert_eq!(held.name, "Jane Doe (employee)", "the name is not Concur's to write");
+    assert_eq!((held.city.as_deref(), held.address2.as_deref()), (Some("Dallas"), None));
+    assert_eq!(held.tax_id.as_deref(), Some("12-3456789"));
+    let stored = sim.vendors("Acme").into_iter().find(|v| v["VendorID"]["value"] == "EMP-JDOE").unwrap();
+    assert_eq!(stored["VendorName"]["value"], "Jane Doe (employee)");
+}
+
+#[tokio::test]
+async fn two_concurrent_writes_of_a_new_vendor_create_it_once() {
+    use domain::reference::VendorField;
+    use erp::VendorWritten;
+
+    let (sim, running) = site().await;
+    let c = client(&running.base_url());
+    c.authenticate().await.unwrap();
+    // Both reads answer "no such vendor" before either create arrives.
+    let slow_reads = FaultSpec {
+        fault: FaultKind::Slow { delay_ms: 300 },
+        count: Some(2),
+        fraction: None,
+        path_prefix: Some("/entity/Default/24.200.001/Vendor".into()),
+        method: Some("GET".into()),
+    };
+    sim.faults().inject(slow_reads).unwrap();
+    let vendor = concur_vendor("EMP-RACE");
+    let fields = VendorField::all();
+    let (first, second) =
+        tokio::join!(ErpAdapter::write_vendor(&c, &vendor, &fields), ErpAdapter::write_vendor(&c, &vendor, &fields));
+    let mut outcomes = [first.unwrap().unwrap(), second.unwrap().unwrap()];
+    outcomes.sort_by_key(|o| matches!(o, VendorWritten::Created));
+    assert_eq!(outcomes, [VendorWritten::Unchanged, VendorWritten::Created]);
+    let held = sim.vendors("Acme").into_iter().filter(|v| v["VendorID"]["value"] == "EMP-RACE").count();
+    assert_eq!(held, 1);
+    let statuses: Vec<u16> = sim
+        .faults()
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with("/Vendor"))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 412).count(), 1, "the losing create met 412: {statuses:?}");
+}
+
+#[tokio::test]
+async fn a_vendor_acumatica_refuses_is_a_permanent_failure_with_its_reason() {
+    use domain::reference::VendorField;
+
+    let (sim, running) = site().await;
+    let c = client(&running.base_url());
+    let mut vendor = concur_vendor("EMP-BAD");
+    vendor.currency_code = Some("XXX".into());
+    vendor.country_code = Some("USA".into());
+    let failure = ErpAdapter::write_vendor(&c, &vendor, &VendorField::all()).await.unwrap_err();
+    assert_eq!(failure.kind, FailureKind::Permanent);
+    let reason = &failure.reason;
+    assert!(reason.contains("Acumatica refused to create vendor `EMP-BAD` (HTTP 422)"), "{reason}");
+    assert!(reason.contains("CurrencyID `XXX`: 'Currency' cannot be found in the system."), "{reason}");
+    assert!(reason.contains("MainContact/Address Country `USA`: 'Country' cannot be found"), "{reason}");
+    assert!(sim.vendors("Acme").iter().all(|v| v["VendorID"]["value"] != "EMP-BAD"));
+
+    let nameless = domain::reference::VendorRecord { vendor_code: " ".into(), ..concur_vendor("x") };
+    let failure = ErpAdapter::write_vendor(&c, &nameless, &VendorField::all()).await.unwrap_err();
+    assert!(failure.reason.contains("has no vendor code"), "{}", failure.reason);
 }

@@ -1,7 +1,8 @@
 //! The Infor adapter against the Infor simulator (ION API Gateway, IMS and
 //! the ERP behind it) over HTTP: BODs accepted and processed balanced,
 //! resends dropped as repeats, chunking, throttling and token renewal, and
-//! validation that stops a document before anything is sent.
+//! validation that stops a document before anything is sent; suppliers
+//! read for Concur, and vendors from Concur written once however many race.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -523,4 +524,151 @@ fn the_adapter_and_the_simulator_agree_on_paths() {
     assert_eq!(erp::infor::PUBLISH_PATH, format!("{}/v3/multipartMessage", sim::IMS_SERVICE_PATH));
     assert_eq!(erp::infor::bod::NAMESPACE, sim::BOD_NAMESPACE);
     assert_eq!(erp::infor::bod::RELEASE_ID, sim::BOD_RELEASE_ID);
+}
+
+// Reference data, Concur → ERP: vendors written from Concur as M3 suppliers.
+
+fn concur_vendor(code: &str) -> domain::reference::VendorRecord {
+    let mut vendor = domain::reference::VendorRecord::named(
+        code.into(),
+        domain::reference::DEFAULT_ADDRESS_CODE.into(),
+        "Jane Doe".into(),
+        domain::reference::VendorLimits::default(),
+    );
+    vendor.address1 = Some("1 Main St".into());
+    vendor.address2 = Some("Suite 4".into());
+    vendor.city = Some("Austin".into());
+    vendor.state = Some("TX".into());
+    vendor.postal_code = Some("73301".into());
+    vendor.country_code = Some("US".into());
+    vendor.currency_code = Some("USD".into());
+    vendor.tax_id = Some("US123456789".into());
+    vendor
+}
+
+/// `AddSupplier` and `UpdSupplier` calls the simulator saw.
+fn supplier_writes(sim: &InforSim) -> Vec<String> {
+    sim.requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/CRS620MI/AddSupplier") || r.path.ends_with("/CRS620MI/UpdSupplier"))
+        .map(|r| r.path.rsplit('/').next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+async fn read_back(client: &InforClient, code: &str) -> Option<domain::reference::VendorRecord> {
+    let page = domain::reference::ReadPage { changed_after: None, skip: 0, top: 100 };
+    let vendors = ErpAdapter::read_vendors(client, page, domain::reference::VendorLimits::default()).await.unwrap();
+    vendors.unwrap().into_iter().find(|v| v.vendor_code == code)
+}
+
+#[tokio::test]
+async fn a_vendor_from_concur_becomes_a_supplier_read_back_the_same() {
+    use domain::reference::VendorField;
+    use erp::VendorWritten;
+
+    let (sim, running) = site().await;
+    let c = client(&sim, &running);
+    let vendor = concur_vendor("EMPJANE");
+    let written = ErpAdapter::write_vendor(&c, &vendor, &VendorField::all()).await.unwrap();
+    assert_eq!(written, Some(VendorWritten::Created));
+    assert_eq!(read_back(&c, "EMPJANE").await, Some(vendor), "the codes and values line up both ways");
+    let stored = sim.supplier(TI, ENTITY, "EMPJANE").unwrap();
+    let defaults: Vec<&str> = ["SUTY", "LNCD", "TEPY", "PYME"].iter().map(|f| stored[*f].as_str()).collect();
+    assert_eq!(defaults, ["0", "GB", "30", "TRF"], "what Concur lacks comes from the connection's defaults");
+}
+
+#[tokio::test]
+async fn writing_the_same_supplier_again_is_unchanged_and_sends_no_write() {
+    use domain::reference::VendorField;
+    use erp::VendorWritten;
+
+    let (sim, running) = site().await;
+    let c = client(&sim, &running);
+    // No country or currency in Concur: M3 gets the defaults, which are
+    // then no difference.
+    let mut vendor = concur_vendor("EMPJANE");
+    vendor.country_code = None;
+    vendor.currency_code = None;
+    let written = ErpAdapter::write_vendor(&c, &vendor, &VendorField::all()).await.unwrap();
+    assert_eq!(written, Some(VendorWritten::Created));
+    let stored = sim.supplier(TI, ENTITY, "EMPJANE").unwrap();
+    assert_eq!((stored["CSCD"].as_str(), stored["CUCD"].as_str()), ("US", "USD"), "functional currency");
+    let again = ErpAdapter::write_vendor(&c, &vendor, &VendorField::all()).await.unwrap();
+    assert_eq!(again, Some(VendorWritten::Unchanged));
+    assert_eq!(supplier_writes(&sim), ["AddSupplier"], "nothing differs: nothing is written");
+}
+
+#[tokio::test]
+async fn a_supplier_update_writes_only_the_owned_fields_that_differ() {
+    use domain::reference::{VendorField, VendorFields};
+    use erp::VendorWritten;
+
+    let (sim, running) = site().await;
+    let c = client(&sim, &running);
+    let mut vendor = concur_vendor("EMPJANE");
+    ErpAdapter::write_vendor(&c, &vendor, &VendorField::all()).await.unwrap();
+
+    // Concur renamed and moved the vendor; it owns the name only.
+    vendor.name = "Jane Q. Doe".into();
+    vendor.city = Some("Dallas".into());
+    let owned: VendorFields = [VendorField::Name, VendorField::TaxId].into();
+    let written = ErpAdapter::write_vendor(&c, &vendor, &owned).await.unwrap();
+    assert_eq!(written, Some(VendorWritten::Updated(vec![VendorField::Name])));
+    let stored = sim.supplier(TI, ENTITY, "EMPJANE").unwrap();
+    assert_eq!((stored["SUNM"].as_str(), stored["TOWN"].as_str()), ("Jane Q. Doe", "Austin"));
+    let update = sim.requests().into_iter().find(|r| r.path.ends_with("/UpdSupplier")).unwrap();
+    let query = update.query.unwrap_or_default();
+    assert!(query.contains("SUNM=Jane") && !query.contains("TOWN") && !query.contains("VRNO"), "{query}");
+}
+
+#[tokio::test]
+async fn two_concurrent_writes_of_a_new_supplier_create_it_once() {
+    use domain::reference::VendorField;
+    use erp::VendorWritten;
+
+    let (sim, running) = site().await;
+    let c = client(&sim, &running);
+    c.authenticate().await.unwrap();
+    // Both reads answer "no such supplier" before either create arrives.
+    let slow_reads = FaultSpec {
+        fault: FaultKind::Slow { delay_ms: 300 },
+        count: Some(2),
+        fraction: None,
+        path_prefix: Some(format!("/{TI}/M3/m3api-rest/v2/execute/CRS620MI/GetBasicData")),
+        method: Some("GET".into()),
+    };
+    sim.faults().inject(slow_reads).unwrap();
+    let vendor = concur_vendor("EMPRACE");
+    let fields = VendorField::all();
+    let (first, second) =
+        tokio::join!(ErpAdapter::write_vendor(&c, &vendor, &fields), ErpAdapter::write_vendor(&c, &vendor, &fields));
+    let mut outcomes = [first.unwrap().unwrap(), second.unwrap().unwrap()];
+    outcomes.sort_by_key(|o| matches!(o, VendorWritten::Created));
+    assert_eq!(outcomes, [VendorWritten::Unchanged, VendorWritten::Created]);
+    assert_eq!(sim.suppliers(TI, ENTITY).iter().filter(|s| *s == "EMPRACE").count(), 1);
+    assert_eq!(supplier_writes(&sim), ["AddSupplier", "AddSupplier"], "the losing add was refused, then read");
+}
+
+#[tokio::test]
+async fn a_supplier_m3_refuses_is_a_permanent_failure_with_its_reason() {
+    use domain::reference::VendorField;
+
+    let (sim, running) = site().await;
+    let c = client(&sim, &running);
+    let mut vendor = concur_vendor("EMPLONG");
+    vendor.name = "Jane Doe, Travel and Entertainment Accounts".into();
+    let failure = ErpAdapter::write_vendor(&c, &vendor, &VendorField::all()).await.unwrap_err();
+    assert_eq!(failure.kind, FailureKind::Permanent);
+    let reason = &failure.reason;
+    assert!(reason.contains("M3 refused to create supplier `EMPLONG` in accounting entity 1000"), "{reason}");
+    assert!(reason.contains("is too long; at most 36 characters (field SUNM)"), "{reason}");
+    assert!(sim.supplier(TI, ENTITY, "EMPLONG").is_none());
+
+    // An update M3 refuses: the supplier exists, the new currency does not.
+    let mut known = concur_vendor("EMPJDOE");
+    known.currency_code = Some("XXX".into());
+    let failure = ErpAdapter::write_vendor(&c, &known, &VendorField::all()).await.unwrap_err();
+    assert_eq!(failure.kind, FailureKind::Permanent);
+    assert!(failure.reason.contains("M3 refused to update supplier `EMPJDOE`"), "{}", failure.reason);
+    assert!(failure.reason.contains("Currency XXX does not exist (field CUCD)"), "{}", failure.reason);
 }

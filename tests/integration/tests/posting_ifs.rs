@@ -161,3 +161,116 @@ async fn a_stale_etag_a_429_storm_and_a_crash_after_the_header_still_post_each_d
     let record = world.stack.ledger(POSTER).get(&key_of(&first)).await.unwrap().unwrap();
     assert_eq!(record.status, LedgerStatus::Confirmed, "{first_file}");
 }
+
+/// A Concur purchase order of supplier `SUP-PO` with two lines.
+fn concur_purchase_order(number: &str) -> serde_json::Value {
+    let address = |id: &str| {
+        serde_json::json!({"ExternalID": id, "Address1": "1 Main St", "City": "Minneapolis", "CountryCode": "US",
+            "PostalCode": "55426", "StateProvince": "MN"})
+    };
+    serde_json::json!({
+        "PurchaseOrderNumber": number, "Name": "Paper for Q1", "CurrencyCode": "USD", "OrderDate": "2026-11-02",
+        "PolicyExternalID": "PO", "VendorCode": "SUP-PO", "VendorAddressCode": "MAIN",
+        "BillToAddress": address("billto"), "ShipToAddress": address("shipto"),
+        "LineItem": [
+            {"LineNumber": "1", "ExternalID": format!("{number}-1"), "Description": "Paper A4", "Quantity": "10",
+             "UnitPrice": "4.00", "UnitOfMeasureCode": "BOX", "AccountCode": "6110"},
+            {"LineNumber": "2", "ExternalID": format!("{number}-2"), "Description": "Toner", "Quantity": "1",
+             "UnitPrice": "10.00", "AccountCode": "6110"}
+        ]
+    })
+}
+
+/// An FI invoice (payment request) on `SUP-PO` whose line names `po_number`.
+fn po_backed_invoice(request_id: &str, po_number: &str) -> serde_json::Value {
+    serde_json::json!({
+        "requestHeader": {"requestId": request_id, "requestTitle": "Paper", "currencyAlphaCode": "USD",
+            "requestTotal": 50, "revisionNumber": "1"},
+        "vendor": {"vendorCode": "SUP-PO", "vendorRemitToAddressCode": "MAIN"},
+        "lineItem": [{
+            "lineItemSequenceOrder": 1, "lineItemDescription": "Paper and toner", "lineItemPurchaseOrderNumber": po_number,
+            "allocation": [{"allocationKey": 1,
+                "journal": {"accountCode": "474230", "amountNet": 50, "amountShipping": 0, "amountGross": 50}}]
+        }]
+    })
+}
+
+#[tokio::test]
+async fn a_po_backed_invoice_posts_with_its_purchase_order_created_first_and_once() {
+    let world = PostingWorld::with_erp("acme-ifs-po", ErpKind::IfsCloud).await;
+    world.ifs().add_supplier("SUP-PO", "Paper Company", &[IFS_COMPANY]);
+    let vendor = serde_json::json!({"VendorCode": "SUP-PO", "AddressCode": "MAIN", "VendorName": "Paper Company"});
+    world.concur.add_vendor(COMPANY, vendor).unwrap();
+    world.concur.add_purchase_order(COMPANY, concur_purchase_order("PO-7001")).unwrap();
+    world.concur.add_fi_document(
+        COMPANY,
+        "invoice",
+        "invfi00000000000000000000000701",
+        po_backed_invoice("INV701", "PO-7001"),
+    );
+    world.concur.add_fi_document(
+        COMPANY,
+        "invoice",
+        "invfi00000000000000000000000702",
+        po_backed_invoice("INV702", "PO-7001"),
+    );
+    world.concur.add_fi_document(
+        COMPANY,
+        "invoice",
+        "invfi00000000000000000000000703",
+        po_backed_invoice("INV703", "PO-9999"),
+    );
+    let item = |id: &str| {
+        let id = domain::ConcurDocumentId::parse(id).unwrap();
+        WorkItem::new(
+            world.connection.clone(),
+            domain::DocumentType::Invoice,
+            id,
+            WorkSource::Poll,
+            time::OffsetDateTime::now_utc(),
+        )
+    };
+    // The first try creates the purchase order, then IFS fails on the invoice.
+    world
+        .ifs()
+        .faults()
+        .inject(FaultSpec {
+            fault: FaultKind::ServerError { status: 503 },
+            count: Some(50),
+            fraction: None,
+            path_prefix: Some("/main/ifsapplications/projection/v1/ManualSupplierInvoiceHandling.svc".into()),
+            method: None,
+        })
+        .unwrap();
+    let poster = world.poster().await;
+    let first = poster.process_item(&item("INV701")).await.unwrap_err();
+    assert!(first.is_retryable(), "{}", first.reason);
+    let orders = world.ifs().purchase_orders(IFS_COMPANY);
+    assert_eq!(orders.len(), 1, "the purchase order came first: {orders:?}");
+    assert_eq!(orders[0]["Cf_Concur_Po"], "PO-7001");
+    assert!(world.ifs().invoices(IFS_COMPANY).is_empty());
+
+    // The redelivery posts the invoice on the purchase order IFS now holds;
+    // a second invoice on the same PO creates nothing more.
+    world.ifs().faults().clear();
+    for id in ["INV701", "INV702"] {
+        let posted = poster.process_item(&item(id)).await.unwrap();
+        assert!(matches!(posted, Processed::Posted { .. }), "{id}: {posted:?}");
+    }
+    let orders = world.ifs().purchase_orders(IFS_COMPANY);
+    assert_eq!(orders.len(), 1, "one purchase order: {orders:?}");
+    let lines = orders[0]["PurchaseOrderLineArray"].as_array().map_or(0, Vec::len);
+    assert_eq!((orders[0]["OrderNo"].as_str(), lines), (Some("CNQ-PO-7001"), 2), "{}", orders[0]);
+    assert_eq!(world.ifs().invoices(IFS_COMPANY).len(), 2);
+    let header_posts = world.ifs().requests().into_iter().filter(|r| {
+        r.method == "POST" && r.status < 300 && r.path.ends_with("PurchaseOrderHandling.svc/PurchaseOrderSet")
+    });
+    assert_eq!(header_posts.count(), 1, "one create of the order header");
+    let history = world.stack.audit(POSTER).history(&format!("{}#invoice#INV701", world.connection)).await.unwrap();
+    assert!(history.iter().any(|e| e.step == "purchase order"), "{history:?}");
+
+    // A PO Concur does not have stops the invoice, with the fix.
+    let missing = poster.process_item(&item("INV703")).await.unwrap_err();
+    assert!(!missing.is_retryable() && missing.reason.contains("`PO-9999`"), "{}", missing.reason);
+    assert_eq!(world.ifs().invoices(IFS_COMPANY).len(), 2);
+}

@@ -393,6 +393,27 @@ async fn if_none_match_and_if_match_give_412() {
 }
 
 #[tokio::test]
+async fn a_vendor_gets_the_default_class_and_an_unknown_currency_or_country_is_refused() {
+    let env = env().await;
+    let vendor = json!({
+        "VendorID": {"value": "EMP-NEW"},
+        "VendorName": {"value": "New Hire"},
+        "CurrencyID": {"value": "XXX"},
+        "MainContact": {"Address": {"Country": {"value": "usa"}}}
+    });
+    let (status, error) = send(env.put("/Vendor", &vendor).header(header::IF_NONE_MATCH, "*")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(error["CurrencyID"]["error"], "'Currency' cannot be found in the system.");
+    assert_eq!(error["MainContact"]["Address"]["Country"]["error"], "'Country' cannot be found in the system.");
+
+    let vendor = json!({"VendorID": {"value": "EMP-NEW"}, "VendorName": {"value": "New Hire"},
+        "CurrencyID": {"value": "EUR"}, "MainContact": {"Address": {"Country": {"value": "DE"}}}});
+    let (status, saved) = send(env.put("/Vendor", &vendor).header(header::IF_NONE_MATCH, "*")).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(saved["VendorClass"]["value"], "DEFAULT", "AP Preferences' class");
+}
+
+#[tokio::test]
 async fn invented_auto_number_fails_and_filter_put_updates() {
     let env = env().await;
     let mut body = bill("CNQ-1");

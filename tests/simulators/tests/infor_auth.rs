@@ -8,7 +8,10 @@ use reqwest::{Client, StatusCode, header};
 use serde_json::{Value, json};
 use simulators::RunningSimulator;
 use simulators::faults::{FaultKind, FaultSpec};
-use simulators::infor::{InforSim, M3_LIST_ACCOUNTS_PATH, M3_LIST_DIMENSION_VALUES_PATH, M3_LIST_SUPPLIERS_PATH};
+use simulators::infor::{
+    InforSim, M3_ADD_SUPPLIER_PATH, M3_GET_SUPPLIER_PATH, M3_LIST_ACCOUNTS_PATH, M3_LIST_DIMENSION_VALUES_PATH,
+    M3_LIST_SUPPLIERS_PATH, M3_UPDATE_SUPPLIER_PATH,
+};
 
 const TI: &str = "ACME_TST";
 const PING: &str = "IONSERVICES/api/ion/messaging/service/ping";
@@ -441,6 +444,55 @@ async fn m3_master_data_reads() {
     let no_dimt: Value =
         env.get(&format!("{M3_LIST_DIMENSION_VALUES_PATH}?DIVI=1000"), Some(&token)).await.json().await.unwrap();
     assert_eq!(no_dimt["results"][0]["errorField"], "DIMT");
+}
+
+#[tokio::test]
+async fn m3_supplier_writes_are_strict() {
+    let env = env().await;
+    env.sim.add_supplier_named(TI, "1000", "EMPJDOE", "Jane Doe");
+    let token = env.token().await;
+    let call = |path: &str, query: &str| {
+        let url = format!("{path}?DIVI=1000&{query}");
+        let token = token.clone();
+        let env = &env;
+        async move { env.get(&url, Some(&token)).await.json::<Value>().await.unwrap() }
+    };
+    let refusal = |answer: &Value| {
+        assert_eq!(answer["nrOfFailedTransactions"], 1, "{answer}");
+        let result = &answer["results"][0];
+        (result["errorField"].as_str().unwrap().to_owned(), result["errorMessage"].as_str().unwrap().to_owned())
+    };
+
+    let missing = call(M3_GET_SUPPLIER_PATH, "SUNO=EMPNEW").await;
+    assert_eq!(refusal(&missing), ("SUNO".into(), "Supplier EMPNEW does not exist".into()));
+    let known = call(M3_GET_SUPPLIER_PATH, "SUNO=EMPJDOE").await;
+    assert_eq!(known["results"][0]["records"], json!([{"SUNO": "EMPJDOE", "SUNM": "Jane Doe", "STAT": "20"}]));
+
+    let complete = "SUNO=EMPNEW&SUNM=New%20Hire&SUTY=0&CSCD=US&LNCD=GB&CUCD=USD&TEPY=30&PYME=TRF&TOWN=Austin";
+    let no_terms = complete.replace("&TEPY=30", "");
+    assert_eq!(refusal(&call(M3_ADD_SUPPLIER_PATH, &no_terms).await).0, "TEPY");
+    let typo = format!("{complete}&TOWNN=Austin");
+    assert_eq!(refusal(&call(M3_ADD_SUPPLIER_PATH, &typo).await).0, "TOWNN", "an unknown field is refused");
+    let long_name = complete.replace("New%20Hire", &"N".repeat(37));
+    assert_eq!(refusal(&call(M3_ADD_SUPPLIER_PATH, &long_name).await).0, "SUNM");
+    let added = call(M3_ADD_SUPPLIER_PATH, complete).await;
+    assert_eq!(added["nrOfFailedTransactions"], 0, "{added}");
+    let again = call(M3_ADD_SUPPLIER_PATH, complete).await;
+    assert_eq!(refusal(&again), ("SUNO".into(), "Supplier EMPNEW already exists".into()));
+
+    // A blank input keeps the field; a given one replaces it.
+    let updated = call(M3_UPDATE_SUPPLIER_PATH, "SUNO=EMPNEW&SUNM=New%20Hire%20Jr&TOWN=").await;
+    assert_eq!(updated["nrOfFailedTransactions"], 0, "{updated}");
+    let stored = env.sim.supplier(TI, "1000", "EMPNEW").unwrap();
+    assert_eq!((stored["SUNM"].as_str(), stored["TOWN"].as_str()), ("New Hire Jr", "Austin"));
+    let ghost = call(M3_UPDATE_SUPPLIER_PATH, "SUNO=EMPGHOST&SUNM=Nobody").await;
+    assert_eq!(refusal(&ghost), ("SUNO".into(), "Supplier EMPGHOST does not exist".into()));
+
+    let listed = call(M3_LIST_SUPPLIERS_PATH, "maxrecs=0").await;
+    let codes: Vec<&str> =
+        listed["results"][0]["records"].as_array().unwrap().iter().map(|r| r["SUNO"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["EMPJDOE", "EMPNEW"], "LstSuppliers returns the written supplier");
+    assert_eq!(listed["results"][0]["records"][1]["CUCD"], "USD");
 }
 
 #[tokio::test]

@@ -192,6 +192,7 @@ impl SyncTarget for ListTarget<'_> {
 
     async fn write(
         &mut self,
+        _erp: &dyn erp::ErpAdapter,
         records: &[ListItemRecord],
         known: &HashMap<String, KnownRecord>,
     ) -> Result<Vec<Written>, WriteStop> {

@@ -13,6 +13,7 @@
 
 mod lists;
 mod vendors;
+mod vendors_to_erp;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -73,9 +74,11 @@ pub(crate) enum SourceRead<R> {
         refused: Vec<Refusal>,
     },
     NotSupported,
+    /// Concur does not offer the source's API to this company (the reason).
+    NotOffered(String),
 }
 
-/// How Concur took one record.
+/// How the target took one record.
 pub(crate) struct Written {
     pub key: String,
     /// `None`: written; `Some`: Concur's reason for refusing it.
@@ -128,9 +131,16 @@ pub(crate) trait SyncTarget: Send {
         true
     }
 
+    /// Whether a record gone from, or inactive in, the source is
+    /// deactivated in the target (Concur's vendors leave the ERP's alone).
+    fn deactivates(&self) -> bool {
+        true
+    }
+
     /// Writes records (parents first), one outcome each, in order.
     fn write(
         &mut self,
+        erp: &dyn erp::ErpAdapter,
         records: &[Self::Record],
         known: &HashMap<String, KnownRecord>,
     ) -> impl Future<Output = Result<Vec<Written>, WriteStop>> + Send;
@@ -166,9 +176,18 @@ impl<S: concur::GrantStore> Poster<S> {
         mode: SyncMode,
     ) -> Result<SyncOutcome, Failure> {
         match kind {
+            ReferenceKind::Vendors if !connection.reference.vendors.to_concur() => Ok(SyncOutcome::NotSupported),
             ReferenceKind::Vendors => {
+                let token = self.concur_token(connection, "writing Concur's vendors").await?;
+                let owners = connection.reference.vendors.clone();
+                self.sync(connection, vendors::VendorTarget::new(self.tokens.client(), token, owners), mode).await
+            }
+            ReferenceKind::VendorsToErp if !connection.reference.vendors.to_erp() => Ok(SyncOutcome::NotSupported),
+            ReferenceKind::VendorsToErp => {
                 let token = self.concur_token(connection, "reading Concur's vendors").await?;
-                self.sync(connection, vendors::VendorTarget::new(self.tokens.client(), token), mode).await
+                let owners = &connection.reference.vendors;
+                let target = vendors_to_erp::ConcurVendorTarget::new(self, connection, token, owners);
+                self.sync(connection, target, mode).await
             }
             ReferenceKind::Lists if connection.reference.lists.is_empty() => Ok(SyncOutcome::NotSupported),
             ReferenceKind::Lists => {
@@ -246,8 +265,10 @@ impl<S: concur::GrantStore> Poster<S> {
             ReadScope::Changed => read_from(cursor, READ_OVERLAP),
         };
         let erp = self.erp.for_connection(connection).await?;
-        let SourceRead::Records { records, mut refused } = target.read(&*erp, after).await? else {
-            return Ok(SyncOutcome::NotSupported);
+        let (records, mut refused) = match target.read(&*erp, after).await? {
+            SourceRead::Records { records, refused } => (records, refused),
+            SourceRead::NotSupported => return Ok(SyncOutcome::NotSupported),
+            SourceRead::NotOffered(reason) => return Ok(SyncOutcome::NotOffered(reason)),
         };
         let keys: Vec<String> = records.iter().map(SyncRecord::key).collect();
         let mut known = match scope {
@@ -257,24 +278,21 @@ impl<S: concur::GrantStore> Poster<S> {
         .map_err(|e| Failure::retryable(e.to_string(), None))?;
         known.retain(|key, _| target.covers(key));
         let read = records.len() as u64;
-        let plan = plan_sync(records, &known, scope);
+        let mut plan = plan_sync(records, &known, scope);
+        if !target.deactivates() {
+            plan.deactivate.clear();
+        }
         let mut counts = RunCounts { read, unchanged: plan.unchanged as u64, ..RunCounts::default() };
         refused.extend(plan.refused.iter().cloned());
         if mode.dry_run {
             counts.written = plan.write.len() as u64;
             counts.deactivated = plan.deactivate.len() as u64;
             counts.refused = refused.len() as u64;
-            let at = domain::clock::rfc3339(started);
-            let dry = DryRun { at, would: counts.clone(), refused };
-            let state = SyncState { last_dry_run: Some(dry), ..state.clone() };
-            self.reference
-                .finish(id, T::KIND, holder, &state)
-                .await
-                .map_err(|e| Failure::retryable(e.to_string(), None))?;
-            return Ok(SyncOutcome::DryRun(counts));
+            let dry = DryRun { at: domain::clock::rfc3339(started), would: counts.clone(), refused };
+            return self.finish_dry_run::<T>(connection, holder, state, dry).await;
         }
 
-        match self.write_all(connection, target, &plan.write, &known, &mut refused).await? {
+        match self.write_all(connection, target, &*erp, &plan.write, &known, &mut refused).await? {
             WriteAll::Written(written) => counts.written = written,
             WriteAll::NotOffered(reason) => return Ok(SyncOutcome::NotOffered(reason)),
         }
@@ -301,19 +319,35 @@ impl<S: concur::GrantStore> Poster<S> {
         Ok(SyncOutcome::Done(counts))
     }
 
+    /// Keeps what a dry run would do on the state and gives the lease back.
+    async fn finish_dry_run<T: SyncTarget>(
+        &self,
+        connection: &Connection,
+        holder: &str,
+        state: &SyncState,
+        dry: DryRun,
+    ) -> Result<SyncOutcome, Failure> {
+        let counts = dry.would.clone();
+        let state = SyncState { last_dry_run: Some(dry), ..state.clone() };
+        let finished = self.reference.finish(&connection.connection_id, T::KIND, holder, &state).await;
+        finished.map_err(|e| Failure::retryable(e.to_string(), None))?;
+        Ok(SyncOutcome::DryRun(counts))
+    }
+
     /// Writes `records` in chunks, storing each chunk's hashes once Concur
     /// took it: how many were written, or why the API is not offered.
     async fn write_all<T: SyncTarget>(
         &self,
         connection: &Connection,
         target: &mut T,
+        erp: &dyn erp::ErpAdapter,
         records: &[T::Record],
         known: &HashMap<String, KnownRecord>,
         refused: &mut Vec<Refusal>,
     ) -> Result<WriteAll, Failure> {
         let mut written = 0;
         for chunk in records.chunks(WRITE_CHUNK) {
-            let outcomes = match target.write(chunk, known).await {
+            let outcomes = match target.write(erp, chunk, known).await {
                 Ok(outcomes) => outcomes,
                 Err(WriteStop::NotOffered(reason)) => return Ok(WriteAll::NotOffered(reason)),
                 Err(WriteStop::Failed(failure)) => return Err(failure),

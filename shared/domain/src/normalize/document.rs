@@ -451,6 +451,7 @@ object! {
         expense_type_code: Raw<'a> = "expenseTypeCode",
         expense_type_name: Raw<'a> = "expenseTypeName",
         line_item_description: Raw<'a> = "lineItemDescription",
+        line_item_purchase_order_number: Raw<'a> = "lineItemPurchaseOrderNumber",
         allocation: OneOrMany<InvoiceAllocation<'a>> = "allocation",
     }
 }

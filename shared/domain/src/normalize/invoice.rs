@@ -27,6 +27,10 @@ pub(super) fn normalize(doc: &InvoiceDocument<'_>) -> Result<Draft, Problem> {
     for (n, item) in line_items.iter().enumerate() {
         let path = format!("document.lineItem[{n}]");
         let invoice = InvoiceLine::read(item, At(&path), draft.employee_id.clone(), vendor_code.clone())?;
+        let purchase_order = At(&path).string(&item.line_item_purchase_order_number, "lineItemPurchaseOrderNumber")?;
+        if let Some(number) = purchase_order.filter(|n| !draft.purchase_orders.contains(n)) {
+            draft.purchase_orders.push(number);
+        }
         invoice.lines(item, &mut total, &mut draft.lines)?;
     }
     let header = doc.request_header.as_ref().ok_or_else(|| Problem::missing(HEADER_PATH))?;

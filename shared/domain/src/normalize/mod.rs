@@ -239,6 +239,7 @@ fn finish(
         vendor_code: draft.vendor_code,
         vendor_remit_to: draft.vendor_remit_to,
         cash_advance_returns: draft.cash_advance_returns,
+        purchase_orders: draft.purchase_orders,
     };
     let lines = draft.lines.into_iter().filter(|l| !l.amount.is_zero()).collect();
     JournalEntry::new(header, lines).map_err(|e| refuse(e.into()))
@@ -256,6 +257,7 @@ pub(crate) struct Draft {
     pub vendor_code: Option<String>,
     pub vendor_remit_to: Option<String>,
     pub cash_advance_returns: Option<rust_decimal::Decimal>,
+    pub purchase_orders: Vec<String>,
     pub lines: Vec<JournalLine>,
 }
 

@@ -476,6 +476,22 @@ fn invoice_posts_lines_and_one_vendor_credit() {
 }
 
 #[test]
+fn an_invoice_names_the_purchase_orders_its_lines_reference_each_once() {
+    let mut doc = invoice("50", r#"{"amountTax": 5, "taxCode": "T5", "taxField": "VAT1"}"#);
+    assert!(run(DocumentType::Invoice, &doc).unwrap().header().purchase_orders.is_empty());
+    let line = doc["lineItem"][0].clone();
+    doc["lineItem"][0]["lineItemPurchaseOrderNumber"] = Value::String(" PO-1 ".into());
+    let mut second = line.clone();
+    second["lineItemPurchaseOrderNumber"] = Value::String("PO-1".into());
+    let mut third = line;
+    third["lineItemPurchaseOrderNumber"] = Value::String("PO-2".into());
+    doc["lineItem"].as_array_mut().unwrap().extend([second, third]);
+    doc["requestHeader"]["requestTotal"] = serde_json::json!(150);
+    let entry = run(DocumentType::Invoice, &doc).unwrap();
+    assert_eq!(entry.header().purchase_orders, ["PO-1", "PO-2"]);
+}
+
+#[test]
 fn wrong_document_type_is_refused_not_guessed() {
     let doc = cash_advance(r#"[]"#);
     assert_eq!(problem(DocumentType::Expense, &doc).path(), Some("document.report"));

@@ -1,11 +1,13 @@
 //! [`AcumaticaClient`] as an [`ErpAdapter`], and the fix the operator is
 //! told for each of its errors.
 
-use domain::reference::{DEFAULT_ADDRESS_CODE, ListSource, ReadPage, VendorLimits, VendorRecord};
+use domain::reference::{DEFAULT_ADDRESS_CODE, ListSource, ReadPage, VendorFields, VendorLimits, VendorRecord};
 use domain::{ConnectionId, ErpDocument, ErpDocumentKind, Failure, HeldVendorDocument};
 
 use super::{AcumaticaClient, AcumaticaError, BillType};
-use crate::{Erp, ErpChecks, ErpProblem, ErpReference, ListItemsRead, MasterData, MasterDataError, MasterDataRead};
+use crate::{
+    Erp, ErpChecks, ErpProblem, ErpReference, ListItemsRead, MasterData, MasterDataError, MasterDataRead, VendorWritten,
+};
 
 pub(crate) const CHECKS: ErpChecks = ErpChecks {
     sign_in: "Acumatica sign-in",
@@ -92,6 +94,17 @@ impl Erp for AcumaticaClient {
         }
     }
 
+    /// See [`AcumaticaClient::write_vendor`].
+    async fn write_vendor(
+        &self,
+        vendor: &VendorRecord,
+        fields: &VendorFields,
+    ) -> Result<Option<VendorWritten>, Failure> {
+        let context = format!("writing vendor `{}` into Acumatica tenant {}", vendor.vendor_code, self.settings.tenant);
+        let write = AcumaticaClient::write_vendor(self, vendor, fields);
+        crate::vendor_write::answer(vendor, "Acumatica", write, |e| e.to_failure(&context)).await
+    }
+
     fn master_data_label(&self, _list: &MasterData) -> String {
         "ERP values".to_owned()
     }
@@ -140,6 +153,9 @@ fn fix(e: &AcumaticaError, id: &ConnectionId) -> String {
         | AcumaticaError::BadRequest { .. }
         | AcumaticaError::ReleaseFailed { .. } => {
             "see the message: it names the document, line and field Acumatica refused".to_owned()
+        }
+        AcumaticaError::VendorRefused { .. } => {
+            "see the message: it names the vendor and the field Acumatica refused".to_owned()
         }
     }
 }

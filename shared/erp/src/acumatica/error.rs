@@ -113,6 +113,15 @@ pub enum AcumaticaError {
     )]
     BadRequest { document: String, message: String },
 
+    /// A vendor write from Concur refused: field errors (422), or a
+    /// precondition (412) a fresh read of the vendor does not explain.
+    #[error(
+        "Acumatica refused to {action} vendor `{vendor}` (HTTP {status}): {errors}. Nothing was written; correct the \
+         vendor in Concur (or the default Acumatica gives new vendors, e.g. the vendor class of AP Preferences, \
+         screen AP101000); the next vendor sync writes it again"
+    )]
+    VendorRefused { vendor: String, action: &'static str, status: u16, errors: String },
+
     /// Created, but the requested release failed.
     #[error(
         "{document} was created in Acumatica as {reference}, but releasing it failed: {message}; release it in \

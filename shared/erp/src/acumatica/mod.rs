@@ -13,6 +13,7 @@ mod documents;
 mod error;
 mod posting;
 mod reference;
+mod vendor_write;
 
 use std::future::Future;
 use std::time::Duration;

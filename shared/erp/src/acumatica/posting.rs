@@ -388,7 +388,13 @@ impl AcumaticaClient {
     }
 
     /// A non-2xx answer (other than 429/5xx, which the transport reports) as an error.
-    async fn document_error(&self, screen: &'static str, document: &str, status: u16, body: &str) -> AcumaticaError {
+    pub(super) async fn document_error(
+        &self,
+        screen: &'static str,
+        document: &str,
+        status: u16,
+        body: &str,
+    ) -> AcumaticaError {
         let document = document.to_owned();
         match status {
             400 => AcumaticaError::BadRequest { document, message: request_problem(body) },
@@ -491,6 +497,11 @@ fn collect(record: &Value, place: &str, out: &mut Vec<String>) {
                     let at = if name == "Details" { format!("line {}", i + 1) } else { format!("{name} {}", i + 1) };
                     collect(line, &at, out);
                 }
+            }
+            // A linked entity (`MainContact`, its `Address`): "MainContact/Address Country `ZZ`: …".
+            Value::Object(_) => {
+                let at = if place.is_empty() { name.clone() } else { format!("{place}/{name}") };
+                collect(member, &at, out);
             }
             _ => {}
         }

@@ -20,6 +20,10 @@ MainContact/Address/AddressLine1,MainContact/Address/AddressLine2,MainContact/Ad
 MainContact/Address/State,MainContact/Address/PostalCode,MainContact/Address/Country";
 const VENDOR_EXPAND: &str = "MainContact,MainContact/Address";
 const VENDOR_SCREEN: &str = "AP303000";
+/// The `MainContact/Address` members holding Concur's address, in the order
+/// of [`crate::vendor_write::address_of`].
+pub(super) const ADDRESS_MEMBERS: [&str; 6] =
+    ["AddressLine1", "AddressLine2", "City", "State", "PostalCode", "Country"];
 /// Rows per list read (the contract returns everything without `$top`, or
 /// fails on a large table: reference §1.2).
 const LIST_PAGE: usize = 500;
@@ -55,6 +59,29 @@ impl AcumaticaClient {
         let what = format!("the vendor read (from row {})", request.skip);
         let rows = self.list_rows("Vendor", VENDOR_SCREEN, &query, ("a vendor read", &what)).await?;
         Ok(rows.iter().filter_map(|row| vendor_record(row, address_code, limits)).collect())
+    }
+
+    /// Vendor `vendor_id` as a Concur record (mapped as [`Self::vendors_page`]
+    /// maps them), `None` when the tenant has none. A filtered list, not a
+    /// GET by key: a missing key answers 500, which the transport retries.
+    /// Acumatica compares keys without regard to case, and so does this.
+    pub async fn vendor_by_id(
+        &self,
+        vendor_id: &str,
+        address_code: &str,
+        limits: VendorLimits,
+    ) -> Result<Option<VendorRecord>, AcumaticaError> {
+        let query = [
+            ("$select", VENDOR_SELECT.to_owned()),
+            ("$expand", VENDOR_EXPAND.to_owned()),
+            ("$filter", format!("VendorID eq {}", literal(vendor_id))),
+        ];
+        let what = format!("the read of vendor `{vendor_id}`");
+        let rows = self.list_rows("Vendor", VENDOR_SCREEN, &query, ("a vendor read", &what)).await?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| vendor_record(row, address_code, limits))
+            .find(|vendor| vendor.vendor_code.eq_ignore_ascii_case(vendor_id.trim())))
     }
 }
 
@@ -116,18 +143,19 @@ fn vendor_record(row: &Value, address_code: &str, limits: VendorLimits) -> Optio
     let text = |pointer: &str| {
         row.pointer(pointer).and_then(Value::as_str).map(str::trim_end).filter(|t| !t.is_empty()).map(str::to_owned)
     };
-    let address = |field: &str| text(&format!("/MainContact/Address/{field}/value"));
+    let [address1, address2, city, state, postal_code, country_code] =
+        ADDRESS_MEMBERS.map(|member| text(&format!("/MainContact/Address/{member}/value")));
     let status = text("/Status/value").unwrap_or_default();
     Some(VendorRecord {
         vendor_code: text("/VendorID/value")?,
         address_code: address_code.to_owned(),
         name: text("/VendorName/value").unwrap_or_default(),
-        address1: address("AddressLine1"),
-        address2: address("AddressLine2"),
-        city: address("City"),
-        state: address("State"),
-        postal_code: address("PostalCode"),
-        country_code: address("Country"),
+        address1,
+        address2,
+        city,
+        state,
+        postal_code,
+        country_code,
         currency_code: text("/CurrencyID/value"),
         tax_id: text("/TaxRegistrationID/value"),
         active: !INACTIVE_STATUSES.contains(&status.as_str()),

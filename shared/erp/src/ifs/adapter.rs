@@ -3,12 +3,17 @@
 
 use std::collections::BTreeSet;
 
-use domain::reference::{DEFAULT_ADDRESS_CODE, ListItemRecord, ListSource, ReadPage, VendorLimits, VendorRecord};
+use domain::reference::{
+    DEFAULT_ADDRESS_CODE, ListItemRecord, ListSource, PurchaseOrderRecord, ReadPage, VendorFields, VendorLimits,
+    VendorRecord,
+};
 use domain::{ConnectionId, ErpDocument, ErpDocumentKind, Failure, HeldVendorDocument};
 
-use super::{IfsClient, IfsError};
+use super::{IfsClient, IfsError, IfsPurchaseOrder};
 use crate::adapter::fix_by_kind;
-use crate::{Erp, ErpChecks, ErpProblem, ErpReference, ListItemsRead, MasterData, MasterDataError, MasterDataRead};
+use crate::{
+    Erp, ErpChecks, ErpProblem, ErpReference, ListItemsRead, MasterData, MasterDataError, MasterDataRead, VendorWritten,
+};
 
 pub(crate) const CHECKS: ErpChecks = ErpChecks {
     sign_in: "IFS Cloud token",
@@ -98,6 +103,34 @@ impl Erp for IfsClient {
             })
             .collect();
         Ok(ListItemsRead::Items(items))
+    }
+
+    /// The supplier `vendor.vendor_code`, made a vendor of the company
+    /// ([`IfsClient::write_supplier`]).
+    async fn write_vendor(
+        &self,
+        vendor: &VendorRecord,
+        fields: &VendorFields,
+    ) -> Result<Option<VendorWritten>, Failure> {
+        let context = format!(
+            "writing vendor `{}` from Concur to IFS Cloud company {} as a supplier",
+            vendor.vendor_code,
+            self.company()
+        );
+        let write = self.write_supplier(vendor, fields);
+        crate::vendor_write::answer(vendor, "IFS Cloud", write, |e| e.to_failure(&context)).await
+    }
+
+    async fn holds_purchase_order(&self, number: &str) -> Result<Option<bool>, Failure> {
+        let context = format!("looking up Concur PO `{number}` in IFS Cloud company {}", self.company());
+        self.holds_purchase_order(number).await.map(Some).map_err(|e| e.to_failure(&context))
+    }
+
+    async fn create_purchase_order(&self, order: &PurchaseOrderRecord) -> Result<ErpReference, Failure> {
+        let context = format!("creating Concur PO `{}` in IFS Cloud company {}", order.number, self.company());
+        let ifs_order = IfsPurchaseOrder::from_record(order)
+            .map_err(|problem| Failure::permanent(format!("{context}: {problem}")))?;
+        self.create_purchase_order(&ifs_order).await.map_err(|e| e.to_failure(&context))
     }
 
     async fn read_vendors(&self, page: ReadPage, limits: VendorLimits) -> Result<Option<Vec<VendorRecord>>, Failure> {

@@ -123,26 +123,36 @@ pub enum IfsError {
         source: TransportError,
     },
 
-    /// 400 (`DATABASE_ERROR`, validation) or 409: IFS refused the document.
-    #[error(
-        "IFS refused {document} in company {company} (HTTP {status} {code}): {message}. Correct the mapping or the \
-         record in IFS (e.g. the supplier, account or code part value), then post the document again"
-    )]
-    Refused { company: String, document: String, status: u16, code: String, message: String },
+    /// 400 (`DATABASE_ERROR`, validation) or 409: IFS refused the document
+    /// or supplier data.
+    #[error("IFS refused {document} in company {company} (HTTP {status} {code}): {message}. {fix}")]
+    Refused {
+        company: String,
+        document: String,
+        status: u16,
+        code: String,
+        message: String,
+        /// What the operator corrects and runs again.
+        fix: &'static str,
+    },
 
     /// 412 twice in a row: someone else keeps changing the record.
     #[error(
-        "{document} in company {company} was changed in IFS while the connector updated it (HTTP 412 twice); \
-         post the document again"
+        "{document} in company {company} was changed in IFS while the connector updated it (HTTP 412 twice); {again}"
     )]
-    Conflict { company: String, document: String },
+    Conflict {
+        company: String,
+        document: String,
+        /// How the write is tried again ("post the document again").
+        again: &'static str,
+    },
 
     /// The record disappeared between reading and updating it.
     #[error(
-        "{document} in company {company} was deleted in IFS while the connector updated it; post the document again \
-         (it is looked up first, so it is not created twice)"
+        "{document} in company {company} was deleted in IFS while the connector updated it; {again} (it is looked \
+         up first, so it is not created twice)"
     )]
-    Vanished { company: String, document: String },
+    Vanished { company: String, document: String, again: &'static str },
 
     /// Another 4xx on an API call.
     #[error("IFS answered HTTP {status}{code} to {what} in company {company}: {message}")]
@@ -178,6 +188,17 @@ impl IfsError {
             // Refused by our own address policy before anything was sent.
             IfsError::Unreachable { source, .. } => !source.is_permanent(),
             IfsError::Unavailable { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// IFS refused a create because a record with its keys exists: 409
+    /// (the reference's [DEFAULT] for a duplicate key), or a 400 whose
+    /// message carries IFS's `<Lu>.EXIST` error key.
+    pub(crate) fn is_duplicate_key(&self) -> bool {
+        match self {
+            IfsError::Refused { status: 409, .. } => true,
+            IfsError::Refused { message, .. } => message.contains(".EXIST:"),
             _ => false,
         }
     }

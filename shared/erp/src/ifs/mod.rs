@@ -79,6 +79,16 @@
 //!     `Edm.Decimal` from that text without a binary float in between, so
 //!     `IEEE754Compatible=true` (strings) is not needed; the adapter reads
 //!     no amounts back.
+//! 11. **Vendors from Concur** ([`IfsClient::write_supplier`], module
+//!     `vendors`): a vendor of the company is the supplier, its address
+//!     `AddressId` = the Concur address code, and its invoice data in the
+//!     company (`SupplierInvoiceCompanies`, created last: it is what makes
+//!     the supplier active for the vendor read). Records that exist are
+//!     kept (a duplicate key is not an error), so a create interrupted
+//!     between POSTs is completed by the next write; updates PATCH only the
+//!     attributes that differ, with ETags as in 4. The tax id is not
+//!     carried. The navigation names are the settings
+//!     `api.supplier_invoice_companies` and `api.supplier_addresses`.
 
 mod documents;
 mod error;
@@ -86,6 +96,7 @@ mod odata;
 mod posting;
 mod purchase_order;
 mod reference;
+mod vendors;
 
 use std::future::Future;
 use std::time::Duration;
@@ -130,6 +141,11 @@ pub(crate) enum Set {
     Invoice,
     Voucher,
     Supplier,
+    /// A supplier's invoice data per company (its rows are children of
+    /// [`Set::Supplier`] and carry `Company`).
+    SupplierCompany,
+    /// A supplier's addresses (children of [`Set::Supplier`]).
+    SupplierAddress,
     Account,
     CodePartValue,
     PurchaseOrder,
@@ -140,7 +156,7 @@ impl Set {
         match self {
             Set::Invoice => &api.invoice_projection,
             Set::Voucher => &api.voucher_projection,
-            Set::Supplier => &api.supplier_projection,
+            Set::Supplier | Set::SupplierCompany | Set::SupplierAddress => &api.supplier_projection,
             Set::Account => &api.account_projection,
             Set::CodePartValue => &api.code_part_projection,
             Set::PurchaseOrder => &api.purchase_order_projection,
@@ -151,7 +167,7 @@ impl Set {
         match self {
             Set::Invoice => &api.invoice_set,
             Set::Voucher => &api.voucher_set,
-            Set::Supplier => &api.supplier_set,
+            Set::Supplier | Set::SupplierCompany | Set::SupplierAddress => &api.supplier_set,
             Set::Account => &api.account_set,
             Set::CodePartValue => &api.code_part_value_set,
             Set::PurchaseOrder => &api.purchase_order_set,
@@ -164,6 +180,8 @@ impl Set {
             Set::Invoice => Some(&api.invoice_postings),
             Set::Voucher => Some(&api.voucher_rows),
             Set::PurchaseOrder => Some(&api.purchase_order_lines),
+            Set::SupplierCompany => Some(&api.supplier_invoice_companies),
+            Set::SupplierAddress => Some(&api.supplier_addresses),
             _ => None,
         }
     }
@@ -174,6 +192,10 @@ impl Set {
             Set::Invoice => ("api.invoice_projection", "api.invoice_set", Some("api.invoice_postings")),
             Set::Voucher => ("api.voucher_projection", "api.voucher_set", Some("api.voucher_rows")),
             Set::Supplier => ("api.supplier_projection", "api.supplier_set", None),
+            Set::SupplierCompany => {
+                ("api.supplier_projection", "api.supplier_set", Some("api.supplier_invoice_companies"))
+            }
+            Set::SupplierAddress => ("api.supplier_projection", "api.supplier_set", Some("api.supplier_addresses")),
             Set::Account => ("api.account_projection", "api.account_set", None),
             Set::CodePartValue => ("api.code_part_projection", "api.code_part_value_set", None),
             Set::PurchaseOrder => {
@@ -188,19 +210,50 @@ impl Set {
             Set::Invoice => "supplier invoices",
             Set::Voucher => "GL vouchers",
             Set::Supplier => "suppliers",
+            Set::SupplierCompany => "supplier invoice data",
+            Set::SupplierAddress => "supplier addresses",
             Set::Account => "GL accounts",
             Set::CodePartValue => "code part values",
             Set::PurchaseOrder => "purchase orders",
         }
     }
 
-    /// Whether records at `target` carry `Company` (suppliers are global in
-    /// IFS, §5a; purchase order lines are keyed by their order alone).
+    /// Whether records at `target` carry `Company` (suppliers and their
+    /// addresses are global in IFS, §5a; purchase order lines are keyed by
+    /// their order alone).
     fn company_scoped(self, target: Target) -> bool {
         match self {
-            Set::Supplier => false,
+            Set::Supplier | Set::SupplierAddress => false,
+            // A supplier's invoice data rows carry the company; the supplier does not.
+            Set::SupplierCompany => target == Target::Rows,
             Set::PurchaseOrder => target != Target::Rows,
             _ => true,
+        }
+    }
+
+    /// Whether the set holds supplier master data (written by the vendor
+    /// sync) rather than documents (written by the poster).
+    fn is_supplier_data(self) -> bool {
+        matches!(self, Set::Supplier | Set::SupplierCompany | Set::SupplierAddress)
+    }
+
+    /// What the operator does after IFS refused a write to this set.
+    fn refusal_fix(self) -> &'static str {
+        if self.is_supplier_data() {
+            "Correct the vendor in Concur (or the supplier's basic data in IFS), then sync the vendors again \
+             (`connector sync run <connection> --kind vendors`)"
+        } else {
+            "Correct the mapping or the record in IFS (e.g. the supplier, account or code part value), then post \
+             the document again"
+        }
+    }
+
+    /// How a write lost to a concurrent change is tried again.
+    fn try_again(self) -> &'static str {
+        if self.is_supplier_data() {
+            "sync the vendors again (`connector sync run <connection> --kind vendors`)"
+        } else {
+            "post the document again"
         }
     }
 }
@@ -289,6 +342,11 @@ impl IfsClient {
     /// `…/{EntitySet}({keys})/{Navigation}`.
     pub(crate) fn rows_url(&self, set: Set, key: &Key) -> String {
         format!("{}/{}", self.entity_url(set, key), set.rows(self.api()).unwrap_or_default())
+    }
+
+    /// `…/{EntitySet}({keys})/{Navigation}({row keys})`: one row of a record.
+    pub(crate) fn row_url(&self, set: Set, key: &Key, row: &Key) -> String {
+        format!("{}({})", self.rows_url(set, key), row.to_path())
     }
 
     /// Gets a token (or reuses the cached one): proves the IAM client.
@@ -405,6 +463,11 @@ impl IfsClient {
         }
     }
 
+    /// 412 twice in a row on `what`.
+    fn conflict(&self, set: Set, what: &str) -> IfsError {
+        IfsError::Conflict { company: self.company().to_owned(), document: what.to_owned(), again: set.try_again() }
+    }
+
     pub(crate) fn malformed(&self, what: &str, detail: String) -> IfsError {
         IfsError::Malformed { company: self.company().to_owned(), what: what.to_owned(), detail }
     }
@@ -430,6 +493,7 @@ impl IfsClient {
                 status,
                 code: if error.code.is_empty() { "(no code)".into() } else { error.code.clone() },
                 message,
+                fix: set.refusal_fix(),
             },
             401 => {
                 IfsError::Unauthorized { client_id: self.credentials.client_id.clone(), company, what: what.to_owned() }
@@ -529,20 +593,31 @@ impl IfsClient {
 
     /// The record with `key`, with its ETag; `None` when IFS has no such record.
     pub(crate) async fn read(&self, set: Set, key: &Key, what: &str) -> Result<Option<Entity>, IfsError> {
-        let url = self.entity_url(set, key);
-        let response = self.send_authorized(Idempotency::Safe, |c| c.get(&url)).await?;
+        self.read_at(set, Target::Entity, &self.entity_url(set, key), what).await
+    }
+
+    /// The record at `url` (an entity of `set`, or one of its rows), with its
+    /// ETag; `None` when IFS has no such record.
+    pub(crate) async fn read_at(
+        &self,
+        set: Set,
+        target: Target,
+        url: &str,
+        what: &str,
+    ) -> Result<Option<Entity>, IfsError> {
+        let response = self.send_authorized(Idempotency::Safe, |c| c.get(url)).await?;
         let status = response.status().as_u16();
         if status == 404 {
             return Ok(None);
         }
         if !response.status().is_success() {
             let body = transport::bounded_text(response).await;
-            return Err(self.api_error(set, Target::Entity, false, status, &body, what));
+            return Err(self.api_error(set, target, false, status, &body, what));
         }
         let header_etag =
             response.headers().get(reqwest::header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let record = self.json_body(response, what).await?;
-        self.check_company(set, Target::Entity, &record, what)?;
+        self.check_company(set, target, &record, what)?;
         let etag = record.get("@odata.etag").and_then(Value::as_str).map(str::to_owned).or(header_etag);
         match etag.filter(|e| !e.trim().is_empty()) {
             Some(etag) => Ok(Some(Entity { etag, record })),
@@ -597,19 +672,36 @@ impl IfsClient {
         what: &str,
         applied: impl Fn(&Value) -> bool,
     ) -> Result<(), IfsError> {
+        self.update_at(set, Target::Entity, &self.entity_url(set, key), body, what, applied).await
+    }
+
+    /// [`Self::update`] of the record at `url` (an entity of `set`, or one
+    /// of its rows).
+    pub(crate) async fn update_at(
+        &self,
+        set: Set,
+        target: Target,
+        url: &str,
+        body: &Value,
+        what: &str,
+        applied: impl Fn(&Value) -> bool,
+    ) -> Result<(), IfsError> {
         let body = odata::without_system_members(body.clone());
-        let url = self.entity_url(set, key);
         let (mut stale, mut unknown) = (false, false);
         loop {
-            let Some(entity) = self.read(set, key, what).await? else {
-                return Err(IfsError::Vanished { company: self.company().to_owned(), document: what.to_owned() });
+            let Some(entity) = self.read_at(set, target, url, what).await? else {
+                return Err(IfsError::Vanished {
+                    company: self.company().to_owned(),
+                    document: what.to_owned(),
+                    again: set.try_again(),
+                });
             };
             if applied(&entity.record) {
                 return Ok(());
             }
             let sent = self
                 .send_authorized(Idempotency::Unsafe, |c| {
-                    c.patch(&url).header(reqwest::header::IF_MATCH, entity.etag.as_str()).json(&body)
+                    c.patch(url).header(reqwest::header::IF_MATCH, entity.etag.as_str()).json(&body)
                 })
                 .await;
             let response = match sent {
@@ -627,14 +719,14 @@ impl IfsClient {
             }
             if status == 412 {
                 if stale {
-                    return Err(IfsError::Conflict { company: self.company().to_owned(), document: what.to_owned() });
+                    return Err(self.conflict(set, what));
                 }
                 tracing::info!(service = SERVICE, what, "stale ETag (412); reading the record again");
                 stale = true;
                 continue;
             }
             let body = transport::bounded_text(response).await;
-            return Err(self.api_error(set, Target::Entity, true, status, &body, what));
+            return Err(self.api_error(set, target, true, status, &body, what));
         }
     }
 
@@ -667,7 +759,7 @@ impl IfsClient {
                 continue;
             }
             if status == 412 {
-                return Err(IfsError::Conflict { company: self.company().to_owned(), document: what.to_owned() });
+                return Err(self.conflict(set, what));
             }
             let body = transport::bounded_text(response).await;
             return Err(self.api_error(set, Target::Entity, true, status, &body, what));
@@ -698,6 +790,8 @@ fn check_settings(settings: &IfsCloudSettings) -> Result<char, SettingsProblem> 
         ("api.voucher_rows", &api.voucher_rows),
         ("api.supplier_projection", &api.supplier_projection),
         ("api.supplier_set", &api.supplier_set),
+        ("api.supplier_invoice_companies", &api.supplier_invoice_companies),
+        ("api.supplier_addresses", &api.supplier_addresses),
         ("api.account_projection", &api.account_projection),
         ("api.account_set", &api.account_set),
         ("api.code_part_projection", &api.code_part_projection),

@@ -44,8 +44,9 @@ impl KeyValue {
 pub(crate) struct Key(Vec<(&'static str, KeyValue)>);
 
 impl Key {
-    /// The key of an entity IFS keys without a company (a purchase order's
-    /// `OrderNo`): such records are company-checked on every read instead.
+    /// The key of an entity IFS keys without a company: a purchase order's
+    /// `OrderNo` (such records are company-checked on every read instead),
+    /// a supplier's `SupplierId` and its addresses (global master data).
     pub(crate) fn unscoped(parts: Vec<(&'static str, KeyValue)>) -> Self {
         Key(parts)
     }

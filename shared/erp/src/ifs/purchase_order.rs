@@ -12,6 +12,7 @@
 //! carries it, and every read of the order (and so every PATCH and DELETE,
 //! which are preceded by one) refuses a record of another company.
 
+use domain::reference::PurchaseOrderRecord;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 use time::Date;
@@ -237,11 +238,45 @@ impl HeaderAndRows for IfsPurchaseOrder {
     }
 }
 
+impl IfsPurchaseOrder {
+    /// A purchase order read from Concur (Purchase Order v3).
+    pub fn from_record(order: &PurchaseOrderRecord) -> Result<Self, DocumentProblem> {
+        let lines = order
+            .lines
+            .iter()
+            .map(|line| IfsPurchaseOrderLine {
+                line_number: line.line_number.trim().to_owned(),
+                description: line.description.clone().unwrap_or_default(),
+                quantity: line.quantity,
+                unit_price: line.unit_price,
+                unit_of_measure: line.unit_of_measure.clone(),
+            })
+            .collect();
+        Ok(Self {
+            po_number: required("PurchaseOrderNumber", &order.number)?,
+            vendor: required("VendorCode", &order.vendor_code)?,
+            currency: required("CurrencyCode", &order.currency_code)?,
+            order_date: order.order_date,
+            lines,
+        })
+    }
+}
+
 impl IfsClient {
     /// Creates `order` in this company unless one carries its Concur PO
     /// number; either way returns its reference (`<purchase_order_set>/<OrderNo>`).
     pub async fn create_purchase_order(&self, order: &IfsPurchaseOrder) -> Result<ErpReference, IfsError> {
         self.create_once(order).await
+    }
+
+    /// Whether this company holds a complete purchase order for Concur PO
+    /// `number` (one left incomplete by a cut-off create is not: creating
+    /// it again repairs it).
+    pub async fn holds_purchase_order(&self, number: &str) -> Result<bool, IfsError> {
+        let conditions = [format!("{CONCUR_PO} eq {}", literal(number))];
+        let what = format!("the lookup of Concur PO `{number}`");
+        let rows = self.lookup_rows(Set::PurchaseOrder, &conditions, SELECT, &what).await?;
+        Ok(rows.iter().any(|r| text(r, CONCUR_PO) == Some(number) && text(r, CONCUR_STATUS) != Some(INCOMPLETE)))
     }
 }
 

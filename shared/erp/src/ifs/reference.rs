@@ -48,15 +48,28 @@ pub struct IfsCodePartValue {
     pub valid_until: Option<Date>,
 }
 
-const SUPPLIER_SELECT: &str = "SupplierId,Name,Country";
-/// The navigation to a supplier's company-specific invoice data (reference §5a).
-const SUPPLIER_COMPANIES: &str = "SupplierInvoiceCompanies";
+/// The supplier attributes the vendor read and write map.
+pub(crate) const SUPPLIER_SELECT: &str = "SupplierId,Name,Country";
 const ACCOUNT_SELECT: &str =
     "Company,Account,Description,AccntType,LogicalAccountType,ValidFrom,ValidUntil,BlockedForDirectPosting";
 const CODE_PART_SELECT: &str = "Company,CodePart,CodeValue,Description,ValidFrom,ValidUntil";
 
-fn owned(record: &Value, member: &str) -> Option<String> {
+pub(crate) fn owned(record: &Value, member: &str) -> Option<String> {
     text(record, member).map(str::to_owned)
+}
+
+/// The rows of navigation `name` expanded into `record`.
+fn expanded<'a>(record: &'a Value, name: &str) -> impl Iterator<Item = &'a Value> {
+    record.get(name).and_then(Value::as_array).into_iter().flatten()
+}
+
+/// The parts of a supplier read with [`IfsClient::supplier_expand`] that
+/// one connection maps.
+pub(crate) struct SupplierParts<'a> {
+    /// Its invoice data in the client's company: present = a vendor of it.
+    pub(crate) company_row: Option<&'a Value>,
+    /// Its address whose `AddressId` is the Concur address code.
+    pub(crate) address: Option<&'a Value>,
 }
 
 /// An `Edm.Date` (`2024-03-15`); a timestamp's date part is taken.
@@ -71,7 +84,8 @@ impl IfsClient {
     /// invoice data in the company (`$expand` of its company rows), all pages.
     pub async fn suppliers(&self) -> Result<Vec<IfsSupplier>, IfsError> {
         let what = "the supplier list";
-        let options = [("$select", SUPPLIER_SELECT), ("$expand", SUPPLIER_COMPANIES)];
+        let companies = self.api().supplier_invoice_companies.as_str();
+        let options = [("$select", SUPPLIER_SELECT), ("$expand", companies)];
         let url = format!("{}{}", self.set_url(Set::Supplier), query(&options));
         let rows = self.list(Set::Supplier, &url, what).await?;
         rows.iter()
@@ -81,10 +95,7 @@ impl IfsClient {
                         .ok_or_else(|| self.malformed(what, "a supplier without SupplierId".into()))?,
                     name: owned(r, "Name"),
                     country: owned(r, "Country"),
-                    in_company: r
-                        .get(SUPPLIER_COMPANIES)
-                        .and_then(Value::as_array)
-                        .is_some_and(|rows| rows.iter().any(|c| text(c, "Company") == Some(self.company()))),
+                    in_company: expanded(r, companies).any(|c| text(c, "Company") == Some(self.company())),
                 })
             })
             .collect()
@@ -93,11 +104,13 @@ impl IfsClient {
     /// One page of suppliers (ordered by `SupplierId`) as Concur vendor
     /// records: active where the supplier has invoice data in the
     /// connection's company (IFS takes no invoice for another), with the
-    /// company's currency. IFS has no filterable change time (reference
-    /// §2.2): every read is a full read, the content hashes keep the
-    /// writes to what changed. Every supplier gets `address_code`: the
-    /// address ids are per supplier and not readable with the invoice
-    /// data [DEFAULT `MAIN`].
+    /// company's currency, and the lines of its address whose `AddressId`
+    /// is `address_code` (the country is the supplier's). IFS has no
+    /// filterable change time (reference §2.2): every read is a full read,
+    /// the content hashes keep the writes to what changed. Every supplier
+    /// gets `address_code` [DEFAULT `MAIN`]: a supplier's address ids are
+    /// its own, and the vendor write creates the address under the Concur
+    /// address code, so the two directions name the same address.
     pub async fn vendors_page(
         &self,
         page: ReadPage,
@@ -106,9 +119,10 @@ impl IfsClient {
     ) -> Result<Vec<VendorRecord>, IfsError> {
         let what = format!("the supplier read (from row {})", page.skip);
         let (top, skip) = (page.top.to_string(), page.skip.to_string());
+        let expand = self.supplier_expand();
         let options = [
             ("$select", SUPPLIER_SELECT),
-            ("$expand", SUPPLIER_COMPANIES),
+            ("$expand", expand.as_str()),
             ("$orderby", "SupplierId"),
             ("$top", top.as_str()),
             ("$skip", skip.as_str()),
@@ -118,16 +132,36 @@ impl IfsClient {
         Ok(rows.iter().filter_map(|row| self.vendor_record(row, address_code, limits)).collect())
     }
 
-    fn vendor_record(&self, row: &Value, address_code: &str, limits: VendorLimits) -> Option<VendorRecord> {
-        let company_row = row
-            .get(SUPPLIER_COMPANIES)
-            .and_then(Value::as_array)
-            .and_then(|rows| rows.iter().find(|c| text(c, "Company") == Some(self.company())));
+    /// `$expand` of a supplier read: its invoice data and its addresses.
+    pub(crate) fn supplier_expand(&self) -> String {
+        format!("{},{}", self.api().supplier_invoice_companies, self.api().supplier_addresses)
+    }
+
+    /// The company row and address `address_code` of a supplier read with
+    /// [`Self::supplier_expand`].
+    pub(crate) fn supplier_parts<'a>(&self, row: &'a Value, address_code: &str) -> SupplierParts<'a> {
+        SupplierParts {
+            company_row: expanded(row, &self.api().supplier_invoice_companies)
+                .find(|c| text(c, "Company") == Some(self.company())),
+            address: expanded(row, &self.api().supplier_addresses).find(|a| text(a, "AddressId") == Some(address_code)),
+        }
+    }
+
+    /// A supplier as a Concur vendor record: the one mapping of both
+    /// directions (the vendor read, and the vendor write's comparison).
+    pub(crate) fn vendor_record(&self, row: &Value, address_code: &str, limits: VendorLimits) -> Option<VendorRecord> {
+        let parts = self.supplier_parts(row, address_code);
+        let line = |member: &str| parts.address.and_then(|a| owned(a, member));
         let (code, name) = (owned(row, "SupplierId")?, owned(row, "Name").unwrap_or_default());
         Some(VendorRecord {
+            address1: line("Address1"),
+            address2: line("Address2"),
+            city: line("City"),
+            state: line("State"),
+            postal_code: line("ZipCode"),
             country_code: owned(row, "Country"),
-            currency_code: company_row.and_then(|c| owned(c, "Currency")),
-            active: company_row.is_some(),
+            currency_code: parts.company_row.and_then(|c| owned(c, "Currency")),
+            active: parts.company_row.is_some(),
             ..VendorRecord::named(code, address_code.to_owned(), name, limits)
         })
     }

@@ -7,7 +7,7 @@ use domain::{ConnectionId, ErpDocument, Failure};
 
 use super::{InforClient, InforError, Listing, MasterList, Variation, references};
 use crate::adapter::fix_by_kind;
-use crate::{Erp, ErpChecks, ErpProblem, ErpReference, MasterData, MasterDataError, MasterDataRead};
+use crate::{Erp, ErpChecks, ErpProblem, ErpReference, MasterData, MasterDataError, MasterDataRead, VendorWritten};
 
 pub(crate) const CHECKS: ErpChecks = ErpChecks {
     sign_in: "Infor ION token",
@@ -96,6 +96,17 @@ impl Erp for InforClient {
         let context = "reading the suppliers of the Infor accounting entity";
         let records = self.supplier_vendors(domain::reference::DEFAULT_ADDRESS_CODE, limits).await;
         records.map(Some).map_err(|e| e.to_failure(context))
+    }
+
+    /// See [`InforClient::write_supplier`].
+    async fn write_vendor(
+        &self,
+        vendor: &domain::reference::VendorRecord,
+        fields: &domain::reference::VendorFields,
+    ) -> Result<Option<VendorWritten>, Failure> {
+        let context = format!("writing vendor `{}` into {} as an M3 supplier", vendor.vendor_code, self.connection());
+        let write = self.write_supplier(vendor, fields);
+        crate::vendor_write::answer(vendor, "Infor M3", write, |e| e.to_failure(&context)).await
     }
 
     fn master_data_label(&self, list: &MasterData) -> String {

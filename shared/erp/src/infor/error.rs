@@ -114,6 +114,15 @@ pub enum InforError {
     )]
     UnknownMasterData { document: String, entity: String, unknown: String },
 
+    /// M3 refused a supplier write from Concur (a refusal a fresh read of
+    /// the supplier does not explain).
+    #[error(
+        "M3 refused to {action} supplier `{supplier}` in accounting entity {entity}: {message}. Nothing was \
+         written; correct the vendor in Concur, or the defaults suppliers from Concur get (`supplier` in the \
+         connection's Infor settings); the next vendor sync writes it again"
+    )]
+    SupplierRefused { supplier: String, entity: String, action: &'static str, message: String },
+
     /// A journal too large for one message and no account to carry the balance between its chunks.
     #[error(
         "{document} is too large for one ION message ({lines} lines, {bytes} bytes; one BOD holds at most \

@@ -78,11 +78,15 @@ impl Listing {
     }
 }
 
-/// What one M3 list transaction answered.
-enum M3Answer {
+/// What one M3 transaction answered.
+pub(super) enum M3Answer {
     Records(Vec<Value>),
-    /// A business error (HTTP 200 with `errorMessage`).
-    Refused(String),
+    /// A business error (HTTP 200 with `errorMessage`), and the input
+    /// field M3 blames (`errorField`, empty when it names none).
+    Refused {
+        message: String,
+        field: String,
+    },
 }
 
 struct Cached {
@@ -141,7 +145,7 @@ impl InforClient {
 
     async fn read_list(&self, list: &MasterList) -> Result<Listing, InforError> {
         Ok(match self.m3_records(list).await? {
-            M3Answer::Refused(message) => Listing::Refused(message),
+            M3Answer::Refused { message, .. } => Listing::Refused(message),
             M3Answer::Records(records) => Listing::Values(
                 records
                     .iter()
@@ -154,10 +158,8 @@ impl InforClient {
     }
 
     /// Every supplier of the accounting entity as Concur vendor records
-    /// (`SUNO`, `SUNM`; `STAT` 20 is active, any other status — 90 blocked —
-    /// inactive; `CSCD` country and `CUCD` currency where M3 sends them).
-    /// One read: M3's list transactions page by key, not by offset, and
-    /// `maxrecs=0` returns them all.
+    /// (mapped by [`supplier_record`]). One read: M3's list transactions
+    /// page by key, not by offset, and `maxrecs=0` returns them all.
     pub async fn supplier_vendors(
         &self,
         address_code: &str,
@@ -165,37 +167,37 @@ impl InforClient {
     ) -> Result<Vec<domain::reference::VendorRecord>, InforError> {
         let records = match self.m3_records(&MasterList::Suppliers).await? {
             M3Answer::Records(records) => records,
-            M3Answer::Refused(message) => {
+            M3Answer::Refused { message, .. } => {
                 return Err(InforError::Rejected { status: 200, what: "the supplier read (M3 API)", message });
             }
         };
-        let text = |r: &Value, field: &str| {
-            r.get(field).and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned)
-        };
-        Ok(records
-            .iter()
-            .filter_map(|r| {
-                let (code, name) = (text(r, "SUNO")?, text(r, "SUNM").unwrap_or_default());
-                Some(domain::reference::VendorRecord {
-                    country_code: text(r, "CSCD"),
-                    currency_code: text(r, "CUCD"),
-                    active: text(r, "STAT").is_none_or(|s| s == "20"),
-                    ..domain::reference::VendorRecord::named(code, address_code.to_owned(), name, limits)
-                })
-            })
-            .collect())
+        Ok(records.iter().filter_map(|r| supplier_record(r, address_code, limits)).collect())
     }
 
     /// One M3 list transaction's records, or the business error it answered.
     async fn m3_records(&self, list: &MasterList) -> Result<M3Answer, InforError> {
-        let entity = self.entity()?;
-        let url = format!("{}/{}", self.api_base(), list.path());
-        let mut query: Vec<(&str, &str)> = vec![("DIVI", entity.as_str())];
+        let mut query: Vec<(&str, &str)> = Vec::new();
         if let MasterList::Dimension(name) = list {
             query.push(("DIMT", name.as_str()));
         }
         query.push(("maxrecs", "0"));
-        let what = "a master-data read (M3 API)";
+        self.m3_execute(list.path(), &query, "a master-data read (M3 API)").await
+    }
+
+    /// `GET {base}/{path}?DIVI=<entity>&{params}`: one M3 API transaction in
+    /// the accounting entity, its records or the business error it answered
+    /// (HTTP 200 with `errorMessage`). A refused division is the
+    /// `accounting_entity` setting's fault and said so.
+    pub(super) async fn m3_execute(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+        what: &'static str,
+    ) -> Result<M3Answer, InforError> {
+        let entity = self.entity()?;
+        let url = format!("{}/{path}", self.api_base());
+        let mut query: Vec<(&str, &str)> = vec![("DIVI", entity.as_str())];
+        query.extend_from_slice(params);
         let response = self
             .send_authorized(what, Idempotency::Safe, |c, token| {
                 c.get(&url).query(&query).bearer_auth(token).header(reqwest::header::ACCEPT, "application/json")
@@ -228,14 +230,14 @@ impl InforClient {
         };
         if let Some(message) = result.get("errorMessage").and_then(Value::as_str).filter(|m| !m.trim().is_empty()) {
             let message = message.trim().to_owned();
-            let field = result.get("errorField").and_then(Value::as_str).unwrap_or_default();
+            let field = result.get("errorField").and_then(Value::as_str).unwrap_or_default().trim().to_owned();
             if field == "DIVI" {
                 return Err(InforError::Setting {
                     setting: "accounting_entity",
                     problem: format!("`{entity}` is refused by Infor ({message})"),
                 });
             }
-            return Ok(M3Answer::Refused(message));
+            return Ok(M3Answer::Refused { message, field });
         }
         let records = result.get("records").and_then(Value::as_array).cloned().unwrap_or_default();
         Ok(M3Answer::Records(records))
@@ -310,6 +312,44 @@ impl InforClient {
             unknown: text,
         })
     }
+}
+
+/// The M3 supplier fields (CIDMAS) holding Concur's address, in the order of
+/// [`crate::vendor_write::address_of`]: address lines `SUA1`, `SUA2`, town
+/// `TOWN`, state `ECAR`, postal code `PONO`, country `CSCD` **[DEFAULT]**
+/// names (CRS622MI's separate addresses call the lines `ADR1`…`ADR4`).
+pub(super) const SUPPLIER_ADDRESS_FIELDS: [&str; 6] = ["SUA1", "SUA2", "TOWN", "ECAR", "PONO", "CSCD"];
+/// Name, currency and VAT registration number **[DEFAULT]** field names.
+pub(super) const SUPPLIER_NAME: &str = "SUNM";
+pub(super) const SUPPLIER_CURRENCY: &str = "CUCD";
+pub(super) const SUPPLIER_TAX_ID: &str = "VRNO";
+
+/// An M3 supplier record (`LstSuppliers`, `GetBasicData`) as a Concur
+/// vendor record: `SUNO` is the code, `STAT` 20 is active and any other
+/// status (90 blocked) inactive; fields M3 leaves blank are empty. `None`
+/// without a supplier number.
+pub(super) fn supplier_record(
+    record: &Value,
+    address_code: &str,
+    limits: domain::reference::VendorLimits,
+) -> Option<domain::reference::VendorRecord> {
+    let text = |field: &str| {
+        record.get(field).and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned)
+    };
+    let (code, name) = (text("SUNO")?, text(SUPPLIER_NAME).unwrap_or_default());
+    let [address1, address2, city, state, postal_code, country_code] = SUPPLIER_ADDRESS_FIELDS.map(text);
+    Some(domain::reference::VendorRecord {
+        address1,
+        address2,
+        city,
+        state,
+        postal_code,
+        country_code,
+        currency_code: text(SUPPLIER_CURRENCY),
+        tax_id: text(SUPPLIER_TAX_ID),
+        active: text("STAT").is_none_or(|s| s == "20"),
+        ..domain::reference::VendorRecord::named(code, address_code.to_owned(), name, limits)
+    })
 }
 
 /// What a document needs known: list → value → lines naming it.

@@ -32,6 +32,7 @@ mod ionapi;
 mod master_data;
 mod outcome;
 mod publish;
+mod supplier_write;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -54,6 +55,7 @@ pub use ionapi::{IonApi, IonApiProblems};
 pub use master_data::{DIMENSION_VALUES_PATH, GL_ACCOUNTS_PATH, InforMasterData, Listing, MasterList, SUPPLIERS_PATH};
 pub use outcome::{InforOutcome, parse_outcome};
 pub use publish::{DEFLATE_ABOVE, PUBLISH_PATH, SentBod};
+pub use supplier_write::{ADD_SUPPLIER_PATH, GET_SUPPLIER_PATH, UPDATE_SUPPLIER_PATH};
 
 use crate::ErpReference;
 

@@ -50,6 +50,28 @@ impl ConcurSim {
         book.create(input).cloned().map_err(|r| r.message)
     }
 
+    /// Changes a vendor as `PUT /api/v3.0/invoice/vendors` would (an admin's
+    /// edit in Concur: same checks, fields not given kept). Not logged as a write.
+    pub fn update_vendor(&self, company: &str, record: Value) -> Result<VendorRecord, String> {
+        let input = VendorInput::parse(&record).map_err(|r| r.message)?;
+        let mut state = self.lock();
+        let book = state.vendors.entry(company.to_owned()).or_default();
+        book.update(input).cloned().map_err(|r| r.message)
+    }
+
+    /// Seeds a purchase order as `POST /api/v3.0/invoice/purchaseorders` would create it
+    /// (same checks: its vendor must exist). Not logged as a write.
+    pub fn add_purchase_order(&self, company: &str, po: Value) -> Result<String, String> {
+        let mut state = self.lock();
+        super::purchase_order::write_purchase_order(&mut state, company, &po, true)
+            .map_err(|r| format!("{} (code {})", r.message, r.code))
+    }
+
+    /// The company's purchase order `number` as stored.
+    pub fn purchase_order(&self, company: &str, number: &str) -> Option<Value> {
+        self.lock().purchase_orders.get(company)?.get(number).cloned()
+    }
+
     /// Vendors created or updated at or after `since` (Vendor v3 itself has no such filter).
     pub fn vendors_changed_since(&self, company: &str, since: OffsetDateTime) -> Vec<VendorRecord> {
         self.vendors(company).into_iter().filter(|v| v.modified_at >= since).collect()

@@ -25,6 +25,8 @@
 //! - `GET  /events/v4/topics`, `GET /events/v4/subscriptions[/{id}]`,
 //!   `PUT /events/v4/subscriptions/webhook`, `DELETE /events/v4/subscriptions/{id}`
 //! - `GET|POST|PUT|DELETE /api/v3.0/invoice/vendors` (Vendor v3, see *Reference data* below)
+//! - `POST|PUT /api/v3.0/invoice/purchaseorders`, `GET …/purchaseorders/{id}` (Purchase Order v3,
+//!   one order per call, in `purchase_order.rs`)
 //! - `GET|POST /list/v4/lists`, `GET /list/v4/lists/{listId}`,
 //!   `GET /list/v4/lists/{listId}/children`,
 //!   `GET /list/v4/lists/{listId}/items/{itemId}/children`,
@@ -53,6 +55,7 @@ mod inspect;
 mod list;
 mod list_store;
 mod profile;
+mod purchase_order;
 mod state;
 mod token;
 mod vendor;
@@ -230,6 +233,8 @@ impl ConcurSim {
                 vendor::VENDORS_PATH,
                 get(vendor::search).post(vendor::create).put(vendor::update).delete(vendor::delete),
             )
+            .route(purchase_order::PURCHASE_ORDERS_PATH, post(purchase_order::create).put(purchase_order::update))
+            .route(&format!("{}/{{id}}", purchase_order::PURCHASE_ORDERS_PATH), get(purchase_order::get_one))
             .route("/list/v4/lists", get(list::lists).post(list::create_list))
             .route("/list/v4/lists/{list_id}", get(list::get_list))
             .route("/list/v4/lists/{list_id}/children", get(list::list_children))

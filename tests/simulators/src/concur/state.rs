@@ -194,6 +194,10 @@ pub enum ReferenceWriteKind {
     ListItemUpdate,
     /// `DELETE /list/v4/items/{id}` or `DELETE /list/v4/lists/{listId}/items/{id}`.
     ListItemDelete,
+    /// `POST /api/v3.0/invoice/purchaseorders`.
+    PurchaseOrderCreate,
+    /// `PUT /api/v3.0/invoice/purchaseorders`.
+    PurchaseOrderUpdate,
 }
 
 /// One reference-data write as the simulator saw it (refused ones included).
@@ -344,6 +348,8 @@ pub(crate) struct State {
     pub vendors: BTreeMap<String, VendorBook>,
     /// List v4 lists and items per company UUID.
     pub list_books: BTreeMap<String, ListBook>,
+    /// Purchase Order v3 orders per company UUID, by number, as stored.
+    pub purchase_orders: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
     /// Per-company override of whether Vendor v3 is offered (see [`State::vendor_api_offered`]).
     pub vendor_api: BTreeMap<String, bool>,
     /// Reference-data writes per company UUID, oldest first.
@@ -369,6 +375,7 @@ impl State {
             vendors: BTreeMap::new(),
             list_books: BTreeMap::new(),
             vendor_api: BTreeMap::new(),
+            purchase_orders: BTreeMap::new(),
             reference_writes: BTreeMap::new(),
         }
     }

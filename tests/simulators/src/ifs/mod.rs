@@ -16,8 +16,12 @@
 //! - `/_sim/faults`, `/_sim/requests` — fault injection (see [`crate::faults`]).
 //!
 //! Projections and entity sets (names exactly as in the reference):
-//! - `SupplierHandling.svc/SupplierInfoGeneralSet` (key `SupplierId`), navigation
-//!   `SupplierInvoiceCompanies` (keys `SupplierId`, `Company`);
+//! - `SupplierHandling.svc/SupplierInfoGeneralSet` (key `SupplierId`), navigations
+//!   `SupplierInvoiceCompanies` (keys `SupplierId`, `Company`) and
+//!   `SupplierInfoAddresses` (keys `SupplierId`, `AddressId`, client-chosen;
+//!   `Address1`, `Address2`, `City`, `State`, `ZipCode`, `Country`); the
+//!   supplier's tax data (`SupplierDocumentTaxInfo`, whose OData names the
+//!   reference does not give) is not simulated;
 //! - `ManualSupplierInvoiceHandling.svc/ManSuppInvoiceSet` (keys `Company`,
 //!   `InvoiceId` assigned), navigation `ManSuppInvoicePostings` (+ `RowNo` assigned);
 //! - `VoucherEntryHandling.svc/VoucherSet` (keys `Company`, `AccountingYear`,
@@ -66,7 +70,7 @@
 //!   `{EntityType}State` (`ManSuppInvoiceState`, `VoucherState`, …). In
 //!   `$filter` an enumeration attribute compares only with a typed literal of
 //!   the request's projection: `PartyType eq IfsApp.ManualSupplierInvoiceHandling.PartyType'Supplier'`.
-//! - `luname`s: `SupplierInfoGeneral`, `IdentityInvoiceInfo`, `ManSuppInvoice`,
+//! - `luname`s: `SupplierInfoGeneral`, `IdentityInvoiceInfo`, `SupplierInfoAddress`, `ManSuppInvoice`,
 //!   `ManSuppInvoicePosting`, `Voucher`, `VoucherRow`, `Account`,
 //!   `AccountingCodePartValue`, `AccountingCodeParts`, `PurchaseOrder`,
 //!   `PurchaseOrderLinePart`.
@@ -456,9 +460,9 @@ impl IfsSim {
 
     // ---- read-back for assertions ------------------------------------------------
 
-    fn read_back(&self, ty: &'static EntityType, nav: &str, company: Option<&str>) -> Vec<Value> {
+    fn read_back(&self, ty: &'static EntityType, navs: &[&str], company: Option<&str>) -> Vec<Value> {
         let ifs = self.lock();
-        let expand: Vec<&'static Nav> = ty.nav(nav).into_iter().collect();
+        let expand: Vec<&'static Nav> = navs.iter().filter_map(|nav| ty.nav(nav)).collect();
         let mut rows: Vec<&Row> =
             ifs.rows(ty).iter().filter(|r| company.is_none_or(|c| r.str("Company") == Some(c))).collect();
         rows.sort_by(|a, b| wire::key_order(ty, a, b));
@@ -470,22 +474,23 @@ impl IfsSim {
     /// The company's supplier invoices as the API renders them, each with
     /// `ManSuppInvoicePostings` expanded.
     pub fn invoices(&self, company: &str) -> Vec<Value> {
-        self.read_back(&schema::MAN_SUPP_INVOICE, "ManSuppInvoicePostings", Some(company))
+        self.read_back(&schema::MAN_SUPP_INVOICE, &["ManSuppInvoicePostings"], Some(company))
     }
 
     /// The company's vouchers, each with `VoucherRowArray` expanded.
     pub fn vouchers(&self, company: &str) -> Vec<Value> {
-        self.read_back(&schema::VOUCHER, "VoucherRowArray", Some(company))
+        self.read_back(&schema::VOUCHER, &["VoucherRowArray"], Some(company))
     }
 
     /// The company's purchase orders, each with `PurchaseOrderLineArray` expanded.
     pub fn purchase_orders(&self, company: &str) -> Vec<Value> {
-        self.read_back(&schema::PURCHASE_ORDER, "PurchaseOrderLineArray", Some(company))
+        self.read_back(&schema::PURCHASE_ORDER, &["PurchaseOrderLineArray"], Some(company))
     }
 
-    /// Every supplier, each with `SupplierInvoiceCompanies` expanded.
+    /// Every supplier, each with `SupplierInvoiceCompanies` and
+    /// `SupplierInfoAddresses` expanded.
     pub fn suppliers(&self) -> Vec<Value> {
-        self.read_back(&schema::SUPPLIER, "SupplierInvoiceCompanies", None)
+        self.read_back(&schema::SUPPLIER, &["SupplierInvoiceCompanies", "SupplierInfoAddresses"], None)
     }
 
     // ---- serving -------------------------------------------------------------------

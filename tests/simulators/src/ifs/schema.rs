@@ -227,6 +227,28 @@ pub(crate) static SUPPLIER_INVOICE_COMPANY: EntityType = EntityType {
     writable: true,
 };
 
+/// A supplier address (reference §5a: keys `SupplierId`, `AddressId`, the
+/// latter chosen by the client). `Country` defaults to the supplier's.
+pub(crate) static SUPPLIER_ADDRESS: EntityType = EntityType {
+    name: "SupplierInfoAddress",
+    luname: "SupplierInfoAddress",
+    attrs: &[
+        s("SupplierId").key(),
+        s("AddressId").key(),
+        s("Address1"),
+        s("Address2"),
+        s("City"),
+        s("State"),
+        s("ZipCode"),
+        s("Country").required(),
+        enumeration("PartyType", &PARTY_TYPE),
+        boolean("DefaultDomain"),
+    ],
+    keys: &["SupplierId", "AddressId"],
+    navigations: &[],
+    writable: true,
+};
+
 pub(crate) static SUPPLIER: EntityType = EntityType {
     name: "SupplierInfoGeneral",
     luname: "SupplierInfoGeneral",
@@ -246,7 +268,10 @@ pub(crate) static SUPPLIER: EntityType = EntityType {
         s("Cf_Concur_Id"),
     ],
     keys: &["SupplierId"],
-    navigations: &[Nav { name: "SupplierInvoiceCompanies", target: &SUPPLIER_INVOICE_COMPANY }],
+    navigations: &[
+        Nav { name: "SupplierInvoiceCompanies", target: &SUPPLIER_INVOICE_COMPANY },
+        Nav { name: "SupplierInfoAddresses", target: &SUPPLIER_ADDRESS },
+    ],
     writable: true,
 };
 

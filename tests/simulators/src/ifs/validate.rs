@@ -3,7 +3,9 @@
 //! `DATABASE_ERROR`, written `Lu.KEY: text` the way IFS messages read.
 //!
 //! Rules (beyond "mandatory attribute" and company access, checked by the
-//! router): a supplier invoice needs a supplier with a
+//! router): a supplier's and a supplier address's `Country` must be an ISO
+//! alpha-2 code and a supplier's invoice data `Currency` an ISO 4217 code
+//! (`IsoCountry.NOTEXIST`, `IsoCurrency.NOTEXIST`; the format only). A supplier invoice needs a supplier with a
 //! `SupplierInvoiceCompanies` row for its company, a unique `InvoiceNo` per
 //! supplier and company (cancelled invoices excluded) and, when all three
 //! amounts are given, `Gross = Net + Vat`; a negative gross is a credit note
@@ -40,6 +42,10 @@ pub(crate) fn defaults(ifs: &Ifs, ty: &EntityType, row: &mut Row, parent: Option
     let supplier = Some(Val::Str("Supplier".into()));
     match ty.name {
         "SupplierInfoGeneral" => set_default(row, "PartyType", supplier),
+        "SupplierInfoAddress" => {
+            set_default(row, "PartyType", supplier);
+            set_default(row, "Country", parent.and_then(|p| p.get("Country")).cloned());
+        }
         "IdentityInvoiceInfo" => {
             set_default(row, "PartyType", supplier);
             set_default(row, "Currency", currency.map(Val::Str));
@@ -123,6 +129,8 @@ pub(crate) fn check(
     existing: Option<usize>,
 ) -> Result<(), String> {
     match ty.name {
+        "SupplierInfoGeneral" | "SupplierInfoAddress" => iso_code(row, "Country", 2, "IsoCountry"),
+        "IdentityInvoiceInfo" => iso_code(row, "Currency", 3, "IsoCurrency"),
         "ManSuppInvoice" => invoice(ifs, ty, row, existing),
         "ManSuppInvoicePosting" => {
             invoice_editable(parent)?;
@@ -252,6 +260,17 @@ fn invoice(ifs: &Ifs, ty: &EntityType, row: &Row, existing: Option<usize>) -> Re
         ));
     }
     Ok(())
+}
+
+/// `attr`, when given, must look like an ISO code of `len` upper-case
+/// letters (IFS checks it against its ISO tables; the simulator has none).
+fn iso_code(row: &Row, attr: &str, len: usize, table: &str) -> Result<(), String> {
+    match row.str(attr) {
+        Some(code) if code.len() != len || !code.chars().all(|c| c.is_ascii_uppercase()) => {
+            Err(format!("{table}.NOTEXIST: {attr} code {code} does not exist."))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn supplier_in_company(ifs: &Ifs, supplier: &str, company: &str) -> Result<(), String> {

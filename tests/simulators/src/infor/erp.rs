@@ -222,7 +222,7 @@ fn decide(tenant: &mut Tenant, env: &Envelope, message_id: &str) -> Result<Verdi
             }
             "SupplierPartyMaster" => {
                 let (id, name) = bod::supplier_party(env)?;
-                tenant.entity_mut(&env.entity).suppliers.insert(id.clone(), name);
+                tenant.entity_mut(&env.entity).suppliers.entry(id.clone()).or_default().rename(&name);
                 id
             }
             other => return Err(format!("The ERP does not process {other}")),

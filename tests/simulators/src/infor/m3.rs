@@ -3,7 +3,9 @@
 //! reference §5.6). **[DEFAULT]** program/transaction names and fields:
 //! - `GLS040MI/LstAccounts?DIVI=<entity>` → records `{"AITM","TX40"}`
 //! - `CRS630MI/LstDimValues?DIVI=<entity>&DIMT=<listID>` → records `{"DIMT","AITM","TX40"}`
-//! - `CRS620MI/LstSuppliers?DIVI=<entity>` → records `{"SUNO","SUNM","STAT"}` (20 active, 90 blocked)
+//! - `CRS620MI/LstSuppliers?DIVI=<entity>` → records `{"SUNO","SUNM","STAT",…}` (20 active, 90
+//!   blocked, plus every field `AddSupplier`/`UpdSupplier` stored)
+//! - `CRS620MI/GetBasicData|AddSupplier|UpdSupplier?DIVI=<entity>&SUNO=…` → see [`super::m3_supplier`]
 //!
 //! As M3 does, a business error (missing/unknown division) is HTTP 200 with
 //! `errorMessage` in the transaction result and `nrOfFailedTransactions: 1`;
@@ -22,6 +24,7 @@ use serde_json::{Value, json};
 use super::InforSim;
 use super::errors;
 use super::gateway;
+use super::m3_supplier;
 
 /// `m3api-rest` execute path below `{iu}/{ti}/`.
 pub const M3_EXECUTE_PATH: &str = "M3/m3api-rest/v2/execute";
@@ -31,6 +34,12 @@ pub const M3_LIST_ACCOUNTS_PATH: &str = "M3/m3api-rest/v2/execute/GLS040MI/LstAc
 pub const M3_LIST_DIMENSION_VALUES_PATH: &str = "M3/m3api-rest/v2/execute/CRS630MI/LstDimValues";
 /// Suppliers of an accounting entity: `?DIVI=<entity>`.
 pub const M3_LIST_SUPPLIERS_PATH: &str = "M3/m3api-rest/v2/execute/CRS620MI/LstSuppliers";
+/// One supplier: `?DIVI=<entity>&SUNO=<id>`.
+pub const M3_GET_SUPPLIER_PATH: &str = "M3/m3api-rest/v2/execute/CRS620MI/GetBasicData";
+/// Creates a supplier: `?DIVI=<entity>&SUNO=<id>&SUNM=…`.
+pub const M3_ADD_SUPPLIER_PATH: &str = "M3/m3api-rest/v2/execute/CRS620MI/AddSupplier";
+/// Changes the non-blank fields given of a supplier: `?DIVI=<entity>&SUNO=<id>&…`.
+pub const M3_UPDATE_SUPPLIER_PATH: &str = "M3/m3api-rest/v2/execute/CRS620MI/UpdSupplier";
 /// Records returned when `maxrecs` is not given.
 pub const M3_DEFAULT_MAXRECS: usize = 100;
 
@@ -54,7 +63,9 @@ pub(crate) async fn handle(
     };
     if !matches!(
         (program, transaction),
-        ("GLS040MI", "LstAccounts") | ("CRS630MI", "LstDimValues") | ("CRS620MI", "LstSuppliers")
+        ("GLS040MI", "LstAccounts")
+            | ("CRS630MI", "LstDimValues")
+            | ("CRS620MI", "LstSuppliers" | "GetBasicData" | "AddSupplier" | "UpdSupplier")
     ) {
         return errors::not_found(&path);
     }
@@ -72,9 +83,9 @@ pub(crate) async fn handle(
     let Some(divi) = params.get("DIVI").filter(|d| !d.is_empty()) else {
         return nok(transaction, "Division must be entered", "DIVI");
     };
-    let state = sim.lock();
-    let Some(tenant) = state.tenants.get(&ti) else { return errors::not_found(&path) };
-    let Some(entity) = tenant.entities.get(divi) else {
+    let mut state = sim.lock();
+    let Some(tenant) = state.tenants.get_mut(&ti) else { return errors::not_found(&path) };
+    let Some(entity) = tenant.entities.get_mut(divi) else {
         return nok(transaction, &format!("Division {divi} does not exist"), "DIVI");
     };
     let records: Vec<Value> = match transaction {
@@ -82,11 +93,12 @@ pub(crate) async fn handle(
         "LstSuppliers" => entity
             .suppliers
             .iter()
-            .map(|(id, name)| {
-                let status = if entity.blocked_suppliers.contains(id) { "90" } else { "20" };
-                json!({"SUNO": id, "SUNM": name, "STAT": status})
-            })
+            .map(|(id, supplier)| m3_supplier::supplier_json(id, supplier, &entity.blocked_suppliers))
             .collect(),
+        "GetBasicData" | "AddSupplier" | "UpdSupplier" => match m3_supplier::execute(entity, transaction, &params) {
+            Ok(records) => records,
+            Err(refused) => return nok(transaction, &refused.message, &refused.field),
+        },
         _ => {
             let Some(dimt) = params.get("DIMT").filter(|d| !d.is_empty()) else {
                 return nok(transaction, "Dimension type must be entered", "DIMT");

@@ -20,7 +20,8 @@
 //!   headers or query parameters + one part `MessagePayload`). Success is
 //!   **201 with an empty body [DEFAULT]**.
 //! - `GET /{ti}/M3/m3api-rest/v2/execute/{GLS040MI/LstAccounts|CRS630MI/LstDimValues|CRS620MI/LstSuppliers}`
-//!   — master data for validation (see [`m3`]; **[DEFAULT]**: nothing public
+//!   — master data for validation, and `CRS620MI/{GetBasicData|AddSupplier|UpdSupplier}` — suppliers
+//!   written from Concur (see [`m3`]; **[DEFAULT]**: nothing public
 //!   settles how the connector should read GL accounts and dimensions
 //!   synchronously, this models the M3 API REST form).
 //! - `/_sim/faults`, `/_sim/requests` — fault injection (see [`crate::faults`]).
@@ -69,6 +70,7 @@ mod errors;
 mod gateway;
 mod ims;
 pub mod m3;
+mod m3_supplier;
 pub mod multipart;
 mod state;
 mod token;
@@ -84,11 +86,13 @@ use tokio::task::JoinHandle;
 
 use crate::RunningSimulator;
 use crate::faults::{Faults, SeenRequest};
+use state::Supplier;
 
 pub use bod::{BOD_NAMESPACE, BOD_RELEASE_ID};
 pub use ims::{IMS_PARAMETERS, IMS_SERVICE_PATH};
 pub use m3::{
-    M3_DEFAULT_MAXRECS, M3_EXECUTE_PATH, M3_LIST_ACCOUNTS_PATH, M3_LIST_DIMENSION_VALUES_PATH, M3_LIST_SUPPLIERS_PATH,
+    M3_ADD_SUPPLIER_PATH, M3_DEFAULT_MAXRECS, M3_EXECUTE_PATH, M3_GET_SUPPLIER_PATH, M3_LIST_ACCOUNTS_PATH,
+    M3_LIST_DIMENSION_VALUES_PATH, M3_LIST_SUPPLIERS_PATH, M3_UPDATE_SUPPLIER_PATH,
 };
 pub use state::{
     CallbackDelivery, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_RATE_LIMIT_PER_MINUTE, DEFAULT_TOKEN_LIFETIME_SECONDS,
@@ -253,7 +257,7 @@ impl InforSim {
 
     /// Adds a supplier with its name.
     pub fn add_supplier_named(&self, ti: &str, entity: &str, supplier_id: &str, name: &str) {
-        self.lock().tenant_mut(ti).entity_mut(entity).suppliers.insert(supplier_id.to_owned(), name.to_owned());
+        self.lock().tenant_mut(ti).entity_mut(entity).suppliers.insert(supplier_id.to_owned(), Supplier::named(name));
     }
 
     /// Blocks a supplier for use (M3 status 90), as CRS620 does.
@@ -264,6 +268,13 @@ impl InforSim {
     /// Supplier ids of an accounting entity (seeded or received by `Sync.SupplierPartyMaster`).
     pub fn suppliers(&self, ti: &str, entity: &str) -> Vec<String> {
         self.lock().tenant(ti).entities.get(entity).map(|e| e.suppliers.keys().cloned().collect()).unwrap_or_default()
+    }
+
+    /// A supplier's M3 fields as `CRS620MI` stored them (`SUNM`, `CSCD`, …;
+    /// not `SUNO` and `STAT`), `None` when the accounting entity has none.
+    pub fn supplier(&self, ti: &str, entity: &str, supplier_id: &str) -> Option<BTreeMap<String, String>> {
+        let state = self.lock();
+        state.tenant(ti).entities.get(entity)?.suppliers.get(supplier_id).map(|s| s.fields.clone())
     }
 
     /// Journals the ERP holds (accepted, latest variation), in arrival order.

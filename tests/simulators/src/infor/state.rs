@@ -239,10 +239,28 @@ pub(crate) struct Entity {
     pub accounts: BTreeMap<String, String>,
     /// listID → values.
     pub dimensions: BTreeMap<String, BTreeSet<String>>,
-    /// Supplier id → name.
-    pub suppliers: BTreeMap<String, String>,
+    /// Supplier id → its M3 fields.
+    pub suppliers: BTreeMap<String, Supplier>,
     /// Suppliers blocked for use (M3 status 90); the others are active (20).
     pub blocked_suppliers: BTreeSet<String>,
+}
+
+/// A supplier (M3 `CIDMAS`) as its M3 fields other than `SUNO` and `STAT`:
+/// `SUNM`, `SUTY`, `CSCD`, `CUCD`, … as `CRS620MI` writes and reads them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Supplier {
+    pub fields: BTreeMap<String, String>,
+}
+
+impl Supplier {
+    /// A supplier known only by its name (seeded, or from `Sync.SupplierPartyMaster`).
+    pub fn named(name: &str) -> Self {
+        Self { fields: BTreeMap::from([("SUNM".to_owned(), name.to_owned())]) }
+    }
+
+    pub fn rename(&mut self, name: &str) {
+        self.fields.insert("SUNM".to_owned(), name.to_owned());
+    }
 }
 
 /// Key of a document held by the ERP: (noun, document id, accounting entity).
