@@ -89,7 +89,8 @@ impl<'a> ListTarget<'a> {
     /// (Concur refused the create) the item Concur holds under the code.
     async fn write_item(&mut self, record: &ListItemRecord, known: Option<&KnownRecord>) -> Result<Written, WriteStop> {
         let key = record.key();
-        let refused = |reason: String| Written { key: key.clone(), refused: Some(reason), target_id: None };
+        let refused =
+            |reason: String| Written { key: key.clone(), refused: Some(reason), target_id: None, unchanged: false };
         let list = match self.list(&record.list).await? {
             FedList::Found(list) => list,
             FedList::Missing(reason) => return Ok(refused(reason)),
@@ -134,7 +135,7 @@ impl<'a> ListTarget<'a> {
 
     fn taken(&mut self, key: String, item: ConcurListItem) -> Written {
         self.ids.insert(key.clone(), item.id.clone());
-        Written { key, refused: None, target_id: Some(item.id) }
+        Written { key, refused: None, target_id: Some(item.id), unchanged: false }
     }
 }
 
@@ -150,9 +151,12 @@ enum FedList {
 /// anything else (401, 403, transport) stops the run.
 fn rejected(e: ConcurError, key: &str) -> Result<Written, ConcurError> {
     match e {
-        ConcurError::Rejected { status: 400 | 404 | 409 | 422, message } => {
-            Ok(Written { key: key.to_owned(), refused: Some(format!("Concur refused it: {message}")), target_id: None })
-        }
+        ConcurError::Rejected { status: 400 | 404 | 409 | 422, message } => Ok(Written {
+            key: key.to_owned(),
+            refused: Some(format!("Concur refused it: {message}")),
+            target_id: None,
+            unchanged: false,
+        }),
         other => Err(other),
     }
 }

@@ -85,6 +85,9 @@ pub(crate) struct Written {
     pub refused: Option<String>,
     /// Concur's id for it, where Concur keys by id (list items).
     pub target_id: Option<String>,
+    /// Taken, but the target already held these values (an ERP vendor
+    /// from Concur that did not differ): remembered, counted unchanged.
+    pub unchanged: bool,
 }
 
 /// Why writing stopped before the end.
@@ -96,7 +99,8 @@ pub(crate) enum WriteStop {
 
 /// What writing every planned record came to.
 enum WriteAll {
-    Written(u64),
+    /// Records changed in the target, and records it already held as sent.
+    Written { written: u64, unchanged: u64 },
     /// The API is not offered to this company.
     NotOffered(String),
 }
@@ -293,7 +297,10 @@ impl<S: concur::GrantStore> Poster<S> {
         }
 
         match self.write_all(connection, target, &*erp, &plan.write, &known, &mut refused).await? {
-            WriteAll::Written(written) => counts.written = written,
+            WriteAll::Written { written, unchanged } => {
+                counts.written = written;
+                counts.unchanged += unchanged;
+            }
             WriteAll::NotOffered(reason) => return Ok(SyncOutcome::NotOffered(reason)),
         }
         counts.deactivated = self.deactivate_all(connection, target, &plan.deactivate, &known, &mut refused).await?;
@@ -345,7 +352,7 @@ impl<S: concur::GrantStore> Poster<S> {
         known: &HashMap<String, KnownRecord>,
         refused: &mut Vec<Refusal>,
     ) -> Result<WriteAll, Failure> {
-        let mut written = 0;
+        let (mut written, mut unchanged) = (0, 0);
         for chunk in records.chunks(WRITE_CHUNK) {
             let outcomes = match target.write(erp, chunk, known).await {
                 Ok(outcomes) => outcomes,
@@ -356,6 +363,7 @@ impl<S: concur::GrantStore> Poster<S> {
             for (record, outcome) in chunk.iter().zip(outcomes) {
                 match outcome.refused {
                     None => {
+                        unchanged += u64::from(outcome.unchanged);
                         let (hash, rank, target_id) = (record.content_hash(), record.rank(), outcome.target_id);
                         taken.push((outcome.key, KnownRecord { hash, active: true, rank, target_id }));
                     }
@@ -366,7 +374,7 @@ impl<S: concur::GrantStore> Poster<S> {
             let stored = self.reference.remember_many(&connection.connection_id, T::KIND, &taken).await;
             stored.map_err(|e| Failure::retryable(e.to_string(), None))?;
         }
-        Ok(WriteAll::Written(written))
+        Ok(WriteAll::Written { written: written - unchanged, unchanged })
     }
 
     /// Deactivates `keys` (children first), remembering each: how many.

@@ -105,9 +105,10 @@ impl SyncTarget for VendorTarget<'_> {
             writes.push((self.with_concur_values(&owned.record).await?, verb(&owned.key())));
         }
         match self.concur.write_vendors(&self.token, &writes).await {
-            Ok(outcomes) => {
-                Ok(outcomes.into_iter().map(|o| Written { key: o.key, refused: o.refused, target_id: None }).collect())
-            }
+            Ok(outcomes) => Ok(outcomes
+                .into_iter()
+                .map(|o| Written { key: o.key, refused: o.refused, target_id: None, unchanged: false })
+                .collect()),
             // Not an outage and nothing to retry: the API is not there.
             Err(concur::ConcurError::Rejected { status: 404, message }) => {
                 Err(WriteStop::NotOffered(vendor_api_not_offered(&message)))

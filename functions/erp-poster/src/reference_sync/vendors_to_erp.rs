@@ -148,8 +148,10 @@ impl SyncTarget for ConcurVendorTarget<'_> {
         let mut outcomes = Vec::with_capacity(records.len());
         for vendor in records {
             let key = vendor.key();
+            let mut unchanged = false;
             let refused = match erp.write_vendor(&vendor.record, &self.owned).await {
                 Ok(Some(written)) => {
+                    unchanged = written == VendorWritten::Unchanged;
                     if written == VendorWritten::Created {
                         self.remember_in_concur(vendor).await;
                     }
@@ -164,7 +166,7 @@ impl SyncTarget for ConcurVendorTarget<'_> {
                 Err(failure) if failure.kind == FailureKind::Permanent => Some(failure.reason),
                 Err(failure) => return Err(WriteStop::Failed(failure)),
             };
-            outcomes.push(Written { key, refused, target_id: None });
+            outcomes.push(Written { key, refused, target_id: None, unchanged });
         }
         Ok(outcomes)
     }

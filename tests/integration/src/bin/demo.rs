@@ -513,9 +513,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         concur.sim.posting_confirmations(INFOR_COMPANY_UUID).len()
     );
 
-    say!("\n== 16. Reference data: each tenant's vendors and a cost-object list into Concur, twice");
+    say!("\n== 16. Reference data: each tenant's vendors and a cost-object list into Concur, twice;");
+    say!("   the IFS Cloud tenant also takes the vendors created in Concur, whose names and addresses Concur owns");
     let acumatica_sync = reference_sync(&stack, &concur.sim, &poster, &id, COMPANY, "subaccounts").await?;
-    let ifs_sync = reference_sync(&stack, &concur.sim, &poster, &ifs_id, IFS_COMPANY_UUID, "code_part:B").await?;
+    let mut ifs_sync = reference_sync(&stack, &concur.sim, &poster, &ifs_id, IFS_COMPANY_UUID, "code_part:B").await?;
+    ifs_sync["vendors_to_erp"] = vendors_from_concur(&stack, &concur.sim, &poster, &ifs_id, IFS_COMPANY_UUID).await?;
+    let created = ifs_sim.suppliers().into_iter().filter(|s| s["SupplierId"] == "V-CONCUR-1").count();
+    say!("   IFS Cloud holds {created} supplier V-CONCUR-1 (created in Concur)");
     let infor_sync = reference_sync(&stack, &concur.sim, &poster, &infor_id, INFOR_COMPANY_UUID, "accounts").await?;
     let syncs = [acumatica_sync, ifs_sync, infor_sync];
 
@@ -723,6 +727,39 @@ async fn reference_sync(
             kind.to_owned(),
             serde_json::Value::Object(both.into_iter().map(|(r, v)| (r.to_owned(), v)).collect()),
         );
+    }
+    Ok(serde_json::Value::Object(runs))
+}
+
+/// Vendors both ways for one tenant: Concur owns names and addresses; a
+/// vendor created in Concur reaches the ERP on the first run, and the
+/// second run writes nothing.
+async fn vendors_from_concur(
+    stack: &TestStack,
+    concur: &ConcurSim,
+    poster: &erp_poster::Poster<platform::concur_grants::ConcurGrantStore>,
+    id: &domain::ConnectionId,
+    company: &str,
+) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    let args = ["sync", "vendors", id.as_str(), "--direction", "both", "--owner", "name=concur"];
+    operator_cli(stack, &[&args[..], &["--owner", "address=concur"]].concat()).await;
+    let vendor = serde_json::json!({"VendorCode": "V-CONCUR-1", "AddressCode": "MAIN", "VendorName": "Northwind Traders",
+        "Address1": "1 Pike St", "City": "Seattle", "CountryCode": "US", "CurrencyCode": "USD"});
+    concur.add_vendor(company, vendor)?;
+    let connection = stack.connections("ErpPosterFunction").get(id).await?.ok_or("the connection is gone")?;
+    let mut runs = serde_json::Map::new();
+    for run in ["first", "second"] {
+        let mode = erp_poster::reference_sync::SyncMode { everything: true, dry_run: false };
+        let kind = domain::reference::ReferenceKind::VendorsToErp;
+        let outcome = poster.sync_kind(&connection, kind, mode).await.map_err(|f| f.reason)?;
+        let shown = match &outcome {
+            erp_poster::reference_sync::SyncOutcome::Done(c) => serde_json::json!({
+                "read": c.read, "written": c.written, "unchanged": c.unchanged, "refused": c.refused,
+            }),
+            other => serde_json::json!(format!("{other:?}")),
+        };
+        say!("   {id} vendors_to_erp, {run} run: {shown}");
+        runs.insert(run.to_owned(), shown);
     }
     Ok(serde_json::Value::Object(runs))
 }
