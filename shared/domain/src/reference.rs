@@ -638,6 +638,104 @@ pub struct PurchaseOrderLine {
     pub account_code: Option<String>,
 }
 
+impl SyncRecord for PurchaseOrderRecord {
+    fn key(&self) -> String {
+        self.number.clone()
+    }
+
+    /// A purchase order is never inactive: one closed, cancelled or
+    /// completed in the ERP is sent `Closed` (Concur deletes none).
+    fn is_active(&self) -> bool {
+        true
+    }
+
+    fn check(&self) -> Result<(), CannotHold> {
+        check_text("PurchaseOrderNumber", Some(&self.number), true, PO_TEXT_MAX)?;
+        check_text("Name", Some(&self.name), true, PO_NAME_MAX)?;
+        check_text("VendorCode", Some(&self.vendor_code), true, VendorLimits::default().vendor_code)?;
+        check_text("VendorAddressCode", Some(&self.vendor_address_code), true, VendorLimits::default().address_code)?;
+        check_code("CurrencyCode", Some(&self.currency_code), 3)?;
+        if self.lines.is_empty() {
+            return Err(CannotHold(format!(
+                "purchase order `{}` has no lines; Concur takes none without: it is sent once it has a line",
+                self.number
+            )));
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for line in &self.lines {
+            check_text("LineNumber", Some(&line.line_number), true, PO_TEXT_MAX)?;
+            check_text("line ExternalID", Some(&line.external_id), true, PO_LINE_ID_MAX)?;
+            check_text("line Description", line.description.as_deref(), false, PO_NAME_MAX)?;
+            if !ids.insert(line.external_id.as_str()) {
+                return Err(CannotHold(format!(
+                    "purchase order `{}` has line id `{}` twice; Concur needs them unique (error 5600)",
+                    self.number, line.external_id
+                )));
+            }
+            if line.account_code.is_none() {
+                return Err(CannotHold(format!(
+                    "line {} of purchase order `{}` has no GL account; Concur needs an account code or an \
+                     expense type on every line: code the line to an account in the ERP",
+                    line.line_number, self.number
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn content_hash(&self) -> ContentHash {
+        ContentHash::of(self)
+    }
+}
+
+/// [DEFAULT] limits on purchase order texts (PO v3 documents none; FI
+/// carries a line's `externalLineItemId` up to 100 characters).
+pub const PO_TEXT_MAX: usize = 50;
+pub const PO_NAME_MAX: usize = 255;
+pub const PO_LINE_ID_MAX: usize = 100;
+
+/// One goods receipt of a purchase order line as Concur's PO Receipt v3
+/// keys it: the order, its line's `ExternalID` and the receipt number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoReceiptRecord {
+    pub po_number: String,
+    pub line_external_id: String,
+    pub receipt_number: String,
+    pub received_date: time::Date,
+    pub quantity: rust_decimal::Decimal,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_of_measure: Option<String>,
+    /// False for a receipt reversed or deleted in the ERP: deleted in Concur.
+    pub active: bool,
+}
+
+impl SyncRecord for PoReceiptRecord {
+    fn key(&self) -> String {
+        po_receipt_key(&self.po_number, &self.line_external_id, &self.receipt_number)
+    }
+
+    fn is_active(&self) -> bool {
+        self.active
+    }
+
+    fn check(&self) -> Result<(), CannotHold> {
+        check_text("PurchaseOrderNumber", Some(&self.po_number), true, PO_TEXT_MAX)?;
+        check_text("LineItemExternalID", Some(&self.line_external_id), true, PO_LINE_ID_MAX)?;
+        check_text("GoodsReceiptNumber", Some(&self.receipt_number), true, PO_TEXT_MAX)?;
+        // PO Receipt v3: a unit of measure under 10 characters (error 1005).
+        check_text("UnitOfMeasureCode", self.unit_of_measure.as_deref(), false, 9)
+    }
+
+    fn content_hash(&self) -> ContentHash {
+        ContentHash::of(self)
+    }
+}
+
+/// The key of a PO receipt in the sync state.
+pub fn po_receipt_key(po_number: &str, line_external_id: &str, receipt_number: &str) -> String {
+    format!("{po_number}\u{1f}{line_external_id}\u{1f}{receipt_number}")
+}
+
 /// Concur's limits on list items: List Item v3 documents 32 characters a
 /// level code and 64 a name; v4 is silent, so the same [DEFAULT]s.
 pub const LIST_ITEM_CODE_MAX: usize = 32;

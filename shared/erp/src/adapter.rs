@@ -9,7 +9,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use domain::reference::{
-    ListItemRecord, ListSource, PurchaseOrderRecord, ReadPage, VendorField, VendorFields, VendorLimits, VendorRecord,
+    ListItemRecord, ListSource, PoReceiptRecord, PurchaseOrderRecord, ReadPage, VendorField, VendorFields,
+    VendorLimits, VendorRecord,
 };
 use domain::{ConnectionId, ErpDocument, ErpSettings, Failure, HeldVendorDocument};
 use transport::HttpClient;
@@ -283,6 +284,31 @@ pub trait Erp: Send + Sync {
         async { Ok(ListItemsRead::NotOffered(reason)) }
     }
 
+    /// One page of the ERP's purchase orders as Concur purchase orders
+    /// (reference sync, ERP → Concur): open ones `Transmitted`, completed,
+    /// closed or cancelled ones `closed`; orders not yet released (on
+    /// hold, pending approval) are left out. `None` for an ERP whose read
+    /// is not built.
+    fn read_purchase_orders(
+        &self,
+        page: ReadPage,
+    ) -> impl Future<Output = Result<Option<Vec<PurchaseOrderRecord>>, Failure>> + Send {
+        let _ = page;
+        async { Ok(None) }
+    }
+
+    /// One page of the ERP's goods receipts of purchase order lines
+    /// (reference sync, ERP → Concur); a reversed or deleted receipt comes
+    /// back inactive where the ERP shows it. `None` for an ERP whose read
+    /// is not built.
+    fn read_po_receipts(
+        &self,
+        page: ReadPage,
+    ) -> impl Future<Output = Result<Option<Vec<PoReceiptRecord>>, Failure>> + Send {
+        let _ = page;
+        async { Ok(None) }
+    }
+
     /// Whether the ERP holds Concur purchase order `number`, for an ERP
     /// that creates the Concur POs an invoice references before posting
     /// it (IFS Cloud); `None` for an ERP that keeps no Concur POs.
@@ -368,6 +394,8 @@ pub trait ErpAdapter: Send + Sync {
         vendor: &'a VendorRecord,
         fields: &'a VendorFields,
     ) -> BoxFuture<'a, Result<Option<VendorWritten>, Failure>>;
+    fn read_purchase_orders(&self, page: ReadPage) -> BoxFuture<'_, Result<Option<Vec<PurchaseOrderRecord>>, Failure>>;
+    fn read_po_receipts(&self, page: ReadPage) -> BoxFuture<'_, Result<Option<Vec<PoReceiptRecord>>, Failure>>;
     fn holds_purchase_order<'a>(&'a self, number: &'a str) -> BoxFuture<'a, Result<Option<bool>, Failure>>;
     fn create_purchase_order<'a>(
         &'a self,
@@ -457,6 +485,14 @@ impl<T: Erp> ErpAdapter for T {
         fields: &'a VendorFields,
     ) -> BoxFuture<'a, Result<Option<VendorWritten>, Failure>> {
         Box::pin(Erp::write_vendor(self, vendor, fields))
+    }
+
+    fn read_purchase_orders(&self, page: ReadPage) -> BoxFuture<'_, Result<Option<Vec<PurchaseOrderRecord>>, Failure>> {
+        Box::pin(Erp::read_purchase_orders(self, page))
+    }
+
+    fn read_po_receipts(&self, page: ReadPage) -> BoxFuture<'_, Result<Option<Vec<PoReceiptRecord>>, Failure>> {
+        Box::pin(Erp::read_po_receipts(self, page))
     }
 
     fn holds_purchase_order<'a>(&'a self, number: &'a str) -> BoxFuture<'a, Result<Option<bool>, Failure>> {
