@@ -359,8 +359,15 @@ fn item_failure(message_id: String) -> BatchItemFailure {
 
 /// The kinds a sync request runs, in order: the ERP's vendors reach
 /// Concur before Concur's reach the ERP, so a first run in `both` creates
-/// in the ERP only what Concur alone holds.
-const SYNCED_KINDS: [ReferenceKind; 3] = [ReferenceKind::Vendors, ReferenceKind::VendorsToErp, ReferenceKind::Lists];
+/// in the ERP only what Concur alone holds; purchase orders follow the
+/// vendors they name, receipts the orders they receive.
+const SYNCED_KINDS: [ReferenceKind; 5] = [
+    ReferenceKind::Vendors,
+    ReferenceKind::VendorsToErp,
+    ReferenceKind::Lists,
+    ReferenceKind::PurchaseOrders,
+    ReferenceKind::PoReceipts,
+];
 
 impl<S: concur::GrantStore> DocumentPipeline for Poster<S> {
     async fn process(&self, item: &WorkItem) -> Result<(), Failure> {
@@ -374,8 +381,8 @@ impl<S: concur::GrantStore> DocumentPipeline for Poster<S> {
     }
 
     /// Brings the connection's reference data in step: vendors (each
-    /// direction the connection has), then the lists it feeds (purchase
-    /// orders and receipts are later work). A
+    /// direction the connection has), the lists it feeds, then purchase
+    /// orders and their receipts where the connection sends them. A
     /// request is safe to drop once a run covered it: every run brings the
     /// whole state in step. One kind failing does not keep the other from
     /// running; the message is retried for the failure.

@@ -130,7 +130,8 @@ pub enum SyncCommand {
     Run {
         /// The connection id.
         id: String,
-        /// Only this kind: vendors (both directions) | vendors_to_erp | lists (every kind when absent).
+        /// Only this kind: vendors (both directions) | vendors_to_erp | lists | purchase_orders | po_receipts (every kind
+        /// when absent).
         #[arg(long, value_name = "KIND")]
         kind: Option<String>,
         /// Plan only: `sync status` then shows what the run would write, deactivate and refuse; nothing is written.
@@ -148,6 +149,24 @@ pub enum SyncCommand {
         /// Feed no list any more (Concur's items stay as they are).
         #[arg(long, conflicts_with = "feeds")]
         clear: bool,
+    },
+    /// Show, or set, whether the ERP's purchase orders and receipts go to Concur, with the policy and addresses
+    /// Concur requires on every order.
+    PurchaseOrders {
+        /// The connection id.
+        id: String,
+        /// PolicyExternalID (Standard edition: PO).
+        #[arg(long, value_name = "POLICY")]
+        policy: Option<String>,
+        /// EXTERNALID|ADDRESS1|CITY|STATE|POSTALCODE|COUNTRY
+        #[arg(long, value_name = "ADDRESS")]
+        bill_to: Option<String>,
+        /// EXTERNALID|ADDRESS1|CITY|STATE|POSTALCODE|COUNTRY
+        #[arg(long, value_name = "ADDRESS")]
+        ship_to: Option<String>,
+        /// Send no more purchase orders (those in Concur stay).
+        #[arg(long, conflicts_with_all = ["policy", "bill_to", "ship_to"])]
+        off: bool,
     },
     /// Show, or set, which way the connection's vendors flow and who owns each field.
     Vendors {

@@ -8,7 +8,8 @@ use std::io::Write;
 use std::collections::BTreeMap;
 
 use domain::reference::{
-    CannotHold, FieldOwner, ListFeed, ReferenceKind, ReferenceSettings, VendorDirection, VendorField, VendorSync,
+    CannotHold, FieldOwner, ListFeed, PoAddress, PurchaseOrderSettings, ReferenceKind, ReferenceSettings,
+    VendorDirection, VendorField, VendorSync,
 };
 use domain::{ReferenceSyncRequest, SyncReason};
 use serde_json::json;
@@ -193,6 +194,74 @@ pub async fn vendors(
         writeln!(out, "`connector sync run {id} --kind vendors` applies it now")?;
     }
     Ok(Outcome::Done)
+}
+
+/// `sync purchase-orders ID [--policy P --bill-to A --ship-to A | --off]`:
+/// prints whether the ERP's purchase orders and receipts go to Concur, or
+/// sets it. Concur's PO v3 needs a policy and both addresses on every
+/// order; the ERPs' orders carry none it can take, so they are set here.
+pub async fn purchase_orders(
+    deps: &Deps,
+    raw_id: &str,
+    policy: Option<&str>,
+    addresses: (Option<&str>, Option<&str>),
+    off: bool,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let id = parse_id(raw_id)?;
+    let current = load(deps, &id).await?;
+    let refused = |e: CannotHold| CliError::Refused(crate::settings::Refusal(e.0));
+    let settings = match (policy, addresses, off) {
+        (None, (None, None), false) => {
+            print_purchase_orders(current.reference.purchase_orders.as_ref(), &id, out)?;
+            return Ok(Outcome::Done);
+        }
+        (_, _, true) => None,
+        (Some(policy), (Some(bill_to), Some(ship_to)), false) => Some(PurchaseOrderSettings {
+            policy_external_id: policy.trim().to_owned(),
+            bill_to: PoAddress::parse(bill_to).map_err(refused)?,
+            ship_to: PoAddress::parse(ship_to).map_err(refused)?,
+        }),
+        _ => {
+            return Err(refused(CannotHold(
+                "give --policy, --bill-to and --ship-to together (Concur requires all three on every order), or --off"
+                    .into(),
+            )));
+        }
+    };
+    if settings.as_ref().is_some_and(|s| s.policy_external_id.is_empty()) {
+        return Err(refused(CannotHold("--policy is empty: the Standard edition's policy is `PO`".into())));
+    }
+    let reference = ReferenceSettings { purchase_orders: settings.clone(), ..current.reference.clone() };
+    if store_reference(deps, &current, reference, out).await? {
+        print_purchase_orders(settings.as_ref(), &id, out)?;
+    }
+    Ok(Outcome::Done)
+}
+
+fn print_purchase_orders(
+    settings: Option<&PurchaseOrderSettings>,
+    id: &domain::ConnectionId,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let Some(settings) = settings else {
+        writeln!(out, "connection {id} sends no purchase orders to Concur (`--policy --bill-to --ship-to` to start)")?;
+        return Ok(());
+    };
+    let address = |a: &PoAddress| {
+        format!(
+            "{}: {}, {} {} {} {}",
+            a.external_id, a.address1, a.postal_code, a.city, a.state_province, a.country_code
+        )
+    };
+    writeln!(
+        out,
+        "connection {id} sends purchase orders and receipts to Concur, policy {}",
+        settings.policy_external_id
+    )?;
+    writeln!(out, "  bill to {}", address(&settings.bill_to))?;
+    writeln!(out, "  ship to {}", address(&settings.ship_to))?;
+    Ok(())
 }
 
 /// `FIELD=erp|concur`, each field once.

@@ -882,11 +882,63 @@ pub struct ReferenceSettings {
     /// Which way vendors flow, and who owns which field.
     #[serde(default, skip_serializing_if = "VendorSync::is_default")]
     pub vendors: VendorSync,
+    /// The ERP's purchase orders and their receipts into Concur, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purchase_orders: Option<PurchaseOrderSettings>,
 }
 
 impl ReferenceSettings {
     pub fn is_empty(&self) -> bool {
-        self.lists.is_empty() && self.vendors.is_default()
+        self.lists.is_empty() && self.vendors.is_default() && self.purchase_orders.is_none()
+    }
+}
+
+/// What Concur's Purchase Order v3 needs beyond what the ERP's order
+/// holds: the policy and the bill-to and ship-to addresses (required on
+/// every order; the ERPs' orders carry none Concur can take as is).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurchaseOrderSettings {
+    /// `PolicyExternalID`: always `PO` in the Standard edition; from the
+    /// implementation team in Professional.
+    pub policy_external_id: String,
+    pub bill_to: PoAddress,
+    pub ship_to: PoAddress,
+}
+
+/// A PO v3 `BillToAddress` / `ShipToAddress`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoAddress {
+    pub external_id: String,
+    pub address1: String,
+    pub city: String,
+    pub state_province: String,
+    pub postal_code: String,
+    /// ISO 3166 alpha-2.
+    pub country_code: String,
+}
+
+impl PoAddress {
+    /// `EXTERNALID|ADDRESS1|CITY|STATE|POSTALCODE|COUNTRY`, as the operator
+    /// CLI takes it (every part required, as Concur requires them).
+    pub fn parse(text: &str) -> Result<Self, CannotHold> {
+        let parts: Vec<&str> = text.split('|').map(str::trim).collect();
+        let [external_id, address1, city, state_province, postal_code, country_code] = parts[..] else {
+            return Err(CannotHold(format!(
+                "`{text}` is not EXTERNALID|ADDRESS1|CITY|STATE|POSTALCODE|COUNTRY (six parts, all required)"
+            )));
+        };
+        if let Some(empty) = parts.iter().position(|p| p.is_empty()) {
+            return Err(CannotHold(format!("part {} of `{text}` is empty; Concur requires every part", empty + 1)));
+        }
+        check_code("country", Some(country_code), 2)?;
+        Ok(Self {
+            external_id: external_id.into(),
+            address1: address1.into(),
+            city: city.into(),
+            state_province: state_province.into(),
+            postal_code: postal_code.into(),
+            country_code: country_code.into(),
+        })
     }
 }
 

@@ -12,6 +12,7 @@
 //! and writing Concur — is a [`SyncTarget`].
 
 mod lists;
+mod purchase_orders;
 mod vendors;
 mod vendors_to_erp;
 
@@ -20,7 +21,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use domain::reference::{
-    FULL_READ_EVERY, KnownRecord, ReadScope, ReferenceKind, Refusal, SyncRecord, full_read_due, plan_sync, read_from,
+    FULL_READ_EVERY, KnownRecord, ReadPage, ReadScope, ReferenceKind, Refusal, SyncRecord, full_read_due, plan_sync,
+    read_from,
 };
 use domain::{Connection, Failure};
 use platform::reference::{DryRun, RunCounts, SyncState};
@@ -158,6 +160,29 @@ pub(crate) trait SyncTarget: Send {
     ) -> impl Future<Output = Result<Option<String>, Failure>> + Send;
 }
 
+/// Every record of a paged source in the window (`changed_after`; `None`:
+/// everything), page by page until a short page; `None` when the ERP has
+/// no such read.
+pub(crate) async fn read_pages<R, F, Fut>(
+    changed_after: Option<OffsetDateTime>,
+    mut read_page: F,
+) -> Result<Option<Vec<R>>, Failure>
+where
+    F: FnMut(ReadPage) -> Fut,
+    Fut: Future<Output = Result<Option<Vec<R>>, Failure>>,
+{
+    let mut records = Vec::new();
+    loop {
+        let page = ReadPage { changed_after, skip: records.len(), top: READ_PAGE };
+        let Some(rows) = read_page(page).await? else { return Ok(None) };
+        let short = rows.len() < READ_PAGE;
+        records.extend(rows);
+        if short {
+            return Ok(Some(records));
+        }
+    }
+}
+
 impl<S: concur::GrantStore> Poster<S> {
     /// Brings Concur's vendors in step with the connection's ERP.
     /// `everything`: read every vendor (finds vendors deleted in the ERP),
@@ -199,7 +224,20 @@ impl<S: concur::GrantStore> Poster<S> {
                 let feeds = connection.reference.lists.clone();
                 self.sync(connection, lists::ListTarget::new(self.tokens.client(), token, feeds), mode).await
             }
-            ReferenceKind::PurchaseOrders | ReferenceKind::PoReceipts => Ok(SyncOutcome::NotSupported),
+            ReferenceKind::PurchaseOrders | ReferenceKind::PoReceipts => {
+                let Some(settings) = connection.reference.purchase_orders.clone() else {
+                    return Ok(SyncOutcome::NotSupported);
+                };
+                let token = self.concur_token(connection, "writing Concur's purchase orders").await?;
+                let client = self.tokens.client();
+                match kind {
+                    ReferenceKind::PurchaseOrders => {
+                        let target = purchase_orders::PurchaseOrderTarget::new(client, token, settings);
+                        self.sync(connection, target, mode).await
+                    }
+                    _ => self.sync(connection, purchase_orders::ReceiptTarget::new(client, token), mode).await,
+                }
+            }
         }
     }
 

@@ -13,12 +13,12 @@ use concur::vendors::VendorVerb;
 use concur::{AccessToken, ConcurClient};
 use domain::Failure;
 use domain::reference::{
-    FieldOwner, KnownRecord, OwnedVendor, ReadPage, ReferenceKind, SyncRecord, VendorFields, VendorLimits,
-    VendorRecord, VendorSync,
+    FieldOwner, KnownRecord, OwnedVendor, ReferenceKind, SyncRecord, VendorFields, VendorLimits, VendorRecord,
+    VendorSync,
 };
 use time::OffsetDateTime;
 
-use super::{READ_PAGE, SourceRead, SyncTarget, WriteStop, Written};
+use super::{SourceRead, SyncTarget, WriteStop, Written, read_pages};
 
 pub(super) struct VendorTarget<'a> {
     concur: &'a ConcurClient,
@@ -72,20 +72,10 @@ impl SyncTarget for VendorTarget<'_> {
         erp: &dyn erp::ErpAdapter,
         changed_after: Option<OffsetDateTime>,
     ) -> Result<SourceRead<OwnedVendor>, Failure> {
-        let mut records = Vec::new();
-        let mut skip = 0;
-        loop {
-            let page = ReadPage { changed_after, skip, top: READ_PAGE };
-            let Some(rows) = erp.read_vendors(page, VendorLimits::default()).await? else {
-                return Ok(SourceRead::NotSupported);
-            };
-            let short = rows.len() < READ_PAGE;
-            skip += rows.len();
-            records.extend(rows.into_iter().map(|record| OwnedVendor { record, owned: self.erp_owned.clone() }));
-            if short {
-                return Ok(SourceRead::Records { records, refused: Vec::new() });
-            }
-        }
+        let read = read_pages(changed_after, |page| erp.read_vendors(page, VendorLimits::default())).await?;
+        let Some(vendors) = read else { return Ok(SourceRead::NotSupported) };
+        let owned = |record| OwnedVendor { record, owned: self.erp_owned.clone() };
+        Ok(SourceRead::Records { records: vendors.into_iter().map(owned).collect(), refused: Vec::new() })
     }
 
     /// Each record with the verb Concur should see first: an update for

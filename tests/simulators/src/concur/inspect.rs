@@ -67,6 +67,21 @@ impl ConcurSim {
             .map_err(|r| format!("{} (code {})", r.message, r.code))
     }
 
+    /// The company's goods receipts as stored, by (order, line ExternalID, receipt number).
+    pub fn po_receipts(&self, company: &str) -> Vec<(super::purchase_order::ReceiptKey, Value)> {
+        let state = self.lock();
+        state
+            .po_receipts
+            .get(company)
+            .map(|b| b.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    }
+
+    /// Every purchase order of the company, by number.
+    pub fn purchase_orders(&self, company: &str) -> Vec<Value> {
+        self.lock().purchase_orders.get(company).map(|b| b.values().cloned().collect()).unwrap_or_default()
+    }
+
     /// The company's purchase order `number` as stored.
     pub fn purchase_order(&self, company: &str, number: &str) -> Option<Value> {
         self.lock().purchase_orders.get(company)?.get(number).cloned()

@@ -26,7 +26,8 @@
 //!   `PUT /events/v4/subscriptions/webhook`, `DELETE /events/v4/subscriptions/{id}`
 //! - `GET|POST|PUT|DELETE /api/v3.0/invoice/vendors` (Vendor v3, see *Reference data* below)
 //! - `POST|PUT /api/v3.0/invoice/purchaseorders`, `GET …/purchaseorders/{id}` (Purchase Order v3,
-//!   one order per call, in `purchase_order.rs`)
+//!   one order per call, in `purchase_order.rs`); `GET|POST|PUT|DELETE
+//!   /api/v3.0/invoice/purchaseorderreceipts` (PO Receipt v3, the same file)
 //! - `GET|POST /list/v4/lists`, `GET /list/v4/lists/{listId}`,
 //!   `GET /list/v4/lists/{listId}/children`,
 //!   `GET /list/v4/lists/{listId}/items/{itemId}/children`,
@@ -235,6 +236,13 @@ impl ConcurSim {
             )
             .route(purchase_order::PURCHASE_ORDERS_PATH, post(purchase_order::create).put(purchase_order::update))
             .route(&format!("{}/{{id}}", purchase_order::PURCHASE_ORDERS_PATH), get(purchase_order::get_one))
+            .route(
+                purchase_order::RECEIPTS_PATH,
+                get(purchase_order::read_receipts)
+                    .post(purchase_order::create_receipt)
+                    .put(purchase_order::update_receipt)
+                    .delete(purchase_order::delete_receipt),
+            )
             .route("/list/v4/lists", get(list::lists).post(list::create_list))
             .route("/list/v4/lists/{list_id}", get(list::get_list))
             .route("/list/v4/lists/{list_id}/children", get(list::list_children))

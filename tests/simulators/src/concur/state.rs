@@ -198,6 +198,10 @@ pub enum ReferenceWriteKind {
     PurchaseOrderCreate,
     /// `PUT /api/v3.0/invoice/purchaseorders`.
     PurchaseOrderUpdate,
+    /// `POST` or `PUT /api/v3.0/invoice/purchaseorderreceipts`.
+    PoReceiptWrite,
+    /// `DELETE /api/v3.0/invoice/purchaseorderreceipts`.
+    PoReceiptDelete,
 }
 
 /// One reference-data write as the simulator saw it (refused ones included).
@@ -350,6 +354,8 @@ pub(crate) struct State {
     pub list_books: BTreeMap<String, ListBook>,
     /// Purchase Order v3 orders per company UUID, by number, as stored.
     pub purchase_orders: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    /// PO Receipt v3 receipts per company UUID, by (order, line ExternalID, receipt number).
+    pub po_receipts: BTreeMap<String, BTreeMap<super::purchase_order::ReceiptKey, serde_json::Value>>,
     /// Per-company override of whether Vendor v3 is offered (see [`State::vendor_api_offered`]).
     pub vendor_api: BTreeMap<String, bool>,
     /// Reference-data writes per company UUID, oldest first.
@@ -376,6 +382,7 @@ impl State {
             list_books: BTreeMap::new(),
             vendor_api: BTreeMap::new(),
             purchase_orders: BTreeMap::new(),
+            po_receipts: BTreeMap::new(),
             reference_writes: BTreeMap::new(),
         }
     }
