@@ -11,6 +11,7 @@
 
 pub mod erp_clients;
 pub mod pipeline;
+pub mod purchase_orders;
 pub mod reference_sync;
 mod setup;
 
@@ -393,6 +394,11 @@ impl<S: concur::GrantStore> DocumentPipeline for Poster<S> {
             tracing::info!(connection = %id, "reference sync skipped: the connection does not exist or is not active");
             return Ok(());
         };
+        if !request.purchase_orders.is_empty() {
+            let numbers =
+                &request.purchase_orders[..request.purchase_orders.len().min(ReferenceSyncRequest::MAX_PULLED)];
+            return self.pull_purchase_orders(&connection, numbers).await;
+        }
         // A first sync and an operator's request read everything; the
         // schedule reads what changed.
         let everything = !matches!(request.reason, domain::SyncReason::Scheduled);

@@ -41,6 +41,7 @@ use time::OffsetDateTime;
 use tracing::Instrument;
 
 use crate::erp_clients::ErpClients;
+use crate::purchase_orders::Brought;
 
 /// The function's name in audit events and claim holders.
 pub const FUNCTION: &str = "erp-poster";
@@ -704,12 +705,8 @@ impl<S: GrantStore> Run<'_, S> {
     }
 
     /// Creates in the ERP the Concur purchase orders the plan references,
-    /// where the ERP keeps them (IFS Cloud): a PO the ERP holds is left
-    /// alone; a missing one is read from Concur (Purchase Order v3, by
-    /// number) and created, looked up by number first, so once however
-    /// often the document is tried. Concur announces no new purchase order
-    /// (no event, no list call), so the invoice that references one is
-    /// what brings it.
+    /// where the ERP keeps them (IFS Cloud), before the plan posts (see
+    /// [`crate::purchase_orders`]).
     async fn purchase_orders_first(
         &self,
         connection: &Connection,
@@ -717,29 +714,21 @@ impl<S: GrantStore> Run<'_, S> {
         plan: &domain::posting::PostingPlan,
     ) -> Result<(), Failure> {
         for number in &plan.purchase_orders {
-            match erp.holds_purchase_order(number).await? {
-                None => return Ok(()),
-                Some(true) => continue,
-                Some(false) => {}
+            match self.poster.bring_purchase_order(connection, erp, number).await? {
+                Brought::NotKept => return Ok(()),
+                Brought::Held => {}
+                Brought::Created { reference, lines } => {
+                    let detail = format!("Concur PO {number} ({lines} lines) created in the ERP");
+                    self.audit("purchase order", "ok", Some(detail), Some(&reference)).await;
+                }
+                Brought::NotInConcur => {
+                    return Err(Failure::permanent(format!(
+                        "the invoice references purchase order `{number}`, which Concur's Purchase Order API does \
+                         not have: correct the PO number on the invoice in Concur, or create the PO in the ERP, then \
+                         replay"
+                    )));
+                }
             }
-            let client = self.poster.tokens.client();
-            let read =
-                self.poster
-                    .tokens
-                    .with_token(&connection.connection_id, |token| async move {
-                        client.purchase_order(&token, number).await
-                    })
-                    .await
-                    .map_err(|e| e.to_failure(&format!("reading purchase order `{number}` from Concur")))?;
-            let Some(order) = read else {
-                return Err(Failure::permanent(format!(
-                    "the invoice references purchase order `{number}`, which Concur's Purchase Order API does not \
-                     have: correct the PO number on the invoice in Concur, or create the PO in the ERP, then replay"
-                )));
-            };
-            let created = erp.create_purchase_order(&order).await?;
-            let detail = format!("Concur PO {number} ({} lines) created in the ERP", order.lines.len());
-            self.audit("purchase order", "ok", Some(detail), Some(&created.reference)).await;
         }
         Ok(())
     }

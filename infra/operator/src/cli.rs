@@ -150,6 +150,14 @@ pub enum SyncCommand {
         #[arg(long, conflicts_with = "feeds")]
         clear: bool,
     },
+    /// Pull named Concur purchase orders into the connection's ERP (IFS Cloud) ahead of their invoices.
+    Po {
+        /// The connection id.
+        id: String,
+        /// A Concur PurchaseOrderNumber; repeat for several.
+        #[arg(long = "number", value_name = "N", required = true)]
+        numbers: Vec<String>,
+    },
     /// Show, or set, whether the ERP's purchase orders and receipts go to Concur, with the policy and addresses
     /// Concur requires on every order.
     PurchaseOrders {

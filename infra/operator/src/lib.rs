@@ -130,6 +130,9 @@ pub async fn run(command: &Command, deps: &Deps, out: &mut dyn Write) -> Result<
         Command::Sync(SyncCommand::Lists { id, feeds, clear }) => {
             return sync::lists(deps, id, feeds, *clear, out).await;
         }
+        Command::Sync(SyncCommand::Po { id, numbers }) => {
+            return sync::pull_purchase_orders(deps, id, numbers, out).await;
+        }
         Command::Sync(SyncCommand::PurchaseOrders { id, policy, bill_to, ship_to, off }) => {
             let addresses = (bill_to.as_deref(), ship_to.as_deref());
             return sync::purchase_orders(deps, id, policy.as_deref(), addresses, *off, out).await;

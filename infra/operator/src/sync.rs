@@ -114,6 +114,34 @@ pub async fn run(
     Ok(Outcome::Done)
 }
 
+/// `sync po ID --number N…`: queues the pull of named Concur purchase
+/// orders into the connection's ERP (IFS Cloud), ahead of the invoices
+/// that will reference them; `connector documents history ID
+/// purchase_order#N` shows each outcome.
+pub async fn pull_purchase_orders(
+    deps: &Deps,
+    raw_id: &str,
+    numbers: &[String],
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let id = parse_id(raw_id)?;
+    let refused = |reason: String| CliError::Refused(crate::settings::Refusal(reason));
+    let numbers: Vec<String> = numbers.iter().map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).collect();
+    if numbers.is_empty() || numbers.len() > ReferenceSyncRequest::MAX_PULLED {
+        return Err(refused(format!("name 1 to {} purchase orders with --number", ReferenceSyncRequest::MAX_PULLED)));
+    }
+    let connection = load(deps, &id).await?;
+    if !connection.is_flowing() {
+        return Err(refused(format!("connection {id} is {:?}: reconnect it in Concur first", connection.status)));
+    }
+    let queue = deps.aws.work_queue(queue_url(deps, &deps.names.work_queue).await?);
+    let mut request = ReferenceSyncRequest::new(id.clone(), SyncReason::Operator, time::OffsetDateTime::now_utc());
+    request.purchase_orders = numbers.clone();
+    queue.send_reference_sync(&request).await?;
+    writeln!(out, "queued the pull of {} purchase order(s) into {id}'s ERP: {}", numbers.len(), numbers.join(", "))?;
+    Ok(Outcome::Done)
+}
+
 /// `sync lists ID [--feed LIST=SOURCE]… [--clear]`: prints the lists the
 /// connection feeds, or replaces them. The next sync writes the new feeds;
 /// a list no longer fed is left as it is in Concur (its items are neither

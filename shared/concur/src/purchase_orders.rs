@@ -168,7 +168,7 @@ fn purchase_order_json(order: &PurchaseOrderRecord, settings: &PurchaseOrderSett
         .iter()
         .map(|line| {
             let mut item = json!({"LineNumber": line.line_number, "ExternalID": line.external_id,
-                "Quantity": line.quantity.to_string(), "UnitPrice": line.unit_price.to_string()});
+                "Quantity": line.quantity.normalize().to_string(), "UnitPrice": line.unit_price.normalize().to_string()});
             for (field, value) in [
                 ("Description", &line.description),
                 ("UnitOfMeasureCode", &line.unit_of_measure),
@@ -196,7 +196,7 @@ fn receipt_json(receipt: &PoReceiptRecord) -> Value {
     let mut body = json!({
         "PurchaseOrderNumber": receipt.po_number, "LineItemExternalID": receipt.line_external_id,
         "GoodsReceiptNumber": receipt.receipt_number, "ReceivedDate": receipt.received_date.to_string(),
-        "ReceivedQuantity": receipt.quantity.to_string(), "Deleted": "false", "Version": "2.0",
+        "ReceivedQuantity": receipt.quantity.normalize().to_string(), "Deleted": "false", "Version": "2.0",
     });
     if let Some(unit) = &receipt.unit_of_measure {
         body["UnitOfMeasureCode"] = Value::String(unit.clone());

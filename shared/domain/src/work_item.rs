@@ -103,14 +103,21 @@ pub struct ReferenceSyncRequest {
     /// Plan only: record what the run would write, write nothing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dry_run: bool,
+    /// Instead of a sync: these Concur purchase orders into the ERP (an
+    /// operator's `sync po`, at most [`Self::MAX_PULLED`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub purchase_orders: Vec<String>,
 }
 
 impl ReferenceSyncRequest {
     pub const KIND: &'static str = "reference_sync";
+    /// Purchase orders one request pulls at most (a message stays small).
+    pub const MAX_PULLED: usize = 100;
 
     pub fn new(connection_id: ConnectionId, reason: SyncReason, requested_at: time::OffsetDateTime) -> Self {
         let requested_at = rfc3339(requested_at);
-        Self { v: 1, kind: Self::KIND.to_owned(), connection_id, reason, requested_at, only: None, dry_run: false }
+        let (only, dry_run, purchase_orders) = (None, false, Vec::new());
+        Self { v: 1, kind: Self::KIND.to_owned(), connection_id, reason, requested_at, only, dry_run, purchase_orders }
     }
 
     /// Whether the request asks for `kind`.

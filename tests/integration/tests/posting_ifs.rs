@@ -274,3 +274,38 @@ async fn a_po_backed_invoice_posts_with_its_purchase_order_created_first_and_onc
     assert!(!missing.is_retryable() && missing.reason.contains("`PO-9999`"), "{}", missing.reason);
     assert_eq!(world.ifs().invoices(IFS_COMPANY).len(), 2);
 }
+
+#[tokio::test]
+async fn the_operator_pulls_a_named_purchase_order_into_ifs_once() {
+    let world = PostingWorld::with_erp("acme-ifs-pull", ErpKind::IfsCloud).await;
+    world.ifs().add_supplier("SUP-PO", "Paper Company", &[IFS_COMPANY]);
+    let vendor = serde_json::json!({"VendorCode": "SUP-PO", "AddressCode": "MAIN", "VendorName": "Paper Company"});
+    world.concur.add_vendor(COMPANY, vendor).unwrap();
+    world.concur.add_purchase_order(COMPANY, concur_purchase_order("PO-8001")).unwrap();
+
+    let args = ["sync", "po", "acme-ifs-pull", "--number", "PO-8001", "--number", "PO-NONE"];
+    let queued = integration::connector(world.stack.stack_name(), &args).await;
+    assert_eq!(queued.code, 0, "{}", queued.all());
+    let messages = world.stack.peek_queue("WorkQueue").await;
+    assert!(messages.iter().any(|m| m.contains("reference_sync") && m.contains("PO-8001")), "{messages:?}");
+
+    let mut request = domain::ReferenceSyncRequest::new(
+        world.connection.clone(),
+        domain::SyncReason::Operator,
+        time::OffsetDateTime::now_utc(),
+    );
+    request.purchase_orders = vec!["PO-8001".into(), "PO-NONE".into()];
+    let poster = world.poster().await;
+    for _ in 0..2 {
+        erp_poster::DocumentPipeline::reference_sync(&poster, &request).await.unwrap();
+    }
+    let orders = world.ifs().purchase_orders(IFS_COMPANY);
+    assert_eq!(orders.len(), 1, "pulled once: {orders:?}");
+    let audit = world.stack.audit(POSTER);
+    let pulled = audit.history(&format!("{}#purchase_order#PO-8001", world.connection)).await.unwrap();
+    let details: Vec<String> = pulled.iter().filter_map(|e| e.detail.clone()).collect();
+    assert!(details.iter().any(|d| d.starts_with("created in the ERP")), "{details:?}");
+    assert!(details.iter().any(|d| d == "the ERP holds it already"), "{details:?}");
+    let missing = audit.history(&format!("{}#purchase_order#PO-NONE", world.connection)).await.unwrap();
+    assert!(missing.iter().all(|e| e.outcome == "failed") && !missing.is_empty(), "{missing:?}");
+}

@@ -1,10 +1,13 @@
 //! Acumatica simulator over real HTTP: wire format, PUT upsert, querying,
-//! validation errors, Bills, Journal Transactions and release actions.
+//! validation errors, Bills, Journal Transactions and release actions;
+//! purchase orders and receipts, read only.
 
 use reqwest::{Client, RequestBuilder, Response, StatusCode, header};
 use serde_json::{Value, json};
 use simulators::RunningSimulator;
-use simulators::acumatica::{AcumaticaSim, TenantSpec};
+use simulators::acumatica::{
+    AcumaticaSim, PurchaseOrderLineSpec, PurchaseOrderSpec, PurchaseReceiptSpec, ReceiptLineSpec, TenantSpec,
+};
 
 const GUID: &str = "88358B02-A48D-A50E-F710-39C1636C30F6";
 const BASE: &str = "/entity/Default/24.200.001";
@@ -635,4 +638,105 @@ async fn attachments_and_deletes() {
     // Auto-numbers are not reused after a delete.
     let (_, next) = send(env.put("/Bill", &bill("CNQ-2"))).await;
     assert_eq!(next["ReferenceNbr"]["value"], "000002");
+}
+
+fn seed_purchasing(sim: &AcumaticaSim) {
+    let line = |description: &str, account: &str| PurchaseOrderLineSpec {
+        description: Some(description.into()),
+        quantity: "2.5".parse().unwrap(),
+        unit_cost: "1234.5678".parse().unwrap(),
+        uom: "EA".into(),
+        account: account.into(),
+    };
+    for (number, status) in [("PO000001", "Open"), ("PO000002", "On Hold")] {
+        sim.add_purchase_order(
+            "Acme",
+            &PurchaseOrderSpec {
+                order_type: "Normal".into(),
+                number: number.into(),
+                vendor: "V000123".into(),
+                description: None,
+                currency: "USD".into(),
+                date: time::macros::date!(2024 - 03 - 15),
+                status: status.into(),
+                lines: vec![line("Laptops", "60100"), line("Taxi vouchers", "60200")],
+            },
+        );
+    }
+    sim.add_purchase_receipt(
+        "Acme",
+        &PurchaseReceiptSpec {
+            receipt_type: "Receipt".into(),
+            number: "RC000001".into(),
+            vendor: "V000123".into(),
+            date: time::macros::date!(2024 - 03 - 20),
+            status: "Released".into(),
+            lines: vec![ReceiptLineSpec {
+                order: Some(("Normal".into(), "PO000001".into(), 2)),
+                quantity: "1".parse().unwrap(),
+                uom: "EA".into(),
+            }],
+        },
+    );
+}
+
+#[tokio::test]
+async fn purchase_orders_list_with_details_only_when_expanded_and_the_account_text_in_description() {
+    let env = env().await;
+    seed_purchasing(&env.sim);
+    let (status, bare) = send(env.get("/PurchaseOrder").query(&[("$select", "OrderNbr,Status")])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bare.as_array().unwrap().len(), 2);
+    assert!(bare[0].get("Details").is_none(), "lines come only with $expand");
+
+    let query = [
+        ("$select", "OrderNbr,Status,Details/LineNbr,Details/LineDescription,Details/Description,Details/UnitCost"),
+        ("$expand", "Details"),
+        ("$filter", "Status eq 'Open' and Type eq 'Normal'"),
+        ("$top", "1"),
+    ];
+    let (_, open) = send(env.get("/PurchaseOrder").query(&query)).await;
+    assert_eq!(open.as_array().unwrap().len(), 1);
+    let lines = &open[0]["Details"];
+    assert_eq!(lines[1]["LineNbr"]["value"], 2);
+    assert_eq!(lines[1]["LineDescription"]["value"], "Taxi vouchers");
+    assert_eq!(lines[1]["Description"]["value"], "Local transport", "the account's description, as Acumatica does");
+    assert_eq!(num(&lines[1]["UnitCost"]), "1234.5678");
+    assert!(lines[1].get("OrderQty").is_none(), "$select restricts the lines too");
+
+    let (status, receipts) = send(env.get("/PurchaseReceipt").query(&[
+        ("$select", "ReceiptNbr,Status,Details/POOrderNbr,Details/POLineNbr,Details/ReceiptQty"),
+        ("$expand", "Details"),
+    ]))
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(receipts[0]["Details"][0]["POLineNbr"]["value"], 2);
+    assert_eq!(num(&receipts[0]["Details"][0]["ReceiptQty"]), "1.0");
+}
+
+#[tokio::test]
+async fn purchase_orders_and_receipts_are_read_only_and_move_their_change_time() {
+    let env = env().await;
+    seed_purchasing(&env.sim);
+    let (status, body) = send(env.put("/PurchaseOrder", &json!({"OrderNbr": {"value": "PO000009"}}))).await;
+    assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
+    assert!(body["exceptionMessage"].as_str().unwrap().contains("seed"), "{body}");
+    let (status, _) = send(env.http.delete(env.url("/PurchaseReceipt/Receipt/RC000001")).bearer_auth(&env.token)).await;
+    assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
+    let (status, _) = send(env.get("/PurchaseOrder").query(&[("$select", "Nope")])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the contract is strict");
+
+    let long_ago = time::OffsetDateTime::now_utc() - time::Duration::hours(2);
+    env.sim.backdate_purchasing("Acme", long_ago);
+    assert!(env.sim.set_purchase_order_status("Acme", "Normal", "PO000002", "Open"));
+    assert!(!env.sim.set_purchase_receipt_status("Acme", "RC999999", "Canceled"));
+    let since =
+        (long_ago + time::Duration::minutes(30)).format(&time::format_description::well_known::Rfc3339).unwrap();
+    let (_, changed) = send(env.get("/PurchaseOrder").query(&[
+        ("$select", "OrderNbr,Status,Hold"),
+        ("$filter", &format!("LastModifiedDateTime gt datetimeoffset'{since}'")),
+    ]))
+    .await;
+    assert_eq!(changed.as_array().unwrap().len(), 1);
+    assert_eq!((&changed[0]["OrderNbr"]["value"], &changed[0]["Hold"]["value"]), (&json!("PO000002"), &json!(false)));
 }

@@ -1,7 +1,10 @@
 //! [`AcumaticaClient`] as an [`ErpAdapter`], and the fix the operator is
 //! told for each of its errors.
 
-use domain::reference::{DEFAULT_ADDRESS_CODE, ListSource, ReadPage, VendorFields, VendorLimits, VendorRecord};
+use domain::reference::{
+    DEFAULT_ADDRESS_CODE, ListSource, PoReceiptRecord, PurchaseOrderRecord, ReadPage, VendorFields, VendorLimits,
+    VendorRecord,
+};
 use domain::{ConnectionId, ErpDocument, ErpDocumentKind, Failure, HeldVendorDocument};
 
 use super::{AcumaticaClient, AcumaticaError, BillType};
@@ -92,6 +95,21 @@ impl Erp for AcumaticaClient {
                 "Acumatica has no list source `{source}`: use subaccounts or accounts"
             ))),
         }
+    }
+
+    /// See [`AcumaticaClient::purchase_orders_page`]: every order names
+    /// the vendors' address code.
+    async fn read_purchase_orders(&self, page: ReadPage) -> Result<Option<Vec<PurchaseOrderRecord>>, Failure> {
+        let context = format!("reading the purchase orders of Acumatica tenant {}", self.settings.tenant);
+        let orders = self.purchase_orders_page(page, DEFAULT_ADDRESS_CODE).await;
+        orders.map(Some).map_err(|e| e.to_failure(&context))
+    }
+
+    /// See [`AcumaticaClient::po_receipts_page`]: the first page holds every
+    /// receipt of the window, a later one is empty.
+    async fn read_po_receipts(&self, page: ReadPage) -> Result<Option<Vec<PoReceiptRecord>>, Failure> {
+        let context = format!("reading the purchase receipts of Acumatica tenant {}", self.settings.tenant);
+        self.po_receipts_page(page).await.map(Some).map_err(|e| e.to_failure(&context))
     }
 
     /// See [`AcumaticaClient::write_vendor`].

@@ -12,6 +12,7 @@
 mod documents;
 mod error;
 mod posting;
+mod purchasing;
 mod reference;
 mod vendor_write;
 
@@ -31,6 +32,7 @@ pub use documents::{
     VENDOR_REF_MAX,
 };
 pub use error::AcumaticaError;
+pub use purchasing::ORDER_TYPES_READ;
 
 const SERVICE: &str = "acumatica";
 const TOKEN_PATH: &str = "/identity/connect/token";

@@ -75,7 +75,8 @@ impl DocKind {
 // OData string literals (reference §4); the whole `$filter` is URL-encoded by the query builder.
 use crate::odata::literal;
 
-fn text<'a>(record: &'a Value, field: &str) -> Option<&'a str> {
+/// The `value` of `field`, as sent.
+pub(super) fn text<'a>(record: &'a Value, field: &str) -> Option<&'a str> {
     record.get(field)?.get("value")?.as_str()
 }
 

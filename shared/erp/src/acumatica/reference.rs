@@ -43,19 +43,8 @@ impl AcumaticaClient {
         address_code: &str,
         limits: VendorLimits,
     ) -> Result<Vec<VendorRecord>, AcumaticaError> {
-        let mut filters = Vec::new();
-        if let Some(after) = request.changed_after {
-            filters.push(format!("LastModifiedDateTime gt datetimeoffset{}", literal(&rfc3339(after))));
-        }
-        let mut query = vec![
-            ("$select", VENDOR_SELECT.to_owned()),
-            ("$expand", VENDOR_EXPAND.to_owned()),
-            ("$top", request.top.to_string()),
-            ("$skip", request.skip.to_string()),
-        ];
-        if !filters.is_empty() {
-            query.push(("$filter", filters.join(" and ")));
-        }
+        let query = list_query(VENDOR_SELECT, Some(VENDOR_EXPAND), request.changed_after, Vec::new());
+        let query = paged(query, request.skip, request.top);
         let what = format!("the vendor read (from row {})", request.skip);
         let rows = self.list_rows("Vendor", VENDOR_SCREEN, &query, ("a vendor read", &what)).await?;
         Ok(rows.iter().filter_map(|row| vendor_record(row, address_code, limits)).collect())
@@ -98,20 +87,64 @@ impl AcumaticaClient {
             ListSource::Accounts => ("Account", "GL202500", "AccountCD"),
             ListSource::CodePart(_) => return Ok(None),
         };
-        let select = format!("{code_field},Description,Active");
-        let mut items = Vec::new();
-        let mut skip = 0;
+        let query = list_query(&format!("{code_field},Description,Active"), None, None, Vec::new());
+        let rows = self.all_rows(entity, screen, &query, LIST_PAGE, "a list read").await?;
+        Ok(Some(rows.iter().filter_map(|row| list_item(row, code_field, list)).collect()))
+    }
+
+    /// Every row of `entity` that `query` (no `$top`/`$skip`) selects,
+    /// `page_size` rows a call until a short page: the contract has no
+    /// next link, and without `$top` a large table fails (§1.2).
+    pub(super) async fn all_rows(
+        &self,
+        entity: &str,
+        screen: &'static str,
+        query: &[(&'static str, String)],
+        page_size: usize,
+        read: &'static str,
+    ) -> Result<Vec<Value>, AcumaticaError> {
+        let page_size = page_size.max(1);
+        let mut rows = Vec::new();
         loop {
-            let query = [("$select", select.clone()), ("$top", LIST_PAGE.to_string()), ("$skip", skip.to_string())];
+            let skip = rows.len();
             let what = format!("the {entity} read (from row {skip})");
-            let rows = self.list_rows(entity, screen, &query, ("a list read", &what)).await?;
-            skip += rows.len();
-            items.extend(rows.iter().filter_map(|row| list_item(row, code_field, list)));
-            if rows.len() < LIST_PAGE {
-                return Ok(Some(items));
+            let page = self.list_rows(entity, screen, &paged(query.to_vec(), skip, page_size), (read, &what)).await?;
+            let short = page.len() < page_size;
+            rows.extend(page);
+            if short {
+                return Ok(rows);
             }
         }
     }
+}
+
+/// The `$select`, `$expand` and `$filter` of a list read: always a
+/// `$select` (reference §4: some lists fail without one), `filters` and,
+/// with `changed_after`, only what changed after it (to the second).
+pub(super) fn list_query(
+    select: &str,
+    expand: Option<&str>,
+    changed_after: Option<OffsetDateTime>,
+    mut filters: Vec<String>,
+) -> Vec<(&'static str, String)> {
+    let mut query = vec![("$select", select.to_owned())];
+    if let Some(expand) = expand {
+        query.push(("$expand", expand.to_owned()));
+    }
+    if let Some(after) = changed_after {
+        filters.push(format!("LastModifiedDateTime gt datetimeoffset{}", literal(&rfc3339(after))));
+    }
+    if !filters.is_empty() {
+        query.push(("$filter", filters.join(" and ")));
+    }
+    query
+}
+
+/// `query` restricted to `top` rows from row `skip`.
+pub(super) fn paged(mut query: Vec<(&'static str, String)>, skip: usize, top: usize) -> Vec<(&'static str, String)> {
+    query.push(("$top", top.to_string()));
+    query.push(("$skip", skip.to_string()));
+    query
 }
 
 /// A subaccount or account row as a level-1 list item; the code stands in

@@ -27,7 +27,7 @@ use super::schema::{self, EntityDef, Kind, Schema};
 use super::state::{FileRef, Operation, Record, Site, StoredFile, Tenant, Val, same_text};
 use super::validate::Ctx;
 use super::wire::{self, BindError, Incoming, RecErrors, RenderOpts};
-use super::{account, bill, journal, vendor};
+use super::{account, bill, journal, purchasing, vendor};
 
 /// One authenticated `/entity` request.
 struct Req<'a> {
@@ -150,6 +150,9 @@ fn handle_locked(sim: &AcumaticaSim, method: Method, uri: &Uri, headers: &Header
         };
     }
     let Some(def) = schema::entity(&segs[2]) else { return not_found(path) };
+    if def.seeded_only && method != Method::GET {
+        return purchasing::not_simulated(def, method.as_str());
+    }
     let rest = &segs[3..];
     match rest {
         [] => match method {
@@ -456,6 +459,8 @@ fn put(site: &mut Site, req: &Req, def: &'static EntityDef) -> Response {
         Kind::Vendor => vendor::prepare(&ctx, &mut rec, &mut errors),
         Kind::Account => account::prepare_account(&ctx, &mut rec, &mut errors),
         Kind::Subaccount => account::prepare_subaccount(&ctx, &mut rec, &mut errors),
+        // Seeded only: refused before any write (see `handle_locked`).
+        Kind::PurchaseOrder | Kind::PurchaseReceipt => {}
     }
     if !errors.is_empty() {
         let verb = if inserting { "Inserting" } else { "Updating" };
@@ -478,7 +483,7 @@ fn put(site: &mut Site, req: &Req, def: &'static EntityDef) -> Response {
             }
             Kind::Account => tenant.last_account_id += 1,
             Kind::Subaccount => tenant.last_subaccount_id += 1,
-            Kind::Vendor => {}
+            Kind::Vendor | Kind::PurchaseOrder | Kind::PurchaseReceipt => {}
         }
         if def.schema.field("CreatedDateTime").is_some() {
             rec.set("CreatedDateTime", Val::Date(now));

@@ -12,6 +12,8 @@
 //!   `GET` list (`$filter $select $expand $custom $top $skip`), `PUT` upsert,
 //!   `GET`/`DELETE` `/{keys…}` or `/{id}`, `POST /{Action}` → 202 + `Location`
 //!   (poll: 202 once, then 204), `PUT /{keys…}/files/{name}`, `GET /$adHocSchema`.
+//! - `/entity/Default/{version}/{PurchaseOrder|PurchaseReceipt}`: the same
+//!   reads; seeded by tests ([`purchasing`]), any write answers 501.
 //! - `GET /entity/Default/{version}/files/{id}` — attachment bytes.
 //! - `/_sim/faults`, `/_sim/requests` — fault injection (see [`crate::faults`]).
 //!
@@ -28,6 +30,7 @@ mod entity;
 mod errors;
 mod filter;
 mod journal;
+mod purchasing;
 mod query;
 mod schema;
 mod state;
@@ -45,6 +48,11 @@ use axum::{
     routing::{any, get, post},
 };
 use serde_json::{Value, json};
+
+pub use purchasing::{
+    ORDER_STATUSES, ORDER_TYPES, PurchaseOrderLineSpec, PurchaseOrderSpec, PurchaseReceiptSpec, RECEIPT_STATUSES,
+    RECEIPT_TYPES, ReceiptLineSpec,
+};
 
 use crate::RunningSimulator;
 use crate::faults::Faults;

@@ -93,6 +93,8 @@ pub(crate) enum Kind {
     Vendor,
     Account,
     Subaccount,
+    PurchaseOrder,
+    PurchaseReceipt,
 }
 
 /// A top-level entity of the endpoint.
@@ -104,6 +106,9 @@ pub(crate) struct EntityDef {
     pub schema: &'static Schema,
     /// Key fields in URL order.
     pub keys: &'static [&'static str],
+    /// Seeded by the test (see [`super::purchasing`]) and read through the
+    /// API, never written: PUT, DELETE and actions answer 501.
+    pub seeded_only: bool,
     /// The key the server numbers itself; a create must not supply it.
     pub auto_key: Option<&'static str>,
     /// Default for the first key when a body omits it (`Type` = `Bill`).
@@ -338,12 +343,110 @@ static SUBACCOUNT: Schema = Schema {
     custom_views: &["SubRecords"],
 };
 
+static PURCHASE_ORDER_DETAIL: Schema = Schema {
+    name: "PurchaseOrderDetail",
+    fields: &[
+        ro("LineNbr", Ty::Int),
+        f("LineType", Ty::Str),
+        f("InventoryID", Ty::Str),
+        f("LineDescription", Ty::Str),
+        f("OrderQty", Ty::Dec),
+        f("UOM", Ty::Str),
+        f("UnitCost", Ty::Dec),
+        ro("ExtendedCost", Ty::Dec),
+        f("Account", Ty::Str),
+        f("Subaccount", Ty::Str),
+        // The trap of the contract: the *expense account's* description,
+        // not the line's (that is `LineDescription`).
+        ro("Description", Ty::Str),
+        f("Branch", Ty::Str),
+        f("Project", Ty::Str),
+        f("ProjectTask", Ty::Str),
+        f("CostCode", Ty::Str),
+        ro("QtyOnReceipts", Ty::Dec),
+        ro("ReceivedAmount", Ty::Dec),
+        f("Completed", Ty::Bool),
+        f("Cancelled", Ty::Bool),
+    ],
+    linked: &[],
+    collections: &[],
+    custom_views: &["Transactions"],
+};
+
+static PURCHASE_ORDER: Schema = Schema {
+    name: "PurchaseOrder",
+    fields: &[
+        f("Type", Ty::Str),
+        f("OrderNbr", Ty::Str),
+        f("VendorID", Ty::Str),
+        f("Location", Ty::Str),
+        f("CurrencyID", Ty::Str),
+        f("Date", Ty::Date),
+        f("Description", Ty::Str),
+        f("Terms", Ty::Str),
+        ro("Status", Ty::Str),
+        f("Hold", Ty::Bool),
+        f("Branch", Ty::Str),
+        f("VendorRef", Ty::Str),
+        ro("OrderTotal", Ty::Dec),
+        ro("TaxTotal", Ty::Dec),
+        ro("CreatedDateTime", Ty::Date),
+        ro("LastModifiedDateTime", Ty::Date),
+    ],
+    linked: &[],
+    collections: &[("Details", &PURCHASE_ORDER_DETAIL)],
+    custom_views: &["Document"],
+};
+
+static PURCHASE_RECEIPT_DETAIL: Schema = Schema {
+    name: "PurchaseReceiptDetail",
+    fields: &[
+        ro("LineNbr", Ty::Int),
+        f("POOrderType", Ty::Str),
+        f("POOrderNbr", Ty::Str),
+        f("POLineNbr", Ty::Int),
+        f("InventoryID", Ty::Str),
+        f("TransactionDescription", Ty::Str),
+        f("ReceiptQty", Ty::Dec),
+        f("UOM", Ty::Str),
+        f("Branch", Ty::Str),
+        f("Warehouse", Ty::Str),
+        f("Location", Ty::Str),
+    ],
+    linked: &[],
+    collections: &[],
+    custom_views: &["transactions"],
+};
+
+static PURCHASE_RECEIPT: Schema = Schema {
+    name: "PurchaseReceipt",
+    fields: &[
+        f("Type", Ty::Str),
+        f("ReceiptNbr", Ty::Str),
+        ro("Status", Ty::Str),
+        f("Date", Ty::Date),
+        f("VendorID", Ty::Str),
+        f("Location", Ty::Str),
+        f("CurrencyID", Ty::Str),
+        f("Hold", Ty::Bool),
+        f("Branch", Ty::Str),
+        f("PostPeriod", Ty::Str),
+        ro("TotalQty", Ty::Dec),
+        ro("CreatedDateTime", Ty::Date),
+        ro("LastModifiedDateTime", Ty::Date),
+    ],
+    linked: &[],
+    collections: &[("Details", &PURCHASE_RECEIPT_DETAIL)],
+    custom_views: &["Document"],
+};
+
 /// Every simulated top-level entity.
 pub(crate) static ENTITIES: &[EntityDef] = &[
     EntityDef {
         kind: Kind::Bill,
         name: "Bill",
         schema: &BILL,
+        seeded_only: false,
         keys: &["Type", "ReferenceNbr"],
         auto_key: Some("ReferenceNbr"),
         first_key_default: Some("Bill"),
@@ -354,6 +457,7 @@ pub(crate) static ENTITIES: &[EntityDef] = &[
         kind: Kind::Journal,
         name: "JournalTransaction",
         schema: &JOURNAL,
+        seeded_only: false,
         keys: &["Module", "BatchNbr"],
         auto_key: Some("BatchNbr"),
         first_key_default: Some("GL"),
@@ -364,6 +468,7 @@ pub(crate) static ENTITIES: &[EntityDef] = &[
         kind: Kind::Vendor,
         name: "Vendor",
         schema: &VENDOR,
+        seeded_only: false,
         keys: &["VendorID"],
         auto_key: None,
         first_key_default: None,
@@ -374,6 +479,7 @@ pub(crate) static ENTITIES: &[EntityDef] = &[
         kind: Kind::Account,
         name: "Account",
         schema: &ACCOUNT,
+        seeded_only: false,
         keys: &["AccountCD"],
         auto_key: None,
         first_key_default: None,
@@ -384,10 +490,33 @@ pub(crate) static ENTITIES: &[EntityDef] = &[
         kind: Kind::Subaccount,
         name: "Subaccount",
         schema: &SUBACCOUNT,
+        seeded_only: false,
         keys: &["SubaccountCD"],
         auto_key: None,
         first_key_default: None,
         dac: "Subaccount",
+        actions: &[],
+    },
+    EntityDef {
+        kind: Kind::PurchaseOrder,
+        name: "PurchaseOrder",
+        schema: &PURCHASE_ORDER,
+        seeded_only: true,
+        keys: &["Type", "OrderNbr"],
+        auto_key: Some("OrderNbr"),
+        first_key_default: Some("Normal"),
+        dac: "POOrder",
+        actions: &[],
+    },
+    EntityDef {
+        kind: Kind::PurchaseReceipt,
+        name: "PurchaseReceipt",
+        schema: &PURCHASE_RECEIPT,
+        seeded_only: true,
+        keys: &["Type", "ReceiptNbr"],
+        auto_key: Some("ReceiptNbr"),
+        first_key_default: Some("Receipt"),
+        dac: "POReceipt",
         actions: &[],
     },
 ];
