@@ -59,9 +59,9 @@ pub struct Poster<S> {
     /// The work queue, to bring a retryable message back sooner than the
     /// visibility timeout; `None` in tests without a queue.
     pub queue: Option<WorkQueue>,
-    /// How long a claim holds a document: longer than one invocation, shorter
-    /// than the queue's visibility timeout, so a redelivery after a crash can
-    /// take the document over.
+    /// How long a claim holds a document, and a lease a reference sync:
+    /// longer than one invocation, shorter than the queue's visibility
+    /// timeout, so a redelivery after a crash or a timeout takes over.
     pub claim_ttl: Duration,
     /// Retry waits, the receive limit and the per-document time budget.
     pub rules: crate::BatchRules,

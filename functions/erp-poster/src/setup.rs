@@ -20,8 +20,10 @@ pub struct PosterOptions {
     /// failure that outlasts them goes back to the queue with a backoff.
     pub retry: RetryPolicy,
     pub tokens: TokenOptions,
-    /// Longer than one invocation (120 s), shorter than the queue's
-    /// visibility timeout (720 s): a redelivery after a crash takes over.
+    /// How long a document's claim and a reference sync's lease hold:
+    /// longer than one invocation (120 s), shorter than the queue's
+    /// visibility timeout (720 s), so a redelivery after a crash or a
+    /// timeout takes over.
     pub claim_ttl: Duration,
     /// Retry waits and the per-document time budget; `max_receives` is
     /// replaced by the template's `WORK_QUEUE_MAX_RECEIVES`.

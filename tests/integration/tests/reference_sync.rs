@@ -254,3 +254,61 @@ async fn infor_suppliers_reach_concur_through_m3_and_a_blocked_one_is_removed() 
     assert!(!in_concur(&world).contains_key("SUP901"));
     assert_eq!(in_concur(&world).len(), suppliers.len() - 1);
 }
+
+/// The claim's (and the sync lease's) lifetime sits between the poster's
+/// timeout and the work queue's visibility timeout, as the template sets
+/// them: a run the timeout cuts off has lost its lease by the time SQS
+/// delivers its message again.
+#[test]
+fn the_sync_lease_lapses_between_the_poster_timeout_and_the_redelivery() {
+    let template = localstack::template::Template::bundled().unwrap();
+    let poster = template.functions.values().find(|f| f.binary.as_deref() == Some("erp-poster")).unwrap();
+    let visibility = template.queues["WorkQueue"].visibility_timeout.unwrap();
+    let lease = erp_poster::PosterOptions::default().claim_ttl.as_secs();
+    assert!(u64::from(poster.timeout.unwrap()) < lease && lease < u64::from(visibility), "{lease} s");
+}
+
+#[tokio::test]
+async fn a_run_the_lambda_timeout_cuts_off_is_taken_over_by_the_redelivery_and_finishes() {
+    use simulators::faults::{FaultKind, FaultSpec};
+
+    let world = PostingWorld::new("acme-sync-timeout").await;
+    for n in 0..300 {
+        world.acumatica().add_vendor(TENANT, &format!("T{n:04}"), &format!("Vendor {n}"), "Active");
+    }
+    let mut options = integration::posting::test_options();
+    options.claim_ttl = std::time::Duration::from_secs(3);
+    let env = world.stack.env_of(POSTER);
+    let poster = erp_poster::Poster::from_env(&env, &world.stack.aws(), options).await.unwrap();
+    let connection = world.stack.connections(POSTER).get(&world.connection).await.unwrap().unwrap();
+
+    // Concur answers slowly: the invocation's timeout ends the run after
+    // its first chunk of 250 vendors, while their hashes are stored or the
+    // rest is sent.
+    let slow = FaultSpec {
+        fault: FaultKind::Slow { delay_ms: 1000 },
+        count: Some(10),
+        fraction: None,
+        path_prefix: Some("/api/v3.0/invoice/vendors".into()),
+        method: Some("POST".into()),
+    };
+    world.concur.faults().inject(slow).unwrap();
+    let cut =
+        tokio::time::timeout(std::time::Duration::from_millis(1600), poster.sync_vendors(&connection, true)).await;
+    assert!(cut.is_err(), "the timeout cut the run off");
+    world.concur.faults().clear();
+    let store = world.stack.reference(POSTER);
+    let remembered = store.known_all(&world.connection, ReferenceKind::Vendors).await.unwrap().len();
+    assert!(remembered > 0 && remembered < 300, "cut part-way: {remembered} vendors remembered");
+    // Until the dead run's lease lapses, a second run does not start.
+    assert_eq!(poster.sync_vendors(&connection, true).await.unwrap(), SyncOutcome::AlreadyRunning);
+
+    // The redelivery (the visibility timeout is longer than the lease)
+    // takes over, writes only what the cut-off run had not, and finishes.
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    let done = counts(poster.sync_vendors(&connection, true).await.unwrap());
+    assert_eq!(in_concur(&world), in_acumatica(&world));
+    assert_eq!(done.written as usize + remembered, in_acumatica(&world).len(), "only the rest: {done:?}");
+    let again = counts(poster.sync_vendors(&connection, true).await.unwrap());
+    assert_eq!(again.written, 0);
+}

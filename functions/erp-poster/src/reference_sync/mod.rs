@@ -35,9 +35,6 @@ use crate::Poster;
 pub const READ_OVERLAP: Duration = Duration::from_secs(5 * 60);
 /// Records read per ERP call.
 pub const READ_PAGE: usize = 500;
-/// Longer than one invocation (the poster's timeout is 2 minutes): a run
-/// that is cut off leaves the lease to lapse, and the next run takes over.
-pub const SYNC_LEASE: Duration = Duration::from_secs(15 * 60);
 /// Records written before their hashes are stored: what a run cut off
 /// does again at worst.
 const WRITE_CHUNK: usize = 250;
@@ -257,7 +254,10 @@ impl<S: concur::GrantStore> Poster<S> {
         let id = &connection.connection_id;
         let started = OffsetDateTime::now_utc();
         let holder = format!("{}:{}", crate::FUNCTION, uuid::Uuid::new_v4().simple());
-        let lease = match self.reference.lease(id, T::KIND, &holder, SYNC_LEASE, started).await {
+        // The lease lapses like a document's claim: after the invocation's
+        // timeout, before the queue redelivers the message of a run the
+        // timeout cut off, so that redelivery takes over and finishes it.
+        let lease = match self.reference.lease(id, T::KIND, &holder, self.claim_ttl, started).await {
             Ok(lease) => lease,
             Err(e) if e.conflict => return Ok(SyncOutcome::AlreadyRunning),
             Err(e) => return Err(Failure::retryable(e.to_string(), None)),
