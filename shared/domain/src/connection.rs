@@ -163,6 +163,15 @@ pub struct IfsApiNames {
     pub purchase_order_set: String,
     /// Navigation from a purchase order to its lines.
     pub purchase_order_lines: String,
+    /// The purchase order line attribute holding the GL account the line is
+    /// coded to, which Concur takes as the line's `AccountCode`. [DEFAULT
+    /// `CodeA`, the account code part as IFS code strings name it: the
+    /// reference leaves the PO line's code-string attributes open.]
+    pub purchase_order_line_account: String,
+    /// Goods receipts of purchase order lines (`PURCHASE_RECEIPT_TAB`): the
+    /// reference found no OData set for them [DEFAULT names].
+    pub purchase_receipt_projection: String,
+    pub purchase_receipt_set: String,
 }
 
 impl Default for IfsApiNames {
@@ -190,6 +199,9 @@ impl Default for IfsApiNames {
             purchase_order_projection: s("PurchaseOrderHandling"),
             purchase_order_set: s("PurchaseOrderSet"),
             purchase_order_lines: s("PurchaseOrderLineArray"),
+            purchase_order_line_account: s("CodeA"),
+            purchase_receipt_projection: s("PurchaseReceiptHandling"),
+            purchase_receipt_set: s("PurchaseReceiptSet"),
         }
     }
 }

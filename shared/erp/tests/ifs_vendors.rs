@@ -4,54 +4,17 @@
 //! nothing written when nothing differs, a half-made supplier completed,
 //! concurrent creates resolved to one supplier, and IFS's refusals kept.
 
-use std::time::Duration;
+mod ifs_support;
 
+use domain::FailureKind;
 use domain::reference::{DEFAULT_ADDRESS_CODE, ReadPage, VendorField, VendorFields, VendorLimits, VendorRecord};
-use domain::{ErpUrl, FailureKind, IfsApiNames, IfsCloudSettings, UrlPolicy};
-use erp::ifs::{IfsClient, IfsCredentials};
 use erp::{ErpAdapter, VendorWritten};
+use ifs_support::{client, site};
 use serde_json::Value;
-use simulators::RunningSimulator;
 use simulators::faults::{FaultKind, FaultSpec, SeenRequest};
 use simulators::ifs::{AfterCommit, IfsSim};
-use transport::{HttpClient, RetryPolicy};
 
-const NAMESPACE: &str = "acmeprod";
-const CLIENT_ID: &str = "CONCUR_INT";
-const SECRET: &str = "8f0c-s3cret";
 const SUPPLIERS: &str = "/main/ifsapplications/projection/v1/SupplierHandling.svc/SupplierInfoGeneralSet";
-
-/// Companies 10 (USD) and 20 (EUR); one supplier already in both.
-async fn site() -> (IfsSim, RunningSimulator) {
-    let sim = IfsSim::new();
-    sim.add_realm(NAMESPACE);
-    sim.add_company("10", "USD");
-    sim.add_company("20", "EUR");
-    sim.add_client(NAMESPACE, CLIENT_ID, SECRET, &["10", "20"]);
-    sim.add_supplier("EMPJDOE", "Jane Doe (employee)", &["10", "20"]);
-    let running = sim.clone().start().await;
-    (sim, running)
-}
-
-fn client(base: &str) -> IfsClient {
-    let settings = IfsCloudSettings {
-        base_url: ErpUrl::parse_with(base, UrlPolicy::AllowLoopbackHttp).unwrap(),
-        namespace: NAMESPACE.into(),
-        company: "10".into(),
-        api: IfsApiNames::default(),
-    };
-    let credentials: IfsCredentials =
-        serde_json::from_value(serde_json::json!({"client_id": CLIENT_ID, "client_secret": SECRET})).unwrap();
-    let timeout = Duration::from_secs(5);
-    let policy = RetryPolicy {
-        max_attempts: 5,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(50),
-        request_timeout: timeout,
-    };
-    let http = HttpClient::new(transport::build_client(timeout), policy);
-    IfsClient::new(http, settings, credentials).unwrap()
-}
 
 /// A Concur vendor with every field IFS carries (and a tax id, which it does not).
 fn vendor(code: &str) -> VendorRecord {

@@ -4,77 +4,24 @@
 //! validation that stops a document before anything is sent; suppliers
 //! read for Concur, and vendors from Concur written once however many race.
 
+mod infor_support;
+
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use domain::{ErpDocument, ErpDocumentKind, FailureKind, InforSettings, PlannedLine};
+use domain::{ErpDocument, ErpDocumentKind, FailureKind, PlannedLine};
 use erp::infor::{
     DEFLATE_ABOVE, InMemoryRefreshTokens, InforClient, IonApi, MasterList, RENEW_BEFORE, Variation, parse_outcome,
 };
 use erp::{ErpAdapter, ErpReference};
+use infor_support::{CLEARING, ENTITY, LID, TI, client, client_with, http, settings, site};
 use rust_decimal::Decimal;
-use simulators::RunningSimulator;
 use simulators::faults::{FaultKind, FaultSpec};
 use simulators::infor::{DebitCredit, InforSim, ReceivedStatus};
 use time::macros::date;
-use transport::{HttpClient, RetryPolicy};
 
-const TI: &str = "ACME_TST";
-const ENTITY: &str = "1000";
-const LID: &str = "lid://infor.ims.concurconnector";
-const CLEARING: &str = "1999";
 const PUBLISH: &str = "/ACME_TST/IONSERVICES/api/ion/messaging/service/v3/multipartMessage";
-
-async fn site() -> (InforSim, RunningSimulator) {
-    let sim = InforSim::new();
-    sim.add_tenant(TI);
-    sim.add_connection_point(TI, LID, &["Process.SupplierInvoice", "Process.SourceSystemJournalEntry"]);
-    for account in ["6100", "6200", "2440", CLEARING] {
-        sim.add_account(TI, ENTITY, account);
-    }
-    for cost_center in ["110", "120"] {
-        sim.add_dimension_value(TI, ENTITY, "CostCenter", cost_center);
-    }
-    sim.add_supplier(TI, ENTITY, "EMPJDOE");
-    sim.add_supplier(TI, ENTITY, "AMEX");
-    let running = sim.clone().start().await;
-    (sim, running)
-}
-
-fn settings() -> InforSettings {
-    let mut settings = InforSettings {
-        logical_id: Some(LID.into()),
-        accounting_entity: Some(ENTITY.into()),
-        functional_currency: Some("USD".into()),
-        ..Default::default()
-    };
-    settings.api.chunk_clearing_account = Some(CLEARING.into());
-    settings
-}
-
-fn http() -> HttpClient {
-    let policy = RetryPolicy {
-        max_attempts: 5,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_secs(2),
-        request_timeout: Duration::from_secs(10),
-    };
-    HttpClient::new(transport::build_client(Duration::from_secs(10)), policy)
-}
-
-fn ionapi(sim: &InforSim, running: &RunningSimulator) -> IonApi {
-    IonApi::from_value(&sim.ionapi_file(&running.base_url(), TI)).unwrap()
-}
-
-fn client_with(sim: &InforSim, running: &RunningSimulator, settings: InforSettings) -> InforClient {
-    InforClient::new(http(), settings, ionapi(sim, running))
-}
-
-fn client(sim: &InforSim, running: &RunningSimulator) -> InforClient {
-    client_with(sim, running, settings())
-}
 
 fn dec(text: &str) -> Decimal {
     Decimal::from_str(text).unwrap()
@@ -520,6 +467,9 @@ fn the_adapter_and_the_simulator_agree_on_paths() {
     assert_eq!(erp::infor::GL_ACCOUNTS_PATH, sim::M3_LIST_ACCOUNTS_PATH);
     assert_eq!(erp::infor::DIMENSION_VALUES_PATH, sim::M3_LIST_DIMENSION_VALUES_PATH);
     assert_eq!(erp::infor::SUPPLIERS_PATH, sim::M3_LIST_SUPPLIERS_PATH);
+    assert_eq!(erp::infor::PO_HEADS_PATH, sim::M3_LIST_PO_HEADS_PATH);
+    assert_eq!(erp::infor::PO_LINES_PATH, sim::M3_LIST_PO_LINES_PATH);
+    assert_eq!(erp::infor::PO_RECEIPTS_PATH, sim::M3_LIST_PO_RECEIPTS_PATH);
     assert_eq!(erp::infor::IMS_SERVICE_PATH, sim::IMS_SERVICE_PATH);
     assert_eq!(erp::infor::PUBLISH_PATH, format!("{}/v3/multipartMessage", sim::IMS_SERVICE_PATH));
     assert_eq!(erp::infor::bod::NAMESPACE, sim::BOD_NAMESPACE);

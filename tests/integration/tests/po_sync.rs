@@ -130,3 +130,108 @@ async fn acumatica_purchase_orders_and_receipts_reach_concur_once_then_only_what
     let state = world.stack.reference(POSTER).state(&world.connection, ReferenceKind::PoReceipts).await.unwrap();
     assert_eq!(state.unwrap().last_run.map(|c| c.deactivated), Some(1));
 }
+
+/// `connector sync purchase-orders ID …` with the one address for both.
+async fn send_purchase_orders(world: &PostingWorld) {
+    let id = world.connection.as_str();
+    let args = ["sync", "purchase-orders", id, "--policy", "PO", "--bill-to", ADDRESS, "--ship-to", ADDRESS];
+    let set = integration::connector(world.stack.stack_name(), &args).await;
+    assert_eq!(set.code, 0, "{}", set.all());
+}
+
+fn numbers_in_concur(world: &PostingWorld) -> Vec<String> {
+    let orders = world.concur.purchase_orders(COMPANY);
+    orders.iter().map(|po| po["PurchaseOrderNumber"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn ifs_purchase_orders_and_receipts_of_the_company_reach_concur() {
+    use simulators::ifs::PoLineSeed;
+
+    let world = PostingWorld::with_erp("acme-ifs-po-sync", domain::ErpKind::IfsCloud).await;
+    let ifs = world.ifs();
+    ifs.add_supplier("S1000", "Contoso Ltd", &[integration::posting::IFS_COMPANY]);
+    let line = |n: &str| {
+        let mut line = PoLineSeed::new(n, &format!("item {n}"), Decimal::from(3), Decimal::new(4250, 2));
+        (line.unit, line.account) = (Some("pcs".into()), Some("6100".into()));
+        line
+    };
+    for (number, state) in [("PO-1001", "Released"), ("PO-1002", "Closed"), ("PO-1003", "Planned")] {
+        ifs.add_purchase_order(
+            integration::posting::IFS_COMPANY,
+            number,
+            "S1000",
+            "USD",
+            time::macros::date!(2026 - 11 - 02),
+        );
+        ifs.add_purchase_order_line(number, &line("1"));
+        ifs.add_purchase_order_line(number, &line("2"));
+        if state != "Planned" {
+            ifs.set_purchase_order_state(number, state);
+        }
+    }
+    ifs.add_purchase_receipt("PO-1001", "2", "1", 1, time::macros::date!(2026 - 11 - 20), Decimal::from(3));
+    send_purchase_orders(&world).await;
+
+    assert_eq!(round(&world).await, (2, 1));
+    assert_eq!(numbers_in_concur(&world), ["PO-1001", "PO-1002"], "the planned order is left out");
+    assert_eq!(concur_status(&world, "PO-1002").as_deref(), Some("Closed"));
+    let line = &world.concur.purchase_order(COMPANY, "PO-1001").unwrap()["LineItem"][1];
+    assert_eq!((line["ExternalID"].as_str(), line["AccountCode"].as_str()), (Some("2-1"), Some("6100")));
+    let receipts = world.concur.po_receipts(COMPANY);
+    assert_eq!(receipts[0].0, ("PO-1001".to_owned(), "2-1".to_owned(), "PO-1001-2-1-1".to_owned()));
+    assert_eq!(round(&world).await, (0, 0));
+
+    ifs.set_purchase_order_state("PO-1001", "Closed");
+    assert_eq!(round(&world).await, (1, 0));
+    assert_eq!(concur_status(&world, "PO-1001").as_deref(), Some("Closed"));
+}
+
+#[tokio::test]
+async fn infor_purchase_orders_and_receipts_of_the_entity_reach_concur() {
+    use integration::posting::{INFOR_ENTITY, INFOR_TENANT};
+    use simulators::infor::{M3PoLine, M3PurchaseOrder, M3Receipt};
+
+    let world = PostingWorld::with_erp("acme-infor-po-sync", domain::ErpKind::Infor).await;
+    let infor = world.infor();
+    infor.add_supplier_named(INFOR_TENANT, INFOR_ENTITY, "S1000", "Contoso Ltd");
+    let line = |n: u32, status: u16| M3PoLine {
+        line: n,
+        subline: 0,
+        item: format!("ITEM{n}"),
+        description: format!("item {n}"),
+        quantity: Decimal::from(5),
+        unit: "PCS".into(),
+        price: Decimal::new(1999, 2),
+        account: Some("6100".into()),
+        status,
+    };
+    for (number, status) in [("4000001", 20), ("4000002", 85), ("4000003", 15)] {
+        let order = M3PurchaseOrder {
+            number: number.into(),
+            supplier: "S1000".into(),
+            currency: "USD".into(),
+            order_date: time::macros::date!(2026 - 11 - 02),
+            status,
+            lines: vec![line(10, status), line(20, status)],
+        };
+        infor.add_purchase_order(INFOR_TENANT, INFOR_ENTITY, order);
+    }
+    let receipt = M3Receipt {
+        order: "4000001".into(),
+        line: 10,
+        subline: 0,
+        receiving_number: "9000001".into(),
+        date: time::macros::date!(2026 - 11 - 20),
+        quantity: Decimal::from(5),
+        unit: "PCS".into(),
+    };
+    infor.add_purchase_receipt(INFOR_TENANT, INFOR_ENTITY, receipt);
+    send_purchase_orders(&world).await;
+
+    assert_eq!(round(&world).await, (2, 1));
+    assert_eq!(numbers_in_concur(&world), ["4000001", "4000002"], "the preliminary order is left out");
+    assert_eq!(concur_status(&world, "4000002").as_deref(), Some("Closed"));
+    assert_eq!(world.concur.po_receipts(COMPANY).len(), 1);
+    assert_eq!(round(&world).await, (0, 0));
+}

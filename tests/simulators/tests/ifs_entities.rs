@@ -1,7 +1,7 @@
 //! IFS simulator over real HTTP: company isolation, supplier invoices and
-//! their postings, vouchers, purchase orders, business validation, ETags
-//! (If-Match current / stale / `*` / missing = upsert / required), the write
-//! log and after-commit misbehaviour.
+//! their postings, vouchers, purchase orders and their goods receipts,
+//! business validation, ETags (If-Match current / stale / `*` / missing =
+//! upsert / required), the write log and after-commit misbehaviour.
 
 mod ifs_support;
 
@@ -515,4 +515,35 @@ async fn purchase_orders_with_lines() {
 
     env.sim.set_purchase_order_state("PO-1001", "Released");
     assert_database_error(&send(env.post(&lines, &json!({"PartNo": "P-2", "BuyQtyDue": 1}))).await, "Planned");
+}
+
+#[tokio::test]
+async fn goods_receipts_are_read_only_company_rows_of_released_lines() {
+    use rust_decimal::Decimal;
+    use simulators::ifs::PoLineSeed;
+    use time::macros::date;
+
+    let env = env().await;
+    let one = Decimal::ONE;
+    env.sim.add_purchase_order("10", "PO-7", "S1000", "USD", date!(2024 - 03 - 15));
+    env.sim.add_purchase_order_line("PO-7", &PoLineSeed::new("1", "Laptop", one, one));
+    env.sim.set_purchase_order_state("PO-7", "Released");
+    env.sim.add_purchase_receipt("PO-7", "1", "1", 1, date!(2024 - 03 - 20), one);
+    env.sim.add_purchase_receipt("PO-7", "1", "1", 2, date!(2024 - 03 - 21), one);
+    env.sim.set_purchase_receipt_state("PO-7", "1", "1", 2, "Cancelled");
+    let set = "PurchaseReceiptHandling.svc/PurchaseReceiptSet";
+
+    assert_database_error(&send(env.get(set)).await, "Company must be given");
+    let cancelled = "IfsApp.PurchaseReceiptHandling.PurchaseReceiptState'Cancelled'";
+    let listed = send(env.get(&format!("{set}?$filter=Company eq '10' and Objstate ne {cancelled}"))).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let rows = listed.body["value"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0]["ReceiptNo"].as_i64(), rows[0]["Objstate"].as_str()), (Some(1), Some("Received")));
+    let unknown_state = send(env.get(&format!("{set}?$filter=Company eq '10' and Objstate eq {cancelled}x"))).await;
+    assert_eq!(unknown_state.status, StatusCode::BAD_REQUEST);
+    let by_key = send(env.get(&format!("{set}(OrderNo='PO-7',LineNo='1',ReleaseNo='1',ReceiptNo=2)"))).await;
+    assert_eq!(by_key.body["Objstate"], "Cancelled");
+    let post = json!({"OrderNo": "PO-7", "LineNo": "1", "ReleaseNo": "1", "ReceiptNo": 3, "Company": "10"});
+    assert_eq!(send(env.post(set, &post)).await.status, StatusCode::METHOD_NOT_ALLOWED);
 }

@@ -10,7 +10,8 @@ use simulators::RunningSimulator;
 use simulators::faults::{FaultKind, FaultSpec};
 use simulators::infor::{
     InforSim, M3_ADD_SUPPLIER_PATH, M3_GET_SUPPLIER_PATH, M3_LIST_ACCOUNTS_PATH, M3_LIST_DIMENSION_VALUES_PATH,
-    M3_LIST_SUPPLIERS_PATH, M3_UPDATE_SUPPLIER_PATH,
+    M3_LIST_PO_HEADS_PATH, M3_LIST_PO_LINES_PATH, M3_LIST_PO_RECEIPTS_PATH, M3_LIST_SUPPLIERS_PATH,
+    M3_UPDATE_SUPPLIER_PATH, M3PoLine, M3PurchaseOrder, M3Receipt,
 };
 
 const TI: &str = "ACME_TST";
@@ -493,6 +494,77 @@ async fn m3_supplier_writes_are_strict() {
         listed["results"][0]["records"].as_array().unwrap().iter().map(|r| r["SUNO"].as_str().unwrap()).collect();
     assert_eq!(codes, ["EMPJDOE", "EMPNEW"], "LstSuppliers returns the written supplier");
     assert_eq!(listed["results"][0]["records"][1]["CUCD"], "USD");
+}
+
+#[tokio::test]
+async fn m3_purchase_order_lists_are_strict() {
+    use rust_decimal::Decimal;
+    use time::macros::date;
+
+    let env = env().await;
+    env.sim.add_supplier_named(TI, "1000", "S1000", "Contoso");
+    let line = |number: u32, status: u16| M3PoLine {
+        line: number,
+        subline: 0,
+        item: "ITEM-1".into(),
+        description: "Laptop".into(),
+        quantity: Decimal::new(25, 1),
+        unit: "EA".into(),
+        price: Decimal::new(99990, 2),
+        account: (number == 10).then(|| "6100".into()),
+        status,
+    };
+    let order = M3PurchaseOrder {
+        number: "4000001".into(),
+        supplier: "S1000".into(),
+        currency: "USD".into(),
+        order_date: date!(2024 - 03 - 15),
+        status: 20,
+        lines: vec![line(20, 85), line(10, 50)],
+    };
+    env.sim.add_purchase_order(TI, "1000", order);
+    let receipt = M3Receipt {
+        order: "4000001".into(),
+        line: 10,
+        subline: 0,
+        receiving_number: "R1".into(),
+        date: date!(2024 - 03 - 20),
+        quantity: Decimal::ONE,
+        unit: "EA".into(),
+    };
+    env.sim.add_purchase_receipt(TI, "1000", receipt);
+    let token = env.token().await;
+    let call = |path: &str, query: &str| {
+        let url = format!("{path}?DIVI=1000&{query}");
+        let token = token.clone();
+        let env = &env;
+        async move { env.get(&url, Some(&token)).await.json::<Value>().await.unwrap() }
+    };
+
+    let heads = call(M3_LIST_PO_HEADS_PATH, "maxrecs=0").await;
+    let head =
+        json!({"PUNO": "4000001", "SUNO": "S1000", "CUCD": "USD", "PUDT": "20240315", "PUSL": "50", "PUST": "85"});
+    assert_eq!(heads["results"][0]["records"], json!([head]));
+    let lines = call(M3_LIST_PO_LINES_PATH, "PUNO=4000001").await;
+    let lines = lines["results"][0]["records"].as_array().unwrap().clone();
+    assert_eq!(lines.iter().map(|l| l["PNLI"].as_str().unwrap()).collect::<Vec<_>>(), ["10", "20"]);
+    assert_eq!((lines[0]["ORQA"].as_str(), lines[0]["PUPR"].as_str()), (Some("2.5"), Some("999.90")));
+    assert_eq!((lines[0]["AIT1"].as_str(), lines[1]["AIT1"].as_str()), (Some("6100"), Some("")));
+    let receipts = call(M3_LIST_PO_RECEIPTS_PATH, "").await;
+    assert_eq!(receipts["results"][0]["records"][0]["REPN"], "R1");
+    assert_eq!(receipts["results"][0]["records"][0]["TRDT"], "20240320");
+
+    // Business errors are 200 with the error inside the result, as M3 answers.
+    for (path, query, field) in [
+        (M3_LIST_PO_LINES_PATH, "", "PUNO"),
+        (M3_LIST_PO_LINES_PATH, "PUNO=4999999", "PUNO"),
+        (M3_LIST_PO_HEADS_PATH, "PUNOO=4000001", "PUNOO"),
+        (M3_LIST_PO_RECEIPTS_PATH, "PUNO=4000001", "PUNO"),
+    ] {
+        let answer = call(path, query).await;
+        assert_eq!(answer["nrOfFailedTransactions"], 1, "{path}?{query}: {answer}");
+        assert_eq!(answer["results"][0]["errorField"], field, "{path}?{query}");
+    }
 }
 
 #[tokio::test]

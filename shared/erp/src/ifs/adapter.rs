@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use domain::reference::{
-    DEFAULT_ADDRESS_CODE, ListItemRecord, ListSource, PurchaseOrderRecord, ReadPage, VendorFields, VendorLimits,
-    VendorRecord,
+    DEFAULT_ADDRESS_CODE, ListItemRecord, ListSource, PoReceiptRecord, PurchaseOrderRecord, ReadPage, VendorFields,
+    VendorLimits, VendorRecord,
 };
 use domain::{ConnectionId, ErpDocument, ErpDocumentKind, Failure, HeldVendorDocument};
 
@@ -137,6 +137,21 @@ impl Erp for IfsClient {
         let context = format!("reading the suppliers of IFS Cloud company {}", self.company());
         let records = self.vendors_page(page, DEFAULT_ADDRESS_CODE, limits).await;
         records.map(Some).map_err(|e| e.to_failure(&context))
+    }
+
+    /// The company's released orders, every read a full one (IFS has no
+    /// filterable change time): see [`IfsClient::purchase_orders_page`].
+    async fn read_purchase_orders(&self, page: ReadPage) -> Result<Option<Vec<PurchaseOrderRecord>>, Failure> {
+        let context = format!("reading the purchase orders of IFS Cloud company {}", self.company());
+        let records = self.purchase_orders_page(page, DEFAULT_ADDRESS_CODE).await;
+        records.map(Some).map_err(|e| e.to_failure(&context))
+    }
+
+    /// The goods receipts of the company's orders, every read a full one:
+    /// see [`IfsClient::po_receipts_page`].
+    async fn read_po_receipts(&self, page: ReadPage) -> Result<Option<Vec<PoReceiptRecord>>, Failure> {
+        let context = format!("reading the purchase receipts of IFS Cloud company {}", self.company());
+        self.po_receipts_page(page).await.map(Some).map_err(|e| e.to_failure(&context))
     }
 
     fn master_data_label(&self, list: &MasterData) -> String {

@@ -89,10 +89,17 @@
 //!     attributes that differ, with ETags as in 4. The tax id is not
 //!     carried. The navigation names are the settings
 //!     `api.supplier_invoice_companies` and `api.supplier_addresses`.
+//! 12. **Purchase orders and receipts for Concur**
+//!     ([`IfsClient::purchase_orders_page`], [`IfsClient::po_receipts_page`],
+//!     module `po_read`): the company's released orders with their lines
+//!     and the goods receipts of them, paged by offset over a key order;
+//!     unreleased orders and the connector's own (`CNQ-`) are left out by
+//!     the `$filter`, so every row read is a record.
 
 mod documents;
 mod error;
 mod odata;
+mod po_read;
 mod posting;
 mod purchase_order;
 mod reference;
@@ -149,6 +156,8 @@ pub(crate) enum Set {
     Account,
     CodePartValue,
     PurchaseOrder,
+    /// Goods receipts of purchase order lines (read only).
+    PurchaseReceipt,
 }
 
 impl Set {
@@ -160,6 +169,7 @@ impl Set {
             Set::Account => &api.account_projection,
             Set::CodePartValue => &api.code_part_projection,
             Set::PurchaseOrder => &api.purchase_order_projection,
+            Set::PurchaseReceipt => &api.purchase_receipt_projection,
         }
     }
 
@@ -171,6 +181,7 @@ impl Set {
             Set::Account => &api.account_set,
             Set::CodePartValue => &api.code_part_value_set,
             Set::PurchaseOrder => &api.purchase_order_set,
+            Set::PurchaseReceipt => &api.purchase_receipt_set,
         }
     }
 
@@ -201,6 +212,7 @@ impl Set {
             Set::PurchaseOrder => {
                 ("api.purchase_order_projection", "api.purchase_order_set", Some("api.purchase_order_lines"))
             }
+            Set::PurchaseReceipt => ("api.purchase_receipt_projection", "api.purchase_receipt_set", None),
         }
     }
 
@@ -215,6 +227,7 @@ impl Set {
             Set::Account => "GL accounts",
             Set::CodePartValue => "code part values",
             Set::PurchaseOrder => "purchase orders",
+            Set::PurchaseReceipt => "purchase receipts",
         }
     }
 
@@ -363,7 +376,7 @@ impl IfsClient {
             self.set_url(Set::Account),
             query(&[("$filter", &filter), ("$select", "Company,Account"), ("$top", "1")])
         );
-        let rows = self.list_page(Set::Account, &url, "a GL account read").await?.0;
+        let rows = self.list_page(Set::Account, Target::Set, &url, "a GL account read").await?.0;
         if rows.is_empty() {
             return Err(IfsError::Settings {
                 problem: SettingsProblem::NoAccounts {
@@ -543,34 +556,54 @@ impl IfsClient {
         })
     }
 
-    /// One page of a collection: its rows (company-checked) and its nextLink.
-    async fn list_page(&self, set: Set, url: &str, what: &str) -> Result<(Vec<Value>, Option<String>), IfsError> {
+    /// One page of a collection at `target` of `set` (the set, or the rows
+    /// of one of its records): its rows (company-checked) and its nextLink.
+    async fn list_page(
+        &self,
+        set: Set,
+        target: Target,
+        url: &str,
+        what: &str,
+    ) -> Result<(Vec<Value>, Option<String>), IfsError> {
         let response = self.send_authorized(Idempotency::Safe, |c| c.get(url)).await?;
         let status = response.status().as_u16();
         if !response.status().is_success() {
             let body = transport::bounded_text(response).await;
-            return Err(self.api_error(set, Target::Set, false, status, &body, what));
+            return Err(self.api_error(set, target, false, status, &body, what));
         }
         let mut page = self.json_body(response, what).await?;
         let Some(Value::Array(rows)) = page.get_mut("value").map(Value::take) else {
             return Err(self.malformed(what, "expected an OData collection (`value` array)".into()));
         };
         for row in &rows {
-            self.check_company(set, Target::Set, row, what)?;
+            self.check_company(set, target, row, what)?;
         }
         let next = page.get("@odata.nextLink").and_then(Value::as_str).map(str::to_owned);
         Ok((rows, next))
     }
 
-    /// Every row of a collection, following `@odata.nextLink` verbatim. A
-    /// link to another origin is refused: it would receive the bearer token.
+    /// Every row of a collection of `set`, following `@odata.nextLink`
+    /// verbatim. A link to another origin is refused: it would receive the
+    /// bearer token.
     pub(crate) async fn list(&self, set: Set, url: &str, what: &str) -> Result<Vec<Value>, IfsError> {
+        self.list_at(set, Target::Set, url, what).await
+    }
+
+    /// [`Self::list`] of the collection at `target` (the set, or the rows
+    /// of one of its records).
+    pub(crate) async fn list_at(
+        &self,
+        set: Set,
+        target: Target,
+        url: &str,
+        what: &str,
+    ) -> Result<Vec<Value>, IfsError> {
         /// Guards against a server that links in a circle.
         const MAX_PAGES: usize = 10_000;
         let mut rows = Vec::new();
         let mut url = url.to_owned();
         for _ in 0..MAX_PAGES {
-            let (page, next) = self.list_page(set, &url, what).await?;
+            let (page, next) = self.list_page(set, target, &url, what).await?;
             rows.extend(page);
             match next {
                 None => return Ok(rows),
@@ -799,6 +832,9 @@ fn check_settings(settings: &IfsCloudSettings) -> Result<char, SettingsProblem> 
         ("api.purchase_order_projection", &api.purchase_order_projection),
         ("api.purchase_order_set", &api.purchase_order_set),
         ("api.purchase_order_lines", &api.purchase_order_lines),
+        ("api.purchase_order_line_account", &api.purchase_order_line_account),
+        ("api.purchase_receipt_projection", &api.purchase_receipt_projection),
+        ("api.purchase_receipt_set", &api.purchase_receipt_set),
     ];
     for (setting, name) in names {
         if !odata::is_identifier(name) {

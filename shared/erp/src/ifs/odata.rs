@@ -243,6 +243,29 @@ pub(crate) fn money(amount: Decimal) -> Value {
     Number::from_str(&amount.to_string()).map(Value::Number).unwrap_or(Value::Null)
 }
 
+/// An `Edm.Decimal` read back exactly: a JSON number by its text (serde_json
+/// keeps it with `arbitrary_precision`), or a string
+/// (`IEEE754Compatible=true`); never through a binary float.
+pub(crate) fn decimal(record: &Value, member: &str) -> Option<Decimal> {
+    let text = match record.get(member)? {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.trim().to_owned(),
+        _ => return None,
+    };
+    Decimal::from_str(&text).or_else(|_| Decimal::from_scientific(&text)).ok()
+}
+
+/// A member's value as text: a string trimmed (`None` when blank), or a
+/// number's text (a key part like `ReceiptNo` may be numeric, `LineNo` is
+/// a string).
+pub(crate) fn value_text(record: &Value, member: &str) -> Option<String> {
+    match record.get(member)? {
+        Value::String(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 /// An integer key read back (number, or numeric string).
 pub(crate) fn integer(value: &Value) -> Option<i64> {
     match value {
@@ -387,6 +410,18 @@ mod tests {
         assert_eq!(serde_json::to_string(&money(-amount)).unwrap(), "-245.50");
         assert_eq!(integer(&json!("2024000123")), Some(2024000123));
         assert_eq!(integer(&json!(104233)), Some(104233));
+    }
+
+    #[test]
+    fn decimals_are_read_from_their_text() {
+        let record: Value = serde_json::from_str(r#"{"n":999.90,"s":"0.10","e":1E+2,"x":true,"k":7}"#).unwrap();
+        assert_eq!(decimal(&record, "n").map(|d| d.to_string()), Some("999.90".into()));
+        assert_eq!(decimal(&record, "s").map(|d| d.to_string()), Some("0.10".into()));
+        assert_eq!(decimal(&record, "e"), Some(Decimal::from(100)));
+        assert_eq!((decimal(&record, "x"), decimal(&record, "missing")), (None, None));
+        assert_eq!(value_text(&record, "k").as_deref(), Some("7"));
+        assert_eq!(value_text(&json!({"k": " 1 "}), "k").as_deref(), Some("1"));
+        assert_eq!(value_text(&json!({"k": ""}), "k"), None);
     }
 
     #[test]

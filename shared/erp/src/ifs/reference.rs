@@ -73,7 +73,7 @@ pub(crate) struct SupplierParts<'a> {
 }
 
 /// An `Edm.Date` (`2024-03-15`); a timestamp's date part is taken.
-fn date(record: &Value, member: &str) -> Option<Date> {
+pub(crate) fn date(record: &Value, member: &str) -> Option<Date> {
     let raw = text(record, member)?;
     let format = time::macros::format_description!("[year]-[month]-[day]");
     Date::parse(raw.get(..10).unwrap_or(raw), format).ok()
@@ -118,18 +118,28 @@ impl IfsClient {
         limits: VendorLimits,
     ) -> Result<Vec<VendorRecord>, IfsError> {
         let what = format!("the supplier read (from row {})", page.skip);
-        let (top, skip) = (page.top.to_string(), page.skip.to_string());
         let expand = self.supplier_expand();
-        let options = [
-            ("$select", SUPPLIER_SELECT),
-            ("$expand", expand.as_str()),
-            ("$orderby", "SupplierId"),
-            ("$top", top.as_str()),
-            ("$skip", skip.as_str()),
-        ];
-        let url = format!("{}{}", self.set_url(Set::Supplier), query(&options));
-        let rows = self.list(Set::Supplier, &url, &what).await?;
+        let options = [("$select", SUPPLIER_SELECT), ("$expand", expand.as_str())];
+        let rows = self.read_page(Set::Supplier, &options, "SupplierId", page, &what).await?;
         Ok(rows.iter().filter_map(|row| self.vendor_record(row, address_code, limits)).collect())
+    }
+
+    /// One page of `set` (`options` plus `$orderby`, `$top`, `$skip`): IFS
+    /// pages by offset, which holds only over a stable order (reference
+    /// §2.2), so `order_by` names a key. Every server page of it is read.
+    pub(crate) async fn read_page(
+        &self,
+        set: Set,
+        options: &[(&str, &str)],
+        order_by: &str,
+        page: ReadPage,
+        what: &str,
+    ) -> Result<Vec<Value>, IfsError> {
+        let (top, skip) = (page.top.to_string(), page.skip.to_string());
+        let mut options = options.to_vec();
+        options.extend([("$orderby", order_by), ("$top", top.as_str()), ("$skip", skip.as_str())]);
+        let url = format!("{}{}", self.set_url(set), query(&options));
+        self.list(set, &url, what).await
     }
 
     /// `$expand` of a supplier read: its invoice data and its addresses.

@@ -61,6 +61,22 @@ fn settings_that_cannot_work_are_refused_before_any_call() {
 }
 
 #[test]
+fn stored_settings_without_the_purchase_order_read_names_load_with_the_defaults() {
+    let stored = serde_json::json!({"path_prefix": "int", "purchase_order_set": "PurchaseOrderSet"});
+    let api: IfsApiNames = serde_json::from_value(stored).unwrap();
+    assert_eq!(api.path_prefix, "int");
+    assert_eq!(
+        (api.purchase_order_line_account.as_str(), api.purchase_receipt_projection.as_str()),
+        ("CodeA", "PurchaseReceiptHandling")
+    );
+    let e = problem(|s| s.api.purchase_order_line_account = "Code A".into());
+    assert!(e.contains("`api.purchase_order_line_account`"), "{e}");
+    let mut s = settings();
+    s.api.purchase_receipt_set = "ReceiptSet".into();
+    assert!(client_with(s).unwrap().set_url(Set::PurchaseReceipt).ends_with("PurchaseReceiptHandling.svc/ReceiptSet"));
+}
+
+#[test]
 fn urls_follow_the_configured_names() {
     let mut s = settings();
     s.api.path_prefix = "int".into();

@@ -98,6 +98,33 @@ impl Erp for InforClient {
         records.map(Some).map_err(|e| e.to_failure(context))
     }
 
+    /// See [`InforClient::purchase_orders`]: one page holds every order (M3
+    /// pages by key, not offset); a later page is empty.
+    async fn read_purchase_orders(
+        &self,
+        page: domain::reference::ReadPage,
+    ) -> Result<Option<Vec<domain::reference::PurchaseOrderRecord>>, Failure> {
+        if page.skip > 0 {
+            return Ok(Some(Vec::new()));
+        }
+        let context = format!("reading the purchase orders of {}", self.connection());
+        let records = self.purchase_orders(domain::reference::DEFAULT_ADDRESS_CODE).await;
+        records.map(Some).map_err(|e| e.to_failure(&context))
+    }
+
+    /// See [`InforClient::po_receipts`]: one page holds every receipt; a
+    /// later page is empty.
+    async fn read_po_receipts(
+        &self,
+        page: domain::reference::ReadPage,
+    ) -> Result<Option<Vec<domain::reference::PoReceiptRecord>>, Failure> {
+        if page.skip > 0 {
+            return Ok(Some(Vec::new()));
+        }
+        let context = format!("reading the purchase receipts of {}", self.connection());
+        self.po_receipts().await.map(Some).map_err(|e| e.to_failure(&context))
+    }
+
     /// See [`InforClient::write_supplier`].
     async fn write_vendor(
         &self,

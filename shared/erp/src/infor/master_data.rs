@@ -165,13 +165,24 @@ impl InforClient {
         address_code: &str,
         limits: domain::reference::VendorLimits,
     ) -> Result<Vec<domain::reference::VendorRecord>, InforError> {
-        let records = match self.m3_records(&MasterList::Suppliers).await? {
-            M3Answer::Records(records) => records,
-            M3Answer::Refused { message, .. } => {
-                return Err(InforError::Rejected { status: 200, what: "the supplier read (M3 API)", message });
-            }
-        };
+        let records = self.m3_list(SUPPLIERS_PATH, &[], "the supplier read (M3 API)").await?;
         Ok(records.iter().filter_map(|r| supplier_record(r, address_code, limits)).collect())
+    }
+
+    /// Every record of M3 list transaction `path` (`maxrecs=0`); a business
+    /// error of M3 is a refusal of `what`.
+    pub(super) async fn m3_list(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+        what: &'static str,
+    ) -> Result<Vec<Value>, InforError> {
+        let mut query = params.to_vec();
+        query.push(("maxrecs", "0"));
+        match self.m3_execute(path, &query, what).await? {
+            M3Answer::Records(records) => Ok(records),
+            M3Answer::Refused { message, .. } => Err(InforError::Rejected { status: 200, what, message }),
+        }
     }
 
     /// One M3 list transaction's records, or the business error it answered.
@@ -211,7 +222,7 @@ impl InforClient {
                     what,
                     message: error_message(&body),
                     fix: "allow the authorized app's service account to use the M3 API (the user needs access to \
-                          GLS040MI, CRS630MI and CRS620MI)",
+                          GLS040MI, CRS630MI, CRS620MI, and PPS200MI and PPS300MI for purchase orders)",
                 },
                 404 => InforError::NotFound {
                     what,
@@ -324,6 +335,12 @@ pub(super) const SUPPLIER_NAME: &str = "SUNM";
 pub(super) const SUPPLIER_CURRENCY: &str = "CUCD";
 pub(super) const SUPPLIER_TAX_ID: &str = "VRNO";
 
+/// Field `field` of an M3 record, trimmed; `None` when blank (M3 answers
+/// every field, blank when it holds nothing).
+pub(super) fn m3_text(record: &Value, field: &str) -> Option<String> {
+    record.get(field).and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned)
+}
+
 /// An M3 supplier record (`LstSuppliers`, `GetBasicData`) as a Concur
 /// vendor record: `SUNO` is the code, `STAT` 20 is active and any other
 /// status (90 blocked) inactive; fields M3 leaves blank are empty. `None`
@@ -333,9 +350,7 @@ pub(super) fn supplier_record(
     address_code: &str,
     limits: domain::reference::VendorLimits,
 ) -> Option<domain::reference::VendorRecord> {
-    let text = |field: &str| {
-        record.get(field).and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned)
-    };
+    let text = |field: &str| m3_text(record, field);
     let (code, name) = (text("SUNO")?, text(SUPPLIER_NAME).unwrap_or_default());
     let [address1, address2, city, state, postal_code, country_code] = SUPPLIER_ADDRESS_FIELDS.map(text);
     Some(domain::reference::VendorRecord {

@@ -15,6 +15,9 @@
 //!   several BODs that each balance.
 //! * [`InforMasterData`]: accounts, dimension values and suppliers checked
 //!   before anything is sent.
+//! * Reference reads through the M3 API: suppliers, and purchase orders
+//!   and their receipts ([`InforClient::purchase_orders`],
+//!   [`InforClient::po_receipts`]) for Concur.
 //! * Publishing: IMS `v3/multipartMessage` ([`InforClient::publish`]); a 2xx
 //!   means ION accepted the message for routing, not that the ERP posted it:
 //!   the outcome comes back asynchronously ([`parse_outcome`]).
@@ -31,6 +34,7 @@ pub mod functional;
 mod ionapi;
 mod master_data;
 mod outcome;
+mod po_read;
 mod publish;
 mod supplier_write;
 
@@ -54,6 +58,7 @@ pub use error::InforError;
 pub use ionapi::{IonApi, IonApiProblems};
 pub use master_data::{DIMENSION_VALUES_PATH, GL_ACCOUNTS_PATH, InforMasterData, Listing, MasterList, SUPPLIERS_PATH};
 pub use outcome::{InforOutcome, parse_outcome};
+pub use po_read::{CLOSED_STATUS, LINE_ACCOUNT, PO_HEADS_PATH, PO_LINES_PATH, PO_RECEIPTS_PATH, RELEASED_STATUS};
 pub use publish::{DEFLATE_ABOVE, PUBLISH_PATH, SentBod};
 pub use supplier_write::{ADD_SUPPLIER_PATH, GET_SUPPLIER_PATH, UPDATE_SUPPLIER_PATH};
 

@@ -29,7 +29,8 @@
 //! - `AccountsHandling.svc/AccountSet` (`Company`, `Account`), read-only;
 //! - `CodePartValuesHandling.svc/CodePartValueSet` (`Company`, `CodePart`,
 //!   `CodeValue`) and `CodePartSet` (`Company`, `CodePart`), read-only;
-//! - `PurchaseOrderHandling.svc/PurchaseOrderSet` — see [DEFAULT] below.
+//! - `PurchaseOrderHandling.svc/PurchaseOrderSet` — see [DEFAULT] below;
+//! - `PurchaseReceiptHandling.svc/PurchaseReceiptSet` — see [DEFAULT] below, read-only.
 //!
 //! Company isolation: every finance/procurement row carries `Company`. A
 //! collection `GET` on a company set without a top-level `Company eq '<c>'`
@@ -61,8 +62,19 @@
 //!   `PurchaseOrderLineArray` (keys `OrderNo`, `LineNo`, `ReleaseNo`; `LineNo`
 //!   numbered `"1"`, `"2"`… when not sent, `ReleaseNo` default `"1"`) with
 //!   `PartNo` or `Description`, `BuyQtyDue` (> 0), `BuyUnitMeas`,
-//!   `FbuyUnitPrice`, `WantedDeliveryDate`, `Objstate`
-//!   (`PurchaseOrderLinePartState`).
+//!   `FbuyUnitPrice`, `BuyUnitPrice`, `CodeA` (the GL account),
+//!   `WantedDeliveryDate`, `Objstate` (`PurchaseOrderLinePartState`). Order
+//!   and line states: `Planned`, `Released`, `Confirmed`, `Arrived`,
+//!   `Received`, `Stopped`, `Closed`, `Cancelled`. Tests seed released
+//!   orders with [`IfsSim::add_purchase_order`] and friends.
+//! - Goods receipts (the reference found no OData set; `PURCHASE_RECEIPT_TAB`'s
+//!   columns): `PurchaseReceiptHandling.svc/PurchaseReceiptSet`, keys
+//!   `OrderNo`, `LineNo`, `ReleaseNo`, `ReceiptNo` (`Edm.Int32`), with the
+//!   order's `Company` (so a collection `GET` needs the company filter like
+//!   any company set), `ArrivalDate`, `QtyArrived`, `QtyInvoiced`,
+//!   `Objstate` (`PurchaseReceiptState`: `Arrived`, `Received`, `Returned`,
+//!   `Cancelled`); seeded with [`IfsSim::add_purchase_receipt`] on a line of
+//!   a released order.
 //! - Custom fields: `Cf_Concur_Id` on suppliers, invoices and vouchers;
 //!   `Cf_Concur_Po` on purchase orders. Other attributes are refused.
 //! - Enumerations: `PartyType`, `AccountTypeValue` (`LogicalAccountType`:
@@ -73,7 +85,7 @@
 //! - `luname`s: `SupplierInfoGeneral`, `IdentityInvoiceInfo`, `SupplierInfoAddress`, `ManSuppInvoice`,
 //!   `ManSuppInvoicePosting`, `Voucher`, `VoucherRow`, `Account`,
 //!   `AccountingCodePartValue`, `AccountingCodeParts`, `PurchaseOrder`,
-//!   `PurchaseOrderLinePart`.
+//!   `PurchaseOrderLinePart`, `PurchaseReceipt`.
 //! - Integers (`InvoiceId`, `VoucherNo` = `{year}{serial:06}`, `RowNo`,
 //!   `AccountingYear`) are `Edm.Int32` and never stringified; only
 //!   `Edm.Decimal` follows `IEEE754Compatible=true`.
@@ -83,7 +95,7 @@
 //! - The rate limit ([`IfsSim::set_rate_limit`]) is off by default (the
 //!   reference's simulator value is 60/min per client id); 429 carries
 //!   `Retry-After: 10`. Bodies over 10 MB → 413. Page size 100.
-//! - `AccountSet`, `CodePartValueSet`, `CodePartSet` are read-only (405 on writes);
+//! - `AccountSet`, `CodePartValueSet`, `CodePartSet`, `PurchaseReceiptSet` are read-only (405 on writes);
 //!   tests seed them with [`IfsSim::add_account`] and friends.
 
 mod auth;
@@ -104,6 +116,7 @@ use axum::{
     Router,
     routing::{any, get, post},
 };
+use rust_decimal::Decimal;
 use serde_json::Value;
 use time::macros::date;
 
@@ -418,6 +431,96 @@ impl IfsSim {
         }
     }
 
+    /// Adds purchase order `order_no` of `company` from supplier `vendor`
+    /// (linked to the company) in `currency`, `Planned` as IFS enters it:
+    /// add its lines ([`Self::add_purchase_order_line`]), then release it
+    /// ([`Self::set_purchase_order_state`]). Panics on what IFS would refuse.
+    pub fn add_purchase_order(
+        &self,
+        company: &str,
+        order_no: &str,
+        vendor: &str,
+        currency: &str,
+        order_date: time::Date,
+    ) {
+        let row = seed_row(&[
+            ("OrderNo", Val::Str(order_no.into())),
+            ("Company", Val::Str(company.into())),
+            ("VendorNo", Val::Str(vendor.into())),
+            ("CurrencyCode", Val::Str(currency.into())),
+            ("OrderDate", Val::Date(order_date)),
+        ]);
+        self.seed(&schema::PURCHASE_ORDER, row, None);
+    }
+
+    /// Adds a line to `Planned` order `order_no`. Panics on what IFS would refuse.
+    pub fn add_purchase_order_line(&self, order_no: &str, line: &PoLineSeed) {
+        let mut values = vec![
+            ("OrderNo", Val::Str(order_no.into())),
+            ("LineNo", Val::Str(line.line_no.clone())),
+            ("ReleaseNo", Val::Str(line.release_no.clone())),
+            ("BuyQtyDue", Val::Dec(line.quantity)),
+        ];
+        let texts = [
+            ("Description", &line.description),
+            ("PartNo", &line.part_no),
+            ("BuyUnitMeas", &line.unit),
+            ("CodeA", &line.account),
+        ];
+        values.extend(texts.into_iter().filter_map(|(attr, v)| Some((attr, Val::Str(v.clone()?)))));
+        let prices = [("FbuyUnitPrice", line.unit_price), ("BuyUnitPrice", line.base_unit_price)];
+        values.extend(prices.into_iter().filter_map(|(attr, v)| Some((attr, Val::Dec(v?)))));
+        let order = self.row_of(&schema::PURCHASE_ORDER, &[("OrderNo", Val::Str(order_no.into()))]);
+        self.seed(&schema::PURCHASE_ORDER_LINE, seed_row(&values), Some(&order));
+    }
+
+    /// Adds receipt `receipt_no` of line `line_no`-`release_no` of a released
+    /// order, in the order's company, `Received`. Panics on what IFS would refuse.
+    pub fn add_purchase_receipt(
+        &self,
+        order_no: &str,
+        line_no: &str,
+        release_no: &str,
+        receipt_no: i64,
+        arrival_date: time::Date,
+        quantity: Decimal,
+    ) {
+        let order = self.row_of(&schema::PURCHASE_ORDER, &[("OrderNo", Val::Str(order_no.into()))]);
+        let company = order.get("Company").cloned().unwrap_or(Val::Str(String::new()));
+        let row = seed_row(&[
+            ("OrderNo", Val::Str(order_no.into())),
+            ("LineNo", Val::Str(line_no.into())),
+            ("ReleaseNo", Val::Str(release_no.into())),
+            ("ReceiptNo", Val::Int(receipt_no)),
+            ("Company", company),
+            ("ArrivalDate", Val::Date(arrival_date)),
+            ("QtyArrived", Val::Dec(quantity)),
+        ]);
+        self.seed(&schema::PURCHASE_RECEIPT, row, None);
+    }
+
+    /// Fills a seeded row's defaults, checks it as a create would be, and stores it.
+    fn seed(&self, ty: &'static EntityType, mut row: Row, parent: Option<&Row>) {
+        let mut ifs = self.lock();
+        validate::defaults(&ifs, ty, &mut row, parent);
+        if let Some(attr) = ty.attrs.iter().find(|a| a.required && !a.assigned && row.get(a.name).is_none()) {
+            panic!("seeding {}: {} is mandatory", ty.name, attr.name);
+        }
+        let keys: Vec<(&'static str, Val)> = ty.keys.iter().filter_map(|k| Some((*k, row.get(k)?.clone()))).collect();
+        assert!(ifs.find(ty, &keys).is_none(), "seeding {}: {keys:?} exists", ty.name);
+        if let Err(e) = validate::check(&ifs, ty, &row, parent, None) {
+            panic!("seeding {}: {e}", ty.name);
+        }
+        ifs.insert(ty, row);
+    }
+
+    /// The row of `ty` with `keys`, panicking when there is none (a setup error).
+    fn row_of(&self, ty: &'static EntityType, keys: &[(&'static str, Val)]) -> Row {
+        let ifs = self.lock();
+        let index = ifs.find(ty, keys).unwrap_or_else(|| panic!("no {} with keys {keys:?}", ty.name));
+        ifs.rows(ty)[index].clone()
+    }
+
     // ---- state changes IFS users would make ------------------------------------
 
     fn set_state(&self, ty: &'static EntityType, keys: &[(&'static str, Val)], state: &str) {
@@ -456,6 +559,34 @@ impl IfsSim {
     /// Moves a purchase order to another state (e.g. `Released`).
     pub fn set_purchase_order_state(&self, order_no: &str, state: &str) {
         self.set_state(&schema::PURCHASE_ORDER, &[("OrderNo", Val::Str(order_no.into()))], state);
+    }
+
+    /// Moves one line of a purchase order to another state (e.g. `Cancelled`).
+    pub fn set_purchase_order_line_state(&self, order_no: &str, line_no: &str, release_no: &str, state: &str) {
+        let keys = [
+            ("OrderNo", Val::Str(order_no.into())),
+            ("LineNo", Val::Str(line_no.into())),
+            ("ReleaseNo", Val::Str(release_no.into())),
+        ];
+        self.set_state(&schema::PURCHASE_ORDER_LINE, &keys, state);
+    }
+
+    /// Moves a goods receipt to another state (e.g. `Cancelled`).
+    pub fn set_purchase_receipt_state(
+        &self,
+        order_no: &str,
+        line_no: &str,
+        release_no: &str,
+        receipt_no: i64,
+        state: &str,
+    ) {
+        let keys = [
+            ("OrderNo", Val::Str(order_no.into())),
+            ("LineNo", Val::Str(line_no.into())),
+            ("ReleaseNo", Val::Str(release_no.into())),
+            ("ReceiptNo", Val::Int(receipt_no)),
+        ];
+        self.set_state(&schema::PURCHASE_RECEIPT, &keys, state);
     }
 
     // ---- read-back for assertions ------------------------------------------------
@@ -520,4 +651,41 @@ impl IfsSim {
 
 fn seed_row(values: &[(&'static str, Val)]) -> Row {
     Row { values: values.iter().cloned().collect(), ..Row::default() }
+}
+
+/// A purchase order line as [`IfsSim::add_purchase_order_line`] seeds it;
+/// [`PoLineSeed::new`] fills release `1` and leaves the optional attributes out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoLineSeed {
+    pub line_no: String,
+    pub release_no: String,
+    pub description: Option<String>,
+    pub part_no: Option<String>,
+    /// `BuyQtyDue`.
+    pub quantity: Decimal,
+    /// `BuyUnitMeas`.
+    pub unit: Option<String>,
+    /// `FbuyUnitPrice`, in the order's currency.
+    pub unit_price: Option<Decimal>,
+    /// `BuyUnitPrice`, in the company's currency.
+    pub base_unit_price: Option<Decimal>,
+    /// `CodeA`, the GL account the line is coded to.
+    pub account: Option<String>,
+}
+
+impl PoLineSeed {
+    /// Line `line_no` (release `1`) of `quantity` × `unit_price` (`FbuyUnitPrice`), described.
+    pub fn new(line_no: &str, description: &str, quantity: Decimal, unit_price: Decimal) -> Self {
+        Self {
+            line_no: line_no.into(),
+            release_no: "1".into(),
+            description: Some(description.into()),
+            part_no: None,
+            quantity,
+            unit: None,
+            unit_price: Some(unit_price),
+            base_unit_price: None,
+            account: None,
+        }
+    }
 }

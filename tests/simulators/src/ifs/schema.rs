@@ -202,12 +202,15 @@ pub(crate) static VOUCHER_STATE: EnumDef =
     EnumDef { name: "VoucherState", values: &["Confirmed", "AwaitingApproval", "Approved", "Cancelled", "Posted"] };
 pub(crate) static PURCHASE_ORDER_STATE: EnumDef = EnumDef {
     name: "PurchaseOrderState",
-    values: &["Planned", "Released", "Confirmed", "Received", "Closed", "Cancelled"],
+    values: &["Planned", "Released", "Confirmed", "Arrived", "Received", "Stopped", "Closed", "Cancelled"],
 };
 pub(crate) static PURCHASE_ORDER_LINE_STATE: EnumDef = EnumDef {
     name: "PurchaseOrderLinePartState",
-    values: &["Planned", "Released", "Confirmed", "Received", "Closed", "Cancelled"],
+    values: &["Planned", "Released", "Confirmed", "Arrived", "Received", "Stopped", "Closed", "Cancelled"],
 };
+/// [DEFAULT] states of a goods receipt (`PURCHASE_RECEIPT_TAB.ROWSTATE`).
+pub(crate) static PURCHASE_RECEIPT_STATE: EnumDef =
+    EnumDef { name: "PurchaseReceiptState", values: &["Arrived", "Received", "Returned", "Cancelled"] };
 
 // ---- SupplierHandling.svc -----------------------------------------------
 
@@ -455,6 +458,8 @@ pub(crate) static PURCHASE_ORDER_LINE: EntityType = EntityType {
         dec("BuyQtyDue").required(),
         s("BuyUnitMeas"),
         dec("FbuyUnitPrice"),
+        dec("BuyUnitPrice"),
+        s("CodeA"),
         date("WantedDeliveryDate"),
         objstate(&PURCHASE_ORDER_LINE_STATE),
     ],
@@ -483,6 +488,30 @@ pub(crate) static PURCHASE_ORDER: EntityType = EntityType {
     writable: true,
 };
 
+// ---- PurchaseReceiptHandling.svc ([DEFAULT]: the reference found no set) ----
+
+/// A goods receipt of a purchase order line (`PURCHASE_RECEIPT_TAB`'s
+/// columns as OData names them), with the order's `Company`; read-only
+/// (receipts are entered in IFS).
+pub(crate) static PURCHASE_RECEIPT: EntityType = EntityType {
+    name: "PurchaseReceipt",
+    luname: "PurchaseReceipt",
+    attrs: &[
+        s("OrderNo").key(),
+        s("LineNo").key(),
+        s("ReleaseNo").key(),
+        int("ReceiptNo").key(),
+        s("Company").required(),
+        date("ArrivalDate").required(),
+        dec("QtyArrived").required(),
+        dec("QtyInvoiced"),
+        objstate(&PURCHASE_RECEIPT_STATE),
+    ],
+    keys: &["OrderNo", "LineNo", "ReleaseNo", "ReceiptNo"],
+    navigations: &[],
+    writable: false,
+};
+
 // ---- the catalogue -----------------------------------------------------------
 
 pub(crate) static PROJECTIONS: &[Projection] = &[
@@ -495,6 +524,7 @@ pub(crate) static PROJECTIONS: &[Projection] = &[
         sets: &[("CodePartValueSet", &CODE_PART_VALUE), ("CodePartSet", &CODE_PART)],
     },
     Projection { name: "PurchaseOrderHandling", sets: &[("PurchaseOrderSet", &PURCHASE_ORDER)] },
+    Projection { name: "PurchaseReceiptHandling", sets: &[("PurchaseReceiptSet", &PURCHASE_RECEIPT)] },
 ];
 
 pub(crate) fn projection(name: &str) -> Option<&'static Projection> {

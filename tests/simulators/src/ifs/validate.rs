@@ -18,6 +18,7 @@
 //! when the voucher is approved); tests read it back with `IfsSim::vouchers`.
 //! A purchase order needs a supplier linked to its company; a line needs
 //! `PartNo` or `Description` and a positive `BuyQtyDue`, and a `Planned` order.
+//! A goods receipt needs a line of a released order, in the order's company.
 
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
@@ -90,6 +91,7 @@ pub(crate) fn defaults(ifs: &Ifs, ty: &EntityType, row: &mut Row, parent: Option
             }
             set_default(row, "Objstate", Some(Val::Str("Planned".into())));
         }
+        "PurchaseReceipt" => set_default(row, "Objstate", Some(Val::Str("Received".into()))),
         _ => {}
     }
 }
@@ -183,6 +185,7 @@ pub(crate) fn check(
             }
             Ok(())
         }
+        "PurchaseReceipt" => receipt(ifs, row),
         _ => Ok(()),
     }
 }
@@ -229,6 +232,32 @@ pub(crate) fn may_change(
         }
         _ => Ok(()),
     }
+}
+
+/// A receipt is of an existing line of a released order, in its company.
+fn receipt(ifs: &Ifs, row: &Row) -> Result<(), String> {
+    let order_no = row.str("OrderNo").unwrap_or_default();
+    let Some(order) = ifs.rows(&super::schema::PURCHASE_ORDER).iter().find(|r| r.str("OrderNo") == Some(order_no))
+    else {
+        return Err(format!("PurchaseOrder.NOTEXIST: Purchase order {order_no} does not exist."));
+    };
+    if order.str("Company") != Some(company(row)) {
+        return Err(format!("PurchaseReceipt.COMPANY: Purchase order {order_no} is not of company {}.", company(row)));
+    }
+    if order.str("Objstate") == Some("Planned") {
+        return Err(format!("PurchaseReceipt.NOTRELEASED: Purchase order {order_no} is Planned; release it first."));
+    }
+    let line = ["LineNo", "ReleaseNo"].map(|k| row.str(k).unwrap_or_default());
+    let exists = ifs.rows(&super::schema::PURCHASE_ORDER_LINE).iter().any(|r| {
+        r.str("OrderNo") == Some(order_no) && r.str("LineNo") == Some(line[0]) && r.str("ReleaseNo") == Some(line[1])
+    });
+    if !exists {
+        return Err(format!(
+            "PurchaseOrderLinePart.NOTEXIST: Line {}-{} of purchase order {order_no} does not exist.",
+            line[0], line[1]
+        ));
+    }
+    Ok(())
 }
 
 fn invoice(ifs: &Ifs, ty: &EntityType, row: &Row, existing: Option<usize>) -> Result<(), String> {

@@ -6,6 +6,8 @@
 //! - `CRS620MI/LstSuppliers?DIVI=<entity>` → records `{"SUNO","SUNM","STAT",…}` (20 active, 90
 //!   blocked, plus every field `AddSupplier`/`UpdSupplier` stored)
 //! - `CRS620MI/GetBasicData|AddSupplier|UpdSupplier?DIVI=<entity>&SUNO=…` → see [`super::m3_supplier`]
+//! - `PPS200MI/LstHead|LstLine`, `PPS300MI/LstReceipts?DIVI=<entity>…` → purchase orders and
+//!   their receipts, see [`super::m3_purchase`]
 //!
 //! As M3 does, a business error (missing/unknown division) is HTTP 200 with
 //! `errorMessage` in the transaction result and `nrOfFailedTransactions: 1`;
@@ -24,7 +26,9 @@ use serde_json::{Value, json};
 use super::InforSim;
 use super::errors;
 use super::gateway;
-use super::m3_supplier;
+use super::m3_purchase;
+use super::m3_supplier::{self, Nok};
+use super::state::Entity;
 
 /// `m3api-rest` execute path below `{iu}/{ti}/`.
 pub const M3_EXECUTE_PATH: &str = "M3/m3api-rest/v2/execute";
@@ -40,6 +44,12 @@ pub const M3_GET_SUPPLIER_PATH: &str = "M3/m3api-rest/v2/execute/CRS620MI/GetBas
 pub const M3_ADD_SUPPLIER_PATH: &str = "M3/m3api-rest/v2/execute/CRS620MI/AddSupplier";
 /// Changes the non-blank fields given of a supplier: `?DIVI=<entity>&SUNO=<id>&…`.
 pub const M3_UPDATE_SUPPLIER_PATH: &str = "M3/m3api-rest/v2/execute/CRS620MI/UpdSupplier";
+/// Purchase order heads of an accounting entity: `?DIVI=<entity>`.
+pub const M3_LIST_PO_HEADS_PATH: &str = "M3/m3api-rest/v2/execute/PPS200MI/LstHead";
+/// One purchase order's lines: `?DIVI=<entity>&PUNO=<order>`.
+pub const M3_LIST_PO_LINES_PATH: &str = "M3/m3api-rest/v2/execute/PPS200MI/LstLine";
+/// Goods receipts of an accounting entity's purchase orders: `?DIVI=<entity>`.
+pub const M3_LIST_PO_RECEIPTS_PATH: &str = "M3/m3api-rest/v2/execute/PPS300MI/LstReceipts";
 /// Records returned when `maxrecs` is not given.
 pub const M3_DEFAULT_MAXRECS: usize = 100;
 
@@ -66,6 +76,8 @@ pub(crate) async fn handle(
         ("GLS040MI", "LstAccounts")
             | ("CRS630MI", "LstDimValues")
             | ("CRS620MI", "LstSuppliers" | "GetBasicData" | "AddSupplier" | "UpdSupplier")
+            | ("PPS200MI", "LstHead" | "LstLine")
+            | ("PPS300MI", "LstReceipts")
     ) {
         return errors::not_found(&path);
     }
@@ -88,26 +100,9 @@ pub(crate) async fn handle(
     let Some(entity) = tenant.entities.get_mut(divi) else {
         return nok(transaction, &format!("Division {divi} does not exist"), "DIVI");
     };
-    let records: Vec<Value> = match transaction {
-        "LstAccounts" => entity.accounts.iter().map(|(a, d)| json!({"AITM": a, "TX40": d})).collect(),
-        "LstSuppliers" => entity
-            .suppliers
-            .iter()
-            .map(|(id, supplier)| m3_supplier::supplier_json(id, supplier, &entity.blocked_suppliers))
-            .collect(),
-        "GetBasicData" | "AddSupplier" | "UpdSupplier" => match m3_supplier::execute(entity, transaction, &params) {
-            Ok(records) => records,
-            Err(refused) => return nok(transaction, &refused.message, &refused.field),
-        },
-        _ => {
-            let Some(dimt) = params.get("DIMT").filter(|d| !d.is_empty()) else {
-                return nok(transaction, "Dimension type must be entered", "DIMT");
-            };
-            match entity.dimensions.get(dimt) {
-                Some(values) => values.iter().map(|v| json!({"DIMT": dimt, "AITM": v, "TX40": ""})).collect(),
-                None => return nok(transaction, &format!("Dimension type {dimt} does not exist"), "DIMT"),
-            }
-        }
+    let records = match records(entity, program, transaction, &params) {
+        Ok(records) => records,
+        Err(refused) => return nok(transaction, &refused.message, &refused.field),
     };
     let records: Vec<Value> = records.into_iter().take(maxrecs).collect();
     Json(json!({
@@ -117,6 +112,35 @@ pub(crate) async fn handle(
         "nrOfFailedTransactions": 0,
     }))
     .into_response()
+}
+
+/// The records transaction `program/transaction` (one the router serves)
+/// answers in `entity`, or its nok.
+fn records(
+    entity: &mut Entity,
+    program: &str,
+    transaction: &str,
+    params: &HashMap<String, String>,
+) -> Result<Vec<Value>, Nok> {
+    match (program, transaction) {
+        ("GLS040MI", _) => Ok(entity.accounts.iter().map(|(a, d)| json!({"AITM": a, "TX40": d})).collect()),
+        ("CRS620MI", "LstSuppliers") => Ok(entity
+            .suppliers
+            .iter()
+            .map(|(id, supplier)| m3_supplier::supplier_json(id, supplier, &entity.blocked_suppliers))
+            .collect()),
+        ("CRS620MI", _) => m3_supplier::execute(entity, transaction, params),
+        ("PPS200MI" | "PPS300MI", _) => m3_purchase::execute(entity, program, transaction, params),
+        _ => {
+            let Some(dimt) = params.get("DIMT").filter(|d| !d.is_empty()) else {
+                return Err(m3_supplier::nok("Dimension type must be entered".into(), "DIMT"));
+            };
+            match entity.dimensions.get(dimt) {
+                Some(values) => Ok(values.iter().map(|v| json!({"DIMT": dimt, "AITM": v, "TX40": ""})).collect()),
+                None => Err(m3_supplier::nok(format!("Dimension type {dimt} does not exist"), "DIMT")),
+            }
+        }
+    }
 }
 
 /// M3's "ServerReturnedNOK": HTTP 200 with the error inside the result.

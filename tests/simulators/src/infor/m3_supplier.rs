@@ -54,7 +54,8 @@ pub(crate) struct Nok {
     pub field: String,
 }
 
-fn nok(message: String, field: &str) -> Nok {
+/// The nok of `message`, blaming `field`.
+pub(crate) fn nok(message: String, field: &str) -> Nok {
     Nok { message, field: field.to_owned() }
 }
 

@@ -21,7 +21,8 @@
 //!   **201 with an empty body [DEFAULT]**.
 //! - `GET /{ti}/M3/m3api-rest/v2/execute/{GLS040MI/LstAccounts|CRS630MI/LstDimValues|CRS620MI/LstSuppliers}`
 //!   — master data for validation, and `CRS620MI/{GetBasicData|AddSupplier|UpdSupplier}` — suppliers
-//!   written from Concur (see [`m3`]; **[DEFAULT]**: nothing public
+//!   written from Concur, and `PPS200MI/{LstHead|LstLine}`, `PPS300MI/LstReceipts` — purchase
+//!   orders and their receipts for Concur (see [`m3`]; **[DEFAULT]**: nothing public
 //!   settles how the connector should read GL accounts and dimensions
 //!   synchronously, this models the M3 API REST form).
 //! - `/_sim/faults`, `/_sim/requests` — fault injection (see [`crate::faults`]).
@@ -70,6 +71,7 @@ mod errors;
 mod gateway;
 mod ims;
 pub mod m3;
+mod m3_purchase;
 mod m3_supplier;
 pub mod multipart;
 mod state;
@@ -92,12 +94,13 @@ pub use bod::{BOD_NAMESPACE, BOD_RELEASE_ID};
 pub use ims::{IMS_PARAMETERS, IMS_SERVICE_PATH};
 pub use m3::{
     M3_ADD_SUPPLIER_PATH, M3_DEFAULT_MAXRECS, M3_EXECUTE_PATH, M3_GET_SUPPLIER_PATH, M3_LIST_ACCOUNTS_PATH,
-    M3_LIST_DIMENSION_VALUES_PATH, M3_LIST_SUPPLIERS_PATH, M3_UPDATE_SUPPLIER_PATH,
+    M3_LIST_DIMENSION_VALUES_PATH, M3_LIST_PO_HEADS_PATH, M3_LIST_PO_LINES_PATH, M3_LIST_PO_RECEIPTS_PATH,
+    M3_LIST_SUPPLIERS_PATH, M3_UPDATE_SUPPLIER_PATH,
 };
 pub use state::{
     CallbackDelivery, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_RATE_LIMIT_PER_MINUTE, DEFAULT_TOKEN_LIFETIME_SECONDS,
-    DebitCredit, DeliveryState, Dimension, Distribution, Journal, JournalLine, OutboundMessage, ReceivedMessage,
-    ReceivedStatus, SupplierInvoice, SupplierInvoiceLine, TokenCall,
+    DebitCredit, DeliveryState, Dimension, Distribution, Journal, JournalLine, M3PoLine, M3PurchaseOrder, M3Receipt,
+    OutboundMessage, ReceivedMessage, ReceivedStatus, SupplierInvoice, SupplierInvoiceLine, TokenCall,
 };
 
 /// Logical id the simulated ERP sends its outcomes from (change per tenant
@@ -263,6 +266,35 @@ impl InforSim {
     /// Blocks a supplier for use (M3 status 90), as CRS620 does.
     pub fn block_supplier(&self, ti: &str, entity: &str, supplier_id: &str) {
         self.lock().tenant_mut(ti).entity_mut(entity).blocked_suppliers.insert(supplier_id.to_owned());
+    }
+
+    /// Adds a purchase order with its lines to an accounting entity.
+    /// Panics on what M3 would refuse: a number held, an unknown supplier
+    /// or currency, a line number twice.
+    pub fn add_purchase_order(&self, ti: &str, entity: &str, order: M3PurchaseOrder) {
+        let mut state = self.lock();
+        let held = state.tenant_mut(ti).entity_mut(entity);
+        assert!(!held.purchase_orders.contains_key(&order.number), "purchase order {} added twice", order.number);
+        assert!(held.suppliers.contains_key(&order.supplier), "supplier {} is not in entity {entity}", order.supplier);
+        assert!(m3_supplier::CURRENCIES.contains(&order.currency.as_str()), "unknown currency {}", order.currency);
+        let lines: BTreeSet<(u32, u32)> = order.lines.iter().map(|l| (l.line, l.subline)).collect();
+        assert_eq!(lines.len(), order.lines.len(), "purchase order {} has a line number twice", order.number);
+        held.purchase_orders.insert(order.number.clone(), order);
+    }
+
+    /// Adds a goods receipt of a released line. Panics on what M3 would
+    /// refuse: an unknown order or line, a line not released.
+    pub fn add_purchase_receipt(&self, ti: &str, entity: &str, receipt: M3Receipt) {
+        let mut state = self.lock();
+        let held = state.tenant_mut(ti).entity_mut(entity);
+        let line = held
+            .purchase_orders
+            .get(&receipt.order)
+            .and_then(|o| o.lines.iter().find(|l| (l.line, l.subline) == (receipt.line, receipt.subline)));
+        let line =
+            line.unwrap_or_else(|| panic!("no line {}-{} of order {}", receipt.line, receipt.subline, receipt.order));
+        assert!(line.status >= 20, "line {}-{} of order {} is not released", line.line, line.subline, receipt.order);
+        held.receipts.push(receipt);
     }
 
     /// Supplier ids of an accounting entity (seeded or received by `Sync.SupplierPartyMaster`).

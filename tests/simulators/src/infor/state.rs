@@ -243,6 +243,66 @@ pub(crate) struct Entity {
     pub suppliers: BTreeMap<String, Supplier>,
     /// Suppliers blocked for use (M3 status 90); the others are active (20).
     pub blocked_suppliers: BTreeSet<String>,
+    /// Purchase orders by number (`PUNO`).
+    pub purchase_orders: BTreeMap<String, M3PurchaseOrder>,
+    /// Goods receipts of purchase order lines, in the order received.
+    pub receipts: Vec<M3Receipt>,
+}
+
+/// A purchase order of M3 (`MPHEAD`) with its lines (`MPLINE`), as
+/// [`super::InforSim::add_purchase_order`] seeds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct M3PurchaseOrder {
+    /// `PUNO`.
+    pub number: String,
+    /// `SUNO`, a supplier of the accounting entity.
+    pub supplier: String,
+    /// `CUCD`.
+    pub currency: String,
+    /// `PUDT`.
+    pub order_date: time::Date,
+    /// The head's status while the order has no lines; with lines, M3
+    /// shows the lowest and highest of theirs on the head (`PUSL`, `PUST`).
+    pub status: u16,
+    pub lines: Vec<M3PoLine>,
+}
+
+/// A purchase order line (`MPLINE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct M3PoLine {
+    /// `PNLI`, `PNLS`.
+    pub line: u32,
+    pub subline: u32,
+    /// `ITNO`.
+    pub item: String,
+    /// `PITD`.
+    pub description: String,
+    /// `ORQA`, in `PUUN`.
+    pub quantity: Decimal,
+    /// `PUUN`.
+    pub unit: String,
+    /// `PUPR`, of one `PUUN` in the order's currency.
+    pub price: Decimal,
+    /// `AIT1`, the GL account (blank when `None`).
+    pub account: Option<String>,
+    /// Two-digit line status: 05–15 preliminary, 20–80 released to put away, 85 closed.
+    pub status: u16,
+}
+
+/// A goods receipt of a purchase order line (`MPTRNS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct M3Receipt {
+    /// `PUNO`, `PNLI`, `PNLS`: the line received.
+    pub order: String,
+    pub line: u32,
+    pub subline: u32,
+    /// `REPN`.
+    pub receiving_number: String,
+    /// `TRDT`.
+    pub date: time::Date,
+    /// `RPQA`, in `PUUN`.
+    pub quantity: Decimal,
+    pub unit: String,
 }
 
 /// A supplier (M3 `CIDMAS`) as its M3 fields other than `SUNO` and `STAT`:
