@@ -818,6 +818,11 @@ pub enum ListSource {
     Subaccounts,
     /// The ERP's GL accounts (Acumatica `Account`: `AccountCD`, `Description`, `Active`).
     Accounts,
+    /// Acumatica projects → tasks (a two-level list): each project at
+    /// level 1 (`ProjectID`, `Description`), its tasks under it at level 2
+    /// (`ProjectTaskID`, `Description`), so a form picks a project and
+    /// then one of its tasks.
+    Projects,
     /// The values of one IFS Cloud code part (`B`…`J`) of the connection's
     /// company, active while today lies within their validity.
     CodePart(char),
@@ -829,6 +834,7 @@ impl ListSource {
         match text.to_ascii_lowercase().as_str() {
             "subaccounts" => return Ok(Self::Subaccounts),
             "accounts" => return Ok(Self::Accounts),
+            "projects" => return Ok(Self::Projects),
             _ => {}
         }
         let letter = text.strip_prefix("code_part:").or_else(|| text.strip_prefix("CODE_PART:"));
@@ -837,8 +843,8 @@ impl ListSource {
                 Ok(Self::CodePart(l.chars().next().unwrap_or('B')))
             }
             _ => Err(CannotHold(format!(
-                "unknown list source `{text}`: one of subaccounts, accounts (Acumatica), code_part:B … code_part:J \
-                 (IFS Cloud)"
+                "unknown list source `{text}`: one of subaccounts, accounts, projects (Acumatica), code_part:B … \
+                 code_part:J (IFS Cloud)"
             ))),
         }
     }
@@ -847,6 +853,7 @@ impl ListSource {
         match self {
             Self::Subaccounts => "subaccounts".into(),
             Self::Accounts => "accounts".into(),
+            Self::Projects => "projects".into(),
             Self::CodePart(letter) => format!("code_part:{letter}"),
         }
     }
@@ -1160,5 +1167,21 @@ mod tests {
             assert_eq!(ReferenceKind::parse(kind.as_str()), Ok(kind));
         }
         assert!(ReferenceKind::parse("suppliers").unwrap_err().0.contains("vendors, vendors_to_erp, lists"));
+    }
+
+    #[test]
+    fn list_sources_parse_from_their_names_and_an_unknown_one_lists_them() {
+        for source in [ListSource::Subaccounts, ListSource::Accounts, ListSource::Projects, ListSource::CodePart('C')] {
+            assert_eq!(ListSource::parse(&source.name()), Ok(source.clone()));
+            let json = serde_json::to_string(&source).unwrap();
+            assert_eq!(serde_json::from_str::<ListSource>(&json).unwrap(), source, "{json}");
+        }
+        assert_eq!(ListSource::parse(" Projects "), Ok(ListSource::Projects));
+        assert_eq!(ListSource::Projects.to_string(), "projects");
+        let feed = ListFeed::parse("Projects=projects").unwrap();
+        assert_eq!((feed.list.as_str(), feed.source), ("Projects", ListSource::Projects));
+        let unknown = ListSource::parse("tasks").unwrap_err().0;
+        assert!(unknown.contains("unknown list source `tasks`"), "{unknown}");
+        assert!(unknown.contains("subaccounts, accounts, projects (Acumatica)"), "{unknown}");
     }
 }

@@ -1,6 +1,7 @@
 //! Purchase orders and their goods receipts read out of the Acumatica
 //! simulator for Concur, over HTTP: which orders and receipts count, their
-//! exact values, paging, and changed-since reads.
+//! exact values, paging, and changed-since reads; and projects → tasks as
+//! a two-level list.
 
 mod acumatica_support;
 
@@ -8,9 +9,9 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use acumatica_support::{client, site};
-use domain::reference::{PoReceiptRecord, PurchaseOrderRecord, ReadPage};
-use erp::ErpAdapter;
+use domain::reference::{ListSource, PoReceiptRecord, PurchaseOrderRecord, ReadPage};
 use erp::acumatica::AcumaticaClient;
+use erp::{ErpAdapter, ListItemsRead};
 use rust_decimal::Decimal;
 use simulators::acumatica::{
     AcumaticaSim, PurchaseOrderLineSpec, PurchaseOrderSpec, PurchaseReceiptSpec, ReceiptLineSpec,
@@ -291,4 +292,46 @@ async fn the_first_receipt_page_reads_every_receipt_top_at_a_time_and_a_later_pa
     assert_eq!(pages, [("2".into(), "0".into()), ("2".into(), "2".into()), ("2".into(), "4".into())]);
     assert!(receipts(&client, page(10, 2, None)).await.is_empty());
     assert_eq!(list_calls(&sim, "PurchaseReceipt").len(), 3, "a later page asks Acumatica nothing");
+}
+
+/// The items of a `projects` read: path → (text, active).
+async fn project_items(client: &AcumaticaClient) -> BTreeMap<String, (String, bool)> {
+    let read = ErpAdapter::read_list_items(client, &ListSource::Projects, "Projects").await.unwrap();
+    let ListItemsRead::Items(items) = read else { panic!("Acumatica offers projects: {read:?}") };
+    assert!(items.iter().all(|i| i.list == "Projects"));
+    items.into_iter().map(|i| (i.path.join("/"), (i.value, i.active))).collect()
+}
+
+#[tokio::test]
+async fn projects_and_their_tasks_are_read_as_a_two_level_list_in_flat_pages() {
+    let (sim, running) = site().await;
+    sim.add_project("Acme", "PRJ01", "Office fit-out", "Active");
+    sim.add_project("Acme", "PRJ02", "Trade fair", "Active");
+    for n in 0..501 {
+        sim.add_project_task("Acme", "PRJ01", &format!("T{n:03}"), &format!("Phase {n}"), "Active");
+    }
+    sim.add_project_task("Acme", "PRJ02", "BOOTH", "Booth", "In Planning");
+    let client = client(&running.base_url());
+
+    let items = project_items(&client).await;
+    assert_eq!(items.len(), 2 + 502, "every project and task, across the page boundary");
+    assert_eq!(items["PRJ01"], ("Office fit-out".into(), true));
+    assert_eq!(items["PRJ01/T500"], ("Phase 500".into(), true));
+    assert_eq!(items["PRJ02/BOOTH"], ("Booth".into(), false), "a task in planning takes no costs yet");
+
+    let projects = list_calls(&sim, "Project");
+    assert_eq!(projects.len(), 1, "{projects:?}");
+    assert_eq!(projects[0]["$select"], "ProjectID,Description,Status");
+    let tasks = list_calls(&sim, "ProjectTask");
+    assert_eq!(
+        tasks.iter().map(|c| (c["$top"].as_str(), c["$skip"].as_str())).collect::<Vec<_>>(),
+        [("500", "0"), ("500", "500")]
+    );
+    assert_eq!(tasks[0]["$select"], "ProjectID,ProjectTaskID,Description,Status");
+
+    // Completing the project takes it and every task out.
+    assert!(sim.set_project_status("Acme", "PRJ02", "Completed"));
+    assert!(sim.set_project_task_status("Acme", "PRJ02", "BOOTH", "Active"));
+    let items = project_items(&client).await;
+    assert_eq!((items["PRJ02"].1, items["PRJ02/BOOTH"].1), (false, false));
 }

@@ -1,6 +1,7 @@
-//! The list sync (issue 14) on the real stack: Acumatica's subaccounts into
-//! a Concur list through the strict List Item v4 simulator, configured with
-//! the operator CLI, the sync state in moto's DynamoDB.
+//! The list sync (issue 14) on the real stack: Acumatica's subaccounts (and
+//! its projects → tasks, two levels) into a Concur list through the strict
+//! List Item v4 simulator, configured with the operator CLI, the sync state
+//! in moto's DynamoDB.
 
 use std::collections::BTreeMap;
 
@@ -231,4 +232,86 @@ async fn ifs_code_part_values_and_acumatica_accounts_feed_their_lists() {
     let items = in_concur(&world, &list_id);
     assert_eq!(run.written as usize, items.len(), "{run:?}");
     assert!(!items.is_empty() && !items.contains_key("69900"), "{items:?}");
+}
+
+/// Concur's live items of a two-level list: long code → (level, text,
+/// the parent's short code).
+fn tree_in_concur(world: &PostingWorld, list_id: &str) -> BTreeMap<String, (u32, String, Option<String>)> {
+    let items = world.concur.list_items(COMPANY, list_id);
+    let short_code = |id: &String| items.iter().find(|i| &i.id == id).map(|i| i.short_code.clone());
+    items
+        .iter()
+        .map(|i| (i.code.clone(), (i.level, i.value.clone(), i.parent_id.as_ref().and_then(short_code))))
+        .collect()
+}
+
+#[tokio::test]
+async fn projects_and_their_tasks_fill_a_two_level_list_and_leave_it_children_first() {
+    let name = "acme-projects";
+    let world = PostingWorld::new(name).await;
+    let list_id = world.concur.create_list(COMPANY, "Projects", 2).unwrap();
+    let set =
+        integration::connector(world.stack.stack_name(), &["sync", "lists", name, "--feed", "Projects=projects"]).await;
+    assert_eq!(set.code, 0, "{} {}", set.out, set.err);
+    let shown = integration::connector(world.stack.stack_name(), &["sync", "lists", name]).await;
+    assert!(shown.out.contains("Projects <- projects"), "{}", shown.out);
+    let acumatica = world.acumatica();
+    for (project, text, tasks) in [
+        ("PRJ01", "Office fit-out", [("DESIGN", "Design"), ("BUILD", "Build")]),
+        ("PRJ02", "Trade fair", [("BOOTH", "Booth"), ("TRAVEL", "Travel")]),
+    ] {
+        acumatica.add_project(TENANT, project, text, "Active");
+        for (task, text) in tasks {
+            acumatica.add_project_task(TENANT, project, task, text, "Active");
+        }
+    }
+    let poster = world.poster().await;
+    let connection = world.stack.connections(POSTER).get(&world.connection).await.unwrap().unwrap();
+
+    // Projects at level 1, each task under its own project at level 2.
+    let first = counts(poster.sync_lists(&connection).await.unwrap());
+    assert_eq!((first.written, first.refused), (6, 0), "{first:?}");
+    let level = |n: u32, code: &str, text: &str, parent: Option<&str>| {
+        (code.to_owned(), (n, text.to_owned(), parent.map(str::to_owned)))
+    };
+    let mut expected = BTreeMap::from([
+        level(1, "PRJ01", "Office fit-out", None),
+        level(2, "PRJ01-DESIGN", "Design", Some("PRJ01")),
+        level(2, "PRJ01-BUILD", "Build", Some("PRJ01")),
+        level(1, "PRJ02", "Trade fair", None),
+        level(2, "PRJ02-BOOTH", "Booth", Some("PRJ02")),
+        level(2, "PRJ02-TRAVEL", "Travel", Some("PRJ02")),
+    ]);
+    assert_eq!(tree_in_concur(&world, &list_id), expected);
+
+    // Nothing changed: no write at all.
+    let writes = || world.concur.reference_writes(COMPANY);
+    let before = writes().len();
+    let second = counts(poster.sync_lists(&connection).await.unwrap());
+    assert_eq!((second.written, second.deactivated), (0, 0), "{second:?}");
+    assert_eq!(writes().len(), before);
+
+    // A task completed leaves the list; its project and the rest stay.
+    assert!(acumatica.set_project_task_status(TENANT, "PRJ01", "BUILD", "Completed"));
+    let third = counts(poster.sync_lists(&connection).await.unwrap());
+    assert_eq!((third.written, third.deactivated), (0, 1), "{third:?}");
+    expected.remove("PRJ01-BUILD");
+    assert_eq!(tree_in_concur(&world, &list_id), expected);
+
+    // A project completed leaves with its tasks, the tasks removed first.
+    let before = writes().len();
+    assert!(acumatica.set_project_status(TENANT, "PRJ02", "Completed"));
+    let fourth = counts(poster.sync_lists(&connection).await.unwrap());
+    assert_eq!((fourth.written, fourth.deactivated), (0, 3), "{fourth:?}");
+    expected.retain(|code, _| !code.starts_with("PRJ02"));
+    assert_eq!(tree_in_concur(&world, &list_id), expected);
+    let removed: Vec<String> = writes()[before..]
+        .iter()
+        .filter(|w| w.kind == ReferenceWriteKind::ListItemDelete && w.succeeded)
+        .map(|w| world.concur.list_item(COMPANY, &w.key).map(|i| i.code).unwrap_or_default())
+        .collect();
+    assert_eq!(removed, ["PRJ02-BOOTH", "PRJ02-TRAVEL", "PRJ02"], "children first");
+
+    let fifth = counts(poster.sync_lists(&connection).await.unwrap());
+    assert_eq!((fifth.written, fifth.deactivated), (0, 0), "{fifth:?}");
 }

@@ -1,6 +1,6 @@
 //! Acumatica simulator over real HTTP: wire format, PUT upsert, querying,
 //! validation errors, Bills, Journal Transactions and release actions;
-//! purchase orders and receipts, read only.
+//! purchase orders and receipts, projects and their tasks, read only.
 
 use reqwest::{Client, RequestBuilder, Response, StatusCode, header};
 use serde_json::{Value, json};
@@ -739,4 +739,37 @@ async fn purchase_orders_and_receipts_are_read_only_and_move_their_change_time()
     .await;
     assert_eq!(changed.as_array().unwrap().len(), 1);
     assert_eq!((&changed[0]["OrderNbr"]["value"], &changed[0]["Hold"]["value"]), (&json!("PO000002"), &json!(false)));
+}
+
+#[tokio::test]
+async fn projects_and_tasks_are_strict_read_only_entities_keyed_by_project_and_task() {
+    let env = env().await;
+    env.sim.add_project("Acme", "PRJ01", "Office fit-out", "Active");
+    env.sim.add_project_task("Acme", "PRJ01", "DESIGN", "Design", "Active");
+    env.sim.add_project_task("Acme", "PRJ01", "BUILD", "Build", "In Planning");
+
+    let (status, projects) = send(env.get("/Project").query(&[("$select", "ProjectID,Description,Status")])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(projects[0]["Status"]["value"], "Active");
+    assert!(projects[0].get("Hold").is_none(), "$select restricts the fields");
+    let query = [("$select", "ProjectTaskID,Status"), ("$filter", "ProjectID eq 'PRJ01' and Status eq 'Active'")];
+    let (_, active) = send(env.get("/ProjectTask").query(&query)).await;
+    assert_eq!(active.as_array().unwrap().len(), 1);
+    assert_eq!(active[0]["ProjectTaskID"]["value"], "DESIGN");
+    let (status, build) = send(env.get("/ProjectTask/PRJ01/BUILD")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((&build["Description"]["value"], &build["Default"]["value"]), (&json!("Build"), &json!(false)));
+
+    let (status, _) = send(env.get("/ProjectTask").query(&[("$select", "TaskCD")])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the contract is strict");
+    let (status, _) = send(env.put("/Project", &json!({"ProjectID": {"value": "PRJ02"}}))).await;
+    assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
+
+    assert!(env.sim.set_project_task_status("Acme", "PRJ01", "BUILD", "Completed"));
+    assert!(env.sim.set_project_status("Acme", "PRJ01", "On Hold"));
+    assert!(!env.sim.set_project_status("Acme", "PRJ99", "Active"));
+    assert_eq!(env.sim.projects("Acme")[0]["Hold"]["value"], true);
+    let tasks = env.sim.project_tasks("Acme");
+    let build = tasks.iter().find(|t| t["ProjectTaskID"]["value"] == "BUILD").unwrap();
+    assert_eq!(build["Status"]["value"], "Completed");
 }

@@ -92,7 +92,7 @@ impl Erp for AcumaticaClient {
         match self.list_items(source, list).await.map_err(|e| e.to_failure(&context))? {
             Some(items) => Ok(ListItemsRead::Items(items)),
             None => Ok(ListItemsRead::NotOffered(format!(
-                "Acumatica has no list source `{source}`: use subaccounts or accounts"
+                "Acumatica has no list source `{source}`: use subaccounts, accounts or projects"
             ))),
         }
     }

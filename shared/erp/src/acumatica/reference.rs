@@ -1,11 +1,14 @@
 //! Reference data out of Acumatica (reference-data-from-erp.md §1): the
-//! vendors Concur's Vendor v3 keys by `VendorCode` + `AddressCode`.
+//! vendors Concur's Vendor v3 keys by `VendorCode` + `AddressCode`, and
+//! the codes of Concur lists (subaccounts, GL accounts, projects → tasks).
 //!
 //! `Vendor.LastModifiedDateTime` moves only with the vendor's own record
 //! (`BAccount`), not with a contact or address edit, and the contract's
 //! list GET has no `$orderby` (§1.2). So a changed-since read catches new
 //! and renamed vendors between full reads, and the sync's full read (all
 //! vendors, content hashes compared) catches the rest and the deletes.
+
+use std::collections::HashMap;
 
 use domain::reference::{ListItemRecord, ListSource, ReadPage, VendorLimits, VendorRecord};
 use serde_json::Value;
@@ -32,6 +35,21 @@ const LIST_PAGE: usize = 500;
 /// ones Acumatica refuses a bill for, so an invoice coded to them would
 /// only fail to post. `Hold Payments` still takes bills.
 const INACTIVE_STATUSES: [&str; 2] = ["Inactive", "On Hold"];
+
+/// The one project status whose project Concur offers [DEFAULT]: every
+/// other (`In Planning`, `On Hold`, `Pending Approval`, `Suspended`,
+/// `Completed`, `Canceled`) is a project Acumatica refuses new costs for,
+/// so a code for it would only fail to post. An allow-list, so a status
+/// this code does not know takes a project out rather than offer it.
+const ACTIVE_PROJECT: &str = "Active";
+/// The one task status whose task Concur offers, under an active project
+/// [DEFAULT]: `In Planning` (not open for costs yet), `Completed` and
+/// `Canceled` tasks are left out, as for projects.
+const ACTIVE_TASK: &str = "Active";
+const PROJECT_SELECT: &str = "ProjectID,Description,Status";
+const PROJECT_SCREEN: &str = "PM301000";
+const TASK_SELECT: &str = "ProjectID,ProjectTaskID,Description,Status";
+const TASK_SCREEN: &str = "PM302000";
 
 impl AcumaticaClient {
     /// One page of vendors as Concur vendor records. `address_code` is
@@ -75,8 +93,8 @@ impl AcumaticaClient {
 }
 
 impl AcumaticaClient {
-    /// Every subaccount or GL account as items of Concur list `list`;
-    /// `None` for a source Acumatica does not have.
+    /// Every subaccount, GL account or project with its tasks as items of
+    /// Concur list `list`; `None` for a source Acumatica does not have.
     pub async fn list_items(
         &self,
         source: &ListSource,
@@ -85,11 +103,24 @@ impl AcumaticaClient {
         let (entity, screen, code_field) = match source {
             ListSource::Subaccounts => ("Subaccount", "GL203000", "SubaccountCD"),
             ListSource::Accounts => ("Account", "GL202500", "AccountCD"),
+            ListSource::Projects => return self.project_items(list).await.map(Some),
             ListSource::CodePart(_) => return Ok(None),
         };
         let query = list_query(&format!("{code_field},Description,Active"), None, None, Vec::new());
         let rows = self.all_rows(entity, screen, &query, LIST_PAGE, "a list read").await?;
         Ok(Some(rows.iter().filter_map(|row| list_item(row, code_field, list)).collect()))
+    }
+
+    /// Every project (level 1) and project task (level 2, under its
+    /// project) as items of `list`. Two flat reads rather than `Project`
+    /// with `$expand=Tasks`: each pages on its own (reference §1.2), where
+    /// an expanded project would bring all its tasks in one row.
+    async fn project_items(&self, list: &str) -> Result<Vec<ListItemRecord>, AcumaticaError> {
+        let query = list_query(PROJECT_SELECT, None, None, Vec::new());
+        let projects = self.all_rows("Project", PROJECT_SCREEN, &query, LIST_PAGE, "a project read").await?;
+        let query = list_query(TASK_SELECT, None, None, Vec::new());
+        let tasks = self.all_rows("ProjectTask", TASK_SCREEN, &query, LIST_PAGE, "a project task read").await?;
+        Ok(project_tree(&projects, &tasks, list))
     }
 
     /// Every row of `entity` that `query` (no `$top`/`$skip`) selects,
@@ -147,23 +178,59 @@ pub(super) fn paged(mut query: Vec<(&'static str, String)>, skip: usize, top: us
     query
 }
 
-/// A subaccount or account row as a level-1 list item; the code stands in
-/// for a missing description (Concur requires a text). `None` without a code.
+/// A subaccount or account row as a level-1 list item. `None` without a code.
 fn list_item(row: &Value, code_field: &str, list: &str) -> Option<ListItemRecord> {
-    let text = |field: &str| {
-        row.pointer(&format!("/{field}/value"))
-            .and_then(Value::as_str)
-            .map(str::trim_end)
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned)
-    };
-    let code = text(code_field)?;
-    Some(ListItemRecord {
-        list: list.to_owned(),
-        value: text("Description").unwrap_or_else(|| code.clone()),
-        path: vec![code],
-        active: row.pointer("/Active/value").and_then(Value::as_bool).unwrap_or(true),
-    })
+    let code = field_text(row, code_field)?;
+    let active = row.pointer("/Active/value").and_then(Value::as_bool).unwrap_or(true);
+    Some(item_at(row, list, vec![code], active))
+}
+
+/// Projects at level 1 and their tasks at level 2. A project is active
+/// in its status ([`ACTIVE_PROJECT`]); a task in its own
+/// ([`ACTIVE_TASK`]) and only under an active project, since Concur would
+/// offer it under a project Acumatica refuses. A task sits under its
+/// project's code as the project row spells it (Acumatica matches keys
+/// without regard to case or padding), so it lands under that item; a
+/// task of a project the read did not return (a project template's, or
+/// a project created between the two reads: the next run has it) is left
+/// out, as Concur holds no item without its parent. Rows without a code
+/// are skipped (Acumatica always sends one).
+fn project_tree(projects: &[Value], tasks: &[Value], list: &str) -> Vec<ListItemRecord> {
+    let mut items = Vec::with_capacity(projects.len() + tasks.len());
+    let mut parents: HashMap<String, (String, bool)> = HashMap::with_capacity(projects.len());
+    for row in projects {
+        let Some(code) = field_text(row, "ProjectID") else { continue };
+        let active = field_text(row, "Status").as_deref() == Some(ACTIVE_PROJECT);
+        parents.insert(code.to_uppercase(), (code.clone(), active));
+        items.push(item_at(row, list, vec![code], active));
+    }
+    for row in tasks {
+        let (Some(project), Some(task)) = (field_text(row, "ProjectID"), field_text(row, "ProjectTaskID")) else {
+            continue;
+        };
+        let Some((project, project_active)) = parents.get(&project.to_uppercase()) else { continue };
+        let active = *project_active && field_text(row, "Status").as_deref() == Some(ACTIVE_TASK);
+        items.push(item_at(row, list, vec![project.clone(), task], active));
+    }
+    items
+}
+
+/// The item of `row` at `path` in `list`, its text the row's
+/// `Description`, or the item's own code when there is none (Concur
+/// requires a text).
+fn item_at(row: &Value, list: &str, path: Vec<String>, active: bool) -> ListItemRecord {
+    let code = path.last().cloned().unwrap_or_default();
+    ListItemRecord { list: list.to_owned(), value: field_text(row, "Description").unwrap_or(code), path, active }
+}
+
+/// The text of `field` without Acumatica's trailing padding; `None` when
+/// missing or blank.
+fn field_text(row: &Value, field: &str) -> Option<String> {
+    row.pointer(&format!("/{field}/value"))
+        .and_then(Value::as_str)
+        .map(str::trim_end)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
 }
 
 fn rfc3339(at: OffsetDateTime) -> String {
@@ -211,6 +278,64 @@ mod tests {
         let bare = list_item(&json!({"SubaccountCD": {"value": "200"}}), "SubaccountCD", "CC").unwrap();
         assert_eq!((bare.value.as_str(), bare.active), ("200", true), "the code stands in for a missing text");
         assert!(list_item(&json!({"Description": {"value": "x"}}), "SubaccountCD", "CC").is_none());
+    }
+
+    fn project(id: &str, status: &str) -> Value {
+        json!({"ProjectID": {"value": id}, "Description": {"value": format!("Project {id}")},
+            "Status": {"value": status}})
+    }
+
+    fn task(project: &str, id: &str, status: &str) -> Value {
+        json!({"ProjectID": {"value": project}, "ProjectTaskID": {"value": id},
+            "Description": {"value": format!("Task {id}")}, "Status": {"value": status}})
+    }
+
+    /// Path → (text, active) of the items.
+    fn tree(items: &[ListItemRecord]) -> Vec<(String, &str, bool)> {
+        items.iter().map(|i| (i.path.join("/"), i.value.as_str(), i.active)).collect()
+    }
+
+    #[test]
+    fn projects_are_level_one_and_their_tasks_level_two_active_only_when_both_are() {
+        let projects = [project("PRJ01  ", "Active"), project("PRJ02", "Completed"), project("PRJ03", "In Planning")];
+        let tasks = [
+            task("PRJ01", "T1", "Active"),
+            task("prj01", "T2 ", "In Planning"),
+            task("PRJ01", "T3", "Completed"),
+            task("PRJ02", "T1", "Active"),
+            task("PRJ03", "T1", "Active"),
+            // A template's task: its project is not read.
+            task("TEMPLATE", "T1", "Active"),
+            json!({"ProjectID": {"value": "PRJ01"}, "Status": {"value": "Active"}}),
+        ];
+        let items = project_tree(&projects, &tasks, "Projects");
+        assert!(items.iter().all(|i| i.list == "Projects"));
+        assert_eq!(
+            tree(&items),
+            [
+                ("PRJ01".into(), "Project PRJ01", true),
+                ("PRJ02".into(), "Project PRJ02", false),
+                ("PRJ03".into(), "Project PRJ03", false),
+                ("PRJ01/T1".into(), "Task T1", true),
+                // Under the project's own spelling of its code.
+                ("PRJ01/T2".into(), "Task T2", false),
+                ("PRJ01/T3".into(), "Task T3", false),
+                // An active task of an inactive project is not offered.
+                ("PRJ02/T1".into(), "Task T1", false),
+                ("PRJ03/T1".into(), "Task T1", false),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_project_status_but_active_takes_the_project_out() {
+        for status in ["On Hold", "Pending Approval", "Suspended", "Completed", "Canceled", "Something new"] {
+            let items = project_tree(&[project("P", status)], &[task("P", "T", "Active")], "L");
+            assert_eq!(items.iter().map(|i| i.active).collect::<Vec<_>>(), [false, false], "{status}");
+        }
+        let bare = json!({"ProjectID": {"value": "P"}, "Status": {"value": "Active"}});
+        let items = project_tree(&[bare, json!({"Description": {"value": "no id"}})], &[], "L");
+        assert_eq!(tree(&items), [("P".into(), "P", true)], "the code stands in for a missing text");
     }
 
     #[test]

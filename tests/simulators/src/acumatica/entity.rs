@@ -460,7 +460,7 @@ fn put(site: &mut Site, req: &Req, def: &'static EntityDef) -> Response {
         Kind::Account => account::prepare_account(&ctx, &mut rec, &mut errors),
         Kind::Subaccount => account::prepare_subaccount(&ctx, &mut rec, &mut errors),
         // Seeded only: refused before any write (see `handle_locked`).
-        Kind::PurchaseOrder | Kind::PurchaseReceipt => {}
+        Kind::PurchaseOrder | Kind::PurchaseReceipt | Kind::Project | Kind::ProjectTask => {}
     }
     if !errors.is_empty() {
         let verb = if inserting { "Inserting" } else { "Updating" };
@@ -483,7 +483,7 @@ fn put(site: &mut Site, req: &Req, def: &'static EntityDef) -> Response {
             }
             Kind::Account => tenant.last_account_id += 1,
             Kind::Subaccount => tenant.last_subaccount_id += 1,
-            Kind::Vendor | Kind::PurchaseOrder | Kind::PurchaseReceipt => {}
+            Kind::Vendor | Kind::PurchaseOrder | Kind::PurchaseReceipt | Kind::Project | Kind::ProjectTask => {}
         }
         if def.schema.field("CreatedDateTime").is_some() {
             rec.set("CreatedDateTime", Val::Date(now));

@@ -12,8 +12,9 @@
 //!   `GET` list (`$filter $select $expand $custom $top $skip`), `PUT` upsert,
 //!   `GET`/`DELETE` `/{keys…}` or `/{id}`, `POST /{Action}` → 202 + `Location`
 //!   (poll: 202 once, then 204), `PUT /{keys…}/files/{name}`, `GET /$adHocSchema`.
-//! - `/entity/Default/{version}/{PurchaseOrder|PurchaseReceipt}`: the same
-//!   reads; seeded by tests ([`purchasing`]), any write answers 501.
+//! - `/entity/Default/{version}/{PurchaseOrder|PurchaseReceipt|Project|ProjectTask}`:
+//!   the same reads; seeded by tests ([`purchasing`], [`project`]), any
+//!   write answers 501.
 //! - `GET /entity/Default/{version}/files/{id}` — attachment bytes.
 //! - `/_sim/faults`, `/_sim/requests` — fault injection (see [`crate::faults`]).
 //!
@@ -30,6 +31,7 @@ mod entity;
 mod errors;
 mod filter;
 mod journal;
+mod project;
 mod purchasing;
 mod query;
 mod schema;
@@ -49,6 +51,7 @@ use axum::{
 };
 use serde_json::{Value, json};
 
+pub use project::{PROJECT_STATUSES, PROJECT_TASK_STATUSES};
 pub use purchasing::{
     ORDER_STATUSES, ORDER_TYPES, PurchaseOrderLineSpec, PurchaseOrderSpec, PurchaseReceiptSpec, RECEIPT_STATUSES,
     RECEIPT_TYPES, ReceiptLineSpec,

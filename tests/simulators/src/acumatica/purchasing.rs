@@ -95,8 +95,9 @@ fn midnight(date: Date) -> Val {
     Val::Date(PrimitiveDateTime::new(date, Time::MIDNIGHT).assume_utc())
 }
 
-/// The index of the stored record of `kind` whose key fields are `keys`.
-fn find(tenant: &Tenant, kind: Kind, keys: [(&str, &str); 2]) -> Option<usize> {
+/// The index of the stored record of `kind` whose key fields are `keys`
+/// (compared as Acumatica compares keys, without regard to case).
+pub(super) fn find<const N: usize>(tenant: &Tenant, kind: Kind, keys: [(&str, &str); N]) -> Option<usize> {
     tenant.records(kind).iter().position(|r| keys.iter().all(|(k, v)| r.str(k).is_some_and(|x| same_text(x, v))))
 }
 
@@ -256,7 +257,13 @@ impl AcumaticaSim {
 
     /// Applies `edit` to the record of `kind` with `key` and moves its
     /// `LastModifiedDateTime`; `false` when the tenant or record is unknown.
-    fn change(&self, tenant: &str, kind: Kind, key: [(&str, &str); 2], edit: impl FnOnce(&mut Record)) -> bool {
+    pub(super) fn change<const N: usize>(
+        &self,
+        tenant: &str,
+        kind: Kind,
+        key: [(&str, &str); N],
+        edit: impl FnOnce(&mut Record),
+    ) -> bool {
         let mut site = self.lock();
         let Some(index) = site.tenant_index(tenant) else { return false };
         let tenant = &mut site.tenants[index];

@@ -95,6 +95,8 @@ pub(crate) enum Kind {
     Subaccount,
     PurchaseOrder,
     PurchaseReceipt,
+    Project,
+    ProjectTask,
 }
 
 /// A top-level entity of the endpoint.
@@ -106,8 +108,9 @@ pub(crate) struct EntityDef {
     pub schema: &'static Schema,
     /// Key fields in URL order.
     pub keys: &'static [&'static str],
-    /// Seeded by the test (see [`super::purchasing`]) and read through the
-    /// API, never written: PUT, DELETE and actions answer 501.
+    /// Seeded by the test (see [`super::purchasing`], [`super::project`])
+    /// and read through the API, never written: PUT, DELETE and actions
+    /// answer 501.
     pub seeded_only: bool,
     /// The key the server numbers itself; a create must not supply it.
     pub auto_key: Option<&'static str>,
@@ -440,6 +443,46 @@ static PURCHASE_RECEIPT: Schema = Schema {
     custom_views: &["Document"],
 };
 
+static PROJECT: Schema = Schema {
+    name: "Project",
+    fields: &[
+        f("ProjectID", Ty::Str),
+        f("Description", Ty::Str),
+        ro("Status", Ty::Str),
+        f("Hold", Ty::Bool),
+        f("Customer", Ty::Str),
+        f("ProjectTemplateID", Ty::Str),
+        f("ExternalRefNbr", Ty::Str),
+        f("StartDate", Ty::Date),
+        f("EndDate", Ty::Date),
+        ro("CreatedDateTime", Ty::Date),
+        ro("LastModifiedDateTime", Ty::Date),
+    ],
+    linked: &[],
+    collections: &[],
+    custom_views: &["Project"],
+};
+
+static PROJECT_TASK: Schema = Schema {
+    name: "ProjectTask",
+    fields: &[
+        f("ProjectID", Ty::Str),
+        f("ProjectTaskID", Ty::Str),
+        f("Description", Ty::Str),
+        ro("Status", Ty::Str),
+        f("Type", Ty::Str),
+        f("Default", Ty::Bool),
+        f("ExternalRefNbr", Ty::Str),
+        f("PlannedStartDate", Ty::Date),
+        f("PlannedEndDate", Ty::Date),
+        ro("CreatedDateTime", Ty::Date),
+        ro("LastModifiedDateTime", Ty::Date),
+    ],
+    linked: &[],
+    collections: &[],
+    custom_views: &["Task"],
+};
+
 /// Every simulated top-level entity.
 pub(crate) static ENTITIES: &[EntityDef] = &[
     EntityDef {
@@ -517,6 +560,28 @@ pub(crate) static ENTITIES: &[EntityDef] = &[
         auto_key: Some("ReceiptNbr"),
         first_key_default: Some("Receipt"),
         dac: "POReceipt",
+        actions: &[],
+    },
+    EntityDef {
+        kind: Kind::Project,
+        name: "Project",
+        schema: &PROJECT,
+        seeded_only: true,
+        keys: &["ProjectID"],
+        auto_key: None,
+        first_key_default: None,
+        dac: "PMProject",
+        actions: &[],
+    },
+    EntityDef {
+        kind: Kind::ProjectTask,
+        name: "ProjectTask",
+        schema: &PROJECT_TASK,
+        seeded_only: true,
+        keys: &["ProjectID", "ProjectTaskID"],
+        auto_key: None,
+        first_key_default: None,
+        dac: "PMTask",
         actions: &[],
     },
 ];
