@@ -143,7 +143,8 @@ pub enum SyncCommand {
         /// The connection id.
         id: String,
         /// A Concur list and its source, e.g. `Cost Centers=subaccounts` (Acumatica: subaccounts, accounts,
-        /// projects (projects → tasks, two levels); IFS Cloud: code_part:B … code_part:J). Repeat for several lists; replaces the stored feeds.
+        /// projects (projects → tasks, two levels); IFS Cloud: code_part:B … code_part:J; Infor M3: accounts,
+        /// dimension:NAME). Repeat for several lists; replaces the stored feeds.
         #[arg(long = "feed", value_name = "LIST=SOURCE")]
         feeds: Vec<String>,
         /// Feed no list any more (Concur's items stay as they are).

@@ -525,6 +525,39 @@ pub(crate) fn usable_base_url(base: &str) -> bool {
     }
 }
 
+/// Which verb a reference-data record goes with first. Vendor v3, PO v3
+/// and PO Receipt v3 have no upsert: POST refuses a record Concur holds,
+/// PUT one it lacks, so a refused write is tried with the [`Self::other`]
+/// verb once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteVerb {
+    Create,
+    Update,
+}
+
+impl WriteVerb {
+    pub(crate) fn method(self) -> reqwest::Method {
+        match self {
+            Self::Create => reqwest::Method::POST,
+            Self::Update => reqwest::Method::PUT,
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Update => "update",
+        }
+    }
+
+    pub fn other(self) -> Self {
+        match self {
+            Self::Create => Self::Update,
+            Self::Update => Self::Create,
+        }
+    }
+}
+
 /// Whether two base URLs name the same place. Hosts compare
 /// case-insensitively (Concur returns `https://us.api.Concursolutions.com`);
 /// a trailing slash does not matter.

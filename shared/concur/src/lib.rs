@@ -32,7 +32,7 @@ pub mod tokens;
 pub mod vendors;
 
 pub use app::AppCredentials;
-pub use client::{CompanyProfile, ConcurClient, ConcurError, WebhookSubscription};
+pub use client::{CompanyProfile, ConcurClient, ConcurError, WebhookSubscription, WriteVerb};
 pub use tokens::{
     AccessToken, GrantSecretError, GrantStore, GrantStoreError, RefreshHealth, StoredGrant, TokenManager, TokenOptions,
 };

@@ -9,7 +9,7 @@ use domain::reference::{PoAddress, PoReceiptRecord, PurchaseOrderLine, PurchaseO
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use crate::client::{ConcurClient, ConcurError};
+use crate::client::{ConcurClient, ConcurError, WriteVerb};
 use crate::tokens::AccessToken;
 
 const PURCHASE_ORDERS_PATH: &str = "/api/v3.0/invoice/purchaseorders";
@@ -30,37 +30,6 @@ impl ConcurClient {
             Ok(answer) => purchase_order_record(&answer).map(Some),
             Err(ConcurError::Rejected { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
-        }
-    }
-}
-
-/// Which verb a record goes with first (Concur has no upsert: POST
-/// refuses a number it holds, PUT one it lacks).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteVerb {
-    Create,
-    Update,
-}
-
-impl WriteVerb {
-    fn method(self) -> reqwest::Method {
-        match self {
-            Self::Create => reqwest::Method::POST,
-            Self::Update => reqwest::Method::PUT,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Self::Create => "create",
-            Self::Update => "update",
-        }
-    }
-
-    fn other(self) -> Self {
-        match self {
-            Self::Create => Self::Update,
-            Self::Update => Self::Create,
         }
     }
 }

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use domain::reference::{SyncRecord, VendorLimits, VendorRecord};
 use serde_json::{Map, Value, json};
 
-use crate::client::{ConcurClient, ConcurError};
+use crate::client::{ConcurClient, ConcurError, WriteVerb};
 use crate::tokens::AccessToken;
 
 const VENDORS_PATH: &str = "/api/v3.0/invoice/vendors";
@@ -40,38 +40,6 @@ pub const VENDOR_PAGE: usize = 1000;
 /// never ends is a fault, not a company.
 const MAX_VENDOR_PAGES: usize = 1000;
 
-/// Which verb a record goes with first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VendorVerb {
-    /// New to Concur, as far as we know (POST).
-    Create,
-    /// Written before (PUT).
-    Update,
-}
-
-impl VendorVerb {
-    fn method(self) -> reqwest::Method {
-        match self {
-            Self::Create => reqwest::Method::POST,
-            Self::Update => reqwest::Method::PUT,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Self::Create => "create",
-            Self::Update => "update",
-        }
-    }
-
-    fn other(self) -> Self {
-        match self {
-            Self::Create => Self::Update,
-            Self::Update => Self::Create,
-        }
-    }
-}
-
 impl ConcurClient {
     /// Writes `records` (each with the verb to try first): one outcome per
     /// record, in order. An error is the whole call failing (transport,
@@ -79,14 +47,14 @@ impl ConcurClient {
     pub async fn write_vendors(
         &self,
         token: &AccessToken,
-        records: &[(VendorRecord, VendorVerb)],
+        records: &[(VendorRecord, WriteVerb)],
     ) -> Result<Vec<VendorWrite>, ConcurError> {
         let mut outcomes = Vec::with_capacity(records.len());
         for chunk in records.chunks(VENDOR_BATCH) {
             // Key → `None` written, `Some(reason)` refused by both verbs.
             let mut settled: HashMap<String, Option<String>> = HashMap::new();
-            let mut retry: Vec<(&VendorRecord, VendorVerb, String)> = Vec::new();
-            for verb in [VendorVerb::Create, VendorVerb::Update] {
+            let mut retry: Vec<(&VendorRecord, WriteVerb, String)> = Vec::new();
+            for verb in [WriteVerb::Create, WriteVerb::Update] {
                 let batch: Vec<&VendorRecord> = chunk.iter().filter(|(_, v)| *v == verb).map(|(r, _)| r).collect();
                 for (record, refused) in batch.iter().zip(self.send_vendors(token, verb, &batch).await?) {
                     match refused {
@@ -96,8 +64,8 @@ impl ConcurClient {
                 }
             }
             // Refused with the verb we expected: the other one, once.
-            for verb in [VendorVerb::Create, VendorVerb::Update] {
-                let batch: Vec<&(&VendorRecord, VendorVerb, String)> =
+            for verb in [WriteVerb::Create, WriteVerb::Update] {
+                let batch: Vec<&(&VendorRecord, WriteVerb, String)> =
                     retry.iter().filter(|(_, v, _)| *v == verb).collect();
                 let sent: Vec<&VendorRecord> = batch.iter().map(|(r, _, _)| *r).collect();
                 for ((record, _, first), refused) in batch.iter().zip(self.send_vendors(token, verb, &sent).await?) {
@@ -182,7 +150,7 @@ impl ConcurClient {
     async fn send_vendors(
         &self,
         token: &AccessToken,
-        verb: VendorVerb,
+        verb: WriteVerb,
         records: &[&VendorRecord],
     ) -> Result<Vec<Option<String>>, ConcurError> {
         if records.is_empty() {

@@ -2,7 +2,8 @@
 
 mod support;
 
-use concur::vendors::{VENDOR_BATCH, VendorVerb};
+use concur::WriteVerb;
+use concur::vendors::VENDOR_BATCH;
 use concur::{AccessToken, ConcurClient};
 use domain::reference::{SyncRecord, VendorLimits, VendorRecord};
 use simulators::concur::StartedConcur;
@@ -38,8 +39,7 @@ fn held_name(concur: &StartedConcur, code: &str) -> Option<String> {
 #[tokio::test]
 async fn new_and_changed_vendors_are_written_and_a_stale_guess_of_the_verb_still_ends_in_one_vendor() {
     let (concur, client, token) = setup().await;
-    let first: Vec<_> =
-        (0..3).map(|n| (vendor(&format!("V{n}"), &format!("Vendor {n}")), VendorVerb::Create)).collect();
+    let first: Vec<_> = (0..3).map(|n| (vendor(&format!("V{n}"), &format!("Vendor {n}")), WriteVerb::Create)).collect();
     let outcomes = client.write_vendors(&token, &first).await.unwrap();
     assert!(outcomes.iter().all(|o| o.refused.is_none()), "{outcomes:?}");
     assert_eq!(concur.sim.vendors(COMPANY).len(), 3);
@@ -47,9 +47,9 @@ async fn new_and_changed_vendors_are_written_and_a_stale_guess_of_the_verb_still
     // V0 changed (known: update); V1 guessed "new" though Concur has it
     // (a POST repeated after a timeout); V9 guessed "known" though it is new.
     let second = vec![
-        (vendor("V0", "Vendor 0 Ltd"), VendorVerb::Update),
-        (vendor("V1", "Vendor 1 GmbH"), VendorVerb::Create),
-        (vendor("V9", "Vendor 9"), VendorVerb::Update),
+        (vendor("V0", "Vendor 0 Ltd"), WriteVerb::Update),
+        (vendor("V1", "Vendor 1 GmbH"), WriteVerb::Create),
+        (vendor("V9", "Vendor 9"), WriteVerb::Update),
     ];
     let outcomes = client.write_vendors(&token, &second).await.unwrap();
     assert!(outcomes.iter().all(|o| o.refused.is_none()), "{outcomes:?}");
@@ -68,7 +68,7 @@ async fn a_record_concur_refuses_is_reported_with_its_reason_and_the_rest_are_wr
     // Concur's own limit, sent anyway (the plan would refuse it first).
     let mut refused = vendor("V2", "Vendor 2");
     refused.name = "N".repeat(300);
-    let records = vec![(vendor("V1", "Vendor 1"), VendorVerb::Create), (refused, VendorVerb::Create)];
+    let records = vec![(vendor("V1", "Vendor 1"), WriteVerb::Create), (refused, WriteVerb::Create)];
     let outcomes = client.write_vendors(&token, &records).await.unwrap();
     assert_eq!(outcomes[0].refused, None);
     let reason = outcomes[1].refused.as_deref().expect("refused");
@@ -92,7 +92,7 @@ async fn more_vendors_than_one_batch_go_in_several_requests_through_429s() {
         .unwrap();
     let n = VENDOR_BATCH * 2 + 7;
     let records: Vec<_> =
-        (0..n).map(|i| (vendor(&format!("V{i:04}"), &format!("Vendor {i}")), VendorVerb::Create)).collect();
+        (0..n).map(|i| (vendor(&format!("V{i:04}"), &format!("Vendor {i}")), WriteVerb::Create)).collect();
     let outcomes = client.write_vendors(&token, &records).await.unwrap();
     assert_eq!(outcomes.len(), n);
     assert!(outcomes.iter().all(|o| o.refused.is_none()));
@@ -102,7 +102,7 @@ async fn more_vendors_than_one_batch_go_in_several_requests_through_429s() {
 #[tokio::test]
 async fn an_inactive_vendor_address_is_deleted_and_a_missing_one_is_reported() {
     let (concur, client, token) = setup().await;
-    client.write_vendors(&token, &[(vendor("V1", "Vendor 1"), VendorVerb::Create)]).await.unwrap();
+    client.write_vendors(&token, &[(vendor("V1", "Vendor 1"), WriteVerb::Create)]).await.unwrap();
     assert_eq!(client.delete_vendor(&token, "V1", "MAIN").await.unwrap(), None);
     assert!(concur.sim.vendors(COMPANY).is_empty());
     let again = client.delete_vendor(&token, "V1", "MAIN").await.unwrap();

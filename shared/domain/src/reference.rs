@@ -816,7 +816,8 @@ pub fn split_list_item_key(key: &str) -> (&str, Vec<String>) {
 pub enum ListSource {
     /// Acumatica's subaccounts (GL203000): `SubaccountCD`, `Description`, `Active`.
     Subaccounts,
-    /// The ERP's GL accounts (Acumatica `Account`: `AccountCD`, `Description`, `Active`).
+    /// The ERP's GL accounts (Acumatica `Account`: `AccountCD`,
+    /// `Description`, `Active`; Infor M3 `GLS040MI`: `AITM`, `TX40`).
     Accounts,
     /// Acumatica projects → tasks (a two-level list): each project at
     /// level 1 (`ProjectID`, `Description`), its tasks under it at level 2
@@ -826,6 +827,9 @@ pub enum ListSource {
     /// The values of one IFS Cloud code part (`B`…`J`) of the connection's
     /// company, active while today lies within their validity.
     CodePart(char),
+    /// The values of one Infor M3 accounting dimension (`CRS630MI`, the
+    /// dimension's `DIMT` list id as the mapping names it): `AITM`, `TX40`.
+    Dimension(String),
 }
 
 impl ListSource {
@@ -837,6 +841,12 @@ impl ListSource {
             "projects" => return Ok(Self::Projects),
             _ => {}
         }
+        if let Some(name) = text.strip_prefix("dimension:").map(str::trim) {
+            return match name.is_empty() || name.contains('\u{1f}') {
+                true => Err(CannotHold(format!("`{text}` names no dimension after `dimension:`"))),
+                false => Ok(Self::Dimension(name.to_owned())),
+            };
+        }
         let letter = text.strip_prefix("code_part:").or_else(|| text.strip_prefix("CODE_PART:"));
         match letter.map(|l| l.to_ascii_uppercase()) {
             Some(l) if l.len() == 1 && ("B"..="J").contains(&l.as_str()) => {
@@ -844,7 +854,7 @@ impl ListSource {
             }
             _ => Err(CannotHold(format!(
                 "unknown list source `{text}`: one of subaccounts, accounts, projects (Acumatica), code_part:B … \
-                 code_part:J (IFS Cloud)"
+                 code_part:J (IFS Cloud), accounts, dimension:NAME (Infor M3)"
             ))),
         }
     }
@@ -855,6 +865,7 @@ impl ListSource {
             Self::Accounts => "accounts".into(),
             Self::Projects => "projects".into(),
             Self::CodePart(letter) => format!("code_part:{letter}"),
+            Self::Dimension(name) => format!("dimension:{name}"),
         }
     }
 }
@@ -1177,6 +1188,9 @@ mod tests {
             assert_eq!(serde_json::from_str::<ListSource>(&json).unwrap(), source, "{json}");
         }
         assert_eq!(ListSource::parse(" Projects "), Ok(ListSource::Projects));
+        assert_eq!(ListSource::parse("dimension:D2"), Ok(ListSource::Dimension("D2".into())));
+        assert_eq!(ListSource::Dimension("D2".into()).to_string(), "dimension:D2");
+        assert!(ListSource::parse("dimension: ").is_err());
         assert_eq!(ListSource::Projects.to_string(), "projects");
         let feed = ListFeed::parse("Projects=projects").unwrap();
         assert_eq!((feed.list.as_str(), feed.source), ("Projects", ListSource::Projects));

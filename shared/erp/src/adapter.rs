@@ -271,9 +271,10 @@ pub trait Erp: Send + Sync {
     }
 
     /// Every item of `source` as items of Concur list `list` (reference
-    /// sync). Always a full read: neither Acumatica's subaccounts nor IFS's
-    /// code-part values carry a filterable change time, and a full read is
-    /// what finds the deletes.
+    /// sync). Always a full read: none of the sources (Acumatica's
+    /// subaccounts and projects, IFS's code-part values, M3's dimensions)
+    /// carries a filterable change time, and a full read is what finds the
+    /// deletes.
     fn read_list_items(
         &self,
         source: &ListSource,

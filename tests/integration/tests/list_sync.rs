@@ -315,3 +315,47 @@ async fn projects_and_their_tasks_fill_a_two_level_list_and_leave_it_children_fi
     let fifth = counts(poster.sync_lists(&connection).await.unwrap());
     assert_eq!((fifth.written, fifth.deactivated), (0, 0), "{fifth:?}");
 }
+
+#[tokio::test]
+async fn infor_dimension_values_and_accounts_feed_their_lists_and_a_removed_value_leaves_it() {
+    use integration::posting::{INFOR_ENTITY, INFOR_TENANT};
+
+    let world = PostingWorld::with_erp("acme-infor-lists", ErpKind::Infor).await;
+    let centers = world.concur.create_list(COMPANY, LIST, 1).unwrap();
+    let accounts = world.concur.create_list(COMPANY, "GL Accounts", 1).unwrap();
+    world.concur.create_list(COMPANY, "Code part", 1).unwrap();
+    world.infor().add_account_named(INFOR_TENANT, INFOR_ENTITY, "6999", "Travel, other");
+    let feeds = [
+        "--feed",
+        "Cost Centers=dimension:CostCenter",
+        "--feed",
+        "GL Accounts=accounts",
+        "--feed",
+        "Code part=code_part:B",
+    ];
+    let set = integration::connector(
+        world.stack.stack_name(),
+        &[&["sync", "lists", "acme-infor-lists"][..], &feeds].concat(),
+    )
+    .await;
+    assert_eq!(set.code, 0, "{}", set.all());
+    let poster = world.poster().await;
+    let connection = world.stack.connections(POSTER).get(&world.connection).await.unwrap().unwrap();
+
+    let first = counts(poster.sync_lists(&connection).await.unwrap());
+    let values = world.infor().dimension_values(INFOR_TENANT, INFOR_ENTITY, "CostCenter");
+    assert!(values.len() >= 3, "{values:?}");
+    let codes: Vec<String> = in_concur(&world, &centers).into_keys().collect();
+    assert_eq!(codes, values, "exactly the dimension's values");
+    assert_eq!(in_concur(&world, &accounts).get("6999").map(String::as_str), Some("Travel, other"));
+    assert_eq!(first.refused, 1, "the IFS-only source is refused with the fix: {first:?}");
+    let store = world.stack.reference(POSTER);
+    let state = store.state(&world.connection, domain::reference::ReferenceKind::Lists).await.unwrap().unwrap();
+    assert!(state.refused.iter().any(|r| r.reason.contains("dimension:NAME")), "{:?}", state.refused);
+
+    // A value deleted in M3 leaves the list; nothing else is written.
+    assert!(world.infor().remove_dimension_value(INFOR_TENANT, INFOR_ENTITY, "CostCenter", &values[0]));
+    let second = counts(poster.sync_lists(&connection).await.unwrap());
+    assert_eq!((second.written, second.deactivated), (0, 1), "{second:?}");
+    assert!(!in_concur(&world, &centers).contains_key(&values[0]));
+}

@@ -12,7 +12,7 @@
 
 use std::time::Instant;
 
-use concur::vendors::VendorVerb;
+use concur::WriteVerb;
 use domain::reference::{VendorLimits, VendorRecord};
 use erp_poster::reference_sync::SyncOutcome;
 use integration::posting::{COMPANY, POSTER, PostingWorld, TENANT};
@@ -92,7 +92,7 @@ async fn vendor_sync_at_scale_first_sync_then_one_percent_changed() {
 
     // Reference: the same records written straight to Concur (updates; no
     // ERP read, no state), the floor of what any sync of them costs.
-    let records: Vec<(VendorRecord, VendorVerb)> = world
+    let records: Vec<(VendorRecord, WriteVerb)> = world
         .concur
         .vendors(COMPANY)
         .into_iter()
@@ -113,7 +113,7 @@ async fn vendor_sync_at_scale_first_sync_then_one_percent_changed() {
                 active: true,
                 limits: VendorLimits::default(),
             };
-            (record, VendorVerb::Update)
+            (record, WriteVerb::Update)
         })
         .collect();
     let token = poster.tokens.access_token(&world.connection).await.unwrap();

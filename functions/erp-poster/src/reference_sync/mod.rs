@@ -77,6 +77,22 @@ pub(crate) enum SourceRead<R> {
     NotOffered(String),
 }
 
+impl<R> SourceRead<R> {
+    /// A paged read's records ([`read_pages`]), or not supported.
+    fn from_pages(read: Option<Vec<R>>) -> Self {
+        read.map_or(Self::NotSupported, |records| Self::Records { records, refused: Vec::new() })
+    }
+}
+
+/// The verb a record goes to Concur with first: an update for what Concur
+/// holds from us, else a create (the client tries the other once).
+pub(crate) fn first_verb(known: &HashMap<String, KnownRecord>, key: &str) -> concur::WriteVerb {
+    match known.get(key) {
+        Some(k) if k.active => concur::WriteVerb::Update,
+        _ => concur::WriteVerb::Create,
+    }
+}
+
 /// How the target took one record.
 pub(crate) struct Written {
     pub key: String,

@@ -11,21 +11,12 @@
 
 use std::collections::HashMap;
 
-use concur::purchase_orders::WriteVerb;
-use concur::{AccessToken, ConcurClient, ConcurError};
+use concur::{AccessToken, ConcurClient, ConcurError, WriteVerb};
 use domain::Failure;
 use domain::reference::{KnownRecord, PoReceiptRecord, PurchaseOrderRecord, PurchaseOrderSettings, ReferenceKind};
 use time::OffsetDateTime;
 
-use super::{SourceRead, SyncTarget, WriteStop, Written, read_pages};
-
-/// The verb a record goes with first: an update for what Concur holds from us.
-fn verb(known: &HashMap<String, KnownRecord>, key: &str) -> WriteVerb {
-    match known.get(key) {
-        Some(k) if k.active => WriteVerb::Update,
-        _ => WriteVerb::Create,
-    }
-}
+use super::{SourceRead, SyncTarget, WriteStop, Written, first_verb, read_pages};
 
 /// Why the kind stops when Concur answers 404 on its collection.
 fn not_offered(api: &str, message: &str) -> WriteStop {
@@ -65,8 +56,7 @@ impl SyncTarget for PurchaseOrderTarget<'_> {
         erp: &dyn erp::ErpAdapter,
         changed_after: Option<OffsetDateTime>,
     ) -> Result<SourceRead<PurchaseOrderRecord>, Failure> {
-        let read = read_pages(changed_after, |page| erp.read_purchase_orders(page)).await?;
-        Ok(read.map_or(SourceRead::NotSupported, |records| SourceRead::Records { records, refused: Vec::new() }))
+        Ok(SourceRead::from_pages(read_pages(changed_after, |page| erp.read_purchase_orders(page)).await?))
     }
 
     async fn write(
@@ -77,7 +67,7 @@ impl SyncTarget for PurchaseOrderTarget<'_> {
     ) -> Result<Vec<Written>, WriteStop> {
         let mut outcomes = Vec::with_capacity(records.len());
         for order in records {
-            let first = verb(known, &order.number);
+            let first = first_verb(known, &order.number);
             let outcome = self.concur.write_purchase_order(&self.token, order, &self.settings, first).await;
             outcomes.push(written(order.number.clone(), outcome, "Purchase Order v3")?);
         }
@@ -120,8 +110,7 @@ impl SyncTarget for ReceiptTarget<'_> {
         erp: &dyn erp::ErpAdapter,
         changed_after: Option<OffsetDateTime>,
     ) -> Result<SourceRead<PoReceiptRecord>, Failure> {
-        let read = read_pages(changed_after, |page| erp.read_po_receipts(page)).await?;
-        Ok(read.map_or(SourceRead::NotSupported, |records| SourceRead::Records { records, refused: Vec::new() }))
+        Ok(SourceRead::from_pages(read_pages(changed_after, |page| erp.read_po_receipts(page)).await?))
     }
 
     async fn write(
@@ -133,7 +122,7 @@ impl SyncTarget for ReceiptTarget<'_> {
         let mut outcomes = Vec::with_capacity(records.len());
         for receipt in records {
             let key = domain::reference::SyncRecord::key(receipt);
-            let outcome = self.concur.write_po_receipt(&self.token, receipt, verb(known, &key)).await;
+            let outcome = self.concur.write_po_receipt(&self.token, receipt, first_verb(known, &key)).await;
             outcomes.push(written(key, outcome, "PO Receipt v3")?);
         }
         Ok(outcomes)

@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 
-use concur::vendors::VendorVerb;
 use concur::{AccessToken, ConcurClient};
 use domain::Failure;
 use domain::reference::{
@@ -18,7 +17,7 @@ use domain::reference::{
 };
 use time::OffsetDateTime;
 
-use super::{SourceRead, SyncTarget, WriteStop, Written, read_pages};
+use super::{SourceRead, SyncTarget, WriteStop, Written, first_verb, read_pages};
 
 pub(super) struct VendorTarget<'a> {
     concur: &'a ConcurClient,
@@ -86,13 +85,9 @@ impl SyncTarget for VendorTarget<'_> {
         records: &[OwnedVendor],
         known: &HashMap<String, KnownRecord>,
     ) -> Result<Vec<Written>, WriteStop> {
-        let verb = |key: &str| match known.get(key) {
-            Some(k) if k.active => VendorVerb::Update,
-            _ => VendorVerb::Create,
-        };
         let mut writes = Vec::with_capacity(records.len());
         for owned in records {
-            writes.push((self.with_concur_values(&owned.record).await?, verb(&owned.key())));
+            writes.push((self.with_concur_values(&owned.record).await?, first_verb(known, &owned.key())));
         }
         match self.concur.write_vendors(&self.token, &writes).await {
             Ok(outcomes) => Ok(outcomes

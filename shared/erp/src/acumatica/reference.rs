@@ -104,7 +104,7 @@ impl AcumaticaClient {
             ListSource::Subaccounts => ("Subaccount", "GL203000", "SubaccountCD"),
             ListSource::Accounts => ("Account", "GL202500", "AccountCD"),
             ListSource::Projects => return self.project_items(list).await.map(Some),
-            ListSource::CodePart(_) => return Ok(None),
+            ListSource::CodePart(_) | ListSource::Dimension(_) => return Ok(None),
         };
         let query = list_query(&format!("{code_field},Description,Active"), None, None, Vec::new());
         let rows = self.all_rows(entity, screen, &query, LIST_PAGE, "a list read").await?;

@@ -7,7 +7,9 @@ use domain::{ConnectionId, ErpDocument, Failure};
 
 use super::{InforClient, InforError, Listing, MasterList, Variation, references};
 use crate::adapter::fix_by_kind;
-use crate::{Erp, ErpChecks, ErpProblem, ErpReference, MasterData, MasterDataError, MasterDataRead, VendorWritten};
+use crate::{
+    Erp, ErpChecks, ErpProblem, ErpReference, ListItemsRead, MasterData, MasterDataError, MasterDataRead, VendorWritten,
+};
 
 pub(crate) const CHECKS: ErpChecks = ErpChecks {
     sign_in: "Infor ION token",
@@ -85,6 +87,20 @@ impl Erp for InforClient {
     /// data with the connection's credentials, while BODs need a document
     /// flow the customer configures in ION. One page holds every supplier
     /// (M3 pages by key, not offset); a later page is empty.
+    async fn read_list_items(
+        &self,
+        source: &domain::reference::ListSource,
+        list: &str,
+    ) -> Result<ListItemsRead, Failure> {
+        let context = format!("reading {source} of the Infor accounting entity for Concur list `{list}`");
+        match self.list_items(source, list).await.map_err(|e| e.to_failure(&context))? {
+            Some(items) => Ok(ListItemsRead::Items(items)),
+            None => Ok(ListItemsRead::NotOffered(format!(
+                "Infor M3 has no list source `{source}`: use `accounts` or `dimension:NAME` (a dimension's DIMT)"
+            ))),
+        }
+    }
+
     async fn read_vendors(
         &self,
         page: domain::reference::ReadPage,

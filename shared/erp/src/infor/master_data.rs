@@ -169,6 +169,35 @@ impl InforClient {
         Ok(records.iter().filter_map(|r| supplier_record(r, address_code, limits)).collect())
     }
 
+    /// Every GL account (`GLS040MI`) or value of one accounting dimension
+    /// (`CRS630MI`, `DIMT`) as items of Concur list `list`: code `AITM`,
+    /// text `TX40` (the code when blank). M3 lists only the values it
+    /// holds, so every item read is active and one gone is deactivated by
+    /// the sync's full read. `None` for a source M3 does not have.
+    pub async fn list_items(
+        &self,
+        source: &domain::reference::ListSource,
+        list: &str,
+    ) -> Result<Option<Vec<domain::reference::ListItemRecord>>, InforError> {
+        use domain::reference::ListSource;
+        let records = match source {
+            ListSource::Accounts => self.m3_list(GL_ACCOUNTS_PATH, &[], "the GL account read (M3 API)").await?,
+            ListSource::Dimension(name) => {
+                self.m3_list(DIMENSION_VALUES_PATH, &[("DIMT", name)], "the dimension read (M3 API)").await?
+            }
+            ListSource::Subaccounts | ListSource::Projects | ListSource::CodePart(_) => return Ok(None),
+        };
+        let text = |record: &Value, field: &str| {
+            record.get(field).and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned)
+        };
+        let items = records.iter().filter_map(|record| {
+            let code = text(record, "AITM")?;
+            let value = text(record, "TX40").unwrap_or_else(|| code.clone());
+            Some(domain::reference::ListItemRecord { list: list.to_owned(), path: vec![code], value, active: true })
+        });
+        Ok(Some(items.collect()))
+    }
+
     /// Every record of M3 list transaction `path` (`maxrecs=0`); a business
     /// error of M3 is a refusal of `what`.
     pub(super) async fn m3_list(

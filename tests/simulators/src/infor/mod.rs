@@ -253,6 +253,20 @@ impl InforSim {
         entity.dimensions.entry(list_id.to_owned()).or_default().insert(value.to_owned());
     }
 
+    /// Removes a value of an accounting dimension (deleted in CRS630); `false` when there was none.
+    pub fn remove_dimension_value(&self, ti: &str, entity: &str, list_id: &str, value: &str) -> bool {
+        let mut state = self.lock();
+        let entity = state.tenant_mut(ti).entity_mut(entity);
+        entity.dimensions.get_mut(list_id).is_some_and(|values| values.remove(value))
+    }
+
+    /// The values of an accounting dimension.
+    pub fn dimension_values(&self, ti: &str, entity: &str, list_id: &str) -> Vec<String> {
+        let mut state = self.lock();
+        let entity = state.tenant_mut(ti).entity_mut(entity);
+        entity.dimensions.get(list_id).map(|values| values.iter().cloned().collect()).unwrap_or_default()
+    }
+
     /// Adds a supplier (name = id).
     pub fn add_supplier(&self, ti: &str, entity: &str, supplier_id: &str) {
         self.add_supplier_named(ti, entity, supplier_id, supplier_id);
