@@ -89,6 +89,11 @@ async fn vendors_reach_concur_once_then_only_what_changed_and_an_inactivated_one
     let json = integration::connector(world.stack.stack_name(), &["sync", "status", "acme-sync", "--json"]).await;
     let parsed: serde_json::Value = serde_json::from_str(&json.out).unwrap();
     assert_eq!(parsed["syncs"]["vendors"]["last_run"]["written"], 2);
+
+    // Each run is an audit event under `<id>#sync`, with its counts.
+    let events = world.stack.audit(POSTER).history(&format!("{}#sync", world.connection)).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.step == "sync vendors").count(), 4, "{events:?}");
+    assert!(events.iter().any(|e| e.detail.as_deref().is_some_and(|d| d.contains("written 2, deactivated 1"))));
 }
 
 #[tokio::test]

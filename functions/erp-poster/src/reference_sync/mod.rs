@@ -485,7 +485,8 @@ impl<S: concur::GrantStore> Poster<S> {
 
     async fn audit_sync(&self, connection: &Connection, kind: ReferenceKind, counts: &RunCounts) {
         let id = connection.connection_id.as_str();
-        let mut event = self.audit.event(id, &format!("{id}#sync"), &format!("sync {}", kind.as_str()), "ok");
+        // Recorded under `<id>#sync` (the event adds the connection id).
+        let mut event = self.audit.event(id, "sync", &format!("sync {}", kind.as_str()), "ok");
         event.detail = Some(format!(
             "read {}, written {}, deactivated {}, unchanged {}, refused {}",
             counts.read, counts.written, counts.deactivated, counts.unchanged, counts.refused
