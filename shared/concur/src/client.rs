@@ -570,7 +570,7 @@ pub fn same_base_url(a: &str, b: &str) -> bool {
 }
 
 /// The URL of a path (or same-datacenter absolute link) on a geolocation.
-fn resolve(geolocation: &str, path_and_query: &str) -> Result<String, ConcurError> {
+pub(crate) fn resolve(geolocation: &str, path_and_query: &str) -> Result<String, ConcurError> {
     let base = trim_base(geolocation);
     let target = path_and_query.trim();
     let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();

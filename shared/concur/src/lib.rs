@@ -17,12 +17,15 @@
 //!   confirmations, each answer typed by Concur's code.
 //! - [`vendors`]: Invoice Vendor v3 writes (reference sync), one outcome
 //!   per record.
+//! - [`extracts`]: Extract v1 and Payment Batch v1 XML (definitions, jobs,
+//!   batch lists, close answers), parsed by local name within bounds.
 //! - [`events`]: ESS webhooks: the `Concur-Signature` check and what a
 //!   notification asks the connector to do.
 
 pub mod app;
 pub mod client;
 pub mod events;
+pub mod extracts;
 pub mod fi;
 pub mod fi_posting;
 pub mod lists;

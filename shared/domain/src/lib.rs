@@ -8,6 +8,7 @@ pub mod clock;
 pub mod connection;
 pub mod currency;
 pub mod erp_url;
+pub mod extract;
 pub mod failure;
 pub mod ids;
 pub mod journal;

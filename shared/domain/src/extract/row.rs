@@ -1,0 +1,98 @@
+//! A detail row, read by column position or workbook name.
+
+use rust_decimal::Decimal;
+
+use super::record::Fields;
+use super::schema::{Column, Layout};
+
+/// One detail row, borrowed from the reader's buffer until the next row is read.
+#[derive(Debug, Clone, Copy)]
+pub struct Row<'a> {
+    layout: &'static Layout,
+    number: u64,
+    journal_amount: Decimal,
+    fields: Fields<'a>,
+}
+
+impl<'a> Row<'a> {
+    pub(crate) fn new(layout: &'static Layout, number: u64, journal_amount: Decimal, fields: Fields<'a>) -> Self {
+        Row { layout, number, journal_amount, fields }
+    }
+
+    /// The layout the row follows.
+    pub fn layout(&self) -> &'static Layout {
+        self.layout
+    }
+
+    /// 1-based record number in the file (the header is row 1).
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// The journal amount (SAE column 169, PRAE column 62), already checked to be a number.
+    pub fn journal_amount(&self) -> Decimal {
+        self.journal_amount
+    }
+
+    /// How many columns the row carries (trailing empty columns may be left out, so often fewer than the
+    /// layout has).
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Whether the row carries no columns (never true for a row the reader returns: it has its marker).
+    pub fn is_empty(&self) -> bool {
+        self.fields.len() == 0
+    }
+
+    /// The value at a 1-based position: empty for a layout column the row leaves out, `None` outside the
+    /// layout.
+    pub fn get(&self, position: usize) -> Option<&'a str> {
+        self.layout.column(position)?;
+        Some(self.fields.get(position - 1).unwrap_or(""))
+    }
+
+    /// The value of the first column with this workbook name, `None` if the layout has no such column.
+    pub fn named(&self, name: &str) -> Option<&'a str> {
+        self.get(usize::from(self.layout.column_named(name)?.position))
+    }
+
+    /// The document key: SAE Report Key (column 20), PRAE Request Key (column 2).
+    pub fn document_key(&self) -> &'a str {
+        self.get(usize::from(self.layout.document_key)).unwrap_or("")
+    }
+
+    /// Every layout column the row carries, with its value.
+    pub fn columns(&self) -> impl Iterator<Item = (&'static Column, &'a str)> + 'a {
+        let fields = self.fields;
+        self.layout.detail.iter().zip((0..fields.len()).filter_map(move |index| fields.get(index)))
+    }
+
+    /// An owned copy, to keep past the next read.
+    pub fn to_owned_row(&self) -> OwnedRow {
+        OwnedRow {
+            layout: self.layout,
+            number: self.number,
+            journal_amount: self.journal_amount,
+            text: self.fields.text.to_owned(),
+            ends: self.fields.ends.to_vec(),
+        }
+    }
+}
+
+/// A detail row that owns its text (one allocation for the text, one for the field ends).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedRow {
+    layout: &'static Layout,
+    number: u64,
+    journal_amount: Decimal,
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl OwnedRow {
+    /// The row, to read it.
+    pub fn view(&self) -> Row<'_> {
+        Row::new(self.layout, self.number, self.journal_amount, Fields { text: &self.text, ends: &self.ends })
+    }
+}
