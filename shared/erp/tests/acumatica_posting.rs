@@ -4,8 +4,8 @@
 //! read for Concur, and vendors from Concur written once however many race.
 
 mod acumatica_support;
+mod records;
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use acumatica_support::{client, client_with, site};
@@ -15,15 +15,11 @@ use erp::acumatica::{
     PostingOptions,
 };
 use erp::{ErpAdapter, ErpReference};
-use rust_decimal::Decimal;
+use records::{concur_vendor, dec};
 use serde_json::Value;
 use simulators::acumatica::{AcumaticaSim, AfterCommit};
 use simulators::faults::{FaultKind, FaultSpec};
 use time::macros::date;
-
-fn dec(text: &str) -> Decimal {
-    Decimal::from_str(text).unwrap()
-}
 
 fn bill(vendor_ref: &str) -> AcumaticaBill {
     let line = |account: &str, amount: &str, description: &str| BillLine {
@@ -392,24 +388,6 @@ async fn vendors_are_read_in_pages_with_their_status_and_by_changed_since() {
 
 // Reference data, Concur → ERP: vendors written from Concur.
 
-fn concur_vendor(code: &str) -> domain::reference::VendorRecord {
-    let mut vendor = domain::reference::VendorRecord::named(
-        code.into(),
-        domain::reference::DEFAULT_ADDRESS_CODE.into(),
-        "Jane Doe (employee)".into(),
-        domain::reference::VendorLimits::default(),
-    );
-    vendor.address1 = Some("1 Main St".into());
-    vendor.address2 = Some("Suite 4".into());
-    vendor.city = Some("Austin".into());
-    vendor.state = Some("TX".into());
-    vendor.postal_code = Some("73301".into());
-    vendor.country_code = Some("US".into());
-    vendor.currency_code = Some("USD".into());
-    vendor.tax_id = Some("12-3456789".into());
-    vendor
-}
-
 /// Vendor PUTs the simulator saw.
 fn vendor_puts(sim: &AcumaticaSim) -> usize {
     sim.faults().requests().iter().filter(|r| r.method == "PUT" && r.path.ends_with("/Vendor")).count()
@@ -428,7 +406,7 @@ async fn a_vendor_from_concur_is_created_with_every_field_and_read_back_the_same
 
     let (sim, running) = site().await;
     let c = client(&running.base_url());
-    let vendor = concur_vendor("EMP-JDOE");
+    let vendor = concur_vendor("EMP-JDOE", "Jane Doe (employee)", "12-3456789");
     let written = ErpAdapter::write_vendor(&c, &vendor, &VendorField::all()).await.unwrap();
     assert_eq!(written, Some(VendorWritten::Created));
     assert_eq!(read_back(&c, "EMP-JDOE").await, Some(vendor), "the codes and values line up both ways");
@@ -444,7 +422,7 @@ async fn writing_the_same_vendor_again_is_unchanged_and_sends_no_put() {
 
     let (sim, running) = site().await;
     let c = client(&running.base_url());
-    let vendor = concur_vendor("EMP-JDOE");
+    let vendor = concur_vendor("EMP-JDOE", "Jane Doe (employee)", "12-3456789");
     ErpAdapter::write_vendor(&c, &vendor, &VendorField::all()).await.unwrap();
     let puts = vendor_puts(&sim);
     let again = ErpAdapter::write_vendor(&c, &vendor, &VendorField::all()).await.unwrap();
@@ -459,7 +437,7 @@ async fn an_update_writes_only_the_owned_fields_that_differ() {
 
     let (sim, running) = site().await;
     let c = client(&running.base_url());
-    let mut vendor = concur_vendor("EMP-JDOE");
+    let mut vendor = concur_vendor("EMP-JDOE", "Jane Doe (employee)", "12-3456789");
     ErpAdapter::write_vendor(&c, &vendor, &VendorField::all()).await.unwrap();
 
     // Concur renamed the vendor and moved it, and dropped its second
@@ -495,7 +473,7 @@ async fn two_concurrent_writes_of_a_new_vendor_create_it_once() {
         method: Some("GET".into()),
     };
     sim.faults().inject(slow_reads).unwrap();
-    let vendor = concur_vendor("EMP-RACE");
+    let vendor = concur_vendor("EMP-RACE", "Jane Doe (employee)", "12-3456789");
     let fields = VendorField::all();
     let (first, second) =
         tokio::join!(ErpAdapter::write_vendor(&c, &vendor, &fields), ErpAdapter::write_vendor(&c, &vendor, &fields));
@@ -520,7 +498,7 @@ async fn a_vendor_acumatica_refuses_is_a_permanent_failure_with_its_reason() {
 
     let (sim, running) = site().await;
     let c = client(&running.base_url());
-    let mut vendor = concur_vendor("EMP-BAD");
+    let mut vendor = concur_vendor("EMP-BAD", "Jane Doe (employee)", "12-3456789");
     vendor.currency_code = Some("XXX".into());
     vendor.country_code = Some("USA".into());
     let failure = ErpAdapter::write_vendor(&c, &vendor, &VendorField::all()).await.unwrap_err();
@@ -531,7 +509,10 @@ async fn a_vendor_acumatica_refuses_is_a_permanent_failure_with_its_reason() {
     assert!(reason.contains("MainContact/Address Country `USA`: 'Country' cannot be found"), "{reason}");
     assert!(sim.vendors("Acme").iter().all(|v| v["VendorID"]["value"] != "EMP-BAD"));
 
-    let nameless = domain::reference::VendorRecord { vendor_code: " ".into(), ..concur_vendor("x") };
+    let nameless = domain::reference::VendorRecord {
+        vendor_code: " ".into(),
+        ..concur_vendor("x", "Jane Doe (employee)", "12-3456789")
+    };
     let failure = ErpAdapter::write_vendor(&c, &nameless, &VendorField::all()).await.unwrap_err();
     assert!(failure.reason.contains("has no vendor code"), "{}", failure.reason);
 }

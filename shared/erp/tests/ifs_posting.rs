@@ -3,38 +3,30 @@
 //! across retries, 412s, throttling, expired tokens and crashes mid-way,
 //! every PATCH/DELETE with the current ETag, and one company only.
 
+mod ifs_support;
+
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
-use domain::{
-    ErpDocument, ErpDocumentKind, ErpUrl, FailureKind, IfsApiNames, IfsCloudSettings, PlannedLine, UrlPolicy,
-};
-use erp::ifs::{IfsClient, IfsCredentials, IfsError, IfsPurchaseOrder, IfsPurchaseOrderLine};
+use domain::{ErpDocument, ErpDocumentKind, FailureKind, IfsApiNames, IfsCloudSettings, PlannedLine};
+use erp::ifs::{IfsClient, IfsError, IfsPurchaseOrder, IfsPurchaseOrderLine};
 use erp::{ErpAdapter, ErpReference};
+use ifs_support::{CLIENT_ID, NAMESPACE, SECRET, client, client_for, credentials, http};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use simulators::RunningSimulator;
 use simulators::faults::{FaultKind, FaultSpec};
 use simulators::ifs::{AfterCommit, IfsSim};
 use time::macros::date;
-use transport::{HttpClient, RetryPolicy};
 
-const NAMESPACE: &str = "acmeprod";
-const CLIENT_ID: &str = "CONCUR_INT";
-const SECRET: &str = "8f0c-s3cret";
 const INVOICES: &str = "/main/ifsapplications/projection/v1/ManualSupplierInvoiceHandling.svc/ManSuppInvoiceSet";
 const VOUCHERS: &str = "/main/ifsapplications/projection/v1/VoucherEntryHandling.svc/VoucherSet";
 
 /// Companies 10 and 20 with the same supplier and accounts; the IAM client
 /// may write to both, so only the adapter keeps a client in its company.
 async fn site() -> (IfsSim, RunningSimulator) {
-    let sim = IfsSim::new();
-    sim.add_realm(NAMESPACE);
-    sim.add_company("10", "USD");
-    sim.add_company("20", "EUR");
-    sim.add_client(NAMESPACE, CLIENT_ID, SECRET, &["10", "20"]);
-    sim.add_supplier("EMPJDOE", "Jane Doe (employee)", &["10", "20"]);
+    let sim = ifs_support::seeded();
     for company in ["10", "20"] {
         sim.add_account(company, "6100", "Cost", false);
         sim.add_account(company, "6200", "Cost", false);
@@ -50,34 +42,7 @@ async fn site() -> (IfsSim, RunningSimulator) {
 }
 
 fn settings(base: &str, company: &str) -> IfsCloudSettings {
-    IfsCloudSettings {
-        base_url: ErpUrl::parse_with(base, UrlPolicy::AllowLoopbackHttp).unwrap(),
-        namespace: NAMESPACE.into(),
-        company: company.into(),
-        api: IfsApiNames::default(),
-    }
-}
-
-fn credentials(secret: &str) -> IfsCredentials {
-    serde_json::from_value(serde_json::json!({"client_id": CLIENT_ID, "client_secret": secret})).unwrap()
-}
-
-fn http(timeout: Duration) -> HttpClient {
-    let policy = RetryPolicy {
-        max_attempts: 5,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(50),
-        request_timeout: timeout,
-    };
-    HttpClient::new(transport::build_client(timeout), policy)
-}
-
-fn client_for(base: &str, company: &str) -> IfsClient {
-    IfsClient::new(http(Duration::from_secs(5)), settings(base, company), credentials(SECRET)).unwrap()
-}
-
-fn client(base: &str) -> IfsClient {
-    client_for(base, "10")
+    ifs_support::settings(base, company, IfsApiNames::default())
 }
 
 fn dec(text: &str) -> Decimal {

@@ -6,20 +6,16 @@
 //! ids the order read gives, a cancelled one inactive.
 
 mod ifs_support;
+mod records;
 
-use std::str::FromStr;
-
-use domain::reference::{PoReceiptRecord, PurchaseOrderLine, PurchaseOrderRecord, ReadPage};
+use domain::reference::{PoReceiptRecord, PurchaseOrderRecord, ReadPage};
 use domain::{FailureKind, IfsApiNames};
 use erp::ErpAdapter;
 use ifs_support::{client, client_with, site};
+use records::{dec, line, order};
 use rust_decimal::Decimal;
 use simulators::ifs::{IfsSim, PoLineSeed};
 use time::macros::date;
-
-fn dec(text: &str) -> Decimal {
-    Decimal::from_str(text).unwrap()
-}
 
 fn page(skip: usize, top: usize) -> ReadPage {
     ReadPage { changed_after: None, skip, top }
@@ -68,39 +64,6 @@ fn seed_orders(sim: &IfsSim) {
     sim.add_purchase_order("20", "PO-2001", "S2000", "EUR", date!(2024 - 03 - 15));
     sim.add_purchase_order_line("PO-2001", &PoLineSeed::new("1", "Other company", dec("1"), dec("1")));
     sim.set_purchase_order_state("PO-2001", "Released");
-}
-
-fn line(
-    number: &str,
-    id: &str,
-    text: &str,
-    quantity: &str,
-    price: &str,
-    unit: &str,
-    account: &str,
-) -> PurchaseOrderLine {
-    PurchaseOrderLine {
-        line_number: number.into(),
-        external_id: id.into(),
-        description: Some(text.into()),
-        quantity: dec(quantity),
-        unit_price: dec(price),
-        unit_of_measure: Some(unit.into()),
-        account_code: Some(account.into()),
-    }
-}
-
-fn order(number: &str, vendor: &str, currency: &str, day: time::Date, closed: bool) -> PurchaseOrderRecord {
-    PurchaseOrderRecord {
-        number: number.into(),
-        name: number.into(),
-        vendor_code: vendor.into(),
-        vendor_address_code: "MAIN".into(),
-        currency_code: currency.into(),
-        order_date: day,
-        closed,
-        lines: Vec::new(),
-    }
 }
 
 /// What the read of [`seed_orders`] must give, in `OrderNo` order.

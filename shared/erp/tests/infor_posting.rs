@@ -5,9 +5,9 @@
 //! read for Concur, and vendors from Concur written once however many race.
 
 mod infor_support;
+mod records;
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use domain::{ErpDocument, ErpDocumentKind, FailureKind, PlannedLine};
@@ -16,16 +16,13 @@ use erp::infor::{
 };
 use erp::{ErpAdapter, ErpReference};
 use infor_support::{CLEARING, ENTITY, LID, TI, client, client_with, http, settings, site};
+use records::{concur_vendor, dec};
 use rust_decimal::Decimal;
 use simulators::faults::{FaultKind, FaultSpec};
 use simulators::infor::{DebitCredit, InforSim, ReceivedStatus};
 use time::macros::date;
 
 const PUBLISH: &str = "/ACME_TST/IONSERVICES/api/ion/messaging/service/v3/multipartMessage";
-
-fn dec(text: &str) -> Decimal {
-    Decimal::from_str(text).unwrap()
-}
 
 fn line(account: &str, amount: &str, cost_center: Option<&str>, description: &str) -> PlannedLine {
     let mut dimensions = BTreeMap::new();
@@ -478,24 +475,6 @@ fn the_adapter_and_the_simulator_agree_on_paths() {
 
 // Reference data, Concur → ERP: vendors written from Concur as M3 suppliers.
 
-fn concur_vendor(code: &str) -> domain::reference::VendorRecord {
-    let mut vendor = domain::reference::VendorRecord::named(
-        code.into(),
-        domain::reference::DEFAULT_ADDRESS_CODE.into(),
-        "Jane Doe".into(),
-        domain::reference::VendorLimits::default(),
-    );
-    vendor.address1 = Some("1 Main St".into());
-    vendor.address2 = Some("Suite 4".into());
-    vendor.city = Some("Austin".into());
-    vendor.state = Some("TX".into());
-    vendor.postal_code = Some("73301".into());
-    vendor.country_code = Some("US".into());
-    vendor.currency_code = Some("USD".into());
-    vendor.tax_id = Some("US123456789".into());
-    vendor
-}
-
 /// `AddSupplier` and `UpdSupplier` calls the simulator saw.
 fn supplier_writes(sim: &InforSim) -> Vec<String> {
     sim.requests()
@@ -518,7 +497,7 @@ async fn a_vendor_from_concur_becomes_a_supplier_read_back_the_same() {
 
     let (sim, running) = site().await;
     let c = client(&sim, &running);
-    let vendor = concur_vendor("EMPJANE");
+    let vendor = concur_vendor("EMPJANE", "Jane Doe", "US123456789");
     let written = ErpAdapter::write_vendor(&c, &vendor, &VendorField::all()).await.unwrap();
     assert_eq!(written, Some(VendorWritten::Created));
     assert_eq!(read_back(&c, "EMPJANE").await, Some(vendor), "the codes and values line up both ways");
@@ -536,7 +515,7 @@ async fn writing_the_same_supplier_again_is_unchanged_and_sends_no_write() {
     let c = client(&sim, &running);
     // No country or currency in Concur: M3 gets the defaults, which are
     // then no difference.
-    let mut vendor = concur_vendor("EMPJANE");
+    let mut vendor = concur_vendor("EMPJANE", "Jane Doe", "US123456789");
     vendor.country_code = None;
     vendor.currency_code = None;
     let written = ErpAdapter::write_vendor(&c, &vendor, &VendorField::all()).await.unwrap();
@@ -555,7 +534,7 @@ async fn a_supplier_update_writes_only_the_owned_fields_that_differ() {
 
     let (sim, running) = site().await;
     let c = client(&sim, &running);
-    let mut vendor = concur_vendor("EMPJANE");
+    let mut vendor = concur_vendor("EMPJANE", "Jane Doe", "US123456789");
     ErpAdapter::write_vendor(&c, &vendor, &VendorField::all()).await.unwrap();
 
     // Concur renamed and moved the vendor; it owns the name only.
@@ -588,7 +567,7 @@ async fn two_concurrent_writes_of_a_new_supplier_create_it_once() {
         method: Some("GET".into()),
     };
     sim.faults().inject(slow_reads).unwrap();
-    let vendor = concur_vendor("EMPRACE");
+    let vendor = concur_vendor("EMPRACE", "Jane Doe", "US123456789");
     let fields = VendorField::all();
     let (first, second) =
         tokio::join!(ErpAdapter::write_vendor(&c, &vendor, &fields), ErpAdapter::write_vendor(&c, &vendor, &fields));
@@ -605,7 +584,7 @@ async fn a_supplier_m3_refuses_is_a_permanent_failure_with_its_reason() {
 
     let (sim, running) = site().await;
     let c = client(&sim, &running);
-    let mut vendor = concur_vendor("EMPLONG");
+    let mut vendor = concur_vendor("EMPLONG", "Jane Doe", "US123456789");
     vendor.name = "Jane Doe, Travel and Entertainment Accounts".into();
     let failure = ErpAdapter::write_vendor(&c, &vendor, &VendorField::all()).await.unwrap_err();
     assert_eq!(failure.kind, FailureKind::Permanent);
@@ -615,7 +594,7 @@ async fn a_supplier_m3_refuses_is_a_permanent_failure_with_its_reason() {
     assert!(sim.supplier(TI, ENTITY, "EMPLONG").is_none());
 
     // An update M3 refuses: the supplier exists, the new currency does not.
-    let mut known = concur_vendor("EMPJDOE");
+    let mut known = concur_vendor("EMPJDOE", "Jane Doe", "US123456789");
     known.currency_code = Some("XXX".into());
     let failure = ErpAdapter::write_vendor(&c, &known, &VendorField::all()).await.unwrap_err();
     assert_eq!(failure.kind, FailureKind::Permanent);

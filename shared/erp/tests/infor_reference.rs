@@ -5,19 +5,14 @@
 //! line ids the order read gives.
 
 mod infor_support;
+mod records;
 
-use std::str::FromStr;
-
-use domain::reference::{PoReceiptRecord, PurchaseOrderLine, PurchaseOrderRecord, ReadPage, SyncRecord};
+use domain::reference::{PoReceiptRecord, PurchaseOrderRecord, ReadPage, SyncRecord};
 use erp::ErpAdapter;
 use infor_support::{ENTITY, TI, client, site};
-use rust_decimal::Decimal;
+use records::{dec, line, order};
 use simulators::infor::{InforSim, M3PoLine, M3PurchaseOrder, M3Receipt};
 use time::macros::date;
-
-fn dec(text: &str) -> Decimal {
-    Decimal::from_str(text).unwrap()
-}
 
 fn page(skip: usize) -> ReadPage {
     ReadPage { changed_after: None, skip, top: 100 }
@@ -90,31 +85,6 @@ fn seed_orders(sim: &InforSim) {
     }
 }
 
-fn line(number: &str, id: &str, text: &str, quantity: &str, price: &str, account: &str) -> PurchaseOrderLine {
-    PurchaseOrderLine {
-        line_number: number.into(),
-        external_id: id.into(),
-        description: Some(text.into()),
-        quantity: dec(quantity),
-        unit_price: dec(price),
-        unit_of_measure: Some("EA".into()),
-        account_code: Some(account.into()),
-    }
-}
-
-fn order(number: &str, vendor: &str, currency: &str, day: time::Date, closed: bool) -> PurchaseOrderRecord {
-    PurchaseOrderRecord {
-        number: number.into(),
-        name: number.into(),
-        vendor_code: vendor.into(),
-        vendor_address_code: "MAIN".into(),
-        currency_code: currency.into(),
-        order_date: day,
-        closed,
-        lines: Vec::new(),
-    }
-}
-
 #[tokio::test]
 async fn one_read_gives_every_released_order_with_its_lines_and_exact_values() {
     let (sim, running) = site().await;
@@ -126,20 +96,23 @@ async fn one_read_gives_every_released_order_with_its_lines_and_exact_values() {
     let expected = vec![
         PurchaseOrderRecord {
             lines: vec![
-                line("10", "10-0", "Laptop", "2", "999.90", "6100"),
-                line("20", "20-0", "Dock", "1.5", "0.123456789012345678", "6200"),
+                line("10", "10-0", "Laptop", "2", "999.90", "EA", "6100"),
+                line("20", "20-0", "Dock", "1.5", "0.123456789012345678", "EA", "6200"),
             ],
             ..order("4000001", "S1000", "USD", date!(2024 - 03 - 15), false)
         },
         PurchaseOrderRecord {
             lines: vec![
-                line("10", "10-0", "ITEM-10", "3", "12.345", "6100"),
-                line("10", "10-1", "Spare", "1", "7", "6100"),
+                line("10", "10-0", "ITEM-10", "3", "12.345", "EA", "6100"),
+                line("10", "10-1", "Spare", "1", "7", "EA", "6100"),
             ],
             ..order("4000002", "AMEX", "EUR", date!(2024 - 02 - 01), true)
         },
         PurchaseOrderRecord {
-            lines: vec![line("10", "10-0", "Chair", "6", "80", "6100"), line("20", "20-0", "Desk", "1", "250", "6100")],
+            lines: vec![
+                line("10", "10-0", "Chair", "6", "80", "EA", "6100"),
+                line("20", "20-0", "Desk", "1", "250", "EA", "6100"),
+            ],
             ..order("4000004", "S1000", "USD", date!(2024 - 01 - 10), false)
         },
     ];
