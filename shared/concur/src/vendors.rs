@@ -174,16 +174,16 @@ fn vendor_json(record: &VendorRecord) -> Value {
     put("VendorCode", Some(&record.vendor_code));
     put("AddressCode", Some(&record.address_code));
     put("VendorName", Some(&record.name));
-    put("Address1", record.address1.as_ref());
-    put("Address2", record.address2.as_ref());
-    put("City", record.city.as_ref());
-    put("State", record.state.as_ref());
-    put("PostalCode", record.postal_code.as_ref());
-    put("CountryCode", record.country_code.as_ref());
+    for (name, value) in ADDRESS_FIELDS.into_iter().zip(record.address()) {
+        put(name, value.as_ref());
+    }
     put("CurrencyCode", record.currency_code.as_ref());
     put("TaxID", record.tax_id.as_ref());
     Value::Object(map)
 }
+
+/// Vendor v3's address fields, in [`VendorRecord::address`]'s order.
+const ADDRESS_FIELDS: [&str; 6] = ["Address1", "Address2", "City", "State", "PostalCode", "CountryCode"];
 
 /// A vendor as Vendor v3 serves it (the reverse of [`vendor_json`]); an
 /// empty field is an absent one. Concur has no inactive flag: every vendor
@@ -196,12 +196,7 @@ fn vendor_record(item: &Value, limits: VendorLimits) -> VendorRecord {
         text("VendorName").unwrap_or_default(),
         limits,
     );
-    record.address1 = text("Address1");
-    record.address2 = text("Address2");
-    record.city = text("City");
-    record.state = text("State");
-    record.postal_code = text("PostalCode");
-    record.country_code = text("CountryCode");
+    record.set_address(ADDRESS_FIELDS.map(text));
     record.currency_code = text("CurrencyCode");
     record.tax_id = text("TaxID");
     record

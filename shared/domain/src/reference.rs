@@ -422,18 +422,25 @@ impl VendorRecord {
         kept
     }
 
+    /// The address lines in Concur's order (Address1, Address2, City,
+    /// State, PostalCode, CountryCode): each ERP names them in a table of
+    /// the same order.
+    pub fn address(&self) -> [&Option<String>; 6] {
+        [&self.address1, &self.address2, &self.city, &self.state, &self.postal_code, &self.country_code]
+    }
+
+    /// Sets the address lines, in [`Self::address`]'s order.
+    pub fn set_address(&mut self, lines: [Option<String>; 6]) {
+        [self.address1, self.address2, self.city, self.state, self.postal_code, self.country_code] = lines;
+    }
+
     /// Sets `fields` to `other`'s values.
     pub fn take(&mut self, other: &VendorRecord, fields: &VendorFields) {
         for field in fields {
             match field {
                 VendorField::Name => self.name.clone_from(&other.name),
                 VendorField::Address => {
-                    self.address1.clone_from(&other.address1);
-                    self.address2.clone_from(&other.address2);
-                    self.city.clone_from(&other.city);
-                    self.state.clone_from(&other.state);
-                    self.postal_code.clone_from(&other.postal_code);
-                    self.country_code.clone_from(&other.country_code);
+                    self.set_address(other.address().map(Clone::clone));
                 }
                 VendorField::Currency => self.currency_code.clone_from(&other.currency_code),
                 VendorField::TaxId => self.tax_id.clone_from(&other.tax_id),

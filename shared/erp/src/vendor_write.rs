@@ -147,12 +147,6 @@ fn check_code(vendor: &VendorRecord, erp: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Concur's address fields in one order (Address1, Address2, City, State,
-/// PostalCode, CountryCode): each ERP names them in a table of the same order.
-pub(crate) fn address_of(vendor: &VendorRecord) -> [&Option<String>; 6] {
-    [&vendor.address1, &vendor.address2, &vendor.city, &vendor.state, &vendor.postal_code, &vendor.country_code]
-}
-
 /// The fields among `fields` whose values differ between the ERP's vendor
 /// and Concur's. Keys and the active flag are taken from `wanted` first:
 /// the ERP may spell the code in another case, and activity is not a field

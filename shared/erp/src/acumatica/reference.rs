@@ -24,7 +24,7 @@ MainContact/Address/State,MainContact/Address/PostalCode,MainContact/Address/Cou
 const VENDOR_EXPAND: &str = "MainContact,MainContact/Address";
 const VENDOR_SCREEN: &str = "AP303000";
 /// The `MainContact/Address` members holding Concur's address, in the order
-/// of [`crate::vendor_write::address_of`].
+/// of [`VendorRecord::address`](domain::reference::VendorRecord::address).
 pub(super) const ADDRESS_MEMBERS: [&str; 6] =
     ["AddressLine1", "AddressLine2", "City", "State", "PostalCode", "Country"];
 /// Rows per list read (the contract returns everything without `$top`, or
@@ -243,24 +243,14 @@ fn vendor_record(row: &Value, address_code: &str, limits: VendorLimits) -> Optio
     let text = |pointer: &str| {
         row.pointer(pointer).and_then(Value::as_str).map(str::trim_end).filter(|t| !t.is_empty()).map(str::to_owned)
     };
-    let [address1, address2, city, state, postal_code, country_code] =
-        ADDRESS_MEMBERS.map(|member| text(&format!("/MainContact/Address/{member}/value")));
     let status = text("/Status/value").unwrap_or_default();
-    Some(VendorRecord {
-        vendor_code: text("/VendorID/value")?,
-        address_code: address_code.to_owned(),
-        name: text("/VendorName/value").unwrap_or_default(),
-        address1,
-        address2,
-        city,
-        state,
-        postal_code,
-        country_code,
-        currency_code: text("/CurrencyID/value"),
-        tax_id: text("/TaxRegistrationID/value"),
-        active: !INACTIVE_STATUSES.contains(&status.as_str()),
-        limits,
-    })
+    let name = text("/VendorName/value").unwrap_or_default();
+    let mut record = VendorRecord::named(text("/VendorID/value")?, address_code.to_owned(), name, limits);
+    record.set_address(ADDRESS_MEMBERS.map(|member| text(&format!("/MainContact/Address/{member}/value"))));
+    record.currency_code = text("/CurrencyID/value");
+    record.tax_id = text("/TaxRegistrationID/value");
+    record.active = !INACTIVE_STATUSES.contains(&status.as_str());
+    Some(record)
 }
 
 #[cfg(test)]

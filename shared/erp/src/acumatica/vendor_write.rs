@@ -21,7 +21,7 @@ use super::posting::field_errors;
 use super::reference::ADDRESS_MEMBERS;
 use super::{AcumaticaClient, AcumaticaError, error_message};
 use crate::VendorWritten;
-use crate::vendor_write::{self, Stored, VendorStore, address_of};
+use crate::vendor_write::{self, Stored, VendorStore};
 
 /// Which of the two PUTs is sent.
 #[derive(Clone, Copy)]
@@ -151,7 +151,7 @@ fn vendor_body(vendor: &VendorRecord, fields: &[VendorField], absent: Absent) ->
             VendorField::TaxId => put(&mut body, "TaxRegistrationID", vendor.tax_id.as_deref()),
             VendorField::Address => {
                 let mut address = Map::new();
-                for (member, value) in ADDRESS_MEMBERS.into_iter().zip(address_of(vendor)) {
+                for (member, value) in ADDRESS_MEMBERS.into_iter().zip(vendor.address()) {
                     put(&mut address, member, value.as_deref());
                 }
                 if !address.is_empty() {

@@ -355,7 +355,7 @@ impl InforClient {
 }
 
 /// The M3 supplier fields (CIDMAS) holding Concur's address, in the order of
-/// [`crate::vendor_write::address_of`]: address lines `SUA1`, `SUA2`, town
+/// [`VendorRecord::address`](domain::reference::VendorRecord::address): address lines `SUA1`, `SUA2`, town
 /// `TOWN`, state `ECAR`, postal code `PONO`, country `CSCD` **[DEFAULT]**
 /// names (CRS622MI's separate addresses call the lines `ADR1`…`ADR4`).
 pub(super) const SUPPLIER_ADDRESS_FIELDS: [&str; 6] = ["SUA1", "SUA2", "TOWN", "ECAR", "PONO", "CSCD"];
@@ -381,19 +381,12 @@ pub(super) fn supplier_record(
 ) -> Option<domain::reference::VendorRecord> {
     let text = |field: &str| m3_text(record, field);
     let (code, name) = (text("SUNO")?, text(SUPPLIER_NAME).unwrap_or_default());
-    let [address1, address2, city, state, postal_code, country_code] = SUPPLIER_ADDRESS_FIELDS.map(text);
-    Some(domain::reference::VendorRecord {
-        address1,
-        address2,
-        city,
-        state,
-        postal_code,
-        country_code,
-        currency_code: text(SUPPLIER_CURRENCY),
-        tax_id: text(SUPPLIER_TAX_ID),
-        active: text("STAT").is_none_or(|s| s == "20"),
-        ..domain::reference::VendorRecord::named(code, address_code.to_owned(), name, limits)
-    })
+    let mut record = domain::reference::VendorRecord::named(code, address_code.to_owned(), name, limits);
+    record.set_address(SUPPLIER_ADDRESS_FIELDS.map(text));
+    record.currency_code = text(SUPPLIER_CURRENCY);
+    record.tax_id = text(SUPPLIER_TAX_ID);
+    record.active = text("STAT").is_none_or(|s| s == "20");
+    Some(record)
 }
 
 /// What a document needs known: list → value → lines naming it.

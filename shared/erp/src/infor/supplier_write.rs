@@ -24,7 +24,7 @@ use super::master_data::{
 };
 use super::{InforClient, InforError};
 use crate::VendorWritten;
-use crate::vendor_write::{self, Stored, VendorStore, address_of};
+use crate::vendor_write::{self, Stored, VendorStore};
 
 /// One supplier of the accounting entity: `?DIVI=<entity>&SUNO=<id>`.
 pub const GET_SUPPLIER_PATH: &str = "M3/m3api-rest/v2/execute/CRS620MI/GetBasicData";
@@ -166,7 +166,7 @@ fn changed_params(vendor: &VendorRecord, fields: &[VendorField]) -> Params {
             VendorField::Currency => put(SUPPLIER_CURRENCY, vendor.currency_code.as_deref()),
             VendorField::TaxId => put(SUPPLIER_TAX_ID, vendor.tax_id.as_deref()),
             VendorField::Address => {
-                for (field, value) in SUPPLIER_ADDRESS_FIELDS.into_iter().zip(address_of(vendor)) {
+                for (field, value) in SUPPLIER_ADDRESS_FIELDS.into_iter().zip(vendor.address()) {
                     put(field, value.as_deref());
                 }
             }
