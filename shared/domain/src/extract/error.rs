@@ -159,6 +159,24 @@ pub enum ExtractError {
         /// Where the document started.
         first_row: u64,
     },
+    /// A document whose key column cannot be a Concur document id (the ledger key).
+    #[error("{at}: {value:?} cannot identify a document: {reason}")]
+    BadDocumentId {
+        /// Where.
+        at: Cell,
+        /// The start of what was there.
+        value: String,
+        /// Why not.
+        reason: String,
+    },
+    /// Rows of one document that contradict each other.
+    #[error("{at}: {detail}")]
+    Inconsistent {
+        /// The cell that contradicts the document's earlier rows.
+        at: Cell,
+        /// What is wrong.
+        detail: String,
+    },
     /// A document with more rows than [`super::MAX_DOCUMENT_ROWS`].
     #[error("{at}: document {key:?} has more than {limit} rows")]
     DocumentTooLarge {
@@ -187,7 +205,9 @@ impl ExtractError {
             | E::TotalMismatch { at, .. }
             | E::TotalOverflow { at }
             | E::SplitDocument { at, .. }
-            | E::DocumentTooLarge { at, .. } => Some(at),
+            | E::DocumentTooLarge { at, .. }
+            | E::BadDocumentId { at, .. }
+            | E::Inconsistent { at, .. } => Some(at),
             E::Io { .. } | E::Empty | E::RecordTooLong { .. } | E::TooManyColumns { .. } => None,
         }
     }

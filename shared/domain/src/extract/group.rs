@@ -1,5 +1,5 @@
-//! Grouping detail rows into documents: an expense report (SAE Report Key) or a payment request (PRAE
-//! Request Key).
+//! Grouping detail rows into documents: an expense report (SAE Report Key), a cash advance (SAE issuance rows,
+//! Cash Advance Key) or a payment request (PRAE Request Key).
 //!
 //! The reference does not say the rows are sorted by document (§4, §5 [docs silent]); the workbooks only say
 //! there is one row per journal. We take the rows of a document to be consecutive, as an extract written report
@@ -13,6 +13,7 @@ use std::io::BufRead;
 use super::error::{Cell, ExtractError};
 use super::reader::{ExtractHeader, ExtractReader};
 use super::row::OwnedRow;
+use crate::ids::DocumentType;
 
 /// Most rows one document may have (one row per journal line; a report of 10 000 allocated lines is already
 /// far beyond what Concur lets a user submit).
@@ -21,7 +22,9 @@ pub const MAX_DOCUMENT_ROWS: usize = 10_000;
 /// The rows of one document, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Document {
-    /// The document key shared by its rows (SAE column 20, PRAE column 2).
+    /// Expense report, cash advance (SAE issuance rows) or payment request.
+    pub doc_type: DocumentType,
+    /// The document key shared by its rows (SAE column 20 or 187, PRAE column 2).
     pub key: String,
     /// Its detail rows (at least one).
     pub rows: Vec<OwnedRow>,
@@ -38,7 +41,7 @@ pub struct Documents<R> {
     /// The first row of the next document, read while ending the current one.
     pending: Option<OwnedRow>,
     /// Every key already grouped, with the row its document started on.
-    seen: HashMap<String, u64>,
+    seen: HashMap<(DocumentType, String), u64>,
     done: bool,
 }
 
@@ -62,31 +65,34 @@ impl<R: BufRead> Documents<R> {
                 None => return Ok(None),
             },
         };
-        let key = first.view().document_key().to_owned();
+        let (doc_type, column, key) = {
+            let key = first.view().document_key();
+            (key.doc_type, key.column, key.value.to_owned())
+        };
         let start = first.view().number();
-        if let Some(&first_row) = self.seen.get(&key) {
-            return Err(ExtractError::SplitDocument { at: self.key_cell(start), key, first_row });
+        if let Some(&first_row) = self.seen.get(&(doc_type, key.clone())) {
+            return Err(ExtractError::SplitDocument { at: self.key_cell(start, column), key, first_row });
         }
         let mut rows = vec![first];
         while let Some(row) = self.reader.next_row()? {
-            if row.document_key() != key {
+            let next = row.document_key();
+            if (next.doc_type, next.value) != (doc_type, key.as_str()) {
                 self.pending = Some(row.to_owned_row());
                 break;
             }
             if rows.len() == MAX_DOCUMENT_ROWS {
                 let number = row.number();
-                let at = self.key_cell(number);
+                let at = self.key_cell(number, column);
                 return Err(ExtractError::DocumentTooLarge { at, key, limit: MAX_DOCUMENT_ROWS });
             }
             rows.push(row.to_owned_row());
         }
-        self.seen.insert(key.clone(), start);
-        Ok(Some(Document { key, rows }))
+        self.seen.insert((doc_type, key.clone()), start);
+        Ok(Some(Document { doc_type, key, rows }))
     }
 
-    fn key_cell(&self, row: u64) -> Cell {
-        let layout = self.reader.layout();
-        Cell::new(row, usize::from(layout.document_key), layout.detail)
+    fn key_cell(&self, row: u64, column: u16) -> Cell {
+        Cell::new(row, usize::from(column), self.reader.layout().detail)
     }
 }
 

@@ -18,6 +18,7 @@
 //! Pure code: it reads any [`std::io::BufRead`] and touches no file system or network.
 
 mod error;
+mod fi;
 mod group;
 pub mod layouts;
 mod reader;
@@ -26,11 +27,14 @@ mod row;
 mod schema;
 
 pub use error::{Cell, ExtractError};
+pub use fi::{CASH_ADVANCE_KEY_PREFIX, FileDocument};
 pub use group::{Document, Documents, MAX_DOCUMENT_ROWS};
 pub use reader::{ExtractHeader, ExtractOptions, ExtractReader, ExtractSummary};
 pub use record::{Delimiter, MAX_RECORD_BYTES};
-pub use row::{OwnedRow, Row};
-pub use schema::{Column, ColumnKind, ExtractKind, HeaderFields, Layout, PRAE, SAE};
+pub use row::{DocumentKey, OwnedRow, Row};
+pub use schema::{Column, ColumnKind, ExtractKind, HeaderFields, Layout, OtherDocumentRows, PRAE, SAE};
 
+#[cfg(test)]
+mod fi_tests;
 #[cfg(test)]
 mod tests;

@@ -238,7 +238,7 @@ fn parse_count(value: &str) -> Option<u64> {
 /// An amount: optional sign, digits, optional decimal point (§4: `+50.00`, `-50.00`, `0`). Exact: a value
 /// `Decimal` cannot hold without rounding is refused, never rounded. `rust_decimal` alone would also accept
 /// `_` separators, hence the character check.
-fn parse_amount(value: &str, at: &Cell) -> Result<Decimal, ExtractError> {
+pub(super) fn parse_amount(value: &str, at: &Cell) -> Result<Decimal, ExtractError> {
     let digits = value.strip_prefix(['+', '-']).unwrap_or(value);
     let well_formed = digits.bytes().any(|byte| byte.is_ascii_digit())
         && digits.bytes().all(|byte| byte.is_ascii_digit() || byte == b'.');

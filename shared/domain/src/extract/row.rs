@@ -4,6 +4,18 @@ use rust_decimal::Decimal;
 
 use super::record::Fields;
 use super::schema::{Column, Layout};
+use crate::ids::DocumentType;
+
+/// Which document a row belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocumentKey<'a> {
+    /// The document's type.
+    pub doc_type: DocumentType,
+    /// The 1-based column holding the key.
+    pub column: u16,
+    /// The key.
+    pub value: &'a str,
+}
 
 /// One detail row, borrowed from the reader's buffer until the next row is read.
 #[derive(Debug, Clone, Copy)]
@@ -57,9 +69,20 @@ impl<'a> Row<'a> {
         self.get(usize::from(self.layout.column_named(name)?.position))
     }
 
-    /// The document key: SAE Report Key (column 20), PRAE Request Key (column 2).
-    pub fn document_key(&self) -> &'a str {
-        self.get(usize::from(self.layout.document_key)).unwrap_or("")
+    /// The document the row belongs to: SAE Report Key (column 20) or, on a cash advance issuance row, Cash
+    /// Advance Key (column 187); PRAE Request Key (column 2).
+    pub fn document_key(&self) -> DocumentKey<'a> {
+        let value = |column: u16| self.get(usize::from(column)).unwrap_or("");
+        match self.layout.other_documents {
+            Some(other) if value(other.type_column) == other.type_value => {
+                DocumentKey { doc_type: other.doc_type, column: other.key_column, value: value(other.key_column) }
+            }
+            _ => DocumentKey {
+                doc_type: self.layout.doc_type,
+                column: self.layout.document_key,
+                value: value(self.layout.document_key),
+            },
+        }
     }
 
     /// Every layout column the row carries, with its value.

@@ -1,6 +1,7 @@
 //! What a column and a layout are, and the two layouts the parser knows (SAE §4, PRAE §5).
 
 use super::layouts::{PRAE_DETAIL, PRAE_HEADER, SAE_DETAIL, SAE_HEADER};
+use crate::ids::DocumentType;
 
 /// The two accounting extracts. The header's first field tells them apart: `EXTRACT` (SAE, §4) or `Extract`
 /// (PRAE, §5) — the reference gives them with that exact casing.
@@ -76,6 +77,25 @@ pub struct Layout {
     pub journal_amount: u16,
     /// The detail column that identifies a document (report / payment request).
     pub document_key: u16,
+    /// The document type of the rows grouped by [`Layout::document_key`].
+    pub doc_type: DocumentType,
+    /// Rows that are a document of another type, keyed by another column (SAE cash advance issuance).
+    pub other_documents: Option<OtherDocumentRows>,
+}
+
+/// Rows of a layout that form documents of their own type: those whose `type_column` holds `type_value` are
+/// grouped by `key_column` into documents of `doc_type` (SAE: Cash Advance Transaction Type `1`, issuance,
+/// grouped by Cash Advance Key into cash advances; §4 "cash advance issuance rows appear in the SAE").
+#[derive(Debug, Clone, Copy)]
+pub struct OtherDocumentRows {
+    /// The column telling such rows apart.
+    pub type_column: u16,
+    /// Its value on such rows.
+    pub type_value: &'static str,
+    /// The column their documents are keyed by.
+    pub key_column: u16,
+    /// Their documents' type.
+    pub doc_type: DocumentType,
 }
 
 /// 1-based positions of the header fields the parser reads.
@@ -129,6 +149,13 @@ pub static SAE: Layout = Layout {
     header_fields: HeaderFields { batch_date: 2, record_count: 3, journal_amount_total: 4, batch_id: 5 },
     journal_amount: 169,
     document_key: 20,
+    doc_type: DocumentType::Expense,
+    other_documents: Some(OtherDocumentRows {
+        type_column: 185,
+        type_value: "1",
+        key_column: 187,
+        doc_type: DocumentType::CashAdvance,
+    }),
 };
 
 /// PRAE: header `Extract, BatchID, BatchDate, RecordCount, JournalAmountTotal`; 256 detail columns; dates
@@ -143,4 +170,6 @@ pub static PRAE: Layout = Layout {
     header_fields: HeaderFields { batch_id: 2, batch_date: 3, record_count: 4, journal_amount_total: 5 },
     journal_amount: 62,
     document_key: 2,
+    doc_type: DocumentType::Invoice,
+    other_documents: None,
 };

@@ -76,7 +76,7 @@ fn extract_sae_comma_file_reads_header_rows_and_adds_up() {
     assert_eq!(row.number(), 2);
     assert_eq!(row.get(1), Some("DETAIL"));
     assert_eq!(row.named("Report ID"), Some("RPT-101"));
-    assert_eq!(row.document_key(), "101");
+    assert_eq!(row.document_key().value, "101");
     assert_eq!(row.named("Journal Amount"), Some("+50.00"));
     assert_eq!(row.journal_amount(), dec("50"));
     assert_eq!((row.get(400), row.get(401), row.get(0)), (Some(""), None, None));
@@ -100,7 +100,7 @@ fn extract_prae_pipe_file_uses_its_own_header_order_and_date_format() {
     assert_eq!(header.batch_id, "12345678901234567890");
     assert_eq!(header.batch_date, time::macros::date!(2024 - 12 - 31));
     let row = reader.next_row().expect("row").expect("a row");
-    assert_eq!((row.named("Request ID"), row.document_key()), (Some("REQ-1"), "5001"));
+    assert_eq!((row.named("Request ID"), row.document_key().value), (Some("REQ-1"), "5001"));
     assert_eq!(row.named("Journal Gross Amount"), Some("119.00"));
     assert_eq!(row.get(256), Some(""));
     assert_eq!(reader.finish().expect("adds up").rows, 3);
