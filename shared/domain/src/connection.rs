@@ -629,6 +629,9 @@ pub struct Connection {
     /// Which reference data the connection keeps in step with Concur.
     #[serde(default, skip_serializing_if = "crate::reference::ReferenceSettings::is_empty")]
     pub reference: crate::reference::ReferenceSettings,
+    /// Where its documents come from: Financial Integration, extract or payment batch files, or `auto`.
+    #[serde(default, skip_serializing_if = "crate::posting_source::PostingSource::is_default")]
+    pub posting_source: crate::posting_source::PostingSource,
     /// RFC 3339 UTC.
     pub created_at: String,
     /// RFC 3339 UTC.
@@ -664,6 +667,7 @@ impl Connection {
             flow,
             erp_hold: None,
             reference: crate::reference::ReferenceSettings::default(),
+            posting_source: crate::posting_source::PostingSource::default(),
             created_at: now.to_owned(),
             updated_at: now.to_owned(),
         }

@@ -15,7 +15,7 @@ pub struct ParseError {
     pub why: &'static str,
 }
 
-fn refuse(what: &'static str, value: &str, why: &'static str) -> ParseError {
+pub(crate) fn refuse(what: &'static str, value: &str, why: &'static str) -> ParseError {
     // Keep error messages bounded even when the input is not.
     let value = crate::text::truncate(value, 80).to_owned();
     ParseError { what, value, why }

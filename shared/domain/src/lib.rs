@@ -15,6 +15,7 @@ pub mod journal;
 pub mod mapping;
 pub mod normalize;
 pub mod posting;
+pub mod posting_source;
 pub mod reference;
 pub mod schedule;
 pub mod secret;
