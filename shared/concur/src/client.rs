@@ -215,6 +215,11 @@ impl ConcurClient {
         Self { http, token_http }
     }
 
+    /// The API transport (with its retry policy), for the calls of other modules.
+    pub(crate) fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
     /// Quick Connect: password grant, `credtype=authtoken`, username = company
     /// UUID, password = request token, at `app.app_base_url` (auth.md §3).
     pub async fn exchange_request_token(

@@ -15,10 +15,12 @@
 //! are [`Link`]s, followed only on the connection's own datacenter host
 //! ([`Link::on_datacenter`]) so the access token never leaves it.
 
+mod calls;
 pub mod extract_v1;
 pub mod payment_batch;
 mod xml;
 
+pub use calls::{BatchClose, FetchedFile, JobStart, MAX_FILE_BYTES};
 pub use extract_v1::{
     ExtractDefinition, ExtractJob, JobStatus, parse_definition, parse_definitions, parse_job, parse_jobs,
 };
