@@ -33,7 +33,7 @@ pub struct FetchedFile {
 /// The answer to starting an extract job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobStart {
-    Started(ExtractJob),
+    Started(Box<ExtractJob>),
     /// 409: a job of the definition is already queued or running (§2).
     AlreadyRunning,
 }
@@ -96,7 +96,7 @@ impl ConcurClient {
             return Ok(JobStart::AlreadyRunning);
         }
         let body = read(sent).await?;
-        parse_job(&body).map(JobStart::Started).map_err(|e| malformed("the started job", &e))
+        parse_job(&body).map(|job| JobStart::Started(Box::new(job))).map_err(|e| malformed("the started job", &e))
     }
 
     /// Every payment batch, open and closed (§3).
