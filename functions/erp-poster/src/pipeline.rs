@@ -53,6 +53,8 @@ pub struct Poster<S> {
     pub ledger: LedgerStore,
     /// The reference syncs' state: cursors, leases and record hashes.
     pub reference: platform::reference::ReferenceStore,
+    /// Documents staged by their extract files (issue 15).
+    pub files: platform::files::FileStore,
     pub audit: AuditLog,
     pub tokens: TokenManager<S>,
     pub erp: ErpClients,
@@ -100,6 +102,8 @@ struct Run<'a, S> {
     item: &'a WorkItem,
     key: LedgerKey,
     holder: String,
+    /// The document as its extract file staged it, once fetched (issue 15).
+    file: std::sync::OnceLock<domain::extract::FileDocument>,
 }
 
 impl<S: GrantStore> Poster<S> {
@@ -111,6 +115,7 @@ impl<S: GrantStore> Poster<S> {
             item,
             key: LedgerKey::new(item.connection_id.clone(), item.document_type, item.document_id.clone()),
             holder: format!("{FUNCTION}:{}", uuid::Uuid::new_v4().simple()),
+            file: std::sync::OnceLock::new(),
         };
         // Every log line of the document's run carries these fields.
         let span = tracing::info_span!("document", connection = %item.connection_id, document = %item.document_key(),
@@ -140,6 +145,7 @@ impl<S: GrantStore> Poster<S> {
             item: &item,
             key: LedgerKey::new(item.connection_id.clone(), item.document_type, item.document_id.clone()),
             holder: format!("{FUNCTION}:{}", uuid::Uuid::new_v4().simple()),
+            file: std::sync::OnceLock::new(),
         };
         let span = tracing::info_span!("erp_verdict", connection = %item.connection_id, document = %item.document_key(),
             part = %outcome.part);
@@ -441,6 +447,7 @@ impl<S: GrantStore> Run<'_, S> {
         self.audit("failed", "failed", Some(format!("erp: {reason}")), Some(&reference)).await;
         if connection.flow.confirm_postings
             && let Ok(document) = self.fetch(connection).await
+            && confirms(connection, &document)
         {
             self.report_failure(connection, &document, reason, now).await;
         }
@@ -613,7 +620,7 @@ impl<S: GrantStore> Run<'_, S> {
         // A connection that does not confirm keeps Concur read-only (IFS
         // Cloud's flow): no acknowledgement either; the ledger alone keeps
         // a document from being posted twice.
-        if connection.flow.confirm_postings {
+        if confirms(connection, &document) {
             let acknowledged =
                 self.acknowledge(&document, &system_id(connection, &document)).instrument(step("acknowledge")).await;
             if let Err(failure) = acknowledged {
@@ -668,12 +675,12 @@ impl<S: GrantStore> Run<'_, S> {
         connection: &Connection,
         document: &FiDocument,
     ) -> Result<domain::posting::PostingPlan, (&'static str, Failure)> {
-        let entry = domain::normalize(
-            self.item.document_type,
-            &self.item.document_id,
-            &document.document,
-            &NormalizeOptions::default(),
-        )
+        let options = NormalizeOptions::default();
+        let entry = match self.file.get() {
+            // Refusals and line sources name the file's rows.
+            Some(file) => file.normalize(&options),
+            None => domain::normalize(self.item.document_type, &self.item.document_id, &document.document, &options),
+        }
         .map_err(|e| {
             ("normalize", Failure::permanent(format!("the document cannot be turned into a balanced entry: {e}")))
         })?;
@@ -858,6 +865,9 @@ impl<S: GrantStore> Run<'_, S> {
     }
 
     async fn fetch(&self, connection: &Connection) -> Result<FiDocument, Failure> {
+        if let Some(document) = self.staged(connection).await? {
+            return Ok(document);
+        }
         let (doc_type, id) = (self.item.document_type, self.item.document_id.as_str());
         let client = self.poster.tokens.client();
         // Any status: a document this connector acknowledged on an earlier
@@ -888,6 +898,47 @@ impl<S: GrantStore> Run<'_, S> {
                 Some(Duration::from_secs(300)),
             )),
         }
+    }
+
+    /// The document as an extract file staged it, when the connection takes files and a file brought it
+    /// (it is then never fetched from, acknowledged to or confirmed to Financial Integration).
+    async fn staged(&self, connection: &Connection) -> Result<Option<FiDocument>, Failure> {
+        let takes_files = connection.posting_source.resolve(connection.edition).files.is_some();
+        if !takes_files && self.item.source != WorkSource::File {
+            return Ok(None);
+        }
+        let staged = self
+            .poster
+            .files
+            .staged(&connection.connection_id, self.item.document_type, &self.item.document_id)
+            .await
+            .map_err(|e| store_failure(&e))?;
+        let Some(staged) = staged else {
+            if self.item.source == WorkSource::File {
+                return Err(Failure::retryable(
+                    "the document's staged file copy is missing from the files bucket",
+                    None,
+                ));
+            }
+            return Ok(None);
+        };
+        self.audit(
+            "fetched",
+            "ok",
+            Some(format!("from {} (rows {}–{})", staged.file, staged.document.rows.0, staged.document.rows.1)),
+            None,
+        )
+        .await;
+        let document = FiDocument {
+            id: staged.document.business_id.to_string(),
+            doc_type: self.item.document_type.as_str().to_owned(),
+            doc_status: Some(FROM_FILE.to_owned()),
+            company_uuid: None,
+            erp_system_id: None,
+            document: staged.document.document.clone(),
+        };
+        let _ = self.file.set(staged.document);
+        Ok(Some(document))
     }
 
     async fn acknowledge(&self, document: &FiDocument, system_id: &str) -> Result<(), Failure> {
@@ -935,7 +986,7 @@ impl<S: GrantStore> Run<'_, S> {
     /// redelivery confirms only); a permanent one stops it at `confirm`.
     async fn confirm(&self, connection: &Connection, document: &FiDocument, reference: &str) -> Result<(), Failure> {
         let now = OffsetDateTime::now_utc();
-        if !connection.flow.confirm_postings {
+        if !confirms(connection, document) {
             self.record_confirmed(Confirmation::NotRequired, now).await?;
             self.audit(
                 "confirmed",
@@ -1150,7 +1201,7 @@ impl<S: GrantStore> Run<'_, S> {
             return store_failure(&e);
         }
         self.audit("failed", "failed", Some(format!("{step}: {}", failure.reason)), None).await;
-        if let Some((connection, document)) = concur.filter(|(c, _)| c.flow.confirm_postings) {
+        if let Some((connection, document)) = concur.filter(|(c, d)| confirms(c, d)) {
             self.report_failure(connection, document, &failure.reason, now).await;
         }
         failure
@@ -1251,6 +1302,16 @@ impl<S: GrantStore> Run<'_, S> {
             tracing::warn!(step, error = %e, "audit event not recorded");
         }
     }
+}
+
+/// The `doc_status` of a document read from its extract file: there is no Financial Integration document to
+/// acknowledge or confirm (the path keeps Concur read-only).
+const FROM_FILE: &str = "FROM_EXTRACT_FILE";
+
+/// Whether the document's posting is acknowledged and confirmed to Concur: the connection's flow says so and
+/// the document came through Financial Integration.
+fn confirms(connection: &Connection, document: &FiDocument) -> bool {
+    connection.flow.confirm_postings && document.doc_status.as_deref() != Some(FROM_FILE)
 }
 
 /// What Concur shows for a document, as far as confirming goes.

@@ -56,6 +56,8 @@ pub struct Settings {
     pub max_receives: Option<u32>,
     /// The reference sync state (issue 14).
     pub reference_table: String,
+    /// The files bucket: documents staged by extract files (issue 15).
+    pub files_bucket: String,
 }
 
 impl Settings {
@@ -64,6 +66,7 @@ impl Settings {
             flow: DocumentFlowSettings::from_env(env)?,
             max_receives: env.parsed_if_set("WORK_QUEUE_MAX_RECEIVES")?,
             reference_table: env.required("REFERENCE_TABLE")?,
+            files_bucket: env.required("FILES_BUCKET")?,
         })
     }
 }
@@ -93,6 +96,7 @@ impl Poster<ConcurGrantStore> {
             mappings: aws.mappings(&common.connections_table),
             ledger: aws.ledger(&flow.ledger_table),
             reference: aws.reference(&settings.reference_table),
+            files: aws.files(&settings.files_bucket),
             audit: aws.audit(&common.audit, FUNCTION),
             tokens: TokenManager::new(ConcurClient::new(http.clone()), app, grants, options.tokens),
             erp: ErpClients::new(http, secrets, flow.concur.secret_prefix.clone(), url_policy),

@@ -34,7 +34,7 @@ use platform::aws::SECRET_TTL;
 use platform::concur_grants::ConcurGrantStore;
 use platform::connections::ConnectionStore;
 use platform::ledger::{LedgerKey, LedgerStore};
-use platform::queue::{MAX_BATCH, Outgoing, WorkQueue};
+use platform::queue::{InboxQueue, MAX_BATCH, Outgoing, WorkQueue};
 use platform::{Aws, Env, StoreError};
 use time::OffsetDateTime;
 use transport::{HttpClient, RetryPolicy};
@@ -49,6 +49,8 @@ pub struct Poller<S> {
     pub ledger: LedgerStore,
     pub audit: AuditLog,
     pub queue: WorkQueue,
+    /// Where the connections that take extract files have them taken (`file-intake`, issue 15).
+    pub inbox: InboxQueue,
     pub tokens: TokenManager<S>,
     /// Connections polled at the same time.
     pub concurrency: usize,
@@ -94,7 +96,21 @@ impl Default for PollerOptions {
 pub use platform::SetupError;
 
 /// What the poller reads from its environment.
-pub use platform::DocumentFlowSettings as Settings;
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub flow: platform::DocumentFlowSettings,
+    /// The inbox queue of `file-intake`.
+    pub inbox_queue_url: String,
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, platform::ConfigError> {
+        Ok(Self {
+            flow: platform::DocumentFlowSettings::from_env(env)?,
+            inbox_queue_url: env.required("INBOX_QUEUE_URL")?,
+        })
+    }
+}
 
 impl Poller<ConcurGrantStore> {
     /// Reads the settings from `env` and builds the poller: `main.rs` and
@@ -105,14 +121,15 @@ impl Poller<ConcurGrantStore> {
 
     /// Builds the stores and clients (once per cold start).
     pub async fn build(settings: &Settings, aws: &Aws, options: PollerOptions) -> Result<Self, SetupError> {
-        let common = &settings.common;
-        let (app, grants) = aws.concur(&settings.concur, &common.connections_table, aws.secrets(SECRET_TTL)).await?;
+        let (flow, common) = (&settings.flow, &settings.flow.common);
+        let (app, grants) = aws.concur(&flow.concur, &common.connections_table, aws.secrets(SECRET_TTL)).await?;
         let http = HttpClient::for_deployment(options.retry.clone(), aws.url_policy());
         Ok(Self {
             connections: aws.connections(&common.connections_table),
-            ledger: aws.ledger(&settings.ledger_table),
+            ledger: aws.ledger(&flow.ledger_table),
             audit: aws.audit(&common.audit, FUNCTION),
             queue: aws.work_queue(&common.work_queue_url),
+            inbox: aws.inbox_queue(&settings.inbox_queue_url),
             tokens: TokenManager::new(ConcurClient::new(http), app, grants, options.tokens),
             concurrency: options.concurrency.max(1),
             page_budget: options.page_budget.max(1),
@@ -418,7 +435,17 @@ async fn poll_connection<S: GrantStore>(
 ) -> ConnectionPoll {
     let id = &connection.connection_id;
     let mut progress = Progress::default();
-    let mut outcome = match read_and_queue(poller, connection, now, deadline, &mut progress).await {
+    let source = connection.posting_source.resolve(connection.edition);
+    let files = match source.files {
+        Some(_) => request_files(poller, id, now).await,
+        None => Ok(()),
+    };
+    let read = match files {
+        Err(failure) => Err(failure),
+        Ok(()) if !source.fis => Ok(Reached::LastPage),
+        Ok(()) => read_and_queue(poller, connection, now, deadline, &mut progress).await,
+    };
+    let mut outcome = match read {
         Ok(Reached::Deadline) => PollOutcome::Stopped,
         Ok(Reached::LastPage) if progress.problems.is_empty() => PollOutcome::Completed,
         Ok(Reached::LastPage) => PollOutcome::Failed {
@@ -489,6 +516,17 @@ async fn poll_connection<S: GrantStore>(
     }
 }
 
+/// Asks `file-intake` to take the connection's new extract or payment batch files (its posting source
+/// reads files).
+async fn request_files<S: GrantStore>(
+    poller: &Poller<S>,
+    id: &ConnectionId,
+    now: OffsetDateTime,
+) -> Result<(), PollFailure> {
+    let request = domain::inbox::FilesRequest::new(id.clone(), now);
+    poller.inbox.send_files_request(&request).await.map_err(PollFailure::Files)
+}
+
 /// Why one connection's poll failed: its text is the connection's
 /// `last_poll_error` and the audit event's reason. `context` says which
 /// page of which type was being read.
@@ -516,6 +554,9 @@ enum PollFailure {
         #[source]
         source: StoreError,
     },
+    /// The request to take the connection's files could not be queued.
+    #[error("{0}; the next tick asks again")]
+    Files(#[source] StoreError),
     #[error("{context}: too many pages")]
     TooManyPages { context: String },
 }

@@ -42,16 +42,63 @@ pub enum Command {
     /// Reference data kept in step between the ERP and Concur (vendors).
     #[command(subcommand)]
     Sync(SyncCommand),
+    /// A connection's OpenPGP keys for encrypted extract files: add, list, show, remove.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// A connection's extract and payment batch files: those seen, and taking new ones now.
+    #[command(subcommand)]
+    Files(FilesCommand),
     /// Offline: print, as JSON, what the connector would post for Concur FI
-    /// documents (no AWS, Concur or ERP call). Exit 1 if a document would be stopped.
+    /// documents or an SAE / PRAE extract file (no AWS, Concur or ERP call).
+    /// Exit 1 if a document would be stopped.
     Preview {
-        /// An FI response (either envelope, one or many documents) or one FI document.
-        #[arg(value_name = "FILE.json")]
+        /// An FI response (either envelope, one or many documents), one FI document, or an SAE / PRAE file
+        /// (comma or pipe delimited; plain, zipped or OpenPGP-encrypted), recognised by its content.
+        #[arg(value_name = "FILE")]
         file: PathBuf,
         /// A mapping file: adds ERP accounts and the ERP documents each would become.
         #[arg(long, value_name = "FILE.yaml")]
         mapping: Option<PathBuf>,
+        /// The private key (ASCII-armored) of an encrypted extract file.
+        #[arg(long, value_name = "KEY.asc")]
+        key: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a private key (ASCII-armored) beside the connection's others: files encrypted to any of them decrypt.
+    Add {
+        id: String,
+        /// The armored private key (`gpg --export-secret-keys --armor`).
+        #[arg(long, value_name = "KEY.asc")]
+        file: PathBuf,
+        /// A file holding the key's passphrase, if it has one.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Each key: fingerprint, user, expiry, when it was added and last decrypted a file.
+    List {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a key's public half, to give to Concur.
+    Show { id: String, fingerprint: String },
+    /// Remove a key once no file is encrypted to it any more.
+    Remove { id: String, fingerprint: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FilesCommand {
+    /// Every file the connection has seen (extract jobs, payment batches, inbox files) and where it stands.
+    List {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask file-intake to take the connection's new files now (the schedule does it anyway).
+    Take { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -346,6 +393,30 @@ pub struct SettingsFlags {
     /// What cash advances become: ap_bill | journal.
     #[arg(long)]
     pub cash_advance_as: Option<String>,
+    /// Where documents come from: fis | extract | payment_batch | auto (from the edition).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Extract definitions to read, by name or id, comma separated (`""`: every definition).
+    #[arg(long)]
+    pub definitions: Option<String>,
+    /// Extract: start a job each run when none is running: true | false (default: only Concur's scheduled jobs).
+    #[arg(long)]
+    pub start_jobs: Option<String>,
+    /// Payment batches to close by payee type, comma separated, e.g. `Employee` (`""`: every type).
+    #[arg(long)]
+    pub batch_types: Option<String>,
+    /// Payment batches to close by currency, comma separated (`""`: every currency).
+    #[arg(long)]
+    pub batch_currencies: Option<String>,
+    /// Payment batches to close by payment method, comma separated (`""`: every method).
+    #[arg(long)]
+    pub batch_payment_methods: Option<String>,
+    /// The files' field separator: comma | pipe | tab | semicolon.
+    #[arg(long)]
+    pub delimiter: Option<String>,
+    /// Extract jobs started before this RFC 3339 time are not taken (default: when the source was chosen).
+    #[arg(long)]
+    pub files_since: Option<String>,
 }
 
 #[cfg(test)]

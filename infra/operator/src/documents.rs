@@ -37,7 +37,7 @@ fn ledger(deps: &Deps) -> LedgerStore {
     deps.aws.ledger(&deps.names.ledger_table)
 }
 
-fn audit(deps: &Deps) -> AuditLog {
+pub(crate) fn audit(deps: &Deps) -> AuditLog {
     deps.aws.audit(
         &AuditSettings { table: deps.names.audit_table.clone(), retention_days: AUDIT_RETENTION_DAYS },
         AUDIT_FUNCTION,

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod commands;
 pub mod dns;
 pub mod documents;
+pub mod keys;
 pub mod preview;
 pub mod render;
 pub mod settings;
@@ -29,7 +30,10 @@ use domain::UrlPolicy;
 use platform::{Aws, StoreError, connections::ConnectionStore, secrets::SecretStore};
 use transport::{HttpClient, RetryPolicy};
 
-use cli::{Cli, Command, ConnectionsCommand, DocumentsCommand, MappingCommand, QueueCommand, SyncCommand};
+use cli::{
+    Cli, Command, ConnectionsCommand, DocumentsCommand, FilesCommand, KeysCommand, MappingCommand, QueueCommand,
+    SyncCommand,
+};
 use dns::Resolver;
 use settings::Refusal;
 use stack::StackNames;
@@ -140,6 +144,9 @@ pub async fn run(command: &Command, deps: &Deps, out: &mut dyn Write) -> Result<
         Command::Sync(SyncCommand::Vendors { id, direction, owners }) => {
             return sync::vendors(deps, id, direction.as_deref(), owners, out).await;
         }
+        Command::Keys(command) => return run_keys(command, deps, out).await,
+        Command::Files(FilesCommand::List { id, json }) => return keys::files_list(deps, id, *json, out).await,
+        Command::Files(FilesCommand::Take { id }) => return keys::files_take(deps, id, out).await,
         // Offline; `main_with` runs it before any stack is set up.
         Command::Preview { .. } => return Ok(Outcome::Done),
     };
@@ -149,6 +156,17 @@ pub async fn run(command: &Command, deps: &Deps, out: &mut dyn Write) -> Result<
         ConnectionsCommand::Create(args) => commands::create(deps, args, out).await,
         ConnectionsCommand::Update(args) => commands::update(deps, args, out).await,
         ConnectionsCommand::Test { id } => commands::test(deps, id, out).await,
+    }
+}
+
+async fn run_keys(command: &KeysCommand, deps: &Deps, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    match command {
+        KeysCommand::Add { id, file, passphrase_file } => {
+            keys::add(deps, id, file, passphrase_file.as_deref(), out).await
+        }
+        KeysCommand::List { id, json } => keys::list(deps, id, *json, out).await,
+        KeysCommand::Show { id, fingerprint } => keys::show(deps, id, fingerprint, out).await,
+        KeysCommand::Remove { id, fingerprint } => keys::remove(deps, id, fingerprint, out).await,
     }
 }
 
@@ -168,20 +186,27 @@ async fn run_documents(command: &DocumentsCommand, deps: &Deps, out: &mut dyn Wr
 fn preview_command(
     file: &std::path::Path,
     mapping: Option<&std::path::Path>,
+    key: Option<&std::path::Path>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> i32 {
     let read = |path: &std::path::Path| std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()));
+    let text = |path: &std::path::Path| {
+        String::from_utf8(read(path)?).map_err(|_| format!("{} is not UTF-8 text", path.display()))
+    };
     let result = read(file).and_then(|bytes| {
         let mapping = match mapping {
+            Some(path) => Some(domain::mapping::Mapping::from_yaml(&text(path)?).map_err(|e| e.to_string())?),
+            None => None,
+        };
+        let keys = match key {
             Some(path) => {
-                let text =
-                    String::from_utf8(read(path)?).map_err(|_| format!("{} is not UTF-8 text", path.display()))?;
-                Some(domain::mapping::Mapping::from_yaml(&text).map_err(|e| e.to_string())?)
+                let armored = text(path)?;
+                Some(files::Keyring::from_armored(&[files::KeySource::new(&armored)]).map_err(|e| e.to_string())?)
             }
             None => None,
         };
-        preview::preview(&bytes, mapping.as_ref(), &domain::FlowOptions::default())
+        preview::preview_file(&bytes, keys.as_ref(), mapping.as_ref(), &domain::FlowOptions::default())
             .map_err(|e| format!("{}: {e}", file.display()))
     });
     match result {
@@ -211,8 +236,8 @@ where
             return e.exit_code();
         }
     };
-    if let Command::Preview { file, mapping } = &cli.command {
-        return preview_command(file, mapping.as_deref(), out, err);
+    if let Command::Preview { file, mapping, key } = &cli.command {
+        return preview_command(file, mapping.as_deref(), key.as_deref(), out, err);
     }
     let Some(stack) = cli.stack.as_deref() else {
         let _ = writeln!(err, "error: name the stack with --stack NAME or CONNECTOR_STACK=NAME");

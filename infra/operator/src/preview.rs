@@ -1,5 +1,5 @@
 //! `connector preview`: what the connector would post for Concur FI
-//! documents, offline — no AWS, no Concur, no ERP. Finance checks a
+//! documents or an SAE / PRAE extract file, offline — no AWS, no Concur, no ERP. Finance checks a
 //! document (and a mapping) before trusting the connector with it.
 //!
 //! Output: a JSON array, one object per document:
@@ -11,6 +11,38 @@ use domain::posting::{map_line, plan};
 use domain::{DocumentType, FlowOptions, JournalLine, LineRole, NormalizeOptions, Target};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
+
+/// The preview of every document in `bytes`: an SAE / PRAE extract file (recognised by its content: an
+/// OpenPGP message, a zip, or an extract header record, comma or pipe delimited) or FI JSON. `keys` decrypt
+/// an encrypted file. `Err` only when the file is neither; a document that cannot be posted is an error
+/// object, a file that does not add up an error.
+pub fn preview_file(
+    bytes: &[u8],
+    keys: Option<&files::Keyring>,
+    mapping: Option<&domain::mapping::Mapping>,
+    flow: &FlowOptions,
+) -> Result<Value, NotFiDocument> {
+    if !files::looks_like_extract(bytes) {
+        return preview(bytes, mapping, flow);
+    }
+    let opened = files::open_file("preview", bytes, keys, None).map_err(|e| NotFiDocument::File(e.to_string()))?;
+    let today = time::OffsetDateTime::now_utc().date();
+    let documents = opened
+        .documents
+        .iter()
+        .map(|d| {
+            let header = json!({
+                "id": d.business_id.as_str(),
+                "type": d.doc_type.as_str(),
+                "currency": Value::Null,
+                "rows": format!("{}-{}", d.rows.0, d.rows.1),
+            });
+            let entry = d.normalize(&NormalizeOptions::default()).map_err(|e| e.to_string());
+            preview_entry(header, d.doc_type, entry, mapping, flow, today)
+        })
+        .collect();
+    Ok(Value::Array(documents))
+}
 
 /// The preview of every document in `bytes` (an FI response in either
 /// envelope, or one FI document). `Err` only when the file is not an FI
@@ -27,7 +59,7 @@ pub fn preview(
         .iter()
         .map(|d| {
             let business_id = d.business_id().unwrap_or(d.id.as_str()).to_owned();
-            let mut header = json!({"id": business_id, "type": d.doc_type, "currency": Value::Null});
+            let header = json!({"id": business_id, "type": d.doc_type, "currency": Value::Null});
             let fail = |header: Value, reason: String| json!({"document": header, "error": reason});
             let doc_type: DocumentType = match d.doc_type.parse() {
                 Ok(t) => t,
@@ -37,42 +69,57 @@ pub fn preview(
                 Ok(id) => id,
                 Err(e) => return fail(header, e.to_string()),
             };
-            let entry = match domain::normalize(doc_type, &id, &d.document, &NormalizeOptions::default()) {
-                Ok(entry) => entry,
-                Err(e) => return fail(header, format!("the document cannot be turned into a balanced entry: {e}")),
-            };
-            header["currency"] = json!(entry.currency());
-            let mut lines = Vec::with_capacity(entry.lines().len());
-            for (index, line) in entry.lines().iter().enumerate() {
-                let mut out = describe(line);
-                if let Some(mapping) = mapping {
-                    match map_line(mapping, line, index) {
-                        Ok(mapped) => match mapped.target {
-                            Target::Account(account) => {
-                                out.insert("erp_account".into(), json!(account));
-                            }
-                            Target::Vendor(vendor) => {
-                                out.insert("erp_account".into(), json!(mapping.payable_account));
-                                out.insert("erp_vendor".into(), json!(vendor));
-                            }
-                        },
-                        Err(e) => return fail(header, format!("the document cannot be mapped: {e}")),
-                    }
-                }
-                lines.push(Value::Object(out));
-            }
-            let mut result = json!({"document": header, "balanced": true, "lines": lines});
-            if let Some(mapping) = mapping {
-                let form = flow.form_for(doc_type);
-                match plan(mapping, &entry, form, today) {
-                    Ok(plan) => result["erp_documents"] = serde_json::to_value(&plan.documents).unwrap_or_default(),
-                    Err(e) => return fail(result["document"].clone(), format!("the document cannot be mapped: {e}")),
-                }
-            }
-            result
+            let entry =
+                domain::normalize(doc_type, &id, &d.document, &NormalizeOptions::default()).map_err(|e| e.to_string());
+            preview_entry(header, doc_type, entry, mapping, flow, today)
         })
         .collect();
     Ok(Value::Array(documents))
+}
+
+/// One document's preview: its lines (with ERP accounts under a mapping) and the ERP documents it becomes,
+/// or the reason it would be stopped.
+fn preview_entry(
+    mut header: Value,
+    doc_type: DocumentType,
+    entry: Result<domain::JournalEntry, String>,
+    mapping: Option<&domain::mapping::Mapping>,
+    flow: &FlowOptions,
+    today: time::Date,
+) -> Value {
+    let fail = |header: Value, reason: String| json!({"document": header, "error": reason});
+    let entry = match entry {
+        Ok(entry) => entry,
+        Err(e) => return fail(header, format!("the document cannot be turned into a balanced entry: {e}")),
+    };
+    header["currency"] = json!(entry.currency());
+    let mut lines = Vec::with_capacity(entry.lines().len());
+    for (index, line) in entry.lines().iter().enumerate() {
+        let mut out = describe(line);
+        if let Some(mapping) = mapping {
+            match map_line(mapping, line, index) {
+                Ok(mapped) => match mapped.target {
+                    Target::Account(account) => {
+                        out.insert("erp_account".into(), json!(account));
+                    }
+                    Target::Vendor(vendor) => {
+                        out.insert("erp_account".into(), json!(mapping.payable_account));
+                        out.insert("erp_vendor".into(), json!(vendor));
+                    }
+                },
+                Err(e) => return fail(header, format!("the document cannot be mapped: {e}")),
+            }
+        }
+        lines.push(Value::Object(out));
+    }
+    let mut result = json!({"document": header, "balanced": true, "lines": lines});
+    if let Some(mapping) = mapping {
+        match plan(mapping, &entry, flow.form_for(doc_type), today) {
+            Ok(plan) => result["erp_documents"] = serde_json::to_value(&plan.documents).unwrap_or_default(),
+            Err(e) => return fail(result["document"].clone(), format!("the document cannot be mapped: {e}")),
+        }
+    }
+    result
 }
 
 /// The file is not an FI response nor one FI document.
@@ -83,6 +130,9 @@ pub enum NotFiDocument {
     /// JSON, but not in the FI shape: what the FI parser said.
     #[error("{0}")]
     NotFi(String),
+    /// An extract file that was refused whole (or could not be decrypted).
+    #[error("{0}")]
+    File(String),
 }
 
 fn parse(bytes: &[u8]) -> Result<concur::fi::DocumentPage, NotFiDocument> {
@@ -214,6 +264,43 @@ mod tests {
         assert!(out[0]["error"].as_str().is_some(), "{}", out[0]);
         assert!(preview(b"{not json", None, &FlowOptions::default()).is_err());
         assert!(preview(b"{\"x\": 1}", None, &FlowOptions::default()).is_err());
+    }
+
+    /// An SAE of one report (a debit and its credit), pipe delimited.
+    fn sae() -> String {
+        let row = |amount: &str| {
+            let mut fields = vec![""; 170];
+            fields[0] = "DETAIL";
+            let values = [(5, "E1"), (19, "R1"), (20, "11"), (22, "USD"), (61, "1"), (164, "COMP"), (166, "EMPL")];
+            for (position, value) in values.into_iter().chain([(167, "400"), (169, amount)]) {
+                fields[position - 1] = value;
+            }
+            fields.join("|")
+        };
+        format!("EXTRACT|2026-12-01|2|0|1\n{}\n{}\n", row("10.00"), row("-10.00"))
+    }
+
+    #[test]
+    fn an_extract_file_is_recognised_by_its_header_plain_or_encrypted() {
+        let out = preview_file(sae().as_bytes(), None, None, &FlowOptions::default()).unwrap();
+        assert_eq!(out[0]["document"], json!({"id": "R1", "type": "expense", "currency": "USD", "rows": "2-3"}));
+        let sides: Vec<&str> =
+            out[0]["lines"].as_array().unwrap().iter().map(|l| l["side"].as_str().unwrap()).collect();
+        assert_eq!(sides, ["DR", "CR", "CR", "DR"], "each row a journal and its counterpart");
+        let (secret, public) = files::generate_key("Acme <ap@acme.test>", None).unwrap();
+        let encrypted = files::encrypt_to(&public, sae().as_bytes()).unwrap();
+        let keys = files::Keyring::from_armored(&[files::KeySource::new(&secret)]).unwrap();
+        let decrypted = preview_file(&encrypted, Some(&keys), None, &FlowOptions::default()).unwrap();
+        assert_eq!(decrypted, out);
+        let refused = preview_file(&encrypted, None, None, &FlowOptions::default()).unwrap_err();
+        assert!(refused.to_string().contains("decryption key"), "{refused}");
+        let wrong_total = sae().replacen("|2|0|1", "|2|5|1", 1);
+        assert!(preview_file(wrong_total.as_bytes(), None, None, &FlowOptions::default()).is_err());
+        // FI JSON still goes the FI way.
+        assert_eq!(
+            preview_file(&example("Example-2.1.json"), None, None, &FlowOptions::default()).unwrap()[0]["document"]["id"],
+            "F071FADEA6B142DD884A"
+        );
     }
 
     #[test]

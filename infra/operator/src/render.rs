@@ -46,6 +46,17 @@ pub fn status(s: ConnectionStatus) -> &'static str {
     }
 }
 
+/// The status column: the status, and a key about to expire (as a refresh token about to expire shows as
+/// `reconnect_soon`).
+fn list_status(c: &Connection) -> String {
+    let now = time::OffsetDateTime::now_utc();
+    if c.pgp_keys.values().any(|k| k.expires_soon(now)) {
+        format!("{} (pgp key expiring)", status(c.status))
+    } else {
+        status(c.status).to_owned()
+    }
+}
+
 fn form(f: PostingForm) -> &'static str {
     match f {
         PostingForm::ApBill => "ap_bill",
@@ -72,7 +83,7 @@ pub fn table(connections: &[Connection], out: &mut dyn Write) -> io::Result<()> 
             vec![
                 c.connection_id.to_string(),
                 domain::text::ellipsized_to_width(&c.name, 30),
-                status(c.status).to_owned(),
+                list_status(c),
                 c.erp.as_ref().map_or_else(|| "-".to_owned(), |e| e.kind().to_string()),
                 c.company_uuid.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string),
                 c.schedule.to_string(),
@@ -175,8 +186,53 @@ pub fn details(c: &Connection, credentials: &CredentialState, out: &mut dyn Writ
     line("expense reports as", form(expense_report_as))?;
     line("invoices as", form(invoice_as))?;
     line("cash advances as", form(cash_advance_as))?;
+    source_details(c, &mut line)?;
     line("created", &c.created_at)?;
     line("updated", &c.updated_at)?;
+    Ok(())
+}
+
+/// Where the connection's documents come from, and its OpenPGP keys (issue 15).
+fn source_details(c: &Connection, line: &mut dyn FnMut(&str, &str) -> io::Result<()>) -> io::Result<()> {
+    let source = &c.posting_source;
+    let resolved = source.resolve(c.edition);
+    let reads = match (resolved.fis, resolved.files) {
+        (true, None) => "financial integration".to_owned(),
+        (fis, Some(api)) => {
+            let api = format!("{api:?}").to_lowercase().replace("paymentbatch", "payment batches");
+            if fis { format!("financial integration and {api} files") } else { format!("{api} files") }
+        }
+        (false, None) => "nothing".to_owned(),
+    };
+    line("source", &format!("{} (reads {reads})", format!("{:?}", source.choice).to_lowercase()))?;
+    if resolved.files.is_some() {
+        let all = |v: &[String]| if v.is_empty() { "all".to_owned() } else { v.join(", ") };
+        line("  definitions", &all(&source.definitions))?;
+        line("  start jobs", if source.start_jobs { "yes" } else { "no (Concur's scheduled jobs)" })?;
+        line(
+            "  batches",
+            &format!(
+                "types {}; currencies {}; methods {}",
+                all(&source.batch_types),
+                all(&source.batch_currencies),
+                all(&source.batch_payment_methods)
+            ),
+        )?;
+        line("  delimiter", domain::posting_source::delimiter_name::name(source.delimiter))?;
+        line("  files since", source.since.as_deref().unwrap_or("-"))?;
+    }
+    let now = time::OffsetDateTime::now_utc();
+    for (fingerprint, key) in &c.pgp_keys {
+        let expires = key.expires_at.as_deref().unwrap_or("never");
+        let warning = if key.expires_soon(now) { "; EXPIRES SOON: add the next key (connector keys add)" } else { "" };
+        line(
+            "pgp key",
+            &format!(
+                "{fingerprint} expires {expires}, last used {}{warning}",
+                key.last_used_at.as_deref().unwrap_or("never")
+            ),
+        )?;
+    }
     Ok(())
 }
 

@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
+use domain::extract::Delimiter;
+use domain::posting_source::{PostingSource, SourceChoice};
 use domain::{
     AcumaticaSettings, CompanyUuid, ConcurrencyLevel, Connection, ConnectionId, DebitAdjustmentForm, DocumentType,
     ErpKind, ErpSettings, ErpUrl, IfsCloudSettings, InforSettings, PollSchedule, PostingForm, UrlPolicy,
@@ -55,6 +57,20 @@ pub struct Parsed {
     pub expense_as: Option<PostingForm>,
     pub invoice_as: Option<PostingForm>,
     pub cash_advance_as: Option<PostingForm>,
+    pub source: SourceFlags,
+}
+
+/// The posting source flags, parsed (issue 15).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceFlags {
+    pub choice: Option<SourceChoice>,
+    pub definitions: Option<Vec<String>>,
+    pub start_jobs: Option<bool>,
+    pub batch_types: Option<Vec<String>>,
+    pub batch_currencies: Option<Vec<String>>,
+    pub batch_payment_methods: Option<Vec<String>>,
+    pub delimiter: Option<Delimiter>,
+    pub since: Option<String>,
 }
 
 /// Parses every given flag; the first bad one is refused.
@@ -62,7 +78,69 @@ pub fn parse_flags(flags: &SettingsFlags, policy: UrlPolicy) -> Result<Parsed, R
     let mut p = Parsed::default();
     parse_erp_flags(flags, policy, &mut p)?;
     parse_flow_flags(flags, &mut p)?;
+    p.source = parse_source_flags(flags)?;
     Ok(p)
+}
+
+/// `--source` and the settings of the files it reads.
+fn parse_source_flags(flags: &SettingsFlags) -> Result<SourceFlags, Refusal> {
+    let list = |flag: &str, raw: &str| -> Result<Vec<String>, Refusal> {
+        raw.split(',').map(str::trim).filter(|v| !v.is_empty()).map(|v| text(flag, v, 200)).collect()
+    };
+    Ok(SourceFlags {
+        choice: given(&flags.source, |raw| {
+            SourceChoice::from_str(raw.trim()).map_err(|e| Refusal(format!("--source: {e}")))
+        })?,
+        definitions: given(&flags.definitions, |raw| list("--definitions", raw))?,
+        start_jobs: given(&flags.start_jobs, |raw| boolean("--start-jobs", raw))?,
+        batch_types: given(&flags.batch_types, |raw| list("--batch-types", raw))?,
+        batch_currencies: given(&flags.batch_currencies, |raw| {
+            raw.split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|c| currency_code("--batch-currencies", c))
+                .collect()
+        })?,
+        batch_payment_methods: given(&flags.batch_payment_methods, |raw| list("--batch-payment-methods", raw))?,
+        delimiter: given(&flags.delimiter, |raw| {
+            domain::posting_source::delimiter_name::parse(raw.trim())
+                .ok_or_else(|| Refusal(format!("--delimiter: `{}` is not comma, pipe, tab or semicolon", shown(raw))))
+        })?,
+        since: given(&flags.files_since, |raw| {
+            domain::clock::parse_rfc3339(raw.trim())
+                .map(domain::clock::rfc3339)
+                .ok_or_else(|| Refusal(format!("--files-since: `{}` is not an RFC 3339 time", shown(raw))))
+        })?,
+    })
+}
+
+/// Applies the posting source flags; choosing a file source starts taking files from now unless
+/// `--files-since` says otherwise (the last hundred jobs Concur lists are not posted again).
+fn apply_source(source: &mut PostingSource, flags: &SourceFlags, now: &str) {
+    if let Some(choice) = flags.choice {
+        if choice != source.choice && source.since.is_none() {
+            source.since = Some(now.to_owned());
+        }
+        source.choice = choice;
+    }
+    let set = |target: &mut Vec<String>, value: &Option<Vec<String>>| {
+        if let Some(value) = value {
+            target.clone_from(value);
+        }
+    };
+    set(&mut source.definitions, &flags.definitions);
+    set(&mut source.batch_types, &flags.batch_types);
+    set(&mut source.batch_currencies, &flags.batch_currencies);
+    set(&mut source.batch_payment_methods, &flags.batch_payment_methods);
+    if let Some(start) = flags.start_jobs {
+        source.start_jobs = start;
+    }
+    if let Some(delimiter) = flags.delimiter {
+        source.delimiter = delimiter;
+    }
+    if let Some(since) = &flags.since {
+        source.since = Some(since.clone());
+    }
 }
 
 /// The flag's value parsed by `parse`, when the flag was given.
@@ -395,6 +473,8 @@ pub fn apply(connection: &mut Connection, p: &Parsed) -> Result<(), Refusal> {
     if let Some(f) = p.cash_advance_as {
         connection.flow.cash_advance_as = f;
     }
+    let now = domain::clock::rfc3339(time::OffsetDateTime::now_utc());
+    apply_source(&mut connection.posting_source, &p.source, &now);
     Ok(())
 }
 
@@ -513,6 +593,30 @@ mod tests {
 
     fn refusal(f: SettingsFlags) -> String {
         parse_flags(&f, UrlPolicy::PublicHttpsOnly).unwrap_err().0
+    }
+
+    #[test]
+    fn the_posting_source_flags_are_checked_and_applied() {
+        let given = SettingsFlags {
+            source: Some("payment_batch".into()),
+            batch_currencies: Some("usd, EUR".into()),
+            batch_types: Some("Employee".into()),
+            delimiter: Some("pipe".into()),
+            ..flags()
+        };
+        let parsed = parse_flags(&given, UrlPolicy::PublicHttpsOnly).unwrap();
+        let mut connection = Connection::new(ConnectionId::parse("a").unwrap(), "A", None, "2026-12-01T00:00:00Z");
+        apply(&mut connection, &parsed).unwrap();
+        let source = &connection.posting_source;
+        assert_eq!(source.choice, SourceChoice::PaymentBatch);
+        assert_eq!(source.batch_currencies, ["USD", "EUR"]);
+        assert_eq!(source.delimiter, Delimiter::Pipe);
+        assert!(source.since.is_some(), "choosing a file source takes files from now on");
+        let refused = |f: SettingsFlags| parse_flags(&f, UrlPolicy::PublicHttpsOnly).unwrap_err().0;
+        assert!(refused(SettingsFlags { source: Some("ftp".into()), ..flags() }).contains("--source"));
+        assert!(refused(SettingsFlags { batch_currencies: Some("XXQ".into()), ..flags() }).contains("ISO 4217"));
+        assert!(refused(SettingsFlags { delimiter: Some("#".into()), ..flags() }).contains("--delimiter"));
+        assert!(refused(SettingsFlags { files_since: Some("yesterday".into()), ..flags() }).contains("RFC 3339"));
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub struct StackNames {
     pub work_queue: String,
     /// Its dead-letter queue, `<stack>-work-dlq.fifo`.
     pub work_dead_letter_queue: String,
+    /// The inbox queue of `file-intake`, `<stack>-inbox`.
+    pub inbox_queue: String,
     /// `<stack>/connections/`: `<prefix><id>/concur` and `<prefix><id>/erp`.
     pub secret_prefix: String,
     /// The Concur application secret (id or ARN).
@@ -42,6 +44,7 @@ impl StackNames {
             reference_table: format!("{stack}-reference"),
             work_queue: format!("{stack}-work.fifo"),
             work_dead_letter_queue: format!("{stack}-work-dlq.fifo"),
+            inbox_queue: format!("{stack}-inbox"),
             secret_prefix: format!("{stack}/connections/"),
             concur_app_secret,
         })
@@ -54,6 +57,11 @@ impl StackNames {
     /// The bearer token ION presents to ion-inbox for this connection.
     pub fn ion_inbox_secret(&self, id: &ConnectionId) -> String {
         format!("{}{id}/ion-inbox", self.secret_prefix)
+    }
+
+    /// The connection's OpenPGP private keys (extract files).
+    pub fn pgp_secret(&self, id: &ConnectionId) -> String {
+        platform::files::keyring_secret_id(&self.secret_prefix, id)
     }
 
     pub fn concur_secret(&self, id: &ConnectionId) -> String {

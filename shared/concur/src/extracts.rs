@@ -20,7 +20,7 @@ pub mod extract_v1;
 pub mod payment_batch;
 mod xml;
 
-pub use calls::{BatchClose, FetchedFile, JobStart, MAX_FILE_BYTES};
+pub use calls::{BatchClose, BatchListStatus, FetchedFile, JobStart, MAX_FILE_BYTES};
 pub use extract_v1::{
     ExtractDefinition, ExtractJob, JobStatus, parse_definition, parse_definitions, parse_job, parse_jobs,
 };

@@ -632,6 +632,9 @@ pub struct Connection {
     /// Where its documents come from: Financial Integration, extract or payment batch files, or `auto`.
     #[serde(default, skip_serializing_if = "crate::posting_source::PostingSource::is_default")]
     pub posting_source: crate::posting_source::PostingSource,
+    /// Its OpenPGP keys by fingerprint (what is not secret about them: expiry, last use).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub pgp_keys: std::collections::BTreeMap<String, crate::posting_source::PgpKey>,
     /// RFC 3339 UTC.
     pub created_at: String,
     /// RFC 3339 UTC.
@@ -668,6 +671,7 @@ impl Connection {
             erp_hold: None,
             reference: crate::reference::ReferenceSettings::default(),
             posting_source: crate::posting_source::PostingSource::default(),
+            pgp_keys: std::collections::BTreeMap::new(),
             created_at: now.to_owned(),
             updated_at: now.to_owned(),
         }

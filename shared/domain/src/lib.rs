@@ -11,6 +11,7 @@ pub mod erp_url;
 pub mod extract;
 pub mod failure;
 pub mod ids;
+pub mod inbox;
 pub mod journal;
 pub mod mapping;
 pub mod normalize;

@@ -10,6 +10,20 @@ use serde::{Deserialize, Serialize};
 use crate::connection::Edition;
 use crate::extract::Delimiter;
 
+/// The sync-state partition of a connection's files: its lease (one file run at a time) and one remembered
+/// record per file taken (a job, a batch, an inbox object), so a file is posted once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FilesPartition;
+
+/// See [`FilesPartition`].
+pub const FILES: FilesPartition = FilesPartition;
+
+impl crate::reference::SyncPartition for FilesPartition {
+    fn as_str(self) -> &'static str {
+        "files"
+    }
+}
+
 /// The choice an operator makes (`connector source ID …`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -73,6 +87,10 @@ pub struct PostingSource {
     /// The files' field separator.
     #[serde(with = "delimiter_name")]
     pub delimiter: Delimiter,
+    /// RFC 3339 UTC: extract jobs started before this are not taken (set when the source is chosen, so the
+    /// last 100 jobs Concur lists are not posted again; an operator may set it earlier).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
 }
 
 /// What a connection reads, once `auto` is resolved.
@@ -118,10 +136,52 @@ impl PostingSource {
             && allows(&self.batch_payment_methods, payment_method)
     }
 
+    /// Whether a job started at `started` (UTC) is recent enough to take.
+    pub fn takes_job_started(&self, started: Option<time::OffsetDateTime>) -> bool {
+        let since = self.since.as_deref().and_then(crate::clock::parse_rfc3339);
+        match (since, started) {
+            (Some(since), Some(started)) => started >= since,
+            // No start time: taken (a job Concur does not date cannot be told old).
+            _ => true,
+        }
+    }
+
     /// Whether an extract definition is one to read.
     pub fn takes_definition(&self, name: &str, id: &str) -> bool {
         self.definitions.is_empty()
             || self.definitions.iter().any(|d| d.trim().eq_ignore_ascii_case(name.trim()) || d.trim() == id)
+    }
+}
+
+/// One of a connection's OpenPGP keys, as the connection shows it (the key itself is in the connection's
+/// `pgp` secret; this is what is not secret about it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PgpKey {
+    /// The primary key's first user id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC; `None`: it does not expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// RFC 3339 UTC, when an operator added it.
+    pub added_at: String,
+    /// RFC 3339 UTC, the last time a file was decrypted with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<String>,
+}
+
+/// How far ahead a key's expiry shows on its connection (as a Concur refresh token's does).
+pub const KEY_EXPIRY_WARNING_DAYS: i64 = 30;
+
+impl PgpKey {
+    /// Whether the key expires within [`KEY_EXPIRY_WARNING_DAYS`] of `now` (or has expired).
+    pub fn expires_soon(&self, now: time::OffsetDateTime) -> bool {
+        self.expires_at
+            .as_deref()
+            .and_then(crate::clock::parse_rfc3339)
+            .is_some_and(|at| at - now <= time::Duration::days(KEY_EXPIRY_WARNING_DAYS))
     }
 }
 

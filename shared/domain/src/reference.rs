@@ -58,6 +58,18 @@ impl ReferenceKind {
     }
 }
 
+/// A partition of the sync state (`<connection>#<name>`): a reference kind, or the extract files a connection
+/// has taken ([`crate::posting_source::FILES`]), which share the lease and the remembered records.
+pub trait SyncPartition: Copy + Send + Sync {
+    fn as_str(self) -> &'static str;
+}
+
+impl SyncPartition for ReferenceKind {
+    fn as_str(self) -> &'static str {
+        ReferenceKind::as_str(self)
+    }
+}
+
 /// Why a value cannot be taken (a record Concur cannot hold, an unknown
 /// kind), in words for the operator: what is wrong and where to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -123,6 +135,10 @@ pub struct KnownRecord {
     /// need no lookup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_id: Option<String>,
+    /// Where the source's record stands when that matters to the next run (a payment batch seen open, asked
+    /// to close, taken); `None` for reference records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 /// How much of the source a run read.
@@ -1029,7 +1045,12 @@ mod tests {
     fn known(records: &[&VendorRecord]) -> HashMap<String, KnownRecord> {
         records
             .iter()
-            .map(|r| (r.key(), KnownRecord { hash: r.content_hash(), active: r.active, rank: 0, target_id: None }))
+            .map(|r| {
+                (
+                    r.key(),
+                    KnownRecord { hash: r.content_hash(), active: r.active, rank: 0, target_id: None, state: None },
+                )
+            })
             .collect()
     }
 
@@ -1104,7 +1125,12 @@ mod tests {
 
         let state: HashMap<String, KnownRecord> = [&parent, &child]
             .iter()
-            .map(|r| (r.key(), KnownRecord { hash: r.content_hash(), active: true, rank: r.rank(), target_id: None }))
+            .map(|r| {
+                (
+                    r.key(),
+                    KnownRecord { hash: r.content_hash(), active: true, rank: r.rank(), target_id: None, state: None },
+                )
+            })
             .collect();
         let plan = plan_sync(Vec::<ListItemRecord>::new(), &state, ReadScope::Everything);
         assert_eq!(plan.deactivate, vec![child.key(), parent.key()]);

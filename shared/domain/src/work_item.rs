@@ -20,6 +20,8 @@ pub enum WorkSource {
     /// document by its due time (its message ran out of receives, its
     /// connection could not take it, or an ERP verdict is overdue).
     Sweep,
+    /// A document of an extract or payment batch file, staged in the files bucket (issue 15).
+    File,
 }
 
 /// Version 1 of the queue message body. Unknown fields are refused so a

@@ -68,6 +68,19 @@ impl Aws {
         LedgerStore::new(self.dynamodb(), table)
     }
 
+    /// The inbox queue `file-intake` consumes (issue 15).
+    pub fn inbox_queue(&self, url: impl Into<String>) -> crate::queue::InboxQueue {
+        crate::queue::InboxQueue::new(aws_sdk_sqs::Client::new(&self.sdk), url)
+    }
+
+    /// The files bucket: documents of extract files staged for the poster (issue 15). Path-style addressing
+    /// on a local endpoint (moto), where bucket host names do not resolve.
+    pub fn files(&self, bucket: impl Into<String>) -> crate::files::FileStore {
+        let local = self.sdk.endpoint_url().is_some();
+        let config = aws_sdk_s3::config::Builder::from(&self.sdk).force_path_style(local).build();
+        crate::files::FileStore::new(aws_sdk_s3::Client::from_conf(config), bucket)
+    }
+
     /// The state of the reference syncs (issue 14).
     pub fn reference(&self, table: impl Into<String>) -> crate::reference::ReferenceStore {
         crate::reference::ReferenceStore::new(self.dynamodb(), table)

@@ -244,6 +244,18 @@ impl ConnectionStore {
         .await
     }
 
+    /// A file was decrypted with key `fingerprint` at `at` (RFC 3339): its `last_used_at`. A key the
+    /// connection does not list (put in the secret by hand) is refused, and the caller only logs it.
+    pub async fn record_key_used(&self, id: &ConnectionId, fingerprint: &str, at: &str) -> Result<(), StoreError> {
+        self.update_poll_fields(
+            id,
+            "SET #keys.#fingerprint.#used = :at",
+            &[("#keys", "pgp_keys"), ("#fingerprint", fingerprint), ("#used", "last_used_at")],
+            vec![(":at", AttributeValue::S(at.to_owned()))],
+        )
+        .await
+    }
+
     /// Where the next poll starts (`poll_cursor`).
     pub async fn record_poll_cursor(&self, id: &ConnectionId, cursor: &domain::PollCursor) -> Result<(), StoreError> {
         let value = serde_dynamo::to_attribute_value(cursor)

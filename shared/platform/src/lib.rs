@@ -10,6 +10,7 @@ pub mod aws;
 pub mod concur_grants;
 pub mod config;
 pub mod connections;
+pub mod files;
 pub mod http_api;
 pub mod ledger;
 pub mod mappings;

@@ -377,3 +377,26 @@ mod tests {
         assert!(valid_dedup_id(&usual.dedup_id) && usual.dedup_id.starts_with("acme#cashadvance#AAAA"));
     }
 }
+
+/// The inbox queue (issue 15): a standard queue (S3 notifies no FIFO queue) that `file-intake` consumes. The
+/// poller asks it to take a connection's new files; S3 notices of dropped files arrive on it by themselves.
+#[derive(Clone)]
+pub struct InboxQueue {
+    client: Client,
+    url: String,
+}
+
+impl InboxQueue {
+    pub fn new(client: Client, url: impl Into<String>) -> Self {
+        Self { client, url: url.into() }
+    }
+
+    /// Asks `file-intake` to take a connection's new files. Sent twice, the second run finds the lease or
+    /// the files already taken.
+    pub async fn send_files_request(&self, request: &domain::inbox::FilesRequest) -> Result<(), StoreError> {
+        self.client.send_message().queue_url(&self.url).message_body(request.to_json()).send().await.map_err(|e| {
+            StoreError::new(format!("asking for connection {}'s files", request.connection_id), sqs_message(&e))
+        })?;
+        Ok(())
+    }
+}

@@ -22,7 +22,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::ConnectionId;
-use domain::reference::{ContentHash, KnownRecord, ReferenceKind, Refusal};
+use domain::reference::{ContentHash, KnownRecord, Refusal, SyncPartition};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -103,7 +103,11 @@ impl ReferenceStore {
     }
 
     /// The state of a sync, `None` before its first run.
-    pub async fn state(&self, connection: &ConnectionId, kind: ReferenceKind) -> Result<Option<SyncState>, StoreError> {
+    pub async fn state(
+        &self,
+        connection: &ConnectionId,
+        kind: impl SyncPartition,
+    ) -> Result<Option<SyncState>, StoreError> {
         let action = || format!("reading the {} sync state of connection {connection}", kind.as_str());
         let out = self
             .client
@@ -123,7 +127,7 @@ impl ReferenceStore {
     pub async fn lease(
         &self,
         connection: &ConnectionId,
-        kind: ReferenceKind,
+        kind: impl SyncPartition,
         holder: &str,
         ttl: Duration,
         now: OffsetDateTime,
@@ -166,7 +170,7 @@ impl ReferenceStore {
     pub async fn finish(
         &self,
         connection: &ConnectionId,
-        kind: ReferenceKind,
+        kind: impl SyncPartition,
         holder: &str,
         state: &SyncState,
     ) -> Result<(), StoreError> {
@@ -209,7 +213,7 @@ impl ReferenceStore {
     pub async fn known(
         &self,
         connection: &ConnectionId,
-        kind: ReferenceKind,
+        kind: impl SyncPartition,
         keys: &[String],
     ) -> Result<HashMap<String, KnownRecord>, StoreError> {
         let action = || format!("reading the {} sync records of connection {connection}", kind.as_str());
@@ -238,7 +242,7 @@ impl ReferenceStore {
     pub async fn known_all(
         &self,
         connection: &ConnectionId,
-        kind: ReferenceKind,
+        kind: impl SyncPartition,
     ) -> Result<HashMap<String, KnownRecord>, StoreError> {
         let action = || format!("reading every {} sync record of connection {connection}", kind.as_str());
         let mut known = HashMap::new();
@@ -271,7 +275,7 @@ impl ReferenceStore {
     pub async fn remember(
         &self,
         connection: &ConnectionId,
-        kind: ReferenceKind,
+        kind: impl SyncPartition,
         key: &str,
         record: &KnownRecord,
     ) -> Result<(), StoreError> {
@@ -291,7 +295,7 @@ impl ReferenceStore {
     pub async fn remember_many(
         &self,
         connection: &ConnectionId,
-        kind: ReferenceKind,
+        kind: impl SyncPartition,
         records: &[(String, KnownRecord)],
     ) -> Result<(), StoreError> {
         let action = || format!("recording {} {} records of connection {connection}", records.len(), kind.as_str());
@@ -303,7 +307,7 @@ impl ReferenceStore {
 /// The item that remembers one record.
 fn record_item(
     connection: &ConnectionId,
-    kind: ReferenceKind,
+    kind: impl SyncPartition,
     key: &str,
     record: &KnownRecord,
 ) -> HashMap<String, AttributeValue> {
@@ -314,6 +318,9 @@ fn record_item(
         ("active".to_owned(), AttributeValue::Bool(record.active)),
         ("rank".to_owned(), AttributeValue::N(record.rank.to_string())),
     ]);
+    if let Some(state) = &record.state {
+        item.insert("state".to_owned(), AttributeValue::S(state.clone()));
+    }
     if let Some(id) = &record.target_id {
         item.insert("target_id".to_owned(), AttributeValue::S(id.clone()));
     }
@@ -328,7 +335,7 @@ fn bound_refusals(refused: &mut Vec<Refusal>) {
     }
 }
 
-fn sync_id(connection: &ConnectionId, kind: ReferenceKind) -> AttributeValue {
+fn sync_id(connection: &ConnectionId, kind: impl SyncPartition) -> AttributeValue {
     AttributeValue::S(format!("{connection}#{}", kind.as_str()))
 }
 
@@ -357,5 +364,5 @@ fn known_of(
     let active = item.get("active").and_then(|v| v.as_bool().ok()).copied().unwrap_or(true);
     let rank = item.get("rank").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0);
     let target_id = text("target_id");
-    Ok((key, KnownRecord { hash: ContentHash::from_stored(hash), active, rank, target_id }))
+    Ok((key, KnownRecord { hash: ContentHash::from_stored(hash), active, rank, target_id, state: text("state") }))
 }

@@ -15,7 +15,7 @@ use tracing_subscriber::EnvFilter;
 /// Targets of the shared crates every function logs through (module paths
 /// use underscores). The function's own crate is added by [`init`]'s
 /// caller, so no list of functions has to be kept by hand.
-pub const SHARED_CRATES: [&str; 5] = ["domain", "concur", "erp", "platform", "transport"];
+pub const SHARED_CRATES: [&str; 6] = ["domain", "concur", "erp", "files", "platform", "transport"];
 
 /// The filter for a `RUST_LOG` value in the function whose crate is
 /// `function_crate`: a bare level is applied to that crate and the shared
@@ -152,6 +152,7 @@ mod filter_tests {
             // `enabled!` needs a constant target: one arm per function.
             "erp_poster" => tracing::enabled!(target: "erp_poster", tracing::Level::DEBUG),
             "event_intake" => tracing::enabled!(target: "event_intake", tracing::Level::DEBUG),
+            "file_intake" => tracing::enabled!(target: "file_intake", tracing::Level::DEBUG),
             "ion_inbox" => tracing::enabled!(target: "ion_inbox", tracing::Level::DEBUG),
             "oauth_callback" => tracing::enabled!(target: "oauth_callback", tracing::Level::DEBUG),
             "scheduled_poller" => tracing::enabled!(target: "scheduled_poller", tracing::Level::DEBUG),
@@ -162,7 +163,7 @@ mod filter_tests {
     #[test]
     fn log_level_debug_reaches_every_function_and_no_library() {
         let crates = function_crates();
-        assert_eq!(crates.len(), 5, "{crates:?}");
+        assert_eq!(crates.len(), 6, "{crates:?}");
         for function in &crates {
             assert!(debug_reaches(filter_for("debug", function), function), "LogLevel=debug does not reach {function}");
         }

@@ -82,7 +82,13 @@ async fn the_hashes_written_come_back_and_make_the_next_plan_write_only_what_cha
     let plan = plan_sync(vendors.clone(), &HashMap::new(), ReadScope::Everything);
     assert_eq!(plan.write.len(), 250);
     for record in &plan.write {
-        let known = KnownRecord { hash: record.content_hash(), active: true, rank: record.rank(), target_id: None };
+        let known = KnownRecord {
+            hash: record.content_hash(),
+            active: true,
+            rank: record.rank(),
+            target_id: None,
+            state: None,
+        };
         store.remember(&acme, ReferenceKind::Vendors, &record.key(), &known).await.unwrap();
     }
 

@@ -20,9 +20,10 @@ fn template_env() -> BTreeMap<String, BTreeMap<String, String>> {
 
 type ReadSettings = fn(&Env) -> Result<(), ConfigError>;
 
-fn functions() -> [(&'static str, ReadSettings); 5] {
+fn functions() -> [(&'static str, ReadSettings); 6] {
     [
         ("ErpPosterFunction", |env| erp_poster::Settings::from_env(env).map(drop)),
+        ("FileIntakeFunction", |env| file_intake::Settings::from_env(env).map(drop)),
         ("EventIntakeFunction", |env| event_intake::Settings::from_env(env).map(drop)),
         ("IonInboxFunction", |env| ion_inbox::Settings::from_env(env).map(drop)),
         ("OAuthCallbackFunction", |env| oauth_callback::quick_connect::Settings::from_env(env).map(drop)),

@@ -89,6 +89,7 @@ async fn created_in_concur_reaches_the_erp_once(kind: ErpKind, id: &str) {
         active: true,
         rank: 0,
         target_id: None,
+        state: None,
     };
     let store = world.stack.reference(POSTER);
     store.remember(&world.connection, ReferenceKind::VendorsToErp, &vendor_key("V-NEW", "MAIN"), &stale).await.unwrap();

@@ -1,6 +1,6 @@
 //! The local AWS stack, provisioned from `infra/template.yaml` (one source of
-//! truth): the template's DynamoDB tables, SQS queues and the Concur app
-//! secret are created through the AWS SDK (against moto, started by
+//! truth): the template's DynamoDB tables, SQS queues, S3 buckets (with their
+//! queue notifications) and the Concur app secret are created through the AWS SDK (against moto, started by
 //! `infra/local/with-stack.sh`), and every function's environment is resolved
 //! the way CloudFormation would resolve it.
 //!
@@ -19,10 +19,10 @@ pub mod template;
 
 pub use provision::{
     APP_SECRET_METADATA, APP_SECRET_PARAMETER, ProvisionError, ProvisionOptions, ProvisionedStack, check_app_secret,
-    provision, provision_with, resolve_function_env,
+    provision, provision_with, resolve_function_env, s3_client,
 };
-pub use resolve::{MOTO_ACCOUNT_ID, ResolveError, ResourceValue, StackValues};
+pub use resolve::{MOTO_ACCOUNT_ID, ResolveError, ResourceValue, StackValues, stack_uuid};
 pub use template::{
-    BUNDLED_TEMPLATE, FunctionSpec, IndexSpec, KeyAttribute, Projection, QueueSpec, RedriveSpec, SecretKeys,
-    SecretSpec, TableSpec, Template, TemplateError,
+    BUNDLED_TEMPLATE, BucketSpec, FunctionSpec, IndexSpec, KeyAttribute, Projection, QueueNotificationSpec, QueueSpec,
+    RedriveSpec, SecretKeys, SecretSpec, TableSpec, Template, TemplateError,
 };

@@ -9,7 +9,7 @@
 //! `provision` refuses to run without `AWS_ENDPOINT_URL` (run it under
 //! `infra/local/with-stack.sh`), so it never creates resources in a real
 //! account by accident. It prints the provisioned stack as JSON.
-//! `describe` needs no AWS: it prints the parsed tables, queues, functions and
+//! `describe` needs no AWS: it prints the parsed tables, queues, buckets, functions and
 //! secrets, and with `--stack-name` the environment each function would get on
 //! AWS (us-east-1, account 123456789012) for that stack name.
 

@@ -1,6 +1,7 @@
-//! Creates the template's tables, queues and the Concur app secret through
-//! the AWS SDK (normally against moto), and resolves every function's
-//! environment the way CloudFormation would.
+//! Creates the template's tables, queues, buckets (with their queue
+//! notifications) and the Concur app secret through the AWS SDK (normally
+//! against moto), and resolves every function's environment the way
+//! CloudFormation would.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
@@ -15,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::resolve::{MOTO_ACCOUNT_ID, ResolveError, ResourceValue, StackValues, queue_value};
-use crate::template::{KeyAttribute, Projection, TableSpec, Template, TemplateError};
+use crate::template::{BucketSpec, KeyAttribute, Projection, TableSpec, Template, TemplateError};
 
 /// The template parameter the provisioner fills with the app secret it creates.
 pub const APP_SECRET_PARAMETER: &str = "ConcurAppSecretArn";
@@ -69,6 +70,9 @@ pub struct ProvisionedStack {
     pub tables: BTreeMap<String, String>,
     /// Queue logical id → queue URL.
     pub queue_urls: BTreeMap<String, String>,
+    /// Bucket logical id → bucket name.
+    #[serde(default)]
+    pub buckets: BTreeMap<String, String>,
     pub app_secret_arn: String,
     /// Function logical id → variable → value, as CloudFormation would set them.
     pub function_env: BTreeMap<String, BTreeMap<String, String>>,
@@ -99,6 +103,13 @@ impl ProvisionedStack {
             panic!("no queue {logical_id} (known: {:?})", self.queue_urls.keys().collect::<Vec<_>>())
         })
     }
+
+    /// A bucket's name. Panics for an unknown logical id (tests).
+    pub fn bucket(&self, logical_id: &str) -> &str {
+        self.buckets
+            .get(logical_id)
+            .unwrap_or_else(|| panic!("no bucket {logical_id} (known: {:?})", self.buckets.keys().collect::<Vec<_>>()))
+    }
 }
 
 /// Options of [`provision_with`].
@@ -110,8 +121,8 @@ pub struct ProvisionOptions {
     pub template: Option<Template>,
 }
 
-/// Provisions `infra/template.yaml`'s tables, queues and Concur app secret
-/// under `stack_name`, with the template's parameter Defaults.
+/// Provisions `infra/template.yaml`'s tables, queues, buckets and Concur app
+/// secret under `stack_name`, with the template's parameter Defaults.
 pub async fn provision(
     sdk_config: &aws_config::SdkConfig,
     stack_name: &str,
@@ -268,11 +279,30 @@ pub async fn provision_with(
         queue_urls.insert(id.clone(), url);
     }
 
-    // 4. Function environments.
+    // 4. Buckets, after the queues their notifications name.
+    let s3 = s3_client(sdk_config);
+    let mut buckets = BTreeMap::new();
+    for (id, spec) in &template.buckets {
+        let name = values
+            .bucket_name(id, spec.bucket_name.as_ref())
+            .map_err(resolve_err(format!("Resources.{id}.Properties.BucketName")))?;
+        create_bucket(&s3, &name, &region, id, spec, &values).await?;
+        values.resources.insert(id.clone(), values.bucket_value(name.clone()));
+        buckets.insert(id.clone(), name);
+    }
+
+    // 5. Function environments.
     values.add_local_apis();
     let function_env = resolve_function_env(template, &values)?;
 
-    Ok(ProvisionedStack { stack_name: stack_name.to_owned(), tables, queue_urls, app_secret_arn, function_env })
+    Ok(ProvisionedStack {
+        stack_name: stack_name.to_owned(),
+        tables,
+        queue_urls,
+        buckets,
+        app_secret_arn,
+        function_env,
+    })
 }
 
 /// Every function's environment resolved against `values`.
@@ -457,4 +487,66 @@ async fn create_table(
             .map_err(aws(format!("enabling TTL on {ttl} of table {name}")))?;
     }
     Ok(arn)
+}
+
+/// An S3 client with path-style addressing: on a local endpoint (moto),
+/// `<bucket>.127.0.0.1` does not resolve. Real S3 still serves path style.
+pub fn s3_client(sdk_config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk_config).force_path_style(true).build())
+}
+
+/// Creates one bucket and applies its queue notifications (the queues exist
+/// already; S3, real or moto, then sends each queue an `s3:TestEvent`).
+async fn create_bucket(
+    client: &aws_sdk_s3::Client,
+    name: &str,
+    region: &str,
+    id: &str,
+    spec: &BucketSpec,
+    values: &StackValues,
+) -> Result<(), ProvisionError> {
+    use aws_sdk_s3::types::{
+        BucketLocationConstraint, CreateBucketConfiguration, Event, FilterRule, FilterRuleName,
+        NotificationConfiguration, NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
+    };
+    let action = format!("creating bucket {name}");
+    let mut request = client.create_bucket().bucket(name);
+    // us-east-1 takes no location constraint (and rejects its own name).
+    if region != "us-east-1" {
+        request = request.create_bucket_configuration(
+            CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region)).build(),
+        );
+    }
+    request.send().await.map_err(aws(action.clone()))?;
+
+    if spec.queue_notifications.is_empty() {
+        return Ok(());
+    }
+    let action = format!("applying the queue notifications of bucket {name}");
+    let mut configuration = NotificationConfiguration::builder();
+    for (i, n) in spec.queue_notifications.iter().enumerate() {
+        let at = format!("Resources.{id}.Properties.NotificationConfiguration.QueueConfigurations[{i}].Queue");
+        let queue_arn = values.resolve(&n.queue).map_err(resolve_err(at))?;
+        let mut queue = QueueConfiguration::builder().queue_arn(queue_arn).events(Event::from(n.event.as_str()));
+        let rules = [(FilterRuleName::Prefix, &n.prefix), (FilterRuleName::Suffix, &n.suffix)]
+            .into_iter()
+            .filter_map(|(rule, value)| value.as_ref().map(|v| FilterRule::builder().name(rule).value(v).build()))
+            .collect::<Vec<_>>();
+        if !rules.is_empty() {
+            queue = queue.filter(
+                NotificationConfigurationFilter::builder()
+                    .key(S3KeyFilter::builder().set_filter_rules(Some(rules)).build())
+                    .build(),
+            );
+        }
+        configuration = configuration.queue_configurations(queue.build().map_err(aws_build(&action))?);
+    }
+    client
+        .put_bucket_notification_configuration()
+        .bucket(name)
+        .notification_configuration(configuration.build())
+        .send()
+        .await
+        .map_err(aws(action))?;
+    Ok(())
 }

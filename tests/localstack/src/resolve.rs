@@ -25,9 +25,9 @@ fn fail(expr: &Json, reason: impl Into<String>) -> ResolveError {
 /// What `!Ref` and `!GetAtt` give for one resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceValue {
-    /// `!Ref` (table name, queue URL, …).
+    /// `!Ref` (table name, queue URL, bucket name, …).
     pub reference: String,
-    /// `!GetAtt` attributes (`Arn`, `QueueUrl`, `QueueName`, …).
+    /// `!GetAtt` attributes (`Arn`, `QueueUrl`, `QueueName`, `DomainName`, …).
     pub attributes: BTreeMap<String, String>,
 }
 
@@ -106,9 +106,9 @@ impl StackValues {
         })
     }
 
-    /// The values real CloudFormation would give the template's tables and
-    /// queues in `region` / `account_id` (no AWS call): used by `describe` and
-    /// by the offline tests.
+    /// The values real CloudFormation would give the template's tables,
+    /// queues and buckets in `region` / `account_id` (no AWS call): used by
+    /// `describe` and by the offline tests.
     pub fn predicted(
         template: &Template,
         stack_name: &str,
@@ -130,8 +130,40 @@ impl StackValues {
             let arn = values.arn("sqs", &name);
             values.resources.insert(id.clone(), queue_value(url, arn, name));
         }
+        for (id, bucket) in &template.buckets {
+            let name = values.bucket_name(id, bucket.bucket_name.as_ref())?;
+            values.resources.insert(id.clone(), values.bucket_value(name));
+        }
         values.add_local_apis();
         Ok(values)
+    }
+
+    /// A bucket's name: its `BucketName` resolved, or (none given) what the
+    /// local stack uses in place of CloudFormation's generated name:
+    /// `<stack>-<logical id>-<hash>`, lower case, at most 63 characters.
+    pub fn bucket_name(&self, logical_id: &str, expr: Option<&Json>) -> Result<String, ResolveError> {
+        match expr {
+            Some(expr) => self.resolve(expr),
+            None => {
+                let hash = &stack_uuid(&self.stack_name)[..8];
+                let mut base = format!("{}-{logical_id}", self.stack_name).to_ascii_lowercase();
+                base.truncate(63 - hash.len() - 1);
+                Ok(format!("{}-{hash}", base.trim_end_matches('-')))
+            }
+        }
+    }
+
+    /// The `!Ref` / `!GetAtt` values of a bucket named `name`.
+    pub fn bucket_value(&self, name: String) -> ResourceValue {
+        ResourceValue {
+            attributes: [
+                ("Arn".to_owned(), format!("arn:{}:s3:::{name}", self.partition)),
+                ("DomainName".to_owned(), format!("{name}.s3.{}", self.url_suffix)),
+                ("RegionalDomainName".to_owned(), format!("{name}.s3.{}.{}", self.region, self.url_suffix)),
+            ]
+            .into(),
+            reference: name,
+        }
     }
 
     /// API Gateway is not emulated locally (the demo and tests call the
@@ -173,6 +205,7 @@ impl StackValues {
                     "Fn::Sub" => self.sub(expr, arg),
                     "Fn::Join" => self.join(expr, arg),
                     "Fn::FindInMap" => self.find_in_map(expr, arg),
+                    "Fn::Select" => self.select(expr, arg),
                     k if k.starts_with("Fn::") || k == "Condition" => Err(fail(
                         expr,
                         format!(
@@ -209,7 +242,9 @@ impl StackValues {
             "AWS::AccountId" => self.account_id.clone(),
             "AWS::Partition" => self.partition.clone(),
             "AWS::URLSuffix" => self.url_suffix.clone(),
-            "AWS::StackId" => self.arn("cloudformation", &format!("stack/{}/local", self.stack_name)),
+            "AWS::StackId" => {
+                self.arn("cloudformation", &format!("stack/{}/{}", self.stack_name, stack_uuid(&self.stack_name)))
+            }
             _ => return None,
         })
     }
@@ -327,6 +362,36 @@ impl StackValues {
         }
     }
 
+    /// `Fn::Select [index, list]`, the list being literal or an `Fn::Split`.
+    fn select(&self, expr: &Json, arg: &Json) -> Result<String, ResolveError> {
+        let Some([index, list]) = arg.as_array().map(Vec::as_slice) else {
+            return Err(fail(expr, "Fn::Select takes [index, list]"));
+        };
+        let index: usize = self
+            .resolve(index)?
+            .parse()
+            .map_err(|_| fail(expr, "Fn::Select's index must be a non-negative integer"))?;
+        let items = self.resolve_list(list)?;
+        let count = items.len();
+        items.into_iter().nth(index).ok_or_else(|| fail(expr, format!("index {index} of a list of {count}")))
+    }
+
+    /// A list value: a literal list (each item resolved) or `Fn::Split`.
+    fn resolve_list(&self, list: &Json) -> Result<Vec<String>, ResolveError> {
+        match list {
+            Json::Array(items) => items.iter().map(|i| self.resolve(i)).collect(),
+            Json::Object(map) if map.len() == 1 && map.contains_key("Fn::Split") => {
+                match map["Fn::Split"].as_array().map(Vec::as_slice) {
+                    Some([Json::String(delimiter), source]) if !delimiter.is_empty() => {
+                        Ok(self.resolve(source)?.split(delimiter.as_str()).map(str::to_owned).collect())
+                    }
+                    _ => Err(fail(list, "Fn::Split takes [delimiter, string]")),
+                }
+            }
+            _ => Err(fail(list, "the local stack takes a literal list or Fn::Split here")),
+        }
+    }
+
     fn find_in_map(&self, expr: &Json, arg: &Json) -> Result<String, ResolveError> {
         let Some([map, top, second]) = arg.as_array().map(Vec::as_slice) else {
             return Err(fail(expr, "Fn::FindInMap takes [map, top-level key, second-level key]"));
@@ -344,6 +409,21 @@ impl StackValues {
 
 fn is_intrinsic(key: Option<&str>) -> bool {
     key.is_some_and(|k| k == "Ref" || k == "Condition" || k.starts_with("Fn::"))
+}
+
+/// The UUID part of the local stack id (`arn:…:stack/<name>/<uuid>`): a
+/// lower-case UUID-shaped hash of the stack name, so it is fixed for a stack
+/// name and differs between stacks (names derived from it, such as the files
+/// bucket's, do not collide in one moto server).
+pub fn stack_uuid(stack_name: &str) -> String {
+    // FNV-1a, 64 bits, twice with different offset bases: 128 bits.
+    fn fnv(seed: u64, bytes: &[u8]) -> u64 {
+        bytes.iter().fold(seed, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
+    }
+    let hi = fnv(0xcbf2_9ce4_8422_2325, stack_name.as_bytes());
+    let lo = fnv(0x6c62_272e_07bb_0142, stack_name.as_bytes());
+    let hex = format!("{hi:016x}{lo:016x}");
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
 }
 
 /// The `!Ref` / `!GetAtt` values of a queue.

@@ -1,6 +1,6 @@
 //! Reads `infra/template.yaml` into the few things the local stack needs:
-//! DynamoDB tables, SQS queues, function environments and the
-//! `ConnectorSecrets` metadata.
+//! DynamoDB tables, SQS queues, S3 buckets (with their queue notifications),
+//! function environments and the `ConnectorSecrets` metadata.
 //!
 //! CloudFormation short tags (`!Ref`, `!Sub`, `!GetAtt`, …) arrive from
 //! serde_yaml_ng as `Value::Tagged`; they are rewritten to the long JSON form
@@ -112,6 +112,33 @@ pub struct QueueSpec {
     pub other_attributes: BTreeMap<String, String>,
 }
 
+/// One `NotificationConfiguration.QueueConfigurations` entry of a bucket.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueNotificationSpec {
+    /// The S3 event, e.g. `s3:ObjectCreated:*`.
+    pub event: String,
+    /// The `Queue` expression (the queue's ARN, usually `!GetAtt Q.Arn`), unresolved.
+    pub queue: Json,
+    /// `Filter.S3Key.Rules` `prefix` value.
+    pub prefix: Option<String>,
+    /// `Filter.S3Key.Rules` `suffix` value.
+    pub suffix: Option<String>,
+}
+
+/// An `AWS::S3::Bucket`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BucketSpec {
+    /// The `BucketName` expression, unresolved; `None` when CloudFormation
+    /// names the bucket (the local stack then derives a name from the stack
+    /// name and the logical id).
+    pub bucket_name: Option<Json>,
+    pub queue_notifications: Vec<QueueNotificationSpec>,
+    /// Deploy-only settings, kept as written (unresolved) so tests can check
+    /// them: `BucketEncryption`, `PublicAccessBlockConfiguration`,
+    /// `OwnershipControls`, `LifecycleConfiguration`, `VersioningConfiguration`.
+    pub deploy_only: BTreeMap<String, Json>,
+}
+
 /// An `AWS::Serverless::Function`, merged with `Globals.Function`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FunctionSpec {
@@ -166,6 +193,7 @@ pub struct Template {
     pub mappings: Map<String, Json>,
     pub tables: BTreeMap<String, TableSpec>,
     pub queues: BTreeMap<String, QueueSpec>,
+    pub buckets: BTreeMap<String, BucketSpec>,
     pub functions: BTreeMap<String, FunctionSpec>,
     /// `Metadata.ConnectorSecrets`.
     pub connector_secrets: BTreeMap<String, SecretSpec>,
@@ -215,6 +243,7 @@ impl Template {
             mappings,
             tables: BTreeMap::new(),
             queues: BTreeMap::new(),
+            buckets: BTreeMap::new(),
             functions: BTreeMap::new(),
             connector_secrets,
             resource_types: BTreeMap::new(),
@@ -223,11 +252,14 @@ impl Template {
             let at = format!("Resources.{id}");
             let kind = resource.get("Type").and_then(Json::as_str).ok_or_else(|| invalid(&at, "has no Type"))?;
             template.resource_types.insert(id.clone(), kind.to_owned());
-            let provisioned = matches!(kind, "AWS::DynamoDB::Table" | "AWS::SQS::Queue" | "AWS::Serverless::Function");
+            let provisioned = matches!(
+                kind,
+                "AWS::DynamoDB::Table" | "AWS::SQS::Queue" | "AWS::S3::Bucket" | "AWS::Serverless::Function"
+            );
             if provisioned && resource.get("Condition").is_some() {
                 return Err(invalid(
                     format!("{at}.Condition"),
-                    "conditional tables, queues and functions are not supported by the local stack",
+                    "conditional tables, queues, buckets and functions are not supported by the local stack",
                 ));
             }
             let empty = Json::Object(Map::new());
@@ -239,6 +271,9 @@ impl Template {
                 }
                 "AWS::SQS::Queue" => {
                     template.queues.insert(id.clone(), parse_queue(id, props)?);
+                }
+                "AWS::S3::Bucket" => {
+                    template.buckets.insert(id.clone(), parse_bucket(id, props)?);
                 }
                 "AWS::Serverless::Function" => {
                     template.functions.insert(id.clone(), parse_function(id, resource, props, &globals)?);
@@ -705,6 +740,78 @@ fn parse_queue(id: &str, props: &Map<String, Json>) -> Result<QueueSpec, Templat
         redrive_allow_policy: props.get("RedriveAllowPolicy").cloned(),
         other_attributes,
     })
+}
+
+const BUCKET_PROPERTIES: &[&str] = &[
+    "BucketName",
+    "NotificationConfiguration",
+    // Deploy-only: recorded in `deploy_only`, not applied to moto (which
+    // neither enforces nor expires anything).
+    "BucketEncryption",
+    "PublicAccessBlockConfiguration",
+    "OwnershipControls",
+    "LifecycleConfiguration",
+    "VersioningConfiguration",
+    "Tags",
+];
+
+fn parse_bucket(id: &str, props: &Map<String, Json>) -> Result<BucketSpec, TemplateError> {
+    let at = format!("Resources.{id}.Properties");
+    check_known(props, &at, BUCKET_PROPERTIES, "AWS::S3::Bucket")?;
+    let bucket_name = props.get("BucketName").cloned().map(|name| match name {
+        Json::String(s) if s.contains("${") => serde_json::json!({ "Fn::Sub": s }),
+        other => other,
+    });
+
+    let mut queue_notifications = Vec::new();
+    if let Some(notifications) = props.get("NotificationConfiguration") {
+        let nat = format!("{at}.NotificationConfiguration");
+        let notifications = notifications.as_object().ok_or_else(|| invalid(&nat, "is not a mapping"))?;
+        check_known(notifications, &nat, &["QueueConfigurations"], "NotificationConfiguration (only queues locally)")?;
+        let queues = notifications.get("QueueConfigurations").map(Json::as_array);
+        let queues = match queues {
+            None => Vec::new(),
+            Some(Some(list)) => list.clone(),
+            Some(None) => return Err(invalid(format!("{nat}.QueueConfigurations"), "is not a list")),
+        };
+        for (i, q) in queues.iter().enumerate() {
+            let qat = format!("{nat}.QueueConfigurations[{i}]");
+            let q = q.as_object().ok_or_else(|| invalid(&qat, "is not a mapping"))?;
+            check_known(q, &qat, &["Event", "Queue", "Filter"], "QueueConfiguration")?;
+            let event = literal_str(q, "Event", &qat)?.ok_or_else(|| invalid(&qat, "has no Event"))?;
+            let queue = q.get("Queue").cloned().ok_or_else(|| invalid(&qat, "has no Queue"))?;
+            let (mut prefix, mut suffix) = (None, None);
+            if let Some(filter) = q.get("Filter") {
+                let fat = format!("{qat}.Filter");
+                let rules = filter
+                    .get("S3Key")
+                    .and_then(|k| k.get("Rules"))
+                    .and_then(Json::as_array)
+                    .ok_or_else(|| invalid(&fat, "must be S3Key.Rules (a list)"))?;
+                for rule in rules {
+                    let name = rule.get("Name").and_then(Json::as_str).map(str::to_ascii_lowercase);
+                    let value = rule.get("Value").and_then(Json::as_str).map(str::to_owned);
+                    let slot = match name.as_deref() {
+                        Some("prefix") => &mut prefix,
+                        Some("suffix") => &mut suffix,
+                        _ => return Err(invalid(&fat, format!("unexpected rule {rule} (prefix or suffix)"))),
+                    };
+                    if value.is_none() || slot.is_some() {
+                        return Err(invalid(&fat, format!("rule {rule} needs a literal Value and may appear once")));
+                    }
+                    *slot = value;
+                }
+            }
+            queue_notifications.push(QueueNotificationSpec { event, queue, prefix, suffix });
+        }
+    }
+
+    let deploy_only = props
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "BucketName" | "NotificationConfiguration" | "Tags"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Ok(BucketSpec { bucket_name, queue_notifications, deploy_only })
 }
 
 fn parse_function(

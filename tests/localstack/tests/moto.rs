@@ -242,3 +242,98 @@ async fn overrides_and_bad_inputs() {
     let err = provision(&sdk, "1-starts-with-a-digit", &app_secret()).await.unwrap_err();
     assert!(matches!(err, ProvisionError::StackName { .. }), "{err}");
 }
+
+/// The files bucket exists, notifies the standard inbox queue of objects
+/// created under inbox/ (and only there), and the functions get its name.
+#[tokio::test]
+async fn files_bucket_notifies_the_inbox_queue() {
+    let Some(sdk) = local_sdk("files_bucket_notifies_the_inbox_queue").await else {
+        return;
+    };
+    let stack_name = unique_stack("files");
+    let stack = provision(&sdk, &stack_name, &app_secret()).await.unwrap();
+    let bucket = stack.bucket("FilesBucket");
+    assert!(bucket.starts_with("concur-erp-files-"), "{bucket}");
+    assert_eq!(stack.function_env("FileIntakeFunction")["FILES_BUCKET"], bucket);
+    assert_eq!(stack.function_env("ErpPosterFunction")["FILES_BUCKET"], bucket);
+    assert_eq!(stack.function_env("ScheduledPollerFunction")["INBOX_QUEUE_URL"], stack.queue_url("InboxQueue"));
+
+    let s3 = localstack::s3_client(&sdk);
+    s3.head_bucket().bucket(bucket).send().await.expect("the bucket exists");
+    let notifications = s3.get_bucket_notification_configuration().bucket(bucket).send().await.unwrap();
+    let queues = notifications.queue_configurations();
+    assert_eq!(queues.len(), 1, "{queues:?}");
+
+    // The inbox queue: standard, redriving into its (standard) DLQ.
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let inbox_url = stack.queue_url("InboxQueue");
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(inbox_url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap_or_default();
+    assert!(!attrs.contains_key(&QueueAttributeName::FifoQueue) || attrs[&QueueAttributeName::FifoQueue] == "false");
+    assert_eq!(attrs[&QueueAttributeName::VisibilityTimeout], "5400");
+    assert_eq!(queues[0].queue_arn(), attrs[&QueueAttributeName::QueueArn]);
+    let redrive: Value = serde_json::from_str(&attrs[&QueueAttributeName::RedrivePolicy]).unwrap();
+    assert!(redrive["deadLetterTargetArn"].as_str().unwrap().ends_with(&format!(":{stack_name}-inbox-dlq")));
+
+    // An object outside inbox/ notifies nothing; one under inbox/ does.
+    for key in ["staged/c1/expense/r1.json", "inbox/c1/file.csv"] {
+        s3.put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"a,b\n"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut bodies: Vec<Value> = Vec::new();
+    for _ in 0..3 {
+        let out = sqs.receive_message().queue_url(inbox_url).max_number_of_messages(10).send().await.unwrap();
+        for m in out.messages() {
+            bodies.push(serde_json::from_str(m.body().unwrap()).unwrap());
+            sqs.delete_message().queue_url(inbox_url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+        }
+    }
+    // S3 (and moto) send one s3:TestEvent when the notification is applied:
+    // file-intake must acknowledge it.
+    let tests: Vec<&Value> = bodies.iter().filter(|b| b["Event"] == "s3:TestEvent").collect();
+    assert_eq!(tests.len(), 1, "{bodies:?}");
+    assert_eq!(tests[0]["Bucket"], bucket);
+    let records: Vec<&Value> = bodies.iter().filter_map(|b| b["Records"].as_array()).flatten().collect();
+    assert_eq!(records.len(), 1, "only inbox/ notifies: {bodies:?}");
+    let record = records[0];
+    assert_eq!(record["eventSource"], "aws:s3");
+    assert!(record["eventName"].as_str().unwrap().starts_with("ObjectCreated:"), "{record}");
+    assert_eq!(record["s3"]["bucket"]["name"], bucket);
+    // The key is form-URL-encoded in the event: real S3 writes a space as `+`
+    // and keeps `/`; moto also encodes `/` (`inbox%2Fc1%2Ffile.csv`).
+    // Decoding gives the key either way.
+    assert_eq!(form_url_decode(record["s3"]["object"]["key"].as_str().unwrap()), "inbox/c1/file.csv");
+    assert_eq!(record["s3"]["object"]["size"], 4);
+}
+
+/// `application/x-www-form-urlencoded` decoding (`+` is a space, `%XX` a byte).
+fn form_url_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+                out.push(u8::from_str_radix(hex, 16).unwrap());
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).unwrap()
+}

@@ -157,6 +157,7 @@ fn functions_and_binaries() {
         BTreeMap::from([
             ("ErpPosterFunction", "erp-poster"),
             ("EventIntakeFunction", "event-intake"),
+            ("FileIntakeFunction", "file-intake"),
             ("IonInboxFunction", "ion-inbox"),
             ("OAuthCallbackFunction", "oauth-callback"),
             ("ScheduledPollerFunction", "scheduled-poller"),
@@ -167,8 +168,11 @@ fn functions_and_binaries() {
     assert_eq!(t.functions["OAuthCallbackFunction"].events["Connect"], "HttpApi");
     assert_eq!(t.functions["EventIntakeFunction"].events["Events"], "HttpApi");
     assert_eq!(t.functions["IonInboxFunction"].events["Ion"], "HttpApi");
-    for f in t.functions.values() {
-        assert_eq!(f.memory_size, Some(256));
+    assert_eq!(t.functions["FileIntakeFunction"].events["Inbox"], "SQS");
+    for (id, f) in &t.functions {
+        // file-intake holds a whole extract file in memory.
+        let memory = if id == "FileIntakeFunction" { 1024 } else { 256 };
+        assert_eq!(f.memory_size, Some(memory), "{id}");
     }
 }
 
@@ -192,7 +196,7 @@ fn every_function_env_var_resolves() {
     assert_eq!(names("EventIntakeFunction"), with(&["CONCUR_WEBHOOK_PUBLIC_KEY"]));
     assert_eq!(
         names("ScheduledPollerFunction"),
-        with(&["LEDGER_TABLE", "CONCUR_APP_SECRET_ID", "CONNECTION_SECRET_PREFIX"])
+        with(&["LEDGER_TABLE", "INBOX_QUEUE_URL", "CONCUR_APP_SECRET_ID", "CONNECTION_SECRET_PREFIX"])
     );
     assert_eq!(
         names("ErpPosterFunction"),
@@ -200,9 +204,14 @@ fn every_function_env_var_resolves() {
             "LEDGER_TABLE",
             "WORK_QUEUE_MAX_RECEIVES",
             "REFERENCE_TABLE",
+            "FILES_BUCKET",
             "CONCUR_APP_SECRET_ID",
             "CONNECTION_SECRET_PREFIX",
         ])
+    );
+    assert_eq!(
+        names("FileIntakeFunction"),
+        with(&["LEDGER_TABLE", "REFERENCE_TABLE", "FILES_BUCKET", "CONCUR_APP_SECRET_ID", "CONNECTION_SECRET_PREFIX"])
     );
     assert_eq!(names("IonInboxFunction"), with(&["LEDGER_TABLE", "CONNECTION_SECRET_PREFIX"]));
 
@@ -216,6 +225,14 @@ fn every_function_env_var_resolves() {
     assert_eq!(poster["AUDIT_RETENTION_DAYS"], "400");
     assert_eq!(poster["RUST_LOG"], "info");
     assert_eq!(poster["STAGE"], "dev");
+    let bucket = &values.resources["FilesBucket"].reference;
+    assert_eq!(&poster["FILES_BUCKET"], bucket);
+    assert_eq!(&env["FileIntakeFunction"]["FILES_BUCKET"], bucket);
+    assert_eq!(env["FileIntakeFunction"]["WORK_QUEUE_URL"], poster["WORK_QUEUE_URL"]);
+    assert_eq!(
+        env["ScheduledPollerFunction"]["INBOX_QUEUE_URL"],
+        "https://sqs.us-east-1.amazonaws.com/123456789012/unit-inbox"
+    );
 
     // The poster parks a document on its last receive: it must know the queue's real limit.
     let redrive = t.queues["WorkQueue"].redrive.as_ref().expect("the work queue has a dead-letter queue");
@@ -344,6 +361,8 @@ Resources:
           PSEUDO: !Sub "arn:${AWS::Partition}:x:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}"
           JOINED: !Join [",", [a, !Ref Env, 3]]
           MAPPED: !FindInMap [Sizes, !Ref Env, Mem]
+          SELECTED: !Select [2, !Split ["/", !Ref AWS::StackId]]
+          PICKED: !Select [1, [a, !Ref Env]]
           NUMBER: 42
 "#;
 
@@ -363,6 +382,8 @@ fn short_and_long_intrinsics_resolve_alike() {
     assert_eq!(f["PSEUDO"], "arn:aws:x:eu-west-1:111122223333:st");
     assert_eq!(f["JOINED"], "a,dev,3");
     assert_eq!(f["MAPPED"], "128");
+    assert_eq!(f["SELECTED"], localstack::stack_uuid("st"));
+    assert_eq!(f["PICKED"], "dev");
     assert_eq!(f["NUMBER"], "42");
 }
 
@@ -391,6 +412,12 @@ fn unknown_or_unsupported_intrinsics_are_errors() {
     assert!(err.contains("Fn::Made"), "{err}");
     let err = env_error("[a, b]");
     assert!(err.contains("list"), "{err}");
+    let err = env_error("!Select [3, [a, b]]");
+    assert!(err.contains("index 3 of a list of 2"), "{err}");
+    let err = env_error("!Select [0, !GetAZs \"\"]");
+    assert!(err.contains("literal list or Fn::Split"), "{err}");
+    let err = env_error("!Split [\",\", \"a,b\"]");
+    assert!(err.contains("Fn::Split") && err.contains("not supported"), "{err}");
     let err = env_error("!Sub \"${Unclosed\"");
     assert!(err.contains("unterminated"), "{err}");
     // The error names the function and the variable.
@@ -492,7 +519,9 @@ fn each_function_reads_only_the_connection_secrets_it_uses() {
     let connection_secrets = |resource: &str| -> Vec<String> {
         read(resource).into_iter().filter(|r| r.contains("/connections/")).collect()
     };
-    for resource in ["ScheduledPollerFunction", "ErpPosterRole", "IonInboxFunction", "EventIntakeFunction"] {
+    for resource in
+        ["ScheduledPollerFunction", "ErpPosterRole", "FileIntakeRole", "IonInboxFunction", "EventIntakeFunction"]
+    {
         for secret in connection_secrets(resource) {
             assert!(!secret.ends_with("/connections/*"), "{resource} may read every connection secret: {secret}");
         }
@@ -502,6 +531,248 @@ fn each_function_reads_only_the_connection_secrets_it_uses() {
     let poster = connection_secrets("ErpPosterRole");
     assert!(poster.iter().any(|r| r.ends_with("/erp-??????")), "{poster:?}");
     assert!(poster.iter().all(|r| !r.contains("ion-inbox")), "{poster:?}");
+    let intake = connection_secrets("FileIntakeRole");
+    let (concur, pgp) = ("/concur-??????", "/pgp-??????");
+    assert!(intake.iter().all(|r| r.ends_with(concur) || r.ends_with(pgp)), "no ERP secret: {intake:?}");
+    assert!(intake.iter().any(|r| r.ends_with(pgp)), "the OpenPGP keys: {intake:?}");
     let inbox = connection_secrets("IonInboxFunction");
     assert!(!inbox.is_empty() && inbox.iter().all(|r| r.ends_with("/ion-inbox-??????")), "{inbox:?}");
+}
+
+// ------------------------------------------------------------------ files bucket and inbox queue
+
+/// A resource of the bundled template as long-form JSON (intrinsics as `{"Fn::…": …}`).
+fn raw_resource(id: &str) -> serde_json::Value {
+    let raw: serde_yaml_ng::Value = serde_yaml_ng::from_str(BUNDLED_TEMPLATE).unwrap();
+    let doc = localstack::template::yaml_to_json(raw, "").unwrap();
+    doc["Resources"][id].clone()
+}
+
+#[test]
+fn inbox_queue_is_standard_with_a_dead_letter_queue() {
+    let t = template();
+    let q = &t.queues["InboxQueue"];
+    assert!(!q.fifo, "S3 cannot notify a FIFO queue");
+    assert_eq!(q.sqs_managed_sse, Some(true));
+    let redrive = q.redrive.as_ref().expect("InboxQueue has a RedrivePolicy");
+    assert_eq!(redrive.dead_letter_queue, "InboxDeadLetterQueue");
+    assert_eq!(redrive.max_receive_count, t.queues["WorkQueue"].redrive.as_ref().unwrap().max_receive_count);
+    let intake = &t.functions["FileIntakeFunction"];
+    assert_eq!(intake.timeout, Some(900));
+    assert!(
+        q.visibility_timeout.unwrap() >= 6 * intake.timeout.unwrap(),
+        "VisibilityTimeout {:?} must be at least 6x file-intake's timeout",
+        q.visibility_timeout
+    );
+    assert!(q.visibility_timeout.unwrap() <= 43_200, "SQS's maximum visibility timeout is 12 h");
+
+    let d = &t.queues["InboxDeadLetterQueue"];
+    assert!(!d.fifo);
+    assert_eq!(d.message_retention_period, Some(14 * 86_400));
+    let values = predicted("unit");
+    assert_eq!(values.resources["InboxQueue"].attributes["QueueName"], "unit-inbox");
+    let allow = values.resolve_deep(d.redrive_allow_policy.as_ref().unwrap()).unwrap();
+    assert_eq!(allow["sourceQueueArns"], json!([values.resources["InboxQueue"].attributes["Arn"]]));
+
+    // file-intake takes one message per invocation and reports failures per message.
+    let event = &raw_resource("FileIntakeFunction")["Properties"]["Events"]["Inbox"]["Properties"];
+    assert_eq!(event["Queue"], json!({"Fn::GetAtt": ["InboxQueue", "Arn"]}));
+    assert_eq!(event["BatchSize"], 1);
+    assert_eq!(event["FunctionResponseTypes"], json!(["ReportBatchItemFailures"]));
+}
+
+#[test]
+fn files_bucket_notifies_the_inbox_queue_and_only_it_may_send() {
+    let t = template();
+    let parsed: BTreeSet<String> = t.buckets.keys().cloned().collect();
+    assert_eq!(parsed, raw_resource_ids("AWS::S3::Bucket"));
+    assert_eq!(parsed, ["FilesBucket".to_owned()].into());
+    let b = &t.buckets["FilesBucket"];
+
+    // A valid bucket name for any stack name, also one with capitals at the length limit.
+    for stack in ["unit", "Connector-Prod-EU-With-A-Rather-Long-Stack-Name"] {
+        let values = predicted(stack);
+        let name = &values.resources["FilesBucket"].reference;
+        assert!(name.starts_with("concur-erp-files-"), "{name}");
+        assert!(name.len() <= 63, "{name}");
+        assert!(name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'), "{name}");
+        assert_eq!(values.resources["FilesBucket"].attributes["Arn"], format!("arn:aws:s3:::{name}"));
+    }
+    assert_ne!(predicted("a").resources["FilesBucket"].reference, predicted("b").resources["FilesBucket"].reference);
+
+    // The notification: every object created under inbox/, to InboxQueue.
+    let values = predicted("unit");
+    assert_eq!(b.queue_notifications.len(), 1);
+    let n = &b.queue_notifications[0];
+    assert_eq!(n.event, "s3:ObjectCreated:*");
+    assert_eq!(values.resolve(&n.queue).unwrap(), values.resources["InboxQueue"].attributes["Arn"]);
+    assert_eq!((n.prefix.as_deref(), n.suffix.as_deref()), (Some("inbox/"), None));
+
+    // The queue policy lets S3 send for this bucket only; the bucket waits for
+    // it (S3 validates the destination), which is why the policy builds the
+    // bucket's ARN instead of referring to the bucket.
+    let bucket = raw_resource("FilesBucket");
+    assert_eq!(bucket["DependsOn"], "InboxQueuePolicy");
+    let policy = raw_resource("InboxQueuePolicy");
+    assert_eq!(policy["Type"], "AWS::SQS::QueuePolicy");
+    assert_eq!(policy["Properties"]["Queues"], json!([{"Ref": "InboxQueue"}]));
+    let statements = values.resolve_deep(&policy["Properties"]["PolicyDocument"]["Statement"]).unwrap();
+    let statements = statements.as_array().unwrap();
+    assert_eq!(statements.len(), 1);
+    let s = &statements[0];
+    assert_eq!(s["Effect"], "Allow");
+    assert_eq!(s["Principal"], json!({"Service": "s3.amazonaws.com"}));
+    assert_eq!(s["Action"], "sqs:SendMessage");
+    assert_eq!(s["Resource"], values.resources["InboxQueue"].attributes["Arn"]);
+    assert_eq!(s["Condition"]["ArnEquals"]["aws:SourceArn"], values.resources["FilesBucket"].attributes["Arn"]);
+    assert_eq!(s["Condition"]["StringEquals"]["aws:SourceAccount"], MOTO_ACCOUNT_ID);
+    let policy_text = policy.to_string();
+    for reference in ["\"FilesBucket\"", "${FilesBucket"] {
+        assert!(!policy_text.contains(reference), "a reference to the bucket would be a circular dependency");
+    }
+}
+
+#[test]
+fn files_bucket_is_private_encrypted_and_expires_what_it_holds() {
+    let t = template();
+    let b = &t.buckets["FilesBucket"];
+    let raw = raw_resource("FilesBucket");
+    assert_eq!(raw["DeletionPolicy"], "Retain", "staged documents outlive the stack, as the tables do");
+    let only = &b.deploy_only;
+    assert_eq!(
+        only["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"],
+        "AES256"
+    );
+    let block = &only["PublicAccessBlockConfiguration"];
+    for key in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+        assert_eq!(block[key], true, "{key}");
+    }
+    assert_eq!(only["OwnershipControls"]["Rules"], json!([{"ObjectOwnership": "BucketOwnerEnforced"}]));
+    assert!(!only.contains_key("VersioningConfiguration"), "versioning stays off");
+
+    let values = predicted("unit");
+    let rules = values.resolve_deep(&only["LifecycleConfiguration"]["Rules"]).unwrap();
+    let expiry = |prefix: &str| -> String {
+        let rule = rules.as_array().unwrap().iter().find(|r| r["Prefix"] == prefix).expect(prefix);
+        assert_eq!(rule["Status"], "Enabled", "{prefix}");
+        rule["ExpirationInDays"].to_string().trim_matches('"').to_owned()
+    };
+    assert_eq!(expiry("staged/"), values.parameters["StagedDocumentRetentionDays"]);
+    assert_eq!(
+        values.parameters["StagedDocumentRetentionDays"], values.parameters["AuditRetentionDays"],
+        "a staged document lives as long as its audit trail"
+    );
+    assert_eq!(expiry("inbox/"), "30");
+
+    // Plain HTTP is refused for everything in the bucket.
+    let policy = raw_resource("FilesBucketPolicy");
+    assert_eq!(policy["Properties"]["Bucket"], json!({"Ref": "FilesBucket"}));
+    let statements = values.resolve_deep(&policy["Properties"]["PolicyDocument"]["Statement"]).unwrap();
+    let deny = statements.as_array().unwrap().iter().find(|s| s["Effect"] == "Deny").expect("a Deny statement");
+    assert_eq!(deny["Principal"], "*");
+    assert_eq!(deny["Action"], "s3:*");
+    assert_eq!(deny["Condition"], json!({"Bool": {"aws:SecureTransport": "false"}}));
+    let arn = &values.resources["FilesBucket"].attributes["Arn"];
+    assert_eq!(deny["Resource"], json!([arn, format!("{arn}/*")]));
+}
+
+/// Least privilege on the files bucket: only file-intake writes, and only
+/// staged documents; nobody writes a customer's inbox/; the poster reads
+/// staged documents only.
+#[test]
+fn files_bucket_access_is_least_privilege() {
+    let writers: Vec<(String, Vec<String>)> = raw_resource_ids("AWS::Serverless::Function")
+        .into_iter()
+        .chain(raw_resource_ids("AWS::IAM::Role"))
+        .map(|r| {
+            let w = resources_allowed(&r, "s3:PutObject");
+            (r, w)
+        })
+        .filter(|(_, w)| !w.is_empty())
+        .collect();
+    assert_eq!(writers, vec![("FileIntakeRole".to_owned(), vec!["${FilesBucket.Arn}/staged/*".to_owned()])]);
+    assert_eq!(
+        resources_allowed("FileIntakeRole", "s3:GetObject"),
+        ["${FilesBucket.Arn}/inbox/*", "${FilesBucket.Arn}/staged/*"]
+    );
+    assert_eq!(resources_allowed("ErpPosterRole", "s3:GetObject"), ["${FilesBucket.Arn}/staged/*"]);
+    // ListBucket makes a missing staged document a 404 (None), not a 403.
+    for role in ["FileIntakeRole", "ErpPosterRole"] {
+        assert_eq!(resources_allowed(role, "s3:ListBucket"), ["FilesBucket.Arn"], "{role}");
+    }
+    for action in ["s3:DeleteObject", "s3:*", "s3:PutBucketPolicy"] {
+        for role in ["FileIntakeRole", "ErpPosterRole", "ScheduledPollerFunction"] {
+            assert!(resources_allowed(role, action).is_empty(), "{role} may {action}");
+        }
+    }
+    // The poller asks file-intake for a connection's files through InboxQueue.
+    assert!(resources_allowed("ScheduledPollerFunction", "sqs:SendMessage").contains(&"InboxQueue.Arn".to_owned()));
+    assert_eq!(resources_allowed("FileIntakeRole", "sqs:ReceiveMessage"), ["InboxQueue.Arn"]);
+}
+
+const MINI_BUCKET: &str = r#"
+Resources:
+  Q:
+    Type: AWS::SQS::Queue
+  Plain:
+    Type: AWS::S3::Bucket
+  Named:
+    Type: AWS::S3::Bucket
+    Properties:
+      BucketName: !Sub "${AWS::AccountId}-named"
+      NotificationConfiguration:
+        QueueConfigurations:
+          - Event: s3:ObjectCreated:Put
+            Queue: !GetAtt Q.Arn
+            Filter:
+              S3Key:
+                Rules:
+                  - {Name: suffix, Value: .csv}
+  F:
+    Type: AWS::Serverless::Function
+    Properties:
+      Environment:
+        Variables:
+          PLAIN: !Ref Plain
+          NAMED_ARN: !GetAtt Named.Arn
+          DOMAIN: !GetAtt Named.RegionalDomainName
+"#;
+
+#[test]
+fn buckets_resolve_with_or_without_a_name_and_unsupported_settings_are_errors() {
+    let t = Template::parse(MINI_BUCKET).unwrap();
+    let values = StackValues::predicted(&t, "My-Stack", "eu-west-1", "111122223333", &BTreeMap::new()).unwrap();
+    let env = resolve_function_env(&t, &values).unwrap();
+    let f = &env["F"];
+    let plain = &f["PLAIN"];
+    assert!(plain.starts_with("my-stack-plain-") && plain.len() <= 63, "{plain}");
+    assert_eq!(f["NAMED_ARN"], "arn:aws:s3:::111122223333-named");
+    assert_eq!(f["DOMAIN"], "111122223333-named.s3.eu-west-1.amazonaws.com");
+    let n = &t.buckets["Named"].queue_notifications[0];
+    assert_eq!(
+        (n.event.as_str(), n.prefix.as_deref(), n.suffix.as_deref()),
+        ("s3:ObjectCreated:Put", None, Some(".csv"))
+    );
+    assert!(t.buckets["Plain"].queue_notifications.is_empty());
+
+    // A long stack name still gives a valid default name.
+    let long = "S".repeat(128);
+    let values = StackValues::predicted(&t, &long, "eu-west-1", "111122223333", &BTreeMap::new()).unwrap();
+    let name = &values.resources["Plain"].reference;
+    assert!(name.len() <= 63 && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+
+    let topic = MINI_BUCKET.replace("QueueConfigurations:", "TopicConfigurations:");
+    let err = Template::parse(&topic).unwrap_err().to_string();
+    assert!(err.contains("TopicConfigurations") && err.contains("not supported"), "{err}");
+    let website = MINI_BUCKET
+        .replace("      BucketName:", "      WebsiteConfiguration: {IndexDocument: i.html}\n      BucketName:");
+    let err = Template::parse(&website).unwrap_err().to_string();
+    assert!(err.contains("WebsiteConfiguration") && err.contains("not supported"), "{err}");
+    let other_rule = MINI_BUCKET.replace("Name: suffix", "Name: middle");
+    let err = Template::parse(&other_rule).unwrap_err().to_string();
+    assert!(err.contains("prefix or suffix"), "{err}");
+    let conditional = MINI_BUCKET
+        .replace("  Plain:\n    Type: AWS::S3::Bucket\n", "  Plain:\n    Type: AWS::S3::Bucket\n    Condition: C\n");
+    let err = Template::parse(&conditional).unwrap_err().to_string();
+    assert!(err.contains("Condition"), "{err}");
 }

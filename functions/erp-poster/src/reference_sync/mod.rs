@@ -419,7 +419,7 @@ impl<S: concur::GrantStore> Poster<S> {
                     None => {
                         unchanged += u64::from(outcome.unchanged);
                         let (hash, rank, target_id) = (record.content_hash(), record.rank(), outcome.target_id);
-                        taken.push((outcome.key, KnownRecord { hash, active: true, rank, target_id }));
+                        taken.push((outcome.key, KnownRecord { hash, active: true, rank, target_id, state: None }));
                     }
                     Some(reason) => refused.push(Refusal { key: outcome.key, reason }),
                 }
@@ -452,7 +452,7 @@ impl<S: concur::GrantStore> Poster<S> {
                         connection,
                         T::KIND,
                         key,
-                        &KnownRecord { hash, active: false, rank, target_id: None },
+                        &KnownRecord { hash, active: false, rank, target_id: None, state: None },
                     )
                     .await?;
                 }

@@ -69,7 +69,8 @@ impl<'a> ConcurVendorTarget<'a> {
     /// that run writes the ERP's value: correct, only not free.)
     async fn remember_in_concur(&self, vendor: &OwnedVendor) {
         let as_erp_sends = OwnedVendor { record: vendor.record.clone(), owned: self.erp_owned.clone() };
-        let known = KnownRecord { hash: as_erp_sends.content_hash(), active: true, rank: 0, target_id: None };
+        let known =
+            KnownRecord { hash: as_erp_sends.content_hash(), active: true, rank: 0, target_id: None, state: None };
         let id = &self.connection.connection_id;
         if let Err(e) = self.reference.remember(id, ReferenceKind::Vendors, &vendor.key(), &known).await {
             tracing::warn!(connection = %id, error = %e, "not remembered; the next run writes the vendor to Concur again");

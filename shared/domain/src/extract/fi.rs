@@ -24,7 +24,7 @@ use crate::normalize::{NormalizeError, NormalizeOptions, Problem, normalize};
 pub const CASH_ADVANCE_KEY_PREFIX: &str = "CAKEY";
 
 /// One document of a file, as an FI document.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FileDocument {
     /// Expense report, cash advance or payment request.
     pub doc_type: DocumentType,

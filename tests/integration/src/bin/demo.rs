@@ -11,7 +11,10 @@
 //! signed webhook and a poller tick, and lets erp-poster post every
 //! document into the Acumatica simulator and confirm it back to Concur: a
 //! table per document, a failure fixed by a replay, a duplicate prevented,
-//! and one document's audit trail. `--json` prints a summary object.
+//! and one document's audit trail. Two more tenants post into Acumatica
+//! through Concur's files (issue 15) rather than Financial Integration: a
+//! Standard-edition company through its payment batches, a Professional one
+//! through an OpenPGP-encrypted extract file. `--json` prints a summary object.
 
 use std::time::Duration;
 
@@ -19,11 +22,17 @@ use concur::app::AppCredentials;
 use concur::client::ConcurClient;
 use concur::fi::DocumentPage;
 use concur::tokens::{TokenManager, TokenOptions};
+use domain::posting_source::{PostingSource, SourceChoice};
 use domain::{CompanyUuid, DocumentType};
+use file_intake::{FileIntake, IntakeOptions, Taken};
 use integration::{TestStack, body_text, get_request, posting};
 use oauth_callback::quick_connect::QuickConnect;
+use platform::files::{KeyringSecret, StoredKey, keyring_secret_id};
 use simulators::acumatica::AcumaticaSim;
-use simulators::concur::{CompanySpec, ConcurApp, ConcurSim, Grant, webhook};
+use simulators::concur::{
+    CompanySpec, Completion, ConcurApp, ConcurSim, DefinitionKind, ExtractDefinitionSpec, Grant, PaymentBatchStatus,
+    webhook,
+};
 use transport::{HttpClient, RetryPolicy};
 
 const COMPANY: &str = "8568a4cd-8ffc-49d6-9417-be2d69aa075f";
@@ -32,6 +41,10 @@ const ADMIN: &str = "9bdded51-00b8-4f84-8bef-6d3afe727007";
 const IFS_COMPANY_UUID: &str = "3f2b6c1e-7a4d-4e5f-9b8a-1c2d3e4f5a6b";
 /// The third sandbox company, posting into Infor through ION.
 const INFOR_COMPANY_UUID: &str = "6a1d2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+/// The fourth sandbox company, Standard edition, posting through its payment batches.
+const STANDARD_COMPANY_UUID: &str = "b7e4d2a1-5c3f-4e8a-9d6b-2f1a0c9e8d7b";
+/// The fifth sandbox company, Professional edition, posting through an encrypted extract file.
+const EXTRACT_COMPANY_UUID: &str = "d4c3b2a1-9e8f-4a7b-8c6d-5e4f3a2b1c0d";
 
 /// `--json`: the narrative goes to stderr, stdout gets only the summary object.
 static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -523,6 +536,166 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let infor_sync = reference_sync(&stack, &concur.sim, &poster, &infor_id, INFOR_COMPANY_UUID, "accounts").await?;
     let syncs = [acumatica_sync, ifs_sync, infor_sync];
 
+    say!("\n== 17. A fourth tenant, Standard edition (no Financial Integration), posting through payment batches");
+    let standard = FileTenant {
+        company: STANDARD_COMPANY_UUID,
+        name: "Prairie Sandbox LLC",
+        marketing_name: "Standard Edition",
+        choice: SourceChoice::PaymentBatch,
+    };
+    let (standard_id, standard_sim, _standard_erp) =
+        file_tenant(&stack, &concur.sim, &connector, &names, &standard).await?;
+    // Concur closes a batch asynchronously; here the close is done by the next batch list read.
+    concur.sim.set_batch_close_completion(STANDARD_COMPANY_UUID, Completion::AfterReads(1));
+    print_batches(&concur.sim, STANDARD_COMPANY_UUID);
+    let intake =
+        FileIntake::from_env(&stack.env_of("FileIntakeFunction"), &stack.aws(), IntakeOptions::default()).await?;
+    let mut batches_taken = std::collections::BTreeSet::new();
+    let (mut closed, mut queued) = (0, 0);
+    for round in 1..=5 {
+        let run = intake.take_from_concur(&standard_id).await?;
+        say!(
+            "   file-intake run {round}: {} batches asked to close, {} batch files taken",
+            run.batches_closed,
+            run.files.len()
+        );
+        closed += run.batches_closed;
+        for (key, taken) in &run.files {
+            say!("     {} → {}", key.label(), shown_taken(taken));
+            queued += queued_documents(taken);
+            batches_taken.insert(key.record_key());
+        }
+        let waiting = concur
+            .sim
+            .payment_batches(STANDARD_COMPANY_UUID)
+            .iter()
+            .filter(|b| !b.documents.is_empty() && !batches_taken.contains(&format!("batch:{}", b.batch_id)))
+            .count();
+        if waiting == 0 {
+            break;
+        }
+    }
+    print_batches(&concur.sim, STANDARD_COMPANY_UUID);
+    let consumed = posting::consume_queue(&stack, &poster, &queue_url).await?;
+    say!(
+        "   erp-poster: {} messages handled{}: {:?}",
+        consumed.messages,
+        besides(consumed.messages, queued),
+        consumed.outcome
+    );
+    let standard_summary = summarize_files(&stack, &standard_id, &concur.sim, STANDARD_COMPANY_UUID).await?;
+    print_table(&standard_summary.rows);
+    say!(
+        "   {closed} batches closed, {} batch files taken, {queued} documents queued, {} posted; its Acumatica holds {} bills / debit adjustments and {} journal transactions; Concur received {} posting confirmations (files are read-only)",
+        batches_taken.len(),
+        standard_summary.posted(),
+        standard_sim.bills(posting::TENANT).len(),
+        standard_sim.journal_transactions(posting::TENANT).len(),
+        concur.sim.posting_confirmations(STANDARD_COMPANY_UUID).len()
+    );
+    if batches_taken.is_empty() || standard_summary.posted() != queued {
+        return Err(format!("the payment batches posted {} of {queued} documents", standard_summary.posted()).into());
+    }
+    let again = intake.take_from_concur(&standard_id).await?;
+    let consumed = posting::consume_queue(&stack, &poster, &queue_url).await?;
+    say!(
+        "   file-intake again: {} batches asked to close, {} files taken; erp-poster: {} messages",
+        again.batches_closed,
+        again.files.len(),
+        consumed.messages
+    );
+    if !again.files.is_empty() || consumed.messages != 0 {
+        return Err("a second payment-batch run took files again".into());
+    }
+
+    say!("\n== 18. A fifth tenant, Professional edition, posting through an encrypted extract file");
+    let professional = FileTenant {
+        company: EXTRACT_COMPANY_UUID,
+        name: "Cascade Sandbox GmbH",
+        marketing_name: "CTE",
+        choice: SourceChoice::Extract,
+    };
+    let (extract_id, extract_sim, _extract_erp) =
+        file_tenant(&stack, &concur.sim, &connector, &names, &professional).await?;
+    let (secret_key, public_key) = files::generate_key("Cascade Sandbox AP <ap@cascade.example>", Some(365))?;
+    let fingerprint =
+        files::Keyring::from_armored(&[files::KeySource::new(&secret_key)])?.keys()[0].fingerprint.clone();
+    let prefix = stack.env_of("FileIntakeFunction").required("CONNECTION_SECRET_PREFIX")?;
+    let keyring_id = keyring_secret_id(&prefix, &extract_id);
+    let keyring = KeyringSecret { keys: vec![StoredKey { armored: secret_key, passphrase: None }] };
+    stack.secrets().put_json(&keyring_id, &keyring, "OpenPGP keys of the demo's extract tenant").await?;
+    say!("   OpenPGP key {fingerprint} generated (expires in 365 days)");
+    say!("   secret {keyring_id} holds its private part (value never printed); Concur encrypts to its public part");
+    concur.sim.set_extract_file_transform(
+        EXTRACT_COMPANY_UUID,
+        Some(Box::new(move |bytes| files::encrypt_to(&public_key, &bytes).expect("the demo key encrypts"))),
+    );
+    let definitions = concur.sim.set_extract_definitions(
+        EXTRACT_COMPANY_UUID,
+        vec![ExtractDefinitionSpec::new("Standard Accounting Extract", DefinitionKind::Sae)],
+    );
+    let job = concur.sim.run_scheduled_job(EXTRACT_COMPANY_UUID, &definitions[0])?;
+    let carried = concur
+        .sim
+        .extract_jobs(EXTRACT_COMPANY_UUID, &definitions[0])
+        .into_iter()
+        .find(|j| j.id == job)
+        .map(|j| j.documents.len())
+        .unwrap_or_default();
+    say!("   Concur's schedule ran extract job {job} (Standard Accounting Extract): {carried} documents, encrypted");
+    let run = intake.take_from_concur(&extract_id).await?;
+    let mut queued = 0;
+    let audit = stack.audit("ErpPosterFunction");
+    let mut decrypted_with = Vec::new();
+    for (key, taken) in &run.files {
+        say!("   file-intake: {} → {}", key.label(), shown_taken(taken));
+        queued += queued_documents(taken);
+        for event in audit.history(&format!("{extract_id}#file#{}", key.record_key())).await? {
+            if event.step == "taken" {
+                let detail = event.detail.unwrap_or_default();
+                say!("   audit file#{}: taken, {detail}", key.record_key());
+                decrypted_with.extend(detail.split("decrypted with key ").nth(1).map(|rest| {
+                    rest.split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or_default().to_owned()
+                }));
+            }
+        }
+    }
+    if run.files.len() != 1 || decrypted_with != [fingerprint.clone()] {
+        return Err(format!("the extract file was not decrypted with key {fingerprint}: {decrypted_with:?}").into());
+    }
+    say!("   the file was decrypted with key {fingerprint}, the connection's key");
+    let consumed = posting::consume_queue(&stack, &poster, &queue_url).await?;
+    say!(
+        "   erp-poster: {} messages handled{}: {:?}",
+        consumed.messages,
+        besides(consumed.messages, queued),
+        consumed.outcome
+    );
+    let extract_summary = summarize_files(&stack, &extract_id, &concur.sim, EXTRACT_COMPANY_UUID).await?;
+    print_table(&extract_summary.rows);
+    say!(
+        "   {queued} documents queued, {} posted; its Acumatica holds {} bills / debit adjustments and {} journal transactions; Concur received {} posting confirmations (files are read-only)",
+        extract_summary.posted(),
+        extract_sim.bills(posting::TENANT).len(),
+        extract_sim.journal_transactions(posting::TENANT).len(),
+        concur.sim.posting_confirmations(EXTRACT_COMPANY_UUID).len()
+    );
+    if extract_summary.posted() != queued {
+        return Err(format!("the extract file posted {} of {queued} documents", extract_summary.posted()).into());
+    }
+    let bills = extract_sim.bills(posting::TENANT).len() + extract_sim.journal_transactions(posting::TENANT).len();
+    let again = intake.take_from_concur(&extract_id).await?;
+    let consumed = posting::consume_queue(&stack, &poster, &queue_url).await?;
+    let after = extract_sim.bills(posting::TENANT).len() + extract_sim.journal_transactions(posting::TENANT).len();
+    say!(
+        "   file-intake again: {} files taken; erp-poster: {} messages; Acumatica documents {bills} → {after}",
+        again.files.len(),
+        consumed.messages
+    );
+    if !again.files.is_empty() || consumed.messages != 0 || after != bills {
+        return Err("a second extract run posted again".into());
+    }
+
     let tenant = |connection: &domain::ConnectionId,
                   erp: &str,
                   summary: &Summary,
@@ -565,7 +738,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             infor_sim.journals(posting::INFOR_TENANT).len() + infor_sim.supplier_invoices(posting::INFOR_TENANT).len(),
             concur.sim.posting_confirmations(INFOR_COMPANY_UUID).len(),
         ),
+        tenant(
+            &standard_id,
+            "acumatica",
+            &standard_summary,
+            standard_sim.bills(posting::TENANT).len() + standard_sim.journal_transactions(posting::TENANT).len(),
+            concur.sim.posting_confirmations(STANDARD_COMPANY_UUID).len(),
+        ),
+        tenant(
+            &extract_id,
+            "acumatica",
+            &extract_summary,
+            extract_sim.bills(posting::TENANT).len() + extract_sim.journal_transactions(posting::TENANT).len(),
+            concur.sim.posting_confirmations(EXTRACT_COMPANY_UUID).len(),
+        ),
     ];
+    for (tenant, source) in tenants.iter_mut().zip(["fis", "fis", "fis", "payment_batch", "extract"]) {
+        tenant["posting_source"] = source.into();
+    }
     for (tenant, sync) in tenants.iter_mut().zip(syncs) {
         tenant["sync"] = sync;
     }
@@ -583,8 +773,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         say!(
-            "\nDone: {} documents in three tenants, {} posted, {} failed, {} duplicates prevented.",
+            "\nDone: {} documents in {} tenants, {} posted, {} failed, {} duplicates prevented.",
             json["documents"],
+            tenants.len(),
             json["posted"],
             json["failed"],
             json["duplicates_prevented"]
@@ -636,6 +827,25 @@ fn print_table(rows: &[Row]) {
 /// One row per document the ledger knows, with its amount from the FI
 /// document, and the duplicates the audit trail recorded.
 async fn summarize(stack: &TestStack, id: &domain::ConnectionId) -> Result<Summary, Box<dyn std::error::Error>> {
+    summarize_keyed(stack, id, None).await
+}
+
+/// [`summarize`] for a tenant posting through files, where a cash advance
+/// is keyed by the Cash Advance Key the company's files give it.
+async fn summarize_files(
+    stack: &TestStack,
+    id: &domain::ConnectionId,
+    concur: &ConcurSim,
+    company: &str,
+) -> Result<Summary, Box<dyn std::error::Error>> {
+    summarize_keyed(stack, id, Some((concur, company))).await
+}
+
+async fn summarize_keyed(
+    stack: &TestStack,
+    id: &domain::ConnectionId,
+    files_of: Option<(&ConcurSim, &str)>,
+) -> Result<Summary, Box<dyn std::error::Error>> {
     let amounts: std::collections::BTreeMap<String, (String, String)> = posting::example_files()
         .iter()
         .filter_map(|file| {
@@ -652,7 +862,12 @@ async fn summarize(stack: &TestStack, id: &domain::ConnectionId) -> Result<Summa
                     .find_map(|p| d.document.pointer(p))
                     .and_then(|v| v.to_string().parse::<rust_decimal::Decimal>().ok())
                     .unwrap_or_else(|| entry.total());
-            Some((format!("{doc_type}#{doc_id}"), (format!("{stated:.2}"), entry.currency().to_owned())))
+            let file_key = files_of
+                .filter(|_| doc_type == DocumentType::CashAdvance)
+                .and_then(|(concur, company)| concur.cash_advance_key(company, doc_id.as_str()))
+                .map(|key| format!("{}{key}", domain::extract::CASH_ADVANCE_KEY_PREFIX));
+            let key = format!("{doc_type}#{}", file_key.as_deref().unwrap_or(doc_id.as_str()));
+            Some((key, (format!("{stated:.2}"), entry.currency().to_owned())))
         })
         .collect();
     let ledger = stack.ledger("ErpPosterFunction");
@@ -687,8 +902,6 @@ async fn summarize(stack: &TestStack, id: &domain::ConnectionId) -> Result<Summa
     Ok(Summary { rows, duplicates_prevented })
 }
 
-/// Runs the operator CLI (`connector …`) against the demo's stack and
-/// prints what an operator would see in a terminal.
 /// One tenant's reference sync, run twice: vendors, and a `Cost Centers`
 /// list (created in Concur as an admin would) fed from `source`. Prints
 /// and returns per kind what each run did; the second run writes nothing.
@@ -764,6 +977,151 @@ async fn vendors_from_concur(
     Ok(serde_json::Value::Object(runs))
 }
 
+/// A sandbox company posting through Concur's files (issue 15).
+struct FileTenant<'a> {
+    company: &'a str,
+    name: &'a str,
+    /// The profile's marketing name, which gives the edition: `CTE` Professional, `Standard Edition` Standard.
+    marketing_name: &'a str,
+    choice: SourceChoice,
+}
+
+/// Sets up a tenant posting through Concur's files: its own Concur company
+/// with the FI examples READY, a Quick Connect, its own Acumatica sandbox
+/// (the ERP side with the CLI, the full mapping) and the connection's
+/// posting source. Returns the connection, the ERP and its running server.
+async fn file_tenant(
+    stack: &TestStack,
+    concur: &ConcurSim,
+    connector: &QuickConnect,
+    examples: &[std::path::PathBuf],
+    tenant: &FileTenant<'_>,
+) -> Result<(domain::ConnectionId, AcumaticaSim, simulators::RunningSimulator), Box<dyn std::error::Error>> {
+    let company = tenant.company;
+    concur.add_company(CompanySpec {
+        uuid: company.into(),
+        name: tenant.name.into(),
+        datacenter: "us".into(),
+        marketing_name: tenant.marketing_name.into(),
+    });
+    let mut loaded = 0;
+    for path in examples.iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
+        loaded += concur.load_fi_example(company, &std::fs::read_to_string(path)?)?.len();
+    }
+    say!("   {loaded} example documents READY for company {company} (marketing name \"{}\")", tenant.marketing_name);
+    let request_token = concur.issue_request_token(company);
+    let link = [("id", company), ("requestToken", request_token.as_str()), ("userId", ADMIN)];
+    let page = oauth_callback::handle(connector, get_request(&link)).await;
+    say!("   Quick Connect of {company} → HTTP {} — {}", page.status_code, title(&page));
+    let connections = stack.connections("ErpPosterFunction");
+    let id = connections
+        .find_by_company(&CompanyUuid::parse(company)?)
+        .await?
+        .ok_or("the connect created no connection")?
+        .connection_id;
+
+    let sim = AcumaticaSim::new();
+    posting::seed_acumatica(&sim);
+    let running = sim.clone().start().await;
+    let credentials = std::env::temp_dir().join(format!("demo-acumatica-{id}-{}.json", std::process::id()));
+    std::fs::write(
+        &credentials,
+        serde_json::json!({
+            "client_id": format!("{}@{}", posting::ACUMATICA_CLIENT, posting::TENANT),
+            "client_secret": posting::ACUMATICA_SECRET,
+            "username": posting::ACUMATICA_USER.0,
+            "password": posting::ACUMATICA_USER.1,
+        })
+        .to_string(),
+    )?;
+    let (erp_url, credentials_path) = (running.base_url(), credentials.display().to_string());
+    let args = ["connections", "update", id.as_str(), "--erp", "acumatica", "--erp-url", &erp_url];
+    operator_cli(
+        stack,
+        &[&args[..], &["--tenant", posting::TENANT, "--erp-credentials-file", &credentials_path]].concat(),
+    )
+    .await;
+    std::fs::remove_file(&credentials)?;
+    let mapping_file = std::env::temp_dir().join(format!("demo-mapping-{id}-{}.yaml", std::process::id()));
+    std::fs::write(&mapping_file, posting::example_mapping_text())?;
+    operator_cli(stack, &["mapping", "import", id.as_str(), &mapping_file.display().to_string()]).await;
+    std::fs::remove_file(&mapping_file)?;
+
+    // The posting source, chosen for the connection (stored on it).
+    let mut connection = connections.get(&id).await?.ok_or("the connection is gone")?;
+    connection.posting_source = PostingSource { choice: tenant.choice, ..PostingSource::default() };
+    connections.replace(&connection).await?;
+    let resolved = connection.posting_source.resolve(connection.edition);
+    let files = match resolved.files {
+        Some(domain::posting_source::FileApi::Extract) => "Extract v1 jobs",
+        Some(domain::posting_source::FileApi::PaymentBatch) => "Payment Batch v1 batches",
+        None => "none",
+    };
+    say!(
+        "   connection {id}: edition {} (from the profile); posting source {}: Financial Integration {}, files: {files}",
+        connection.edition.map(|e| format!("{e:?}")).unwrap_or_else(|| "unknown".into()),
+        serde_json::to_value(tenant.choice)?.as_str().unwrap_or("?"),
+        if resolved.fis { "read" } else { "not read" },
+    );
+    Ok((id, sim, running))
+}
+
+/// The company's payment batches as Concur's Payment Manager lists them.
+fn print_batches(concur: &ConcurSim, company: &str) {
+    let batches = concur.payment_batches(company);
+    let empty = batches.iter().filter(|b| b.documents.is_empty()).count();
+    for batch in batches.iter().filter(|b| !b.documents.is_empty()) {
+        let status = match batch.status {
+            PaymentBatchStatus::Open => "open",
+            PaymentBatchStatus::Closing => "closing",
+            PaymentBatchStatus::Closed => "closed",
+        };
+        say!(
+            "   Concur payment batch \"{}\": {status}, {}, total {} {}",
+            batch.name,
+            plural(batch.documents.len(), "document"),
+            batch.total,
+            batch.currency
+        );
+    }
+    if empty > 0 {
+        say!("   (and {empty} empty open batches, which Concur opened for the next payments)");
+    }
+}
+
+/// What the poster handled besides a file's documents: the first reference
+/// sync Quick Connect queued for the new connection.
+fn besides(messages: usize, documents: usize) -> String {
+    match messages.saturating_sub(documents) {
+        0 => String::new(),
+        other => format!(" ({documents} documents, {other} the reference sync Quick Connect queued)"),
+    }
+}
+
+fn shown_taken(taken: &Taken) -> String {
+    match taken {
+        Taken::Queued { documents, rows } => {
+            format!("taken: {} from {}, queued", plural(*documents, "document"), plural(*rows as usize, "row"))
+        }
+        Taken::AlreadyTaken => "taken before".into(),
+        Taken::Refused { reason } => format!("refused: {reason}"),
+        Taken::Busy => "busy (another run holds the lease)".into(),
+    }
+}
+
+fn plural(count: usize, noun: &str) -> String {
+    if count == 1 { format!("1 {noun}") } else { format!("{count} {noun}s") }
+}
+
+fn queued_documents(taken: &Taken) -> usize {
+    match taken {
+        Taken::Queued { documents, .. } => *documents,
+        _ => 0,
+    }
+}
+
+/// Runs the operator CLI (`connector …`) against the demo's stack and
+/// prints what an operator would see in a terminal.
 async fn operator_cli(stack: &TestStack, args: &[&str]) {
     let app_secret = format!("{}/concur-app", stack.stack_name());
     let mut full = vec!["connector", "--stack", stack.stack_name(), "--concur-app-secret", app_secret.as_str()];

@@ -28,6 +28,12 @@
 //! - `POST|PUT /api/v3.0/invoice/purchaseorders`, `GET …/purchaseorders/{id}` (Purchase Order v3,
 //!   one order per call, in `purchase_order.rs`); `GET|POST|PUT|DELETE
 //!   /api/v3.0/invoice/purchaseorderreceipts` (PO Receipt v3, the same file)
+//! - Extract v1 (`extract.rs`): `GET /api/expense/extract/v1.0/`, `GET …/{definition}`,
+//!   `GET|POST …/{definition}/job`, `GET …/{definition}/job/{job}`, `GET …/job/{job}/status`,
+//!   `GET …/job/{job}/file`
+//! - Payment Batch v1 (`payment_batch.rs`): `GET /api/expense/paymentbatch/v1.1/batchlist/[OPEN|CLOSED]`,
+//!   `POST …/v1.2/batch/{id}/close` (scheduled), `POST …/v1.1/batch/{id}/close` (now),
+//!   `GET …/v1.1/batch/{key}/file`
 //! - `GET|POST /list/v4/lists`, `GET /list/v4/lists/{listId}`,
 //!   `GET /list/v4/lists/{listId}/children`,
 //!   `GET /list/v4/lists/{listId}/items/{itemId}/children`,
@@ -37,6 +43,16 @@
 //! - fault control: `/_sim/faults`, `/_sim/requests` (see [`crate::faults`])
 //!
 //! ESS *deliveries* (signed webhook bodies) are built by [`webhook`].
+//!
+//! # Extract files
+//!
+//! The file-based APIs serve the company's FI documents as SAE and PRAE
+//! files, rendered by [`render_sae`] / [`render_prae`] (the inverse of
+//! `docs/extract-files.md`). Each READY document goes into one file only.
+//! Tests configure definitions, timing, delimiter and a file transform,
+//! run Concur's scheduled jobs and close batches by hand through the
+//! methods in `file_inspect.rs` ([`ConcurSim::run_scheduled_job`],
+//! [`ConcurSim::close_batch_manually`], …).
 //!
 //! # Reference data
 //!
@@ -50,11 +66,17 @@
 //! carry a last-modified time no API exposes ([`ConcurSim::vendors_changed_since`]).
 
 mod ess;
+mod extract;
+mod extract_render;
 mod fi;
+mod file_inspect;
+mod file_store;
 mod http;
 mod inspect;
+mod legacy;
 mod list;
 mod list_store;
+mod payment_batch;
 mod profile;
 mod purchase_order;
 mod state;
@@ -76,6 +98,14 @@ use crate::RunningSimulator;
 use crate::faults::{Faults, SeenRequest};
 use state::{FiDoc, Principal, State};
 
+pub use extract_render::{
+    CashAdvanceKeys, Delimiter, FileSpec, PRAE_COLUMNS, SAE_COLUMNS, exact_decimal, quote_field, render_prae,
+    render_sae, render_sae_keyed,
+};
+pub use file_inspect::{ExtractJobRecord, PaymentBatchRecord, PaymentBatchStatus};
+pub use file_store::{
+    Completion, DefinitionKind, ExtractDefinition, ExtractDefinitionSpec, ExtractJobStatus, FileApiError, FileTransform,
+};
 pub use list_store::{
     LIST_CATEGORIES, LIST_PAGE_SIZE, ListItemRecord, ListRecord, MAX_ITEM_VALUE_CHARS, MAX_LIST_LEVELS,
     MAX_SHORT_CODE_CHARS,
@@ -103,6 +133,8 @@ pub const DEFAULT_SCOPES: &[&str] = &[
     "spend.listitem.delete",
     "INVVEN",
     "INVPO",
+    "EXTRCT",
+    "PAYBAT",
 ];
 
 /// The partner application registered with SAP Concur.
@@ -187,6 +219,26 @@ impl StartedConcur {
 
 const FI_TRANSACTIONS: &str = "/financialintegration/fi/v4/companies/transactiontypes/{doc_type}/transactions";
 
+/// The Extract v1 and Payment Batch v1 routes.
+fn file_routes(router: Router<Ctx>) -> Router<Ctx> {
+    const EXTRACT: &str = extract::EXTRACT_PATH;
+    const BATCH: &str = payment_batch::BATCH_PATH;
+    router
+        .route(EXTRACT, get(extract::definitions))
+        .route(&format!("{EXTRACT}/"), get(extract::definitions))
+        .route(&format!("{EXTRACT}/{{definition}}"), get(extract::definition))
+        .route(&format!("{EXTRACT}/{{definition}}/job"), get(extract::jobs).post(extract::start_job))
+        .route(&format!("{EXTRACT}/{{definition}}/job/{{job}}"), get(extract::job))
+        .route(&format!("{EXTRACT}/{{definition}}/job/{{job}}/status"), get(extract::job))
+        .route(&format!("{EXTRACT}/{{definition}}/job/{{job}}/file"), get(extract::job_file))
+        .route(&format!("{BATCH}/v1.1/batchlist"), get(payment_batch::list))
+        .route(&format!("{BATCH}/v1.1/batchlist/"), get(payment_batch::list))
+        .route(&format!("{BATCH}/v1.1/batchlist/{{status}}"), get(payment_batch::list_by_status))
+        .route(&format!("{BATCH}/v1.2/batch/{{id}}/close"), post(payment_batch::close_async))
+        .route(&format!("{BATCH}/v1.1/batch/{{id}}/close"), post(payment_batch::close_sync))
+        .route(&format!("{BATCH}/v1.1/batch/{{key}}/file"), get(payment_batch::batch_file))
+}
+
 impl ConcurSim {
     /// A simulated Concur knowing one application and no companies.
     pub fn new(app: ConcurApp) -> Self {
@@ -250,9 +302,8 @@ impl ConcurSim {
             .route("/list/v4/lists/{list_id}/items/{item_id}/children", get(list::list_item_children))
             .route("/list/v4/items", post(list::create_item))
             .route("/list/v4/items/{item_id}", get(list::get_item).put(list::update_item).delete(list::delete_item))
-            .route("/list/v4/items/{item_id}/children", get(list::item_children))
-            .fallback(http::not_found)
-            .with_state(ctx);
+            .route("/list/v4/items/{item_id}/children", get(list::item_children));
+        let api = file_routes(api).fallback(http::not_found).with_state(ctx);
         self.faults.clone().wrap(api).layer(middleware::from_fn(http::correlation_id))
     }
 

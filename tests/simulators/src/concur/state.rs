@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::file_store::FileBook;
 use super::list_store::ListBook;
 use super::vendor_store::VendorBook;
 use super::{CompanySpec, ConcurApp};
@@ -360,6 +361,8 @@ pub(crate) struct State {
     pub vendor_api: BTreeMap<String, bool>,
     /// Reference-data writes per company UUID, oldest first.
     pub reference_writes: BTreeMap<String, Vec<ReferenceWrite>>,
+    /// Extract v1 and Payment Batch v1 state per company UUID.
+    pub files: BTreeMap<String, FileBook>,
 }
 
 impl State {
@@ -384,6 +387,7 @@ impl State {
             purchase_orders: BTreeMap::new(),
             po_receipts: BTreeMap::new(),
             reference_writes: BTreeMap::new(),
+            files: BTreeMap::new(),
         }
     }
 
@@ -502,6 +506,12 @@ impl State {
     pub fn log_write(&mut self, company: &str, kind: ReferenceWriteKind, key: &str, succeeded: bool) {
         let write = ReferenceWrite { kind, key: key.to_owned(), succeeded };
         self.reference_writes.entry(company.to_owned()).or_default().push(write);
+    }
+
+    /// The company's FI documents (read-only) and its file-API state, borrowed together.
+    pub fn file_book(&mut self, company: &str) -> (&[FiDoc], &mut FileBook) {
+        let documents = self.documents.get(company).map(Vec::as_slice).unwrap_or_default();
+        (documents, self.files.entry(company.to_owned()).or_default())
     }
 
     /// Queues a document READY, replacing one with the same id (a resubmission).
