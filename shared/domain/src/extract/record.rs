@@ -64,7 +64,9 @@ pub(crate) enum RecordError {
     },
 }
 
-/// The decoded fields of one record: unquoted, unescaped text and where each field ends.
+/// The decoded fields of one record: unquoted, unescaped text and where each field ends. One separator
+/// byte follows each field in `text` (the delimiter), so a record without quotes is its own line, copied
+/// once; `ends[i]` is the end of field `i`, and field `i + 1` starts one byte later.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Fields<'a> {
     pub(crate) text: &'a str,
@@ -75,7 +77,7 @@ impl<'a> Fields<'a> {
     /// The field at a 0-based index, if the record has it.
     pub(crate) fn get(self, index: usize) -> Option<&'a str> {
         let end = *self.ends.get(index)?;
-        let start = if index == 0 { 0 } else { self.ends[index - 1] };
+        let start = if index == 0 { 0 } else { self.ends[index - 1] + 1 };
         self.text.get(start..end)
     }
 
@@ -85,7 +87,7 @@ impl<'a> Fields<'a> {
 
     /// An empty line: one empty field.
     pub(crate) fn is_blank(self) -> bool {
-        self.ends.len() == 1 && self.text.is_empty()
+        self.ends == [0]
     }
 }
 
@@ -116,6 +118,7 @@ impl Scan<'_> {
             return Err(RecordError::TooManyFields);
         }
         self.ends.push(self.bytes.len());
+        self.bytes.push(self.delimiter);
         Ok(())
     }
 
@@ -128,7 +131,7 @@ impl Scan<'_> {
 
     /// Ends an unquoted field at a line break, dropping the `\r` of a CRLF.
     fn end_line(&mut self) -> Result<(), RecordError> {
-        let field_start = self.ends.last().copied().unwrap_or(0);
+        let field_start = self.ends.last().map_or(0, |end| end + 1);
         if self.state == State::Unquoted && self.bytes.len() > field_start && self.bytes.last() == Some(&b'\r') {
             self.bytes.pop();
         }
@@ -207,6 +210,31 @@ impl Scan<'_> {
     }
 }
 
+/// Appends the position of every `byte` in `line` to `out`, eight bytes at a time.
+///
+/// A detail row has a delimiter every two or three bytes, so a search that restarts after each match (as
+/// `memchr_iter` does) pays its start-up cost hundreds of times a row; a word-at-a-time mask finds them all
+/// in one pass, portably (x86 and Graviton alike).
+fn positions_of(byte: u8, line: &[u8], out: &mut Vec<usize>) {
+    const LOW_SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let pattern = u64::from_le_bytes([byte; 8]);
+    let mut words = line.chunks_exact(8);
+    let mut base = 0;
+    for word in &mut words {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let x = u64::from_le_bytes(bytes) ^ pattern;
+        // The high bit of each byte of `x` that is zero, exactly (no carry between bytes).
+        let mut found = !(((x & LOW_SEVEN) + LOW_SEVEN) | x | LOW_SEVEN);
+        while found != 0 {
+            out.push(base + found.trailing_zeros() as usize / 8);
+            found &= found - 1;
+        }
+        base += 8;
+    }
+    out.extend(words.remainder().iter().enumerate().filter(|(_, b)| **b == byte).map(|(i, _)| base + i));
+}
+
 /// Reads records one at a time from a buffered stream, reusing one buffer.
 #[derive(Debug)]
 pub(crate) struct RecordReader<R> {
@@ -239,34 +267,13 @@ impl<R: BufRead> RecordReader<R> {
         bytes.clear();
         self.ends.clear();
         self.row += 1;
-        let mut scan = Scan {
-            state: State::FieldStart,
-            delimiter: self.delimiter,
-            max_fields,
-            bytes: &mut bytes,
-            ends: &mut self.ends,
-        };
-        let mut consumed = 0;
-        loop {
-            let chunk = self.input.fill_buf().map_err(RecordError::Io)?;
-            if chunk.is_empty() {
-                if consumed == 0 {
-                    return Ok(false);
-                }
-                scan.end_of_input()?;
-                break;
-            }
-            // Never look past the limit, whatever the caller's buffer size.
-            let window = &chunk[..chunk.len().min(MAX_RECORD_BYTES + 1 - consumed)];
-            let (used, done) = scan.feed(window)?;
-            self.input.consume(used);
-            consumed += used;
-            if done {
-                break;
-            }
-            if consumed > MAX_RECORD_BYTES {
-                return Err(RecordError::TooLong);
-            }
+        if !self.read_plain_line(&mut bytes, max_fields)? {
+            self.read_scanning(&mut bytes, max_fields)?;
+        }
+        if self.ends.is_empty() {
+            // The input had ended: no record.
+            self.text = String::from_utf8(bytes).unwrap_or_default();
+            return Ok(false);
         }
         if self.row == 1 && bytes.starts_with(BOM.as_bytes()) {
             bytes.drain(..BOM.len());
@@ -276,6 +283,60 @@ impl<R: BufRead> RecordReader<R> {
         Ok(true)
     }
 
+    /// The fast path, for the common record: the whole line is in the buffer and holds no quote, so it is
+    /// copied once and its field ends found in one vectorised pass (no per-field state machine). `false`
+    /// leaves the input untouched for [`Self::read_scanning`].
+    fn read_plain_line(&mut self, bytes: &mut Vec<u8>, max_fields: usize) -> Result<bool, RecordError> {
+        let chunk = self.input.fill_buf().map_err(RecordError::Io)?;
+        let Some(end) = memchr::memchr(b'\n', chunk).filter(|&end| end <= MAX_RECORD_BYTES) else {
+            return Ok(false);
+        };
+        let line = &chunk[..end];
+        if memchr::memchr(b'"', line).is_some() {
+            return Ok(false);
+        }
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        positions_of(self.delimiter, line, &mut self.ends);
+        if self.ends.len() >= max_fields {
+            return Err(RecordError::TooManyFields);
+        }
+        self.ends.push(line.len());
+        bytes.extend_from_slice(line);
+        // The separator after the last field, as the general path writes it: one text for one record.
+        bytes.push(self.delimiter);
+        self.input.consume(end + 1);
+        Ok(true)
+    }
+
+    /// The general path: the field state machine over as many buffer refills as the record needs (quoted
+    /// fields, line breaks inside quotes, a record longer than the buffer). Leaves `ends` empty at the end
+    /// of the input.
+    fn read_scanning(&mut self, bytes: &mut Vec<u8>, max_fields: usize) -> Result<(), RecordError> {
+        let mut scan =
+            Scan { state: State::FieldStart, delimiter: self.delimiter, max_fields, bytes, ends: &mut self.ends };
+        let mut consumed = 0;
+        loop {
+            let chunk = self.input.fill_buf().map_err(RecordError::Io)?;
+            if chunk.is_empty() {
+                if consumed == 0 {
+                    return Ok(());
+                }
+                return scan.end_of_input();
+            }
+            // Never look past the limit, whatever the caller's buffer size.
+            let window = &chunk[..chunk.len().min(MAX_RECORD_BYTES + 1 - consumed)];
+            let (used, done) = scan.feed(window)?;
+            self.input.consume(used);
+            consumed += used;
+            if done {
+                return Ok(());
+            }
+            if consumed > MAX_RECORD_BYTES {
+                return Err(RecordError::TooLong);
+            }
+        }
+    }
+
     /// Validates the record as UTF-8, naming the first field that is not.
     fn decode(&self, bytes: Vec<u8>) -> Result<String, RecordError> {
         String::from_utf8(bytes).map_err(|error| {
@@ -283,5 +344,24 @@ impl<R: BufRead> RecordReader<R> {
             let field = self.ends.iter().position(|&end| end > offset).unwrap_or(self.ends.len());
             RecordError::InvalidUtf8 { field }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The word-at-a-time search finds exactly what a byte-by-byte one finds, at any alignment.
+        #[test]
+        fn extract_positions_of_finds_every_delimiter(line in proptest::collection::vec(
+            prop::sample::select(vec![b',', b'|', b'a', 0u8, 0x80, 0xff, b',' + 0x80]), 0..80)) {
+            for byte in [b',', b'|', 0u8, 0xff] {
+                let mut fast = Vec::new();
+                super::positions_of(byte, &line, &mut fast);
+                let slow: Vec<usize> = line.iter().enumerate().filter(|(_, b)| **b == byte).map(|(i, _)| i).collect();
+                prop_assert_eq!(fast, slow);
+            }
+        }
     }
 }
