@@ -435,17 +435,7 @@ async fn poll_connection<S: GrantStore>(
 ) -> ConnectionPoll {
     let id = &connection.connection_id;
     let mut progress = Progress::default();
-    let source = connection.posting_source.resolve(connection.edition);
-    let files = match source.files {
-        Some(_) => request_files(poller, id, now).await,
-        None => Ok(()),
-    };
-    let read = match files {
-        Err(failure) => Err(failure),
-        Ok(()) if !source.fis => Ok(Reached::LastPage),
-        Ok(()) => read_and_queue(poller, connection, now, deadline, &mut progress).await,
-    };
-    let mut outcome = match read {
+    let mut outcome = match read_and_queue(poller, connection, now, deadline, &mut progress).await {
         Ok(Reached::Deadline) => PollOutcome::Stopped,
         Ok(Reached::LastPage) if progress.problems.is_empty() => PollOutcome::Completed,
         Ok(Reached::LastPage) => PollOutcome::Failed {
@@ -566,7 +556,8 @@ enum PollFailure {
 /// soon as it is read. Stops at the deadline or the page budget; where it
 /// stopped is kept as the connection's poll cursor, and the next poll
 /// starts with the next type, so a type with a large backlog never keeps
-/// the others waiting. `Err` is why the poll failed.
+/// the others waiting. `Err` is why the poll failed. A connection whose posting source reads files has
+/// them asked of `file-intake` first; one that reads no Financial Integration stops there.
 async fn read_and_queue<S: GrantStore>(
     poller: &Poller<S>,
     connection: &Connection,
@@ -575,6 +566,13 @@ async fn read_and_queue<S: GrantStore>(
     progress: &mut Progress,
 ) -> Result<Reached, PollFailure> {
     let id = &connection.connection_id;
+    let source = connection.posting_source.resolve(connection.edition);
+    if source.files.is_some() {
+        request_files(poller, id, now).await?;
+    }
+    if !source.fis {
+        return Ok(Reached::LastPage);
+    }
     let (slot_owner, level) = poller.connections.slot_owner(connection).await?;
     let enabled = &connection.enabled_document_types;
     let mut cursor = connection.poll_cursor.clone().unwrap_or_default();

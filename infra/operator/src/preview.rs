@@ -37,7 +37,7 @@ pub fn preview_file(
                 "currency": Value::Null,
                 "rows": format!("{}-{}", d.rows.0, d.rows.1),
             });
-            let entry = d.normalize(&NormalizeOptions::default()).map_err(|e| e.to_string());
+            let entry = d.normalize(&NormalizeOptions::default());
             preview_entry(header, d.doc_type, entry, mapping, flow, today)
         })
         .collect();
@@ -69,8 +69,7 @@ pub fn preview(
                 Ok(id) => id,
                 Err(e) => return fail(header, e.to_string()),
             };
-            let entry =
-                domain::normalize(doc_type, &id, &d.document, &NormalizeOptions::default()).map_err(|e| e.to_string());
+            let entry = domain::normalize(doc_type, &id, &d.document, &NormalizeOptions::default());
             preview_entry(header, doc_type, entry, mapping, flow, today)
         })
         .collect();
@@ -82,7 +81,7 @@ pub fn preview(
 fn preview_entry(
     mut header: Value,
     doc_type: DocumentType,
-    entry: Result<domain::JournalEntry, String>,
+    entry: Result<domain::JournalEntry, domain::NormalizeError>,
     mapping: Option<&domain::mapping::Mapping>,
     flow: &FlowOptions,
     today: time::Date,

@@ -431,25 +431,24 @@ fn is_unsupported(error: &pgp::errors::Error) -> bool {
 /// An error reading the packets around the encrypted data (before any key is
 /// used).
 fn parse_error(error: pgp::errors::Error) -> DecryptError {
-    if is_eof(&error) {
-        DecryptError::Truncated { cause: Cause::new(error) }
-    } else if is_unsupported(&error) {
-        DecryptError::Unsupported { cause: Cause::new(error) }
-    } else {
-        DecryptError::Malformed { cause: Cause::new(error) }
-    }
+    pgp_error(error, |cause| DecryptError::Malformed { cause })
 }
 
 /// An error inside the encrypted data, once the session key is known: the
 /// data was cut off, uses something unsupported, or decrypts to garbage
 /// (which, behind a valid session key, means it was altered).
 fn content_error(error: pgp::errors::Error) -> DecryptError {
+    pgp_error(error, |cause| DecryptError::IntegrityCheckFailed { cause })
+}
+
+/// Truncated, unsupported, or else `otherwise`.
+fn pgp_error(error: pgp::errors::Error, otherwise: impl FnOnce(Cause) -> DecryptError) -> DecryptError {
     if is_eof(&error) {
         DecryptError::Truncated { cause: Cause::new(error) }
     } else if is_unsupported(&error) {
         DecryptError::Unsupported { cause: Cause::new(error) }
     } else {
-        DecryptError::IntegrityCheckFailed { cause: Cause::new(error) }
+        otherwise(Cause::new(error))
     }
 }
 

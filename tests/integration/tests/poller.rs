@@ -501,3 +501,41 @@ async fn the_reference_sync_is_queued_on_its_schedule_once_per_period() {
     assert_eq!(syncs.len(), 2, "{syncs:?}");
     assert!(syncs.iter().all(|s| s["reason"] == "scheduled" && s["connection_id"] == "acme-sched"), "{syncs:?}");
 }
+
+#[tokio::test]
+async fn a_connection_that_reads_files_has_them_asked_of_file_intake_and_fis_read_only_where_its_source_says() {
+    use domain::posting_source::{PostingSource, SourceChoice};
+    let world = World::new().await;
+    let files_only = world.connect("acme", ACME).await;
+    let both = world.connect("euro", EURO).await;
+    load_examples(&world.sim, ACME);
+    let euro_expected = load_examples(&world.sim, EURO);
+    let store = world.stack.connections(POLLER);
+    for (id, choice) in [(&files_only, SourceChoice::PaymentBatch), (&both, SourceChoice::Auto)] {
+        let mut settings = world.settings(id).await;
+        settings.posting_source = PostingSource { choice, ..PostingSource::default() };
+        settings.edition = Some(domain::Edition::Professional);
+        store.replace(&settings).await.unwrap();
+    }
+
+    let report = scheduled_poller::handle(&world.poller().await, noon(), far()).await.unwrap();
+    // `payment_batch` reads no Financial Integration: nothing of acme's READY documents is queued; `auto` on a
+    // Professional company reads both.
+    assert_completed(&report, "acme", 0);
+    assert_completed(&report, "euro", euro_expected.len());
+    let queued = keys(&world.drain().await);
+    assert_eq!(queued, euro_expected);
+    let inbox = world.stack.env_of(POLLER).required("INBOX_QUEUE_URL").unwrap();
+    let out = world.stack.sqs().receive_message().queue_url(&inbox).max_number_of_messages(10).send().await.unwrap();
+    let mut asked: Vec<String> = out
+        .messages
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|m| match domain::inbox::InboxMessage::from_json(m.body.as_deref().unwrap_or("")) {
+            Ok(domain::inbox::InboxMessage::Files(request)) => Some(request.connection_id.to_string()),
+            _ => None,
+        })
+        .collect();
+    asked.sort();
+    assert_eq!(asked, ["acme", "euro"], "each file-reading connection's files are asked for once");
+}

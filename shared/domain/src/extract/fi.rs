@@ -19,6 +19,12 @@ use crate::ids::{ConcurDocumentId, DocumentType};
 use crate::journal::JournalEntry;
 use crate::normalize::{NormalizeError, NormalizeOptions, Problem, normalize};
 
+/// What a document type's builder returns: the ledger key and the FI document.
+type Built = Result<(ConcurDocumentId, Value), ExtractError>;
+
+/// The file row of each journal object a builder made, by JSON path.
+type Sources = Vec<(String, u64)>;
+
 /// Prefix of the ledger key of a cash advance read from an SAE: the SAE carries its numeric key, not the FIS
 /// `cashAdvanceId` (a letter outside hex keeps it apart from every FIS id).
 pub const CASH_ADVANCE_KEY_PREFIX: &str = "CAKEY";
@@ -35,7 +41,7 @@ pub struct FileDocument {
     /// The FI document (the `document` member of an FI envelope).
     pub document: Value,
     /// The file row each journal object of `document` was read from, by JSON path.
-    sources: Vec<(String, u64)>,
+    sources: Sources,
 }
 
 impl FileDocument {

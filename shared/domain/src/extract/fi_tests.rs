@@ -254,42 +254,20 @@ fn extract_prae_request_posts_what_the_fis_invoice_posts() {
     assert_eq!(posted(&from_file), posted(&from_fis));
 }
 
+/// A COMP → EMPL journal row of report `report_id` (Report Key `key`) on `account` (empty: left out).
+fn journal_row(report_id: &str, key: &str, journal: &str, account: &str, amount: &str) -> String {
+    let mut values = vec![(5, "E1"), (19, report_id), (20, key), (22, "USD"), (61, "1"), (189, "1"), (170, journal)];
+    values.extend([(164, "COMP"), (166, "EMPL"), (169, amount)]);
+    if !account.is_empty() {
+        values.push((167, account));
+    }
+    row(&SAE, &values)
+}
+
 #[test]
 fn extract_a_refused_document_names_its_file_row() {
     // The second journal has no account: the normalizer's refusal points at row 3, not at a JSON path.
-    let rows = vec![
-        row(
-            &SAE,
-            &[
-                (5, "E1"),
-                (19, "R1"),
-                (20, "1"),
-                (22, "USD"),
-                (61, "1"),
-                (189, "1"),
-                (170, "1"),
-                (164, "COMP"),
-                (166, "EMPL"),
-                (167, "400"),
-                (169, "10"),
-            ],
-        ),
-        row(
-            &SAE,
-            &[
-                (5, "E1"),
-                (19, "R1"),
-                (20, "1"),
-                (22, "USD"),
-                (61, "1"),
-                (189, "1"),
-                (170, "2"),
-                (164, "COMP"),
-                (166, "EMPL"),
-                (169, "-10"),
-            ],
-        ),
-    ];
+    let rows = vec![journal_row("R1", "1", "1", "400", "10"), journal_row("R1", "1", "2", "", "-10")];
     let documents = file_documents(&SAE, &rows).expect("adds up");
     let refusal = documents[0].normalize(&NormalizeOptions::default()).expect_err("no account on row 3");
     let message = refusal.to_string();
@@ -328,36 +306,8 @@ fn extract_cells_the_mapping_reads_refuse_the_file_with_row_and_column() {
 #[test]
 fn extract_issuance_and_report_rows_with_the_same_key_are_two_documents() {
     let rows = vec![
-        row(
-            &SAE,
-            &[
-                (19, "R77"),
-                (20, "77"),
-                (22, "USD"),
-                (61, "1"),
-                (189, "1"),
-                (170, "1"),
-                (164, "COMP"),
-                (166, "EMPL"),
-                (167, "400"),
-                (169, "10"),
-            ],
-        ),
-        row(
-            &SAE,
-            &[
-                (19, "R77"),
-                (20, "77"),
-                (22, "USD"),
-                (61, "1"),
-                (189, "1"),
-                (170, "2"),
-                (164, "COMP"),
-                (166, "EMPL"),
-                (167, "400"),
-                (169, "-10"),
-            ],
-        ),
+        journal_row("R77", "77", "1", "400", "10"),
+        journal_row("R77", "77", "2", "400", "-10"),
         row(
             &SAE,
             &[

@@ -22,12 +22,12 @@ use concur::app::AppCredentials;
 use concur::client::ConcurClient;
 use concur::fi::DocumentPage;
 use concur::tokens::{TokenManager, TokenOptions};
-use domain::posting_source::{PostingSource, SourceChoice};
+use domain::posting_source::SourceChoice;
 use domain::{CompanyUuid, DocumentType};
 use file_intake::{FileIntake, IntakeOptions, Taken};
 use integration::{TestStack, body_text, get_request, posting};
 use oauth_callback::quick_connect::QuickConnect;
-use platform::files::{KeyringSecret, StoredKey, keyring_secret_id};
+use platform::files::keyring_secret_id;
 use simulators::acumatica::AcumaticaSim;
 use simulators::concur::{
     CompanySpec, Completion, ConcurApp, ConcurSim, DefinitionKind, ExtractDefinitionSpec, Grant, PaymentBatchStatus,
@@ -620,11 +620,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (secret_key, public_key) = files::generate_key("Cascade Sandbox AP <ap@cascade.example>", Some(365))?;
     let fingerprint =
         files::Keyring::from_armored(&[files::KeySource::new(&secret_key)])?.keys()[0].fingerprint.clone();
+    say!("   OpenPGP key {fingerprint} generated (expires in 365 days)");
+    let key_file = std::env::temp_dir().join(format!("demo-key-{extract_id}-{}.asc", std::process::id()));
+    std::fs::write(&key_file, &secret_key)?;
+    operator_cli(&stack, &["keys", "add", extract_id.as_str(), "--file", &key_file.display().to_string()]).await;
+    std::fs::remove_file(&key_file)?;
     let prefix = stack.env_of("FileIntakeFunction").required("CONNECTION_SECRET_PREFIX")?;
     let keyring_id = keyring_secret_id(&prefix, &extract_id);
-    let keyring = KeyringSecret { keys: vec![StoredKey { armored: secret_key, passphrase: None }] };
-    stack.secrets().put_json(&keyring_id, &keyring, "OpenPGP keys of the demo's extract tenant").await?;
-    say!("   OpenPGP key {fingerprint} generated (expires in 365 days)");
     say!("   secret {keyring_id} holds its private part (value never printed); Concur encrypts to its public part");
     concur.sim.set_extract_file_transform(
         EXTRACT_COMPANY_UUID,
@@ -1047,10 +1049,10 @@ async fn file_tenant(
     operator_cli(stack, &["mapping", "import", id.as_str(), &mapping_file.display().to_string()]).await;
     std::fs::remove_file(&mapping_file)?;
 
-    // The posting source, chosen for the connection (stored on it).
-    let mut connection = connections.get(&id).await?.ok_or("the connection is gone")?;
-    connection.posting_source = PostingSource { choice: tenant.choice, ..PostingSource::default() };
-    connections.replace(&connection).await?;
+    // The posting source, chosen with the operator CLI.
+    let choice = serde_json::to_value(tenant.choice)?.as_str().unwrap_or("fis").to_owned();
+    operator_cli(stack, &["connections", "update", id.as_str(), "--source", &choice]).await;
+    let connection = connections.get(&id).await?.ok_or("the connection is gone")?;
     let resolved = connection.posting_source.resolve(connection.edition);
     let files = match resolved.files {
         Some(domain::posting_source::FileApi::Extract) => "Extract v1 jobs",

@@ -2,15 +2,10 @@
 
 use serde_json::Value;
 
-use super::{CASH_ADVANCE_KEY_PREFIX, Cells, Object, sae_employee};
-use crate::extract::error::ExtractError;
+use super::{Built, CASH_ADVANCE_KEY_PREFIX, Cells, Object, Sources, sae_employee};
 use crate::extract::row::Row;
-use crate::ids::ConcurDocumentId;
 
-pub(super) fn document(
-    rows: &[Row<'_>],
-    sources: &mut Vec<(String, u64)>,
-) -> Result<(ConcurDocumentId, Value), ExtractError> {
+pub(super) fn document(rows: &[Row<'_>], sources: &mut Sources) -> Built {
     let head = Cells(&rows[0]);
     head.key(187)?;
     let business_id = head.business_id(187, CASH_ADVANCE_KEY_PREFIX)?;

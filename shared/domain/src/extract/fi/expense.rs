@@ -3,18 +3,14 @@
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use super::{Cells, Groups, Object, sae_employee, tax_guid};
+use super::{Built, Cells, Groups, Object, Sources, sae_employee, tax_guid};
 use crate::extract::error::ExtractError;
 use crate::extract::row::Row;
-use crate::ids::ConcurDocumentId;
 
 /// Cash Advance Transaction Type of an application row (§4 col 185: 2 = applied to a report).
 const APPLICATION: &str = "2";
 
-pub(super) fn document(
-    rows: &[Row<'_>],
-    sources: &mut Vec<(String, u64)>,
-) -> Result<(ConcurDocumentId, Value), ExtractError> {
+pub(super) fn document(rows: &[Row<'_>], sources: &mut Sources) -> Built {
     let head = Cells(&rows[0]);
     let business_id = head.business_id(19, "")?;
     let report = Object::default()
@@ -94,7 +90,7 @@ impl<'r> Entry<'r> {
         allocation.add(cells)
     }
 
-    fn build(mut self, path: &str, sources: &mut Vec<(String, u64)>) -> Value {
+    fn build(mut self, path: &str, sources: &mut Sources) -> Value {
         let allocations = self
             .allocations
             .items
@@ -146,7 +142,7 @@ impl<'r> Allocation<'r> {
         Ok(())
     }
 
-    fn build(mut self, path: &str, sources: &mut Vec<(String, u64)>) -> Value {
+    fn build(mut self, path: &str, sources: &mut Sources) -> Value {
         let mut journals = Vec::with_capacity(self.journals.items.len());
         for (j, journal) in self.journals.items.into_iter().enumerate() {
             sources.push((format!("{path}.journal[{j}]"), journal.row));

@@ -2,18 +2,14 @@
 
 use serde_json::Value;
 
-use super::{Cells, Groups, Object};
+use super::{Built, Cells, Groups, Object, Sources};
 use crate::extract::error::ExtractError;
 use crate::extract::row::Row;
-use crate::ids::ConcurDocumentId;
 
 /// Prorated VAT Amount n / Tax Code n (§5 212–219): amount columns, each followed by its code.
 const VAT_AMOUNT_COLUMNS: [u16; 4] = [212, 214, 216, 218];
 
-pub(super) fn document(
-    rows: &[Row<'_>],
-    sources: &mut Vec<(String, u64)>,
-) -> Result<(ConcurDocumentId, Value), ExtractError> {
+pub(super) fn document(rows: &[Row<'_>], sources: &mut Sources) -> Built {
     let head = Cells(&rows[0]);
     let business_id = head.business_id(51, "")?;
     let header = Object::default()
@@ -82,7 +78,7 @@ impl<'r> LineItem<'r> {
         LineItem { fields, allocations: Groups::new() }
     }
 
-    fn build(mut self, path: &str, sources: &mut Vec<(String, u64)>) -> Value {
+    fn build(mut self, path: &str, sources: &mut Sources) -> Value {
         let mut allocations = Vec::with_capacity(self.allocations.items.len());
         for (a, allocation) in self.allocations.items.into_iter().enumerate() {
             allocations.push(allocation.build(&format!("{path}.allocation[{a}]"), sources));
@@ -109,7 +105,7 @@ impl Allocation {
         Allocation { fields, journals: Vec::new() }
     }
 
-    fn build(mut self, path: &str, sources: &mut Vec<(String, u64)>) -> Value {
+    fn build(mut self, path: &str, sources: &mut Sources) -> Value {
         let mut journals = Vec::with_capacity(self.journals.len());
         for (j, (journal, row)) in self.journals.into_iter().enumerate() {
             sources.push((format!("{path}.journal[{j}]"), row));
