@@ -49,10 +49,16 @@ impl<S: GrantStore> FileIntake<S> {
             return skip("another run of this connection's files holds the lease");
         };
         let run = match self.known(id).await {
-            Ok(known) => match api {
-                FileApi::Extract => self.extract_run(&connection, &known).await,
-                FileApi::PaymentBatch => self.batch_run(&connection, &known).await,
-            },
+            Ok(known) => {
+                let run = match api {
+                    FileApi::Extract => self.extract_run(&connection, &known).await,
+                    FileApi::PaymentBatch => self.batch_run(&connection, &known).await,
+                };
+                match run {
+                    Ok(run) => self.retake_refused_inbox_files(&connection, &known, run).await,
+                    failed => failed,
+                }
+            }
             Err(failure) => Err(failure),
         };
         self.release(id, lease, &run).await;
@@ -152,6 +158,33 @@ impl<S: GrantStore> FileIntake<S> {
             if let Some(state::OPEN | state::CLOSING | state::REFUSED) = seen {
                 let taken = self.take_batch(connection, &key, batch).await?;
                 run.files.push((key, taken));
+            }
+        }
+        Ok(run)
+    }
+
+    /// Inbox files refused earlier are taken again with each run, as refused Concur files are: a key the
+    /// operator added since makes them post, and nothing dropped is lost to a rotation. A file the bucket
+    /// no longer holds (its 30 days are over) is left as it stands.
+    async fn retake_refused_inbox_files(
+        &self,
+        connection: &Connection,
+        known: &HashMap<String, KnownRecord>,
+        mut run: FilesRun,
+    ) -> Result<FilesRun, Failure> {
+        for (record_key, record) in known {
+            let Some(object) = record_key.strip_prefix("inbox:") else { continue };
+            if record.state.as_deref() != Some(state::REFUSED) {
+                continue;
+            }
+            let key = FileKey::Inbox(object.to_owned());
+            match self.files.inbox_file(object, concur::extracts::MAX_FILE_BYTES).await {
+                Ok(bytes) => {
+                    let taken = self.take_file(connection, &key, &bytes).await?;
+                    run.files.push((key, taken));
+                }
+                Err(e) => tracing::warn!(connection = %connection.connection_id, file = object, error = %e,
+                    "a refused inbox file could not be read again"),
             }
         }
         Ok(run)

@@ -427,11 +427,14 @@ async fn a_key_rotation_loses_no_file() {
 }
 
 #[tokio::test]
-async fn a_file_dropped_in_the_inbox_is_decrypted_and_posted_once() {
+async fn a_file_dropped_in_the_inbox_for_a_key_added_later_is_decrypted_and_posted_once() {
     let world = PostingWorld::new("acme-inbox").await;
     world.load_examples();
+    set_source(&world, extract_source(), Edition::Professional).await;
     let (secret, public) = files::generate_key("Acme AP <ap@acme.test>", None).unwrap();
-    store_keys(&world, &[&secret]).await;
+    // The file transfer already encrypts to the new key, which the connection does not hold yet.
+    let (old_secret, _) = files::generate_key("Acme AP old <ap@acme.test>", None).unwrap();
+    store_keys(&world, &[&old_secret]).await;
     let sae = world.concur.company_sae(COMPANY);
     let encrypted = files::encrypt_to(&public, sae.as_bytes()).unwrap();
     let bucket = world.stack.env_of(INTAKE).required("FILES_BUCKET").unwrap();
@@ -458,6 +461,12 @@ async fn a_file_dropped_in_the_inbox_is_decrypted_and_posted_once() {
     }
     assert!(handled >= 1, "S3 notified the inbox queue");
     let poster = world.poster().await;
+    let queue = world.stack.work_queue_url(POSTER);
+    assert_eq!(consume_queue(&world.stack, &poster, &queue).await.unwrap().messages, 0, "refused: nothing queued");
+    // The operator adds the key; the next scheduled run takes the refused file again.
+    store_keys(&world, &[&old_secret, &secret]).await;
+    let run = intake.take_from_concur(&world.connection).await.unwrap();
+    assert!(matches!(run.files.as_slice(), [(FileKey::Inbox(_), Taken::Queued { documents: 13, .. })]), "{run:?}");
     let queue = world.stack.work_queue_url(POSTER);
     let consumed = consume_queue(&world.stack, &poster, &queue).await.unwrap();
     assert_eq!(consumed.outcome.done, 13);

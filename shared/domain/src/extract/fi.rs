@@ -179,10 +179,13 @@ impl Object {
         self
     }
 
-    /// `{prefix}{n}Code` from columns `first..first + count`.
+    /// `{prefix}{n}Code` from columns `first..first + count`. Most are empty: a member name is made only
+    /// for a cell that holds a code.
     fn codes(&mut self, cells: Cells<'_>, prefix: &str, first: u16, count: u16) -> &mut Self {
         for n in 0..count {
-            self.text(&format!("{prefix}{}Code", n + 1), cells.text(first + n));
+            if let Some(code) = cells.text(first + n) {
+                self.text(&format!("{prefix}{}Code", n + 1), Some(code));
+            }
         }
         self
     }
