@@ -25,13 +25,12 @@
 //! `-- --smoke` runs 5 MB and 1 MB files). The files are deleted at the end, on a panic too; a file left by a
 //! killed run (its process gone) is removed by the next run.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
 use std::fs::File;
 use std::hint::black_box;
 use std::io::{BufRead, BufReader, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use domain::NormalizeOptions;
@@ -41,66 +40,9 @@ use rust_decimal::Decimal;
 // ---------------------------------------------------------------------------------------------------------------
 // Heap accounting (as in benches/posting.rs).
 
-/// Counts live and peak heap bytes. The benchmark is single-threaded, so the counters are updated with plain
-/// loads and stores.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(bytes: usize) {
-    let now = LIVE.load(Ordering::Relaxed).wrapping_add(bytes);
-    LIVE.store(now, Ordering::Relaxed);
-    if now > PEAK.load(Ordering::Relaxed) {
-        PEAK.store(now, Ordering::Relaxed);
-    }
-    ALLOCATIONS.store(ALLOCATIONS.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
-}
-
-fn shrank(bytes: usize) {
-    LIVE.store(LIVE.load(Ordering::Relaxed).wrapping_sub(bytes), Ordering::Relaxed);
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the counters only observe sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: same contract as the caller's.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: same contract as the caller's.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) };
-        shrank(layout.size());
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: same contract as the caller's.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            shrank(layout.size());
-            grew(new_size);
-        }
-        p
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{ALLOCATIONS, LIVE, PEAK};
 
 /// A field of `/proc/self/status` in KiB (`VmHWM`: peak resident set size, `VmRSS`: current).
 fn status_kib(field: &str) -> Option<u64> {

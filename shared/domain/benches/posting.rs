@@ -12,11 +12,10 @@
 //! `cargo bench -p domain --bench posting` (optionally `-- <seconds per stage>`,
 //! default 2, spent in 5 rounds interleaved with the other stages).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use domain::mapping::Mapping;
@@ -27,81 +26,9 @@ use domain::{
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-/// Counts live and peak heap bytes and the number of allocations.
-///
-/// The benchmark is single-threaded, so the counters are updated with plain
-/// loads and stores (no locked read-modify-write). A build without this
-/// allocator measured the same throughput within the run-to-run spread.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-static PROCESS_PEAK: AtomicUsize = AtomicUsize::new(0);
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
-
-fn add(counter: &AtomicUsize, n: usize) -> usize {
-    let now = counter.load(Ordering::Relaxed).wrapping_add(n);
-    counter.store(now, Ordering::Relaxed);
-    now
-}
-
-fn grew(bytes: usize) {
-    let now = add(&LIVE, bytes);
-    if now > PEAK.load(Ordering::Relaxed) {
-        PEAK.store(now, Ordering::Relaxed);
-    }
-    if now > PROCESS_PEAK.load(Ordering::Relaxed) {
-        PROCESS_PEAK.store(now, Ordering::Relaxed);
-    }
-    add(&ALLOCATIONS, 1);
-    add(&ALLOCATED, bytes);
-}
-
-fn shrank(bytes: usize) {
-    add(&LIVE, bytes.wrapping_neg());
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the
-// counters only observe sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: same contract as the caller's.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: same contract as the caller's.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) };
-        shrank(layout.size());
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: same contract as the caller's.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            shrank(layout.size());
-            grew(new_size);
-        }
-        p
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{ALLOCATED, ALLOCATIONS, LIVE, PEAK, PROCESS_PEAK};
 
 /// One example file: its name and raw bytes (an `fIDocuments` page).
 struct Example {
