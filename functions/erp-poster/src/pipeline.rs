@@ -1532,5 +1532,5 @@ fn erp_company(connection: &Connection) -> String {
 }
 
 fn store_failure(e: &StoreError) -> Failure {
-    Failure::retryable(format!("the connector's own storage failed: {e}"), None)
+    Failure::from(e)
 }

@@ -7,7 +7,6 @@ use domain::posting_source::FILES;
 use domain::reference::{ContentHash, KnownRecord};
 use domain::{Connection, ConnectionId, Failure, WorkItem, WorkSource};
 use files::{KeySource, Keyring, OpenedFile, open_file};
-use platform::StoreError;
 use platform::files::{KeyringSecret, StagedDocument, keyring_secret_id};
 use platform::queue::{MAX_BATCH, Outgoing};
 use platform::reference::{SyncLease, SyncState};
@@ -85,12 +84,12 @@ impl<S: GrantStore> FileIntake<S> {
             // The message comes back after its visibility timeout and finds the lease free.
             return Err(Failure::retryable("another run of this connection's files holds the lease", None));
         };
-        let known = self.reference.known(connection_id, FILES, &[key.record_key()]).await.map_err(store)?;
+        let known = self.reference.known(connection_id, FILES, &[key.record_key()]).await.map_err(Failure::from)?;
         let taken = match known.get(&key.record_key()) {
             Some(record) if record.state.as_deref() == Some(state::TAKEN) => Ok(Taken::AlreadyTaken),
             _ => match self.files.inbox_file(object_key, concur::extracts::MAX_FILE_BYTES).await {
                 Ok(bytes) => self.take_file(&connection, &key, &bytes).await,
-                Err(e) => Err(store(e)),
+                Err(e) => Err(Failure::from(e)),
             },
         };
         self.release(connection_id, lease, &taken).await;
@@ -134,12 +133,12 @@ impl<S: GrantStore> FileIntake<S> {
         opened: &OpenedFile,
     ) -> Result<(), Failure> {
         let id = &connection.connection_id;
-        let (owner, level) = self.connections.slot_owner(connection).await.map_err(store)?;
+        let (owner, level) = self.connections.slot_owner(connection).await.map_err(Failure::from)?;
         let now = OffsetDateTime::now_utc();
         let mut batch = Vec::with_capacity(MAX_BATCH);
         for document in &opened.documents {
             let staged = StagedDocument { file: key.label(), document: document.clone() };
-            self.files.stage(id, &staged).await.map_err(store)?;
+            self.files.stage(id, &staged).await.map_err(Failure::from)?;
             let item =
                 WorkItem::new(id.clone(), document.doc_type, document.business_id.clone(), WorkSource::File, now);
             batch.push(Outgoing::document(item, &owner, level));
@@ -154,7 +153,7 @@ impl<S: GrantStore> FileIntake<S> {
         if batch.is_empty() {
             return Ok(());
         }
-        let failed = self.queue.send_batch(batch).await.map_err(store)?;
+        let failed = self.queue.send_batch(batch).await.map_err(Failure::from)?;
         if let Some((_, reason)) = failed.first() {
             // The file is not remembered as taken: the next run stages and queues it again (harmless).
             return Err(Failure::retryable(
@@ -194,7 +193,7 @@ impl<S: GrantStore> FileIntake<S> {
         // Read afresh for every encrypted file (files are few): a key the operator just added decrypts the
         // very next file, rather than after the secret cache's lifetime.
         self.secrets.invalidate(&secret_id);
-        let Some(secret) = self.secrets.get_json::<KeyringSecret>(&secret_id).await.map_err(store)? else {
+        let Some(secret) = self.secrets.get_json::<KeyringSecret>(&secret_id).await.map_err(Failure::from)? else {
             return Ok(None);
         };
         let sources: Vec<KeySource<'_>> = secret
@@ -216,7 +215,7 @@ impl<S: GrantStore> FileIntake<S> {
         self.connections
             .get(id)
             .await
-            .map_err(store)?
+            .map_err(Failure::from)?
             .ok_or_else(|| Failure::permanent(format!("there is no connection {id}: files for it are not taken")))
     }
 
@@ -226,7 +225,7 @@ impl<S: GrantStore> FileIntake<S> {
         match self.reference.lease(id, FILES, &holder, self.lease_ttl, OffsetDateTime::now_utc()).await {
             Ok(lease) => Ok(Some(lease)),
             Err(e) if e.conflict => Ok(None),
-            Err(e) => Err(store(e)),
+            Err(e) => Err(Failure::from(e)),
         }
     }
 
@@ -245,7 +244,7 @@ impl<S: GrantStore> FileIntake<S> {
 
     /// What the files partition knows of the connection's files.
     pub(crate) async fn known(&self, id: &ConnectionId) -> Result<HashMap<String, KnownRecord>, Failure> {
-        self.reference.known_all(id, FILES).await.map_err(store)
+        self.reference.known_all(id, FILES).await.map_err(Failure::from)
     }
 
     pub(crate) async fn remember(
@@ -262,7 +261,7 @@ impl<S: GrantStore> FileIntake<S> {
             target_id: None,
             state: Some(state.to_owned()),
         };
-        self.reference.remember(id, FILES, &key.record_key(), &record).await.map_err(store)
+        self.reference.remember(id, FILES, &key.record_key(), &record).await.map_err(Failure::from)
     }
 
     pub(crate) async fn audit_file(&self, id: &ConnectionId, key: &FileKey, step: &str, outcome: &str, detail: String) {
@@ -293,8 +292,4 @@ fn describe(opened: &OpenedFile, rows: u64) -> String {
         text.push_str(&format!("; left alone: {}", opened.skipped.join(", ")));
     }
     text
-}
-
-pub(crate) fn store(e: StoreError) -> Failure {
-    Failure::retryable(e.to_string(), None)
 }

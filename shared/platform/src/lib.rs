@@ -44,6 +44,19 @@ impl StoreError {
     }
 }
 
+/// Our own storage failing is never the document's fault: the work is retried.
+impl From<&StoreError> for domain::Failure {
+    fn from(e: &StoreError) -> Self {
+        domain::Failure::retryable(format!("the connector's own storage failed: {e}"), None)
+    }
+}
+
+impl From<StoreError> for domain::Failure {
+    fn from(e: StoreError) -> Self {
+        Self::from(&e)
+    }
+}
+
 /// SDK errors print only "service error" by default; this digs out the code
 /// and message so logs and the audit trail say what AWS said.
 pub fn sdk_error_message<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> String

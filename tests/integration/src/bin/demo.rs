@@ -176,17 +176,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let acumatica_sim = AcumaticaSim::new();
     posting::seed_acumatica(&acumatica_sim);
     let acumatica = acumatica_sim.clone().start().await;
-    let credentials = std::env::temp_dir().join(format!("demo-acumatica-{}.json", std::process::id()));
-    std::fs::write(
-        &credentials,
-        serde_json::json!({
-            "client_id": format!("{}@{}", posting::ACUMATICA_CLIENT, posting::TENANT),
-            "client_secret": posting::ACUMATICA_SECRET,
-            "username": posting::ACUMATICA_USER.0,
-            "password": posting::ACUMATICA_USER.1,
-        })
-        .to_string(),
-    )?;
+    let credentials = acumatica_credentials_file("first")?;
     let erp_url = acumatica.base_url();
     let credentials_path = credentials.display().to_string();
     operator_cli(
@@ -992,6 +982,20 @@ struct FileTenant<'a> {
 /// with the FI examples READY, a Quick Connect, its own Acumatica sandbox
 /// (the ERP side with the CLI, the full mapping) and the connection's
 /// posting source. Returns the connection, the ERP and its running server.
+/// The Acumatica sandbox's credentials as the operator gives them (`--erp-credentials-file`), in a temp file
+/// the caller removes.
+fn acumatica_credentials_file(tag: &str) -> std::io::Result<std::path::PathBuf> {
+    let path = std::env::temp_dir().join(format!("demo-acumatica-{tag}-{}.json", std::process::id()));
+    let credentials = serde_json::json!({
+        "client_id": format!("{}@{}", posting::ACUMATICA_CLIENT, posting::TENANT),
+        "client_secret": posting::ACUMATICA_SECRET,
+        "username": posting::ACUMATICA_USER.0,
+        "password": posting::ACUMATICA_USER.1,
+    });
+    std::fs::write(&path, credentials.to_string())?;
+    Ok(path)
+}
+
 async fn file_tenant(
     stack: &TestStack,
     concur: &ConcurSim,
@@ -1025,17 +1029,7 @@ async fn file_tenant(
     let sim = AcumaticaSim::new();
     posting::seed_acumatica(&sim);
     let running = sim.clone().start().await;
-    let credentials = std::env::temp_dir().join(format!("demo-acumatica-{id}-{}.json", std::process::id()));
-    std::fs::write(
-        &credentials,
-        serde_json::json!({
-            "client_id": format!("{}@{}", posting::ACUMATICA_CLIENT, posting::TENANT),
-            "client_secret": posting::ACUMATICA_SECRET,
-            "username": posting::ACUMATICA_USER.0,
-            "password": posting::ACUMATICA_USER.1,
-        })
-        .to_string(),
-    )?;
+    let credentials = acumatica_credentials_file(id.as_str())?;
     let (erp_url, credentials_path) = (running.base_url(), credentials.display().to_string());
     let args = ["connections", "update", id.as_str(), "--erp", "acumatica", "--erp-url", &erp_url];
     operator_cli(
