@@ -53,6 +53,10 @@ impl std::str::FromStr for SourceChoice {
     }
 }
 
+/// How long before `since` a job may have started and still be taken: clock skew and Concur's
+/// whole-second start times.
+pub const SINCE_GRACE: time::Duration = time::Duration::minutes(10);
+
 /// The file APIs a connection reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -136,11 +140,13 @@ impl PostingSource {
             && allows(&self.batch_payment_methods, payment_method)
     }
 
-    /// Whether a job started at `started` (UTC) is recent enough to take.
+    /// Whether a job started at `started` (UTC) is recent enough to take. Concur's start times have whole
+    /// seconds (or less) and Concur's clock is not ours: a job started up to [`SINCE_GRACE`] before `since`
+    /// is taken too (at worst a few documents already ready then, each posted once).
     pub fn takes_job_started(&self, started: Option<time::OffsetDateTime>) -> bool {
         let since = self.since.as_deref().and_then(crate::clock::parse_rfc3339);
         match (since, started) {
-            (Some(since), Some(started)) => started >= since,
+            (Some(since), Some(started)) => started + SINCE_GRACE >= since,
             // No start time: taken (a job Concur does not date cannot be told old).
             _ => true,
         }
@@ -250,6 +256,17 @@ mod tests {
         assert!(!source.takes_batch("Employee", "EUR", "x"));
         assert!(source.takes_definition("standard accounting extract", "abc"));
         assert!(!source.takes_definition("European Extract", "abc"));
+    }
+
+    #[test]
+    fn jobs_are_taken_from_a_little_before_the_source_was_chosen() {
+        let at = time::macros::datetime!(2026-12-07 06:07:49.532 UTC);
+        let source = PostingSource { since: Some(crate::clock::rfc3339(at)), ..PostingSource::default() };
+        // Concur's whole-second start time of a job started just after.
+        assert!(source.takes_job_started(Some(time::macros::datetime!(2026-12-07 06:07:49 UTC))));
+        assert!(source.takes_job_started(Some(at - time::Duration::minutes(9))));
+        assert!(!source.takes_job_started(Some(at - time::Duration::minutes(11))));
+        assert!(source.takes_job_started(None));
     }
 
     #[test]
