@@ -19,6 +19,7 @@
 
 mod error;
 mod fi;
+mod fields;
 mod group;
 pub mod layouts;
 mod reader;

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 
 use super::error::{Cell, ExtractError, excerpt};
+use super::fields::Fields;
 use super::layouts::SAE_HEADER;
-use super::record::{Delimiter, Fields, RecordError, RecordReader};
+use super::record::{Delimiter, RecordError, RecordReader};
 use super::row::Row;
 use super::schema::{ExtractKind, Layout, PRAE, SAE};
 

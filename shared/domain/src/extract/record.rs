@@ -9,8 +9,16 @@
 //! Hand-written rather than the `csv` crate: `csv` grows its record buffer without limit (one unterminated
 //! quote swallows the rest of the file into memory) and silently accepts broken quotes, while we must refuse
 //! them naming the row and column. One record's bytes live in a reused buffer; nothing else is kept.
+//!
+//! Two paths, one meaning: a line that is whole in the read buffer (or gathered across a refill) is indexed
+//! as it is by [`Record::index_line`] (a bitmap of field ends, `fields.rs`), which is most lines; whatever it
+//! declines — a quote that spans lines, a broken quote, invalid UTF-8, too many fields, the first row with its
+//! byte order mark — goes through the field state machine below, which names the fault. A property test
+//! reads random files both ways and requires the same rows.
 
 use std::io::{self, BufRead};
+
+use super::fields::{Fields, Record};
 
 /// Longest record accepted, in raw bytes (quotes and line break included). The widest layout's lengths add up
 /// to about 13 000 characters (§6 CSVs); this leaves room for UTF-8 and quoting.
@@ -62,33 +70,6 @@ pub(crate) enum RecordError {
     InvalidUtf8 {
         field: usize,
     },
-}
-
-/// The decoded fields of one record: unquoted, unescaped text and where each field ends. One separator
-/// byte follows each field in `text` (the delimiter), so a record without quotes is its own line, copied
-/// once; `ends[i]` is the end of field `i`, and field `i + 1` starts one byte later.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Fields<'a> {
-    pub(crate) text: &'a str,
-    pub(crate) ends: &'a [usize],
-}
-
-impl<'a> Fields<'a> {
-    /// The field at a 0-based index, if the record has it.
-    pub(crate) fn get(self, index: usize) -> Option<&'a str> {
-        let end = *self.ends.get(index)?;
-        let start = if index == 0 { 0 } else { self.ends[index - 1] + 1 };
-        self.text.get(start..end)
-    }
-
-    pub(crate) fn len(self) -> usize {
-        self.ends.len()
-    }
-
-    /// An empty line: one empty field.
-    pub(crate) fn is_blank(self) -> bool {
-        self.ends == [0]
-    }
 }
 
 /// Where the scanner is within the current record; kept across buffer refills.
@@ -210,29 +191,19 @@ impl Scan<'_> {
     }
 }
 
-/// Appends the position of every `byte` in `line` to `out`, eight bytes at a time.
-///
-/// A detail row has a delimiter every two or three bytes, so a search that restarts after each match (as
-/// `memchr_iter` does) pays its start-up cost hundreds of times a row; a word-at-a-time mask finds them all
-/// in one pass, portably (x86 and Graviton alike).
-fn positions_of(byte: u8, line: &[u8], out: &mut Vec<usize>) {
-    const LOW_SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let pattern = u64::from_le_bytes([byte; 8]);
-    let mut words = line.chunks_exact(8);
-    let mut base = 0;
-    for word in &mut words {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(word);
-        let x = u64::from_le_bytes(bytes) ^ pattern;
-        // The high bit of each byte of `x` that is zero, exactly (no carry between bytes).
-        let mut found = !(((x & LOW_SEVEN) + LOW_SEVEN) | x | LOW_SEVEN);
-        while found != 0 {
-            out.push(base + found.trailing_zeros() as usize / 8);
-            found &= found - 1;
-        }
-        base += 8;
-    }
-    out.extend(words.remainder().iter().enumerate().filter(|(_, b)| **b == byte).map(|(i, _)| base + i));
+/// What [`RecordReader::read_line`] did.
+enum Line {
+    /// The record is read.
+    Indexed,
+    /// Nothing was taken from the input: the general path reads the record.
+    Declined,
+    /// The line was taken from the input into `line` but needs the general path.
+    Gathered,
+}
+
+/// A line without the `\r` of a CRLF.
+fn without_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 /// Reads records one at a time from a buffered stream, reusing one buffer.
@@ -240,16 +211,29 @@ fn positions_of(byte: u8, line: &[u8], out: &mut Vec<usize>) {
 pub(crate) struct RecordReader<R> {
     input: R,
     delimiter: u8,
-    /// The current record's decoded text (valid UTF-8) and field ends.
-    text: String,
+    /// The current record.
+    record: Record,
+    /// A line that ran past the input's buffer, gathered to be indexed.
+    line: Vec<u8>,
+    /// Scratch of the general path: where each decoded field ends.
     ends: Vec<usize>,
     /// 1-based number of the current record in the file (blank lines count).
     row: u64,
+    /// Whether lines are indexed in place (always, but for tests comparing with the general path).
+    index_lines: bool,
 }
 
 impl<R: BufRead> RecordReader<R> {
     pub(crate) fn new(input: R, delimiter: Delimiter) -> Self {
-        RecordReader { input, delimiter: delimiter.byte(), text: String::new(), ends: Vec::new(), row: 0 }
+        let (record, line, ends) = (Record::default(), Vec::new(), Vec::new());
+        RecordReader { input, delimiter: delimiter.byte(), record, line, ends, row: 0, index_lines: true }
+    }
+
+    /// A reader that reads every record with the general path, for tests.
+    #[cfg(test)]
+    fn general_only(mut self) -> Self {
+        self.index_lines = false;
+        self
     }
 
     /// The number of the record last read (or being read, after an error).
@@ -258,65 +242,91 @@ impl<R: BufRead> RecordReader<R> {
     }
 
     pub(crate) fn fields(&self) -> Fields<'_> {
-        Fields { text: &self.text, ends: &self.ends }
+        self.record.view()
     }
 
     /// Reads the next record, allowing at most `max_fields` fields; false at the end of the input.
     pub(crate) fn read(&mut self, max_fields: usize) -> Result<bool, RecordError> {
-        let mut bytes = std::mem::take(&mut self.text).into_bytes();
-        bytes.clear();
-        self.ends.clear();
         self.row += 1;
-        if !self.read_plain_line(&mut bytes, max_fields)? {
-            self.read_scanning(&mut bytes, max_fields)?;
-        }
+        let gathered = match self.read_line(max_fields)? {
+            Line::Indexed => return Ok(true),
+            Line::Declined => 0,
+            Line::Gathered => self.line.len(),
+        };
+        let mut bytes = self.record.take_buffer();
+        self.ends.clear();
+        let line = std::mem::take(&mut self.line);
+        let scanned = self.read_scanning(&mut bytes, max_fields, &line[..gathered]);
+        self.line = line;
+        scanned?;
         if self.ends.is_empty() {
             // The input had ended: no record.
-            self.text = String::from_utf8(bytes).unwrap_or_default();
             return Ok(false);
         }
         if self.row == 1 && bytes.starts_with(BOM.as_bytes()) {
             bytes.drain(..BOM.len());
             self.ends.iter_mut().for_each(|end| *end = end.saturating_sub(BOM.len()));
         }
-        self.text = self.decode(bytes)?;
+        let text = self.decode(bytes)?;
+        self.record.set_decoded(text, &self.ends);
         Ok(true)
     }
 
-    /// The fast path, for the common record: the whole line is in the buffer and holds no quote, so it is
-    /// copied once and its field ends found in one vectorised pass (no per-field state machine). `false`
-    /// leaves the input untouched for [`Self::read_scanning`].
-    fn read_plain_line(&mut self, bytes: &mut Vec<u8>, max_fields: usize) -> Result<bool, RecordError> {
+    /// The fast path, for the common record: one line that is one well-formed record
+    /// ([`Record::index_line`]), copied once and indexed in one vectorised pass, with no per-field work. A line
+    /// within the buffer is indexed where it lies; one that runs past it is gathered into `self.line` first.
+    /// The first record (it may start with a byte order mark) is left to [`Self::read_scanning`].
+    fn read_line(&mut self, max_fields: usize) -> Result<Line, RecordError> {
+        if self.row == 1 || !self.index_lines {
+            return Ok(Line::Declined);
+        }
         let chunk = self.input.fill_buf().map_err(RecordError::Io)?;
-        let Some(end) = memchr::memchr(b'\n', chunk).filter(|&end| end <= MAX_RECORD_BYTES) else {
-            return Ok(false);
-        };
-        let line = &chunk[..end];
-        if memchr::memchr(b'"', line).is_some() {
-            return Ok(false);
+        if let Some(end) = memchr::memchr(b'\n', chunk) {
+            let indexed = end <= MAX_RECORD_BYTES
+                && self.record.index_line(without_cr(&chunk[..end]), self.delimiter, max_fields);
+            if indexed {
+                self.input.consume(end + 1);
+            }
+            return Ok(if indexed { Line::Indexed } else { Line::Declined });
         }
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        positions_of(self.delimiter, line, &mut self.ends);
-        if self.ends.len() >= max_fields {
-            return Err(RecordError::TooManyFields);
+        if chunk.is_empty() {
+            return Ok(Line::Declined);
         }
-        self.ends.push(line.len());
-        bytes.extend_from_slice(line);
-        // The separator after the last field, as the general path writes it: one text for one record.
-        bytes.push(self.delimiter);
-        self.input.consume(end + 1);
-        Ok(true)
+        self.line.clear();
+        while self.line.len() <= MAX_RECORD_BYTES {
+            let chunk = self.input.fill_buf().map_err(RecordError::Io)?;
+            let Some(end) = memchr::memchr(b'\n', chunk) else {
+                let read = chunk.len();
+                self.line.extend_from_slice(chunk);
+                self.input.consume(read);
+                if read == 0 {
+                    // The last line, without a line break.
+                    break;
+                }
+                continue;
+            };
+            self.line.extend_from_slice(&chunk[..=end]);
+            self.input.consume(end + 1);
+            let line = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
+            if line.len() <= MAX_RECORD_BYTES && self.record.index_line(without_cr(line), self.delimiter, max_fields) {
+                return Ok(Line::Indexed);
+            }
+            break;
+        }
+        Ok(Line::Gathered)
     }
 
-    /// The general path: the field state machine over as many buffer refills as the record needs (quoted
-    /// fields, line breaks inside quotes, a record longer than the buffer). Leaves `ends` empty at the end
-    /// of the input.
-    fn read_scanning(&mut self, bytes: &mut Vec<u8>, max_fields: usize) -> Result<(), RecordError> {
+    /// The general path: the field state machine over `gathered` (bytes of this record already taken from the
+    /// input), then over as many buffer refills as the record needs (quoted fields, line breaks inside quotes,
+    /// a record longer than the buffer). Leaves `ends` empty at the end of the input.
+    fn read_scanning(&mut self, bytes: &mut Vec<u8>, max_fields: usize, gathered: &[u8]) -> Result<(), RecordError> {
         let mut scan =
             Scan { state: State::FieldStart, delimiter: self.delimiter, max_fields, bytes, ends: &mut self.ends };
+        let mut gathered = gathered;
         let mut consumed = 0;
         loop {
-            let chunk = self.input.fill_buf().map_err(RecordError::Io)?;
+            let from_gathered = !gathered.is_empty();
+            let chunk = if from_gathered { gathered } else { self.input.fill_buf().map_err(RecordError::Io)? };
             if chunk.is_empty() {
                 if consumed == 0 {
                     return Ok(());
@@ -326,9 +336,15 @@ impl<R: BufRead> RecordReader<R> {
             // Never look past the limit, whatever the caller's buffer size.
             let window = &chunk[..chunk.len().min(MAX_RECORD_BYTES + 1 - consumed)];
             let (used, done) = scan.feed(window)?;
-            self.input.consume(used);
+            if from_gathered {
+                gathered = &gathered[used..];
+            } else {
+                self.input.consume(used);
+            }
             consumed += used;
             if done {
+                // A gathered line holds one line break, at its end: the record cannot end before it.
+                debug_assert!(gathered.is_empty(), "the record ended inside the line gathered for it");
                 return Ok(());
             }
             if consumed > MAX_RECORD_BYTES {
@@ -349,18 +365,72 @@ impl<R: BufRead> RecordReader<R> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::BufReader;
+
     use proptest::prelude::*;
 
+    use super::{Delimiter, RecordReader};
+
+    /// Every record of `bytes` as its fields, or the first error, read through a buffer of `capacity` bytes.
+    fn records(bytes: &[u8], capacity: usize, delimiter: Delimiter) -> Vec<Result<Vec<String>, String>> {
+        let reader = RecordReader::new(BufReader::with_capacity(capacity.max(1), bytes), delimiter);
+        // Capacity 0 stands for the general path alone.
+        let mut reader = if capacity == 0 { reader.general_only() } else { reader };
+        let mut records = Vec::new();
+        loop {
+            match reader.read(6) {
+                Ok(false) => return records,
+                Ok(true) => {
+                    let fields = reader.fields();
+                    let by_index: Vec<String> =
+                        (0..fields.len()).filter_map(|i| fields.get(i)).map(str::to_owned).collect();
+                    let in_order: Vec<String> = fields.iter().map(str::to_owned).collect();
+                    assert_eq!(by_index, in_order, "get and iter agree");
+                    let owned = fields.to_owned_fields();
+                    let kept = owned.view();
+                    let kept: Vec<String> = (0..kept.len()).filter_map(|i| kept.get(i)).map(str::to_owned).collect();
+                    assert_eq!(by_index, kept, "an owned copy reads the same");
+                    records.push(Ok(by_index));
+                }
+                Err(error) => {
+                    records.push(Err(format!("row {}: {error:?}", reader.row())));
+                    return records;
+                }
+            }
+        }
+    }
+
+    fn token() -> impl Strategy<Value = Vec<u8>> {
+        prop::sample::select(vec![
+            b",".to_vec(),
+            b"|".to_vec(),
+            b"\"".to_vec(),
+            b"\"\"".to_vec(),
+            b"ab".to_vec(),
+            "é".as_bytes().to_vec(),
+            b"\xff".to_vec(),
+            b"\r".to_vec(),
+            b"\n".to_vec(),
+            b"\r\n".to_vec(),
+            b",\"x,y\",".to_vec(),
+            b"z".repeat(70),
+        ])
+    }
+
     proptest! {
-        /// The word-at-a-time search finds exactly what a byte-by-byte one finds, at any alignment.
+        /// A line indexed in place (the fast path: within the buffer, or gathered across refills of a small
+        /// one) reads exactly as the field-by-field state machine reads it: the same fields, the same error
+        /// at the same row.
         #[test]
-        fn extract_positions_of_finds_every_delimiter(line in proptest::collection::vec(
-            prop::sample::select(vec![b',', b'|', b'a', 0u8, 0x80, 0xff, b',' + 0x80]), 0..80)) {
-            for byte in [b',', b'|', 0u8, 0xff] {
-                let mut fast = Vec::new();
-                super::positions_of(byte, &line, &mut fast);
-                let slow: Vec<usize> = line.iter().enumerate().filter(|(_, b)| **b == byte).map(|(i, _)| i).collect();
-                prop_assert_eq!(fast, slow);
+        fn extract_indexed_lines_read_as_the_state_machine_reads_them(
+            tokens in proptest::collection::vec(token(), 0..48),
+        ) {
+            let bytes = tokens.concat();
+            for delimiter in [Delimiter::Comma, Delimiter::Pipe] {
+                let general = records(&bytes, 0, delimiter);
+                for capacity in [1, 5, 64, 64 * 1024] {
+                    prop_assert_eq!(&records(&bytes, capacity, delimiter), &general, "buffer of {}", capacity);
+                }
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use rust_decimal::Decimal;
 
-use super::record::Fields;
+use super::fields::{Fields, OwnedFields};
 use super::schema::{Column, Layout};
 use crate::ids::DocumentType;
 
@@ -87,8 +87,7 @@ impl<'a> Row<'a> {
 
     /// Every layout column the row carries, with its value.
     pub fn columns(&self) -> impl Iterator<Item = (&'static Column, &'a str)> + 'a {
-        let fields = self.fields;
-        self.layout.detail.iter().zip((0..fields.len()).filter_map(move |index| fields.get(index)))
+        self.layout.detail.iter().zip(self.fields.iter())
     }
 
     /// An owned copy, to keep past the next read.
@@ -97,25 +96,37 @@ impl<'a> Row<'a> {
             layout: self.layout,
             number: self.number,
             journal_amount: self.journal_amount,
-            text: self.fields.text.to_owned(),
-            ends: self.fields.ends.to_vec(),
+            fields: self.fields.to_owned_fields(),
         }
     }
 }
 
-/// A detail row that owns its text (one allocation for the text, one for the field ends).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A detail row that owns its text and field ends (an allocation for each).
+#[derive(Debug, Clone)]
 pub struct OwnedRow {
     layout: &'static Layout,
     number: u64,
     journal_amount: Decimal,
-    text: String,
-    ends: Vec<usize>,
+    fields: OwnedFields,
 }
+
+/// Rows are equal when they hold the same values, however they were read (a line indexed in place or decoded
+/// field by field).
+impl PartialEq for OwnedRow {
+    fn eq(&self, other: &Self) -> bool {
+        let (one, two) = (self.fields.view(), other.fields.view());
+        std::ptr::eq(self.layout, other.layout)
+            && (self.number, self.journal_amount) == (other.number, other.journal_amount)
+            && one.len() == two.len()
+            && one.iter().eq(two.iter())
+    }
+}
+
+impl Eq for OwnedRow {}
 
 impl OwnedRow {
     /// The row, to read it.
     pub fn view(&self) -> Row<'_> {
-        Row::new(self.layout, self.number, self.journal_amount, Fields { text: &self.text, ends: &self.ends })
+        Row::new(self.layout, self.number, self.journal_amount, self.fields.view())
     }
 }
