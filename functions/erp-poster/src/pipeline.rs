@@ -17,7 +17,12 @@
 //!   and let the rest of the batch go on. An operator's replay takes a
 //!   stopped document up again.
 //!
-//! Every step leaves an audit event (no document bodies, no secrets).
+//! Every step leaves an audit event (no document bodies, no secrets). A run
+//! keeps its events and writes them together when it ends (one BatchWriteItem
+//! for a document's whole story on the happy path, instead of one PutItem a
+//! step): the ledger, written at each step, is the record of truth, and a run
+//! the Lambda kills before it ends loses only its own events — the next run
+//! says "claim 2 (an earlier run did not finish)".
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -32,7 +37,7 @@ use domain::{
 };
 use erp::ErpAdapter;
 use platform::StoreError;
-use platform::audit::AuditLog;
+use platform::audit::{AuditEvent, AuditLog};
 use platform::connections::ConnectionStore;
 use platform::ledger::{ClaimOutcome, Confirmation, LedgerKey, LedgerRecord, LedgerStore};
 use platform::mappings::MappingStore;
@@ -104,6 +109,68 @@ struct Run<'a, S> {
     holder: String,
     /// The document as its extract file staged it, once fetched (issue 15).
     file: std::sync::OnceLock<domain::extract::FileDocument>,
+    /// The run's audit events not yet written.
+    trail: Trail,
+}
+
+/// Audit events kept until the run writes them (at its end, or when a batch is full); events left when a run
+/// is dropped half way (its future cancelled) are written by a task of their own.
+struct Trail {
+    audit: AuditLog,
+    events: std::sync::Mutex<Vec<AuditEvent>>,
+}
+
+/// Events a BatchWriteItem call takes.
+const TRAIL_BATCH: usize = 25;
+
+impl Trail {
+    fn new(audit: &AuditLog) -> Self {
+        Self { audit: audit.clone(), events: std::sync::Mutex::new(Vec::new()) }
+    }
+
+    fn take(&self) -> Vec<AuditEvent> {
+        self.events.lock().map(|mut events| std::mem::take(&mut *events)).unwrap_or_default()
+    }
+
+    /// Keeps `event`; writes the trail when a batch is full.
+    async fn push(&self, event: AuditEvent) {
+        let full = self
+            .events
+            .lock()
+            .map(|mut events| {
+                events.push(event);
+                events.len() >= TRAIL_BATCH
+            })
+            .unwrap_or(false);
+        if full {
+            self.write().await;
+        }
+    }
+
+    async fn write(&self) {
+        let events = self.take();
+        if let Err(e) = self.audit.record_all(&events).await {
+            // The ledger is the record of truth; lost audit events are logged.
+            tracing::warn!(events = events.len(), error = %e, "audit events not recorded");
+        }
+    }
+}
+
+impl Drop for Trail {
+    fn drop(&mut self) {
+        let events = self.take();
+        if events.is_empty() {
+            return;
+        }
+        let audit = self.audit.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = audit.record_all(&events).await {
+                    tracing::warn!(events = events.len(), error = %e, "audit events of a cancelled run not recorded");
+                }
+            });
+        }
+    }
 }
 
 impl<S: GrantStore> Poster<S> {
@@ -116,13 +183,18 @@ impl<S: GrantStore> Poster<S> {
             key: LedgerKey::new(item.connection_id.clone(), item.document_type, item.document_id.clone()),
             holder: format!("{FUNCTION}:{}", uuid::Uuid::new_v4().simple()),
             file: std::sync::OnceLock::new(),
+            trail: Trail::new(&self.audit),
         };
         // Every log line of the document's run carries these fields.
         let span = tracing::info_span!("document", connection = %item.connection_id, document = %item.document_key(),
             source = ?item.source);
         async {
-            run.audit("received", "ok", Some(format!("from {:?}", item.source).to_lowercase()), None).await;
-            run.go().await
+            let source = format!("{:?}", item.source).to_lowercase();
+            let received = format!("from {source}, first seen {}", item.received_at);
+            run.audit("received", "ok", Some(received), None).await;
+            let processed = run.go().await;
+            run.trail.write().await;
+            processed
         }
         .instrument(span)
         .await
@@ -146,10 +218,17 @@ impl<S: GrantStore> Poster<S> {
             key: LedgerKey::new(item.connection_id.clone(), item.document_type, item.document_id.clone()),
             holder: format!("{FUNCTION}:{}", uuid::Uuid::new_v4().simple()),
             file: std::sync::OnceLock::new(),
+            trail: Trail::new(&self.audit),
         };
         let span = tracing::info_span!("erp_verdict", connection = %item.connection_id, document = %item.document_key(),
             part = %outcome.part);
-        run.verdict(outcome).instrument(span).await
+        async {
+            let processed = run.verdict(outcome).await;
+            run.trail.write().await;
+            processed
+        }
+        .instrument(span)
+        .await
     }
 
     /// The ledger takes a document's retry over from the queue: the
@@ -1297,10 +1376,7 @@ impl<S: GrantStore> Run<'_, S> {
         let mut event = self.poster.audit.event(self.item.connection_id.as_str(), &subject, step, outcome);
         event.detail = detail.map(|d| domain::text::truncate(&d, 1000).to_owned());
         event.erp_reference = erp_reference.filter(|r| !r.is_empty()).map(str::to_owned);
-        if let Err(e) = self.poster.audit.record(&event).await {
-            // The ledger is the record of truth; a lost audit event is logged.
-            tracing::warn!(step, error = %e, "audit event not recorded");
-        }
+        self.trail.push(event).await;
     }
 }
 

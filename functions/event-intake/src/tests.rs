@@ -170,11 +170,8 @@ async fn an_approved_report_is_queued_and_answered_202() {
     assert_eq!(m.dedup_id, "acme#expense#1B5A6194DFB047DAB0BD");
     assert!(m.group.as_str().starts_with("acme#"), "{}", m.group.as_str());
 
-    let audit = f.audit();
-    assert_eq!(audit.len(), 1);
-    assert_eq!((audit[0].connection_id.as_str(), audit[0].subject.as_str()), ("acme", "expense#1B5A6194DFB047DAB0BD"));
-    assert_eq!((audit[0].step, audit[0].outcome), ("received", "ok"));
-    assert!(audit[0].detail.contains(&event.event_id), "{}", audit[0].detail);
+    // No DynamoDB write on the way in: the poster's run records the receipt with the rest of the document's story.
+    assert!(f.audit().is_empty(), "{:?}", f.audit());
 }
 
 #[tokio::test]
@@ -352,7 +349,7 @@ async fn aws_failures_are_503_so_ess_retries() {
     assert_eq!(f.deliver_event(&ExpenseStatusChanged::approved(OTHER_COMPANY, "R1")).await.0, 503);
     let signature = f.signer.sign(b"{not json");
     assert_eq!(f.deliver(b"{not json", Some(&signature)).await.0, 503);
-    // Once SQS has the work item, a failed audit write changes nothing.
+    // A queued document needs no audit write: the audit being down changes nothing.
     assert_eq!(f.deliver_event(&event).await.0, 202);
     assert_eq!(f.messages().len(), 1);
 }

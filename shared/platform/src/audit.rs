@@ -85,6 +85,20 @@ impl AuditLog {
         Ok(())
     }
 
+    /// Records several events in as few calls as DynamoDB allows (BatchWriteItem, 25 a call): one document's
+    /// run writes its trail at once. Event keys are unique, so no condition is needed.
+    pub async fn record_all(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        let items = events
+            .iter()
+            .map(|event| serde_dynamo::to_item(event).map_err(|e| StoreError::new("encoding an audit event", e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let subject = events.first().map(|event| event.document_ref.as_str()).unwrap_or_default();
+        crate::batch_put(&self.client, &self.table, items, &|| {
+            format!("recording {} audit events for {subject}", events.len())
+        })
+        .await
+    }
+
     /// A document's (or connection's) history, oldest first.
     pub async fn history(&self, document_ref: &str) -> Result<Vec<AuditEvent>, StoreError> {
         let mut events = Vec::new();

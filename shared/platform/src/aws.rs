@@ -12,6 +12,7 @@ use concur::AppCredentials;
 use domain::UrlPolicy;
 
 use crate::audit::AuditLog;
+use crate::aws_calls::AwsCalls;
 use crate::concur_grants::ConcurGrantStore;
 use crate::config::{AuditSettings, ConcurSettings, SetupError};
 use crate::connections::ConnectionStore;
@@ -28,22 +29,40 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
+/// A service's client configuration builder, counting its calls when `$aws` has a counter (the builders of
+/// the SDK crates share no trait).
+macro_rules! counted {
+    ($aws:ident, $builder:expr) => {
+        match &$aws.calls {
+            Some(calls) => $builder.interceptor(calls.clone()),
+            None => $builder,
+        }
+    };
+}
+
 /// One AWS configuration, and the stores built from it.
 #[derive(Clone, Debug)]
 pub struct Aws {
     sdk: aws_config::SdkConfig,
+    /// Counts every call of the clients built from here, when set (tests and benchmarks).
+    calls: Option<AwsCalls>,
 }
 
 impl From<aws_config::SdkConfig> for Aws {
     fn from(sdk: aws_config::SdkConfig) -> Self {
-        Self { sdk }
+        Self { sdk, calls: None }
     }
 }
 
 impl Aws {
     /// The configuration from the provider chain (the function's role).
     pub async fn load() -> Self {
-        Self { sdk: sdk_config().await }
+        Self { sdk: sdk_config().await, calls: None }
+    }
+
+    /// The same configuration, its clients counting their calls into `calls`.
+    pub fn counting(&self, calls: &AwsCalls) -> Self {
+        Self { sdk: self.sdk.clone(), calls: Some(calls.clone()) }
     }
 
     /// The address policy every outbound call of the deployment is judged
@@ -53,7 +72,7 @@ impl Aws {
     }
 
     fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        aws_sdk_dynamodb::Client::new(&self.sdk)
+        aws_sdk_dynamodb::Client::from_conf(counted!(self, aws_sdk_dynamodb::config::Builder::from(&self.sdk)).build())
     }
 
     pub fn connections(&self, table: impl Into<String>) -> ConnectionStore {
@@ -70,15 +89,15 @@ impl Aws {
 
     /// The inbox queue `file-intake` consumes (issue 15).
     pub fn inbox_queue(&self, url: impl Into<String>) -> crate::queue::InboxQueue {
-        crate::queue::InboxQueue::new(aws_sdk_sqs::Client::new(&self.sdk), url)
+        crate::queue::InboxQueue::new(self.sqs(), url)
     }
 
     /// The files bucket: documents of extract files staged for the poster (issue 15). Path-style addressing
     /// on a local endpoint (moto), where bucket host names do not resolve.
     pub fn files(&self, bucket: impl Into<String>) -> crate::files::FileStore {
         let local = self.sdk.endpoint_url().is_some();
-        let config = aws_sdk_s3::config::Builder::from(&self.sdk).force_path_style(local).build();
-        crate::files::FileStore::new(aws_sdk_s3::Client::from_conf(config), bucket)
+        let config = counted!(self, aws_sdk_s3::config::Builder::from(&self.sdk).force_path_style(local));
+        crate::files::FileStore::new(aws_sdk_s3::Client::from_conf(config.build()), bucket)
     }
 
     /// The state of the reference syncs (issue 14).
@@ -101,12 +120,13 @@ impl Aws {
     }
 
     fn sqs(&self) -> aws_sdk_sqs::Client {
-        aws_sdk_sqs::Client::new(&self.sdk)
+        aws_sdk_sqs::Client::from_conf(counted!(self, aws_sdk_sqs::config::Builder::from(&self.sdk)).build())
     }
 
     /// Secrets Manager, each secret cached for `ttl` (zero: always read).
     pub fn secrets(&self, ttl: Duration) -> SecretStore {
-        SecretStore::new(aws_sdk_secretsmanager::Client::new(&self.sdk), ttl)
+        let config = counted!(self, aws_sdk_secretsmanager::config::Builder::from(&self.sdk));
+        SecretStore::new(aws_sdk_secretsmanager::Client::from_conf(config.build()), ttl)
     }
 
     /// The Concur application credentials and the store of the companies'

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod aws;
+pub mod aws_calls;
 pub mod concur_grants;
 pub mod config;
 pub mod connections;
@@ -75,9 +76,6 @@ where
 /// A DynamoDB item, as the SDK gives it.
 pub(crate) type Item = std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
 
-/// Reads `keys` of `table` with BatchGetItem (100 keys a call; the keys
-/// DynamoDB leaves unprocessed under load are asked for again, a few
-/// rounds, then an error): the items found, in no particular order.
 /// Puts `items` with BatchWriteItem, 25 per call, sending back what
 /// DynamoDB left unprocessed (with a short pause) a few times.
 pub(crate) async fn batch_put(
@@ -115,6 +113,9 @@ pub(crate) async fn batch_put(
     Ok(())
 }
 
+/// Reads `keys` of `table` with BatchGetItem (100 keys a call; the keys
+/// DynamoDB leaves unprocessed under load are asked for again, a few
+/// rounds, then an error): the items found, in no particular order.
 pub(crate) async fn batch_get(
     client: &aws_sdk_dynamodb::Client,
     table: &str,

@@ -119,11 +119,25 @@ async fn a_signed_approval_becomes_exactly_one_work_item() {
     let expected = MessageGroupId::for_document(&owner, ConcurrencyLevel::new(3).unwrap(), &q.item.document_key());
     assert_eq!(q.group, expected.as_str());
 
+    // The receipt is the poster's to record, with the rest of the document's story (one write).
     let history = w.history("acme#expense#1B5A6194DFB047DAB0BD").await;
-    assert_eq!(history.len(), 1, "{history:?}");
-    assert_eq!((history[0].step.as_str(), history[0].outcome.as_str()), ("received", "ok"));
-    assert_eq!(history[0].function, "event-intake");
-    assert!(history[0].detail.as_deref().unwrap().contains(&event.event_id), "{history:?}");
+    assert!(history.is_empty(), "{history:?}");
+}
+
+#[tokio::test]
+async fn a_queued_webhook_costs_one_sqs_send_and_no_dynamodb_write() {
+    let w = world().await;
+    let calls = platform::aws_calls::AwsCalls::new();
+    let intake = LiveIntake::from_env(&intake_env(&w.stack, &[]), &w.stack.aws().counting(&calls)).unwrap();
+    for id in ["R1", "R2", "R3"] {
+        let (body, signature) = ExpenseStatusChanged::approved(COMPANY, id).signed(&w.signer);
+        let response = event_intake::handle(&intake, post(&body, Some(&signature))).await;
+        assert_eq!(response.status_code, 202, "{}", body_text(&response));
+    }
+    assert_eq!(calls.dynamodb_writes(), 0, "{:?}", calls.snapshot());
+    assert_eq!(calls.count("SQS", &["SendMessage"]), 3, "{:?}", calls.snapshot());
+    assert_eq!(calls.count("Secrets Manager", &[]), 0, "{:?}", calls.snapshot());
+    println!("event-intake, three queued webhooks: {:?}", calls.snapshot());
 }
 
 #[tokio::test]
