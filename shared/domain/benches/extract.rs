@@ -42,6 +42,8 @@ use rust_decimal::Decimal;
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
+#[path = "support/summary.rs"]
+mod summary;
 use counting_alloc::{ALLOCATIONS, LIVE, PEAK};
 
 /// A field of `/proc/self/status` in KiB (`VmHWM`: peak resident set size, `VmRSS`: current).
@@ -843,6 +845,32 @@ fn main() {
         if ratio(&rows.best) >= 0.5 { "met" } else { "NOT met" },
         ratio(&rows.best),
         rows.best.elapsed.as_secs_f64() / scan.best.elapsed.as_secs_f64(),
+    );
+
+    let scan_rate = ("plain line scan of the same bytes, MB/s", reference);
+    summary::record(
+        "extract",
+        "SAE streaming reader, MB/s",
+        rows.best.mb_per_second(large.bytes),
+        "MB/s",
+        Some(scan_rate),
+        Some(summary::Goal::AtLeast(0.5)),
+    );
+    summary::record(
+        "extract",
+        "SAE full path (group + normalize), MB/s",
+        full.best.mb_per_second(large.bytes),
+        "MB/s",
+        Some(scan_rate),
+        None,
+    );
+    summary::record(
+        "extract",
+        "SAE reader peak heap, large file vs a tenth of it",
+        rows.peak_heap as f64 / 1024.0,
+        "KiB",
+        Some(("the same on the small file, KiB", small_b.peak_heap as f64 / 1024.0)),
+        Some(summary::Goal::AtMost(1.1)),
     );
 
     // Memory, side by side.

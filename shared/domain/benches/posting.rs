@@ -28,6 +28,8 @@ use serde_json::value::RawValue;
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
+#[path = "support/summary.rs"]
+mod summary;
 use counting_alloc::{ALLOCATED, ALLOCATIONS, LIVE, PEAK, PROCESS_PEAK};
 
 /// One example file: its name and raw bytes (an `fIDocuments` page).
@@ -332,6 +334,24 @@ fn main() {
         results[2].0.micros_per_document() - results[0].0.micros_per_document(),
         results[3].0.micros_per_document(),
         results[4].0.micros_per_document(),
+    );
+
+    let plain = ("plain serde_json::Value parse, documents/s", results[0].0.per_second());
+    summary::record(
+        "posting",
+        "FI parse + normalize + map/plan, documents/s",
+        results[2].0.per_second(),
+        "docs/s",
+        Some(plain),
+        Some(summary::Goal::AtLeast(2.5)),
+    );
+    summary::record(
+        "posting",
+        "FI allocations per document (parse + normalize + plan)",
+        (heaps[2].allocations / n) as f64,
+        "allocs",
+        Some(("plain Value parse, allocations per document", (heaps[0].allocations / n) as f64)),
+        None,
     );
 
     let largest_parse = heap(|| parse(&largest.bytes));
