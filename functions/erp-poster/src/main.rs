@@ -1,6 +1,10 @@
 //! Cold start: build the clients once (stores, the Concur token manager,
 //! the per-connection ERP clients), then serve SQS batches.
 
+// The handler's future (pipeline → token manager → refresh → stores) is deeper than the compiler's default
+// layout depth.
+#![recursion_limit = "256"]
+
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use erp_poster::{Poster, PosterOptions};
 use lambda_runtime::{LambdaEvent, service_fn};

@@ -82,7 +82,7 @@ impl Poster<ConcurGrantStore> {
         let flow = &settings.flow;
         let common = &flow.common;
         let secrets = aws.secrets(SECRET_TTL);
-        let (app, grants) = aws.concur(&flow.concur, &common.connections_table, secrets.clone()).await?;
+        let grants = aws.concur(&flow.concur, &common.connections_table, secrets.clone());
         // Every connection (Concur and the ERPs) judged by the deployment's
         // address policy: production unless the AWS endpoint is on loopback.
         let url_policy = aws.url_policy();
@@ -98,7 +98,7 @@ impl Poster<ConcurGrantStore> {
             reference: aws.reference(&settings.reference_table),
             files: aws.files(&settings.files_bucket),
             audit: aws.audit(&common.audit, FUNCTION),
-            tokens: TokenManager::new(ConcurClient::new(http.clone()), app, grants, options.tokens),
+            tokens: TokenManager::app_on_demand(ConcurClient::new(http.clone()), grants, options.tokens),
             erp: ErpClients::new(http, secrets, flow.concur.secret_prefix.clone(), url_policy),
             queue: Some(aws.work_queue(&common.work_queue_url)),
             claim_ttl: options.claim_ttl,

@@ -68,7 +68,7 @@ impl FileIntake<ConcurGrantStore> {
         let flow = &settings.flow;
         let common = &flow.common;
         let secrets = aws.secrets(SECRET_TTL);
-        let (app, grants) = aws.concur(&flow.concur, &common.connections_table, secrets.clone()).await?;
+        let grants = aws.concur(&flow.concur, &common.connections_table, secrets.clone());
         let http = HttpClient::for_deployment(options.retry.clone(), aws.url_policy());
         Ok(Self {
             connections: aws.connections(&common.connections_table),
@@ -76,7 +76,7 @@ impl FileIntake<ConcurGrantStore> {
             files: aws.files(&settings.files_bucket),
             secrets,
             secret_prefix: flow.concur.secret_prefix.clone(),
-            tokens: TokenManager::new(ConcurClient::new(http), app, grants, options.tokens),
+            tokens: TokenManager::app_on_demand(ConcurClient::new(http), grants, options.tokens),
             queue: aws.work_queue(&common.work_queue_url),
             audit: aws.audit(&common.audit, FUNCTION),
             lease_ttl: options.lease_ttl,

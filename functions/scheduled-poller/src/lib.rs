@@ -122,7 +122,7 @@ impl Poller<ConcurGrantStore> {
     /// Builds the stores and clients (once per cold start).
     pub async fn build(settings: &Settings, aws: &Aws, options: PollerOptions) -> Result<Self, SetupError> {
         let (flow, common) = (&settings.flow, &settings.flow.common);
-        let (app, grants) = aws.concur(&flow.concur, &common.connections_table, aws.secrets(SECRET_TTL)).await?;
+        let grants = aws.concur(&flow.concur, &common.connections_table, aws.secrets(SECRET_TTL));
         let http = HttpClient::for_deployment(options.retry.clone(), aws.url_policy());
         Ok(Self {
             connections: aws.connections(&common.connections_table),
@@ -130,7 +130,7 @@ impl Poller<ConcurGrantStore> {
             audit: aws.audit(&common.audit, FUNCTION),
             queue: aws.work_queue(&common.work_queue_url),
             inbox: aws.inbox_queue(&settings.inbox_queue_url),
-            tokens: TokenManager::new(ConcurClient::new(http), app, grants, options.tokens),
+            tokens: TokenManager::app_on_demand(ConcurClient::new(http), grants, options.tokens),
             concurrency: options.concurrency.max(1),
             page_budget: options.page_budget.max(1),
         })

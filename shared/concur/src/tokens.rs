@@ -216,6 +216,11 @@ pub trait GrantStore: Send + Sync {
         connection: &ConnectionId,
         reason: &str,
     ) -> impl Future<Output = Result<(), GrantStoreError>> + Send;
+    /// The app's own credentials, for a manager built with [`TokenManager::app_on_demand`]; `None` when the
+    /// store does not hold them.
+    fn app_credentials(&self) -> impl Future<Output = Result<Option<AppCredentials>, GrantStoreError>> + Send {
+        async { Ok(None) }
+    }
 }
 
 /// Timing of the token manager.
@@ -254,7 +259,8 @@ type Slot = TokenCache<AccessToken>;
 /// start) and share it (`Arc`) between tasks.
 pub struct TokenManager<S> {
     client: ConcurClient,
-    app: AppCredentials,
+    /// Given, or read from the store by the first refresh ([`TokenManager::app_on_demand`]).
+    app: tokio::sync::OnceCell<AppCredentials>,
     store: S,
     options: TokenOptions,
     /// This process's name on refresh leases.
@@ -264,6 +270,21 @@ pub struct TokenManager<S> {
 
 impl<S: GrantStore> TokenManager<S> {
     pub fn new(client: ConcurClient, app: AppCredentials, store: S, options: TokenOptions) -> Self {
+        Self::with_app(client, tokio::sync::OnceCell::new_with(Some(app)), store, options)
+    }
+
+    /// A manager that reads the app's credentials from the store when a refresh first needs them: a function's
+    /// cold start does not wait on the secret read, and an invocation that refreshes no token never makes it.
+    pub fn app_on_demand(client: ConcurClient, store: S, options: TokenOptions) -> Self {
+        Self::with_app(client, tokio::sync::OnceCell::new(), store, options)
+    }
+
+    fn with_app(
+        client: ConcurClient,
+        app: tokio::sync::OnceCell<AppCredentials>,
+        store: S,
+        options: TokenOptions,
+    ) -> Self {
         Self {
             client,
             app,
@@ -278,8 +299,24 @@ impl<S: GrantStore> TokenManager<S> {
         &self.client
     }
 
-    pub fn app(&self) -> &AppCredentials {
-        &self.app
+    /// The app's credentials, read from the store the first time (boxed: a rare path that would otherwise
+    /// deepen every refresh's future type).
+    async fn app(&self) -> Result<&AppCredentials, ConcurError> {
+        self.app
+            .get_or_try_init(|| {
+                Box::pin(async {
+                    match self.store.app_credentials().await {
+                        Ok(Some(app)) => Ok(app),
+                        Ok(None) => Err(ConcurError::Store(
+                            "the Concur app credentials (client id and secret) are not configured: set the app secret \
+                         (README, Deploy) and the work is retried"
+                                .into(),
+                        )),
+                        Err(e) => Err(ConcurError::Store(format!("reading the Concur app credentials: {e}"))),
+                    }
+                })
+            })
+            .await
     }
 
     pub fn store(&self) -> &S {
@@ -372,9 +409,10 @@ impl<S: GrantStore> TokenManager<S> {
     /// The refresh itself, lease held.
     async fn refresh_leased(&self, slot: &Slot, connection: &ConnectionId) -> Result<Timed<AccessToken>, ConcurError> {
         let mut grant = self.load_fresh(connection).await?;
+        let app = self.app().await?;
         let mut reread = false;
         let token = loop {
-            match self.client.refresh(&self.app, &grant.geolocation, &grant.refresh_token).await {
+            match self.client.refresh(app, &grant.geolocation, &grant.refresh_token).await {
                 Ok(token) => break token,
                 Err(ConcurError::Grant(refusal)) if refusal.needs_reconnect() => {
                     // A worker whose lease lapsed mid-refresh may have rotated

@@ -8,13 +8,12 @@
 
 use std::time::Duration;
 
-use concur::AppCredentials;
 use domain::UrlPolicy;
 
 use crate::audit::AuditLog;
 use crate::aws_calls::AwsCalls;
 use crate::concur_grants::ConcurGrantStore;
-use crate::config::{AuditSettings, ConcurSettings, SetupError};
+use crate::config::{AuditSettings, ConcurSettings};
 use crate::connections::ConnectionStore;
 use crate::ledger::LedgerStore;
 use crate::mappings::MappingStore;
@@ -129,19 +128,10 @@ impl Aws {
         SecretStore::new(aws_sdk_secretsmanager::Client::from_conf(config.build()), ttl)
     }
 
-    /// The Concur application credentials and the store of the companies'
-    /// grants: what a Concur token manager needs.
-    pub async fn concur(
-        &self,
-        settings: &ConcurSettings,
-        connections_table: &str,
-        secrets: SecretStore,
-    ) -> Result<(AppCredentials, ConcurGrantStore), SetupError> {
-        let app: AppCredentials = secrets
-            .get_json(&settings.app_secret_id)
-            .await?
-            .ok_or_else(|| SetupError::NoAppSecret(settings.app_secret_id.clone()))?;
-        Ok((app, self.concur_grants(secrets, connections_table, &settings.secret_prefix)))
+    /// The store of the companies' grants and of the Concur application's own credentials, read when a token
+    /// refresh first needs them (`TokenManager::app_on_demand`): a secret read is not on the cold start.
+    pub fn concur(&self, settings: &ConcurSettings, connections_table: &str, secrets: SecretStore) -> ConcurGrantStore {
+        self.concur_grants(secrets, connections_table, &settings.secret_prefix).with_app_secret(&settings.app_secret_id)
     }
 
     /// The companies' Concur grants: secrets under `secret_prefix`, their

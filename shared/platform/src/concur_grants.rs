@@ -35,6 +35,8 @@ pub struct ConcurGrantStore {
     dynamodb: Client,
     table: String,
     secret_prefix: String,
+    /// The app's own secret (client id and secret), read by the first token refresh that needs it.
+    app_secret_id: Option<String>,
 }
 
 /// The status-related attributes of a `settings` item.
@@ -61,7 +63,18 @@ impl ConcurGrantStore {
         connections_table: impl Into<String>,
         secret_prefix: impl Into<String>,
     ) -> Self {
-        Self { secrets, dynamodb, table: connections_table.into(), secret_prefix: secret_prefix.into() }
+        Self {
+            secrets,
+            dynamodb,
+            table: connections_table.into(),
+            secret_prefix: secret_prefix.into(),
+            app_secret_id: None,
+        }
+    }
+
+    /// The same store, also holding the app's credentials (the secret `app_secret_id`).
+    pub fn with_app_secret(self, app_secret_id: impl Into<String>) -> Self {
+        Self { app_secret_id: Some(app_secret_id.into()), ..self }
     }
 
     /// `{prefix}{connection_id}/concur`.
@@ -186,6 +199,21 @@ impl ConcurGrantStore {
 }
 
 impl GrantStore for ConcurGrantStore {
+    async fn app_credentials(&self) -> Result<Option<concur::AppCredentials>, GrantStoreError> {
+        let Some(id) = &self.app_secret_id else {
+            return Ok(None);
+        };
+        match self.secrets.get_json(id).await {
+            Ok(Some(app)) => Ok(Some(app)),
+            Ok(None) => Err(GrantStoreError::storage(crate::StoreError::new(
+                format!("reading the Concur application secret {id}"),
+                "it does not exist; create it with the client_id, client_secret and app_base_url SAP Concur issued \
+                 (README, Deploy step 1)",
+            ))),
+            Err(e) => Err(GrantStoreError::storage(e)),
+        }
+    }
+
     async fn load(&self, connection: &ConnectionId) -> Result<Option<StoredGrant>, GrantStoreError> {
         self.read_grant(connection).await
     }

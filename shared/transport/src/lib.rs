@@ -35,6 +35,7 @@ pub use body::{ERROR_BODY_BYTES, MAX_BODY_BYTES, bounded_text, read_body, read_b
 pub use reason::{REASON_CHARS, sanitized, short_reason};
 pub use retry::{Backoff, RetryPolicy, parse_retry_after};
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use domain::{Failure, UrlPolicy};
@@ -153,10 +154,15 @@ fn build_client_for(timeout: Duration, policy: UrlPolicy) -> reqwest::Client {
         .expect("the HTTP client must build with the compiled-in TLS backend")
 }
 
-/// A client with a retry policy. Clone freely (reqwest clients share a pool).
+/// A client with a retry policy. Clone freely (clones share one reqwest client and its pool).
 #[derive(Clone)]
 pub struct HttpClient {
-    inner: reqwest::Client,
+    /// Built on the first request: building it loads the system's trust roots (about 3 ms, the largest part of
+    /// a function's cold start after the AWS SDK's own; docs/performance.md), which an invocation that makes no
+    /// HTTP call should not pay.
+    inner: Arc<OnceLock<reqwest::Client>>,
+    /// The request timeout `inner` is built with (the policy's when the client was made).
+    timeout: Duration,
     policy: RetryPolicy,
     /// Judges address literals, which never reach `inner`'s resolver.
     addresses: UrlPolicy,
@@ -165,23 +171,24 @@ pub struct HttpClient {
 impl HttpClient {
     /// Wraps a client from [`build_client`] (the local-stack policy).
     pub fn new(inner: reqwest::Client, policy: RetryPolicy) -> Self {
-        Self { inner, policy, addresses: UrlPolicy::AllowLoopbackHttp }
+        let timeout = policy.request_timeout;
+        Self { inner: Arc::new(OnceLock::from(inner)), timeout, policy, addresses: UrlPolicy::AllowLoopbackHttp }
     }
 
     /// The client a deployed function uses: every connection judged by
     /// `addresses` (the production policy unless the stack is local, see
     /// [`UrlPolicy::for_aws_endpoint`]).
     pub fn for_deployment(policy: RetryPolicy, addresses: UrlPolicy) -> Self {
-        Self { inner: build_client_for(policy.request_timeout, addresses), policy, addresses }
+        Self { inner: Arc::new(OnceLock::new()), timeout: policy.request_timeout, policy, addresses }
     }
 
     /// The same connections and address policy with another retry policy.
     pub fn with_retry(&self, policy: RetryPolicy) -> Self {
-        Self { inner: self.inner.clone(), policy, addresses: self.addresses }
+        Self { inner: self.inner.clone(), timeout: self.timeout, policy, addresses: self.addresses }
     }
 
     pub fn reqwest(&self) -> &reqwest::Client {
-        &self.inner
+        self.inner.get_or_init(|| build_client_for(self.timeout, self.addresses))
     }
 
     pub fn policy(&self) -> &RetryPolicy {
@@ -200,9 +207,10 @@ impl HttpClient {
     ) -> Result<reqwest::Response, TransportError> {
         let mut backoff = self.policy.backoff();
         loop {
-            let outcome = match build(&self.inner).build() {
+            let client = self.reqwest();
+            let outcome = match build(client).build() {
                 Ok(request) => match guard::check_literal(request.url(), self.addresses) {
-                    Ok(()) => self.inner.execute(request).await,
+                    Ok(()) => client.execute(request).await,
                     Err(forbidden) => {
                         return Err(TransportError::Forbidden { service, forbidden: Box::new(forbidden) });
                     }

@@ -258,3 +258,19 @@ async fn ifs_poll_driven_stays_within_the_call_budget() {
 async fn ifs_webhook_driven_stays_within_the_call_budget() {
     holds_the_budget(ErpKind::IfsCloud, WorkSource::Webhook).await;
 }
+
+/// A cold start makes no AWS call at all: the Concur app secret is read by the first token refresh, the
+/// connections' secrets when a document needs them (docs/performance.md, cold starts).
+#[tokio::test]
+async fn a_cold_start_makes_no_aws_call() {
+    let world = PostingWorld::with_erp("cold", ErpKind::Acumatica).await;
+    let calls = AwsCalls::new();
+    let aws = world.stack.aws().counting(&calls);
+    LiveIntake::from_env(&intake_env(&world), &aws).unwrap();
+    Poller::from_env(&world.stack.env_of(POLLER), &aws, PollerOptions::default()).await.unwrap();
+    Poster::from_env(&world.stack.env_of(POSTER), &aws, test_options()).await.unwrap();
+    file_intake::FileIntake::from_env(&world.stack.env_of("FileIntakeFunction"), &aws, Default::default())
+        .await
+        .unwrap();
+    assert!(calls.snapshot().is_empty(), "{:?}", calls.snapshot());
+}
