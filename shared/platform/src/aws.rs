@@ -6,6 +6,7 @@
 //! in tests the only difference is `AWS_ENDPOINT_URL` (moto), which the
 //! chain itself reads.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use domain::UrlPolicy;
@@ -45,23 +46,26 @@ pub struct Aws {
     sdk: aws_config::SdkConfig,
     /// Counts every call of the clients built from here, when set (tests and benchmarks).
     calls: Option<AwsCalls>,
+    /// One DynamoDB client for every store (clones share it): building one is a measurable part of a cold
+    /// start, and a function has up to six stores.
+    dynamodb: Arc<OnceLock<aws_sdk_dynamodb::Client>>,
 }
 
 impl From<aws_config::SdkConfig> for Aws {
     fn from(sdk: aws_config::SdkConfig) -> Self {
-        Self { sdk, calls: None }
+        Self { sdk, calls: None, dynamodb: Arc::default() }
     }
 }
 
 impl Aws {
     /// The configuration from the provider chain (the function's role).
     pub async fn load() -> Self {
-        Self { sdk: sdk_config().await, calls: None }
+        Self::from(sdk_config().await)
     }
 
     /// The same configuration, its clients counting their calls into `calls`.
     pub fn counting(&self, calls: &AwsCalls) -> Self {
-        Self { sdk: self.sdk.clone(), calls: Some(calls.clone()) }
+        Self { sdk: self.sdk.clone(), calls: Some(calls.clone()), dynamodb: Arc::default() }
     }
 
     /// The address policy every outbound call of the deployment is judged
@@ -71,7 +75,12 @@ impl Aws {
     }
 
     fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        aws_sdk_dynamodb::Client::from_conf(counted!(self, aws_sdk_dynamodb::config::Builder::from(&self.sdk)).build())
+        let build = || {
+            aws_sdk_dynamodb::Client::from_conf(
+                counted!(self, aws_sdk_dynamodb::config::Builder::from(&self.sdk)).build(),
+            )
+        };
+        self.dynamodb.get_or_init(build).clone()
     }
 
     pub fn connections(&self, table: impl Into<String>) -> ConnectionStore {
