@@ -32,6 +32,9 @@ struct Memory {
     reconnect: Vec<String>,
     /// Successful lease acquisitions, by holder.
     lease_takers: Vec<String>,
+    /// The app's credentials, for a manager that reads them on demand; and how often they were read.
+    app: Option<AppCredentials>,
+    app_reads: usize,
 }
 
 #[derive(Clone, Default)]
@@ -48,6 +51,12 @@ impl MemoryStore {
 }
 
 impl GrantStore for MemoryStore {
+    async fn app_credentials(&self) -> Result<Option<AppCredentials>, GrantStoreError> {
+        let mut mem = self.mem();
+        mem.app_reads += 1;
+        Ok(mem.app.clone())
+    }
+
     async fn load(&self, connection: &ConnectionId) -> Result<Option<StoredGrant>, GrantStoreError> {
         Ok(self.mem().grants.get(connection).cloned())
     }
@@ -171,6 +180,36 @@ async fn profile(
 
 fn refreshes(concur: &StartedConcur, company: &str) -> usize {
     concur.sim.token_calls(company, Grant::RefreshToken)
+}
+
+// ---- the app's credentials, read on demand -------------------------------------
+
+#[tokio::test]
+async fn a_manager_reads_the_app_credentials_once_and_only_when_a_refresh_needs_them() {
+    let concur = start(ConcurApp::new(CLIENT_ID, CLIENT_SECRET)).await;
+    let (_, store, connection) = connected(&concur, US_COMPANY, TokenOptions::default()).await;
+    store.mem().app = Some(app_of(&concur));
+    let manager = TokenManager::app_on_demand(client(), store.clone(), TokenOptions::default());
+    assert_eq!(store.mem().app_reads, 0, "building the manager reads nothing");
+    profile(&manager, &connection).await.expect("the first call refreshes with the app read from the store");
+    concur.sim.expire_access_tokens(US_COMPANY);
+    profile(&manager, &connection).await.expect("a second refresh uses the credentials already read");
+    assert_eq!(refreshes(&concur, US_COMPANY), 2);
+    assert_eq!(store.mem().app_reads, 1);
+}
+
+#[tokio::test]
+async fn app_credentials_the_store_does_not_hold_are_a_clear_retryable_error() {
+    let concur = start(ConcurApp::new(CLIENT_ID, CLIENT_SECRET)).await;
+    let (_, store, connection) = connected(&concur, US_COMPANY, TokenOptions::default()).await;
+    let manager = TokenManager::app_on_demand(client(), store.clone(), TokenOptions::default());
+    let err = profile(&manager, &connection).await.unwrap_err();
+    assert!(err.to_string().contains("app credentials") && err.to_string().contains("not configured"), "{err}");
+    assert!(err.to_failure("posting").is_retryable(), "{err:?}");
+    assert_eq!(refreshes(&concur, US_COMPANY), 0, "nothing is sent to Concur without the app's credentials");
+    // Once the secret exists, the same manager refreshes (a failed read is not kept).
+    store.mem().app = Some(app_of(&concur));
+    profile(&manager, &connection).await.expect("the next attempt reads the credentials");
 }
 
 // ---- the client --------------------------------------------------------------
