@@ -123,6 +123,11 @@ async fn a_crash_after_acumatica_accepted_posts_nothing_twice() {
     assert_eq!(world.acumatica().bills(TENANT).len(), 1, "Acumatica holds the bill");
     let record = world.stack.ledger(POSTER).get(&key_of(&item)).await.unwrap().unwrap();
     assert_eq!(record.status, LedgerStatus::Claimed, "the ledger never heard of it");
+    // The stopped run's audit events are written all the same: its trail is flushed when the run is dropped.
+    let document_ref = format!("{}#{}", item.connection_id, item.document_key());
+    let history = world.stack.audit(POSTER).history(&document_ref).await.unwrap();
+    let steps: Vec<&str> = history.iter().map(|e| e.step.as_str()).collect();
+    assert!(["received", "claimed", "mapped"].iter().all(|s| steps.contains(s)), "{steps:?}");
 
     // Redelivery to a fresh container: the claim has lapsed, the bill is found by its key.
     let puts_before = puts(&world).len();
