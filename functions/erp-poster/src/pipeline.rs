@@ -148,11 +148,7 @@ impl Trail {
     }
 
     async fn write(&self) {
-        let events = self.take();
-        if let Err(e) = self.audit.record_all(&events).await {
-            // The ledger is the record of truth; lost audit events are logged.
-            tracing::warn!(events = events.len(), error = %e, "audit events not recorded");
-        }
+        record_trail(&self.audit, self.take()).await;
     }
 }
 
@@ -164,12 +160,15 @@ impl Drop for Trail {
         }
         let audit = self.audit.clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                if let Err(e) = audit.record_all(&events).await {
-                    tracing::warn!(events = events.len(), error = %e, "audit events of a cancelled run not recorded");
-                }
-            });
+            runtime.spawn(async move { record_trail(&audit, events).await });
         }
+    }
+}
+
+async fn record_trail(audit: &AuditLog, events: Vec<AuditEvent>) {
+    if let Err(e) = audit.record_all(&events).await {
+        // The ledger is the record of truth; lost audit events are logged.
+        tracing::warn!(events = events.len(), error = %e, "audit events not recorded");
     }
 }
 

@@ -62,11 +62,6 @@ pub enum SetupError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Store(#[from] crate::StoreError),
-    #[error(
-        "the Concur application secret {0} does not exist; create it with the client_id, client_secret and \
-         app_base_url SAP Concur issued (README, Deploy step 1)"
-    )]
-    NoAppSecret(String),
 }
 
 /// The audit table and how long its events are kept.
