@@ -3,7 +3,7 @@
 //! business validation, ETags (If-Match current / stale / `*` / missing =
 //! upsert / required), the write log and after-commit misbehaviour.
 
-mod ifs_support;
+use crate::ifs_support;
 
 use ifs_support::{Answer, Env, INVOICES, env, send};
 use reqwest::StatusCode;

@@ -3,7 +3,7 @@
 //! exact values, paging, and changed-since reads; and projects → tasks as
 //! a two-level list.
 
-mod acumatica_support;
+use crate::acumatica_support;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;

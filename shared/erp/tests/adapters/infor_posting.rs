@@ -4,8 +4,8 @@
 //! validation that stops a document before anything is sent; suppliers
 //! read for Concur, and vendors from Concur written once however many race.
 
-mod infor_support;
-mod records;
+use crate::infor_support;
+use crate::records;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

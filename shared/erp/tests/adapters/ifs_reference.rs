@@ -5,8 +5,8 @@
 //! over `$top`/`$skip` and IFS's own server pages; receipts with the line
 //! ids the order read gives, a cancelled one inactive.
 
-mod ifs_support;
-mod records;
+use crate::ifs_support;
+use crate::records;
 
 use domain::reference::{PoReceiptRecord, PurchaseOrderRecord, ReadPage};
 use domain::{FailureKind, IfsApiNames};

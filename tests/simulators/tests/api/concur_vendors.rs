@@ -1,7 +1,7 @@
 //! Concur simulator over real HTTP: Invoice Vendor v3 — batches with
 //! per-record outcomes, search and paging, delete, availability and faults.
 
-mod concur_refdata_support;
+use crate::concur_refdata_support;
 
 use concur_refdata_support::{CHINA_COMPANY, COMPANY, Env, VENDORS, env};
 use reqwest::{Method, StatusCode};

@@ -3,7 +3,7 @@
 //! across retries, 412s, throttling, expired tokens and crashes mid-way,
 //! every PATCH/DELETE with the current ETag, and one company only.
 
-mod ifs_support;
+use crate::ifs_support;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;

@@ -3,8 +3,8 @@
 //! after commit, throttling, and refusals an operator can act on; vendors
 //! read for Concur, and vendors from Concur written once however many race.
 
-mod acumatica_support;
-mod records;
+use crate::acumatica_support;
+use crate::records;
 
 use std::time::Duration;
 

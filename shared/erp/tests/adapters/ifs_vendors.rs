@@ -4,7 +4,7 @@
 //! nothing written when nothing differs, a half-made supplier completed,
 //! concurrent creates resolved to one supplier, and IFS's refusals kept.
 
-mod ifs_support;
+use crate::ifs_support;
 
 use domain::FailureKind;
 use domain::reference::{DEFAULT_ADDRESS_CODE, ReadPage, VendorField, VendorFields, VendorLimits, VendorRecord};

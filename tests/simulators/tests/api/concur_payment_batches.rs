@@ -2,7 +2,7 @@
 //! the batch list, the scheduled (v1.2) and immediate (v1.1) closes, and
 //! the batch file, read back by the connector's own SAE reader.
 
-mod concur_extracts_support;
+use crate::concur_extracts_support;
 
 use concur_extracts_support::*;
 use domain::extract::Delimiter as ReaderDelimiter;

@@ -2,7 +2,7 @@
 //! definitions, jobs, their status and files — with every file read back by
 //! the connector's own SAE/PRAE reader.
 
-mod concur_extracts_support;
+use crate::concur_extracts_support;
 
 use std::io::Read;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Concur simulator over real HTTP: List v4 and List Item v4 — lists,
 //! hierarchical items, strict parents and codes, children filters, deletes.
 
-mod concur_refdata_support;
+use crate::concur_refdata_support;
 
 use concur_refdata_support::{COMPANY, Env, env};
 use reqwest::{Method, StatusCode};

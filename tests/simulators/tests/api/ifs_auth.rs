@@ -1,7 +1,7 @@
 //! IFS simulator over real HTTP: IAM token endpoint, bearer checks, routing,
 //! injected faults in IFS's error shape, rate limit and body cap.
 
-mod ifs_support;
+use crate::ifs_support;
 
 use base64::Engine;
 use ifs_support::{API, CLIENT, NS, SECRET, env, send};

@@ -4,8 +4,8 @@
 //! statuses of its lines, preliminary orders left out; receipts with the
 //! line ids the order read gives.
 
-mod infor_support;
-mod records;
+use crate::infor_support;
+use crate::records;
 
 use domain::reference::{PoReceiptRecord, PurchaseOrderRecord, ReadPage, SyncRecord};
 use erp::ErpAdapter;

@@ -1,7 +1,7 @@
 //! IFS simulator over real HTTP: query options, server paging with
 //! `@odata.nextLink`, IFS literals (bare dates, typed enumerations) in `$filter`.
 
-mod ifs_support;
+use crate::ifs_support;
 
 use ifs_support::{INVOICES, env, env_with, seeded, send};
 use reqwest::StatusCode;
