@@ -152,41 +152,89 @@ pub struct BatchOutcome {
 
 /// Handles one SQS batch before `deadline` (the Lambda's; `None` = no limit).
 ///
-/// SQS FIFO rules: after a message of a group fails, every later message
-/// of that group in the batch is returned unprocessed, so the group's
-/// order holds. See [`BatchRules`] for where a retry waits.
+/// SQS FIFO rules: a batch may hold several message groups; each group's
+/// messages run one after another in batch order, and after one of them
+/// fails every later message of that group is returned unprocessed, so the
+/// group's order holds. Different groups run at the same time: a group is
+/// one of a connection's concurrency slots, so the ERP sees at most the
+/// connection's concurrency level whichever way SQS packs the batches, and a
+/// month-end burst is not held to one document at a time per invocation.
+/// See [`BatchRules`] for where a retry waits.
 pub async fn handle(
     pipeline: &impl DocumentPipeline,
     event: SqsEvent,
     rules: &BatchRules,
     deadline: Option<std::time::Instant>,
 ) -> (SqsBatchResponse, BatchOutcome) {
+    let groups = fifo_groups(event.records);
+    let runs = groups.iter().map(|group| run_group(pipeline, group, rules, deadline));
+    let mut fates: Vec<(usize, String, Fate)> =
+        futures_util::future::join_all(runs).await.into_iter().flatten().collect();
+    fates.sort_unstable_by_key(|(position, _, _)| *position);
     let mut batch = Batch::default();
-    for record in event.records {
+    for (_, message_id, fate) in fates {
+        batch.count(fate, message_id);
+    }
+    (batch.response, batch.outcome)
+}
+
+/// The batch's messages by FIFO group, each with its position in the batch
+/// and in batch order; a message without a group is a group of its own.
+fn fifo_groups(records: Vec<SqsMessage>) -> Vec<Vec<(usize, SqsMessage)>> {
+    let mut groups: Vec<Vec<(usize, SqsMessage)>> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (position, record) in records.into_iter().enumerate() {
+        match record.attributes.get("MessageGroupId") {
+            Some(group) => match index.entry(group.clone()) {
+                std::collections::hash_map::Entry::Occupied(at) => groups[*at.get()].push((position, record)),
+                std::collections::hash_map::Entry::Vacant(at) => {
+                    at.insert(groups.len());
+                    groups.push(vec![(position, record)]);
+                }
+            },
+            None => groups.push(vec![(position, record)]),
+        }
+    }
+    groups
+}
+
+/// One FIFO group's messages, one after another; after a failure the rest
+/// of the group is returned untried.
+async fn run_group(
+    pipeline: &impl DocumentPipeline,
+    group: &[(usize, SqsMessage)],
+    rules: &BatchRules,
+    deadline: Option<std::time::Instant>,
+) -> Vec<(usize, String, Fate)> {
+    let mut fates = Vec::with_capacity(group.len());
+    let mut failed = false;
+    for (position, record) in group {
         let message_id = record.message_id.clone().unwrap_or_default();
-        let Some(message) = read_message(&record, &message_id) else {
-            batch.outcome.malformed += 1;
+        let Some(message) = read_message(record, &message_id) else {
+            fates.push((*position, message_id, Fate::Malformed));
             continue;
         };
-        let group = record.attributes.get("MessageGroupId").cloned();
         let receives: u32 = record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
         let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
         let out_of_time = left.is_some_and(|left| left < rules.item_budget);
-        let fate = if out_of_time || group.as_ref().is_some_and(|g| batch.failed_groups.contains(g)) {
-            return_untried(pipeline, &record, &message, receives >= rules.max_receives, rules).await
+        let fate = if out_of_time || failed {
+            return_untried(pipeline, record, &message, receives >= rules.max_receives, rules).await
         } else {
             let result = run_within(pipeline, &message, left, rules).await;
-            settle(pipeline, &record, &message, result, receives, rules).await
+            settle(pipeline, record, &message, result, receives, rules).await
         };
-        batch.count(fate, message_id, group);
+        failed |= matches!(fate, Fate::Retried | Fate::Returned);
+        fates.push((*position, message_id, fate));
     }
-    (batch.response, batch.outcome)
+    fates
 }
 
 /// What became of one message of a batch.
 enum Fate {
     Done,
     Stopped,
+    /// Unreadable: logged and dropped (it would fail forever and block its group).
+    Malformed,
     /// The ledger holds it; the message is done.
     Parked,
     /// Back to the queue for a retry (counted against its receives).
@@ -195,28 +243,26 @@ enum Fate {
     Returned,
 }
 
-/// The batch's answer to SQS and its counts, and the FIFO groups that
-/// failed (their later messages are returned untried).
+/// The batch's answer to SQS and its counts.
 #[derive(Default)]
 struct Batch {
     response: SqsBatchResponse,
     outcome: BatchOutcome,
-    failed_groups: std::collections::HashSet<String>,
 }
 
 impl Batch {
-    fn count(&mut self, fate: Fate, message_id: String, group: Option<String>) {
+    fn count(&mut self, fate: Fate, message_id: String) {
         match fate {
             Fate::Done => self.outcome.done += 1,
             Fate::Stopped => self.outcome.stopped += 1,
+            Fate::Malformed => self.outcome.malformed += 1,
             Fate::Parked => self.outcome.parked += 1,
-            Fate::Retried | Fate::Returned => {
-                if matches!(fate, Fate::Retried) {
-                    self.outcome.retry += 1;
-                } else {
-                    self.outcome.returned += 1;
-                }
-                self.failed_groups.extend(group);
+            Fate::Retried => {
+                self.outcome.retry += 1;
+                self.response.batch_item_failures.push(item_failure(message_id));
+            }
+            Fate::Returned => {
+                self.outcome.returned += 1;
                 self.response.batch_item_failures.push(item_failure(message_id));
             }
         }
@@ -449,6 +495,9 @@ mod tests {
     struct Scripted {
         processed: std::sync::Mutex<Vec<String>>,
         parked: std::sync::Mutex<Vec<String>>,
+        /// Documents `pause…` being worked on now, and the most at once.
+        in_flight: std::sync::atomic::AtomicUsize,
+        most_in_flight: std::sync::atomic::AtomicUsize,
     }
 
     impl Scripted {
@@ -467,6 +516,18 @@ mod tests {
                 "later" => Err(Failure::retryable("Concur has no FI document yet", Some(Duration::from_secs(300)))),
                 "slow" => {
                     tokio::time::sleep(Duration::from_secs(3600)).await;
+                    Ok(())
+                }
+                "slowish" => {
+                    tokio::time::sleep(Duration::from_millis(1700)).await;
+                    Ok(())
+                }
+                id if id.starts_with("pause") => {
+                    use std::sync::atomic::Ordering::SeqCst;
+                    let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+                    self.most_in_flight.fetch_max(now, SeqCst);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    self.in_flight.fetch_sub(1, SeqCst);
                     Ok(())
                 }
                 _ => Ok(()),
@@ -618,14 +679,38 @@ mod tests {
         event.records = vec![
             in_group("m1", "ok", "acme#1", 1),
             in_group("m2", "slow", "acme#2", 1),
-            in_group("m3", "okToo", "acme#3", 1),
+            in_group("m3", "okToo", "acme#2", 1),
+            in_group("m4", "slowish", "acme#3", 1),
+            in_group("m5", "okAfter", "acme#3", 1),
         ];
         let pipeline = Scripted::default();
         let deadline = std::time::Instant::now() + Duration::from_secs(2);
         let (response, outcome) = handle(&pipeline, event, &rules, Some(deadline)).await;
-        // m2 ran into the deadline (cut off at 2 s − budget/2) and m3 was not started.
-        assert_eq!(failed_ids(&response), ["m2", "m3"]);
-        assert_eq!(pipeline.processed(), ["ok", "slow"]);
-        assert_eq!(outcome, BatchOutcome { done: 1, retry: 1, returned: 1, ..Default::default() });
+        // m2 ran into the deadline (cut off at 2 s − budget/2) and m3, after it in its group, was
+        // not started; m4 finished with less than the budget left, so m5 was not started either.
+        assert_eq!(failed_ids(&response), ["m2", "m3", "m5"]);
+        assert_eq!(pipeline.processed(), ["ok", "slow", "slowish"]);
+        assert_eq!(outcome, BatchOutcome { done: 2, retry: 1, returned: 2, ..Default::default() });
+    }
+
+    #[tokio::test]
+    async fn the_groups_of_a_batch_run_at_once_and_each_group_in_order() {
+        let mut event = SqsEvent::default();
+        let groups = ["acme#0", "acme#1", "acme#2", "acme#3", "acme#4"];
+        event.records = (0..10)
+            .map(|n| in_group(&format!("m{n}"), &format!("pause{}{}", n % 5, n / 5), groups[n % 5], 1))
+            .collect();
+        let pipeline = Scripted::default();
+        let (response, outcome) = handle(&pipeline, event, &BatchRules::default(), None).await;
+        assert!(failed_ids(&response).is_empty());
+        assert_eq!(outcome, BatchOutcome { done: 10, ..Default::default() });
+        let most = pipeline.most_in_flight.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(most, 5, "one document of each of the five groups at a time, all five at once");
+        let processed = pipeline.processed();
+        for g in 0..5 {
+            let first = processed.iter().position(|d| *d == format!("pause{g}0"));
+            let second = processed.iter().position(|d| *d == format!("pause{g}1"));
+            assert!(first < second, "group {g} kept its order: {processed:?}");
+        }
     }
 }

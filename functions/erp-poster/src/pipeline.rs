@@ -1246,10 +1246,8 @@ impl<S: GrantStore> Run<'_, S> {
         }
         if let FailureKind::Retryable { after } = failure.kind {
             self.audit(step, "failed", Some(format!("will retry: {}", failure.reason)), None).await;
-            if step == "post"
-                && let Some((connection, _)) = concur
-            {
-                self.note_erp_unavailable(connection, &failure.reason, now).await;
+            if step == "post" && concur.is_some() {
+                self.note_erp_unavailable(&failure.reason, now).await;
             }
             let released = if step == "post" {
                 // The create's outcome is unknown: it may commit after any
@@ -1353,20 +1351,20 @@ impl<S: GrantStore> Run<'_, S> {
     }
 
     /// A post failed through every retry: one more failure in a row on
-    /// the connection's hold. From `erp_outage_after` on, its documents
-    /// wait in the ledger instead of each trying an ERP that is down (the
-    /// count is read from the connection this run started with, so
-    /// concurrent runs may miscount; a wrong hold costs one recheck).
-    async fn note_erp_unavailable(&self, connection: &Connection, reason: &str, now: OffsetDateTime) {
-        let hold = ErpHold::unavailable(connection.erp_hold.as_ref(), reason, now);
-        let rules = self.poster.rules.erp_holds();
-        if hold.failures == rules.unavailable_after {
-            tracing::warn!(failures = hold.failures, %reason,
-                "the ERP failed posts in a row: the connection's documents wait until it answers again");
-            platform::telemetry::metric("ErpOnHold", 1.0, self.item.connection_id.as_str());
-        }
-        if let Err(e) = self.poster.connections.record_erp_hold(&self.item.connection_id, Some(&hold)).await {
-            tracing::warn!(error = %e, "could not record the failed post on the connection's ERP hold");
+    /// the connection's hold, counted in the store (the connection's
+    /// documents in flight at once fail together). From `erp_outage_after`
+    /// on, its documents wait in the ledger instead of each trying an ERP
+    /// that is down; the ones already in flight finish their try.
+    async fn note_erp_unavailable(&self, reason: &str, now: OffsetDateTime) {
+        let id = &self.item.connection_id;
+        match self.poster.connections.count_erp_unavailable(id, reason, now).await {
+            Ok(hold) if hold.failures == self.poster.rules.erp_holds().unavailable_after => {
+                tracing::warn!(failures = hold.failures, %reason,
+                    "the ERP failed posts in a row: the connection's documents wait until it answers again");
+                platform::telemetry::metric("ErpOnHold", 1.0, id.as_str());
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not count the failed post on the connection's ERP hold"),
         }
     }
 

@@ -290,6 +290,85 @@ impl ConnectionStore {
         }
     }
 
+    /// One more post that failed through every retry, on the connection's
+    /// `Unavailable` hold (a refusal or no hold starts a new count at 1).
+    /// Counted in DynamoDB (`ADD`), not from the connection a run read:
+    /// one connection's documents run side by side (one per concurrency
+    /// slot) and fail together when its ERP goes down. Returns the hold as
+    /// stored.
+    pub async fn count_erp_unavailable(
+        &self,
+        id: &ConnectionId,
+        reason: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<domain::ErpHold, StoreError> {
+        let action = || format!("counting a failed ERP post on connection {id}");
+        let fresh = domain::ErpHold::unavailable(None, reason, now);
+        let unavailable = AttributeValue::S("unavailable".into());
+        // Two tries each way: the other writer's hold exists by then.
+        for _ in 0..2 {
+            let counted = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("connection_id", AttributeValue::S(id.to_string()))
+                .key("item", AttributeValue::S(SETTINGS.into()))
+                .condition_expression("attribute_exists(connection_id) AND #hold.#kind = :unavailable")
+                .update_expression("SET #hold.#since = :since, #hold.#reason = :reason ADD #hold.#failures :one")
+                .expression_attribute_names("#hold", "erp_hold")
+                .expression_attribute_names("#kind", "kind")
+                .expression_attribute_names("#since", "since")
+                .expression_attribute_names("#reason", "reason")
+                .expression_attribute_names("#failures", "failures")
+                .expression_attribute_values(":unavailable", unavailable.clone())
+                .expression_attribute_values(":since", AttributeValue::S(fresh.since.clone()))
+                .expression_attribute_values(":reason", AttributeValue::S(fresh.reason.clone()))
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+                .send()
+                .await;
+            match counted {
+                Ok(out) => {
+                    let hold = out.attributes.and_then(|mut item| item.remove("erp_hold")).ok_or_else(|| {
+                        StoreError::new(action(), "DynamoDB returned no erp_hold after counting into it")
+                    })?;
+                    return serde_dynamo::from_attribute_value(hold).map_err(|e| StoreError::new(action(), e));
+                }
+                Err(e) if !e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                    return Err(StoreError::new(action(), sdk_error_message(&e)));
+                }
+                // No unavailable hold yet (none, or a refusal): start the count.
+                Err(_) => {}
+            }
+            let value = serde_dynamo::to_attribute_value(&fresh).map_err(|e| StoreError::new(action(), e))?;
+            let started = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("connection_id", AttributeValue::S(id.to_string()))
+                .key("item", AttributeValue::S(SETTINGS.into()))
+                .condition_expression(
+                    "attribute_exists(connection_id) AND (attribute_not_exists(#hold) OR #hold.#kind <> :unavailable)",
+                )
+                .update_expression("SET #hold = :hold")
+                .expression_attribute_names("#hold", "erp_hold")
+                .expression_attribute_names("#kind", "kind")
+                .expression_attribute_values(":unavailable", unavailable.clone())
+                .expression_attribute_values(":hold", value)
+                .send()
+                .await;
+            match started {
+                Ok(_) => return Ok(fresh),
+                Err(e) if !e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                    return Err(StoreError::new(action(), sdk_error_message(&e)));
+                }
+                // Another document started it (or the connection is gone): count into it.
+                Err(_) => {}
+            }
+        }
+        Err(StoreError::conflict(action(), "the connection no longer exists"))
+    }
+
     async fn update_poll_fields(
         &self,
         id: &ConnectionId,
