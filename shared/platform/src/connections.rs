@@ -308,11 +308,7 @@ impl ConnectionStore {
         // Two tries each way: the other writer's hold exists by then.
         for _ in 0..2 {
             let counted = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key("connection_id", AttributeValue::S(id.to_string()))
-                .key("item", AttributeValue::S(SETTINGS.into()))
+                .update_settings(id)
                 .condition_expression("attribute_exists(connection_id) AND #hold.#kind = :unavailable")
                 .update_expression("SET #hold.#since = :since, #hold.#reason = :reason ADD #hold.#failures :one")
                 .expression_attribute_names("#hold", "erp_hold")
@@ -342,11 +338,7 @@ impl ConnectionStore {
             }
             let value = serde_dynamo::to_attribute_value(&fresh).map_err(|e| StoreError::new(action(), e))?;
             let started = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key("connection_id", AttributeValue::S(id.to_string()))
-                .key("item", AttributeValue::S(SETTINGS.into()))
+                .update_settings(id)
                 .condition_expression(
                     "attribute_exists(connection_id) AND (attribute_not_exists(#hold) OR #hold.#kind <> :unavailable)",
                 )
@@ -369,6 +361,18 @@ impl ConnectionStore {
         Err(StoreError::conflict(action(), "the connection no longer exists"))
     }
 
+    /// An `UpdateItem` of the connection's settings item.
+    fn update_settings(
+        &self,
+        id: &ConnectionId,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("connection_id", AttributeValue::S(id.to_string()))
+            .key("item", AttributeValue::S(SETTINGS.into()))
+    }
+
     async fn update_poll_fields(
         &self,
         id: &ConnectionId,
@@ -377,11 +381,7 @@ impl ConnectionStore {
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<(), StoreError> {
         let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("connection_id", AttributeValue::S(id.to_string()))
-            .key("item", AttributeValue::S(SETTINGS.into()))
+            .update_settings(id)
             // Never resurrect a deleted connection as a bare poll record.
             .condition_expression("attribute_exists(connection_id)")
             .update_expression(expression);

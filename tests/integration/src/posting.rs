@@ -228,31 +228,13 @@ impl PostingWorld {
     }
 
     /// Creates the active connection, its Concur grant (a real exchange with
-    /// the simulator), its Acumatica credentials and the example mapping.
+    /// the simulator), its ERP credentials and the example mapping.
     async fn connect(&self) {
-        let app_secret_id = self.stack.env_of(POSTER).required("CONCUR_APP_SECRET_ID").unwrap();
-        let app: AppCredentials = self.stack.secrets().get_json(&app_secret_id).await.unwrap().unwrap();
-        let now = OffsetDateTime::now_utc().format(&Rfc3339).unwrap();
-        let base_url = ErpUrl::parse_with(&self.erp_url(), UrlPolicy::AllowLoopbackHttp).unwrap();
         let (erp, credentials) = match self.erp_kind() {
-            ErpKind::Acumatica => (
-                ErpSettings::Acumatica(AcumaticaSettings {
-                    base_url,
-                    tenant: TENANT.into(),
-                    endpoint_name: "Default".into(),
-                    endpoint_version: "24.200.001".into(),
-                    branch: None,
-                }),
-                serde_json::json!({
-                    "client_id": ACUMATICA_CLIENT,
-                    "client_secret": ACUMATICA_SECRET,
-                    "username": ACUMATICA_USER.0,
-                    "password": ACUMATICA_USER.1,
-                }),
-            ),
+            ErpKind::Acumatica => acumatica_settings(&self.erp_url()),
             ErpKind::IfsCloud => (
                 ErpSettings::IfsCloud(IfsCloudSettings {
-                    base_url,
+                    base_url: loopback_url(&self.erp_url()),
                     namespace: IFS_NAMESPACE.into(),
                     company: IFS_COMPANY.into(),
                     api: Default::default(),
@@ -282,26 +264,7 @@ impl PostingWorld {
                 )
             }
         };
-        let mut settings = Connection::new(self.connection.clone(), "Acme Travel Corp", Some(erp), &now);
-        let company = CompanyUuid::parse(COMPANY).unwrap();
-        settings.company_uuid = Some(company.clone());
-        settings.status = ConnectionStatus::Active;
-        settings.concurrency_level = ConcurrencyLevel::new(4).unwrap();
-        let request_token = Secret::new(self.concur.issue_request_token(COMPANY));
-        let client =
-            ConcurClient::new(HttpClient::new(transport::build_client(Duration::from_secs(5)), test_options().retry));
-        let token = client.exchange_request_token(&app, &company, &request_token).await.unwrap();
-        settings.geolocation = Some(token.geolocation.clone());
-        self.stack.connections(POSTER).create(&settings).await.unwrap();
-        self.grants().save(&self.connection, &StoredGrant::from_token(&token).unwrap()).await.unwrap();
-        let secret = format!("{}/connections/{}/erp", self.stack.stack_name(), self.connection);
-        aws_sdk_secretsmanager::Client::new(&self.stack.sdk)
-            .create_secret()
-            .name(secret)
-            .secret_string(credentials.to_string())
-            .send()
-            .await
-            .expect("storing the ERP credentials");
+        connect(&self.stack, &self.concur, &self.connection, COMPANY, erp, &credentials, 4).await;
         if self.erp_kind() == ErpKind::Infor {
             aws_sdk_secretsmanager::Client::new(&self.stack.sdk)
                 .create_secret()
@@ -342,10 +305,7 @@ impl PostingWorld {
 
     /// Stores `mapping` as the connection's (next revision).
     pub async fn import_mapping(&self, mapping: &Mapping) {
-        let store = self.mappings();
-        let revision = store.get(&self.connection).await.unwrap().map(|m| m.revision);
-        let now = OffsetDateTime::now_utc().format(&Rfc3339).unwrap();
-        store.put(&self.connection, mapping, revision, &now).await.expect("storing the mapping");
+        import_mapping(&self.stack, &self.connection, mapping).await;
     }
 
     /// A poster as the Lambda builds it (a fresh "container" per call).
@@ -366,6 +326,96 @@ impl PostingWorld {
             })
             .collect()
     }
+}
+
+/// A simulator's base URL as connection settings hold it (loopback allowed).
+fn loopback_url(url: &str) -> ErpUrl {
+    ErpUrl::parse_with(url, UrlPolicy::AllowLoopbackHttp).expect("a simulator URL")
+}
+
+/// Acumatica connection settings and credentials for the simulator at `url`
+/// (seeded by [`seed_acumatica`]).
+pub fn acumatica_settings(url: &str) -> (ErpSettings, serde_json::Value) {
+    (
+        ErpSettings::Acumatica(AcumaticaSettings {
+            base_url: loopback_url(url),
+            tenant: TENANT.into(),
+            endpoint_name: "Default".into(),
+            endpoint_version: "24.200.001".into(),
+            branch: None,
+        }),
+        serde_json::json!({
+            "client_id": ACUMATICA_CLIENT,
+            "client_secret": ACUMATICA_SECRET,
+            "username": ACUMATICA_USER.0,
+            "password": ACUMATICA_USER.1,
+        }),
+    )
+}
+
+/// Creates `connection`, active, for Concur company `company` (its grant
+/// from a real exchange with the simulator), posting into `erp` with
+/// `credentials` (stored where the poster reads them) at concurrency `level`.
+pub async fn connect(
+    stack: &TestStack,
+    concur: &ConcurSim,
+    connection: &ConnectionId,
+    company: &str,
+    erp: ErpSettings,
+    credentials: &serde_json::Value,
+    level: u8,
+) {
+    let app_secret_id = stack.env_of(POSTER).required("CONCUR_APP_SECRET_ID").unwrap();
+    let app: AppCredentials = stack.secrets().get_json(&app_secret_id).await.unwrap().unwrap();
+    let now = OffsetDateTime::now_utc().format(&Rfc3339).unwrap();
+    let mut settings = Connection::new(connection.clone(), "Acme Travel Corp", Some(erp), &now);
+    let company_uuid = CompanyUuid::parse(company).unwrap();
+    settings.company_uuid = Some(company_uuid.clone());
+    settings.status = ConnectionStatus::Active;
+    settings.concurrency_level = ConcurrencyLevel::new(level).unwrap();
+    let request_token = Secret::new(concur.issue_request_token(company));
+    let client =
+        ConcurClient::new(HttpClient::new(transport::build_client(Duration::from_secs(5)), test_options().retry));
+    let token = client.exchange_request_token(&app, &company_uuid, &request_token).await.unwrap();
+    settings.geolocation = Some(token.geolocation.clone());
+    stack.connections(POSTER).create(&settings).await.unwrap();
+    stack.grant_store(POSTER).save(connection, &StoredGrant::from_token(&token).unwrap()).await.unwrap();
+    aws_sdk_secretsmanager::Client::new(&stack.sdk)
+        .create_secret()
+        .name(format!("{}/connections/{connection}/erp", stack.stack_name()))
+        .secret_string(credentials.to_string())
+        .send()
+        .await
+        .expect("storing the ERP credentials");
+}
+
+/// Stores `mapping` as `connection`'s (next revision).
+pub async fn import_mapping(stack: &TestStack, connection: &ConnectionId, mapping: &Mapping) {
+    let store = MappingStore::new(stack.dynamodb(), stack.env_of(POSTER).required("CONNECTIONS_TABLE").unwrap());
+    let revision = store.get(connection).await.unwrap().map(|m| m.revision);
+    let now = OffsetDateTime::now_utc().format(&Rfc3339).unwrap();
+    store.put(connection, mapping, revision, &now).await.expect("storing the mapping");
+}
+
+/// `n` READY copies in `company` of an official expense report example
+/// (Example 2.1: one entry, one employee payable), each with its own report
+/// id (`{PREFIX}000000`, …) and FI id (`{prefix}fi000…`, 32 characters).
+/// Returns (report id, FI id) of each, in order.
+pub fn add_expense_copies(concur: &ConcurSim, company: &str, prefix: &str, n: usize) -> Vec<(String, String)> {
+    let path = fixtures().join("fi-examples/FI-API-ReportID-F071FADEA6B142DD884A-Example-2.1.json");
+    let example: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let document = &example["fIDocuments"][0]["document"];
+    let width = 30usize.saturating_sub(prefix.len());
+    (0..n)
+        .map(|i| {
+            let report_id = format!("{}{i:06}", prefix.to_ascii_uppercase());
+            let fi_id = format!("{prefix}fi{i:0width$}");
+            let mut copy = document.clone();
+            copy["report"]["reportId"] = serde_json::json!(report_id);
+            concur.add_fi_document(company, "expense", &fi_id, copy);
+            (report_id, fi_id)
+        })
+        .collect()
 }
 
 /// Each example file's work item (keyed by business id, as intake queues

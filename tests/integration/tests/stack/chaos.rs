@@ -31,7 +31,6 @@ use platform::concur_grants::ConcurGrantStore;
 use platform::ledger::{LedgerKey, LedgerStatus};
 use platform::queue::Outgoing;
 use scheduled_poller::{Poller, PollerOptions};
-use serde_json::json;
 use simulators::acumatica::AfterCommit;
 use simulators::concur::DocStatus;
 use simulators::faults::Faults;
@@ -93,16 +92,8 @@ fn load(world: &PostingWorld, n: usize) -> Vec<(WorkItem, String)> {
             documents.push((item, fi_id));
         }
     }
-    let path =
-        integration::posting::fixtures().join("fi-examples/FI-API-ReportID-F071FADEA6B142DD884A-Example-2.1.json");
-    let example: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let document = example["fIDocuments"][0]["document"].clone();
-    for n in 0..n.saturating_sub(documents.len()) {
-        let report_id = format!("CHAOS{n:06}");
-        let fi_id = format!("chaosfi{n:025}");
-        let mut copy = document.clone();
-        copy["report"]["reportId"] = json!(report_id);
-        world.concur.add_fi_document(COMPANY, "expense", &fi_id, copy);
+    let copies = n.saturating_sub(documents.len());
+    for (report_id, fi_id) in integration::posting::add_expense_copies(&world.concur, COMPANY, "chaos", copies) {
         let item = WorkItem::new(
             world.connection.clone(),
             DocumentType::Expense,

@@ -21,18 +21,9 @@ const SYNTHETIC: usize = 300;
 
 /// Copies of one example report under new report ids: a backlog.
 fn add_backlog(world: &PostingWorld) -> Vec<String> {
-    let path =
-        integration::posting::fixtures().join("fi-examples/FI-API-ReportID-F071FADEA6B142DD884A-Example-2.1.json");
-    let example: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let document = example["fIDocuments"][0]["document"].clone();
-    (0..SYNTHETIC)
-        .map(|n| {
-            let report_id = format!("SYN{n:05}");
-            let mut copy = document.clone();
-            copy["report"]["reportId"] = json!(report_id);
-            world.concur.add_fi_document(COMPANY, "expense", &format!("synfi{n:027}"), copy);
-            report_id
-        })
+    integration::posting::add_expense_copies(&world.concur, COMPANY, "syn", SYNTHETIC)
+        .into_iter()
+        .map(|(report_id, _)| report_id)
         .collect()
 }
 
