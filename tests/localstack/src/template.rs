@@ -150,6 +150,20 @@ pub struct FunctionSpec {
     pub environment: BTreeMap<String, Json>,
     /// Event name → event type (`HttpApi`, `SQS`, `ScheduleV2`, …).
     pub events: BTreeMap<String, String>,
+    /// The IAM actions its role allows (`dynamodb:PutItem`, `sqs:*`, …),
+    /// from its `Policies` or from the `AWS::IAM::Role` its `Role` names;
+    /// the resources they apply to are not read. A SAM policy template
+    /// (`DynamoDBCrudPolicy: …`) stands as `template:<name>`, so a check of
+    /// what the code calls names it instead of passing over it.
+    pub granted_actions: BTreeSet<String>,
+}
+
+impl FunctionSpec {
+    /// Whether its role allows `action` (exactly, or through `service:*`).
+    pub fn allows(&self, action: &str) -> bool {
+        let service_wide = action.split_once(':').map(|(service, _)| format!("{service}:*"));
+        self.granted_actions.contains(action) || service_wide.is_some_and(|any| self.granted_actions.contains(&any))
+    }
 }
 
 /// Keys of a secret: one list, or one list per variant (e.g. per ERP kind).
@@ -280,6 +294,9 @@ impl Template {
                 }
                 _ => {}
             }
+        }
+        for (id, function) in template.functions.iter_mut() {
+            function.granted_actions = granted_actions(id, resources)?;
         }
         for (id, queue) in &template.queues {
             let Some(redrive) = &queue.redrive else {
@@ -861,5 +878,63 @@ fn parse_function(
         memory_size: number("MemorySize")?,
         environment,
         events,
+        granted_actions: BTreeSet::new(),
     })
+}
+
+/// The actions function `id`'s role allows: its own `Policies` (inline
+/// documents or SAM policy templates) and those of the role its `Role`
+/// names.
+fn granted_actions(id: &str, resources: &Map<String, Json>) -> Result<BTreeSet<String>, TemplateError> {
+    let props = resources.get(id).and_then(|r| r.get("Properties"));
+    let mut documents: Vec<(String, &Json)> = Vec::new();
+    let mut actions = BTreeSet::new();
+    let own = props.and_then(|p| p.get("Policies")).and_then(Json::as_array).map(Vec::as_slice).unwrap_or_default();
+    for (i, policy) in own.iter().enumerate() {
+        let at = format!("Resources.{id}.Properties.Policies[{i}]");
+        match policy.as_object() {
+            Some(p) if p.contains_key("Statement") => documents.push((at, policy)),
+            Some(p) => actions.extend(p.keys().map(|name| format!("template:{name}"))),
+            None => {
+                actions.insert(format!("template:{}", policy.as_str().unwrap_or("?")));
+            }
+        }
+    }
+    if let Some(role) = props.and_then(|p| p.get("Role")) {
+        let at = format!("Resources.{id}.Properties.Role");
+        let role_id = role
+            .get("Fn::GetAtt")
+            .and_then(Json::as_array)
+            .and_then(|a| a.first())
+            .and_then(Json::as_str)
+            .ok_or_else(|| invalid(&at, "is not a !GetAtt of a role in this template"))?;
+        let policies = resources
+            .get(role_id)
+            .and_then(|r| r.get("Properties"))
+            .and_then(|p| p.get("Policies"))
+            .and_then(Json::as_array)
+            .ok_or_else(|| invalid(&at, format!("names {role_id}, which has no Policies")))?;
+        for (i, policy) in policies.iter().enumerate() {
+            let at = format!("Resources.{role_id}.Properties.Policies[{i}].PolicyDocument");
+            let document = policy.get("PolicyDocument").ok_or_else(|| invalid(&at, "is missing"))?;
+            documents.push((at, document));
+        }
+    }
+    for (at, document) in documents {
+        let statements = match document.get("Statement") {
+            Some(Json::Array(list)) => list.iter().collect(),
+            Some(one @ Json::Object(_)) => vec![one],
+            _ => return Err(invalid(format!("{at}.Statement"), "is not a statement or a list of them")),
+        };
+        for statement in statements.into_iter().filter(|s| s.get("Effect").and_then(Json::as_str) == Some("Allow")) {
+            match statement.get("Action") {
+                Some(Json::String(action)) => {
+                    actions.insert(action.clone());
+                }
+                Some(Json::Array(list)) => actions.extend(list.iter().filter_map(Json::as_str).map(str::to_owned)),
+                _ => return Err(invalid(format!("{at}.Statement"), "has an Allow without an Action")),
+            }
+        }
+    }
+    Ok(actions)
 }

@@ -85,6 +85,74 @@ fn intake_env(world: &PostingWorld) -> Env {
     Env::from_map(env)
 }
 
+/// Each function's AWS calls, counted apart so that each can be held to what its role allows.
+#[derive(Default)]
+struct Counted {
+    intake: AwsCalls,
+    poller: AwsCalls,
+    poster: AwsCalls,
+}
+
+impl Counted {
+    fn each(&self) -> [(&'static str, &AwsCalls); 3] {
+        [(INTAKE, &self.intake), (POLLER, &self.poller), (POSTER, &self.poster)]
+    }
+
+    fn reset(&self) {
+        self.each().iter().for_each(|(_, calls)| calls.reset());
+    }
+
+    /// All three functions' calls by (service, operation).
+    fn snapshot(&self) -> BTreeMap<(String, String), u64> {
+        let mut all = BTreeMap::new();
+        for (_, calls) in self.each() {
+            for (call, n) in calls.snapshot() {
+                *all.entry(call).or_default() += n;
+            }
+        }
+        all
+    }
+
+    fn dynamodb_writes(&self) -> u64 {
+        self.each().iter().map(|(_, calls)| calls.dynamodb_writes()).sum()
+    }
+
+    fn count(&self, service: &str, operations: &[&str]) -> u64 {
+        self.each().iter().map(|(_, calls)| calls.count(service, operations)).sum()
+    }
+
+    /// Every call a function made is an action its role in infra/template.yaml allows: moto does not check
+    /// IAM, so a call the role lacks would fail only on AWS.
+    fn assert_allowed_by_the_template(&self) {
+        let template = localstack::template::Template::bundled().expect("the bundled template parses");
+        for (function, calls) in self.each() {
+            let spec = &template.functions[function];
+            for (service, operation) in calls.snapshot().keys() {
+                let prefix = match service.as_str() {
+                    "DynamoDB" => "dynamodb",
+                    "SQS" => "sqs",
+                    "Secrets Manager" => "secretsmanager",
+                    "S3" => "s3",
+                    other => panic!("{function} calls {other} {operation}: name its IAM prefix here"),
+                };
+                // SQS authorizes a batch call by its single-message action (SendMessageBatch needs
+                // sqs:SendMessage); DynamoDB's batch calls are actions of their own.
+                let operation = match prefix {
+                    "sqs" => operation.strip_suffix("Batch").unwrap_or(operation),
+                    _ => operation,
+                };
+                let action = format!("{prefix}:{operation}");
+                assert!(
+                    spec.allows(&action),
+                    "{function} calls {action}, which its role in infra/template.yaml does not allow \
+                     (it allows {:?})",
+                    spec.granted_actions
+                );
+            }
+        }
+    }
+}
+
 /// The functions of one deployment, each a warm container after its first run.
 struct Functions {
     intake: LiveIntake,
@@ -148,12 +216,14 @@ async fn bring_in(
 /// (their init reads, the Concur token): the steady state of a deployment that is running.
 async fn run(kind: ErpKind, source: WorkSource) -> Cost {
     let world = PostingWorld::with_erp("calls", kind).await;
-    let calls = AwsCalls::new();
-    let aws = world.stack.aws().counting(&calls);
+    let calls = Counted::default();
+    let aws = |calls: &AwsCalls| world.stack.aws().counting(calls);
     let functions = Functions {
-        intake: LiveIntake::from_env(&intake_env(&world), &aws).unwrap(),
-        poller: Poller::from_env(&world.stack.env_of(POLLER), &aws, PollerOptions::default()).await.unwrap(),
-        poster: Poster::from_env(&world.stack.env_of(POSTER), &aws, test_options()).await.unwrap(),
+        intake: LiveIntake::from_env(&intake_env(&world), &aws(&calls.intake)).unwrap(),
+        poller: Poller::from_env(&world.stack.env_of(POLLER), &aws(&calls.poller), PollerOptions::default())
+            .await
+            .unwrap(),
+        poster: Poster::from_env(&world.stack.env_of(POSTER), &aws(&calls.poster), test_options()).await.unwrap(),
     };
     // The first expense report alone warms the containers; the other documents are measured (a second file
     // of the same report would be a duplicate delivery, not the happy path).
@@ -164,11 +234,13 @@ async fn run(kind: ErpKind, source: WorkSource) -> Cost {
     let warm: Vec<PathBuf> = files.into_iter().filter(|f| report(f) != report(&first)).collect();
     bring_in(&world, &functions, &[first], source, true).await;
     println!("{kind:?}, {source:?}-driven, the first document, cold: {:?}", calls.snapshot());
+    calls.assert_allowed_by_the_template();
 
     calls.reset();
     let concur_before = world.concur.requests().len();
     let erp_before = erp_requests(&world);
     let documents = bring_in(&world, &functions, &warm, source, false).await;
+    calls.assert_allowed_by_the_template();
     let (concur, concur_tokens) = concur_calls(&world, concur_before);
     let measured = Cost {
         documents,
@@ -189,6 +261,7 @@ async fn run(kind: ErpKind, source: WorkSource) -> Cost {
     let at = OffsetDateTime::now_utc() + Duration::from_secs(6 * 3600);
     scheduled_poller::handle(&functions.poller, at, Instant::now() + Duration::from_secs(300)).await.unwrap();
     let (empty, _) = concur_calls(&world, concur_before);
+    calls.assert_allowed_by_the_template();
     Cost { tick: Some((calls.dynamodb_writes(), empty.values().sum())), ..measured }
 }
 
