@@ -10,6 +10,35 @@ pub mod expected;
 pub mod ion;
 pub mod posting;
 
+/// Holds a function's AWS calls (counted by `platform::aws_calls::AwsCalls`)
+/// to the actions its role in infra/template.yaml allows: moto does not
+/// check IAM, so a call the role lacks would fail only on AWS.
+pub fn assert_allowed_by_the_template(function: &str, calls: &platform::aws_calls::AwsCalls) {
+    let template = localstack::template::Template::bundled().expect("the bundled template parses");
+    let spec = template.functions.get(function).unwrap_or_else(|| panic!("no function {function} in the template"));
+    for (service, operation) in calls.snapshot().keys() {
+        let prefix = match service.as_str() {
+            "DynamoDB" => "dynamodb",
+            "SQS" => "sqs",
+            "Secrets Manager" => "secretsmanager",
+            "S3" => "s3",
+            other => panic!("{function} calls {other} {operation}: name its IAM prefix here"),
+        };
+        // SQS authorizes a batch call by its single-message action (SendMessageBatch needs
+        // sqs:SendMessage); DynamoDB's batch calls are actions of their own.
+        let operation = match prefix {
+            "sqs" => operation.strip_suffix("Batch").unwrap_or(operation),
+            _ => operation,
+        };
+        let action = format!("{prefix}:{operation}");
+        assert!(
+            spec.allows(&action),
+            "{function} calls {action}, which its role in infra/template.yaml does not allow (it allows {:?})",
+            spec.granted_actions
+        );
+    }
+}
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 

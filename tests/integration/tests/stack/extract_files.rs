@@ -15,13 +15,14 @@ use concur::TokenOptions;
 use domain::connection::Edition;
 use domain::posting_source::{FILES, PostingSource, SourceChoice};
 use domain::{DocumentType, ErpKind, FlowOptions, WorkSource};
-use erp_poster::Processed;
+use erp_poster::{Poster, Processed};
 use file_intake::{FileIntake, FileKey, IntakeOptions, Taken};
 use integration::expected::{ErpPosting, compare, erp_postings, expected_by_file, ifs_postings, infor_postings};
 use integration::posting::{
     COMPANY, IFS_COMPANY, INFOR_CHUNK_CLEARING, INFOR_TENANT, POSTER, PostingWorld, TENANT, consume_queue,
-    example_work_items,
+    example_work_items, test_options,
 };
+use platform::aws_calls::AwsCalls;
 use platform::concur_grants::ConcurGrantStore;
 use platform::files::{KeyringSecret, StoredKey, keyring_secret_id};
 use platform::ledger::LedgerStatus;
@@ -31,6 +32,11 @@ use transport::RetryPolicy;
 const INTAKE: &str = "FileIntakeFunction";
 
 async fn intake(world: &PostingWorld) -> FileIntake<ConcurGrantStore> {
+    intake_on(world, &world.stack.aws()).await
+}
+
+/// file-intake on `aws` (counting clients, say).
+async fn intake_on(world: &PostingWorld, aws: &platform::Aws) -> FileIntake<ConcurGrantStore> {
     let options = IntakeOptions {
         retry: RetryPolicy {
             max_attempts: 3,
@@ -41,7 +47,7 @@ async fn intake(world: &PostingWorld) -> FileIntake<ConcurGrantStore> {
         tokens: TokenOptions::default(),
         lease_ttl: Duration::from_secs(60),
     };
-    FileIntake::from_env(&world.stack.env_of(INTAKE), &world.stack.aws(), options).await.expect("file-intake builds")
+    FileIntake::from_env(&world.stack.env_of(INTAKE), aws, options).await.expect("file-intake builds")
 }
 
 /// The connection's posting source, and the edition Quick Connect read from the company's profile.
@@ -141,14 +147,19 @@ async fn every_example_in_an_extract_job_posts_as_through_fis_and_a_second_run_p
     world.load_examples();
     set_source(&world, extract_source(), Edition::Professional).await;
     let (definition, job) = scheduled_job(&world);
-    let intake = intake(&world).await;
+    // Both functions' AWS calls are held to what their roles allow (at the end).
+    let (intake_calls, poster_calls) = (AwsCalls::new(), AwsCalls::new());
+    let intake = intake_on(&world, &world.stack.aws().counting(&intake_calls)).await;
     let run = intake.take_from_concur(&world.connection).await.expect("the files are taken");
     assert_eq!(run.files.len(), 1, "{run:?}");
     assert_eq!(run.files[0].0, FileKey::Job { definition, job });
     let documents = queued(&run.files);
     assert_eq!(documents, 13, "15 example files, two of them repeat a report: {run:?}");
 
-    let poster = world.poster().await;
+    let poster =
+        Poster::from_env(&world.stack.env_of(POSTER), &world.stack.aws().counting(&poster_calls), test_options())
+            .await
+            .unwrap();
     let queue = world.stack.work_queue_url(POSTER);
     let consumed = consume_queue(&world.stack, &poster, &queue).await.unwrap();
     assert_eq!((consumed.messages, consumed.outcome.done), (documents, documents), "{:?}", consumed.outcome);
@@ -180,6 +191,9 @@ async fn every_example_in_an_extract_job_posts_as_through_fis_and_a_second_run_p
         (world.acumatica().bills(TENANT).len(), world.acumatica().journal_transactions(TENANT).len()),
         (bills, journals)
     );
+    assert!(!intake_calls.snapshot().is_empty() && !poster_calls.snapshot().is_empty(), "both were counted");
+    integration::assert_allowed_by_the_template(INTAKE, &intake_calls);
+    integration::assert_allowed_by_the_template(POSTER, &poster_calls);
 }
 
 /// The examples through an extract job into another ERP, compared with EXPECTED.md as its FIS test does.
