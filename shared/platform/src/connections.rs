@@ -304,7 +304,11 @@ impl ConnectionStore {
     ) -> Result<domain::ErpHold, StoreError> {
         let action = || format!("counting a failed ERP post on connection {id}");
         let fresh = domain::ErpHold::unavailable(None, reason, now);
-        let unavailable = AttributeValue::S("unavailable".into());
+        // The kind as the hold stores it, and the whole hold for a new count.
+        let unavailable: AttributeValue =
+            serde_dynamo::to_attribute_value(fresh.kind).map_err(|e| StoreError::new(action(), e))?;
+        let value: AttributeValue =
+            serde_dynamo::to_attribute_value(&fresh).map_err(|e| StoreError::new(action(), e))?;
         // Two tries each way: the other writer's hold exists by then.
         for _ in 0..2 {
             let counted = self
@@ -336,7 +340,6 @@ impl ConnectionStore {
                 // No unavailable hold yet (none, or a refusal): start the count.
                 Err(_) => {}
             }
-            let value = serde_dynamo::to_attribute_value(&fresh).map_err(|e| StoreError::new(action(), e))?;
             let started = self
                 .update_settings(id)
                 .condition_expression(
@@ -346,7 +349,7 @@ impl ConnectionStore {
                 .expression_attribute_names("#hold", "erp_hold")
                 .expression_attribute_names("#kind", "kind")
                 .expression_attribute_values(":unavailable", unavailable.clone())
-                .expression_attribute_values(":hold", value)
+                .expression_attribute_values(":hold", value.clone())
                 .send()
                 .await;
             match started {
