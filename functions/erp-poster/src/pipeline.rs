@@ -603,8 +603,8 @@ impl<S: GrantStore> Run<'_, S> {
 
     /// Rebuilds the document's messages and sends those not accepted yet.
     async fn send_again(&self, connection: &Connection, record: &LedgerRecord) -> Result<String, Failure> {
-        let document = self.fetch(connection).await?;
-        let plan = self.build_plan(connection, &document).await.map_err(|(_, failure)| failure)?;
+        let mut document = self.fetch(connection).await?;
+        let plan = self.build_plan(connection, &mut document).await.map_err(|(_, failure)| failure)?;
         let erp = self.poster.erp.for_connection(connection).await?;
         let sent_parts = reference_parts(record.erp_reference.as_deref().unwrap_or_default());
         let now_parts = part_ids(erp.as_ref(), &plan)?;
@@ -706,7 +706,7 @@ impl<S: GrantStore> Run<'_, S> {
             }
             document.doc_status = Some("ACKNOWLEDGED".into());
         }
-        let plan = match self.build_plan(connection, &document).instrument(step("map")).await {
+        let plan = match self.build_plan(connection, &mut document).instrument(step("map")).await {
             Ok(plan) => plan,
             Err((step, failure)) => {
                 let concur = (!failure.is_retryable()).then_some((connection, &document));
@@ -751,13 +751,19 @@ impl<S: GrantStore> Run<'_, S> {
     async fn build_plan(
         &self,
         connection: &Connection,
-        document: &FiDocument,
+        document: &mut FiDocument,
     ) -> Result<domain::posting::PostingPlan, (&'static str, Failure)> {
-        let options = NormalizeOptions::default();
-        let entry = match self.file.get() {
+        let entry = match (self.file.get(), document.normalized.take()) {
             // Refusals and line sources name the file's rows.
-            Some(file) => file.normalize(&options),
-            None => domain::normalize(self.item.document_type, &self.item.document_id, &document.document, &options),
+            (Some(file), _) => file.normalize(&NormalizeOptions::default()),
+            // Normalized as it was fetched (`ConcurClient::fi_documents`).
+            (None, Some(normalized)) => normalized,
+            (None, None) => {
+                return Err((
+                    "normalize",
+                    Failure::retryable("the document was fetched without its entry (a fetch is retried)", None),
+                ));
+            }
         }
         .map_err(|e| {
             ("normalize", Failure::permanent(format!("the document cannot be turned into a balanced entry: {e}")))
@@ -1013,7 +1019,9 @@ impl<S: GrantStore> Run<'_, S> {
             doc_status: Some(FROM_FILE.to_owned()),
             company_uuid: None,
             erp_system_id: None,
-            document: staged.document.document.clone(),
+            business_id: Some(staged.document.business_id.to_string()),
+            // The file's own reading (`self.file`) normalizes it.
+            normalized: None,
         };
         let _ = self.file.set(staged.document);
         Ok(Some(document))

@@ -101,15 +101,12 @@ fn last_poll_at_is_recorded_to_the_second_and_stays_within_its_slot() {
     assert!(select_due(vec![c], NOW).due.is_empty());
 }
 
+/// A READY document as a page read gives it.
 fn fi(doc_type: &str, fi_id: &str, document: serde_json::Value) -> FiDocument {
-    FiDocument {
-        id: fi_id.into(),
-        doc_type: doc_type.into(),
-        doc_status: Some("READY".into()),
-        company_uuid: None,
-        erp_system_id: None,
-        document,
-    }
+    let page = serde_json::json!({"fIDocuments": [
+        {"id": fi_id, "docType": doc_type, "docStatus": "READY", "document": document}
+    ]});
+    concur::fi::DocumentPage::parse(page.to_string().as_bytes()).expect("an FI page").documents.remove(0)
 }
 
 #[test]

@@ -56,7 +56,7 @@ pub fn preview(
     let today = time::OffsetDateTime::now_utc().date();
     let documents = page
         .documents
-        .iter()
+        .into_iter()
         .map(|d| {
             let business_id = d.business_id().unwrap_or(d.id.as_str()).to_owned();
             let header = json!({"id": business_id, "type": d.doc_type, "currency": Value::Null});
@@ -69,7 +69,10 @@ pub fn preview(
                 Ok(id) => id,
                 Err(e) => return fail(header, e.to_string()),
             };
-            let entry = domain::normalize(doc_type, &id, &d.document, &NormalizeOptions::default());
+            // `Reading::Entries` normalizes every document of a known type and key.
+            let Some(entry) = d.normalized else {
+                return fail(header, format!("document {id} was read without its entry"));
+            };
             preview_entry(header, doc_type, entry, mapping, flow, today)
         })
         .collect();
@@ -135,13 +138,15 @@ pub enum NotFiDocument {
 }
 
 fn parse(bytes: &[u8]) -> Result<concur::fi::DocumentPage, NotFiDocument> {
-    match concur::fi::DocumentPage::parse(bytes) {
+    let options = NormalizeOptions::default();
+    let reading = concur::fi::Reading::Entries(&options);
+    match concur::fi::DocumentPage::read(bytes, reading) {
         Ok(page) => Ok(page),
         Err(envelope_error) => {
             // One FI document without an envelope.
             let value: Value = serde_json::from_slice(bytes).map_err(NotFiDocument::NotJson)?;
             if value.get("id").is_some() && value.get("document").is_some() {
-                concur::fi::DocumentPage::from_value(json!({"content": [value]}))
+                concur::fi::DocumentPage::read(json!({"content": [value]}).to_string().as_bytes(), reading)
                     .map_err(|e| NotFiDocument::NotFi(e.to_string()))
             } else {
                 Err(NotFiDocument::NotFi(envelope_error.to_string()))
@@ -174,7 +179,8 @@ fn describe(line: &JournalLine) -> Map<String, Value> {
     if amount.scale() < 2 {
         amount.rescale(2);
     }
-    let cost_objects: Map<String, Value> = line.cost_objects.iter().map(|c| (c.field.clone(), json!(c.code))).collect();
+    let cost_objects: Map<String, Value> =
+        line.cost_objects.iter().map(|c| (c.field.to_string(), json!(c.code))).collect();
     let mut out = Map::new();
     out.insert("side".into(), json!(line.side().to_string()));
     out.insert("amount".into(), json!(amount.to_string()));

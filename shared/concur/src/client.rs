@@ -321,13 +321,23 @@ impl ConcurClient {
         token: &AccessToken,
         path_and_query: &str,
     ) -> Result<T, ConcurError> {
+        let body = self.get_body(token, path_and_query).await?;
+        parse_json(SERVICE_API, &body, "the JSON the API documents")
+    }
+
+    /// [`Self::get_json`]'s body, unread: for a caller that reads it its own
+    /// way (an FI page, read in one pass into typed documents).
+    pub(crate) async fn get_body(&self, token: &AccessToken, path_and_query: &str) -> Result<Vec<u8>, ConcurError> {
         let url = resolve(&token.geolocation, path_and_query)?;
         let response = self
             .http
             .send(SERVICE_API, Idempotency::Safe, |c| c.get(&url).bearer_auth(token.value.expose()))
             .await
             .map_err(ConcurError::Transport)?;
-        read_json(SERVICE_API, response, "the JSON the API documents").await
+        let response = accept(SERVICE_API, response).await?;
+        transport::read_body(SERVICE_API, response)
+            .await
+            .map_err(|e| ConcurError::Malformed(format!("{SERVICE_API}: the body could not be read: {e}")))
     }
 
     /// Authorized POST of a JSON body to `{token.geolocation}{path}`, reading
@@ -475,7 +485,11 @@ async fn read_json<T: DeserializeOwned>(
     let bytes = transport::read_body(service, response)
         .await
         .map_err(|e| ConcurError::Malformed(format!("{service}: the body could not be read: {e}")))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
+    parse_json(service, &bytes, expected)
+}
+
+fn parse_json<T: DeserializeOwned>(service: &'static str, body: &[u8], expected: &str) -> Result<T, ConcurError> {
+    serde_json::from_slice(body).map_err(|e| {
         ConcurError::Malformed(format!("{service}: expected {expected}: {}", short_reason(&e.to_string())))
     })
 }

@@ -19,13 +19,13 @@
 
 use std::collections::HashMap;
 
-use domain::DocumentType;
 use domain::text::truncate;
+use domain::{ConcurDocumentId, DocumentType, NormalizeOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::client::{ConcurClient, ConcurError};
-use crate::fi::{DocumentPage, FiDocument};
+use crate::fi::{DocumentPage, FiDocument, Reading};
 use crate::tokens::AccessToken;
 
 /// `docId` is a string ≤32 (§4, §5).
@@ -456,8 +456,14 @@ impl ConcurClient {
                 message: format!("not sent: fetching {doc_type} document `{}`: {problem}", truncate(id, 80)),
             });
         }
-        let body: Value = self.get_json(token, &document_path(doc_type, id, ignore_document_status)).await?;
-        let page = DocumentPage::from_value(body)
+        let body = self.get_body(token, &document_path(doc_type, id, ignore_document_status)).await?;
+        // The entry's key: a work item's id always parses.
+        let key = ConcurDocumentId::parse(id).map_err(|e| ConcurError::Rejected {
+            status: 400,
+            message: format!("not sent: fetching {doc_type} document `{}`: {e}", truncate(id, 80)),
+        })?;
+        let reading = Reading::EntriesAs { doc_type, key: &key, options: &NormalizeOptions::default() };
+        let page = DocumentPage::read(&body, reading)
             .map_err(|e| ConcurError::Malformed(format!("the {doc_type} document `{id}`: {e}")))?;
         Ok(page.documents.into_iter().filter(|d| d.id == id || d.business_id() == Some(id)).collect())
     }

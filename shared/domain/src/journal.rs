@@ -11,7 +11,9 @@
 //! exactly: amounts are `rust_decimal`, never floats, and are not rounded
 //! here — rounding to the ERP's currency precision is the adapter's job).
 
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -70,8 +72,9 @@ pub enum LineRole {
 /// (an expense allocation, an invoice allocation).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CostObject {
-    /// The Concur field it came from, e.g. `allocationCustom2`.
-    pub field: String,
+    /// The Concur field it came from, e.g. `allocationCustom2` (a static
+    /// name when normalized: lines share their cost objects).
+    pub field: Cow<'static, str>,
     /// The list item code, e.g. `0021`.
     pub code: String,
     /// The list item name (`…Value`), e.g. `TemOD US 2`, when Concur sends it.
@@ -140,12 +143,13 @@ pub struct JournalLine {
     /// employee's fields, §9.1); invoice `allocationCustom1..20`. Party lines
     /// carry the cost objects of the row they offset (an ERP may need a
     /// company segment on the payable too). Empty on cash-advance lines.
-    pub cost_objects: Vec<CostObject>,
+    pub cost_objects: Arc<[CostObject]>,
     /// Expense type code (`LODNG`, `TAXIX`…) of the source entry, if any.
     pub expense_type_code: Option<String>,
     /// Human-readable line text.
     pub description: String,
-    pub source: LineSource,
+    /// Shared by the lines of one source row.
+    pub source: Arc<LineSource>,
 }
 
 impl JournalLine {

@@ -316,9 +316,10 @@ pub fn plan(
 ) -> Result<PostingPlan, PlanError> {
     let mapped = map_entry(mapping, entry)?;
     let header = entry.header();
-    let description = bounded_description(
-        header.name.as_deref().unwrap_or(&format!("Concur {} {}", header.doc_type, header.business_id)),
-    );
+    let description = match header.name.as_deref() {
+        Some(name) => bounded_description(name),
+        None => bounded_description(&format!("Concur {} {}", header.doc_type, header.business_id)),
+    };
     let document = |kind, lines| ErpDocument {
         kind,
         key: header.business_id.clone(),
@@ -361,17 +362,17 @@ fn by_vendor<'m>(
     mapped: &'m [MappedLine],
     journal_lines: &mut Vec<&'m MappedLine>,
 ) -> Result<BTreeMap<String, Vec<&'m MappedLine>>, PlanError> {
-    let mut by_counterparty: BTreeMap<String, Vec<&MappedLine>> = BTreeMap::new();
+    let mut by_counterparty: BTreeMap<&str, Vec<&MappedLine>> = BTreeMap::new();
     for m in mapped {
         let line = &lines[m.index];
-        let counterparty = line.payment_code.clone().or_else(|| line.vendor_code.clone()).unwrap_or_default();
+        let counterparty = line.payment_code.as_deref().or(line.vendor_code.as_deref()).unwrap_or_default();
         by_counterparty.entry(counterparty).or_default().push(m);
     }
     let mut by_vendor: BTreeMap<String, Vec<&MappedLine>> = BTreeMap::new();
     for (counterparty, group) in by_counterparty {
         let sum = sum(group.iter().map(|m| lines[m.index].amount))?;
         if !sum.is_zero() {
-            return Err(PlanError::CounterpartyUnbalanced { counterparty, amount: sum });
+            return Err(PlanError::CounterpartyUnbalanced { counterparty: counterparty.to_owned(), amount: sum });
         }
         let vendors: std::collections::BTreeSet<&str> = group
             .iter()
@@ -509,7 +510,7 @@ mod tests {
 
     use super::*;
     use crate::ids::{ConcurDocumentId, DocumentType};
-    use crate::journal::{EntryHeader, JournalEntry, LineSource};
+    use crate::journal::{EntryHeader, JournalEntry};
 
     const MAPPING: &str = r#"
 version: 1
@@ -548,10 +549,10 @@ taxes:
                     country: None,
                 }
             }),
-            cost_objects: vec![],
+            cost_objects: Default::default(),
             expense_type_code: None,
             description: format!("{role:?} {amount}"),
-            source: LineSource::default(),
+            source: Default::default(),
         }
     }
 

@@ -70,10 +70,11 @@ impl FileDocument {
         let (header, mut lines) =
             normalize(self.doc_type, &self.business_id, &self.document, options).map_err(refuse)?.into_parts();
         for line in &mut lines {
-            line.source.path = match line.source.tax_guid.as_deref().and_then(tax_row) {
+            let path = match line.source.tax_guid.as_deref().and_then(tax_row) {
                 Some(row) => format!("row {row} (tax)"),
                 None => self.row_of(&line.source.path),
             };
+            std::sync::Arc::make_mut(&mut line.source).path = path;
         }
         // Only the sources changed: the lines balance as they did.
         JournalEntry::new(header, lines).map_err(|e| {

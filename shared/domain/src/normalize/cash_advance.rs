@@ -83,11 +83,11 @@ impl Issue<'_> {
             Some(method) => format!("{label} issued ({method})"),
             None => format!("{label} issued"),
         };
-        let source = LineSource {
+        let source = std::sync::Arc::new(LineSource {
             path: row.path().to_owned(),
             cash_advance_id: Some(self.cash_advance_id.to_owned()),
             ..LineSource::default()
-        };
+        });
         let clearing = ClearingLine { amount, account, code, payer, payee, description, source };
         clearing.push_with_party(self.employee_id, EMPLOYEE_ID_PATH, options, lines)?;
         Ok(amount)

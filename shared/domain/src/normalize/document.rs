@@ -116,13 +116,28 @@ pub(crate) fn items<T>(list: &Option<List<T>>) -> &[T] {
 /// Numbered custom fields `{prefix}{n}Code` / `{prefix}{n}Value`, n = 1..=N.
 pub(crate) struct Numbered<'a, const N: usize> {
     pub prefix: &'static str,
-    /// `(code, value)` of field n at index n − 1.
-    pub fields: [(Raw<'a>, Raw<'a>); N],
+    /// `{prefix}{n}` at index n − 1: a cost object names its field with
+    /// these, without allocating.
+    pub names: &'static [&'static str; N],
+    /// `(code, value)` of field n at index n − 1. Boxed: an entry holds 46
+    /// of them, and entries are moved as they are read.
+    pub fields: Box<[(Raw<'a>, Raw<'a>); N]>,
 }
 
+/// `[concat!(prefix, 1), …]`: the names of numbered fields.
+macro_rules! numbered_names {
+    ($prefix:literal: $($n:literal)*) => { [$(concat!($prefix, $n)),*] };
+}
+
+pub(crate) const ALLOCATION_CUSTOM: [&str; 20] =
+    numbered_names!("allocationCustom": 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20);
+pub(crate) const ENTRY_ORG_UNIT: [&str; 6] = numbered_names!("entryOrgUnit": 1 2 3 4 5 6);
+pub(crate) const ENTRY_CUSTOM: [&str; 40] = numbered_names!("entryCustom": 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17
+    18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40);
+
 impl<'a, const N: usize> Numbered<'a, N> {
-    fn new(prefix: &'static str) -> Self {
-        Self { prefix, fields: std::array::from_fn(|_| (None, None)) }
+    fn new(prefix: &'static str, names: &'static [&'static str; N]) -> Self {
+        Self { prefix, names, fields: Box::new(std::array::from_fn(|_| (None, None))) }
     }
 
     /// Reads member `key` when it is one of these fields.
@@ -298,12 +313,16 @@ impl<'de: 'a, 'a> ReadObject<'de> for Entry<'a> {
             entry_is_personal: None,
             entry_approved_amount: None,
             allocation: None,
-            org_units: Numbered::new("entryOrgUnit"),
-            custom: Numbered::new("entryCustom"),
+            org_units: Numbered::new("entryOrgUnit", &ENTRY_ORG_UNIT),
+            custom: Numbered::new("entryCustom", &ENTRY_CUSTOM),
         }
     }
 
     fn member<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        // Most of an entry's members are its custom fields: looked at first.
+        if self.custom.read(key, map)? || self.org_units.read(key, map)? {
+            return Ok(true);
+        }
         match key {
             "entryId" => self.entry_id = map.next_value()?,
             "expenseTypeCode" => self.expense_type_code = map.next_value()?,
@@ -313,7 +332,7 @@ impl<'de: 'a, 'a> ReadObject<'de> for Entry<'a> {
             "entryIsPersonal" => self.entry_is_personal = map.next_value()?,
             "entryApprovedAmount" => self.entry_approved_amount = map.next_value()?,
             "allocation" => self.allocation = map.next_value()?,
-            _ => return Ok(self.org_units.read(key, map)? || self.custom.read(key, map)?),
+            _ => return Ok(false),
         }
         Ok(true)
     }
@@ -330,7 +349,12 @@ pub(crate) struct Allocation<'a> {
 
 impl<'de: 'a, 'a> ReadObject<'de> for Allocation<'a> {
     fn empty() -> Self {
-        Allocation { allocation_id: None, journal: None, tax: None, custom: Numbered::new("allocationCustom") }
+        Allocation {
+            allocation_id: None,
+            journal: None,
+            tax: None,
+            custom: Numbered::new("allocationCustom", &ALLOCATION_CUSTOM),
+        }
     }
 
     fn member<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
@@ -470,7 +494,7 @@ impl<'de: 'a, 'a> ReadObject<'de> for InvoiceAllocation<'a> {
             allocation_key: None,
             allocation_account_code: None,
             journal: OneOrMany::default(),
-            custom: Numbered::new("allocationCustom"),
+            custom: Numbered::new("allocationCustom", &ALLOCATION_CUSTOM),
         }
     }
 
@@ -647,7 +671,7 @@ mod tests {
 
     #[test]
     fn numbered_fields_take_plain_numbers_in_range_only() {
-        let mut fields = Numbered::<'_, 20>::new("allocationCustom");
+        let mut fields = Numbered::<'_, 20>::new("allocationCustom", &ALLOCATION_CUSTOM);
         assert!(fields.slot("allocationCustom1Code").is_some());
         assert!(fields.slot("allocationCustom20Value").is_some());
         for other in [
@@ -659,6 +683,20 @@ mod tests {
             "allocationCustomCode",
         ] {
             assert!(fields.slot(other).is_none(), "{other}");
+        }
+    }
+
+    #[test]
+    fn numbered_names_are_prefix_and_number() {
+        let tables: [(&str, &[&str]); 3] = [
+            ("allocationCustom", &ALLOCATION_CUSTOM),
+            ("entryOrgUnit", &ENTRY_ORG_UNIT),
+            ("entryCustom", &ENTRY_CUSTOM),
+        ];
+        for (prefix, names) in tables {
+            for (i, name) in names.iter().enumerate() {
+                assert_eq!(*name, format!("{prefix}{}", i + 1));
+            }
         }
     }
 

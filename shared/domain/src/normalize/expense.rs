@@ -1,6 +1,7 @@
 //! Expense reports (`docType=expense`), financial-integration-v4.md §8.1 and §9.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
@@ -41,10 +42,10 @@ pub(super) struct PartyLine<'a> {
     pub employee_path: &'a str,
     pub payer: Option<String>,
     pub payee: Option<String>,
-    pub cost_objects: Vec<CostObject>,
+    pub cost_objects: Arc<[CostObject]>,
     pub expense_type_code: Option<String>,
     pub description: String,
-    pub source: LineSource,
+    pub source: Arc<LineSource>,
 }
 
 impl PartyLine<'_> {
@@ -157,7 +158,7 @@ fn application_lines(
         Some(id) => format!("cash advance {id} applied"),
         None => "cash advance applied".to_owned(),
     };
-    let source = LineSource { path: row.path().to_owned(), cash_advance_id, ..LineSource::default() };
+    let source = Arc::new(LineSource { path: row.path().to_owned(), cash_advance_id, ..LineSource::default() });
     let clearing = ClearingLine {
         amount,
         account,
@@ -243,6 +244,8 @@ fn allocation_lines(
     let mut cost_objects_here = Vec::new();
     cost_objects(at, &allocation.custom, &mut cost_objects_here)?;
     cost_objects_here.extend_from_slice(entry_cost_objects);
+    // Every line of the allocation shares them.
+    let cost_objects_here: Arc<[CostObject]> = cost_objects_here.into();
     let tax_rows = TaxRows::read(items(&allocation.tax), at)?;
     let mut used_tax: HashMap<String, String> = HashMap::new();
     for (j, journal) in items(&allocation.journal).iter().enumerate() {
@@ -266,7 +269,7 @@ struct JournalRow<'r, 'a> {
 /// and its counterparty.
 struct AccountSide<'r> {
     entry: &'r EntryContext<'r>,
-    cost_objects: &'r [CostObject],
+    cost_objects: &'r Arc<[CostObject]>,
     account: String,
     code: String,
     payer: Option<String>,
@@ -280,7 +283,7 @@ impl AccountSide<'_> {
         amount: Decimal,
         tax: Option<TaxKey>,
         description: String,
-        source: LineSource,
+        source: Arc<LineSource>,
     ) -> JournalLine {
         JournalLine {
             role,
@@ -292,7 +295,7 @@ impl AccountSide<'_> {
             employee_id: self.entry.employee_id.map(str::to_owned),
             vendor_code: None,
             tax,
-            cost_objects: self.cost_objects.to_vec(),
+            cost_objects: Arc::clone(self.cost_objects),
             expense_type_code: self.entry.type_code.clone(),
             description,
             source,
@@ -305,7 +308,7 @@ impl JournalRow<'_, '_> {
     fn lines(
         &self,
         entry: &EntryContext<'_>,
-        cost_objects: &[CostObject],
+        cost_objects: &Arc<[CostObject]>,
         taxes: (&TaxRows, &mut HashMap<String, String>),
         options: &NormalizeOptions,
         lines: &mut Vec<JournalLine>,
@@ -324,12 +327,12 @@ impl JournalRow<'_, '_> {
             (&journal.journal_payee, "journalPayee"),
             options,
         )?;
-        let source = LineSource {
+        let source = Arc::new(LineSource {
             path: row.path().to_owned(),
             entry_id: entry.entry_id.clone(),
             allocation_id: self.allocation_id.clone(),
             ..LineSource::default()
-        };
+        });
         let side = AccountSide { entry, cost_objects, account, code, payer, payee };
         let (expense_amount, mut tax_lines) = self.tax_split(gross, &side, &source, taxes)?;
         let label = &entry.label;
@@ -346,7 +349,7 @@ impl JournalRow<'_, '_> {
             description: format!("{label} ({}→{})", payer.as_deref().unwrap_or("?"), payee.as_deref().unwrap_or("?")),
             payer,
             payee,
-            cost_objects: cost_objects.to_vec(),
+            cost_objects: Arc::clone(cost_objects),
             expense_type_code: entry.type_code.clone(),
             source,
         };
@@ -375,7 +378,7 @@ impl JournalRow<'_, '_> {
             let tax = self.claim_tax(tax_rows, used_tax, guid.clone())?;
             tax_sum = add(tax_sum, tax.amount, &tax.path)?;
             let non_deductible = sub(tax.amount, tax.reclaim, &tax.path)?;
-            let tax_source = LineSource { tax_guid: Some(guid), ..source.clone() };
+            let tax_source = Arc::new(LineSource { tax_guid: Some(guid), ..source.clone() });
             let key = tax.key_label();
             let reclaimable = format!("{label}: reclaimable tax {key}");
             let other = format!("{label}: non-deductible tax {key}");
@@ -467,7 +470,7 @@ pub(super) struct ClearingLine {
     pub payer: Option<String>,
     pub payee: Option<String>,
     pub description: String,
-    pub source: LineSource,
+    pub source: Arc<LineSource>,
 }
 
 impl ClearingLine {
@@ -488,7 +491,7 @@ impl ClearingLine {
             employee_id: employee_id.map(str::to_owned),
             vendor_code: None,
             tax: None,
-            cost_objects: Vec::new(),
+            cost_objects: Arc::default(),
             expense_type_code: None,
             description: self.description.clone(),
             source: self.source.clone(),
@@ -500,7 +503,7 @@ impl ClearingLine {
             employee_path,
             payer: self.payer,
             payee: self.payee,
-            cost_objects: Vec::new(),
+            cost_objects: Arc::default(),
             expense_type_code: None,
             description: self.description,
             source: self.source,

@@ -7,6 +7,8 @@
 //! `amountGross − Σ tax.amountTax` (net + shipping), one DR per tax row, and
 //! one CR to the vendor for Σ `amountGross`, which must equal `requestTotal`.
 
+use std::sync::Arc;
+
 use rust_decimal::Decimal;
 
 use super::document::{InvoiceDocument, InvoiceJournal, LineItem, items};
@@ -53,10 +55,10 @@ pub(super) fn normalize(doc: &InvoiceDocument<'_>) -> Result<Draft, Problem> {
         employee_id: draft.employee_id.clone(),
         vendor_code: Some(vendor_code),
         tax: None,
-        cost_objects: Vec::new(),
+        cost_objects: Arc::default(),
         expense_type_code: None,
         description: format!("invoice {title}"),
-        source: LineSource { path: HEADER_PATH.to_owned(), ..LineSource::default() },
+        source: Arc::new(LineSource { path: HEADER_PATH.to_owned(), ..LineSource::default() }),
     });
     Ok(draft)
 }
@@ -122,6 +124,7 @@ impl<'p> InvoiceLine<'p> {
             let alloc = At(&path);
             let mut cost_objects_here = Vec::new();
             cost_objects(alloc, &allocation.custom, &mut cost_objects_here)?;
+            let cost_objects_here: Arc<[CostObject]> = cost_objects_here.into();
             let journals = &allocation.journal.items;
             if journals.is_empty() {
                 return Err(Problem::missing(alloc.child_path("journal")));
@@ -137,12 +140,12 @@ impl<'p> InvoiceLine<'p> {
                         .string(&allocation.allocation_account_code, "allocationAccountCode")?
                         .ok_or_else(|| Problem::missing(row.child_path("accountCode")))?,
                 };
-                let source = LineSource {
+                let source = Arc::new(LineSource {
                     path: row.path().to_owned(),
                     entry_id: self.sequence.clone(),
                     allocation_id: alloc.string(&allocation.allocation_key, "allocationKey")?,
                     ..LineSource::default()
-                };
+                });
                 let posting = JournalPosting { invoice: self, account, cost_objects: &cost_objects_here, source };
                 posting.lines(journal, row, gross, lines)?;
             }
@@ -155,8 +158,8 @@ impl<'p> InvoiceLine<'p> {
 struct JournalPosting<'l> {
     invoice: &'l InvoiceLine<'l>,
     account: String,
-    cost_objects: &'l [CostObject],
-    source: LineSource,
+    cost_objects: &'l Arc<[CostObject]>,
+    source: Arc<LineSource>,
 }
 
 impl JournalPosting<'_> {
@@ -171,7 +174,7 @@ impl JournalPosting<'_> {
             employee_id: self.invoice.employee_id.clone(),
             vendor_code: Some(self.invoice.vendor_code.clone()),
             tax,
-            cost_objects: self.cost_objects.to_vec(),
+            cost_objects: Arc::clone(self.cost_objects),
             expense_type_code: self.invoice.type_code.clone(),
             description,
             source: self.source.clone(),

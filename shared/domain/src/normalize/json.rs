@@ -123,14 +123,16 @@ impl<'p> At<'p> {
         self.0
     }
 
-    pub fn child_path(&self, key: &str) -> String {
+    /// The path of member `key` (any `Display`, so a member name built from
+    /// parts is formatted only when a refusal names it).
+    pub fn child_path(&self, key: impl fmt::Display) -> String {
         format!("{}.{key}", self.0)
     }
 
     /// A text member, trimmed (codes can carry trailing blanks); empty text
     /// reads as absent. Numbers are accepted as their text (account codes are
     /// numbers in some schemas).
-    pub fn text<'a>(&self, raw: &'a Raw<'_>, key: &str) -> Result<Option<&'a str>, Problem> {
+    pub fn text<'a>(&self, raw: &'a Raw<'_>, key: impl fmt::Display) -> Result<Option<&'a str>, Problem> {
         let text = match raw {
             None => return Ok(None),
             Some(Scalar::Text(text)) => text.trim(),
@@ -141,28 +143,28 @@ impl<'p> At<'p> {
     }
 
     /// [`At::text`] as an owned string, for what goes into the entry.
-    pub fn string(&self, raw: &Raw<'_>, key: &str) -> Result<Option<String>, Problem> {
+    pub fn string(&self, raw: &Raw<'_>, key: impl fmt::Display + Copy) -> Result<Option<String>, Problem> {
         Ok(self.text(raw, key)?.map(str::to_owned))
     }
 
-    pub fn require_string(&self, raw: &Raw<'_>, key: &str) -> Result<String, Problem> {
+    pub fn require_string(&self, raw: &Raw<'_>, key: impl fmt::Display + Copy) -> Result<String, Problem> {
         self.string(raw, key)?.ok_or_else(|| Problem::missing(self.child_path(key)))
     }
 
     /// An exact decimal member; `None` when absent or `null`.
-    pub fn decimal(&self, raw: &Raw<'_>, key: &str) -> Result<Option<Decimal>, Problem> {
+    pub fn decimal(&self, raw: &Raw<'_>, key: impl fmt::Display + Copy) -> Result<Option<Decimal>, Problem> {
         let Some(raw) = raw else {
             return Ok(None);
         };
         parse_amount(raw).map(Some).ok_or_else(|| Problem::invalid(&self.child_path(key), AMOUNT_FORMS, &raw.found()))
     }
 
-    pub fn require_decimal(&self, raw: &Raw<'_>, key: &str) -> Result<Decimal, Problem> {
+    pub fn require_decimal(&self, raw: &Raw<'_>, key: impl fmt::Display + Copy) -> Result<Decimal, Problem> {
         self.decimal(raw, key)?.ok_or_else(|| Problem::missing(self.child_path(key)))
     }
 
     /// `Y`/`N` flags; anything else but `Y` is "no".
-    pub fn flag(&self, raw: &Raw<'_>, key: &str) -> Result<bool, Problem> {
+    pub fn flag(&self, raw: &Raw<'_>, key: impl fmt::Display + Copy) -> Result<bool, Problem> {
         Ok(matches!(self.text(raw, key)?, Some("Y" | "y")))
     }
 }

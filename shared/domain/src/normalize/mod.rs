@@ -29,6 +29,8 @@ mod expense;
 mod invoice;
 mod json;
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use crate::ids::{ConcurDocumentId, DocumentType};
@@ -159,6 +161,22 @@ impl TypedDocument<'_> {
             Typed::Invoice(_) => DocumentType::Invoice,
         }
     }
+
+    /// The business id as Concur sent it: `report.reportId`,
+    /// `requestHeader.requestId` or `cashAdvanceData.cashAdvanceId`, blanks
+    /// around it trimmed (Concur pads some codes); `None` unless it is a
+    /// non-empty string.
+    pub fn business_id(&self) -> Option<&str> {
+        let raw = match &self.0 {
+            Typed::Expense(doc) => &doc.report.as_ref()?.report_id,
+            Typed::CashAdvance(doc) => &doc.cash_advance_data.as_ref()?.cash_advance_id,
+            Typed::Invoice(doc) => &doc.request_header.as_ref()?.request_id,
+        };
+        match raw {
+            Some(json::Scalar::Text(text)) => Some(text.trim()).filter(|id| !id.is_empty()),
+            _ => None,
+        }
+    }
 }
 
 /// Reads the document of a known type where it stands, e.g. as the
@@ -282,17 +300,27 @@ pub(crate) fn cost_objects<const N: usize>(
     fields: &Numbered<'_, N>,
     out: &mut Vec<CostObject>,
 ) -> Result<(), Problem> {
-    for (i, (code, name)) in fields.fields.iter().enumerate() {
+    for ((code, name), field) in fields.fields.iter().zip(fields.names) {
         if code.is_none() {
             continue;
         }
-        let field = format!("{}{}", fields.prefix, i + 1);
-        if let Some(code) = at.string(code, &format!("{field}Code"))? {
-            let name = at.string(name, &format!("{field}Value"))?;
-            out.push(CostObject { field, code, name });
+        if let Some(code) = at.string(code, MemberName(field, "Code"))? {
+            let name = at.string(name, MemberName(field, "Value"))?;
+            out.push(CostObject { field: Cow::Borrowed(field), code, name });
         }
     }
     Ok(())
+}
+
+/// A member name in two parts (`allocationCustom3` + `Code`), joined only
+/// when a refusal names it.
+#[derive(Clone, Copy)]
+struct MemberName(&'static str, &'static str);
+
+impl std::fmt::Display for MemberName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.0, self.1)
+    }
 }
 
 /// `a + b` without panicking on overflow.

@@ -146,10 +146,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 if webhook_report.is_empty() && d.doc_type == "expense" {
                     webhook_report = d.business_id().unwrap_or_default().to_owned();
                 }
-                let business_id = d.document["report"]["reportId"]
-                    .as_str()
-                    .or_else(|| d.document["cashAdvanceData"]["cashAdvanceId"].as_str())
-                    .unwrap_or("-");
+                let business_id = d.business_id().unwrap_or("-");
                 say!(
                     "   {:<34} {:<12} {:<8} {}",
                     d.id,
@@ -841,17 +838,20 @@ async fn summarize_keyed(
     let amounts: std::collections::BTreeMap<String, (String, String)> = posting::example_files()
         .iter()
         .filter_map(|file| {
-            let page = DocumentPage::parse(&std::fs::read(file).ok()?).ok()?;
-            let d = &page.documents[0];
+            let bytes = std::fs::read(file).ok()?;
+            let options = Default::default();
+            let mut page = DocumentPage::read(&bytes, concur::fi::Reading::Entries(&options)).ok()?;
+            let d = page.documents.remove(0);
             let doc_type: DocumentType = d.doc_type.parse().ok()?;
             let (doc_id, _) = d.work_id().ok()?;
-            let entry = domain::normalize(doc_type, &doc_id, &d.document, &Default::default()).ok()?;
+            let entry = d.normalized?.ok()?;
             // The document's own total (what an approver saw), not Σ debits,
             // which also counts a cash advance applied.
+            let file: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
             let stated =
                 ["/report/totalApprovedAmount", "/cashAdvanceData/requestAmount", "/requestHeader/requestTotal"]
                     .iter()
-                    .find_map(|p| d.document.pointer(p))
+                    .find_map(|p| file.pointer(&format!("/fIDocuments/0/document{p}")))
                     .and_then(|v| v.to_string().parse::<rust_decimal::Decimal>().ok())
                     .unwrap_or_else(|| entry.total());
             let file_key = files_of
