@@ -65,15 +65,27 @@ where
         .finish()
 }
 
-/// The CloudWatch namespace of the connector's metrics.
-pub const METRICS_NAMESPACE: &str = "ConcurErpConnector";
+/// The CloudWatch namespace of the connector's metrics when the template
+/// names none (`METRICS_NAMESPACE`, one per stack: docs/metrics.md).
+pub const DEFAULT_METRICS_NAMESPACE: &str = "ConcurErpConnector";
+
+/// The namespace metrics go to: the template's, read once.
+fn metrics_namespace() -> &'static str {
+    static NAMESPACE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAMESPACE.get_or_init(|| {
+        std::env::var("METRICS_NAMESPACE")
+            .ok()
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_METRICS_NAMESPACE.to_owned())
+    })
+}
 
 /// One count for one connection as a CloudWatch Embedded Metric Format line
 /// on stdout (Lambda ships it to CloudWatch Logs, which extracts the
 /// metric; no API call, nothing to wait for). The dimension is the
 /// connection id only: low cardinality, never a document id.
 pub fn metric(name: &str, value: f64, connection_id: &str) {
-    let line = metric_line(name, value, connection_id, time::OffsetDateTime::now_utc());
+    let line = metric_line(metrics_namespace(), (name, value), connection_id, time::OffsetDateTime::now_utc());
     // Outside Lambda (the demo, the CLI, tests) stdout is a program's own
     // output (`tests/demo --json`), so the line goes to stderr there.
     if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
@@ -83,13 +95,13 @@ pub fn metric(name: &str, value: f64, connection_id: &str) {
     }
 }
 
-fn metric_line(name: &str, value: f64, connection_id: &str, at: time::OffsetDateTime) -> String {
+fn metric_line(namespace: &str, (name, value): (&str, f64), connection_id: &str, at: time::OffsetDateTime) -> String {
     let millis = at.unix_timestamp_nanos() / 1_000_000;
     let mut line = serde_json::json!({
         "_aws": {
             "Timestamp": i64::try_from(millis).unwrap_or(0),
             "CloudWatchMetrics": [{
-                "Namespace": METRICS_NAMESPACE,
+                "Namespace": namespace,
                 "Dimensions": [["ConnectionId"]],
                 "Metrics": [{ "Name": name, "Unit": "Count" }],
             }],
@@ -104,8 +116,14 @@ fn metric_line(name: &str, value: f64, connection_id: &str, at: time::OffsetDate
 mod tests {
     #[test]
     fn a_metric_is_one_emf_line_with_the_connection_as_its_only_dimension() {
-        let line = super::metric_line("DocumentsRequeued", 3.0, "acme", time::OffsetDateTime::UNIX_EPOCH);
+        let line = super::metric_line(
+            "ConcurConnector/prod",
+            ("DocumentsRequeued", 3.0),
+            "acme",
+            time::OffsetDateTime::UNIX_EPOCH,
+        );
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "ConcurConnector/prod");
         assert_eq!(v["DocumentsRequeued"], 3.0);
         assert_eq!(v["ConnectionId"], "acme");
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0], "ConnectionId");

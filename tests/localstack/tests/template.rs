@@ -177,19 +177,29 @@ fn functions_and_binaries() {
 }
 
 /// The contract with the application code: each function gets exactly these
-/// variables (plus RUST_LOG and STAGE from Globals).
+/// variables (plus RUST_LOG, STAGE and METRICS_NAMESPACE from Globals).
 #[test]
 fn every_function_env_var_resolves() {
     let t = template();
     let values = predicted("unit");
     let env = resolve_function_env(&t, &values).expect("every variable resolves");
     let names = |id: &str| -> BTreeSet<&str> { env[id].keys().map(String::as_str).collect() };
-    let common = ["RUST_LOG", "STAGE", "CONNECTIONS_TABLE", "AUDIT_TABLE", "AUDIT_RETENTION_DAYS", "WORK_QUEUE_URL"];
+    let common = [
+        "RUST_LOG",
+        "STAGE",
+        "METRICS_NAMESPACE",
+        "CONNECTIONS_TABLE",
+        "AUDIT_TABLE",
+        "AUDIT_RETENTION_DAYS",
+        "WORK_QUEUE_URL",
+    ];
     let with = |extra: &[&'static str]| -> BTreeSet<&str> { common.iter().chain(extra).copied().collect() };
     assert_eq!(
         names("OAuthCallbackFunction"),
         with(&["CONCUR_APP_SECRET_ID", "CONNECTION_SECRET_PREFIX", "CONCUR_EVENTS_URL", "CONCUR_SUBSCRIPTION_PREFIX"])
     );
+    // One namespace per stack (docs/metrics.md).
+    assert_eq!(env["ErpPosterFunction"]["METRICS_NAMESPACE"], "ConcurConnector/unit");
     let callback = &env["OAuthCallbackFunction"];
     assert_eq!(callback["CONCUR_EVENTS_URL"], "https://local-api.execute-api.us-east-1.amazonaws.com/concur/events");
     assert_eq!(callback["CONCUR_SUBSCRIPTION_PREFIX"], "concur-erp-connector.us-east-1.unit");

@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use localstack::{MOTO_ACCOUNT_ID, StackValues, Template, resolve_function_env};
 use platform::{ConfigError, Env};
 
-/// Set by the template's Globals for the runtime and logging, not read as settings.
-const NOT_SETTINGS: [&str; 2] = ["RUST_LOG", "STAGE"];
+/// Set by the template's Globals for the runtime, logging and metrics: read
+/// by the platform's start-up and telemetry, not as a function's settings.
+const NOT_SETTINGS: [&str; 3] = ["RUST_LOG", "STAGE", "METRICS_NAMESPACE"];
 
 fn template_env() -> BTreeMap<String, BTreeMap<String, String>> {
     let template = Template::bundled().expect("infra/template.yaml parses");
