@@ -25,7 +25,7 @@
 //! says "claim 2 (an earlier run did not finish)".
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use concur::fi::FiDocument;
 use concur::fi_posting::{AckItem, ErpPostingDoc, FiOutcome, PostingConfirmation, PostingOutcome};
@@ -46,6 +46,7 @@ use time::OffsetDateTime;
 use tracing::Instrument;
 
 use crate::erp_clients::ErpClients;
+use crate::metrics::{Became, DocumentLabels};
 use crate::purchase_orders::Brought;
 
 /// The function's name in audit events and claim holders.
@@ -111,6 +112,8 @@ struct Run<'a, S> {
     file: std::sync::OnceLock<domain::extract::FileDocument>,
     /// The run's audit events not yet written.
     trail: Trail,
+    /// The connection's ERP, once the connection is read (the metrics' `Erp`).
+    erp: std::sync::OnceLock<domain::ErpKind>,
 }
 
 /// Audit events kept until the run writes them (at its end, or when a batch is full); events left when a run
@@ -183,6 +186,7 @@ impl<S: GrantStore> Poster<S> {
             holder: format!("{FUNCTION}:{}", uuid::Uuid::new_v4().simple()),
             file: std::sync::OnceLock::new(),
             trail: Trail::new(&self.audit),
+            erp: std::sync::OnceLock::new(),
         };
         // Every log line of the document's run carries these fields.
         let span = tracing::info_span!("document", connection = %item.connection_id, document = %item.document_key(),
@@ -193,6 +197,9 @@ impl<S: GrantStore> Poster<S> {
             run.audit("received", "ok", Some(received), None).await;
             let processed = run.go().await;
             run.trail.write().await;
+            if let (Ok(Processed::Duplicate), Some(labels)) = (&processed, run.labels()) {
+                labels.count(Became::DuplicatePrevented);
+            }
             processed
         }
         .instrument(span)
@@ -218,6 +225,7 @@ impl<S: GrantStore> Poster<S> {
             holder: format!("{FUNCTION}:{}", uuid::Uuid::new_v4().simple()),
             file: std::sync::OnceLock::new(),
             trail: Trail::new(&self.audit),
+            erp: std::sync::OnceLock::new(),
         };
         let span = tracing::info_span!("erp_verdict", connection = %item.connection_id, document = %item.document_key(),
             part = %outcome.part);
@@ -336,6 +344,12 @@ impl<S: GrantStore> Run<'_, S> {
             ClaimOutcome::Claimed(record) => {
                 if let Some(until) = record.settle_until.filter(|until| *until > now) {
                     return Err(self.wait_to_settle(until, now).await);
+                }
+                if record.claims == 1
+                    && record.replays == 0
+                    && let Some(labels) = self.labels()
+                {
+                    labels.count(Became::Received);
                 }
                 let detail =
                     (record.claims > 1).then(|| format!("claim {} (an earlier run did not finish)", record.claims));
@@ -522,6 +536,9 @@ impl<S: GrantStore> Run<'_, S> {
             .record_rejected_by_erp(&self.key, &self.holder, reason, &earlier_references(record), now)
             .await
             .map_err(|e| store_failure(&e))?;
+        if let Some(labels) = self.labels() {
+            labels.failed("erp");
+        }
         self.audit("failed", "failed", Some(format!("erp: {reason}")), Some(&reference)).await;
         if connection.flow.confirm_postings
             && let Ok(document) = self.fetch(connection).await
@@ -657,6 +674,9 @@ impl<S: GrantStore> Run<'_, S> {
             self.audit("received", "failed", Some(reason.clone()), None).await;
             return Err(Failure::permanent(reason));
         };
+        if let Some(erp) = &connection.erp {
+            let _ = self.erp.set(erp.kind());
+        }
         let now = OffsetDateTime::now_utc();
         if !connection.is_flowing() {
             // Nothing is lost: the ledger keeps the document and the sweeper
@@ -691,10 +711,12 @@ impl<S: GrantStore> Run<'_, S> {
     /// ERP without lookups receives, see `ErpAdapter::post_attempt`; its accepted
     /// parts are not sent again).
     async fn claimed(&self, connection: &Connection, record: &LedgerRecord) -> Result<Processed, Failure> {
+        let started = Instant::now();
         let mut document = match self.fetch(connection).instrument(step("fetch")).await {
             Ok(document) => document,
             Err(failure) => return Err(self.fail("fetch", failure, None).await),
         };
+        self.step_took("fetch", started);
         // A connection that does not confirm keeps Concur read-only (IFS
         // Cloud's flow): no acknowledgement either; the ledger alone keeps
         // a document from being posted twice.
@@ -726,13 +748,20 @@ impl<S: GrantStore> Run<'_, S> {
         // Only an earlier claim can have reached the ERP under another mapping.
         let earlier_attempt = record.claims > 1 || record.replays > 0;
         let posting = self.post_plan(&*erp, &plan, attempt, &kept, earlier_attempt);
+        let started = Instant::now();
         let reference = match posting.instrument(step("post")).await {
             Ok(reference) => reference,
             Err(failure) => return Err(self.fail("post", failure, Some((connection, &document))).await),
         };
+        self.step_took("post", started);
         let now = OffsetDateTime::now_utc();
         let posted = match self.poster.ledger.record_posted(&self.key, &self.holder, &reference, plan.form, now).await {
-            Ok(posted) => posted,
+            Ok(posted) => {
+                if let Some(labels) = self.labels() {
+                    labels.count(Became::Posted);
+                }
+                posted
+            }
             // The ERP has it; the redelivery finds it by its key and records it then.
             Err(e) => return Err(store_failure(&e)),
         };
@@ -743,7 +772,9 @@ impl<S: GrantStore> Run<'_, S> {
             // on the record), which confirms or stops it.
             return self.act_on_verdicts(connection, posted).await;
         }
+        let started = Instant::now();
         self.confirm(connection, &document, &reference).instrument(step("confirm")).await?;
+        self.step_took("confirm", started);
         Ok(Processed::Posted { erp_reference: reference })
     }
 
@@ -1176,7 +1207,12 @@ impl<S: GrantStore> Run<'_, S> {
         let recorded = self.poster.ledger.record_failed(&self.key, &self.holder, "confirm", &failure.reason, now).await;
         self.audit("failed", "failed", Some(format!("confirm: {}", failure.reason)), Some(reference)).await;
         match recorded {
-            Ok(_) => failure,
+            Ok(_) => {
+                if let Some(labels) = self.labels() {
+                    labels.failed("confirm");
+                }
+                failure
+            }
             Err(e) => store_failure(&e),
         }
     }
@@ -1210,8 +1246,23 @@ impl<S: GrantStore> Run<'_, S> {
             .ledger
             .record_confirmed(&self.key, &self.holder, confirmation, now)
             .await
-            .map(|_| ())
-            .map_err(|e| store_failure(&e))
+            .map_err(|e| store_failure(&e))?;
+        if let Some(labels) = self.labels() {
+            labels.count(Became::Confirmed);
+        }
+        Ok(())
+    }
+
+    /// The metrics' dimensions of this document, once its connection is read.
+    fn labels(&self) -> Option<DocumentLabels<'_>> {
+        let erp = *self.erp.get()?;
+        Some(DocumentLabels { connection: self.item.connection_id.as_str(), erp, doc_type: self.item.document_type })
+    }
+
+    fn step_took(&self, step: &'static str, started: Instant) {
+        if let Some(labels) = self.labels() {
+            labels.step_latency(step, started.elapsed());
+        }
     }
 
     /// A POSTED document whose confirmation must wait: the claim lapses on
@@ -1283,6 +1334,9 @@ impl<S: GrantStore> Run<'_, S> {
             // Not stopped in the ledger: let the message come back rather than lose the document.
             tracing::error!(error = %e, "could not record the failure; leaving the message for a retry");
             return store_failure(&e);
+        }
+        if let Some(labels) = self.labels() {
+            labels.failed(step);
         }
         self.audit("failed", "failed", Some(format!("{step}: {}", failure.reason)), None).await;
         if let Some((connection, document)) = concur.filter(|(c, d)| confirms(c, d)) {

@@ -80,12 +80,58 @@ fn metrics_namespace() -> &'static str {
     })
 }
 
-/// One count for one connection as a CloudWatch Embedded Metric Format line
-/// on stdout (Lambda ships it to CloudWatch Logs, which extracts the
-/// metric; no API call, nothing to wait for). The dimension is the
-/// connection id only: low cardinality, never a document id.
+/// One count for one connection (the single dimension `ConnectionId`).
 pub fn metric(name: &str, value: f64, connection_id: &str) {
-    let line = metric_line(metrics_namespace(), (name, value), connection_id, time::OffsetDateTime::now_utc());
+    emit(&Metric {
+        name,
+        unit: Unit::Count,
+        value,
+        dimensions: &[("ConnectionId", connection_id)],
+        sets: &[&["ConnectionId"]],
+    });
+}
+
+/// A metric's unit, as CloudWatch names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Count,
+    Milliseconds,
+    /// A plain number (days left on a token).
+    None,
+}
+
+impl Unit {
+    fn as_str(self) -> &'static str {
+        match self {
+            Unit::Count => "Count",
+            Unit::Milliseconds => "Milliseconds",
+            Unit::None => "None",
+        }
+    }
+}
+
+/// One value of one metric (docs/metrics.md), published under each of its
+/// dimension sets: `sets` name dimensions of `dimensions`; `&[]` is the
+/// total with no dimension (the fleet).
+#[derive(Debug, Clone, Copy)]
+pub struct Metric<'a> {
+    pub name: &'a str,
+    pub unit: Unit,
+    pub value: f64,
+    pub dimensions: &'a [(&'a str, &'a str)],
+    pub sets: &'a [&'a [&'a str]],
+}
+
+/// Writes `metric` as one CloudWatch Embedded Metric Format line on stdout
+/// (Lambda ships it to CloudWatch Logs, which extracts the metric; no API
+/// call, nothing to wait for). Dimension values are low-cardinality (a
+/// connection id at most, never a document id).
+pub fn emit(metric: &Metric<'_>) {
+    let line = metric_line(metrics_namespace(), metric, time::OffsetDateTime::now_utc());
+    if let Some(captured) = CAPTURED.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut() {
+        captured.push(line);
+        return;
+    }
     // Outside Lambda (the demo, the CLI, tests) stdout is a program's own
     // output (`tests/demo --json`), so the line goes to stderr there.
     if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
@@ -95,39 +141,89 @@ pub fn metric(name: &str, value: f64, connection_id: &str) {
     }
 }
 
-fn metric_line(namespace: &str, (name, value): (&str, f64), connection_id: &str, at: time::OffsetDateTime) -> String {
+fn metric_line(namespace: &str, metric: &Metric<'_>, at: time::OffsetDateTime) -> String {
     let millis = at.unix_timestamp_nanos() / 1_000_000;
     let mut line = serde_json::json!({
         "_aws": {
             "Timestamp": i64::try_from(millis).unwrap_or(0),
             "CloudWatchMetrics": [{
                 "Namespace": namespace,
-                "Dimensions": [["ConnectionId"]],
-                "Metrics": [{ "Name": name, "Unit": "Count" }],
+                "Dimensions": metric.sets,
+                "Metrics": [{ "Name": metric.name, "Unit": metric.unit.as_str() }],
             }],
         },
-        "ConnectionId": connection_id,
     });
-    line[name] = serde_json::json!(value);
+    for (name, value) in metric.dimensions {
+        line[*name] = serde_json::json!(value);
+    }
+    line[metric.name] = serde_json::json!(metric.value);
     line.to_string()
+}
+
+/// Lines emitted while a [`Capture`] is alive, instead of written.
+static CAPTURED: std::sync::Mutex<Option<Vec<String>>> = std::sync::Mutex::new(None);
+
+/// Keeps the process's metric lines instead of writing them, for a test to
+/// read; writing resumes when it is dropped. One process, one capture.
+pub struct Capture(());
+
+/// Starts capturing the process's metric lines.
+pub fn capture() -> Capture {
+    *CAPTURED.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Vec::new());
+    Capture(())
+}
+
+impl Capture {
+    /// The lines emitted so far, parsed.
+    pub fn lines(&self) -> Vec<serde_json::Value> {
+        let captured = CAPTURED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        captured.iter().flatten().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        *CAPTURED.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn a_metric_is_one_emf_line_with_the_connection_as_its_only_dimension() {
-        let line = super::metric_line(
-            "ConcurConnector/prod",
-            ("DocumentsRequeued", 3.0),
-            "acme",
-            time::OffsetDateTime::UNIX_EPOCH,
-        );
+        let metric = super::Metric {
+            name: "DocumentsRequeued",
+            unit: super::Unit::Count,
+            value: 3.0,
+            dimensions: &[("ConnectionId", "acme")],
+            sets: &[&["ConnectionId"]],
+        };
+        let line = super::metric_line("ConcurConnector/prod", &metric, time::OffsetDateTime::UNIX_EPOCH);
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "ConcurConnector/prod");
         assert_eq!(v["DocumentsRequeued"], 3.0);
         assert_eq!(v["ConnectionId"], "acme");
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0], "ConnectionId");
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], "DocumentsRequeued");
+    }
+
+    #[test]
+    fn every_dimension_set_is_listed_and_the_empty_one_is_the_fleet_total() {
+        let metric = super::Metric {
+            name: "StepLatency",
+            unit: super::Unit::Milliseconds,
+            value: 12.5,
+            dimensions: &[("Erp", "acumatica"), ("Step", "post")],
+            sets: &[&["Erp", "Step"], &[]],
+        };
+        let line = super::metric_line("ns", &metric, time::OffsetDateTime::UNIX_EPOCH);
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Dimensions"], serde_json::json!([["Erp", "Step"], []]));
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"], "Milliseconds");
+        assert_eq!(
+            (v["Erp"].as_str(), v["Step"].as_str(), v["StepLatency"].as_f64()),
+            (Some("acumatica"), Some("post"), Some(12.5))
+        );
     }
 }
 

@@ -19,6 +19,7 @@ mod ledger;
 mod list_sync;
 mod mapping_check;
 mod mapping_cli;
+mod metrics;
 mod no_erp_secret_leaks;
 mod no_secret_leaks;
 mod nothing_lost;
