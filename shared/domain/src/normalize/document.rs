@@ -135,6 +135,13 @@ pub(crate) const ENTRY_ORG_UNIT: [&str; 6] = numbered_names!("entryOrgUnit": 1 2
 pub(crate) const ENTRY_CUSTOM: [&str; 40] = numbered_names!("entryCustom": 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17
     18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40);
 
+impl Numbered<'_, 20> {
+    /// `allocationCustom1..20` (expense and invoice allocations).
+    fn allocation_custom() -> Self {
+        Self::new("allocationCustom", &ALLOCATION_CUSTOM)
+    }
+}
+
 impl<'a, const N: usize> Numbered<'a, N> {
     fn new(prefix: &'static str, names: &'static [&'static str; N]) -> Self {
         Self { prefix, names, fields: Box::new(std::array::from_fn(|_| (None, None))) }
@@ -349,12 +356,7 @@ pub(crate) struct Allocation<'a> {
 
 impl<'de: 'a, 'a> ReadObject<'de> for Allocation<'a> {
     fn empty() -> Self {
-        Allocation {
-            allocation_id: None,
-            journal: None,
-            tax: None,
-            custom: Numbered::new("allocationCustom", &ALLOCATION_CUSTOM),
-        }
+        Allocation { allocation_id: None, journal: None, tax: None, custom: Numbered::allocation_custom() }
     }
 
     fn member<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
@@ -494,7 +496,7 @@ impl<'de: 'a, 'a> ReadObject<'de> for InvoiceAllocation<'a> {
             allocation_key: None,
             allocation_account_code: None,
             journal: OneOrMany::default(),
-            custom: Numbered::new("allocationCustom", &ALLOCATION_CUSTOM),
+            custom: Numbered::allocation_custom(),
         }
     }
 
