@@ -12,6 +12,7 @@
 
 use std::fmt;
 
+use domain::normalize::MemberName;
 use domain::{
     ConcurDocumentId, DocumentType, JournalEntry, NormalizeError, NormalizeOptions, normalize_json, normalize_typed,
 };
@@ -308,8 +309,8 @@ impl<'de> Visitor<'de> for PageSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut page = RawPage { content: None, links: None, fi_documents: None, next_page: None };
-        while let Some(key) = map.next_key::<Name<'de>>()? {
-            match key.as_str() {
+        while let Some(MemberName(key)) = map.next_key()? {
+            match key.as_ref() {
                 "content" => page.content = Some(map.next_value_seed(DocumentsSeed(self.0))?),
                 "fIDocuments" => page.fi_documents = Some(map.next_value_seed(DocumentsSeed(self.0))?),
                 "links" => page.links = map.next_value()?,
@@ -370,8 +371,8 @@ impl<'de> Visitor<'de> for DocumentSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FiDocument, A::Error> {
         let mut envelope = Envelope::default();
         let (mut typed, mut text) = (None, None);
-        while let Some(key) = map.next_key::<Name<'de>>()? {
-            match key.as_str() {
+        while let Some(MemberName(key)) = map.next_key()? {
+            match key.as_ref() {
                 "id" => envelope.id = Some(map.next_value()?),
                 "docType" => envelope.doc_type = Some(map.next_value()?),
                 "docStatus" => envelope.doc_status = map.next_value()?,
@@ -403,34 +404,6 @@ impl<'de> Visitor<'de> for DocumentSeed<'_> {
         document.normalized =
             self.0.normalizing(&document).map(|(_, key, options)| normalize_typed(&key, &typed, options));
         Ok(document)
-    }
-}
-
-/// A member name, borrowed from the page unless it holds an escape.
-struct Name<'de>(std::borrow::Cow<'de, str>);
-
-impl Name<'_> {
-    fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl<'de> Deserialize<'de> for Name<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct NameVisitor;
-        impl<'de> Visitor<'de> for NameVisitor {
-            type Value = Name<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a member name")
-            }
-            fn visit_borrowed_str<E>(self, name: &'de str) -> Result<Name<'de>, E> {
-                Ok(Name(std::borrow::Cow::Borrowed(name)))
-            }
-            fn visit_str<E>(self, name: &str) -> Result<Name<'de>, E> {
-                Ok(Name(std::borrow::Cow::Owned(name.to_owned())))
-            }
-        }
-        deserializer.deserialize_str(NameVisitor)
     }
 }
 

@@ -175,8 +175,9 @@ impl<'a, const N: usize> Numbered<'a, N> {
     }
 }
 
-/// A member name, borrowed from the input unless it holds an escape.
-struct Key<'de>(Cow<'de, str>);
+/// A member name, borrowed from the input unless it holds an escape (also
+/// what `concur::fi` reads the FI page's members with).
+pub struct Key<'de>(pub Cow<'de, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

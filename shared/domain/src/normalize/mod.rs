@@ -35,6 +35,7 @@ use serde_json::Value;
 
 use crate::ids::{ConcurDocumentId, DocumentType};
 use crate::journal::{CostObject, EntryError, EntryHeader, JournalEntry, JournalLine};
+pub use document::Key as MemberName;
 use document::{Numbered, Typed};
 use json::{At, Raw};
 
@@ -304,8 +305,8 @@ pub(crate) fn cost_objects<const N: usize>(
         if code.is_none() {
             continue;
         }
-        if let Some(code) = at.string(code, MemberName(field, "Code"))? {
-            let name = at.string(name, MemberName(field, "Value"))?;
+        if let Some(code) = at.string(code, JoinedName(field, "Code"))? {
+            let name = at.string(name, JoinedName(field, "Value"))?;
             out.push(CostObject { field: Cow::Borrowed(field), code, name });
         }
     }
@@ -315,9 +316,9 @@ pub(crate) fn cost_objects<const N: usize>(
 /// A member name in two parts (`allocationCustom3` + `Code`), joined only
 /// when a refusal names it.
 #[derive(Clone, Copy)]
-struct MemberName(&'static str, &'static str);
+struct JoinedName(&'static str, &'static str);
 
-impl std::fmt::Display for MemberName {
+impl std::fmt::Display for JoinedName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}{}", self.0, self.1)
     }
