@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use domain::{DocumentType, ErpKind};
+use domain::{DocumentType, ErpKind, FailureClass};
 use platform::telemetry::{Metric, Unit, emit};
 
 const DOCUMENT_SETS: &[&[&str]] = &[&["ConnectionId", "Erp", "DocumentType"], &[]];
@@ -54,7 +54,7 @@ impl DocumentLabels<'_> {
     /// The document stopped at `step` (the ledger's `failed_step`).
     pub fn failed(&self, step: &str) {
         let [connection, erp, doc_type] = self.dimensions();
-        let dimensions = [connection, erp, doc_type, ("Reason", failure_reason(step))];
+        let dimensions = [connection, erp, doc_type, ("Reason", FailureClass::of_failed_step(step).as_str())];
         emit(&Metric {
             name: "DocumentsFailed",
             unit: Unit::Count,
@@ -86,37 +86,5 @@ fn erp_label(kind: ErpKind) -> &'static str {
         ErpKind::Acumatica => "acumatica",
         ErpKind::IfsCloud => "ifs",
         ErpKind::Infor => "infor",
-    }
-}
-
-/// The class of a failure, from the step it stopped at (docs/metrics.md,
-/// `Reason`): what an operator fixes differs for each.
-pub(crate) fn failure_reason(step: &str) -> &'static str {
-    match step {
-        "normalize" | "map" => "mapping",
-        "post" | "erp" | "purchase orders" => "erp_refusal",
-        "fetch" | "acknowledge" | "confirm" => "concur_refusal",
-        _ => "other",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::failure_reason;
-
-    #[test]
-    fn each_step_a_document_stops_at_has_its_reason() {
-        for (step, reason) in [
-            ("normalize", "mapping"),
-            ("map", "mapping"),
-            ("post", "erp_refusal"),
-            ("erp", "erp_refusal"),
-            ("fetch", "concur_refusal"),
-            ("acknowledge", "concur_refusal"),
-            ("confirm", "concur_refusal"),
-            ("received", "other"),
-        ] {
-            assert_eq!(failure_reason(step), reason, "{step}");
-        }
     }
 }

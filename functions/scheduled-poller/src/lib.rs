@@ -18,6 +18,7 @@
 //!   next tick does it; queuing a document twice is harmless (FIFO dedup
 //!   within 5 minutes, and the poster's ledger after that).
 
+pub mod digest;
 pub mod sweep;
 
 use std::collections::HashSet;
@@ -57,6 +58,8 @@ pub struct Poller<S> {
     /// Most FI pages one connection's poll reads per tick; the poll cursor
     /// continues from there next tick.
     pub page_budget: u32,
+    /// The failure digest, run on its own schedule.
+    pub digest: digest::Digest,
 }
 
 /// Tuning of the poller (production values by default).
@@ -101,6 +104,8 @@ pub struct Settings {
     pub flow: platform::DocumentFlowSettings,
     /// The inbox queue of `file-intake`.
     pub inbox_queue_url: String,
+    /// Where the failure digest goes (the stack's alarm topic).
+    pub digest_topic_arn: String,
 }
 
 impl Settings {
@@ -108,6 +113,7 @@ impl Settings {
         Ok(Self {
             flow: platform::DocumentFlowSettings::from_env(env)?,
             inbox_queue_url: env.required("INBOX_QUEUE_URL")?,
+            digest_topic_arn: env.required("DIGEST_TOPIC_ARN")?,
         })
     }
 }
@@ -133,6 +139,12 @@ impl Poller<ConcurGrantStore> {
             tokens: TokenManager::app_on_demand(ConcurClient::new(http), grants, options.tokens),
             concurrency: options.concurrency.max(1),
             page_budget: options.page_budget.max(1),
+            digest: digest::Digest {
+                connections: aws.connections(&common.connections_table),
+                ledger: aws.ledger(&flow.ledger_table),
+                state: aws.digest_state(&common.connections_table),
+                notifier: aws.notifier(&settings.digest_topic_arn),
+            },
         })
     }
 }

@@ -18,6 +18,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(|tick: LambdaEvent<serde_json::Value>| {
         let poller = &poller;
         async move {
+            // The digest's schedule sends `{"run":"digest"}`; the poll's schedule sends its own event.
+            if tick.payload.get("run").and_then(serde_json::Value::as_str) == Some("digest") {
+                let report = scheduled_poller::digest::run(&poller.digest, time::OffsetDateTime::now_utc()).await?;
+                tracing::info!(since = %report.since, until = %report.until, sent = report.sent.is_some(), "digest handled");
+                return Ok(());
+            }
             let deadline = scheduled_poller::deadline_before(tick.context.deadline(), DEADLINE_MARGIN);
             let report = scheduled_poller::handle(poller, time::OffsetDateTime::now_utc(), deadline).await?;
             report.log();

@@ -27,6 +27,15 @@ pub struct Cli {
 // Parsed once per process: the size difference between variants costs nothing.
 #[allow(clippy::large_enum_variant)]
 pub enum Command {
+    /// Did everything post? Every connection at a glance (status, last poll, documents posted / failed /
+    /// waiting today, the oldest not final, the Concur token); with an ID, that connection's failures grouped
+    /// by what fixes them.
+    Status {
+        /// One connection, in detail.
+        id: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// List, show, create, update and test connections.
     #[command(subcommand)]
     Connections(ConnectionsCommand),

@@ -15,7 +15,7 @@ use std::io::{IsTerminal, Write};
 use domain::{ConcurDocumentId, ConcurrencyLevel, ConnectionId, DocumentType, WorkItem, WorkSource};
 use indicatif::{ProgressBar, ProgressStyle};
 use platform::audit::AuditLog;
-use platform::ledger::{LedgerKey, LedgerRecord, LedgerStatus, LedgerStore, PAGE_LIMIT};
+use platform::ledger::{LedgerKey, LedgerRecord, LedgerStatus, LedgerStore};
 use platform::queue::{MAX_BATCH, Outgoing, WorkQueue};
 use platform::{AuditSettings, StoreError};
 use time::OffsetDateTime;
@@ -33,7 +33,7 @@ const AUDIT_FUNCTION: &str = "operator";
 /// deployed value, and it only decides when DynamoDB may drop the event.
 const AUDIT_RETENTION_DAYS: i64 = 400;
 
-fn ledger(deps: &Deps) -> LedgerStore {
+pub(crate) fn ledger(deps: &Deps) -> LedgerStore {
     deps.aws.ledger(&deps.names.ledger_table)
 }
 
@@ -84,31 +84,6 @@ fn parse_time(flag: &str, raw: &str) -> Result<OffsetDateTime, CliError> {
     })
 }
 
-/// Every record of a connection in `status` (changed within `range`, both
-/// ends included, when given), page by page.
-async fn all_in_status(
-    ledger: &LedgerStore,
-    id: &ConnectionId,
-    status: LedgerStatus,
-    range: Option<(OffsetDateTime, OffsetDateTime)>,
-) -> Result<Vec<LedgerRecord>, StoreError> {
-    let mut records = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = match range {
-            None => ledger.list_by_status(id, status, PAGE_LIMIT, cursor.as_deref()).await?,
-            Some((since, until)) => {
-                ledger.list_by_status_between(id, status, since, until, PAGE_LIMIT, cursor.as_deref()).await?
-            }
-        };
-        records.extend(page.records);
-        cursor = page.cursor;
-        if cursor.is_none() {
-            return Ok(records);
-        }
-    }
-}
-
 /// `documents history CONNECTION TYPE DOCID`
 pub async fn history(
     deps: &Deps,
@@ -143,7 +118,7 @@ pub async fn history(
 pub async fn failed(deps: &Deps, raw_connection: &str, json: bool, out: &mut dyn Write) -> Result<Outcome, CliError> {
     let id = parse_id(raw_connection)?;
     load(deps, &id).await?;
-    let records = all_in_status(&ledger(deps), &id, LedgerStatus::Failed, None).await?;
+    let records = ledger(deps).all_by_status(&id, LedgerStatus::Failed, None).await?;
     if json {
         let all: Vec<_> = records.iter().map(render::ledger_json).collect();
         serde_json::to_writer_pretty(&mut *out, &all).map_err(std::io::Error::from)?;
@@ -186,11 +161,11 @@ pub async fn replay(deps: &Deps, args: &ReplayArgs, out: &mut dyn Write) -> Resu
     let (selected, what) = if !documents.is_empty() {
         (named_documents(&ledger, &id, documents).await?, "the named documents".to_owned())
     } else if args.failed {
-        (all_in_status(&ledger, &id, LedgerStatus::Failed, None).await?, "FAILED documents".to_owned())
+        (ledger.all_by_status(&id, LedgerStatus::Failed, None).await?, "FAILED documents".to_owned())
     } else if let Some((since, until)) = range {
         let mut all = Vec::new();
         for status in LedgerStatus::ALL {
-            all.extend(all_in_status(&ledger, &id, status, Some((since, until))).await?);
+            all.extend(ledger.all_by_status(&id, status, Some((since, until))).await?);
         }
         all.sort_by(|a, b| (&a.updated_at, a.key.document_key()).cmp(&(&b.updated_at, b.key.document_key())));
         (all, format!("documents changed from {} to {}", stamp(since), stamp(until)))

@@ -19,6 +19,7 @@ pub mod preview;
 pub mod render;
 pub mod settings;
 pub mod stack;
+pub mod status;
 pub mod sync;
 
 use std::ffi::OsString;
@@ -144,6 +145,7 @@ pub async fn run(command: &Command, deps: &Deps, out: &mut dyn Write) -> Result<
         Command::Sync(SyncCommand::Vendors { id, direction, owners }) => {
             return sync::vendors(deps, id, direction.as_deref(), owners, out).await;
         }
+        Command::Status { id, json } => return status::status(deps, id.as_deref(), *json, out).await,
         Command::Keys(command) => return run_keys(command, deps, out).await,
         Command::Files(FilesCommand::List { id, json }) => return keys::files_list(deps, id, *json, out).await,
         Command::Files(FilesCommand::Take { id }) => return keys::files_take(deps, id, out).await,

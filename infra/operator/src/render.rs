@@ -96,7 +96,7 @@ pub fn table(connections: &[Connection], out: &mut dyn Write) -> io::Result<()> 
 }
 
 /// Rows under a header, each column padded to its widest cell.
-fn columns(header: &[&str], rows: &[Vec<String>], out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn columns(header: &[&str], rows: &[Vec<String>], out: &mut dyn Write) -> io::Result<()> {
     let header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {

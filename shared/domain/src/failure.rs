@@ -51,3 +51,136 @@ impl Failure {
         matches!(self.kind, FailureKind::Retryable { .. })
     }
 }
+
+/// What kind of trouble stopped a document or holds a connection, as an
+/// operator triages it: each class has its own fix. The same classes name
+/// the `Reason` of the `DocumentsFailed` metric (docs/metrics.md), group the
+/// failures of `connector status ID` and of the failure digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureClass {
+    /// The mapping or settings cannot turn the document into ERP documents.
+    Mapping,
+    /// The ERP refused the document as sent.
+    ErpRefusal,
+    /// The ERP gave no usable answer through every retry.
+    ErpUnavailable,
+    /// Concur refused a fetch, an acknowledgement or a confirmation.
+    ConcurRefusal,
+    /// The connection's Concur grant or its ERP credentials were refused.
+    Auth,
+    Other,
+}
+
+impl FailureClass {
+    pub const ALL: [FailureClass; 6] = [
+        FailureClass::Mapping,
+        FailureClass::ErpRefusal,
+        FailureClass::ErpUnavailable,
+        FailureClass::ConcurRefusal,
+        FailureClass::Auth,
+        FailureClass::Other,
+    ];
+
+    /// The class of a document stopped at `step` (the ledger's `failed_step`).
+    pub fn of_failed_step(step: &str) -> Self {
+        match step {
+            "normalize" | "map" => FailureClass::Mapping,
+            "post" | "erp" | "purchase orders" => FailureClass::ErpRefusal,
+            "fetch" | "acknowledge" | "confirm" => FailureClass::ConcurRefusal,
+            _ => FailureClass::Other,
+        }
+    }
+
+    /// The value of the metrics' `Reason` dimension and of `--json` output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureClass::Mapping => "mapping",
+            FailureClass::ErpRefusal => "erp_refusal",
+            FailureClass::ErpUnavailable => "erp_unavailable",
+            FailureClass::ConcurRefusal => "concur_refusal",
+            FailureClass::Auth => "auth",
+            FailureClass::Other => "other",
+        }
+    }
+
+    /// In words, for a person.
+    pub fn title(self) -> &'static str {
+        match self {
+            FailureClass::Mapping => "mapping",
+            FailureClass::ErpRefusal => "ERP refusal",
+            FailureClass::ErpUnavailable => "ERP unavailable",
+            FailureClass::ConcurRefusal => "Concur refusal",
+            FailureClass::Auth => "credentials refused",
+            FailureClass::Other => "other",
+        }
+    }
+
+    /// What fixes it for `connection`, ending with the command that brings
+    /// its documents home (docs/runbook.md has the longer story).
+    pub fn fix(self, connection: &str) -> String {
+        let replay = format!("then `connector documents replay {connection} --failed`");
+        match self {
+            FailureClass::Mapping => format!(
+                "add the missing codes to the mapping (`connector mapping export {connection}`, edit, \
+                 `connector mapping import {connection} FILE`, `connector mapping check {connection}`), {replay}"
+            ),
+            FailureClass::ErpRefusal => format!(
+                "read each reason (`connector documents history {connection} TYPE ID`), correct the data in the \
+                 ERP or in Concur, {replay}"
+            ),
+            FailureClass::ErpUnavailable => format!(
+                "documents wait and resume on their own once the ERP answers; check it with \
+                 `connector connections test {connection}`; a stopped document: {replay}"
+            ),
+            FailureClass::ConcurRefusal => format!(
+                "read each reason (`connector documents history {connection} TYPE ID`); once Concur takes the \
+                 document again (it is in the right state, the app has the scope), {replay}"
+            ),
+            FailureClass::Auth => format!(
+                "a Concur grant: the company's admin clicks Connect again in the Concur App Center; ERP \
+                 credentials: `connector connections update {connection} --erp-credentials-file FILE`. Waiting \
+                 documents resume on their own; a stopped document: {replay}"
+            ),
+            FailureClass::Other => {
+                format!("read the reason (`connector documents history {connection} TYPE ID`) and the logs, {replay}")
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for FailureClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod class_tests {
+    use super::FailureClass;
+
+    #[test]
+    fn each_step_a_document_stops_at_has_its_class() {
+        for (step, class) in [
+            ("normalize", "mapping"),
+            ("map", "mapping"),
+            ("post", "erp_refusal"),
+            ("erp", "erp_refusal"),
+            ("purchase orders", "erp_refusal"),
+            ("fetch", "concur_refusal"),
+            ("acknowledge", "concur_refusal"),
+            ("confirm", "concur_refusal"),
+            ("received", "other"),
+        ] {
+            assert_eq!(FailureClass::of_failed_step(step).as_str(), class, "{step}");
+        }
+    }
+
+    #[test]
+    fn every_fix_ends_with_the_replay_of_the_connection() {
+        for class in FailureClass::ALL {
+            let fix = class.fix("acme");
+            assert!(fix.ends_with("`connector documents replay acme --failed`"), "{class}: {fix}");
+        }
+    }
+}

@@ -29,7 +29,7 @@ pub use connection::{
     InforSupplierDefaults, PollCursor, PostingForm,
 };
 pub use erp_url::{ErpUrl, ErpUrlError, UrlPolicy};
-pub use failure::{Failure, FailureKind};
+pub use failure::{Failure, FailureClass, FailureKind};
 pub use ids::{CompanyUuid, ConcurDocumentId, ConcurrencyLevel, ConnectionId, DocumentType, ParseError};
 pub use journal::{
     CostObject, EntryError, EntryHeader, JournalEntry, JournalLine, LineRole, LineSource, Side, TaxKey, Totals,

@@ -118,6 +118,17 @@ impl Aws {
         AuditLog::new(self.dynamodb(), settings.table.clone(), settings.retention_days, function)
     }
 
+    /// What the failure digest already told (an item of the connections table).
+    pub fn digest_state(&self, connections_table: impl Into<String>) -> crate::digest::DigestStore {
+        crate::digest::DigestStore::new(self.dynamodb(), connections_table)
+    }
+
+    /// The SNS topic people subscribe to (the alarm topic).
+    pub fn notifier(&self, topic_arn: impl Into<String>) -> crate::digest::Notifier {
+        let config = counted!(self, aws_sdk_sns::config::Builder::from(&self.sdk));
+        crate::digest::Notifier::new(aws_sdk_sns::Client::from_conf(config.build()), topic_arn)
+    }
+
     pub fn work_queue(&self, url: impl Into<String>) -> WorkQueue {
         WorkQueue::new(self.sqs(), url)
     }

@@ -231,6 +231,12 @@ impl LedgerRecord {
         self.holder.is_some() && self.claim_expires_at.is_some_and(|until| until > now)
     }
 
+    /// What kind of failure stopped it (FAILED records only).
+    pub fn failure_class(&self) -> Option<domain::FailureClass> {
+        (self.status == LedgerStatus::Failed)
+            .then(|| domain::FailureClass::of_failed_step(self.failed_step.as_deref().unwrap_or_default()))
+    }
+
     fn held_by(&self, holder: &str) -> bool {
         self.holder.as_deref() == Some(holder)
     }
@@ -1033,6 +1039,74 @@ impl LedgerStore {
 
     /// One page of the `by-status` index partition of `status`, optionally
     /// limited to an `updated_at` range (inclusive).
+    /// Every record of [`Self::list_by_status`] (or, with `changed`, of
+    /// [`Self::list_by_status_between`]), page after page: for operators'
+    /// views and the failure digest, which want them all.
+    pub async fn all_by_status(
+        &self,
+        connection_id: &ConnectionId,
+        status: LedgerStatus,
+        changed: Option<(OffsetDateTime, OffsetDateTime)>,
+    ) -> Result<Vec<LedgerRecord>, StoreError> {
+        let mut records = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = match changed {
+                None => self.list_by_status(connection_id, status, PAGE_LIMIT, cursor.as_deref()).await?,
+                Some((since, until)) => {
+                    self.list_by_status_between(connection_id, status, since, until, PAGE_LIMIT, cursor.as_deref())
+                        .await?
+                }
+            };
+            records.extend(page.records);
+            cursor = page.cursor;
+            if cursor.is_none() {
+                return Ok(records);
+            }
+        }
+    }
+
+    /// How many of a connection's documents are in `status`; with
+    /// `changed`, only those whose `updated_at` lies in that range (both
+    /// ends included). Counts the `by-status` index (`Select=COUNT`: the
+    /// items are read, none is returned), page after page.
+    pub async fn count_by_status(
+        &self,
+        connection_id: &ConnectionId,
+        status: LedgerStatus,
+        changed: Option<(OffsetDateTime, OffsetDateTime)>,
+    ) -> Result<u64, StoreError> {
+        let action = || format!("counting the {status} documents of connection {connection_id}");
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(BY_STATUS)
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .expression_attribute_values(":sk", AttributeValue::S(status_key(connection_id, status)));
+        query = match changed {
+            None => query.key_condition_expression("status_key = :sk"),
+            Some((since, until)) => query
+                .key_condition_expression("status_key = :sk AND updated_at BETWEEN :from AND :to")
+                .expression_attribute_values(":from", AttributeValue::S(timestamp(since)))
+                .expression_attribute_values(":to", AttributeValue::S(timestamp(until))),
+        };
+        let (mut count, mut start) = (0u64, None);
+        loop {
+            let out = query
+                .clone()
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::new(action(), sdk_error_message(&e)))?;
+            count += u64::try_from(out.count).unwrap_or(0);
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(count);
+            }
+        }
+    }
+
     /// Which of `keys` (documents of one connection) the ledger knows,
     /// whatever their status: the read-only poll skips them cheaply (one
     /// BatchGetItem of up to 100 keys per call, keys only).

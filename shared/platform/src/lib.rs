@@ -11,6 +11,7 @@ pub mod aws_calls;
 pub mod concur_grants;
 pub mod config;
 pub mod connections;
+pub mod digest;
 pub mod files;
 pub mod http_api;
 pub mod ledger;

@@ -73,6 +73,9 @@ pub struct ProvisionedStack {
     /// Bucket logical id → bucket name.
     #[serde(default)]
     pub buckets: BTreeMap<String, String>,
+    /// Topic logical id → topic ARN.
+    #[serde(default)]
+    pub topics: BTreeMap<String, String>,
     pub app_secret_arn: String,
     /// Function logical id → variable → value, as CloudFormation would set them.
     pub function_env: BTreeMap<String, BTreeMap<String, String>>,
@@ -291,7 +294,29 @@ pub async fn provision_with(
         buckets.insert(id.clone(), name);
     }
 
-    // 5. Function environments.
+    // 5. Topics.
+    let sns = aws_sdk_sns::Client::new(sdk_config);
+    let mut topics = BTreeMap::new();
+    for (id, spec) in &template.topics {
+        let at = format!("Resources.{id}.Properties.TopicName");
+        let name = values.resolve(&spec.topic_name).map_err(resolve_err(at))?;
+        let arn = sns
+            .create_topic()
+            .name(&name)
+            .send()
+            .await
+            .map_err(aws(format!("creating topic {name}")))?
+            .topic_arn
+            .ok_or_else(|| ProvisionError::Aws {
+                action: format!("creating topic {name}"),
+                message: "the response has no topic ARN".into(),
+            })?;
+        let attributes = [("TopicArn".to_owned(), arn.clone()), ("TopicName".to_owned(), name)].into();
+        values.resources.insert(id.clone(), ResourceValue { reference: arn.clone(), attributes });
+        topics.insert(id.clone(), arn);
+    }
+
+    // 6. Function environments.
     values.add_local_apis();
     let function_env = resolve_function_env(template, &values)?;
 
@@ -300,6 +325,7 @@ pub async fn provision_with(
         tables,
         queue_urls,
         buckets,
+        topics,
         app_secret_arn,
         function_env,
     })

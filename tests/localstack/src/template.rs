@@ -125,6 +125,13 @@ pub struct QueueNotificationSpec {
     pub suffix: Option<String>,
 }
 
+/// An `AWS::SNS::Topic` (its subscriptions are deploy-only).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TopicSpec {
+    /// The `TopicName` expression, unresolved.
+    pub topic_name: Json,
+}
+
 /// An `AWS::S3::Bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BucketSpec {
@@ -208,6 +215,7 @@ pub struct Template {
     pub tables: BTreeMap<String, TableSpec>,
     pub queues: BTreeMap<String, QueueSpec>,
     pub buckets: BTreeMap<String, BucketSpec>,
+    pub topics: BTreeMap<String, TopicSpec>,
     pub functions: BTreeMap<String, FunctionSpec>,
     /// `Metadata.ConnectorSecrets`.
     pub connector_secrets: BTreeMap<String, SecretSpec>,
@@ -258,6 +266,7 @@ impl Template {
             tables: BTreeMap::new(),
             queues: BTreeMap::new(),
             buckets: BTreeMap::new(),
+            topics: BTreeMap::new(),
             functions: BTreeMap::new(),
             connector_secrets,
             resource_types: BTreeMap::new(),
@@ -268,7 +277,11 @@ impl Template {
             template.resource_types.insert(id.clone(), kind.to_owned());
             let provisioned = matches!(
                 kind,
-                "AWS::DynamoDB::Table" | "AWS::SQS::Queue" | "AWS::S3::Bucket" | "AWS::Serverless::Function"
+                "AWS::DynamoDB::Table"
+                    | "AWS::SQS::Queue"
+                    | "AWS::S3::Bucket"
+                    | "AWS::SNS::Topic"
+                    | "AWS::Serverless::Function"
             );
             if provisioned && resource.get("Condition").is_some() {
                 return Err(invalid(
@@ -288,6 +301,9 @@ impl Template {
                 }
                 "AWS::S3::Bucket" => {
                     template.buckets.insert(id.clone(), parse_bucket(id, props)?);
+                }
+                "AWS::SNS::Topic" => {
+                    template.topics.insert(id.clone(), parse_topic(id, props)?);
                 }
                 "AWS::Serverless::Function" => {
                     template.functions.insert(id.clone(), parse_function(id, resource, props, &globals)?);
@@ -829,6 +845,16 @@ fn parse_bucket(id: &str, props: &Map<String, Json>) -> Result<BucketSpec, Templ
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     Ok(BucketSpec { bucket_name, queue_notifications, deploy_only })
+}
+
+fn parse_topic(id: &str, props: &Map<String, Json>) -> Result<TopicSpec, TemplateError> {
+    let at = format!("Resources.{id}.Properties");
+    check_known(props, &at, &["TopicName", "DisplayName", "Tags"], "AWS::SNS::Topic")?;
+    let topic_name = props
+        .get("TopicName")
+        .cloned()
+        .ok_or_else(|| invalid(&at, "has no TopicName (the local stack names topics as the template does)"))?;
+    Ok(TopicSpec { topic_name })
 }
 
 fn parse_function(

@@ -685,6 +685,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("a second extract run posted again".into());
     }
 
+    say!("\n== 19. Did everything post? The fleet at a glance, then one connection in detail");
+    operator_cli(&stack, &["status"]).await;
+    operator_cli(&stack, &["status", id.as_str()]).await;
+
     let tenant = |connection: &domain::ConnectionId,
                   erp: &str,
                   summary: &Summary,

@@ -7,7 +7,9 @@
 mod calls_per_document;
 mod chaos;
 mod concur_tokens;
+mod connect_page;
 mod corpus;
+mod digest;
 mod documents_cli;
 mod event_intake;
 mod extract_files;
@@ -35,6 +37,7 @@ mod quick_connect;
 mod reference_store;
 mod reference_sync;
 mod settings_contract;
+mod status_cli;
 mod transport_retry;
 mod vendor_sync_scale;
 mod vendor_two_way;
