@@ -15,7 +15,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::resolve::{MOTO_ACCOUNT_ID, ResolveError, ResourceValue, StackValues, queue_value};
+use crate::resolve::{MOTO_ACCOUNT_ID, ResolveError, ResourceValue, StackValues, queue_value, topic_value};
 use crate::template::{BucketSpec, KeyAttribute, Projection, TableSpec, Template, TemplateError};
 
 /// The template parameter the provisioner fills with the app secret it creates.
@@ -311,8 +311,7 @@ pub async fn provision_with(
                 action: format!("creating topic {name}"),
                 message: "the response has no topic ARN".into(),
             })?;
-        let attributes = [("TopicArn".to_owned(), arn.clone()), ("TopicName".to_owned(), name)].into();
-        values.resources.insert(id.clone(), ResourceValue { reference: arn.clone(), attributes });
+        values.resources.insert(id.clone(), topic_value(arn.clone(), name));
         topics.insert(id.clone(), arn);
     }
 

@@ -134,6 +134,11 @@ impl StackValues {
             let name = values.bucket_name(id, bucket.bucket_name.as_ref())?;
             values.resources.insert(id.clone(), values.bucket_value(name));
         }
+        for (id, topic) in &template.topics {
+            let name = values.resolve(&topic.topic_name)?;
+            let arn = values.arn("sns", &name);
+            values.resources.insert(id.clone(), topic_value(arn, name));
+        }
         values.add_local_apis();
         Ok(values)
     }
@@ -424,6 +429,14 @@ pub fn stack_uuid(stack_name: &str) -> String {
     let lo = fnv(0x6c62_272e_07bb_0142, stack_name.as_bytes());
     let hex = format!("{hi:016x}{lo:016x}");
     format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
+
+/// The `!Ref` / `!GetAtt` values of a topic: `Ref` is its ARN.
+pub fn topic_value(arn: String, name: String) -> ResourceValue {
+    ResourceValue {
+        reference: arn.clone(),
+        attributes: [("TopicArn".to_owned(), arn), ("TopicName".to_owned(), name)].into(),
+    }
 }
 
 /// The `!Ref` / `!GetAtt` values of a queue.

@@ -206,8 +206,16 @@ fn every_function_env_var_resolves() {
     assert_eq!(names("EventIntakeFunction"), with(&["CONCUR_WEBHOOK_PUBLIC_KEY"]));
     assert_eq!(
         names("ScheduledPollerFunction"),
-        with(&["LEDGER_TABLE", "INBOX_QUEUE_URL", "CONCUR_APP_SECRET_ID", "CONNECTION_SECRET_PREFIX"])
+        with(&[
+            "LEDGER_TABLE",
+            "INBOX_QUEUE_URL",
+            "CONCUR_APP_SECRET_ID",
+            "CONNECTION_SECRET_PREFIX",
+            "DIGEST_TOPIC_ARN"
+        ])
     );
+    // The failure digest goes to the alarm topic (Ref of a topic is its ARN).
+    assert_eq!(env["ScheduledPollerFunction"]["DIGEST_TOPIC_ARN"], "arn:aws:sns:us-east-1:123456789012:unit-alarms");
     assert_eq!(
         names("ErpPosterFunction"),
         with(&[
