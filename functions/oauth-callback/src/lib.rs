@@ -211,45 +211,15 @@ fn outcome_page(company: &str, outcome: ConnectOutcome) -> Page {
             reconnected,
             webhooks,
             sync_queued: _,
-        } => {
-            let (who, company) = match company_name.as_deref().filter(|n| !n.trim().is_empty()) {
-                Some(name) => (
-                    format!("<strong>{}</strong>", escape(name)),
-                    format!("<strong>{}</strong><br>{}", escape(name), code(company)),
-                ),
-                None => ("Your Concur company".to_owned(), code(company)),
-            };
-            let summary = if reconnected {
-                format!("{who} is connected again; its settings were kept.")
-            } else {
-                format!("{who} is connected to the connector.")
-            };
-            let mut next_step = if erp_configured {
-                "Approved expense reports, invoices and cash advances will now flow to your ERP.".to_owned()
-            } else {
-                "Your connector operator will now finish the ERP side; documents start flowing once it is set up."
-                    .to_owned()
-            };
-            if webhooks.error.is_some() {
-                next_step.push_str(" Approved documents are picked up on the regular schedule for now.");
-            }
-            next_step.push_str(" You can close this page.");
-            let edition = match edition {
-                Some(domain::Edition::Professional) => "Professional edition",
-                Some(domain::Edition::Standard) => "Standard edition",
-                Some(domain::Edition::Unknown) | None => "Not known yet; your operator will check it",
-            };
-            Page {
-                status: 200,
-                tone: Tone::Done,
-                title: "Concur is connected",
-                summary,
-                company,
-                connection: code(&connection_id),
-                edition: edition.to_owned(),
-                next_step,
-            }
-        }
+        } => connected_page(
+            company,
+            &connection_id,
+            company_name.as_deref(),
+            edition,
+            erp_configured,
+            reconnected,
+            &webhooks,
+        ),
         ConnectOutcome::RequestTokenRefused => refused(
             400,
             "Concur did not accept this connect link",
@@ -284,6 +254,54 @@ have the details."
 If it keeps failing, contact us and quote the reference below."
                 .to_owned(),
         },
+    }
+}
+
+/// The page of a connect that worked (first time or again).
+fn connected_page(
+    company: &str,
+    connection_id: &str,
+    company_name: Option<&str>,
+    edition: Option<domain::Edition>,
+    erp_configured: bool,
+    reconnected: bool,
+    webhooks: &WebhookSetup,
+) -> Page {
+    let (who, company) = match company_name.filter(|n| !n.trim().is_empty()) {
+        Some(name) => (
+            format!("<strong>{}</strong>", escape(name)),
+            format!("<strong>{}</strong><br>{}", escape(name), code(company)),
+        ),
+        None => ("Your Concur company".to_owned(), code(company)),
+    };
+    let summary = if reconnected {
+        format!("{who} is connected again; its settings were kept.")
+    } else {
+        format!("{who} is connected to the connector.")
+    };
+    let mut next_step = if erp_configured {
+        "Approved expense reports, invoices and cash advances will now flow to your ERP.".to_owned()
+    } else {
+        "Your connector operator will now finish the ERP side; documents start flowing once it is set up.".to_owned()
+    };
+    if webhooks.error.is_some() {
+        next_step.push_str(" Approved documents are picked up on the regular schedule for now.");
+    }
+    next_step.push_str(" You can close this page.");
+    let edition = match edition {
+        Some(domain::Edition::Professional) => "Professional edition",
+        Some(domain::Edition::Standard) => "Standard edition",
+        Some(domain::Edition::Unknown) | None => "Not known yet; your operator will check it",
+    };
+    Page {
+        status: 200,
+        tone: Tone::Done,
+        title: "Concur is connected",
+        summary,
+        company,
+        connection: code(connection_id),
+        edition: edition.to_owned(),
+        next_step,
     }
 }
 

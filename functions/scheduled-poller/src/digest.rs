@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use domain::clock::{parse_rfc3339, rfc3339, rfc3339_seconds};
-use domain::{Connection, ConnectionStatus, ErpHoldKind, FailureClass};
+use domain::{Connection, ConnectionStatus, FailureClass};
 use platform::StoreError;
 use platform::connections::ConnectionStore;
 use platform::digest::{DigestState, DigestStore, Notifier};
@@ -147,15 +147,11 @@ fn connection_part(n: &News, body: &mut String) {
     let _ = writeln!(body, "\n{id} ({}, {erp})", c.name);
     if n.status_changed {
         let reason = c.status_reason.as_deref().unwrap_or("the Concur refresh token expires or was refused");
-        let status = if c.status == ConnectionStatus::NeedsReauth { "needs_reauth" } else { "reconnect_soon" };
-        let _ = writeln!(body, "  now {status}: {reason}");
+        let _ = writeln!(body, "  now {}: {reason}", c.status.as_str());
         let _ = writeln!(body, "    fix: {}", FailureClass::Auth.fix(id));
     }
     if let Some(hold) = c.erp_hold.as_ref().filter(|_| n.hold_began) {
-        let class = match hold.kind {
-            ErpHoldKind::Refused => FailureClass::Auth,
-            ErpHoldKind::Unavailable => FailureClass::ErpUnavailable,
-        };
+        let class = hold.kind.failure_class();
         let _ = writeln!(body, "  ERP held since {} ({}): {}", hold.since, class.title(), hold.reason);
         let _ = writeln!(body, "    fix: {}", class.fix(id));
     }

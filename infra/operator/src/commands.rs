@@ -196,7 +196,7 @@ pub async fn create(deps: &Deps, args: &CreateArgs, out: &mut dyn Write) -> Resu
         }
         false => CliError::Store(e),
     })?;
-    writeln!(out, "created connection {id} ({})", render::status(connection.status))?;
+    writeln!(out, "created connection {id} ({})", connection.status.as_str())?;
     match &credentials {
         Some(c) => {
             store_credentials(deps, &id, c, "created").await?;
@@ -354,7 +354,7 @@ pub async fn test(deps: &Deps, raw_id: &str, out: &mut dyn Write) -> Result<Outc
     let id = parse_id(raw_id)?;
     let connection = load(deps, &id).await?;
     let erp = connection.erp.as_ref().map_or_else(|| "no ERP".to_owned(), |e| e.kind().to_string());
-    writeln!(out, "connection {id} ({}, {erp})", render::status(connection.status))?;
+    writeln!(out, "connection {id} ({}, {erp})", connection.status.as_str())?;
     let mut report = Report { out, passed: 0, failed: 0, skipped: 0 };
     concur_checks(deps, &connection, &mut report).await?;
     erp_checks(deps, &connection, &mut report).await?;

@@ -5,7 +5,7 @@
 use domain::clock::rfc3339;
 use std::io::{self, Write};
 
-use domain::{Connection, ConnectionStatus, ErpSettings, FlowOptions, PostingForm};
+use domain::{Connection, ErpSettings, FlowOptions, PostingForm};
 use platform::audit::AuditEvent;
 use platform::ledger::{Confirmation, LedgerKey, LedgerRecord};
 use serde_json::{Value, json};
@@ -36,24 +36,14 @@ impl CredentialState {
     }
 }
 
-pub fn status(s: ConnectionStatus) -> &'static str {
-    match s {
-        ConnectionStatus::Pending => "pending",
-        ConnectionStatus::Active => "active",
-        ConnectionStatus::ReconnectSoon => "reconnect_soon",
-        ConnectionStatus::NeedsReauth => "needs_reauth",
-        ConnectionStatus::Disabled => "disabled",
-    }
-}
-
 /// The status column: the status, and a key about to expire (as a refresh token about to expire shows as
 /// `reconnect_soon`).
 fn list_status(c: &Connection) -> String {
     let now = time::OffsetDateTime::now_utc();
     if c.pgp_keys.values().any(|k| k.expires_soon(now)) {
-        format!("{} (pgp key expiring)", status(c.status))
+        format!("{} (pgp key expiring)", c.status.as_str())
     } else {
-        status(c.status).to_owned()
+        c.status.as_str().to_owned()
     }
 }
 
@@ -117,8 +107,8 @@ pub fn details(c: &Connection, credentials: &CredentialState, out: &mut dyn Writ
     line("connection", c.connection_id.as_str())?;
     line("name", &c.name)?;
     let state = match &c.status_reason {
-        Some(reason) => format!("{} ({reason})", status(c.status)),
-        None => status(c.status).to_owned(),
+        Some(reason) => format!("{} ({reason})", c.status.as_str()),
+        None => c.status.as_str().to_owned(),
     };
     line("status", &state)?;
     line(

@@ -114,6 +114,7 @@ pub async fn status(deps: &Deps, id: Option<&str>, json: bool, out: &mut dyn Wri
     let states = match id {
         Some(raw) => {
             let connection = load(deps, &parse_id(raw)?).await?;
+            // Boxed: seven index queries joined make a future too large for a small stack.
             let mut state = Box::pin(state_of(&ledger, &connection, now)).await?;
             let failed = ledger.all_by_status(&connection.connection_id, LedgerStatus::Failed, None).await?;
             state.failures = Some(failure_groups(&connection.connection_id, &failed));
@@ -165,7 +166,7 @@ async fn state_of(ledger: &LedgerStore, c: &Connection, now: OffsetDateTime) -> 
     Ok(ConnectionState {
         connection_id: id.to_string(),
         name: c.name.clone(),
-        status: render::status(c.status),
+        status: c.status.as_str(),
         status_reason: c.status_reason.clone(),
         erp: c.erp.as_ref().map(|e| e.kind().to_string()),
         last_poll: LastPoll { at: c.last_poll_at.clone(), error: c.last_poll_error.clone() },
@@ -197,15 +198,11 @@ fn attention(c: &Connection, now: OffsetDateTime) -> Vec<Attention> {
     let id = c.connection_id.as_str();
     let mut all = Vec::new();
     if matches!(c.status, ConnectionStatus::NeedsReauth | ConnectionStatus::ReconnectSoon) {
-        let reason =
-            c.status_reason.clone().unwrap_or_else(|| format!("the Concur grant is {}", render::status(c.status)));
+        let reason = c.status_reason.clone().unwrap_or_else(|| format!("the Concur grant is {}", c.status.as_str()));
         all.push(Attention { class: FailureClass::Auth, reason, fix: FailureClass::Auth.fix(id) });
     }
     if let Some(hold) = &c.erp_hold {
-        let class = match hold.kind {
-            ErpHoldKind::Refused => FailureClass::Auth,
-            ErpHoldKind::Unavailable => FailureClass::ErpUnavailable,
-        };
+        let class = hold.kind.failure_class();
         let reason = match hold.kind {
             ErpHoldKind::Unavailable => {
                 format!("ERP hold since {} ({} failed posts in a row): {}", hold.since, hold.failures, hold.reason)
@@ -215,7 +212,10 @@ fn attention(c: &Connection, now: OffsetDateTime) -> Vec<Attention> {
         all.push(Attention { class, reason, fix: class.fix(id) });
     }
     if c.pgp_keys.values().any(|k| k.expires_soon(now)) {
-        let reason = "an OpenPGP key expires within 30 days (`connector keys list`)".to_owned();
+        let reason = format!(
+            "an OpenPGP key expires within {} days (`connector keys list {id}`)",
+            domain::posting_source::KEY_EXPIRY_WARNING_DAYS
+        );
         let fix = format!("add its successor: `connector keys add {id} --file NEW.asc`, give Concur its public key");
         all.push(Attention { class: FailureClass::Auth, reason, fix });
     }

@@ -474,18 +474,13 @@ mod tests {
 
     #[test]
     fn every_shipped_example_file_parses() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/fi-examples");
-        let mut parsed = 0;
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "json") {
-                let page = DocumentPage::parse(&std::fs::read(&path).unwrap()).unwrap();
-                assert_eq!(page.documents.len(), 1, "{path:?}");
-                assert_eq!(page.next, None);
-                parsed += 1;
-            }
+        let files = example_files();
+        for (path, bytes) in &files {
+            let page = DocumentPage::parse(bytes).unwrap();
+            assert_eq!(page.documents.len(), 1, "{path:?}");
+            assert_eq!(page.next, None);
         }
-        assert_eq!(parsed, 15);
+        assert_eq!(files.len(), 15);
     }
 
     /// The document as a page read gives it.
@@ -535,16 +530,12 @@ mod tests {
 
     #[test]
     fn every_shipped_example_has_a_business_id() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/fi-examples");
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "json") {
-                let page = DocumentPage::parse(&std::fs::read(&path).unwrap()).unwrap();
-                let (id, source) = page.documents[0].work_id().unwrap();
-                assert_eq!(source, WorkIdSource::Business, "{path:?}");
-                // The file names carry the business id.
-                assert!(path.to_string_lossy().contains(id.as_str()), "{path:?} {id}");
-            }
+        for (path, bytes) in example_files() {
+            let page = DocumentPage::parse(&bytes).unwrap();
+            let (id, source) = page.documents[0].work_id().unwrap();
+            assert_eq!(source, WorkIdSource::Business, "{path:?}");
+            // The file names carry the business id.
+            assert!(path.to_string_lossy().contains(id.as_str()), "{path:?} {id}");
         }
     }
 
@@ -563,6 +554,7 @@ mod tests {
         example_files().into_iter().find(|(p, _)| p.to_string_lossy().contains("ReportID")).unwrap().1
     }
 
+    /// The official example files (path, bytes), sorted by name.
     fn example_files() -> Vec<(std::path::PathBuf, Vec<u8>)> {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/fi-examples");
         let mut files: Vec<_> = std::fs::read_dir(dir)

@@ -25,6 +25,19 @@ pub enum ConnectionStatus {
     Disabled,
 }
 
+impl ConnectionStatus {
+    /// As stored and as operators see it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionStatus::Pending => "pending",
+            ConnectionStatus::Active => "active",
+            ConnectionStatus::ReconnectSoon => "reconnect_soon",
+            ConnectionStatus::NeedsReauth => "needs_reauth",
+            ConnectionStatus::Disabled => "disabled",
+        }
+    }
+}
+
 /// Concur edition, from `/profile/v1/me` `marketingName`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -516,6 +529,16 @@ pub enum ErpHoldKind {
     /// retry: until it answers again, trying each document is wasted time
     /// for us and load on an ERP that is down.
     Unavailable,
+}
+
+impl ErpHoldKind {
+    /// The failure class an operator triages it under.
+    pub fn failure_class(self) -> crate::FailureClass {
+        match self {
+            ErpHoldKind::Refused => crate::FailureClass::Auth,
+            ErpHoldKind::Unavailable => crate::FailureClass::ErpUnavailable,
+        }
+    }
 }
 
 /// How long each kind of hold keeps documents away from the ERP.
