@@ -108,7 +108,7 @@ impl Default for BatchRules {
             item_budget: Duration::from_secs(30),
             erp_hold_recheck: Duration::from_secs(30 * 60),
             erp_outage_recheck: Duration::from_secs(2 * 60),
-            erp_outage_after: 3,
+            erp_outage_after: domain::connection::ERP_OUTAGE_AFTER,
             settle_window: Duration::from_secs(5 * 60),
         }
     }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use domain::clock::{parse_rfc3339, rfc3339, rfc3339_seconds};
-use domain::{Connection, ConnectionStatus, FailureClass};
+use domain::{Connection, ConnectionStatus, ErpHoldKind, FailureClass};
 use platform::StoreError;
 use platform::connections::ConnectionStore;
 use platform::digest::{DigestState, DigestStore, Notifier};
@@ -56,7 +56,7 @@ struct News<'a> {
     failed: Vec<&'a LedgerRecord>,
     /// Its status changed to one that needs a person.
     status_changed: bool,
-    /// Its ERP hold began in the window.
+    /// Its ERP is held, and was not (so) at the last digest.
     hold_began: bool,
 }
 
@@ -64,7 +64,8 @@ struct News<'a> {
 pub async fn run(digest: &Digest, now: OffsetDateTime) -> Result<DigestReport, StoreError> {
     let previous = digest.state.load().await?;
     let since = previous.as_ref().and_then(|s| parse_rfc3339(&s.until)).unwrap_or(now - FIRST_WINDOW);
-    let connections = digest.connections.list().await?;
+    // One unreadable connection does not silence the others (each tick logs it).
+    let (connections, _unreadable) = digest.connections.list_readable().await?;
     let mut failed = BTreeMap::new();
     for c in &connections {
         // The window's start was told last time: one millisecond after it (the stored precision).
@@ -72,14 +73,14 @@ pub async fn run(digest: &Digest, now: OffsetDateTime) -> Result<DigestReport, S
         let records = digest.ledger.all_by_status(&c.connection_id, LedgerStatus::Failed, Some(window)).await?;
         failed.insert(c.connection_id.to_string(), records);
     }
-    let statuses = previous.as_ref().map(|s| s.statuses.clone()).unwrap_or_default();
-    let message = compose(&connections, &failed, &statuses, since, now);
+    let message = compose(&connections, &failed, previous.as_ref(), since, now);
     if let Some(message) = &message {
         digest.notifier.publish(&message.subject, &message.body).await?;
     }
     let state = DigestState {
         until: rfc3339(now),
         statuses: connections.iter().map(|c| (c.connection_id.to_string(), c.status)).collect(),
+        holds: connections.iter().filter_map(|c| holding(c).map(|kind| (c.connection_id.to_string(), kind))).collect(),
     };
     digest.state.save(&state, previous.as_ref().map(|s| s.until.as_str())).await?;
     Ok(DigestReport { since: rfc3339(since), until: state.until, sent: message })
@@ -89,7 +90,7 @@ pub async fn run(digest: &Digest, now: OffsetDateTime) -> Result<DigestReport, S
 pub fn compose(
     connections: &[Connection],
     failed: &BTreeMap<String, Vec<LedgerRecord>>,
-    previous: &BTreeMap<String, ConnectionStatus>,
+    previous: Option<&DigestState>,
     since: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Option<DigestMessage> {
@@ -101,12 +102,8 @@ pub fn compose(
             News {
                 connection: c,
                 failed: failed.get(id).map(|records| records.iter().collect()).unwrap_or_default(),
-                status_changed: needs_person && previous.get(id) != Some(&c.status),
-                hold_began: c
-                    .erp_hold
-                    .as_ref()
-                    .and_then(|h| parse_rfc3339(&h.since))
-                    .is_some_and(|began| began > since && began <= now),
+                status_changed: needs_person && previous.and_then(|p| p.statuses.get(id)) != Some(&c.status),
+                hold_began: holding(c).is_some_and(|kind| previous.and_then(|p| p.holds.get(id)) != Some(&kind)),
             }
         })
         .filter(|n| !n.failed.is_empty() || n.status_changed || n.hold_began)
@@ -172,6 +169,11 @@ fn connection_part(n: &News, body: &mut String) {
         }
         let _ = writeln!(body, "    fix: {}", class.fix(id));
     }
+}
+
+/// The kind of the connection's ERP hold, if it holds.
+fn holding(c: &Connection) -> Option<ErpHoldKind> {
+    c.erp_hold.as_ref().filter(|h| h.holds_by_default()).map(|h| h.kind)
 }
 
 fn plural(n: usize) -> &'static str {

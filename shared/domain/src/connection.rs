@@ -541,6 +541,10 @@ impl ErpHoldKind {
     }
 }
 
+/// Failed posts in a row that put a connection's ERP on hold, unless the
+/// poster is tuned otherwise [DEFAULT 3].
+pub const ERP_OUTAGE_AFTER: u32 = 3;
+
 /// How long each kind of hold keeps documents away from the ERP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ErpHoldRules {
@@ -584,6 +588,16 @@ impl ErpHold {
             ErpHoldKind::Unavailable => return None,
         };
         crate::clock::parse_rfc3339(&self.since).map(|since| since + wait)
+    }
+
+    /// Whether documents wait for it under the default count: a refusal at
+    /// once, an outage after [`ERP_OUTAGE_AFTER`] failed posts. What people
+    /// are told of (one failed post is no outage).
+    pub fn holds_by_default(&self) -> bool {
+        match self.kind {
+            ErpHoldKind::Refused => true,
+            ErpHoldKind::Unavailable => self.failures >= ERP_OUTAGE_AFTER,
+        }
     }
 
     /// Whether this hold makes documents wait (as [`Self::holds_until`]).

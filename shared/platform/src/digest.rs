@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use domain::ConnectionStatus;
+use domain::{ConnectionStatus, ErpHoldKind};
 use serde::{Deserialize, Serialize};
 
 use crate::{StoreError, sdk_error_message};
@@ -23,6 +23,10 @@ pub struct DigestState {
     /// `needs_reauth` or `reconnect_soon` is told once.
     #[serde(default)]
     pub statuses: BTreeMap<String, ConnectionStatus>,
+    /// The connections whose ERP was held then (and how), so a hold is told
+    /// once, not at every renewal.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub holds: BTreeMap<String, ErpHoldKind>,
 }
 
 #[derive(Serialize, Deserialize)]

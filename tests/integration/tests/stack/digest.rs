@@ -124,3 +124,45 @@ async fn the_digest_tells_what_failed_since_the_last_one_once_and_nothing_when_n
     assert!(body.contains("expense:REFUSED at post") && body.contains("  1 failed: ERP refusal"), "{body}");
     assert!(!body.contains("UNMAPPED") && !body.contains("globex"), "told before:\n{body}");
 }
+
+/// An ERP outage renews the connection's hold with every failed post: the
+/// digest tells the hold once when it starts holding, not at each renewal,
+/// and not while too few posts failed for it to hold.
+#[tokio::test]
+async fn an_erp_hold_is_told_once_when_it_holds_not_at_each_renewal() {
+    let stack = TestStack::new().await;
+    let reader = subscribe(&stack).await;
+    let connections = stack.connections(POLLER);
+    let now = OffsetDateTime::now_utc();
+    let id = ConnectionId::parse("acme").unwrap();
+    let mut acme = Connection::new(id.clone(), "Acme", None, "2026-11-23T10:00:00Z");
+    acme.status = ConnectionStatus::Active;
+    connections.create(&acme).await.unwrap();
+    let poller = Poller::from_env(&stack.env_of(POLLER), &stack.aws(), PollerOptions::default()).await.unwrap();
+    let outage = |failures: u32, at: OffsetDateTime| {
+        let mut hold = domain::ErpHold::unavailable(None, "Acumatica answered 503 through every retry", at);
+        hold.failures = failures;
+        hold
+    };
+
+    // One failed post: the ERP is not held yet (documents still try it).
+    connections.record_erp_hold(&id, Some(&outage(1, now - time::Duration::minutes(10)))).await.unwrap();
+    let first = scheduled_poller::digest::run(&poller.digest, now).await.unwrap();
+    assert_eq!(first.sent, None, "one failed post is no hold to tell");
+    assert_eq!(notifications(&stack, &reader).await, []);
+
+    // The third failure in a row makes it hold: told.
+    let later = now + time::Duration::minutes(15);
+    connections.record_erp_hold(&id, Some(&outage(3, later - time::Duration::minutes(1)))).await.unwrap();
+    scheduled_poller::digest::run(&poller.digest, later).await.unwrap();
+    let told = notifications(&stack, &reader).await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].1.contains("ERP held since") && told[0].1.contains("ERP unavailable"), "{}", told[0].1);
+
+    // Renewed by the next failed probe: the same hold, nothing new to tell.
+    let later = later + time::Duration::minutes(15);
+    connections.record_erp_hold(&id, Some(&outage(4, later - time::Duration::minutes(1)))).await.unwrap();
+    let renewed = scheduled_poller::digest::run(&poller.digest, later).await.unwrap();
+    assert_eq!(renewed.sent, None, "a renewed hold is told once");
+    assert_eq!(notifications(&stack, &reader).await, []);
+}
