@@ -19,6 +19,7 @@
 //!   within 5 minutes, and the poster's ledger after that).
 
 pub mod digest;
+mod metrics;
 pub mod sweep;
 
 use std::collections::HashSet;
@@ -60,6 +61,9 @@ pub struct Poller<S> {
     pub page_budget: u32,
     /// The failure digest, run on its own schedule.
     pub digest: digest::Digest,
+    /// A document not final this long after its last change counts as
+    /// stuck (`DocumentsNotFinal`, the documents-not-final alarm).
+    pub not_final_after: Duration,
 }
 
 /// Tuning of the poller (production values by default).
@@ -106,6 +110,8 @@ pub struct Settings {
     pub inbox_queue_url: String,
     /// Where the failure digest goes (the stack's alarm topic).
     pub digest_topic_arn: String,
+    /// `NOT_FINAL_AFTER_HOURS`: when a document not final counts as stuck.
+    pub not_final_after: Duration,
 }
 
 impl Settings {
@@ -114,6 +120,7 @@ impl Settings {
             flow: platform::DocumentFlowSettings::from_env(env)?,
             inbox_queue_url: env.required("INBOX_QUEUE_URL")?,
             digest_topic_arn: env.required("DIGEST_TOPIC_ARN")?,
+            not_final_after: Duration::from_secs(3600 * env.parsed::<u64>("NOT_FINAL_AFTER_HOURS", 4)?),
         })
     }
 }
@@ -145,6 +152,7 @@ impl Poller<ConcurGrantStore> {
                 state: aws.digest_state(&common.connections_table),
                 notifier: aws.notifier(&settings.digest_topic_arn),
             },
+            not_final_after: settings.not_final_after,
         })
     }
 }
@@ -261,6 +269,9 @@ pub struct TickReport {
     pub swept: Vec<sweep::ConnectionSweep>,
     /// Connections whose scheduled reference sync this tick queued.
     pub syncs_queued: Vec<String>,
+    /// Documents of every connection not final past the stuck threshold
+    /// (`None`: the ledger could not be counted this tick).
+    pub not_final: Option<u64>,
 }
 
 impl TickReport {
@@ -305,6 +316,7 @@ impl TickReport {
             skipped = self.skipped.len(),
             skipped_reasons = ?skipped,
             requeued = self.requeued(),
+            not_final = ?self.not_final,
             "tick handled"
         );
     }
@@ -322,6 +334,7 @@ pub async fn handle<S: GrantStore>(
 ) -> Result<TickReport, StoreError> {
     let (connections, unreadable) = poller.connections.list_readable().await?;
     let flowing: Vec<Connection> = connections.iter().filter(|c| c.is_flowing()).cloned().collect();
+    let all_ids: Vec<ConnectionId> = connections.iter().map(|c| c.connection_id.clone()).collect();
     let selection = select_due(connections, now);
     let mut report = TickReport {
         due: selection.due.iter().map(|c| c.connection_id.to_string()).collect(),
@@ -368,7 +381,35 @@ pub async fn handle<S: GrantStore>(
     // After the polls: a document a poll just queued is not due anyway.
     report.swept = sweep::sweep(poller, &flowing, now, deadline).await;
     report.syncs_queued = queue_due_syncs(poller, &flowing, now).await;
+    report.not_final = count_not_final(poller, &all_ids, now).await;
     Ok(report)
+}
+
+/// Counts the documents of `connections` (flowing or not: a connection
+/// that waits for a reconnect holds stuck documents too) that are not final
+/// and unchanged for the poller's `not_final_after`, and reports the count
+/// as `DocumentsNotFinal`. Three index counts per connection.
+async fn count_not_final<S: GrantStore>(
+    poller: &Poller<S>,
+    connections: &[ConnectionId],
+    now: OffsetDateTime,
+) -> Option<u64> {
+    let before = now - poller.not_final_after;
+    let mut total = 0;
+    for id in connections {
+        for status in sweep::OPEN {
+            match poller.ledger.count_by_status(id, status, Some((OffsetDateTime::UNIX_EPOCH, before))).await {
+                Ok(count) => total += count,
+                Err(e) => {
+                    // Nothing emitted rather than a count too low: the alarm treats missing data as OK.
+                    tracing::warn!(connection = %id, error = %e, "counting the documents not final failed");
+                    return None;
+                }
+            }
+        }
+    }
+    metrics::not_final(total);
+    Some(total)
 }
 
 /// Queues the reference sync of each flowing connection whose schedule
@@ -502,6 +543,7 @@ async fn poll_connection<S: GrantStore>(
     if let Err(e) = poller.audit.record(&event).await {
         tracing::warn!(connection = %id, error = %e, "recording the poll's audit event failed");
     }
+    metrics::poll(connection, &outcome, now);
     match &outcome {
         PollOutcome::Failed { reason } => {
             tracing::warn!(connection = %id, read = progress.read, queued = progress.queued, %reason, "poll failed");

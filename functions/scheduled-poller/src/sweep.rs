@@ -33,7 +33,7 @@ use crate::Poller;
 pub const SWEEP_LIMIT: usize = 5_000;
 
 /// The statuses that are not final.
-const OPEN: [LedgerStatus; 3] = [LedgerStatus::Received, LedgerStatus::Claimed, LedgerStatus::Posted];
+pub(crate) const OPEN: [LedgerStatus; 3] = [LedgerStatus::Received, LedgerStatus::Claimed, LedgerStatus::Posted];
 
 /// What one connection's sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -211,11 +211,13 @@ fn every_function_env_var_resolves() {
             "INBOX_QUEUE_URL",
             "CONCUR_APP_SECRET_ID",
             "CONNECTION_SECRET_PREFIX",
-            "DIGEST_TOPIC_ARN"
+            "DIGEST_TOPIC_ARN",
+            "NOT_FINAL_AFTER_HOURS",
         ])
     );
     // The failure digest goes to the alarm topic (Ref of a topic is its ARN).
     assert_eq!(env["ScheduledPollerFunction"]["DIGEST_TOPIC_ARN"], "arn:aws:sns:us-east-1:123456789012:unit-alarms");
+    assert_eq!(env["ScheduledPollerFunction"]["NOT_FINAL_AFTER_HOURS"], "4");
     assert_eq!(
         names("ErpPosterFunction"),
         with(&[

@@ -539,3 +539,66 @@ async fn a_connection_that_reads_files_has_them_asked_of_file_intake_and_fis_rea
     asked.sort();
     assert_eq!(asked, ["acme", "euro"], "each file-reading connection's files are asked for once");
 }
+
+/// A tick's metrics as the EMF lines it writes (docs/metrics.md): the days
+/// left on each polled connection's Concur token and OpenPGP keys, a failed
+/// poll, and the documents not final past the stuck threshold (4 hours by
+/// the template's default), counted for the fleet.
+#[tokio::test]
+async fn a_tick_writes_its_gauges_its_failed_polls_and_the_documents_not_final() {
+    let captured = platform::telemetry::capture();
+    let world = World::new().await;
+    let acme = world.connect("acme", ACME).await;
+    let euro = world.connect("euro", EURO).await;
+    let now = noon();
+    let mut settings = world.settings(&acme).await;
+    settings.concur_refresh_expires_at = Some(stamp(now + Duration::from_secs(10 * 86_400 + 43_200)));
+    let key = |days: u64| domain::posting_source::PgpKey {
+        user_id: None,
+        created_at: stamp(now),
+        expires_at: Some(stamp(now + Duration::from_secs(days * 86_400))),
+        added_at: stamp(now),
+        last_used_at: None,
+    };
+    settings.pgp_keys = [("OLD".to_owned(), key(20)), ("NEW".to_owned(), key(700))].into();
+    world.stack.connections(POLLER).replace(&settings).await.unwrap();
+    world.outages.lock().unwrap().insert("emea");
+    // acme: one document waiting five hours (stuck), one waiting one hour (not yet).
+    let ledger = world.stack.ledger(POLLER);
+    for (id, hours) in [("STUCK", 5), ("RECENT", 1)] {
+        let key = platform::ledger::LedgerKey::new(
+            acme.clone(),
+            DocumentType::Expense,
+            domain::ConcurDocumentId::parse(id).unwrap(),
+        );
+        let at = now - Duration::from_secs(hours * 3600);
+        let claimed = ledger.claim(&key, "test", Duration::from_secs(60), at).await.unwrap();
+        assert!(matches!(claimed, platform::ledger::ClaimOutcome::Claimed(_)), "{claimed:?}");
+        ledger.release(&key, "test", "Acumatica answered 503", at).await.unwrap();
+    }
+
+    let report = scheduled_poller::handle(&world.poller().await, now, far()).await.unwrap();
+    assert_eq!(report.failed().iter().map(|p| p.connection_id.as_str()).collect::<Vec<_>>(), ["euro"]);
+    assert_eq!(report.not_final, Some(1));
+
+    let lines = captured.lines();
+    let of = |name: &str| -> Vec<&Value> { lines.iter().filter(|l| l.get(name).is_some()).collect() };
+    let per_connection = json!([["ConnectionId"], []]);
+    let token = of("ConcurTokenDaysLeft");
+    assert_eq!(token.len(), 1, "acme's expiry is stored, euro's is not: {token:?}");
+    assert_eq!((&token[0]["ConnectionId"], &token[0]["ConcurTokenDaysLeft"]), (&json!("acme"), &json!(10.5)));
+    let metric = &token[0]["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(metric["Dimensions"], per_connection);
+    assert_eq!(metric["Metrics"], json!([{"Name": "ConcurTokenDaysLeft", "Unit": "None"}]));
+    let keys = of("PgpKeyDaysLeft");
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert_eq!(keys[0]["PgpKeyDaysLeft"], 700.0, "the key that expires last");
+    let failures = of("PollFailures");
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!((&failures[0]["ConnectionId"], &failures[0]["PollFailures"]), (&json!(euro.as_str()), &json!(1.0)));
+    assert_eq!(failures[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"], per_connection);
+    let not_final = of("DocumentsNotFinal");
+    assert_eq!(not_final.len(), 1, "{not_final:?}");
+    assert_eq!(not_final[0]["DocumentsNotFinal"], 1.0);
+    assert_eq!(not_final[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([[]]));
+}
