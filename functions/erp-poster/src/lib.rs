@@ -216,7 +216,7 @@ async fn run_group(
             continue;
         };
         let receives: u32 = record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
-        queue_age(record);
+        platform::telemetry::queue_age("work", record);
         let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
         let out_of_time = left.is_some_and(|left| left < rules.item_budget);
         let fate = if out_of_time || failed {
@@ -229,23 +229,6 @@ async fn run_group(
         fates.push((*position, message_id, fate));
     }
     fates
-}
-
-/// How long the message waited on the work queue (since it was sent), as
-/// the `QueueAge` metric (docs/metrics.md).
-fn queue_age(record: &SqsMessage) {
-    let Some(sent_ms) = record.attributes.get("SentTimestamp").and_then(|t| t.parse::<i128>().ok()) else {
-        return;
-    };
-    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-    let age_ms = (now_ms - sent_ms).max(0) as f64;
-    platform::telemetry::emit(&platform::telemetry::Metric {
-        name: "QueueAge",
-        unit: platform::telemetry::Unit::Milliseconds,
-        value: age_ms,
-        dimensions: &[("Queue", "work")],
-        sets: &[&["Queue"]],
-    });
 }
 
 /// What became of one message of a batch.
@@ -588,22 +571,6 @@ mod tests {
         m.message_id = Some(id.to_owned());
         m.body = body;
         m
-    }
-
-    #[test]
-    fn a_message_s_wait_on_the_work_queue_is_its_queue_age() {
-        let captured = platform::telemetry::capture();
-        let mut m = message("m1", None);
-        let sent = time::OffsetDateTime::now_utc() - time::Duration::milliseconds(1500);
-        m.attributes.insert("SentTimestamp".into(), (sent.unix_timestamp_nanos() / 1_000_000).to_string());
-        super::queue_age(&m);
-        super::queue_age(&message("without a timestamp", None));
-        let ages: Vec<_> = captured.lines().into_iter().filter(|l| l.get("QueueAge").is_some()).collect();
-        assert_eq!(ages.len(), 1, "{ages:?}");
-        let age = ages[0]["QueueAge"].as_f64().unwrap_or_default();
-        assert!((1500.0..60_000.0).contains(&age), "{age}");
-        assert_eq!(ages[0]["Queue"], "work");
-        assert_eq!(ages[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0], "Queue");
     }
 
     /// A message of FIFO group `group`, received `receives` times.

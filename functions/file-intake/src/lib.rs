@@ -52,6 +52,7 @@ pub struct FileIntake<S> {
 pub async fn handle<S: GrantStore>(intake: &FileIntake<S>, event: SqsEvent) -> SqsBatchResponse {
     let mut failures = Vec::new();
     for message in event.records {
+        platform::telemetry::queue_age("inbox", &message);
         let id = message.message_id.clone().unwrap_or_default();
         let body = message.body.as_deref().unwrap_or("");
         match intake.take_message(body).await {

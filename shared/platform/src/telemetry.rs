@@ -43,6 +43,7 @@ pub fn filter_for(rust_log: &str, function_crate: &str) -> EnvFilter {
 pub fn init(function_crate: &str) {
     let filter = filter_for(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()), function_crate);
     let _ = tracing::subscriber::set_global_default(subscriber(filter, std::io::stdout));
+    count_http_calls();
 }
 
 /// The functions' log format, writing to `writer`: one JSON object per
@@ -88,6 +89,50 @@ pub fn metric(name: &str, value: f64, connection_id: &str) {
         value,
         dimensions: &[("ConnectionId", connection_id)],
         sets: &[&["ConnectionId"]],
+    });
+}
+
+/// Counts every HTTP call of the process as `ConcurCalls` or `ErpCalls`
+/// (docs/metrics.md), by the service name its caller gave the transport:
+/// `concur-…` is Concur; `acumatica`, `ifs`, `infor` are the ERPs (their
+/// token endpoints included). Installed at start-up and by [`capture`].
+pub fn count_http_calls() {
+    transport::observe_calls(count_call);
+}
+
+fn count_call(service: &'static str, outcome: transport::CallOutcome) {
+    let outcome = outcome.as_str();
+    if service.starts_with("concur") {
+        let dimensions = [("Outcome", outcome)];
+        emit(&Metric {
+            name: "ConcurCalls",
+            unit: Unit::Count,
+            value: 1.0,
+            dimensions: &dimensions,
+            sets: &[&["Outcome"]],
+        });
+    } else if matches!(service, "acumatica" | "ifs" | "infor") {
+        let dimensions = [("Erp", service), ("Outcome", outcome)];
+        let sets: &[&[&str]] = &[&["Erp", "Outcome"], &["Outcome"]];
+        emit(&Metric { name: "ErpCalls", unit: Unit::Count, value: 1.0, dimensions: &dimensions, sets });
+    }
+}
+
+/// How long an SQS message waited on `queue` (`work`, `inbox`) since it
+/// was first sent, as the `QueueAge` metric (docs/metrics.md). A message
+/// without its `SentTimestamp` attribute is not counted.
+pub fn queue_age(queue: &str, message: &aws_lambda_events::sqs::SqsMessage) {
+    let Some(sent_ms) = message.attributes.get("SentTimestamp").and_then(|t| t.parse::<i128>().ok()) else {
+        return;
+    };
+    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    let age_ms = (now_ms - sent_ms).max(0) as f64;
+    emit(&Metric {
+        name: "QueueAge",
+        unit: Unit::Milliseconds,
+        value: age_ms,
+        dimensions: &[("Queue", queue)],
+        sets: &[&["Queue"]],
     });
 }
 
@@ -167,8 +212,10 @@ static CAPTURED: std::sync::Mutex<Option<Vec<String>>> = std::sync::Mutex::new(N
 /// read; writing resumes when it is dropped. One process, one capture.
 pub struct Capture(());
 
-/// Starts capturing the process's metric lines.
+/// Starts capturing the process's metric lines, HTTP calls counted as a
+/// function's start-up counts them.
 pub fn capture() -> Capture {
+    count_http_calls();
     *CAPTURED.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Vec::new());
     Capture(())
 }
@@ -189,6 +236,27 @@ impl Drop for Capture {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_message_s_wait_on_the_work_queue_is_its_queue_age() {
+        let captured = super::capture();
+        let message = |id: &str| {
+            let mut m = aws_lambda_events::sqs::SqsMessage::default();
+            m.message_id = Some(id.to_owned());
+            m
+        };
+        let mut m = message("m1");
+        let sent = time::OffsetDateTime::now_utc() - time::Duration::milliseconds(1500);
+        m.attributes.insert("SentTimestamp".into(), (sent.unix_timestamp_nanos() / 1_000_000).to_string());
+        super::queue_age("work", &m);
+        super::queue_age("work", &message("without a timestamp"));
+        let ages: Vec<_> = captured.lines().into_iter().filter(|l| l.get("QueueAge").is_some()).collect();
+        assert_eq!(ages.len(), 1, "{ages:?}");
+        let age = ages[0]["QueueAge"].as_f64().unwrap_or_default();
+        assert!((1500.0..60_000.0).contains(&age), "{age}");
+        assert_eq!(ages[0]["Queue"], "work");
+        assert_eq!(ages[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0], "Queue");
+    }
+
     #[test]
     fn a_metric_is_one_emf_line_with_the_connection_as_its_only_dimension() {
         let metric = super::Metric {

@@ -154,6 +154,63 @@ fn build_client_for(timeout: Duration, policy: UrlPolicy) -> reqwest::Client {
         .expect("the HTTP client must build with the compiled-in TLS backend")
 }
 
+/// How one HTTP call ended, as the call metrics count it (`ErpCalls`,
+/// `ConcurCalls` in docs/metrics.md). Every attempt is one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// An answer below 400 (2xx; redirects are followed).
+    Success,
+    /// A 4xx other than 429.
+    Refused,
+    /// 429.
+    Throttled,
+    /// A 5xx.
+    ServerError,
+    /// No HTTP answer: the time limit passed or no connection was made.
+    NoAnswer,
+}
+
+impl CallOutcome {
+    pub fn of_status(status: u16) -> Self {
+        match status {
+            429 => CallOutcome::Throttled,
+            500.. => CallOutcome::ServerError,
+            400.. => CallOutcome::Refused,
+            _ => CallOutcome::Success,
+        }
+    }
+
+    /// The metrics' `Outcome` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallOutcome::Success => "2xx",
+            CallOutcome::Refused => "4xx",
+            CallOutcome::Throttled => "429",
+            CallOutcome::ServerError => "5xx",
+            CallOutcome::NoAnswer => "timeout",
+        }
+    }
+}
+
+/// Who hears of every HTTP call of the process: `service` is the name the
+/// caller gave [`HttpClient::send`] (`concur-api`, `acumatica`, …).
+pub type CallObserver = fn(service: &'static str, outcome: CallOutcome);
+
+static CALL_OBSERVER: OnceLock<CallObserver> = OnceLock::new();
+
+/// Installs the process's call observer, as a layer under every client
+/// (platform's start-up counts the calls as metrics). The first one stays;
+/// `false` when one was installed already.
+pub fn observe_calls(observer: CallObserver) -> bool {
+    CALL_OBSERVER.set(observer).is_ok()
+}
+
+fn observed(service: &'static str, outcome: CallOutcome) {
+    if let Some(observer) = CALL_OBSERVER.get() {
+        observer(service, outcome);
+    }
+}
+
 /// A client with a retry policy. Clone freely (clones share one reqwest client and its pool).
 #[derive(Clone)]
 pub struct HttpClient {
@@ -210,7 +267,16 @@ impl HttpClient {
             let client = self.reqwest();
             let outcome = match build(client).build() {
                 Ok(request) => match guard::check_literal(request.url(), self.addresses) {
-                    Ok(()) => client.execute(request).await,
+                    Ok(()) => {
+                        let sent = client.execute(request).await;
+                        match &sent {
+                            Ok(response) => observed(service, CallOutcome::of_status(response.status().as_u16())),
+                            // Refused by our own resolver policy: nothing was sent.
+                            Err(e) if guard::forbidden_in(e).is_some() => {}
+                            Err(_) => observed(service, CallOutcome::NoAnswer),
+                        }
+                        sent
+                    }
                     Err(forbidden) => {
                         return Err(TransportError::Forbidden { service, forbidden: Box::new(forbidden) });
                     }

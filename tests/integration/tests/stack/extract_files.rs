@@ -442,6 +442,7 @@ async fn a_key_rotation_loses_no_file() {
 
 #[tokio::test]
 async fn a_file_dropped_in_the_inbox_for_a_key_added_later_is_decrypted_and_posted_once() {
+    let captured = platform::telemetry::capture();
     let world = PostingWorld::new("acme-inbox").await;
     world.load_examples();
     set_source(&world, extract_source(), Edition::Professional).await;
@@ -461,7 +462,14 @@ async fn a_file_dropped_in_the_inbox_for_a_key_added_later_is_decrypted_and_post
     let sqs = world.stack.sqs();
     let mut handled = 0;
     for _ in 0..3 {
-        let out = sqs.receive_message().queue_url(&inbox).max_number_of_messages(10).send().await.unwrap();
+        let out = sqs
+            .receive_message()
+            .queue_url(&inbox)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp)
+            .send()
+            .await
+            .unwrap();
         let messages = out.messages.unwrap_or_default();
         if messages.is_empty() {
             break;
@@ -474,6 +482,12 @@ async fn a_file_dropped_in_the_inbox_for_a_key_added_later_is_decrypted_and_post
         handled += messages.len();
     }
     assert!(handled >= 1, "S3 notified the inbox queue");
+    let ages: Vec<_> = captured.lines().into_iter().filter(|l| l.get("QueueAge").is_some()).collect();
+    assert_eq!(ages.len(), handled, "one QueueAge per inbox message: {ages:?}");
+    assert!(
+        ages.iter().all(|l| l["Queue"] == "inbox" && l["QueueAge"].as_f64().is_some_and(|ms| ms >= 0.0)),
+        "{ages:?}"
+    );
     let poster = world.poster().await;
     let queue = world.stack.work_queue_url(POSTER);
     assert_eq!(consume_queue(&world.stack, &poster, &queue).await.unwrap().messages, 0, "refused: nothing queued");

@@ -85,4 +85,22 @@ async fn a_posted_a_duplicate_and_a_failed_document_write_their_metrics() {
     for step in ["fetch", "post", "confirm"] {
         assert!(steps.iter().any(|(s, ms)| *s == step && *ms >= 0.0), "{step}: {steps:?}");
     }
+
+    // Every HTTP call, by outcome: the ERP's per ERP, Concur's together.
+    let calls = |name: &str| -> Vec<&Value> { lines.iter().filter(|l| l.get(name).is_some()).collect() };
+    let erp = calls("ErpCalls");
+    assert!(!erp.is_empty(), "the post called Acumatica");
+    for line in &erp {
+        assert_eq!(
+            (&line["Erp"], &line["Outcome"], &line["ErpCalls"]),
+            (&json!("acumatica"), &json!("2xx"), &json!(1.0))
+        );
+        assert_eq!(metric_of(line)["Dimensions"], json!([["Erp", "Outcome"], ["Outcome"]]));
+    }
+    let concur = calls("ConcurCalls");
+    assert!(concur.len() >= 3, "fetch, acknowledge and confirm at least: {concur:?}");
+    for line in &concur {
+        assert_eq!((&line["Outcome"], &line["ConcurCalls"]), (&json!("2xx"), &json!(1.0)));
+        assert_eq!(metric_of(line)["Dimensions"], json!([["Outcome"]]));
+    }
 }
