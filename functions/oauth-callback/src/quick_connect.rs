@@ -18,9 +18,10 @@
 use std::time::Duration;
 
 use concur::app::AppCredentials;
-use concur::client::{CompanyProfile, ConcurClient, ConcurError, WebhookSubscription};
+use concur::client::{CompanyProfile, ConcurClient, ConcurError};
 use concur::token::TokenResponse;
 use concur::tokens::{AccessToken, StoredGrant};
+use concur::webhooks::WebhookPlan;
 use domain::clock::{epoch_rfc3339, now_rfc3339};
 use domain::{CompanyUuid, Connection, ConnectionId, ConnectionStatus, Edition, ReferenceSyncRequest, SyncReason};
 use platform::aws::SECRET_TTL;
@@ -34,52 +35,27 @@ use crate::{ConnectOutcome, ConnectRequest, Connector, WebhookSetup};
 /// The function's name in audit events.
 const FUNCTION: &str = "oauth-callback";
 
-/// Topics subscribed by default. The invoice topic is not documented by
-/// Concur; it is subscribed only where the application is offered it, and
-/// invoices are polled either way.
-pub const DEFAULT_TOPICS: [&str; 2] = ["public.concur.expense.report", "public.concur.invoice.paymentrequest"];
-
 /// Deployment settings of the flow (from the function's environment).
 #[derive(Debug, Clone)]
 pub struct QuickConnectSettings {
     pub app_secret_id: String,
     /// `<stack>/connections/`: the grant lives at `<prefix><connection>/concur`.
     pub secret_prefix: String,
-    /// Where ESS delivers webhooks (`…/concur/events`).
-    pub events_url: String,
-    /// Globally unique prefix of this deployment's subscription ids.
-    pub subscription_prefix: String,
-    pub topics: Vec<String>,
+    /// The webhook subscriptions every connect asserts.
+    pub webhooks: WebhookPlan,
 }
 
 impl QuickConnectSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let topics = match env.optional("CONCUR_EVENT_TOPICS") {
-            Some(list) => list.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect(),
-            None => DEFAULT_TOPICS.iter().map(|t| (*t).to_owned()).collect(),
-        };
         Ok(Self {
             app_secret_id: env.required("CONCUR_APP_SECRET_ID")?,
             secret_prefix: env.required("CONNECTION_SECRET_PREFIX")?,
-            events_url: env.required("CONCUR_EVENTS_URL")?,
-            subscription_prefix: env.required("CONCUR_SUBSCRIPTION_PREFIX")?,
-            topics,
+            webhooks: platform::config::webhook_plan(env)?,
         })
     }
 
     pub fn grant_secret_id(&self, connection: &ConnectionId) -> String {
         format!("{}{connection}/concur", self.secret_prefix)
-    }
-
-    /// `<prefix>.<topic without "public.concur.">`, in the alphabet ESS
-    /// accepts (lower-case letters, digits, `.` and `-`).
-    pub fn subscription_id(&self, topic: &str) -> String {
-        let short = topic.strip_prefix("public.concur.").unwrap_or(topic);
-        format!("{}.{short}", self.subscription_prefix)
-            .to_ascii_lowercase()
-            .chars()
-            .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-' { c } else { '-' })
-            .collect()
     }
 }
 
@@ -331,28 +307,13 @@ impl QuickConnect {
     /// every connect re-asserts the same ids: idempotent, self-healing.
     async fn subscribe(&self, app: &AppCredentials, connection: &ConnectionId) -> WebhookSetup {
         let mut setup = WebhookSetup::default();
-        let result: Result<(), ConcurError> = async {
-            let app_token = self.concur.app_token(app).await?;
-            let offered = self.concur.event_topics(app, &app_token.access_token).await?;
-            for topic in &self.settings.topics {
-                if !offered.iter().any(|t| t == topic) {
-                    setup.not_offered.push(topic.clone());
-                    continue;
-                }
-                let subscription = WebhookSubscription {
-                    id: self.settings.subscription_id(topic),
-                    topic: topic.clone(),
-                    endpoint: self.settings.events_url.clone(),
-                    filter: ".*".to_owned(),
-                };
-                self.concur.put_webhook_subscription(app, &app_token.access_token, &subscription).await?;
-                setup.subscribed.push(topic.clone());
-            }
-            Ok(())
+        let result = concur::webhooks::assert_subscriptions(&self.concur, app, &self.settings.webhooks).await;
+        if let Ok(asserted) = &result {
+            setup.subscribed.clone_from(&asserted.subscribed);
+            setup.not_offered.clone_from(&asserted.not_offered);
         }
-        .await;
         let (outcome, detail) = match &result {
-            Ok(()) => (
+            Ok(_) => (
                 "ok",
                 format!(
                     "subscribed: {}; not offered to the application: {}",
@@ -487,18 +448,12 @@ mod tests {
     }
 
     #[test]
-    fn subscription_ids_fit_what_ess_accepts() {
+    fn the_grant_lives_under_the_connection() {
         let settings = QuickConnectSettings {
             app_secret_id: String::new(),
             secret_prefix: "Stack/connections/".into(),
-            events_url: String::new(),
-            subscription_prefix: "concur-erp-connector.eu-west-1.My_Stack".into(),
-            topics: vec![],
+            webhooks: WebhookPlan::new(String::new(), String::new(), None),
         };
-        assert_eq!(
-            settings.subscription_id("public.concur.expense.report"),
-            "concur-erp-connector.eu-west-1.my-stack.expense.report"
-        );
         assert_eq!(settings.grant_secret_id(&ConnectionId::parse("acme").unwrap()), "Stack/connections/acme/concur");
     }
 }

@@ -21,6 +21,7 @@
 pub mod digest;
 mod metrics;
 pub mod sweep;
+pub mod webhooks;
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -64,6 +65,8 @@ pub struct Poller<S> {
     /// A document not final this long after its last change counts as
     /// stuck (`DocumentsNotFinal`, the documents-not-final alarm).
     pub not_final_after: Duration,
+    /// The webhook subscriptions the daily run re-asserts.
+    pub webhooks: concur::webhooks::WebhookPlan,
 }
 
 /// Tuning of the poller (production values by default).
@@ -112,6 +115,7 @@ pub struct Settings {
     pub digest_topic_arn: String,
     /// `NOT_FINAL_AFTER_HOURS`: when a document not final counts as stuck.
     pub not_final_after: Duration,
+    pub webhooks: concur::webhooks::WebhookPlan,
 }
 
 impl Settings {
@@ -121,6 +125,7 @@ impl Settings {
             inbox_queue_url: env.required("INBOX_QUEUE_URL")?,
             digest_topic_arn: env.required("DIGEST_TOPIC_ARN")?,
             not_final_after: Duration::from_secs(3600 * env.parsed::<u64>("NOT_FINAL_AFTER_HOURS", 4)?),
+            webhooks: platform::config::webhook_plan(env)?,
         })
     }
 }
@@ -153,6 +158,7 @@ impl Poller<ConcurGrantStore> {
                 notifier: aws.notifier(&settings.digest_topic_arn),
             },
             not_final_after: settings.not_final_after,
+            webhooks: settings.webhooks.clone(),
         })
     }
 }

@@ -18,11 +18,18 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(|tick: LambdaEvent<serde_json::Value>| {
         let poller = &poller;
         async move {
-            // The digest's schedule sends `{"run":"digest"}`; the poll's schedule sends its own event.
-            if tick.payload.get("run").and_then(serde_json::Value::as_str) == Some("digest") {
-                let report = scheduled_poller::digest::run(&poller.digest, time::OffsetDateTime::now_utc()).await?;
-                tracing::info!(since = %report.since, until = %report.until, sent = report.sent.is_some(), "digest handled");
-                return Ok(());
+            // The digest's and the webhook check's schedules name their run; the poll's sends its own event.
+            match tick.payload.get("run").and_then(serde_json::Value::as_str) {
+                Some("digest") => {
+                    let report = scheduled_poller::digest::run(&poller.digest, time::OffsetDateTime::now_utc()).await?;
+                    tracing::info!(since = %report.since, until = %report.until, sent = report.sent.is_some(), "digest handled");
+                    return Ok(());
+                }
+                Some("webhooks") => {
+                    scheduled_poller::webhooks::reassert(poller).await?;
+                    return Ok(());
+                }
+                _ => {}
             }
             let deadline = scheduled_poller::deadline_before(tick.context.deadline(), DEADLINE_MARGIN);
             let report = scheduled_poller::handle(poller, time::OffsetDateTime::now_utc(), deadline).await?;

@@ -23,6 +23,7 @@ const TOKEN_PATH: &str = "/oauth2/v0/token";
 const PROFILE_PATH: &str = "/profile/v1/me";
 const TOPICS_PATH: &str = "/events/v4/topics";
 const WEBHOOK_PATH: &str = "/events/v4/subscriptions/webhook";
+const SUBSCRIPTIONS_PATH: &str = "/events/v4/subscriptions";
 
 const SERVICE_TOKEN: &str = "concur-token";
 const SERVICE_PROFILE: &str = "concur-profile";
@@ -289,6 +290,21 @@ impl ConcurClient {
             .await
             .map_err(ConcurError::Transport)?;
         read_json(SERVICE_EVENTS, response, "the list of event topics (a JSON array of strings)").await
+    }
+
+    /// `GET {app_base_url}/events/v4/subscriptions`: the application's subscriptions.
+    pub(crate) async fn webhook_subscriptions<T: DeserializeOwned>(
+        &self,
+        app: &AppCredentials,
+        app_token: &Secret,
+    ) -> Result<T, ConcurError> {
+        let url = format!("{}{SUBSCRIPTIONS_PATH}", trim_base(&app.app_base_url));
+        let response = self
+            .http
+            .send(SERVICE_EVENTS, Idempotency::Safe, |c| c.get(&url).bearer_auth(app_token.expose()))
+            .await
+            .map_err(ConcurError::Transport)?;
+        read_json(SERVICE_EVENTS, response, "the list of webhook subscriptions (a JSON array)").await
     }
 
     /// `PUT {app_base_url}/events/v4/subscriptions/webhook`: create or update (idempotent).

@@ -21,6 +21,8 @@
 //!   batch lists, close answers), parsed by local name within bounds.
 //! - [`events`]: ESS webhooks: the `Concur-Signature` check and what a
 //!   notification asks the connector to do.
+//! - [`webhooks`]: this deployment's subscriptions, asserted at every
+//!   connect and daily.
 
 pub mod app;
 pub mod client;
@@ -33,6 +35,7 @@ pub mod purchase_orders;
 pub mod token;
 pub mod tokens;
 pub mod vendors;
+pub mod webhooks;
 
 pub use app::AppCredentials;
 pub use client::{CompanyProfile, ConcurClient, ConcurError, WebhookSubscription, WriteVerb};

@@ -301,7 +301,7 @@ impl<S: GrantStore> TokenManager<S> {
 
     /// The app's credentials, read from the store the first time (boxed: a rare path that would otherwise
     /// deepen every refresh's future type).
-    async fn app(&self) -> Result<&AppCredentials, ConcurError> {
+    pub async fn app(&self) -> Result<&AppCredentials, ConcurError> {
         self.app
             .get_or_try_init(|| {
                 Box::pin(async {

@@ -114,6 +114,17 @@ impl ConcurSettings {
     }
 }
 
+/// The webhook subscriptions this deployment wants (oauth-callback asserts
+/// them at each connect, scheduled-poller daily): `CONCUR_EVENTS_URL`,
+/// `CONCUR_SUBSCRIPTION_PREFIX` and, optionally, `CONCUR_EVENT_TOPICS`.
+pub fn webhook_plan(env: &Env) -> Result<concur::webhooks::WebhookPlan, ConfigError> {
+    Ok(concur::webhooks::WebhookPlan::new(
+        env.required("CONCUR_EVENTS_URL")?,
+        env.required("CONCUR_SUBSCRIPTION_PREFIX")?,
+        env.optional("CONCUR_EVENT_TOPICS").as_deref(),
+    ))
+}
+
 /// What the functions that move documents through the ledger and hold
 /// Concur tokens (scheduled-poller, erp-poster) read.
 #[derive(Debug, Clone)]

@@ -213,6 +213,8 @@ fn every_function_env_var_resolves() {
             "CONNECTION_SECRET_PREFIX",
             "DIGEST_TOPIC_ARN",
             "NOT_FINAL_AFTER_HOURS",
+            "CONCUR_EVENTS_URL",
+            "CONCUR_SUBSCRIPTION_PREFIX",
         ])
     );
     // The failure digest goes to the alarm topic (Ref of a topic is its ARN).

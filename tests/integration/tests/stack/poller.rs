@@ -602,3 +602,36 @@ async fn a_tick_writes_its_gauges_its_failed_polls_and_the_documents_not_final()
     assert_eq!(not_final[0]["DocumentsNotFinal"], 1.0);
     assert_eq!(not_final[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([[]]));
 }
+
+/// The daily webhook check: nothing is subscribed before a company is
+/// connected; then every offered topic is put in place, and a subscription
+/// Concur deleted (30 days of failed deliveries) is counted missing and put
+/// back (`WebhookSubscriptionsMissing`, 0 when all are there).
+#[tokio::test]
+async fn the_daily_check_puts_back_a_webhook_subscription_concur_deleted() {
+    let captured = platform::telemetry::capture();
+    let world = World::new().await;
+    let poller = world.poller().await;
+    let check = || scheduled_poller::webhooks::reassert(&poller);
+    assert_eq!(check().await.unwrap(), None, "no company connected: nothing to subscribe");
+    assert!(world.sim.subscriptions().is_empty());
+
+    // This world connects without Quick Connect: no subscription exists yet.
+    world.connect("acme", ACME).await;
+    let first = check().await.unwrap().expect("checked");
+    assert!(!first.subscribed.is_empty(), "{first:?}");
+    assert_eq!(first.missing, first.subscribed);
+    assert!(check().await.unwrap().expect("checked").missing.is_empty(), "all in place");
+
+    let plan = &poller.webhooks;
+    let topic = &first.subscribed[0];
+    let id = plan.subscription_id(topic);
+    assert!(world.sim.drop_subscription(&id));
+    let after = check().await.unwrap().expect("checked");
+    assert_eq!(after.missing, [topic.clone()]);
+    assert!(world.sim.subscriptions().iter().any(|s| s.id == id && s.endpoint == plan.events_url), "put back");
+
+    let counts: Vec<f64> =
+        captured.lines().iter().filter_map(|l| l.get("WebhookSubscriptionsMissing").and_then(Value::as_f64)).collect();
+    assert_eq!(counts, [0.0, first.missing.len() as f64, 0.0, 1.0]);
+}

@@ -547,6 +547,12 @@ impl ConcurSim {
         self.lock().subscriptions.values().cloned().collect()
     }
 
+    /// Concur deletes a subscription whose deliveries failed for 30 days:
+    /// this one is gone (`true` when it existed).
+    pub fn drop_subscription(&self, id: &str) -> bool {
+        self.lock().subscriptions.remove(id).is_some()
+    }
+
     /// A subscription owned by another application (its id is then taken).
     pub fn add_foreign_subscription(&self, id: &str, topic: &str, application_id: &str) {
         self.lock().subscriptions.insert(
