@@ -494,7 +494,15 @@ impl<S: concur::GrantStore> Poster<S> {
         if let Err(e) = self.audit.record(&event).await {
             tracing::warn!(error = %e, "audit event not recorded");
         }
-        platform::telemetry::metric("ReferenceRecordsWritten", counts.written as f64, id);
-        platform::telemetry::metric("ReferenceRecordsRefused", counts.refused as f64, id);
+        // docs/metrics.md: one line per outcome, 0 too (a run that wrote nothing is a data point).
+        for (outcome, count) in [("written", counts.written), ("refused", counts.refused)] {
+            platform::telemetry::emit(&platform::telemetry::Metric {
+                name: "ReferenceRecords",
+                unit: platform::telemetry::Unit::Count,
+                value: count as f64,
+                dimensions: &[("ConnectionId", id), ("Kind", kind.as_str()), ("Outcome", outcome)],
+                sets: &[&["ConnectionId", "Kind", "Outcome"], &["Outcome"]],
+            });
+        }
     }
 }

@@ -98,6 +98,7 @@ async fn vendors_reach_concur_once_then_only_what_changed_and_an_inactivated_one
 
 #[tokio::test]
 async fn a_vendor_concur_cannot_hold_is_listed_with_the_reason_and_the_rest_are_written() {
+    let captured = platform::telemetry::capture();
     let world = PostingWorld::new("acme-sync-refused").await;
     world.acumatica().add_vendor(TENANT, "V-WITH-A-CODE-FAR-TOO-LONG-FOR-CONCUR", "Too long", "Active");
     let poster = world.poster().await;
@@ -105,6 +106,28 @@ async fn a_vendor_concur_cannot_hold_is_listed_with_the_reason_and_the_rest_are_
     let run = counts(poster.sync_vendors(&connection, false).await.unwrap());
     assert_eq!(run.refused, 1, "{run:?}");
     assert_eq!(in_concur(&world).len(), in_acumatica(&world).len() - 1, "the rest are written");
+    // The run's counts as metrics (docs/metrics.md): one line per outcome.
+    let records: Vec<(String, String, f64)> = captured
+        .lines()
+        .iter()
+        .filter(|l| l.get("ReferenceRecords").is_some())
+        .map(|l| {
+            assert_eq!(
+                l["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+                serde_json::json!([["ConnectionId", "Kind", "Outcome"], ["Outcome"]])
+            );
+            assert_eq!(l["ConnectionId"], "acme-sync-refused");
+            (
+                l["Kind"].as_str().unwrap().to_owned(),
+                l["Outcome"].as_str().unwrap().to_owned(),
+                l["ReferenceRecords"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        records,
+        [("vendors".into(), "written".into(), run.written as f64), ("vendors".into(), "refused".into(), 1.0)]
+    );
     let status = integration::connector(world.stack.stack_name(), &["sync", "status", "acme-sync-refused"]).await;
     assert!(status.out.contains("refused V-WITH-A-CODE-FAR-TOO-LONG-FOR-CONCUR/MAIN: VendorCode"), "{}", status.out);
     assert!(status.out.contains("at most 32"), "{}", status.out);
