@@ -628,7 +628,7 @@ async fn the_daily_check_puts_back_a_webhook_subscription_concur_deleted() {
     let id = plan.subscription_id(topic);
     assert!(world.sim.drop_subscription(&id));
     let after = check().await.unwrap().expect("checked");
-    assert_eq!(after.missing, [topic.clone()]);
+    assert_eq!(after.missing, std::slice::from_ref(topic));
     assert!(world.sim.subscriptions().iter().any(|s| s.id == id && s.endpoint == plan.events_url), "put back");
 
     let counts: Vec<f64> =
