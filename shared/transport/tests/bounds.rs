@@ -1,29 +1,18 @@
 //! The transport's bounds over real loopback HTTP (the simulators' fault
 //! layer): body limits, redirects, and the address policy at connect time.
 
+mod support;
+
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use axum::{Router, http::StatusCode, response::IntoResponse, routing::get};
+use axum::{Router, routing::get};
 use domain::UrlPolicy;
 use reqwest::dns::{Name, Resolve};
-use simulators::faults::{FaultKind, FaultResponses, FaultSpec, Faults};
+use simulators::faults::{FaultKind, Faults};
+use support::{PlainFaults, once};
 use transport::guard::{Forbidden, GuardedResolver};
 use transport::{HttpClient, Idempotency, RetryPolicy, TransportError};
-
-struct PlainFaults;
-
-impl FaultResponses for PlainFaults {
-    fn too_many_requests(&self, _: Option<u64>) -> axum::response::Response {
-        (StatusCode::TOO_MANY_REQUESTS, "slow down").into_response()
-    }
-    fn server_error(&self, status: StatusCode) -> axum::response::Response {
-        (status, "boom").into_response()
-    }
-    fn expired_token(&self) -> axum::response::Response {
-        (StatusCode::UNAUTHORIZED, "expired").into_response()
-    }
-}
 
 async fn server() -> (simulators::RunningSimulator, Faults) {
     let faults = Faults::new(PlainFaults);
@@ -39,10 +28,6 @@ fn retry() -> RetryPolicy {
         max_delay: Duration::from_secs(1),
         request_timeout: Duration::from_secs(5),
     }
-}
-
-fn once(fault: FaultKind) -> FaultSpec {
-    FaultSpec { fault, count: Some(1), fraction: None, path_prefix: None, method: None }
 }
 
 #[tokio::test]

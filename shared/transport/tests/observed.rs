@@ -2,12 +2,15 @@
 //! with): every attempt on the wire is reported once with its outcome, and
 //! a request our own address policy refuses is not a call.
 
+mod support;
+
 use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::{Router, http::StatusCode, response::IntoResponse, routing::get};
+use axum::{Router, routing::get};
 use domain::UrlPolicy;
-use simulators::faults::{FaultKind, FaultResponses, FaultSpec, Faults};
+use simulators::faults::{FaultKind, FaultSpec, Faults};
+use support::{PlainFaults, once};
 use transport::{CallOutcome, HttpClient, Idempotency, RetryPolicy};
 
 static CALLS: Mutex<Vec<(&'static str, CallOutcome)>> = Mutex::new(Vec::new());
@@ -18,24 +21,6 @@ fn record(service: &'static str, outcome: CallOutcome) {
 
 fn taken() -> Vec<(&'static str, CallOutcome)> {
     std::mem::take(&mut *CALLS.lock().unwrap())
-}
-
-struct PlainFaults;
-
-impl FaultResponses for PlainFaults {
-    fn too_many_requests(&self, _: Option<u64>) -> axum::response::Response {
-        (StatusCode::TOO_MANY_REQUESTS, "slow down").into_response()
-    }
-    fn server_error(&self, status: StatusCode) -> axum::response::Response {
-        (status, "boom").into_response()
-    }
-    fn expired_token(&self) -> axum::response::Response {
-        (StatusCode::UNAUTHORIZED, "expired").into_response()
-    }
-}
-
-fn once(fault: FaultKind) -> FaultSpec {
-    FaultSpec { fault, count: Some(1), fraction: None, path_prefix: None, method: None }
 }
 
 #[tokio::test]
