@@ -62,6 +62,7 @@ fn company() -> CompanyUuid {
 
 #[tokio::test]
 async fn first_connect_stores_the_grant_and_the_connection_and_sets_up_webhooks_and_a_sync() {
+    let captured = platform::telemetry::capture();
     let w = world().await;
     let (status, page) = w.click_connect().await;
     assert_eq!(status, 200, "{page}");
@@ -107,6 +108,13 @@ async fn first_connect_stores_the_grant_and_the_connection_and_sets_up_webhooks_
             .unwrap()
             .contains("not offered to the application: public.concur.invoice.paymentrequest")
     );
+
+    // oauth-callback's metrics (docs/metrics.md) are its calls to Concur: token exchange, profile, app token,
+    // topics, subscriptions, one PUT per offered topic; every one answered 2xx.
+    let calls: Vec<serde_json::Value> =
+        captured.lines().into_iter().filter(|l| l.get("ConcurCalls").is_some()).collect();
+    assert!(calls.len() >= 6, "{calls:?}");
+    assert!(calls.iter().all(|l| l["Outcome"] == "2xx" && l["ConcurCalls"] == 1.0), "{calls:?}");
 }
 
 #[tokio::test]
