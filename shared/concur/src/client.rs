@@ -283,13 +283,7 @@ impl ConcurClient {
 
     /// `GET {app_base_url}/events/v4/topics` with the application token.
     pub async fn event_topics(&self, app: &AppCredentials, app_token: &Secret) -> Result<Vec<String>, ConcurError> {
-        let url = format!("{}{TOPICS_PATH}", trim_base(&app.app_base_url));
-        let response = self
-            .http
-            .send(SERVICE_EVENTS, Idempotency::Safe, |c| c.get(&url).bearer_auth(app_token.expose()))
-            .await
-            .map_err(ConcurError::Transport)?;
-        read_json(SERVICE_EVENTS, response, "the list of event topics (a JSON array of strings)").await
+        self.app_get(app, app_token, TOPICS_PATH, "the list of event topics (a JSON array of strings)").await
     }
 
     /// `GET {app_base_url}/events/v4/subscriptions`: the application's subscriptions.
@@ -298,13 +292,24 @@ impl ConcurClient {
         app: &AppCredentials,
         app_token: &Secret,
     ) -> Result<T, ConcurError> {
-        let url = format!("{}{SUBSCRIPTIONS_PATH}", trim_base(&app.app_base_url));
+        self.app_get(app, app_token, SUBSCRIPTIONS_PATH, "the list of webhook subscriptions (a JSON array)").await
+    }
+
+    /// An ESS management GET at `{app_base_url}{path}` with the application token, read as JSON.
+    async fn app_get<T: DeserializeOwned>(
+        &self,
+        app: &AppCredentials,
+        app_token: &Secret,
+        path: &str,
+        expected: &str,
+    ) -> Result<T, ConcurError> {
+        let url = format!("{}{path}", trim_base(&app.app_base_url));
         let response = self
             .http
             .send(SERVICE_EVENTS, Idempotency::Safe, |c| c.get(&url).bearer_auth(app_token.expose()))
             .await
             .map_err(ConcurError::Transport)?;
-        read_json(SERVICE_EVENTS, response, "the list of webhook subscriptions (a JSON array)").await
+        read_json(SERVICE_EVENTS, response, expected).await
     }
 
     /// `PUT {app_base_url}/events/v4/subscriptions/webhook`: create or update (idempotent).
