@@ -544,6 +544,26 @@ pub struct Consumed {
     pub outcome: erp_poster::BatchOutcome,
 }
 
+/// Runs `post` until `saved()` says the ERP saved the document (its answer
+/// still held back by an `AfterCommit::Delay`), then stops it, as a Lambda
+/// timeout would. Waiting for the save, not for a fixed time, keeps a crash
+/// test the same on a slow or loaded machine. Panics if the post ends first.
+pub async fn stop_once_saved(post: impl Future, saved: impl Fn() -> bool) {
+    let committed = async {
+        while !saved() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let stopped = tokio::time::timeout(Duration::from_secs(30), async {
+        tokio::select! {
+            _ = post => false,
+            () = committed => true,
+        }
+    })
+    .await;
+    assert_eq!(stopped, Ok(true), "the poster was stopped mid-post, after the ERP saved the document");
+}
+
 /// Feeds the work queue to the poster as the SQS event source mapping
 /// does (batches of up to ten, partial failures left on the queue) until
 /// no message is visible.
