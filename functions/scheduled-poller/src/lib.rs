@@ -23,22 +23,20 @@ mod metrics;
 pub mod sweep;
 pub mod webhooks;
 
-use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-use concur::fi::{DocumentPage, FiDocument, WorkIdSource};
-use concur::{ConcurClient, ConcurError, GrantStore, TokenManager, TokenOptions};
-use domain::clock::rfc3339_seconds;
-use domain::{ConcurrencyLevel, Connection, ConnectionId, ConnectionStatus, DocumentType, WorkItem, WorkSource};
+use concur::{ConcurClient, GrantStore, TokenManager, TokenOptions};
+use domain::{Connection, ConnectionId};
 use futures_util::stream::{self, StreamExt};
 use platform::audit::AuditLog;
 use platform::aws::SECRET_TTL;
 use platform::concur_grants::ConcurGrantStore;
 use platform::connections::ConnectionStore;
-use platform::ledger::{LedgerKey, LedgerStore};
-use platform::queue::{InboxQueue, MAX_BATCH, Outgoing, WorkQueue};
+use platform::ledger::LedgerStore;
+use platform::queue::{InboxQueue, WorkQueue};
 use platform::{Aws, Env, StoreError};
+use polling::ConnectionPoller;
 use time::OffsetDateTime;
 use transport::{HttpClient, RetryPolicy};
 
@@ -163,6 +161,21 @@ impl Poller<ConcurGrantStore> {
     }
 }
 
+impl<S> Poller<S> {
+    /// What one connection's poll reads and writes.
+    pub fn connection_poller(&self) -> ConnectionPoller<'_, S> {
+        ConnectionPoller {
+            connections: &self.connections,
+            ledger: &self.ledger,
+            audit: &self.audit,
+            queue: &self.queue,
+            inbox: &self.inbox,
+            tokens: &self.tokens,
+            page_budget: self.page_budget,
+        }
+    }
+}
+
 /// The moment to stop starting work: the Lambda's deadline minus `margin`
 /// (room for a token refresh in flight and the final writes).
 pub fn deadline_before(lambda_deadline: SystemTime, margin: Duration) -> Instant {
@@ -193,22 +206,7 @@ pub struct Selection {
 pub fn select_due(connections: Vec<Connection>, now: OffsetDateTime) -> Selection {
     let mut selection = Selection::default();
     for c in connections {
-        let reason = match c.status {
-            ConnectionStatus::Pending => Some("Concur is not connected yet"),
-            ConnectionStatus::NeedsReauth => Some("the Concur connection needs a reconnect by an admin"),
-            ConnectionStatus::Disabled => Some("disabled by an operator"),
-            ConnectionStatus::Active | ConnectionStatus::ReconnectSoon => {
-                if c.enabled_document_types.is_empty() {
-                    Some("no document type is enabled")
-                } else if c.geolocation.is_none() {
-                    Some("Concur is not connected yet")
-                } else if c.erp.is_none() {
-                    Some("no ERP is configured yet (connections update)")
-                } else {
-                    None
-                }
-            }
-        };
+        let reason = polling::not_pollable(&c);
         if let Some(reason) = reason {
             selection.skipped.push(Skipped { connection_id: c.connection_id.to_string(), reason: reason.to_owned() });
         } else if is_due(&c, now) {
@@ -237,29 +235,7 @@ fn is_due(c: &Connection, now: OffsetDateTime) -> bool {
 
 // ------------------------------------------------------------------- the report
 
-/// How one connection's poll ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PollOutcome {
-    /// Every enabled type read to its last page, every document queued.
-    Completed,
-    /// The deadline came first; still due, the next tick polls it again.
-    Stopped,
-    /// Recorded on the connection (`last_poll_error`) and in the audit.
-    Failed { reason: String },
-}
-
-/// One connection's poll.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectionPoll {
-    pub connection_id: String,
-    pub outcome: PollOutcome,
-    /// READY documents read from Concur.
-    pub read: usize,
-    /// Work items the queue accepted.
-    pub queued: usize,
-    /// READY documents skipped because the ledger knows them (read-only flows).
-    pub known: usize,
-}
+pub use polling::{ConnectionPoll, PollOutcome};
 
 /// What a tick did: for the log line and the tests.
 #[derive(Debug, Default)]
@@ -371,7 +347,8 @@ pub async fn handle<S: GrantStore>(
                 lock(results).1.push(connection.connection_id.to_string());
                 return;
             }
-            let poll = poll_connection(poller, connection, now, deadline).await;
+            let poll = polling::poll_connection(&poller.connection_poller(), connection, now, deadline).await;
+            metrics::poll(connection, &poll.outcome, now);
             lock(results).0.push(poll);
         }
     })
@@ -464,393 +441,6 @@ where
     Fut: Future<Output = ()>,
 {
     stream::iter(items).for_each_concurrent(limit.max(1), f).await;
-}
-
-/// What one connection's poll has done so far.
-#[derive(Default)]
-struct Progress {
-    read: usize,
-    queued: usize,
-    /// READY documents read per type, for the audit.
-    read_by_type: Vec<(DocumentType, usize)>,
-    /// Document keys already queued this poll (a business id may repeat).
-    keys: HashSet<String>,
-    /// READY documents not queued because the ledger knows them (read-only flows).
-    known: usize,
-    /// Documents that could not be queued, in words.
-    problems: Vec<String>,
-}
-
-enum Reached {
-    LastPage,
-    Deadline,
-}
-
-async fn poll_connection<S: GrantStore>(
-    poller: &Poller<S>,
-    connection: &Connection,
-    now: OffsetDateTime,
-    deadline: Instant,
-) -> ConnectionPoll {
-    let id = &connection.connection_id;
-    let mut progress = Progress::default();
-    let mut outcome = match read_and_queue(poller, connection, now, deadline, &mut progress).await {
-        Ok(Reached::Deadline) => PollOutcome::Stopped,
-        Ok(Reached::LastPage) if progress.problems.is_empty() => PollOutcome::Completed,
-        Ok(Reached::LastPage) => PollOutcome::Failed {
-            reason: format!(
-                "{} of the {} READY documents read could not be queued ({}); they stay READY in Concur and the next \
-                 tick tries again",
-                progress.problems.len(),
-                progress.read,
-                first_problems(&progress.problems)
-            ),
-        },
-        Err(failure) => PollOutcome::Failed { reason: failure.to_string() },
-    };
-
-    let stamp = rfc3339_seconds(now);
-    let (audit_outcome, detail) = match &outcome {
-        PollOutcome::Completed => match poller.connections.record_poll_success(id, &stamp).await {
-            Ok(()) => (
-                "ok",
-                format!(
-                    "read {}; queued {} work items{}",
-                    read_summary(&progress),
-                    progress.queued,
-                    known_note(progress.known)
-                ),
-            ),
-            Err(e) => {
-                let reason = format!("the documents were queued, but {e}; the next tick polls again");
-                outcome = PollOutcome::Failed { reason: reason.clone() };
-                ("failed", reason)
-            }
-        },
-        PollOutcome::Failed { reason } => {
-            if let Err(e) = poller.connections.record_poll_failure(id, &format!("{stamp}: {reason}")).await {
-                tracing::error!(connection = %id, error = %e, "recording the poll failure on the connection failed");
-            }
-            ("failed", format!("{reason} (read {}; queued {})", read_summary(&progress), progress.queued))
-        }
-        PollOutcome::Stopped => (
-            "skipped",
-            format!(
-                "stopped at the tick's deadline or page budget after reading {} and queuing {} work items{}; still \
-                 due, the next tick goes on from there",
-                read_summary(&progress),
-                progress.queued,
-                known_note(progress.known)
-            ),
-        ),
-    };
-    let mut event = poller.audit.event(id.as_str(), "connection", "poll", audit_outcome);
-    event.detail = Some(detail);
-    if let Err(e) = poller.audit.record(&event).await {
-        tracing::warn!(connection = %id, error = %e, "recording the poll's audit event failed");
-    }
-    metrics::poll(connection, &outcome, now);
-    match &outcome {
-        PollOutcome::Failed { reason } => {
-            tracing::warn!(connection = %id, read = progress.read, queued = progress.queued, %reason, "poll failed");
-        }
-        other => tracing::info!(connection = %id, read = progress.read, queued = progress.queued,
-            outcome = ?other, "polled"),
-    }
-    ConnectionPoll {
-        connection_id: id.to_string(),
-        outcome,
-        read: progress.read,
-        queued: progress.queued,
-        known: progress.known,
-    }
-}
-
-/// Asks `file-intake` to take the connection's new extract or payment batch files (its posting source
-/// reads files).
-async fn request_files<S: GrantStore>(
-    poller: &Poller<S>,
-    id: &ConnectionId,
-    now: OffsetDateTime,
-) -> Result<(), PollFailure> {
-    let request = domain::inbox::FilesRequest::new(id.clone(), now);
-    poller.inbox.send_files_request(&request).await.map_err(PollFailure::Files)
-}
-
-/// Why one connection's poll failed: its text is the connection's
-/// `last_poll_error` and the audit event's reason. `context` says which
-/// page of which type was being read.
-#[derive(Debug, thiserror::Error)]
-enum PollFailure {
-    /// Finding whose concurrency slots the connection uses.
-    #[error(transparent)]
-    SlotOwner(#[from] StoreError),
-    /// Concur refused or failed; `reason` carries the context and Concur's advice.
-    #[error("{reason}")]
-    Concur {
-        reason: String,
-        #[source]
-        source: ConcurError,
-    },
-    #[error("{context}: checking the ledger failed: {source}")]
-    Ledger {
-        context: String,
-        #[source]
-        source: StoreError,
-    },
-    #[error("{context}: queueing its documents failed: {source}")]
-    Queue {
-        context: String,
-        #[source]
-        source: StoreError,
-    },
-    /// The request to take the connection's files could not be queued.
-    #[error("{0}; the next tick asks again")]
-    Files(#[source] StoreError),
-    #[error("{context}: too many pages")]
-    TooManyPages { context: String },
-}
-
-/// Reads the enabled types' pages, in the connection's rotating order and
-/// from where its last poll stopped, and queues each page's documents as
-/// soon as it is read. Stops at the deadline or the page budget; where it
-/// stopped is kept as the connection's poll cursor, and the next poll
-/// starts with the next type, so a type with a large backlog never keeps
-/// the others waiting. `Err` is why the poll failed. A connection whose posting source reads files has
-/// them asked of `file-intake` first; one that reads no Financial Integration stops there.
-async fn read_and_queue<S: GrantStore>(
-    poller: &Poller<S>,
-    connection: &Connection,
-    now: OffsetDateTime,
-    deadline: Instant,
-    progress: &mut Progress,
-) -> Result<Reached, PollFailure> {
-    let id = &connection.connection_id;
-    let source = connection.posting_source.resolve(connection.edition);
-    if source.files.is_some() {
-        request_files(poller, id, now).await?;
-    }
-    if !source.fis {
-        return Ok(Reached::LastPage);
-    }
-    let (slot_owner, level) = poller.connections.slot_owner(connection).await?;
-    let enabled = &connection.enabled_document_types;
-    let mut cursor = connection.poll_cursor.clone().unwrap_or_default();
-    let order = cursor.order(enabled);
-    let mut pages_read = 0_u32;
-    let mut reached = Reached::LastPage;
-    for doc_type in order.iter().copied() {
-        let mut page_number = cursor.pages.get(&doc_type).copied().unwrap_or(0);
-        let mut read_of_type = 0;
-        let type_reached = loop {
-            if Instant::now() >= deadline || pages_read >= poller.page_budget {
-                break Reached::Deadline;
-            }
-            let context =
-                format!("polling connection {id}: reading page {page_number} of the READY {doc_type} documents");
-            let page = match read_page(poller, id, doc_type, page_number, deadline).await {
-                Ok(Some(page)) => page,
-                Ok(None) => break Reached::Deadline,
-                Err(source) => return Err(PollFailure::Concur { reason: source.to_failure(&context).reason, source }),
-            };
-            pages_read += 1;
-            // An empty page ends the type even if it claims a next one.
-            let more = page.next.is_some() && !page.documents.is_empty();
-            read_of_type += page.documents.len();
-            progress.read += page.documents.len();
-            let messages = work_items(id, doc_type, page.documents, now, (&slot_owner, level), progress);
-            let messages = unknown_only(poller, connection, messages, progress)
-                .await
-                .map_err(|source| PollFailure::Ledger { context: context.clone(), source })?;
-            let sent = send_all(messages, |batch| async move { poller.queue.send_batch(&batch).await }).await;
-            progress.queued += sent.queued;
-            progress.problems.extend(sent.refused);
-            if let Some(source) = sent.error {
-                return Err(PollFailure::Queue { context, source });
-            }
-            if !more {
-                break Reached::LastPage;
-            }
-            page_number = page_number.checked_add(1).ok_or(PollFailure::TooManyPages { context })?;
-        };
-        progress.read_by_type.push((doc_type, read_of_type));
-        if let Reached::Deadline = type_reached {
-            cursor.pages.insert(doc_type, page_number);
-            cursor.first_type = domain::PollCursor::next_after(doc_type, enabled);
-            reached = Reached::Deadline;
-            break;
-        }
-        cursor.pages.remove(&doc_type);
-    }
-    if let Reached::LastPage = reached {
-        cursor.first_type = order.first().and_then(|first| domain::PollCursor::next_after(*first, enabled));
-    }
-    if connection.poll_cursor.as_ref() != Some(&cursor)
-        && let Err(e) = poller.connections.record_poll_cursor(id, &cursor).await
-    {
-        // Only fairness is at stake: the next poll starts from the old cursor.
-        tracing::warn!(connection = %id, error = %e, "could not record where the poll stopped");
-    }
-    Ok(reached)
-}
-
-/// For a connection that keeps Concur read-only (no acknowledgement, so
-/// posted documents stay READY forever), the documents the ledger already
-/// knows are not queued again: one key lookup per page instead of a queue
-/// message and a ledger claim per document on every poll. Connections that
-/// acknowledge queue every READY document (READY there means not taken yet,
-/// or resubmitted after a reported failure).
-async fn unknown_only<S: GrantStore>(
-    poller: &Poller<S>,
-    connection: &Connection,
-    messages: Vec<Outgoing>,
-    progress: &mut Progress,
-) -> Result<Vec<Outgoing>, StoreError> {
-    if connection.flow.confirm_postings || messages.is_empty() {
-        return Ok(messages);
-    }
-    let keys: Vec<LedgerKey> = messages
-        .iter()
-        .map(|m| LedgerKey::new(m.item.connection_id.clone(), m.item.document_type, m.item.document_id.clone()))
-        .collect();
-    let known = poller.ledger.known(&keys).await?;
-    let before = messages.len();
-    let unknown: Vec<Outgoing> =
-        messages.into_iter().zip(keys).filter(|(_, key)| !known.contains(key)).map(|(m, _)| m).collect();
-    progress.known += before - unknown.len();
-    Ok(unknown)
-}
-
-/// One page through the token manager (a 401 costs one refresh). Only the
-/// GET is abandoned at the deadline (`None`): a token refresh is never cut
-/// short, because Concur may have rotated the refresh token and the new
-/// one must be saved.
-async fn read_page<S: GrantStore>(
-    poller: &Poller<S>,
-    id: &ConnectionId,
-    doc_type: DocumentType,
-    page: u32,
-    deadline: Instant,
-) -> Result<Option<DocumentPage>, ConcurError> {
-    let client = poller.tokens.client();
-    poller
-        .tokens
-        .with_token(id, |token| async move {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, client.fi_ready_page(&token, doc_type, page)).await {
-                Ok(result) => result.map(Some),
-                Err(_) => Ok(None),
-            }
-        })
-        .await
-}
-
-/// The work items of one page, each document once per poll, keyed by its
-/// business id (the FI id when it has none usable).
-fn work_items(
-    connection: &ConnectionId,
-    doc_type: DocumentType,
-    documents: Vec<FiDocument>,
-    now: OffsetDateTime,
-    (slot_owner, level): (&ConnectionId, ConcurrencyLevel),
-    progress: &mut Progress,
-) -> Vec<Outgoing> {
-    let mut messages = Vec::with_capacity(documents.len());
-    for document in documents {
-        if document.doc_type != doc_type.as_str() {
-            tracing::warn!(%connection, fi_document = %document.id, listed_as = %doc_type, doc_type = %document.doc_type,
-                "Concur listed a document under another type; queued as the type it was listed under");
-        }
-        let document_id = match document.work_id() {
-            Ok((id, WorkIdSource::Business)) => id,
-            Ok((id, WorkIdSource::FiDocument)) => {
-                tracing::warn!(%connection, fi_document = %document.id, %doc_type,
-                    "the document has no usable business id (reportId / requestId / cashAdvanceId); keyed by its FI \
-                     document id, so a webhook for it would not be recognised as the same document");
-                id
-            }
-            Err(problem) => {
-                tracing::error!(%connection, %problem, "a READY document cannot be queued");
-                progress.problems.push(problem.to_string());
-                continue;
-            }
-        };
-        let item = WorkItem::new(connection.clone(), doc_type, document_id, WorkSource::Poll, now);
-        if progress.keys.insert(item.document_key()) {
-            messages.push(Outgoing::document(item, slot_owner, level));
-        }
-    }
-    messages
-}
-
-/// What [`send_all`] managed.
-#[derive(Debug, Default)]
-struct Sent {
-    queued: usize,
-    /// Documents SQS refused twice, in words.
-    refused: Vec<String>,
-    /// A batch call failed as a whole: the rest was not sent.
-    error: Option<StoreError>,
-}
-
-/// Sends in batches of at most ten. Entries SQS refuses are sent once more
-/// (the same deduplication id makes that harmless); still refused, they
-/// are reported. A batch call that fails as a whole stops the sending.
-async fn send_all<F, Fut>(messages: Vec<Outgoing>, send: F) -> Sent
-where
-    F: Fn(Vec<Outgoing>) -> Fut,
-    Fut: Future<Output = Result<Vec<(Outgoing, String)>, StoreError>>,
-{
-    let mut sent = Sent::default();
-    for batch in messages.chunks(MAX_BATCH) {
-        let refused = match send(batch.to_vec()).await {
-            Ok(refused) => refused,
-            Err(e) => {
-                sent.error = Some(e);
-                return sent;
-            }
-        };
-        sent.queued += batch.len() - refused.len();
-        if refused.is_empty() {
-            continue;
-        }
-        let again: Vec<Outgoing> = refused.into_iter().map(|(m, _)| m).collect();
-        let tried = again.len();
-        match send(again).await {
-            Ok(still) => {
-                sent.queued += tried - still.len();
-                sent.refused.extend(
-                    still.into_iter().map(|(m, why)| format!("{} {}: {why}", m.item.document_type, m.item.document_id)),
-                );
-            }
-            Err(e) => {
-                sent.error = Some(e);
-                return sent;
-            }
-        }
-    }
-    sent
-}
-
-fn known_note(known: usize) -> String {
-    if known == 0 { String::new() } else { format!(" ({known} READY documents already in the ledger were skipped)") }
-}
-
-fn first_problems(problems: &[String]) -> String {
-    let mut text = problems.iter().take(3).cloned().collect::<Vec<_>>().join("; ");
-    if problems.len() > 3 {
-        text.push_str(&format!("; and {} more", problems.len() - 3));
-    }
-    text
-}
-
-fn read_summary(progress: &Progress) -> String {
-    let per_type: Vec<String> = progress.read_by_type.iter().map(|(t, n)| format!("{t} {n}")).collect();
-    if per_type.is_empty() {
-        format!("{} READY documents", progress.read)
-    } else {
-        format!("{} READY documents ({})", progress.read, per_type.join(", "))
-    }
 }
 
 #[cfg(test)]

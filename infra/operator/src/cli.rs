@@ -36,6 +36,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A connection's Financial Integration poll: where its schedule stands; with --now, poll it at once
+    /// (outside its schedule) and show what was queued for the poster.
+    Poll {
+        id: String,
+        /// Poll now: read the READY documents and queue them, as the scheduled poll does.
+        #[arg(long)]
+        now: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// List, show, create, update and test connections.
     #[command(subcommand)]
     Connections(ConnectionsCommand),

@@ -360,7 +360,7 @@ pub async fn test(deps: &Deps, raw_id: &str, out: &mut dyn Write) -> Result<Outc
     erp_checks(deps, &connection, &mut report).await?;
     let Report { out, passed, failed, skipped } = report;
     writeln!(out, "{passed} passed, {failed} failed, {skipped} skipped")?;
-    Ok(if failed > 0 { Outcome::ChecksFailed } else { Outcome::Done })
+    Ok(if failed > 0 { Outcome::Failed } else { Outcome::Done })
 }
 
 async fn concur_checks(deps: &Deps, connection: &Connection, report: &mut Report<'_>) -> Result<(), CliError> {
@@ -617,7 +617,7 @@ pub async fn mapping_check(deps: &Deps, raw_id: &str, out: &mut dyn Write) -> Re
     }
     let Report { out, passed, failed, skipped } = report;
     writeln!(out, "{passed} passed, {failed} failed, {skipped} skipped")?;
-    Ok(if failed == 0 { Outcome::Done } else { Outcome::ChecksFailed })
+    Ok(if failed == 0 { Outcome::Done } else { Outcome::Failed })
 }
 
 /// Every list the mapping names values of (accounts, suppliers, each

@@ -15,6 +15,7 @@ pub mod commands;
 pub mod dns;
 pub mod documents;
 pub mod keys;
+pub mod poll;
 pub mod preview;
 pub mod render;
 pub mod settings;
@@ -113,8 +114,8 @@ impl CliError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Done,
-    /// `test`: at least one check failed.
-    ChecksFailed,
+    /// Exit 1: a check of `test` or `mapping check` failed, or `poll --now`'s poll did.
+    Failed,
 }
 
 /// Runs a parsed command.
@@ -146,6 +147,7 @@ pub async fn run(command: &Command, deps: &Deps, out: &mut dyn Write) -> Result<
             return sync::vendors(deps, id, direction.as_deref(), owners, out).await;
         }
         Command::Status { id, json } => return status::status(deps, id.as_deref(), *json, out).await,
+        Command::Poll { id, now, json } => return poll::poll(deps, id, *now, *json, out).await,
         Command::Keys(command) => return run_keys(command, deps, out).await,
         Command::Files(FilesCommand::List { id, json }) => return keys::files_list(deps, id, *json, out).await,
         Command::Files(FilesCommand::Take { id }) => return keys::files_take(deps, id, out).await,
@@ -255,7 +257,7 @@ where
     let deps = Deps::from_environment(names).await;
     match run(&cli.command, &deps, out).await {
         Ok(Outcome::Done) => 0,
-        Ok(Outcome::ChecksFailed) => 1,
+        Ok(Outcome::Failed) => 1,
         // The reader went away (`connector … | head`): nothing left to say.
         Err(CliError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
         Err(e) => {

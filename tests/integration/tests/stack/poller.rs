@@ -635,3 +635,84 @@ async fn the_daily_check_puts_back_a_webhook_subscription_concur_deleted() {
         captured.lines().iter().filter_map(|l| l.get("WebhookSubscriptionsMissing").and_then(Value::as_f64)).collect();
     assert_eq!(counts, [0.0, first.missing.len() as f64, 0.0, 1.0]);
 }
+
+/// `connector poll ID --now`: the poller's own poll run from the CLI, at
+/// once and whatever the schedule says, showing what it queued; refused
+/// (nothing read or written) for a connection that cannot be polled.
+#[tokio::test]
+async fn poll_now_from_the_cli_polls_outside_the_schedule_and_shows_what_it_queued() {
+    let world = World::new().await;
+    let acme = world.connect("acme", ACME).await;
+    let euro = world.connect("euro", EURO).await;
+    // Polled a minute ago on a daily schedule: not due for a day.
+    let just_polled = stamp(OffsetDateTime::now_utc() - Duration::from_secs(60));
+    for id in [&acme, &euro] {
+        let mut c = world.settings(id).await;
+        c.schedule = "daily 06:00".parse::<PollSchedule>().unwrap();
+        c.last_poll_at = Some(just_polled.clone());
+        world.stack.connections(POLLER).replace(&c).await.unwrap();
+    }
+    let reports: BTreeSet<_> =
+        add_expenses(&world.sim, ACME, "NOW", 3).into_iter().map(|id| (DocumentType::Expense, id)).collect();
+    add_expenses(&world.sim, EURO, "EU", 2);
+    let stack = world.stack.stack_name();
+
+    let shown = integration::connector(stack, &["poll", "acme"]).await;
+    assert_eq!(shown.code, 0, "{}", shown.all());
+    assert!(shown.out.contains("daily 06:00") && shown.out.contains("not due"), "{}", shown.out);
+    assert!(shown.out.contains("connector poll acme --now"), "{}", shown.out);
+    assert!(world.fi_requests().is_empty(), "showing the schedule reads nothing from Concur");
+
+    let run = integration::connector(stack, &["poll", "acme", "--now", "--json"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    let result: Value = serde_json::from_str(&run.out).unwrap();
+    assert_eq!(
+        (result["outcome"].as_str(), result["read"].as_u64(), result["queued"].as_u64()),
+        (Some("completed"), Some(3), Some(3))
+    );
+    let listed: BTreeSet<_> = result["queued_documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            let (t, id) = k.as_str().unwrap().split_once('#').unwrap();
+            (t.parse::<DocumentType>().unwrap(), id.to_owned())
+        })
+        .collect();
+    assert_eq!(listed, reports, "it shows the documents it queued");
+    let received = world.drain().await;
+    assert_eq!(keys(&received), reports, "only acme's documents, each once, are on the work queue");
+    assert!(received.iter().all(|r| r.item.source == WorkSource::Poll));
+    // Recorded like a scheduled poll: on the connection and in the audit, by the operator.
+    let after = world.settings(&acme).await;
+    assert_ne!(after.last_poll_at, Some(just_polled.clone()), "last_poll_at moved");
+    assert_eq!(after.last_poll_error, None);
+    let events = world.stack.audit(POLLER).history(&format!("{acme}#connection")).await.unwrap();
+    let poll = events.iter().find(|e| e.step == "poll").expect("the poll's audit event");
+    assert_eq!((poll.outcome.as_str(), poll.function.as_str()), ("ok", "operator"));
+    assert_eq!(world.settings(&euro).await.last_poll_at, Some(just_polled), "the other connection is untouched");
+
+    // The human form names what was queued; nothing new is READY-and-unqueued twice.
+    add_expenses(&world.sim, ACME, "LATE", 1);
+    let again = integration::connector(stack, &["poll", "acme", "--now"]).await;
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert!(again.out.contains("read 4 READY documents; queued 4"), "{}", again.out);
+    assert!(again.out.contains("queued  expense      LATE"), "{}", again.out);
+
+    // Concur down: exit 1, the reason shown and recorded on the connection.
+    world.outages.lock().unwrap().insert("emea");
+    let failed = integration::connector(stack, &["poll", "euro", "--now"]).await;
+    assert_eq!(failed.code, 1, "{}", failed.all());
+    assert!(failed.out.contains("failed") && failed.out.contains("HTTP 500"), "{}", failed.out);
+    assert!(world.settings(&euro).await.last_poll_error.unwrap().contains("HTTP 500"));
+
+    // A connection waiting for a reconnect: refused, nothing read.
+    let mut blocked = world.settings(&euro).await;
+    blocked.status = ConnectionStatus::NeedsReauth;
+    world.stack.connections(POLLER).replace(&blocked).await.unwrap();
+    let before = world.fi_requests().len();
+    let refused = integration::connector(stack, &["poll", "euro", "--now"]).await;
+    assert_eq!(refused.code, 2, "{}", refused.all());
+    assert!(refused.err.contains("cannot be polled: the Concur connection needs a reconnect"), "{}", refused.err);
+    assert_eq!(world.fi_requests().len(), before, "nothing was read");
+}
