@@ -117,6 +117,10 @@ fn schedule(c: &Connection, at: OffsetDateTime, as_json: bool, out: &mut dyn Wri
     }
 }
 
+fn documents(n: usize) -> String {
+    if n == 1 { "1 READY document".to_owned() } else { format!("{n} READY documents") }
+}
+
 fn report(c: &Connection, poll: &ConnectionPoll, as_json: bool, out: &mut dyn Write) -> std::io::Result<()> {
     let id = &c.connection_id;
     let (outcome, reason) = match &poll.outcome {
@@ -145,7 +149,7 @@ fn report(c: &Connection, poll: &ConnectionPoll, as_json: bool, out: &mut dyn Wr
         )?,
         PollOutcome::Failed { reason } => writeln!(out, "the poll of {id} failed: {reason}")?,
     }
-    writeln!(out, "read {} READY documents; queued {} for the poster", poll.read, poll.queued)?;
+    writeln!(out, "read {}; queued {} for the poster", documents(poll.read), poll.queued)?;
     if poll.known > 0 {
         writeln!(
             out,

@@ -67,6 +67,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some("--json") => JSON.store(true, std::sync::atomic::Ordering::Relaxed),
         Some(other) => return Err(format!("unknown argument {other} (the demo takes only --json)").into()),
     }
+    // The functions' CloudWatch metrics (EMF lines) are kept, not printed
+    // between the steps; step 20 sums them up.
+    let metrics = platform::telemetry::capture();
     say!("== 1. Local AWS stack (moto) provisioned from infra/template.yaml");
     let concur = ConcurSim::start(ConcurApp::new("demo-client", "demo-secret")).await;
     let stack = TestStack::with_concur_app("demo-client", "demo-secret", &concur.us_url()).await;
@@ -277,7 +280,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     say!("   {} message handled: {:?}", consumed.messages, consumed.outcome);
 
     say!("\n== 12. Every document: Concur → Acumatica");
-    let summary = summarize(&stack, &id).await?;
+    let mut summary = summarize(&stack, &id).await?;
     print_table(&summary.rows);
     say!(
         "   Acumatica holds {} bills / debit adjustments and {} journal transactions; Concur received {} posting confirmations",
@@ -685,9 +688,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("a second extract run posted again".into());
     }
 
-    say!("\n== 19. Did everything post? The fleet at a glance, then one connection in detail");
+    say!("\n== 19. A report approved a minute ago, and month-end cannot wait for the schedule: post now");
+    let late_report = "D3A10A7E5B2C4F6E8A91";
+    concur.sim.load_fi_example(COMPANY, &late_example(late_report)?)?;
+    operator_cli(&stack, &["poll", id.as_str(), "--now"]).await;
+    let consumed = posting::consume_queue(&stack, &poster, &queue_url).await?;
+    say!("   erp-poster: {} messages handled", consumed.messages);
+    summary = summarize(&stack, &id).await?;
+    match summary.rows.iter().find(|r| r.id == late_report) {
+        Some(row) if row.status == "CONFIRMED" => {
+            say!("   report {late_report}: posted as {}, confirmed to Concur", row.erp_reference);
+        }
+        other => return Err(format!("the report polled now did not post: {:?}", other.map(|r| &r.status)).into()),
+    }
+
+    say!("\n== 20. Did everything post? The fleet at a glance, then one connection in detail");
     operator_cli(&stack, &["status"]).await;
     operator_cli(&stack, &["status", id.as_str()]).await;
+    say!("   the functions' CloudWatch metrics (EMF), summed over the demo:");
+    for line in metric_totals(&metrics.lines()) {
+        say!("     {line}");
+    }
 
     let tenant = |connection: &domain::ConnectionId,
                   erp: &str,
@@ -815,6 +836,34 @@ fn print_table(rows: &[Row]) {
             row.status
         );
     }
+}
+
+/// Each counted metric's total over the EMF lines (gauges, such as the
+/// documents not final each tick, and latencies are left out).
+fn metric_totals(lines: &[serde_json::Value]) -> Vec<String> {
+    let mut totals = std::collections::BTreeMap::<String, f64>::new();
+    for line in lines {
+        let metric = &line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0];
+        if let (Some(name), Some("Count")) = (metric["Name"].as_str(), metric["Unit"].as_str())
+            && name != "DocumentsNotFinal"
+        {
+            *totals.entry(name.to_owned()).or_default() += line[name].as_f64().unwrap_or(0.0);
+        }
+    }
+    totals.into_iter().map(|(name, total)| format!("{name:<28} {total}")).collect()
+}
+
+/// Official example 1.1 as a new report `report_id` (and a new FI id): a
+/// report approved after the scheduled poll.
+fn late_example(report_id: &str) -> Result<String, Box<dyn std::error::Error>> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/fi-examples/FI-API-ReportID-B1041655B4CE4171BDAA-Example-1.1.json"
+    );
+    let mut example: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path)?.replace("B1041655B4CE4171BDAA", report_id))?;
+    example["fIDocuments"][0]["id"] = "5e1a7e0d2c9b4f3aa6d18b7c0e2f4a61".into();
+    Ok(example.to_string())
 }
 
 /// One row per document the ledger knows, with its amount from the FI
