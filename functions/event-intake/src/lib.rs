@@ -24,7 +24,7 @@ use std::future::Future;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use concur::events::{Action, DocumentEvent, Notification, SIGNATURE_HEADER, SignatureError, WebhookVerifier};
-use domain::{CompanyUuid, ConcurrencyLevel, Connection, ConnectionId, ConnectionStatus, DocumentType};
+use domain::{CompanyUuid, ConcurrencyLevel, Connection, ConnectionId};
 use domain::{WorkItem, WorkSource};
 use platform::StoreError;
 use platform::http_api::{raw_body, response};
@@ -285,7 +285,7 @@ where
     };
     let id = &connection.connection_id;
 
-    if let Some(reason) = not_accepting(&connection, document_type) {
+    if let Some(reason) = connection.not_taking_documents(Some(document_type)) {
         return ignored(&intake.audit, event, topic, id, key, reason).await;
     }
 
@@ -307,27 +307,6 @@ where
     // calls per document). The event id stays in this log line.
     tracing::info!(event, topic, connection = %id, document = key, group = message.group.as_str(), "queued");
     Outcome::Queued
-}
-
-/// Why a connection takes no documents now (the poller's rules): the
-/// document stays READY in Concur, so ignoring the event loses nothing.
-fn not_accepting(connection: &Connection, document_type: DocumentType) -> Option<&'static str> {
-    match connection.status {
-        ConnectionStatus::Disabled => Some("disabled by an operator"),
-        ConnectionStatus::Pending => Some("Concur is not connected yet"),
-        ConnectionStatus::NeedsReauth => Some("the Concur connection needs a reconnect by an admin"),
-        ConnectionStatus::Active | ConnectionStatus::ReconnectSoon => {
-            if connection.geolocation.is_none() {
-                Some("Concur is not connected yet")
-            } else if connection.erp.is_none() {
-                Some("no ERP is configured yet (connections update)")
-            } else if !connection.enabled_document_types.contains(&document_type) {
-                Some("this document type is not enabled for the connection")
-            } else {
-                None
-            }
-        }
-    }
 }
 
 /// Records an entry; a failure is logged here and returned as `Err(())`.

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::encodings::Body;
-use domain::{ErpSettings, InforSettings};
+use domain::{ConnectionStatus, DocumentType, ErpSettings, InforSettings};
 use simulators::concur::webhook::{EssSigner, ExpenseStatusChanged, SAMPLE_COMPANY, test_public_key_base64};
 
 use super::*;

@@ -206,7 +206,7 @@ pub struct Selection {
 pub fn select_due(connections: Vec<Connection>, now: OffsetDateTime) -> Selection {
     let mut selection = Selection::default();
     for c in connections {
-        let reason = polling::not_pollable(&c);
+        let reason = c.not_taking_documents(None);
         if let Some(reason) = reason {
             selection.skipped.push(Skipped { connection_id: c.connection_id.to_string(), reason: reason.to_owned() });
         } else if is_due(&c, now) {

@@ -49,7 +49,7 @@ pub async fn poll(
         schedule(&connection, at, as_json, out)?;
         return Ok(Outcome::Done);
     }
-    if let Some(reason) = polling::not_pollable(&connection) {
+    if let Some(reason) = connection.not_taking_documents(None) {
         return Err(CliError::Refused(Refusal(format!(
             "connection {id} cannot be polled: {reason}; `connector status {id}` says what holds it"
         ))));
@@ -89,7 +89,7 @@ pub async fn poll(
 fn schedule(c: &Connection, at: OffsetDateTime, as_json: bool, out: &mut dyn Write) -> std::io::Result<()> {
     let id = &c.connection_id;
     let last = c.last_poll_at.as_deref().and_then(domain::clock::parse_rfc3339);
-    let blocked = polling::not_pollable(c);
+    let blocked = c.not_taking_documents(None);
     let due = blocked.is_none() && c.schedule.is_due(last, at);
     if as_json {
         let value = json!({

@@ -718,6 +718,30 @@ impl Connection {
     pub fn is_flowing(&self) -> bool {
         matches!(self.status, ConnectionStatus::Active | ConnectionStatus::ReconnectSoon)
     }
+
+    /// Why the connection takes no documents now, of `document_type` (a
+    /// webhook's) or of any type (a poll); `None` when it takes them. The
+    /// document stays READY in Concur, so waiting loses nothing.
+    pub fn not_taking_documents(&self, document_type: Option<DocumentType>) -> Option<&'static str> {
+        match self.status {
+            ConnectionStatus::Pending => Some("Concur is not connected yet"),
+            ConnectionStatus::NeedsReauth => Some("the Concur connection needs a reconnect by an admin"),
+            ConnectionStatus::Disabled => Some("disabled by an operator"),
+            ConnectionStatus::Active | ConnectionStatus::ReconnectSoon => {
+                if self.enabled_document_types.is_empty() {
+                    Some("no document type is enabled")
+                } else if self.geolocation.is_none() {
+                    Some("Concur is not connected yet")
+                } else if self.erp.is_none() {
+                    Some("no ERP is configured yet (connections update)")
+                } else if document_type.is_some_and(|t| !self.enabled_document_types.contains(&t)) {
+                    Some("this document type is not enabled for the connection")
+                } else {
+                    None
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

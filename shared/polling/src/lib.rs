@@ -23,7 +23,7 @@ use std::time::Instant;
 use concur::fi::{DocumentPage, FiDocument, WorkIdSource};
 use concur::{ConcurError, GrantStore, TokenManager};
 use domain::clock::rfc3339_seconds;
-use domain::{ConcurrencyLevel, Connection, ConnectionId, ConnectionStatus, DocumentType, WorkItem, WorkSource};
+use domain::{ConcurrencyLevel, Connection, ConnectionId, DocumentType, WorkItem, WorkSource};
 use platform::StoreError;
 use platform::audit::AuditLog;
 use platform::connections::ConnectionStore;
@@ -44,26 +44,6 @@ pub struct ConnectionPoller<'a, S> {
     pub tokens: &'a TokenManager<S>,
     /// Most FI pages one poll reads; the poll cursor continues from there.
     pub page_budget: u32,
-}
-
-/// Why `connection` cannot be polled as it stands (`None`: it can).
-pub fn not_pollable(connection: &Connection) -> Option<&'static str> {
-    match connection.status {
-        ConnectionStatus::Pending => Some("Concur is not connected yet"),
-        ConnectionStatus::NeedsReauth => Some("the Concur connection needs a reconnect by an admin"),
-        ConnectionStatus::Disabled => Some("disabled by an operator"),
-        ConnectionStatus::Active | ConnectionStatus::ReconnectSoon => {
-            if connection.enabled_document_types.is_empty() {
-                Some("no document type is enabled")
-            } else if connection.geolocation.is_none() {
-                Some("Concur is not connected yet")
-            } else if connection.erp.is_none() {
-                Some("no ERP is configured yet (connections update)")
-            } else {
-                None
-            }
-        }
-    }
 }
 
 /// How one connection's poll ended.
