@@ -99,8 +99,28 @@ fn json(status: u16, message: &str) -> ApiGatewayV2httpResponse {
     response(status, "application/json", serde_json::json!({ "message": message }).to_string())
 }
 
-/// Handles one webhook delivery.
+/// Handles one webhook delivery, and counts it by its answer (`InboundCalls`).
 pub async fn handle<C, Q, A>(intake: &Intake<C, Q, A>, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse
+where
+    C: ConnectionLookup,
+    Q: WorkSender,
+    A: AuditSink,
+{
+    // Boxed: one more layer of nested futures takes main's future past the compiler's layout depth limit.
+    let response = Box::pin(answer(intake, request)).await;
+    let outcome = match response.status_code {
+        202 => "queued",
+        200 => "ignored",
+        401 => "unauthorized",
+        404 => "unknown_company",
+        400 | 413 => "refused",
+        _ => "unavailable",
+    };
+    platform::telemetry::inbound_call("concur_events", outcome);
+    response
+}
+
+async fn answer<C, Q, A>(intake: &Intake<C, Q, A>, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse
 where
     C: ConnectionLookup,
     Q: WorkSender,

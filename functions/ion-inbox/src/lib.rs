@@ -120,9 +120,13 @@ fn answer(status: u16, message: &str) -> ApiGatewayV2httpResponse {
     response(status, "application/json", serde_json::json!({ "message": message }).to_string())
 }
 
-/// Handles one call from ION.
+/// Handles one call from ION, and counts it by its answer (`InboundCalls`;
+/// ION's pings and protocol questions are not counted).
 pub async fn handle(inbox: &Inbox, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
     let (Ok(reply) | Err(reply)) = answer_call(inbox, &request).await;
+    if let Some(outcome) = reply.outcome() {
+        platform::telemetry::inbound_call("ion_inbox", outcome);
+    }
     reply.send(inbox).await
 }
 
@@ -178,6 +182,22 @@ enum Reply {
 impl Reply {
     fn refused(connection: &ConnectionId, reason: &dyn std::fmt::Display) -> Self {
         Reply::Refused { connection: connection.clone(), reason: reason.to_string() }
+    }
+
+    /// The `Outcome` of the `InboundCalls` metric (docs/metrics.md).
+    fn outcome(&self) -> Option<&'static str> {
+        match self {
+            Reply::Queued => Some("queued"),
+            Reply::UnknownDocument { .. } => Some("ignored"),
+            Reply::Unauthorized => Some("unauthorized"),
+            Reply::Unavailable(_) => Some("unavailable"),
+            Reply::TooLarge
+            | Reply::BadBody(_)
+            | Reply::UnknownPath
+            | Reply::UnknownOperation
+            | Reply::Refused { .. } => Some("refused"),
+            Reply::Ping | Reply::Protocol => None,
+        }
     }
 
     async fn send(self, inbox: &Inbox) -> ApiGatewayV2httpResponse {

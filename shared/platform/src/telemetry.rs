@@ -118,6 +118,21 @@ fn count_call(service: &'static str, outcome: transport::CallOutcome) {
     }
 }
 
+/// One call from outside that a function answered, as `InboundCalls`
+/// (docs/metrics.md): `endpoint` is `concur_events` (event-intake) or
+/// `ion_inbox`; `outcome` is `queued`, `ignored`, `refused`,
+/// `unauthorized`, `unknown_company` or `unavailable`.
+pub fn inbound_call(endpoint: &str, outcome: &str) {
+    let dimensions = [("Endpoint", endpoint), ("Outcome", outcome)];
+    emit(&Metric {
+        name: "InboundCalls",
+        unit: Unit::Count,
+        value: 1.0,
+        dimensions: &dimensions,
+        sets: &[&["Endpoint", "Outcome"]],
+    });
+}
+
 /// How long an SQS message waited on `queue` (`work`, `inbox`) since it
 /// was first sent, as the `QueueAge` metric (docs/metrics.md). A message
 /// without its `SentTimestamp` attribute is not counted.

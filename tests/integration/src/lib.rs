@@ -331,3 +331,20 @@ pub async fn connector(stack_name: &str, args: &[&str]) -> CliRun {
     let code = operator::main_with(full, &mut out, &mut err).await;
     CliRun { code, out: String::from_utf8_lossy(&out).into_owned(), err: String::from_utf8_lossy(&err).into_owned() }
 }
+
+/// The `InboundCalls` EMF lines of `endpoint` among `lines` (a
+/// [`platform::telemetry::capture`]), summed by `Outcome`; each line is
+/// checked against the contract (docs/metrics.md): one count, unit
+/// `Count`, the one dimension set `[Endpoint, Outcome]`.
+pub fn inbound_calls(lines: &[serde_json::Value], endpoint: &str) -> std::collections::BTreeMap<String, f64> {
+    let mut counts = std::collections::BTreeMap::new();
+    for line in lines.iter().filter(|l| l.get("InboundCalls").is_some() && l["Endpoint"] == endpoint) {
+        let metric = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(metric["Dimensions"], serde_json::json!([["Endpoint", "Outcome"]]), "{line}");
+        assert_eq!(metric["Metrics"], serde_json::json!([{"Name": "InboundCalls", "Unit": "Count"}]), "{line}");
+        assert_eq!(line["InboundCalls"], 1.0, "{line}");
+        let outcome = line["Outcome"].as_str().unwrap_or_else(|| panic!("no Outcome: {line}"));
+        *counts.entry(outcome.to_owned()).or_default() += 1.0;
+    }
+    counts
+}

@@ -157,6 +157,7 @@ async fn bad_missing_or_replayed_signatures_are_401_and_queue_nothing() {
 
 #[tokio::test]
 async fn malformed_oversized_and_unroutable_events_get_4xx_queue_nothing_and_leave_a_record() {
+    let captured = platform::telemetry::capture();
     let w = world().await;
 
     let (status, message) = w.deliver(b"{\"id\": ", Some(&w.signer.sign(b"{\"id\": "))).await;
@@ -193,12 +194,18 @@ async fn malformed_oversized_and_unroutable_events_get_4xx_queue_nothing_and_lea
     assert_eq!(status, 200, "{message}");
     let skipped = w.history("dormant#expense#R3").await;
     assert_eq!((skipped[0].step.as_str(), skipped[0].outcome.as_str()), ("received", "skipped"));
+    // A forged one.
+    assert_eq!(w.deliver(&body, Some("Zm9yZ2Vk")).await.0, 401);
 
     assert!(w.queued().await.is_empty());
+    let counted = integration::inbound_calls(&captured.lines(), "concur_events");
+    let expected = [("refused", 3.0), ("unknown_company", 1.0), ("ignored", 1.0), ("unauthorized", 1.0)];
+    assert_eq!(counted, expected.map(|(o, n)| (o.to_owned(), n)).into(), "each delivery counted by its answer");
 }
 
 #[tokio::test]
 async fn repeated_and_out_of_order_deliveries_make_one_work_item_per_document() {
+    let captured = platform::telemetry::capture();
     let w = world().await;
     let approved = ExpenseStatusChanged::approved(COMPANY, "R1");
     for _ in 0..3 {
@@ -217,6 +224,9 @@ async fn repeated_and_out_of_order_deliveries_make_one_work_item_per_document() 
     let mut documents: Vec<String> = w.queued().await.iter().map(|q| q.dedup.clone()).collect();
     documents.sort();
     assert_eq!(documents, ["acme#expense#R1", "acme#expense#R2"]);
+    // A repeated delivery is answered (and counted) as queued: the queue's deduplication drops it.
+    let counted = integration::inbound_calls(&captured.lines(), "concur_events");
+    assert_eq!(counted, [("ignored".to_owned(), 2.0), ("queued".to_owned(), 5.0)].into());
 }
 
 #[tokio::test]

@@ -75,6 +75,7 @@ fn acknowledge(document_id: &str) -> String {
 
 #[tokio::test]
 async fn what_is_not_a_verdict_for_a_known_document_changes_nothing() {
+    let captured = platform::telemetry::capture();
     let world = PostingWorld::with_erp("acme-inbox", ErpKind::Infor).await;
     let inbox = Inbox::from_env(&world.stack.env_of("IonInboxFunction"), &world.stack.aws()).unwrap();
     let path = format!("/ion/{}/v3/multipartMessage", world.connection);
@@ -120,6 +121,10 @@ async fn what_is_not_a_verdict_for_a_known_document_changes_nothing() {
     let audit = world.stack.scan_table("AuditTable").await.join("\n");
     assert!(audit.contains("which the ledger does not know"), "{audit}");
     assert!(!audit.contains(INFOR_INBOX_TOKEN));
+    // Every call but the ping, counted by its answer.
+    let counted = integration::inbound_calls(&captured.lines(), "ion_inbox");
+    let expected = [("unauthorized", 3.0), ("refused", 4.0), ("ignored", 1.0)];
+    assert_eq!(counted, expected.map(|(o, n)| (o.to_owned(), n)).into());
 }
 
 #[tokio::test]

@@ -90,11 +90,16 @@ async fn assert_all_posted_and_confirmed(world: &PostingWorld) {
 
 #[tokio::test]
 async fn every_example_posts_through_ion_once_even_when_every_webhook_comes_twice() {
+    let captured = platform::telemetry::capture();
     let world = PostingWorld::with_erp("acme-infor", ErpKind::Infor).await;
     world.load_examples();
     let poster = world.poster().await;
     post_all_twice(&world, &poster).await;
     assert_all_posted_and_confirmed(&world).await;
+    // ION's verdicts came through ion-inbox: each queued, none refused.
+    let counted = integration::inbound_calls(&captured.lines(), "ion_inbox");
+    assert_eq!(counted.keys().collect::<Vec<_>>(), ["queued"], "{counted:?}");
+    assert!(counted["queued"] >= unique_items(&world).len() as f64, "a verdict per document at least: {counted:?}");
 }
 
 #[tokio::test]
