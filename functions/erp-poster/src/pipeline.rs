@@ -533,7 +533,7 @@ impl<S: GrantStore> Run<'_, S> {
         let reference = record.erp_reference.clone().unwrap_or_default();
         self.poster
             .ledger
-            .record_rejected_by_erp(&self.key, &self.holder, reason, &earlier_references(record), now)
+            .record_rejected_by_erp(&self.key, &self.holder, "erp", reason, &earlier_references(record), now)
             .await
             .map_err(|e| store_failure(&e))?;
         if let Some(labels) = self.labels() {
@@ -640,7 +640,8 @@ impl<S: GrantStore> Run<'_, S> {
         self.post_plan(&*erp, &plan, record.replays.saturating_add(1), &kept, false).await
     }
 
-    /// No verdict after every resend: stopped at `erp` for an operator,
+    /// No verdict after every resend: stopped at `verdict` (the ERP
+    /// unavailable, not refusing) for an operator,
     /// who checks ION and replays (a higher variation, which the ERP takes
     /// as a replacement). Concur is not told: nobody knows it failed.
     async fn no_verdict(&self, connection: &Connection, record: &LedgerRecord, now: OffsetDateTime) -> Failure {
@@ -655,8 +656,13 @@ impl<S: GrantStore> Run<'_, S> {
         let recorded = self
             .poster
             .ledger
-            .record_rejected_by_erp(&self.key, &self.holder, &reason, &earlier_references(record), now)
+            .record_rejected_by_erp(&self.key, &self.holder, "verdict", &reason, &earlier_references(record), now)
             .await;
+        if recorded.is_ok()
+            && let Some(labels) = self.labels()
+        {
+            labels.failed("verdict");
+        }
         self.audit("erp verdict overdue", "failed", Some(reason.clone()), Some(&reference)).await;
         platform::telemetry::metric("VerdictsMissing", 1.0, self.item.connection_id.as_str());
         match recorded {

@@ -87,6 +87,8 @@ impl FailureClass {
         match step {
             "normalize" | "map" => FailureClass::Mapping,
             "post" | "erp" | "purchase orders" => FailureClass::ErpRefusal,
+            // An asynchronous ERP (Infor through ION) gave no verdict after every resend.
+            "verdict" => FailureClass::ErpUnavailable,
             "fetch" | "acknowledge" | "confirm" => FailureClass::ConcurRefusal,
             _ => FailureClass::Other,
         }
@@ -167,6 +169,7 @@ mod class_tests {
             ("post", "erp_refusal"),
             ("erp", "erp_refusal"),
             ("purchase orders", "erp_refusal"),
+            ("verdict", "erp_unavailable"),
             ("fetch", "concur_refusal"),
             ("acknowledge", "concur_refusal"),
             ("confirm", "concur_refusal"),

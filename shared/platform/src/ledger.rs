@@ -696,6 +696,7 @@ impl LedgerStore {
         &self,
         key: &LedgerKey,
         holder: &str,
+        step: &str,
         reason: &str,
         earlier_references: &[String],
         now: OffsetDateTime,
@@ -713,13 +714,13 @@ impl LedgerStore {
         .s(":failed", LedgerStatus::Failed.as_str())
         .s(":sk", status_key(&key.connection_id, LedgerStatus::Failed))
         .s(":h", holder)
-        .s(":step", "erp")
+        .s(":step", step)
         .s(":reason", reason.clone())
         .value(":accrefs", AttributeValue::L(kept))
         .s(":upd", timestamp(now));
         self.transition(key, update, action, |r| {
             r.status == LedgerStatus::Failed
-                && r.failed_step.as_deref() == Some("erp")
+                && r.failed_step.as_deref() == Some(step)
                 && r.failure_reason.as_deref() == Some(reason.as_str())
         })
         .await

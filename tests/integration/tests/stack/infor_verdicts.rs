@@ -138,6 +138,7 @@ async fn a_message_ion_lost_is_sent_again_unchanged_once_its_verdict_is_overdue(
 
 #[tokio::test]
 async fn a_lost_verdict_stops_the_document_after_the_resends_and_a_replay_brings_it_home_once() {
+    let captured = platform::telemetry::capture();
     let world = PostingWorld::with_erp("acme-infor-silent", ErpKind::Infor).await;
     let (item, poster) = overdue_after_two_seconds(&world).await;
     // The ERP posts, but its verdicts never reach us.
@@ -159,8 +160,15 @@ async fn a_lost_verdict_stops_the_document_after_the_resends_and_a_replay_brings
     assert!(received.iter().all(|(_, variation, _)| *variation == 1), "the same BOD each time: {received:?}");
     assert_eq!(received.iter().filter(|(_, _, s)| matches!(s, ReceivedStatus::Duplicate { .. })).count(), 2);
     let stopped = record(&world, &item).await;
-    assert_eq!((stopped.status, stopped.failed_step.as_deref()), (LedgerStatus::Failed, Some("erp")));
+    assert_eq!((stopped.status, stopped.failed_step.as_deref()), (LedgerStatus::Failed, Some("verdict")));
     assert!(stopped.failure_reason.as_deref().unwrap().contains("OneView"), "{stopped:?}");
+    // Counted as failed, with the ERP unavailable (not refusing) as the reason: the documents-failed alarm fires.
+    let failed: Vec<_> = captured.lines().into_iter().filter(|l| l.get("DocumentsFailed").is_some()).collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(
+        (failed[0]["Reason"].as_str(), failed[0]["ConnectionId"].as_str()),
+        (Some("erp_unavailable"), Some(world.connection.as_str()))
+    );
     assert!(world.concur.posting_confirmations(COMPANY).is_empty(), "Concur is not told what nobody knows");
 
     // The operator replays it: a higher variation, which the ERP takes as a

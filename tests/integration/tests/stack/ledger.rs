@@ -369,8 +369,10 @@ async fn an_asynchronous_erp_accepts_parts_once_each_or_refuses_the_document() {
         panic!("a POSTED document is handed out to act on its verdicts")
     };
     let kept = ["ion:ION2-1of2:1".to_owned()];
-    let failed =
-        ledger.record_rejected_by_erp(&refused, "worker-2", "account 9999 unknown", &kept, at(401)).await.unwrap();
+    let failed = ledger
+        .record_rejected_by_erp(&refused, "worker-2", "erp", "account 9999 unknown", &kept, at(401))
+        .await
+        .unwrap();
     assert_eq!((failed.status, failed.failed_step.as_deref()), (LedgerStatus::Failed, Some("erp")));
     assert_eq!(failed.erp_reference, None, "not (wholly) in the ERP");
     let replayed = ledger.reset_for_replay(&refused, at(402)).await.unwrap();
