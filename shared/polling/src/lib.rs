@@ -77,7 +77,6 @@ pub struct ConnectionPoll {
 #[derive(Default)]
 struct Progress {
     read: usize,
-    queued: usize,
     /// READY documents read per type, for the audit.
     read_by_type: Vec<(DocumentType, usize)>,
     /// The keys of the documents the queue accepted.
@@ -130,7 +129,7 @@ pub async fn poll_connection<S: GrantStore>(
                 format!(
                     "read {}; queued {} work items{}",
                     read_summary(&progress),
-                    progress.queued,
+                    progress.queued_documents.len(),
                     known_note(progress.known)
                 ),
             ),
@@ -144,7 +143,10 @@ pub async fn poll_connection<S: GrantStore>(
             if let Err(e) = poller.connections.record_poll_failure(id, &format!("{stamp}: {reason}")).await {
                 tracing::error!(connection = %id, error = %e, "recording the poll failure on the connection failed");
             }
-            ("failed", format!("{reason} (read {}; queued {})", read_summary(&progress), progress.queued))
+            (
+                "failed",
+                format!("{reason} (read {}; queued {})", read_summary(&progress), progress.queued_documents.len()),
+            )
         }
         PollOutcome::Stopped => (
             "skipped",
@@ -152,7 +154,7 @@ pub async fn poll_connection<S: GrantStore>(
                 "stopped at the tick's deadline or page budget after reading {} and queuing {} work items{}; still \
                  due, the next tick goes on from there",
                 read_summary(&progress),
-                progress.queued,
+                progress.queued_documents.len(),
                 known_note(progress.known)
             ),
         ),
@@ -164,16 +166,16 @@ pub async fn poll_connection<S: GrantStore>(
     }
     match &outcome {
         PollOutcome::Failed { reason } => {
-            tracing::warn!(connection = %id, read = progress.read, queued = progress.queued, %reason, "poll failed");
+            tracing::warn!(connection = %id, read = progress.read, queued = progress.queued_documents.len(), %reason, "poll failed");
         }
-        other => tracing::info!(connection = %id, read = progress.read, queued = progress.queued,
+        other => tracing::info!(connection = %id, read = progress.read, queued = progress.queued_documents.len(),
             outcome = ?other, "polled"),
     }
     ConnectionPoll {
         connection_id: id.to_string(),
         outcome,
         read: progress.read,
-        queued: progress.queued,
+        queued: progress.queued_documents.len(),
         known: progress.known,
         queued_documents: progress.queued_documents,
     }
@@ -276,7 +278,6 @@ async fn read_and_queue<S: GrantStore>(
                 .await
                 .map_err(|source| PollFailure::Ledger { context: context.clone(), source })?;
             let sent = send_all(messages, |batch| async move { poller.queue.send_batch(&batch).await }).await;
-            progress.queued += sent.queued.len();
             progress.queued_documents.extend(sent.queued);
             progress.problems.extend(sent.refused);
             if let Some(source) = sent.error {
