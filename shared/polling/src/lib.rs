@@ -106,13 +106,13 @@ pub async fn poll_connection<S: GrantStore>(
 ) -> ConnectionPoll {
     let id = &connection.connection_id;
     let mut progress = Progress::default();
-    let mut outcome = match read_and_queue(poller, connection, now, deadline, &mut progress).await {
+    let outcome = match read_and_queue(poller, connection, now, deadline, &mut progress).await {
         Ok(Reached::Deadline) => PollOutcome::Stopped,
         Ok(Reached::LastPage) if progress.problems.is_empty() => PollOutcome::Completed,
         Ok(Reached::LastPage) => PollOutcome::Failed {
             reason: format!(
                 "{} of the {} READY documents read could not be queued ({}); they stay READY in Concur and the next \
-                 tick tries again",
+                 poll tries again",
                 progress.problems.len(),
                 progress.read,
                 first_problems(&progress.problems)
@@ -121,49 +121,7 @@ pub async fn poll_connection<S: GrantStore>(
         Err(failure) => PollOutcome::Failed { reason: failure.to_string() },
     };
 
-    let stamp = rfc3339_seconds(now);
-    let (audit_outcome, detail) = match &outcome {
-        PollOutcome::Completed => match poller.connections.record_poll_success(id, &stamp).await {
-            Ok(()) => (
-                "ok",
-                format!(
-                    "read {}; queued {} work items{}",
-                    read_summary(&progress),
-                    progress.queued_documents.len(),
-                    known_note(progress.known)
-                ),
-            ),
-            Err(e) => {
-                let reason = format!("the documents were queued, but {e}; the next tick polls again");
-                outcome = PollOutcome::Failed { reason: reason.clone() };
-                ("failed", reason)
-            }
-        },
-        PollOutcome::Failed { reason } => {
-            if let Err(e) = poller.connections.record_poll_failure(id, &format!("{stamp}: {reason}")).await {
-                tracing::error!(connection = %id, error = %e, "recording the poll failure on the connection failed");
-            }
-            (
-                "failed",
-                format!("{reason} (read {}; queued {})", read_summary(&progress), progress.queued_documents.len()),
-            )
-        }
-        PollOutcome::Stopped => (
-            "skipped",
-            format!(
-                "stopped at the tick's deadline or page budget after reading {} and queuing {} work items{}; still \
-                 due, the next tick goes on from there",
-                read_summary(&progress),
-                progress.queued_documents.len(),
-                known_note(progress.known)
-            ),
-        ),
-    };
-    let mut event = poller.audit.event(id.as_str(), "connection", "poll", audit_outcome);
-    event.detail = Some(detail);
-    if let Err(e) = poller.audit.record(&event).await {
-        tracing::warn!(connection = %id, error = %e, "recording the poll's audit event failed");
-    }
+    let outcome = record(poller, id, outcome, &progress, now).await;
     match &outcome {
         PollOutcome::Failed { reason } => {
             tracing::warn!(connection = %id, read = progress.read, queued = progress.queued_documents.len(), %reason, "poll failed");
@@ -179,6 +137,62 @@ pub async fn poll_connection<S: GrantStore>(
         known: progress.known,
         queued_documents: progress.queued_documents,
     }
+}
+
+/// Records how the poll ended: on the connection (`last_poll_at` on
+/// success, `last_poll_error` on failure) and as the poll's audit event.
+/// A success that cannot be recorded is a failure: the next poll reads again.
+async fn record<S: GrantStore>(
+    poller: &ConnectionPoller<'_, S>,
+    id: &ConnectionId,
+    mut outcome: PollOutcome,
+    progress: &Progress,
+    now: OffsetDateTime,
+) -> PollOutcome {
+    let stamp = rfc3339_seconds(now);
+    let (audit_outcome, detail) = match &outcome {
+        PollOutcome::Completed => match poller.connections.record_poll_success(id, &stamp).await {
+            Ok(()) => (
+                "ok",
+                format!(
+                    "read {}; queued {} work items{}",
+                    read_summary(progress),
+                    progress.queued_documents.len(),
+                    known_note(progress.known)
+                ),
+            ),
+            Err(e) => {
+                let reason = format!("the documents were queued, but {e}; the next poll reads them again");
+                outcome = PollOutcome::Failed { reason: reason.clone() };
+                ("failed", reason)
+            }
+        },
+        PollOutcome::Failed { reason } => {
+            if let Err(e) = poller.connections.record_poll_failure(id, &format!("{stamp}: {reason}")).await {
+                tracing::error!(connection = %id, error = %e, "recording the poll failure on the connection failed");
+            }
+            (
+                "failed",
+                format!("{reason} (read {}; queued {})", read_summary(progress), progress.queued_documents.len()),
+            )
+        }
+        PollOutcome::Stopped => (
+            "skipped",
+            format!(
+                "stopped at the deadline or the page budget after reading {} and queuing {} work items{}; still \
+                 due, the next poll goes on from there",
+                read_summary(progress),
+                progress.queued_documents.len(),
+                known_note(progress.known)
+            ),
+        ),
+    };
+    let mut event = poller.audit.event(id.as_str(), "connection", "poll", audit_outcome);
+    event.detail = Some(detail);
+    if let Err(e) = poller.audit.record(&event).await {
+        tracing::warn!(connection = %id, error = %e, "recording the poll's audit event failed");
+    }
+    outcome
 }
 
 /// Asks `file-intake` to take the connection's new extract or payment batch files (its posting source
