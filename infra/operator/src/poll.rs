@@ -144,7 +144,8 @@ fn report(c: &Connection, poll: &ConnectionPoll, as_json: bool, out: &mut dyn Wr
         PollOutcome::Completed => writeln!(out, "polled {id}: every enabled type read to its last page")?,
         PollOutcome::Stopped => writeln!(
             out,
-            "polled {id} for {} minutes and stopped; the rest is read by the next poll, from where this one stopped",
+            "polled {id} and stopped at its limit ({} minutes or {PAGE_BUDGET} pages); the next poll reads the rest, \
+             from where this one stopped",
             POLL_FOR.as_secs() / 60
         )?,
         PollOutcome::Failed { reason } => writeln!(out, "the poll of {id} failed: {reason}")?,
