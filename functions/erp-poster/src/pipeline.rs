@@ -422,12 +422,13 @@ impl<S: GrantStore> Run<'_, S> {
         let now = OffsetDateTime::now_utc();
         let ledger = &self.poster.ledger;
         let detail = format!(
-            "part {} of {} ({}): {}{}",
+            "part {} of {} ({}): {}{}; received by ion-inbox at {}",
             outcome.part,
             outcome.parts,
             outcome.answers,
             if outcome.accepted { "accepted" } else { "refused" },
-            outcome.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+            outcome.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default(),
+            outcome.received_at
         );
         let Some(record) = ledger.get(&self.key).await.map_err(|e| store_failure(&e))? else {
             let reason = format!("an ERP verdict for {} arrived, but the ledger does not know the document", self.key);

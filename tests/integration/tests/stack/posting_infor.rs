@@ -96,6 +96,10 @@ async fn every_example_posts_through_ion_once_even_when_every_webhook_comes_twic
     let poster = world.poster().await;
     post_all_twice(&world, &poster).await;
     assert_all_posted_and_confirmed(&world).await;
+    // A queued verdict costs ion-inbox no audit write; the poster's "erp verdict" event tells it.
+    let audit = world.stack.scan_table("AuditTable").await.join("\n");
+    assert!(!audit.contains("erp verdict received"), "ion-inbox audited a queued verdict");
+    assert!(audit.contains("received by ion-inbox at"), "the poster's verdict event says when it arrived");
     // ION's verdicts came through ion-inbox: each queued, none refused.
     let counted = integration::inbound_calls(&captured.lines(), "ion_inbox");
     assert_eq!(counted.keys().collect::<Vec<_>>(), ["queued"], "{counted:?}");
