@@ -275,7 +275,7 @@ impl TickReport {
     }
 
     pub fn queued(&self) -> usize {
-        self.polls.iter().map(|p| p.queued).sum()
+        self.polls.iter().map(|p| p.queued()).sum()
     }
 
     pub fn poll_of(&self, connection: &str) -> Option<&ConnectionPoll> {

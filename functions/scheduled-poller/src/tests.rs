@@ -141,9 +141,8 @@ fn the_report_counts_outcomes() {
         connection_id: id.into(),
         outcome,
         read: queued,
-        queued,
         known: 0,
-        queued_documents: Vec::new(),
+        queued_documents: (0..queued).map(|i| format!("expense#R{i}")).collect(),
     };
     let report = TickReport {
         due: vec!["a".into(), "b".into(), "c".into(), "d".into()],
@@ -156,6 +155,6 @@ fn the_report_counts_outcomes() {
         ..TickReport::default()
     };
     assert_eq!((report.completed(), report.stopped(), report.failed().len(), report.queued()), (1, 1, 1, 55));
-    assert_eq!(report.poll_of("b").map(|p| p.queued), Some(25));
+    assert_eq!(report.poll_of("b").map(|p| p.queued()), Some(25));
     report.log();
 }

@@ -134,7 +134,7 @@ fn report(c: &Connection, poll: &ConnectionPoll, as_json: bool, out: &mut dyn Wr
             "outcome": outcome,
             "reason": reason,
             "read": poll.read,
-            "queued": poll.queued,
+            "queued": poll.queued(),
             "already_in_ledger": poll.known,
             "queued_documents": poll.queued_documents,
         });
@@ -150,7 +150,7 @@ fn report(c: &Connection, poll: &ConnectionPoll, as_json: bool, out: &mut dyn Wr
         )?,
         PollOutcome::Failed { reason } => writeln!(out, "the poll of {id} failed: {reason}")?,
     }
-    writeln!(out, "read {}; queued {} for the poster", documents(poll.read), poll.queued)?;
+    writeln!(out, "read {}; queued {} for the poster", documents(poll.read), poll.queued())?;
     if poll.known > 0 {
         writeln!(
             out,
@@ -165,7 +165,7 @@ fn report(c: &Connection, poll: &ConnectionPoll, as_json: bool, out: &mut dyn Wr
     if poll.queued_documents.len() > SHOWN {
         writeln!(out, "  and {} more (--json lists them all)", poll.queued_documents.len() - SHOWN)?;
     }
-    if poll.queued > 0 {
+    if poll.queued() > 0 {
         writeln!(out, "next: `connector status {id}`, or `connector documents history {id} TYPE ID` for one document")?;
     }
     Ok(())

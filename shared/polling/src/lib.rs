@@ -65,12 +65,17 @@ pub struct ConnectionPoll {
     pub outcome: PollOutcome,
     /// READY documents read from Concur.
     pub read: usize,
-    /// Work items the queue accepted.
-    pub queued: usize,
     /// READY documents skipped because the ledger knows them (read-only flows).
     pub known: usize,
-    /// The keys (`<type>#<id>`) of the documents queued, in the order read.
+    /// The keys (`<type>#<id>`) of the documents the queue accepted, in the order read.
     pub queued_documents: Vec<String>,
+}
+
+impl ConnectionPoll {
+    /// Work items the queue accepted.
+    pub fn queued(&self) -> usize {
+        self.queued_documents.len()
+    }
 }
 
 /// What one connection's poll has done so far.
@@ -133,7 +138,6 @@ pub async fn poll_connection<S: GrantStore>(
         connection_id: id.to_string(),
         outcome,
         read: progress.read,
-        queued: progress.queued_documents.len(),
         known: progress.known,
         queued_documents: progress.queued_documents,
     }

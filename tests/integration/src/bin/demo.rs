@@ -244,7 +244,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let report = scheduled_poller::handle(&poller, time::OffsetDateTime::now_utc(), deadline).await?;
     for poll in &report.polls {
-        say!("   polled {}: {:?}, {} READY read, {} queued", poll.connection_id, poll.outcome, poll.read, poll.queued);
+        say!(
+            "   polled {}: {:?}, {} READY read, {} queued",
+            poll.connection_id,
+            poll.outcome,
+            poll.read,
+            poll.queued()
+        );
     }
 
     say!("\n== 9. erp-poster consumes the work queue: claim → fetch → acknowledge → normalize → map → post → confirm");
@@ -360,7 +366,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stamp = next_six.format(&time::format_description::well_known::Rfc3339)?;
     say!("   scheduler tick at {stamp} (the daily run): due {:?}", report.due);
     for poll in &report.polls {
-        say!("   polled {}: {:?}, {} READY read, {} queued", poll.connection_id, poll.outcome, poll.read, poll.queued);
+        say!(
+            "   polled {}: {:?}, {} READY read, {} queued",
+            poll.connection_id,
+            poll.outcome,
+            poll.read,
+            poll.queued()
+        );
     }
     let consumed = posting::consume_queue(&stack, &poster, &queue_url).await?;
     say!("   erp-poster: {} messages handled: {:?}", consumed.messages, consumed.outcome);
@@ -399,7 +411,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
     for poll in report.polls.iter().filter(|p| p.connection_id == ifs_id.as_str()) {
-        say!("   polled {}: {:?}, {} READY read, {} queued", poll.connection_id, poll.outcome, poll.read, poll.queued);
+        say!(
+            "   polled {}: {:?}, {} READY read, {} queued",
+            poll.connection_id,
+            poll.outcome,
+            poll.read,
+            poll.queued()
+        );
     }
     let consumed = posting::consume_queue(&stack, &poster, &queue_url).await?;
     say!("   erp-poster: {} messages handled: {:?}", consumed.messages, consumed.outcome);

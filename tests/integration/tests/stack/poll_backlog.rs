@@ -126,7 +126,7 @@ async fn a_read_only_backlog_never_starves_invoices_or_cash_advances_and_known_d
     for _ in 0..20 {
         let report = tick(&world, &poller, next_day).await;
         let poll = report.poll_of(world.connection.as_str()).unwrap();
-        queued += poll.queued;
+        queued += poll.queued();
         known += poll.known;
         if poll.outcome == PollOutcome::Completed {
             break;
